@@ -1,0 +1,1 @@
+"""Subcommands of the ``wasmpool`` CLI that talk to or run the pool."""

@@ -1,0 +1,1 @@
+"""Subcommands of the ``wasmpool`` CLI that need only the engine."""
