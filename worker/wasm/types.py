@@ -12,7 +12,7 @@ from enum import IntEnum, StrEnum
 
 
 class ValType(StrEnum):
-    """A value type (spec 2.3.1–2.3.4). ``V128`` is decoded only to be refused."""
+    """A value type (spec 2.3.1 to 2.3.4). ``V128`` is decoded only to be refused."""
 
     I32 = "i32"
     I64 = "i64"

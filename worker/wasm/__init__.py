@@ -1,0 +1,44 @@
+"""The wasmpool WebAssembly engine: decode, validate, compile to Python, run.
+
+A core with no I/O: bytes in, a ``Module`` or a typed ``WasmError`` out;
+instances run functions that the register compiler turned into Python.
+"""
+
+from .errors import (
+    DecodeError,
+    GasExhausted,
+    LimitError,
+    LinkError,
+    StackExhausted,
+    Trap,
+    TrapKind,
+    UnsupportedFeature,
+    ValidationError,
+    WasmError,
+)
+from .limits import DEFAULT_LIMITS, DecodeLimits
+from .module import Module
+from .types import ExternKind, FuncType, GlobalType, Limits, MemType, TableType, ValType
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DecodeError",
+    "DecodeLimits",
+    "ExternKind",
+    "FuncType",
+    "GasExhausted",
+    "GlobalType",
+    "LimitError",
+    "Limits",
+    "LinkError",
+    "MemType",
+    "Module",
+    "StackExhausted",
+    "TableType",
+    "Trap",
+    "TrapKind",
+    "UnsupportedFeature",
+    "ValType",
+    "ValidationError",
+    "WasmError",
+]
