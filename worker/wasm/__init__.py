@@ -4,6 +4,7 @@ A core with no I/O: bytes in, a ``Module`` or a typed ``WasmError`` out;
 instances run functions that the register compiler turned into Python.
 """
 
+from .decoder import decode
 from .errors import (
     DecodeError,
     GasExhausted,
@@ -41,4 +42,5 @@ __all__ = [
     "ValType",
     "ValidationError",
     "WasmError",
+    "decode",
 ]

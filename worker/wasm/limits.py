@@ -16,7 +16,7 @@ class DecodeLimits:
     exports: int = 100_000
     globals: int = 1_000_000
     tables: int = 100_000
-    memories: int = 1
+    memories: int = 100  # more than one is invalid (validator); this bounds the work
     data_segments: int = 100_000
     elem_segments: int = 100_000
     elem_items: int = 10_000_000

@@ -1,0 +1,66 @@
+"""Decoder throughput: decode a large clang-built module N times and print MB/s.
+
+The module, ``bench/decode/big.wasm`` (about 1.9 MB, 3000 functions), is
+built by ``bench/decode/build.sh`` from C that ``bench/decode/gen_big.py``
+generates. Run from the repository root:
+
+    .venv/bin/python bench/bench_decode.py [--repeat N] [--validate] [--no-gc] [MODULE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from worker.wasm import decode  # noqa: E402  (after the path set-up, so the script runs from anywhere)
+
+DEFAULT_MODULE = Path(__file__).resolve().parent / "decode" / "big.wasm"
+
+
+def measure(data: bytes, repeat: int, validate: bool, collect: bool) -> list[float]:
+    """Seconds per decode, one entry per run; ``collect=False`` pauses the cyclic GC while timing."""
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        if not collect:
+            gc.disable()
+        try:
+            start = time.perf_counter()
+            decode(data, validate=validate)
+            times.append(time.perf_counter() - start)
+        finally:
+            gc.enable()
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("module", nargs="?", type=Path, default=DEFAULT_MODULE)
+    parser.add_argument("--repeat", "-n", type=int, default=5, help="decodes to time (default 5)")
+    parser.add_argument("--validate", action="store_true", help="also run the validator")
+    parser.add_argument("--no-gc", action="store_true",
+                        help="pause CPython's cyclic GC while decoding (its full collections over the "
+                             "growing instruction tuples are most of the time)")
+    args = parser.parse_args(argv)
+    data = args.module.read_bytes()
+    module = decode(data, validate=False)
+    instrs = sum(len(f.body) for f in module.funcs)
+    times = measure(data, args.repeat, args.validate, not args.no_gc)
+    best, mean = min(times), sum(times) / len(times)
+    mb = len(data) / 1e6
+    what = ("decode+validate" if args.validate else "decode") + (" (gc paused)" if args.no_gc else "")
+    print(f"{args.module.name}: {mb:.2f} MB, {len(module.funcs)} functions, {instrs} instructions")
+    print(f"{what} x{args.repeat}: best {best:.3f} s ({mb / best:.2f} MB/s), mean {mean:.3f} s "
+          f"({mb / mean:.2f} MB/s), {instrs / best / 1e6:.2f} M instructions/s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
