@@ -19,9 +19,31 @@ from .errors import (
 )
 from .limits import DEFAULT_LIMITS, DecodeLimits
 from .module import Module
+from .runtime import (
+    Caller,
+    Function,
+    GasMeter,
+    Global,
+    Instance,
+    Memory,
+    RuntimeLimits,
+    Table,
+    host,
+    instantiate,
+)
 from .types import ExternKind, FuncType, GlobalType, Limits, MemType, TableType, ValType
 
 __all__ = [
+    "Caller",
+    "Function",
+    "GasMeter",
+    "Global",
+    "Instance",
+    "Memory",
+    "RuntimeLimits",
+    "Table",
+    "host",
+    "instantiate",
     "DEFAULT_LIMITS",
     "DecodeError",
     "DecodeLimits",

@@ -1,0 +1,187 @@
+"""Measuring: every benchmark on every available engine, side by side.
+
+For one benchmark all engines load the module first (compile timed once),
+then the timed calls interleave: repeat 1 on every engine, repeat 2 on every
+engine, ... so that machine noise (other processes, frequency changes) hits
+all engines alike. The figure per engine is the median of its repeats.
+
+Every call's checksum is compared with the others: the first round must
+agree across engines and every later call must give the same value again.
+A disagreement raises :class:`ChecksumMismatch` and ends the run, because a
+time measured for a wrong answer means nothing. An exception inside one
+engine is recorded for that engine and benchmark (shown as an error), and
+the others go on.
+
+Ratios (each the median of the engine's repeats):
+
+- ``vs_pywasm``  = pywasm / wasmpool: how many times faster we are (goal >= 100);
+- ``vs_python``  = wasmpool / python: how many times slower than the
+  hand-written Python (goal <= 2);
+- ``vs_wasmtime`` = wasmpool / wasmtime: how many times faster native code is.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .programs import Benchmark, code_section_size
+from .runners import Engine, Loaded
+
+KIB = 1024
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A ratio between two engines' median times: numerator / denominator."""
+
+    key: str
+    numerator: str
+    denominator: str
+    header: str
+    meaning: str
+
+
+RATIOS: tuple[Ratio, ...] = (
+    Ratio("vs_pywasm", "pywasm", "wasmpool", "pywasm/ours",
+          "times faster than pywasm (goal >= 100)"),
+    Ratio("vs_python", "wasmpool", "python", "ours/python",
+          "times slower than the hand-written Python (goal <= 2)"),
+    Ratio("vs_wasmtime", "wasmpool", "wasmtime", "ours/wasmtime",
+          "times faster native wasmtime is than ours"),
+)  # fmt: skip
+
+
+class ChecksumMismatch(Exception):
+    """Engines disagree on a benchmark's result: no time is reported for it."""
+
+    def __init__(self, bench: str, size: int, checksums: dict[str, int]) -> None:
+        shown = ", ".join(f"{engine}={value:#x}" for engine, value in checksums.items())
+        super().__init__(f"{bench}(n={size}): engines disagree on the checksum: {shown}")
+        self.bench = bench
+        self.checksums = checksums
+
+
+@dataclass
+class EngineResult:
+    """One engine on one benchmark."""
+
+    engine: str
+    times: list[float] = field(default_factory=list)  # seconds per call
+    checksum: int | None = None
+    compile_seconds: float | None = None
+    compile_parts: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def median(self) -> float | None:
+        """Median seconds per call, or None if the engine never completed a call."""
+        return statistics.median(self.times) if self.times and self.error is None else None
+
+
+@dataclass
+class BenchResult:
+    """One benchmark on every engine that was asked to run it."""
+
+    bench: Benchmark
+    size: int
+    code_bytes: int
+    engines: dict[str, EngineResult]
+
+    @property
+    def checksum(self) -> int | None:
+        """The value all engines agreed on."""
+        values = {r.checksum for r in self.engines.values() if r.checksum is not None}
+        return values.pop() if len(values) == 1 else None
+
+    def ratio(self, ratio: Ratio) -> float | None:
+        """``ratio`` for this benchmark, None when either engine has no time."""
+        top = self._median(ratio.numerator)
+        bottom = self._median(ratio.denominator)
+        if top is None or bottom is None or bottom <= 0:
+            return None
+        return top / bottom
+
+    def compile_ms_per_kib(self, engine: str) -> float | None:
+        """Milliseconds of compile time per KiB of code section for ``engine``."""
+        result = self.engines.get(engine)
+        if result is None or result.compile_seconds is None or not self.code_bytes:
+            return None
+        return result.compile_seconds * 1000 / (self.code_bytes / KIB)
+
+    def _median(self, engine: str) -> float | None:
+        result = self.engines.get(engine)
+        return result.median if result is not None else None
+
+
+def median_ratios(results: Sequence[BenchResult]) -> dict[str, float | None]:
+    """Each ratio's median over the benchmarks that have it."""
+    out: dict[str, float | None] = {}
+    for ratio in RATIOS:
+        values = [v for r in results if (v := r.ratio(ratio)) is not None]
+        out[ratio.key] = statistics.median(values) if values else None
+    return out
+
+
+Progress = Callable[[str], None]
+
+
+def _load_all(
+    bench: Benchmark, engines: Sequence[Engine]
+) -> tuple[dict[str, Loaded], dict[str, EngineResult]]:
+    """Load ``bench`` on every engine; a failing engine gets an error result instead."""
+    loaded: dict[str, Loaded] = {}
+    results: dict[str, EngineResult] = {}
+    for engine in engines:
+        result = results[engine.name] = EngineResult(engine.name)
+        try:
+            ready = engine.load(bench)
+        except Exception as exc:  # an engine's failure is reported, not fatal
+            result.error = f"load failed: {type(exc).__name__}: {exc}"
+            continue
+        loaded[engine.name] = ready
+        result.compile_seconds = ready.compile_seconds
+        result.compile_parts = dict(ready.compile_parts)
+    return loaded, results
+
+
+def _timed_call(run: Callable[[int], int], size: int) -> tuple[int, float]:
+    """One call: (checksum, seconds)."""
+    start = time.perf_counter()
+    value = run(size)
+    return value, time.perf_counter() - start
+
+
+def run_benchmark(bench: Benchmark, engines: Sequence[Engine], repeat: int, size: int | None = None,
+                  progress: Progress | None = None) -> BenchResult:
+    """Time ``bench`` at ``size`` (default: its own) on ``engines``, ``repeat`` interleaved rounds."""
+    n = bench.size if size is None else size
+    loaded, results = _load_all(bench, engines)
+    for round_no in range(repeat):
+        for name, ready in loaded.items():
+            result = results[name]
+            if result.error is not None:
+                continue
+            if progress is not None:
+                progress(f"{bench.name} n={n}: {name} {round_no + 1}/{repeat}")
+            try:
+                value, seconds = _timed_call(ready.run, n)
+            except Exception as exc:  # reported per engine; the others go on
+                result.error = f"{type(exc).__name__}: {exc}"
+                continue
+            if result.checksum is not None and value != result.checksum:
+                raise ChecksumMismatch(bench.name, n, {f"{name} (earlier)": result.checksum, name: value})
+            result.checksum = value
+            result.times.append(seconds)
+        if round_no == 0:
+            _check_agreement(bench, n, results)
+    return BenchResult(bench, n, code_section_size(bench.wasm()), results)
+
+
+def _check_agreement(bench: Benchmark, size: int, results: dict[str, EngineResult]) -> None:
+    """Raise ChecksumMismatch unless every engine that ran got the same checksum."""
+    checksums = {name: r.checksum for name, r in results.items() if r.checksum is not None}
+    if len(set(checksums.values())) > 1:
+        raise ChecksumMismatch(bench.name, size, checksums)

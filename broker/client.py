@@ -1,0 +1,290 @@
+"""Clients of the pool: :class:`Client` (blocking) and :class:`AsyncClient` (zmq.asyncio).
+
+Both speak the frontend protocol over one DEALER socket. Every request gets
+a fresh request id; when no answer comes within the wait, the same request
+(same id) is sent again, up to ``retries`` times (ZeroMQ's "lazy pirate"),
+and the broker answers a repeated id without running it twice. Only then
+does the client give up with :class:`~broker.errors.RequestTimeout`.
+
+``setup_socket`` (e.g. making the socket a CurveZMQ client) runs before the
+socket connects.
+
+A contract's own outcome, good or bad, is a :class:`Result` (``status`` ok,
+trap, out_of_gas, reverted, timeout or error). A request the pool cannot
+serve raises the typed :class:`~broker.errors.PoolError` for the ERROR code
+the broker sent (InvalidModule, UnknownCode, Busy, BadRequest, ...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from broker import errors
+from broker import protocol as p
+from broker.protocol import Command, ErrorCode, Op, Status
+
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
+DEFAULT_WAIT = 30.0
+CALL_MARGIN = 10.0  # extra wait beyond a call's own time limit (queueing, compiling)
+
+Number = int | float
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """A contract call's outcome."""
+
+    status: Status
+    results: list[Number] = field(default_factory=list)
+    output: bytes = b""
+    gas_used: int = 0
+    logs: list[bytes] = field(default_factory=list)
+    writes: dict[bytes, bytes | None] = field(default_factory=dict)
+    error: str | None = None
+    code: ErrorCode = ErrorCode.OK
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.OK
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> Result:
+        """A Result from a FINAL body (checked against the protocol's result schema)."""
+        p.check_fields(body, p.RESULT_FIELDS)
+        code = body["code"]
+        return cls(Status(body["status"]), list(body.get("results", [])), body.get("output", b""),
+                   body.get("gas_used", 0), list(body.get("logs", [])), dict(body.get("writes", {})),
+                   body.get("error"), ErrorCode(code) if code in ErrorCode.__members__.values()
+                   else ErrorCode.INTERNAL, body.get("attempts", 1))
+
+
+def call_body(op: Op, code_id: str, function: str, args: Sequence[Number] | None, input: bytes | None,
+              context: Mapping[str, Any] | None, gas_limit: int | None,
+              timeout: float | None) -> dict[str, Any]:
+    """The REQUEST body of a call or query; optional fields are left out."""
+    body: dict[str, Any] = {"op": op, "code_id": code_id, "function": function, "args": list(args or [])}
+    optional = {"input": input, "context": dict(context) if context is not None else None,
+                "gas_limit": gas_limit, "timeout": timeout}
+    body.update({k: v for k, v in optional.items() if v is not None})
+    return body
+
+
+class _RequestIds:
+    """Unique request ids: a random per-client prefix and a counter."""
+
+    def __init__(self) -> None:
+        self._prefix = os.urandom(8)
+        self._counter = itertools.count(1)
+
+    def next(self) -> bytes:
+        return self._prefix + next(self._counter).to_bytes(8, "big")
+
+
+def _answer(message: p.Message) -> dict[str, Any]:
+    """A FINAL's body, or the typed exception of an ERROR."""
+    if message.command is Command.ERROR:
+        body = message.body
+        raise p.error_for(body.get("code", ErrorCode.INTERNAL), str(body.get("message", "error")))
+    return message.body
+
+
+def _wait_for(body: Mapping[str, Any], default: float) -> float:
+    """How long to wait for one attempt: the call's own time limit plus a margin, at least ``default``."""
+    timeout = body.get("timeout")
+    return default if timeout is None else max(default, timeout + CALL_MARGIN)
+
+
+SocketSetup = Callable[[zmq.Socket[Any]], object]
+
+
+def _socket(context: zmq.Context[Any], endpoint: str, setup: SocketSetup | None) -> zmq.Socket[Any]:
+    """A DEALER, set up (e.g. as a CurveZMQ client) before it connects."""
+    sock: zmq.Socket[Any] = context.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    if setup is not None:
+        setup(sock)
+    sock.connect(endpoint)
+    return sock
+
+
+class Client:
+    """A blocking client; one request at a time (use one Client per thread)."""
+
+    def __init__(self, endpoint: str = DEFAULT_ENDPOINT, *, timeout: float = DEFAULT_WAIT, retries: int = 2,
+                 context: zmq.Context[Any] | None = None, limits: p.ProtocolLimits = p.DEFAULT_LIMITS,
+                 setup_socket: SocketSetup | None = None) -> None:
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.retries = retries
+        self.limits = limits
+        self.socket = _socket(context or zmq.Context.instance(), endpoint, setup_socket)
+        self._ids = _RequestIds()
+
+    def deploy(self, module: bytes) -> str:
+        """Deploy a module; returns its code id. Raises InvalidModule with the engine's message."""
+        code_id: str = self.request({"op": Op.DEPLOY, "code": bytes(module)})["code_id"]
+        return code_id
+
+    def call(self, code_id: str, function: str, args: Sequence[Number] | None = None, *,
+             input: bytes | None = None, context: Mapping[str, Any] | None = None,
+             gas_limit: int | None = None, timeout: float | None = None) -> Result:
+        """Call an export; its writes commit when the result is ok."""
+        body = call_body(Op.CALL, code_id, function, args, input, context, gas_limit, timeout)
+        return Result.from_body(self.request(body))
+
+    def query(self, code_id: str, function: str, args: Sequence[Number] | None = None, *,
+              input: bytes | None = None, context: Mapping[str, Any] | None = None,
+              gas_limit: int | None = None, timeout: float | None = None) -> Result:
+        """Call an export read-only: any state write ends it with status error."""
+        body = call_body(Op.QUERY, code_id, function, args, input, context, gas_limit, timeout)
+        return Result.from_body(self.request(body))
+
+    def stats(self) -> dict[str, Any]:
+        """Pool statistics (workers, queue, in flight, jobs done, cache hit rate, ...)."""
+        return self.request({"op": Op.STATS})
+
+    def state_get(self, code_id: str, key: bytes) -> tuple[bytes | None, int]:
+        """A contract's committed value for ``key`` (None when absent) and its version."""
+        body = self.request({"op": Op.STATE_GET, "code_id": code_id, "key": bytes(key)})
+        return body.get("value"), body.get("version", 0)
+
+    def request(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Send one request, retrying with the same id, and return the FINAL body."""
+        rid = self._ids.next()
+        frames = p.encode(p.CLIENT_TAG, Command.REQUEST, rid, body)
+        wait = _wait_for(body, self.timeout)
+        for _ in range(self.retries + 1):
+            self.socket.send_multipart(frames)
+            message = self._receive(rid, wait)
+            if message is not None:
+                return _answer(message)
+        raise errors.RequestTimeout(f"no answer from {self.endpoint} after {self.retries + 1} attempts "
+                                    f"of {wait:.0f}s")
+
+    def _receive(self, rid: bytes, wait: float) -> p.Message | None:
+        """The reply to ``rid`` within ``wait`` seconds (stale and garbled replies are skipped)."""
+        deadline = time.monotonic() + wait
+        while (left := deadline - time.monotonic()) > 0:
+            if not self.socket.poll(int(left * 1000) + 1):
+                return None
+            try:
+                message = p.decode_reply(self.socket.recv_multipart(), self.limits)
+            except errors.ProtocolError:
+                continue
+            if message.request_id == rid:
+                return message
+        return None
+
+    def close(self) -> None:
+        self.socket.close(linger=0)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncClient:
+    """An asyncio client: many requests may be in flight at once on its one socket."""
+
+    def __init__(self, endpoint: str = DEFAULT_ENDPOINT, *, timeout: float = DEFAULT_WAIT, retries: int = 2,
+                 context: zmq.asyncio.Context | None = None, limits: p.ProtocolLimits = p.DEFAULT_LIMITS,
+                 setup_socket: SocketSetup | None = None) -> None:
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.retries = retries
+        self.limits = limits
+        self.socket: zmq.asyncio.Socket = (context or zmq.asyncio.Context.instance()).socket(zmq.DEALER)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        if setup_socket is not None:
+            setup_socket(self.socket)
+        self.socket.connect(endpoint)
+        self._ids = _RequestIds()
+        self._pending: dict[bytes, asyncio.Future[p.Message]] = {}
+        self._reader: asyncio.Task[None] | None = None
+
+    async def deploy(self, module: bytes) -> str:
+        code_id: str = (await self.request({"op": Op.DEPLOY, "code": bytes(module)}))["code_id"]
+        return code_id
+
+    async def call(self, code_id: str, function: str, args: Sequence[Number] | None = None, *,
+                   input: bytes | None = None, context: Mapping[str, Any] | None = None,
+                   gas_limit: int | None = None, timeout: float | None = None) -> Result:
+        body = call_body(Op.CALL, code_id, function, args, input, context, gas_limit, timeout)
+        return Result.from_body(await self.request(body))
+
+    async def query(self, code_id: str, function: str, args: Sequence[Number] | None = None, *,
+                    input: bytes | None = None, context: Mapping[str, Any] | None = None,
+                    gas_limit: int | None = None, timeout: float | None = None) -> Result:
+        body = call_body(Op.QUERY, code_id, function, args, input, context, gas_limit, timeout)
+        return Result.from_body(await self.request(body))
+
+    async def stats(self) -> dict[str, Any]:
+        return await self.request({"op": Op.STATS})
+
+    async def state_get(self, code_id: str, key: bytes) -> tuple[bytes | None, int]:
+        body = await self.request({"op": Op.STATE_GET, "code_id": code_id, "key": bytes(key)})
+        return body.get("value"), body.get("version", 0)
+
+    async def request(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Send one request, retrying with the same id, and return the FINAL body."""
+        self._start_reader()
+        rid = self._ids.next()
+        frames = p.encode(p.CLIENT_TAG, Command.REQUEST, rid, body)
+        future: asyncio.Future[p.Message] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = future
+        wait = _wait_for(body, self.timeout)
+        try:
+            for _ in range(self.retries + 1):
+                await self.socket.send_multipart(frames)
+                try:
+                    return _answer(await asyncio.wait_for(asyncio.shield(future), wait))
+                except TimeoutError:
+                    continue
+        finally:
+            self._pending.pop(rid, None)
+        raise errors.RequestTimeout(f"no answer from {self.endpoint} after {self.retries + 1} attempts "
+                                    f"of {wait:.0f}s")
+
+    def _start_reader(self) -> None:
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def _read(self) -> None:
+        """Hand every reply to the request waiting for its id (others are stale: dropped)."""
+        while True:
+            frames = await self.socket.recv_multipart()
+            try:
+                message = p.decode_reply(frames, self.limits)
+            except errors.ProtocolError:
+                continue
+            future = self._pending.get(message.request_id)
+            if future is not None and not future.done():
+                future.set_result(message)
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            try:
+                await self._reader
+            except asyncio.CancelledError:
+                pass
+            self._reader = None
+        self.socket.close(linger=0)
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

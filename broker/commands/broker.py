@@ -1,0 +1,97 @@
+"""``wasmpool broker``: run the broker, optionally with local workers and the demo.
+
+``wasmpool broker --with-workers N --demo examples/token.wasm`` is what
+``make run`` starts: the broker in this process's event loop, N worker
+processes connected to its backend, and the token demonstration. Ctrl-C
+(or SIGTERM) stops everything: the loop returns, the sockets close, the
+workers are terminated and joined.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+import zmq
+
+from broker.commands.demo import run_demo
+from broker.core import BrokerConfig
+from broker.server import DEFAULT_BACKEND, DEFAULT_FRONTEND, Broker
+from broker.state import DEFAULT_URL
+from worker.process import WorkerConfig, start_workers, stop_workers
+
+DEFAULTS = BrokerConfig()
+ANY_HOSTS = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "*": "127.0.0.1"}
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--frontend", default=DEFAULT_FRONTEND, metavar="ENDPOINT",
+                        help=f"where clients connect (default {DEFAULT_FRONTEND})")
+    parser.add_argument("--backend", default=DEFAULT_BACKEND, metavar="ENDPOINT",
+                        help=f"where workers connect (default {DEFAULT_BACKEND})")
+    parser.add_argument("--state", default=DEFAULT_URL, metavar="URL",
+                        help=f"state store: sqlite:PATH or memory: (default {DEFAULT_URL})")
+    parser.add_argument("--with-workers", type=int, default=0, metavar="N",
+                        help="also start N worker processes connected to the backend")
+    parser.add_argument("--demo", type=Path, metavar="TOKEN_WASM",
+                        help="once serving, deploy this token contract and run a few transfers")
+    parser.add_argument("--gas", type=int, default=DEFAULTS.default_gas,
+                        help=f"default gas limit of a call (default {DEFAULTS.default_gas})")
+    parser.add_argument("--timeout", type=float, default=DEFAULTS.default_timeout,
+                        help=f"default time limit of a call in seconds (default {DEFAULTS.default_timeout})")
+
+
+def connectable(endpoint: str) -> str:
+    """A bound endpoint as a local peer connects to it (tcp://0.0.0.0:5556 -> tcp://127.0.0.1:5556)."""
+    scheme, _, rest = endpoint.partition("://")
+    host, _, port = rest.rpartition(":")
+    return f"{scheme}://{ANY_HOSTS.get(host, host)}:{port}" if scheme == "tcp" else endpoint
+
+
+def run(args: argparse.Namespace) -> int:
+    config = BrokerConfig(default_gas=args.gas, default_timeout=args.timeout)
+    try:
+        broker = Broker(state=args.state, frontend=args.frontend, backend=args.backend, config=config)
+        broker.bind()
+    except (zmq.ZMQError, OSError, ValueError) as exc:
+        print(f"error: cannot start the broker: {exc}")
+        return 2
+    print(f"broker: clients {broker.frontend_endpoint}, workers {broker.backend_endpoint}, "
+          f"state {args.state}", flush=True)
+    workers: list[BaseProcess] = []
+    try:
+        if args.with_workers:
+            backend = connectable(broker.backend_endpoint)
+            workers = start_workers(WorkerConfig(endpoint=backend), args.with_workers)
+        asyncio.run(_serve(broker, args))
+    except KeyboardInterrupt:
+        print("\nstopping", flush=True)
+    finally:
+        stop_workers(workers)
+        broker.close()
+    return 0
+
+
+async def _serve(broker: Broker, args: argparse.Namespace) -> None:
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, broker.stop)
+    demo = None
+    if args.demo is not None:
+        demo = asyncio.create_task(_demo(connectable(broker.frontend_endpoint), args.demo, args.with_workers))
+    try:
+        await broker.serve()
+    finally:
+        if demo is not None:
+            demo.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await demo
+
+
+async def _demo(frontend: str, module: Path, workers: int) -> None:
+    try:
+        await run_demo(frontend, module, workers)
+    except Exception as exc:  # the demo failing must not stop the broker
+        print(f"demo failed: {type(exc).__name__}: {exc}", flush=True)

@@ -1,0 +1,64 @@
+"""``wasmpool worker``: start worker processes connected to a broker's backend."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import time
+from multiprocessing.process import BaseProcess
+from types import FrameType
+
+from worker.cache import DEFAULT_BYTES, DEFAULT_ENTRIES
+from worker.process import DEFAULT_BACKEND, WorkerConfig, start_workers, stop_workers
+
+MIB = 1024 * 1024
+RESPAWN_DELAY = 1.0
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--connect", default=DEFAULT_BACKEND, metavar="ENDPOINT",
+                        help=f"the broker's backend (default {DEFAULT_BACKEND})")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1, metavar="N",
+                        help="worker processes, each running one job at a time (default: one per core)")
+    parser.add_argument("--cache-entries", type=int, default=DEFAULT_ENTRIES, metavar="N",
+                        help=f"compiled modules cached per process (default {DEFAULT_ENTRIES})")
+    parser.add_argument("--cache-mb", type=int, default=DEFAULT_BYTES // MIB, metavar="MB",
+                        help=f"module bytes cached per process (default {DEFAULT_BYTES // MIB})")
+
+
+def config_from(args: argparse.Namespace, endpoint: str) -> WorkerConfig:
+    """A worker configuration from the command line's cache options."""
+    return WorkerConfig(endpoint=endpoint, cache_entries=args.cache_entries, cache_bytes=args.cache_mb * MIB)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.processes < 1:
+        print("error: --processes must be at least 1")
+        return 2
+    signal.signal(signal.SIGTERM, _terminate)
+    config = config_from(args, args.connect)
+    workers = start_workers(config, args.processes)
+    print(f"{len(workers)} worker process(es) serving {args.connect}; Ctrl-C stops them", flush=True)
+    try:
+        supervise(workers, config)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_workers(workers)
+    return 0
+
+
+def supervise(workers: list[BaseProcess], config: WorkerConfig) -> None:
+    """Replace any worker process that died (at most one per RESPAWN_DELAY seconds), forever."""
+    while True:
+        time.sleep(RESPAWN_DELAY)
+        for index, process in enumerate(workers):
+            if not process.is_alive():
+                print(f"worker {process.name} exited with {process.exitcode}; starting a new one", flush=True)
+                workers[index] = start_workers(config, 1)[0]
+                break

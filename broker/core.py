@@ -1,0 +1,514 @@
+"""The broker's decisions as a plain state machine: frames in, frames out.
+
+Like h11's connection objects, :class:`BrokerCore` does no I/O of its own.
+The ZeroMQ loop (``broker.server``) hands it every message it receives,
+together with the ROUTER identity of the sender, and sends whatever it
+returns; a periodic :meth:`BrokerCore.tick` lets it act on time, read from
+an injected clock. Tests drive it with byte frames and a fake clock.
+
+Theory of operation
+-------------------
+*Workers* register with READY, which gives the broker their one credit: a
+worker is either idle (may be given one job) or busy (has exactly one job).
+As in Majordomo, a worker's FINAL returns the credit: it is idle again.
+READY and FINAL carry the worker's module-cache report (the contents only
+when they changed), and the broker routes a call to an idle worker that
+has the module cached when there is one. Idle workers send HEARTBEATs; one that falls silent for
+``liveness`` intervals is forgotten, and a HEARTBEAT from a worker the
+broker does not know (say, after a broker restart) is answered with
+DISCONNECT, which makes the worker register again.
+
+*Requests* from clients are checked against the protocol's schemas.
+Deploys, stats and state reads are answered at once. Calls and queries
+become :class:`Job`\\ s: dispatched to an idle worker or queued (bounded; a
+full queue answers BUSY). While a job runs, its worker asks for state reads
+and module code with CALLBACKs; the broker answers from committed state and
+records the version of every key read (the job's read set). The worker's
+FINAL carries the result and the write set. Only an ``ok`` call commits:
+the store checks the read set against current versions and applies the
+writes atomically (MVCC, as in Hyperledger Fabric). When a read went stale
+the job is re-executed at the head of the queue against fresh state, up to
+``max_attempts`` times. Every other status commits nothing.
+
+*Time*: a request that has no answer ``timeout + grace`` seconds after it
+arrived is answered with status ``timeout``; if a worker still holds it,
+the job is abandoned (its late FINAL commits nothing) and the worker stays
+busy until that FINAL.
+
+*Request ids*: a REQUEST whose id is queued or running is not run twice
+(the reply goes to the latest sender), and the replies of recent requests
+are kept so a client's retry gets the same answer: the ground for
+exactly-once delivery.
+
+Anything garbled, unknown or oversized is answered with an ERROR (frontend)
+or dropped (backend) and counted; no input makes the core raise.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, NamedTuple
+
+from broker import errors
+from broker import protocol as p
+from broker.protocol import Command, ErrorCode, Op, Status
+from broker.state import StaleRead, StateStore
+from worker import wasm
+
+
+class Side(IntEnum):
+    """Which ROUTER socket a message goes out on."""
+
+    FRONTEND = 0
+    BACKEND = 1
+
+
+class Outgoing(NamedTuple):
+    """A message to send: socket side, ROUTER identity, the four frames."""
+
+    side: Side
+    identity: bytes
+    frames: list[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerConfig:
+    """The broker's tunables, all with defaults."""
+
+    limits: p.ProtocolLimits = p.DEFAULT_LIMITS
+    max_queue: int = 10_000
+    max_attempts: int = 8
+    default_gas: int = 10_000_000
+    max_gas: int = 10_000_000_000
+    default_timeout: float = 10.0
+    max_timeout: float = 300.0
+    grace: float = 5.0
+    heartbeat_interval: float = 1.0
+    liveness: int = 5
+    dispatch_window: int = 64
+    reply_cache: int = 10_000
+
+
+def validate_module(module: bytes) -> None:
+    """Decode and validate a module with the engine (raises its DecodeError/ValidationError)."""
+    wasm.decode(module)
+
+
+@dataclass(eq=False, slots=True)
+class Job:
+    """A call or query: one client request, possibly executed several times."""
+
+    request_id: bytes
+    client: bytes
+    op: Op
+    code_id: str
+    request: bytes  # the packed REQUEST body sent to workers
+    arrival: float
+    deadline: float
+    job_id: bytes = b""
+    attempts: int = 0
+    reads: dict[bytes, int] = field(default_factory=dict)
+    abandoned: bool = False
+
+    @property
+    def readonly(self) -> bool:
+        return self.op is Op.QUERY
+
+
+@dataclass(eq=False, slots=True)
+class WorkerState:
+    """What the broker knows about one worker process."""
+
+    identity: bytes
+    expires: float
+    pid: int = 0
+    cache: frozenset[str] = frozenset()
+    hits: int = 0
+    misses: int = 0
+    job: Job | None = None
+
+
+class BrokerCore:
+    """Worker registry, queue, routing, in-flight jobs and commits; see the module docstring."""
+
+    def __init__(self, store: StateStore, *, config: BrokerConfig | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 validate: Callable[[bytes], object] = validate_module) -> None:
+        self.store = store
+        self.config = config or BrokerConfig()
+        self.clock = clock
+        self.validate = validate
+        self.started = clock()
+        self.workers: dict[bytes, WorkerState] = {}
+        self.idle: dict[bytes, WorkerState] = {}  # insertion order = longest idle first
+        self.queue: deque[Job] = deque()
+        self.active: dict[bytes, Job] = {}  # client request id -> queued or running job
+        self.replies: OrderedDict[bytes, list[bytes]] = OrderedDict()
+        self.known_code: set[str] = set()
+        self.counters: Counter[str] = Counter()
+        self.retired_cache = [0, 0]  # hits, misses of workers since forgotten
+        self._out: list[Outgoing] = []
+        self._next_job = 0
+        self._client_ops: dict[Op, Callable[[bytes, p.Message], None]] = {
+            Op.DEPLOY: self._deploy, Op.CALL: self._call, Op.QUERY: self._call,
+            Op.STATS: self._stats, Op.STATE_GET: self._state_get,
+        }
+        self._worker_commands: dict[Command, Callable[[WorkerState | None, bytes, p.Message], None]] = {
+            Command.READY: self._ready, Command.HEARTBEAT: self._heartbeat,
+            Command.DISCONNECT: self._disconnect, Command.CALLBACK: self._callback,
+            Command.FINAL: self._final,
+        }
+
+    # --- entry points -----------------------------------------------------
+
+    def client_message(self, identity: bytes, frames: list[bytes]) -> list[Outgoing]:
+        """Handle one frontend message (frames after the identity); returns what to send."""
+        rid = p.guess_request_id(frames)
+        try:
+            op, message = p.decode_client(frames, self.config.limits)
+            rid = message.request_id
+            self._client_request(identity, op, message)
+        except errors.PoolError as exc:
+            self._client_error(identity, rid, exc)
+        except Exception as exc:  # a bug must not take the broker down
+            self.counters["internal_errors"] += 1
+            self._client_error(identity, rid, errors.InternalError(f"internal error: {exc!r}"))
+        return self._flush()
+
+    def worker_message(self, identity: bytes, frames: list[bytes]) -> list[Outgoing]:
+        """Handle one backend message (frames after the identity); returns what to send."""
+        try:
+            message = p.decode_worker(frames, self.config.limits)
+            worker = self.workers.get(identity)
+            if worker is not None:
+                worker.expires = self._expiry(worker)
+            self._worker_commands[message.command](worker, identity, message)
+        except errors.ProtocolError:
+            self.counters["dropped"] += 1
+        except Exception:  # a bug must not take the broker down
+            self.counters["internal_errors"] += 1
+        return self._flush()
+
+    def tick(self) -> list[Outgoing]:
+        """Act on time: expire requests past their deadline and silent workers."""
+        now = self.clock()
+        self._expire_queued(now)
+        self._expire_running(now)
+        self._expire_workers(now)
+        return self._flush()
+
+    def _flush(self) -> list[Outgoing]:
+        out, self._out = self._out, []
+        return out
+
+    # --- clients ------------------------------------------------------------
+
+    def _client_request(self, identity: bytes, op: Op, message: p.Message) -> None:
+        rid = message.request_id
+        if rid in self.replies:
+            self.counters["duplicates"] += 1
+            self._send_client(identity, self.replies[rid])
+        elif rid in self.active:
+            self.counters["duplicates"] += 1
+            self.active[rid].client = identity
+        else:
+            self._client_ops[op](identity, message)
+
+    def _client_error(self, identity: bytes, rid: bytes, exc: errors.PoolError) -> None:
+        code = p.error_code(exc)
+        self.counters[f"error_{code.name.lower()}"] += 1
+        self._send_client(identity, p.error_frames(rid, code, exc.reason))
+
+    def _reply(self, identity: bytes, rid: bytes, body: dict[str, Any]) -> None:
+        frames = p.encode(p.CLIENT_TAG, Command.FINAL, rid, body)
+        self._remember(rid, frames)
+        self._send_client(identity, frames)
+
+    def _remember(self, rid: bytes, frames: list[bytes]) -> None:
+        self.replies[rid] = frames
+        while len(self.replies) > self.config.reply_cache:
+            self.replies.popitem(last=False)
+
+    def _send_client(self, identity: bytes, frames: list[bytes]) -> None:
+        self._out.append(Outgoing(Side.FRONTEND, identity, frames))
+
+    def _deploy(self, identity: bytes, message: p.Message) -> None:
+        module: bytes = message.body["code"]
+        try:
+            self.validate(module)
+        except Exception as exc:
+            raise errors.InvalidModule(f"invalid module: {exc}") from exc
+        code_id = p.code_id(module)
+        self.store.put_code(code_id, module)
+        self.known_code.add(code_id)
+        self.counters["deploys"] += 1
+        self._reply(identity, message.request_id, {"code_id": code_id})
+
+    def _has_code(self, code_id: str) -> bool:
+        if code_id not in self.known_code and self.store.get_code(code_id) is not None:
+            self.known_code.add(code_id)
+        return code_id in self.known_code
+
+    def _call(self, identity: bytes, message: p.Message) -> None:
+        body, rid = message.body, message.request_id
+        if not self._has_code(body["code_id"]):
+            raise errors.UnknownCode(f"no module deployed with code id {body['code_id']}")
+        if len(self.queue) >= self.config.max_queue:
+            raise errors.Busy(f"the queue is full ({len(self.queue)} requests); try again later")
+        job = self._new_job(identity, message)
+        self.active[rid] = job
+        self._submit(job)
+
+    def _new_job(self, identity: bytes, message: p.Message) -> Job:
+        body, cfg = message.body, self.config
+        gas = body.get("gas_limit", cfg.default_gas)
+        timeout = body.get("timeout", cfg.default_timeout)
+        if gas > cfg.max_gas:
+            raise errors.BadRequest(f"gas_limit {gas} exceeds the maximum {cfg.max_gas}")
+        if timeout > cfg.max_timeout:
+            raise errors.BadRequest(f"timeout {timeout} exceeds the maximum {cfg.max_timeout}")
+        op = Op(body["op"])
+        request = {
+            "code_id": body["code_id"], "function": body["function"], "args": body.get("args", []),
+            "input": body.get("input", b""), "context": body.get("context", {}),
+            "gas_limit": gas, "timeout": timeout, "readonly": op is Op.QUERY,
+        }
+        now = self.clock()
+        return Job(message.request_id, identity, op, body["code_id"], p.pack(request), now,
+                   now + timeout + cfg.grace)
+
+    def _stats(self, identity: bytes, message: p.Message) -> None:
+        self._reply(identity, message.request_id, self.stats())
+
+    def _state_get(self, identity: bytes, message: p.Message) -> None:
+        value, version = self.store.get(message.body["code_id"], message.body["key"])
+        self._reply(identity, message.request_id, {"value": value, "version": version})
+
+    def stats(self) -> dict[str, Any]:
+        """Pool statistics: workers, queue, in flight, jobs done, cache hit rate, counters."""
+        hits = self.retired_cache[0] + sum(w.hits for w in self.workers.values())
+        misses = self.retired_cache[1] + sum(w.misses for w in self.workers.values())
+        return {
+            "workers": len(self.workers), "idle": len(self.idle), "queue": len(self.queue),
+            "in_flight": sum(1 for w in self.workers.values() if w.job is not None),
+            "jobs_done": self.counters["jobs_done"], "cache_hits": hits, "cache_misses": misses,
+            "cache_hit_rate": hits / (hits + misses) if hits + misses else 0.0,
+            "sequence": self.store.sequence(), "uptime": self.clock() - self.started,
+            "counters": dict(self.counters),
+        }
+
+    # --- routing --------------------------------------------------------------
+
+    def _submit(self, job: Job, front: bool = False) -> None:
+        """Dispatch to an idle worker (one with the module cached if any) or queue."""
+        worker = self._pick_worker(job.code_id)
+        if worker is not None:
+            self._dispatch(worker, job)
+        elif front:
+            self.queue.appendleft(job)
+        else:
+            self.queue.append(job)
+
+    def _pick_worker(self, code_id: str) -> WorkerState | None:
+        for worker in self.idle.values():
+            if code_id in worker.cache:
+                return worker
+        return next(iter(self.idle.values()), None)
+
+    def _pick_job(self, worker: WorkerState) -> Job | None:
+        """The first queued job (within the window) whose module ``worker`` has, else the head."""
+        if not self.queue:
+            return None
+        for index, job in enumerate(self.queue):
+            if index >= self.config.dispatch_window:
+                break
+            if job.code_id in worker.cache:
+                del self.queue[index]
+                return job
+        return self.queue.popleft()
+
+    def _dispatch(self, worker: WorkerState, job: Job) -> None:
+        self.idle.pop(worker.identity, None)
+        self._next_job += 1
+        job.job_id = self._next_job.to_bytes(8, "big")
+        job.attempts += 1
+        job.reads = {}
+        worker.job = job
+        worker.expires = self._expiry(worker)
+        frames = [p.WORKER_TAG, bytes((Command.REQUEST,)), job.job_id, job.request]
+        self._out.append(Outgoing(Side.BACKEND, worker.identity, frames))
+
+    def _make_idle(self, worker: WorkerState) -> None:
+        job = self._pick_job(worker)
+        if job is None:
+            self.idle[worker.identity] = worker
+        else:
+            self._dispatch(worker, job)
+
+    # --- workers ---------------------------------------------------------------
+
+    def _ready(self, worker: WorkerState | None, identity: bytes, message: p.Message) -> None:
+        if worker is None:
+            worker = WorkerState(identity, self.clock() + self._silence())
+            self.workers[identity] = worker
+            self.counters["workers_joined"] += 1
+        self._note_cache(worker, message.body)
+        worker.pid = message.body.get("pid", worker.pid)
+        if worker.job is not None:  # the worker dropped its job: run it elsewhere
+            self._requeue(worker.job)
+            worker.job = None
+        if worker.identity not in self.idle:
+            self._make_idle(worker)
+
+    @staticmethod
+    def _note_cache(worker: WorkerState, body: dict[str, Any]) -> None:
+        """Take in a cache report (READY or FINAL); the contents come only when they changed."""
+        cache = body.pop("cache", None)
+        if cache is not None:
+            worker.cache = frozenset(cache)
+        worker.hits = body.pop("hits", worker.hits)
+        worker.misses = body.pop("misses", worker.misses)
+
+    def _heartbeat(self, worker: WorkerState | None, identity: bytes, message: p.Message) -> None:
+        if worker is None:
+            self._out.append(Outgoing(Side.BACKEND, identity, p.encode(
+                p.WORKER_TAG, Command.DISCONNECT, message.request_id, {})))
+
+    def _disconnect(self, worker: WorkerState | None, identity: bytes, message: p.Message) -> None:
+        if worker is not None:
+            self._forget(worker)
+
+    def _forget(self, worker: WorkerState) -> None:
+        self.workers.pop(worker.identity, None)
+        self.idle.pop(worker.identity, None)
+        self.retired_cache[0] += worker.hits
+        self.retired_cache[1] += worker.misses
+        self.counters["workers_left"] += 1
+        if worker.job is not None:
+            self._requeue(worker.job)
+            worker.job = None
+
+    def _requeue(self, job: Job) -> None:
+        if not job.abandoned:
+            self.counters["requeued"] += 1
+            self._submit(job, front=True)
+
+    def _callback(self, worker: WorkerState | None, identity: bytes, message: p.Message) -> None:
+        body = message.body
+        job = worker.job if worker is not None else None
+        if job is None or job.job_id != message.request_id:
+            reply: dict[str, Any] = {"seq": body["seq"], "error": "no such job on this broker"}
+        elif body["op"] == Op.GET:
+            reply = self._serve_read(job, body)
+        else:
+            reply = {"seq": body["seq"], "code": self.store.get_code(job.code_id)}
+        self.counters["callbacks"] += 1
+        self._out.append(Outgoing(Side.BACKEND, identity, p.encode(
+            p.WORKER_TAG, Command.CALLBACK_REPLY, message.request_id, reply)))
+
+    def _serve_read(self, job: Job, body: dict[str, Any]) -> dict[str, Any]:
+        """Read committed state for a job, recording the version in its read set."""
+        value, version = self.store.get(job.code_id, body["key"])
+        job.reads.setdefault(body["key"], version)
+        return {"seq": body["seq"], "value": value, "version": version}
+
+    def _final(self, worker: WorkerState | None, identity: bytes, message: p.Message) -> None:
+        """A job's result, which also hands the worker's credit back."""
+        if worker is None:  # we restarted since this worker registered: it must register again
+            self.counters["stray_finals"] += 1
+            self._out.append(Outgoing(Side.BACKEND, identity, p.encode(
+                p.WORKER_TAG, Command.DISCONNECT, message.request_id, {})))
+            return
+        self._note_cache(worker, message.body)
+        job = worker.job
+        if job is not None and job.job_id != message.request_id:
+            self.counters["stray_finals"] += 1  # about an earlier job: this one is still running
+            return
+        worker.job = None
+        if job is None:
+            self.counters["stray_finals"] += 1
+        elif job.abandoned:
+            self.counters["late_finals"] += 1
+        else:
+            self._complete(job, message.body)
+        if worker.identity not in self.idle:
+            self._make_idle(worker)
+
+    def _complete(self, job: Job, result: dict[str, Any]) -> None:
+        """Commit an ok call's writes (or re-execute it on a stale read), then answer."""
+        writes: dict[bytes, bytes | None] = result.get("writes", {})
+        if result["status"] == Status.OK and writes:
+            if job.readonly:
+                result = _failed(result, ErrorCode.READ_ONLY, "a read-only query cannot write state")
+            elif not self._commit(job, writes):
+                return
+        elif result["status"] != Status.OK:
+            result["writes"] = {}
+        self._answer(job, result)
+
+    def _commit(self, job: Job, writes: dict[bytes, bytes | None]) -> bool:
+        """True when committed; False when the job went back to the queue for re-execution."""
+        try:
+            self.store.commit(job.code_id, job.reads, writes)
+        except StaleRead:
+            self.counters["reexecutions"] += 1
+            if job.attempts < self.config.max_attempts:
+                self._submit(job, front=True)
+                return False
+            self._answer(job, _failed({}, ErrorCode.CONFLICT,
+                                      f"state kept changing under the call ({job.attempts} attempts)"))
+            return False
+        self.counters["commits"] += 1
+        return True
+
+    def _answer(self, job: Job, result: dict[str, Any]) -> None:
+        self.active.pop(job.request_id, None)
+        self.counters["jobs_done"] += 1
+        self.counters[f"status_{result['status']}"] += 1
+        result["attempts"] = job.attempts
+        self._reply(job.client, job.request_id, result)
+
+    # --- time ------------------------------------------------------------------------
+
+    def _silence(self) -> float:
+        return self.config.heartbeat_interval * self.config.liveness
+
+    def _expiry(self, worker: WorkerState) -> float:
+        """When a silent worker is forgotten: after the heartbeat window, or past its job's deadline."""
+        base = self.clock() if worker.job is None else max(self.clock(), worker.job.deadline)
+        return base + self._silence()
+
+    def _expire_queued(self, now: float) -> None:
+        if any(job.deadline <= now for job in self.queue):
+            late = [job for job in self.queue if job.deadline <= now]
+            self.queue = deque(job for job in self.queue if job.deadline > now)
+            self._time_out(late, "waiting in the queue")
+
+    def _expire_running(self, now: float) -> None:
+        late = [w.job for w in self.workers.values()
+                if w.job is not None and not w.job.abandoned and w.job.deadline <= now]
+        for job in late:
+            job.abandoned = True
+        self._time_out(late, "running")
+
+    def _time_out(self, jobs: Iterable[Job], where: str) -> None:
+        for job in jobs:
+            self.counters["timeouts"] += 1
+            message = f"no result within {job.deadline - job.arrival:.1f}s (timed out {where})"
+            self._answer(job, _failed({}, ErrorCode.TIMEOUT, message))
+
+    def _expire_workers(self, now: float) -> None:
+        for worker in [w for w in self.workers.values() if w.expires <= now]:
+            self.counters["workers_expired"] += 1
+            self._forget(worker)
+
+
+def _failed(result: dict[str, Any], code: ErrorCode, message: str) -> dict[str, Any]:
+    """A result that commits nothing, with ``code``'s status and ``message``."""
+    return {**result, "status": p.status_for(code), "code": int(code), "writes": {}, "error": message,
+            "results": result.get("results", []), "output": result.get("output", b""),
+            "gas_used": result.get("gas_used", 0), "logs": result.get("logs", [])}

@@ -1,0 +1,533 @@
+"""The wasmpool wire protocol: frames, commands, bodies, limits and error codes.
+
+Modelled on ZeroMQ's Majordomo protocol (MDP/0.2, rfc.zeromq.org spec 18).
+Clients talk to the broker's frontend ROUTER, workers to its backend ROUTER
+over DEALER sockets. After the ROUTER's identity frame every message is
+exactly four frames::
+
+    [tag] [command] [request id] [body]
+
+- ``tag``: the protocol and its version, :data:`CLIENT_TAG` (``WPC01``) on the
+  frontend, :data:`WORKER_TAG` (``WPW01``) on the backend; a peer on the
+  wrong socket is refused at the first frame.
+- ``command``: one byte, a :class:`Command`.
+- ``request id``: 1..32 opaque bytes chosen by the sender of a REQUEST; every
+  message about that request carries it back (workers see the broker's job
+  id instead of the client's).
+- ``body``: one msgpack map, decoded under :class:`ProtocolLimits`: byte,
+  string, array and map sizes are capped inside msgpack itself, nesting
+  depth is checked after decoding, and ext types are refused.
+
+Each body is then checked against a schema (:data:`CLIENT_SCHEMAS`,
+:data:`WORKER_SCHEMAS`): required fields, types and ranges. Anything that
+fails raises a :class:`~broker.errors.ProtocolError` carrying the request id
+when it could be read, so the broker can answer with an ERROR frame.
+
+Errors travel as codes: :func:`error_code` is the one place where an
+exception (the engine's, the broker's or a contract's) becomes an
+:class:`ErrorCode`, and :data:`STATUS_BY_CODE` turns a code into the
+``status`` of a call result. See docs/protocol.md for the full description.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+from typing import Any
+
+import msgpack
+
+from broker import errors
+from worker import wasm
+
+CLIENT_TAG = b"WPC01"
+WORKER_TAG = b"WPW01"
+FRAME_COUNT = 4
+MAX_REQUEST_ID = 32
+I64_MIN = -(2**63)
+U64_MAX = 2**64 - 1
+
+
+class Command(IntEnum):
+    """The one-byte command frame."""
+
+    READY = 1  # worker -> broker: register, idle with one credit; carries the cache report
+    REQUEST = 2  # client -> broker: a request; broker -> worker: a job
+    CALLBACK = 3  # worker -> broker: a state read or a code fetch during a job
+    CALLBACK_REPLY = 4  # broker -> worker: the answer to a CALLBACK
+    FINAL = 5  # worker -> broker: a job's result, and the credit back; broker -> client: the reply
+    HEARTBEAT = 6  # worker <-> broker: liveness while idle
+    DISCONNECT = 7  # either way: forget me / register again
+    ERROR = 8  # broker -> client: the request cannot be served
+
+
+class Op(StrEnum):
+    """The ``op`` field of client REQUESTs and worker CALLBACKs."""
+
+    DEPLOY = "deploy"
+    CALL = "call"
+    QUERY = "query"
+    STATS = "stats"
+    STATE_GET = "state_get"
+    GET = "get"  # CALLBACK: read one key of the job's contract
+    CODE = "code"  # CALLBACK: fetch the job's module bytes
+
+
+class Status(StrEnum):
+    """How a contract call ended (``Result.status``)."""
+
+    OK = "ok"
+    TRAP = "trap"
+    OUT_OF_GAS = "out_of_gas"
+    REVERTED = "reverted"
+    TIMEOUT = "timeout"
+    ERROR = "error"
+
+
+class ErrorCode(IntEnum):
+    """Wire error codes: ERROR replies (1..19) and call outcomes (20..)."""
+
+    OK = 0
+    BAD_FRAME = 1
+    BAD_BODY = 2
+    TOO_LARGE = 3
+    UNKNOWN_COMMAND = 4
+    BAD_REQUEST = 5
+    INVALID_MODULE = 6
+    UNKNOWN_CODE = 7
+    BUSY = 8
+    TIMEOUT = 9
+    CONFLICT = 10
+    INTERNAL = 11
+    TRAP = 20
+    OUT_OF_GAS = 21
+    REVERTED = 22
+    READ_ONLY = 23
+    BAD_CALL = 24
+    LINK_ERROR = 25
+    STATE_UNAVAILABLE = 26
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolLimits:
+    """Explicit bounds on every decoded body (msgpack's own ``max_*`` limits plus depth)."""
+
+    max_body: int = 16 * 1024 * 1024
+    max_bin_len: int = 16 * 1024 * 1024
+    max_str_len: int = 1024 * 1024
+    max_array_len: int = 100_000
+    max_map_len: int = 100_000
+    max_depth: int = 8
+
+
+DEFAULT_LIMITS = ProtocolLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One decoded message (without the ROUTER identity)."""
+
+    command: Command
+    request_id: bytes
+    body: dict[str, Any]
+
+
+# --- bodies -----------------------------------------------------------------
+
+
+def pack(body: Mapping[str, Any]) -> bytes:
+    """Encode a body as msgpack (bytes stay bin, str stays str)."""
+    data: bytes = msgpack.packb(body, use_bin_type=True)
+    return data
+
+
+def unpack(data: bytes, limits: ProtocolLimits = DEFAULT_LIMITS, request_id: bytes = b"") -> dict[str, Any]:
+    """Decode a body under ``limits``; raises BadBody or MessageTooLarge."""
+    if len(data) > limits.max_body:
+        raise errors.MessageTooLarge(f"body of {len(data)} bytes exceeds {limits.max_body}", request_id)
+    try:
+        body = msgpack.unpackb(
+            data, raw=False, strict_map_key=True, max_ext_len=0, max_bin_len=limits.max_bin_len,
+            max_str_len=limits.max_str_len, max_array_len=limits.max_array_len,
+            max_map_len=limits.max_map_len,
+        )
+    except Exception as exc:  # untrusted bytes: any failure is the body's fault
+        raise errors.BadBody(f"body is not valid msgpack within limits: {exc or type(exc).__name__}",
+                             request_id) from exc
+    if not isinstance(body, dict):
+        raise errors.BadBody(f"body must be a msgpack map, not {type(body).__name__}", request_id)
+    _check_depth(body, limits.max_depth, request_id)
+    return body
+
+
+def _check_depth(body: object, max_depth: int, request_id: bytes) -> None:
+    """Refuse containers nested deeper than ``max_depth``, one level at a time (no recursion)."""
+    level: list[Any] = [body]
+    for _ in range(max_depth):
+        level = [c for item in level for c in (item.values() if type(item) is dict else item)
+                 if type(c) is dict or type(c) is list]
+        if not level:
+            return
+    raise errors.BadBody(f"body nests deeper than {max_depth} levels", request_id)
+
+
+# --- frames -----------------------------------------------------------------
+
+
+def encode(tag: bytes, command: Command, request_id: bytes, body: Mapping[str, Any]) -> list[bytes]:
+    """The four frames of one message."""
+    return [tag, bytes((command,)), request_id, pack(body)]
+
+
+def error_frames(request_id: bytes, code: ErrorCode, message: str) -> list[bytes]:
+    """An ERROR reply for the frontend."""
+    return encode(CLIENT_TAG, Command.ERROR, request_id, {"code": int(code), "message": message})
+
+
+def decode(frames: Sequence[bytes], tag: bytes, allowed: frozenset[Command],
+           limits: ProtocolLimits = DEFAULT_LIMITS) -> Message:
+    """Parse and check four frames; raises a ProtocolError subclass on any fault."""
+    if len(frames) != FRAME_COUNT:
+        raise errors.BadFrame(f"expected {FRAME_COUNT} frames, got {len(frames)}", guess_request_id(frames))
+    raw_tag, raw_command, request_id, data = frames
+    if raw_tag != tag:
+        shown = bytes(raw_tag)[:16]
+        raise errors.BadFrame(f"protocol tag {shown!r} is not {tag!r}", guess_request_id(frames))
+    if not 0 < len(request_id) <= MAX_REQUEST_ID:
+        raise errors.BadFrame(f"request id must be 1..{MAX_REQUEST_ID} bytes, got {len(request_id)}")
+    command = _command(raw_command, allowed, request_id)
+    return Message(command, bytes(request_id), unpack(data, limits, request_id))
+
+
+COMMANDS: dict[bytes, Command] = {bytes((c,)): c for c in Command}
+
+
+def _command(raw: bytes, allowed: frozenset[Command], request_id: bytes) -> Command:
+    """The command byte, if it is one of ``allowed``."""
+    command = COMMANDS.get(bytes(raw))
+    if command is None:
+        raise errors.UnknownCommand(f"unknown command frame {bytes(raw)[:8]!r}", request_id)
+    if command not in allowed:
+        raise errors.UnknownCommand(f"command {command.name} is not accepted here", request_id)
+    return command
+
+
+def guess_request_id(frames: Sequence[bytes]) -> bytes:
+    """The third frame if it looks like a request id, so an ERROR can name the request."""
+    if len(frames) >= 3 and 0 < len(frames[2]) <= MAX_REQUEST_ID:
+        return bytes(frames[2])
+    return b""
+
+
+# --- schemas ----------------------------------------------------------------
+
+Check = Callable[[Any], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One body field: how to check it, whether it must be present, what it is."""
+
+    check: Check
+    what: str
+    required: bool = False
+
+
+def is_int(v: Any) -> bool:
+    return type(v) is int and I64_MIN <= v <= U64_MAX
+
+
+def is_count(v: Any) -> bool:
+    return type(v) is int and 0 <= v <= U64_MAX
+
+
+def is_number(v: Any) -> bool:
+    return is_int(v) or type(v) is float
+
+
+def is_positive(v: Any) -> bool:
+    return is_number(v) and v > 0
+
+
+def is_bytes(v: Any) -> bool:
+    return type(v) is bytes
+
+
+def is_str(v: Any) -> bool:
+    return type(v) is str
+
+
+def is_bool(v: Any) -> bool:
+    return type(v) is bool
+
+
+def is_code_id(v: Any) -> bool:
+    """A hex sha256, as :func:`code_id` makes it."""
+    return type(v) is str and len(v) == 64 and not v.strip("0123456789abcdef")
+
+
+def list_of(check: Check) -> Check:
+    return lambda v: type(v) is list and all(check(x) for x in v)
+
+
+def optional(check: Check) -> Check:
+    return lambda v: v is None or check(v)
+
+
+def map_of(key: Check, value: Check) -> Check:
+    return lambda v: type(v) is dict and all(key(k) and value(x) for k, x in v.items())
+
+
+def is_context(v: Any) -> bool:
+    return type(v) is dict and all(k in CONTEXT_FIELDS and CONTEXT_FIELDS[k](x) for k, x in v.items())
+
+
+CONTEXT_FIELDS: dict[str, Check] = {"caller": is_bytes, "height": is_int, "time": is_int}
+
+_CALL: dict[str, Field] = {
+    "code_id": Field(is_code_id, "a hex sha256 code id", required=True),
+    "function": Field(is_str, "an export name", required=True),
+    "args": Field(list_of(is_number), "a list of numbers"),
+    "input": Field(is_bytes, "bytes"),
+    "context": Field(is_context, "a map of caller (bytes), height (int), time (int)"),
+    "gas_limit": Field(is_count, "a non-negative integer"),
+    "timeout": Field(is_positive, "a positive number of seconds"),
+}
+
+CLIENT_SCHEMAS: dict[str, dict[str, Field]] = {
+    Op.DEPLOY: {"code": Field(is_bytes, "the module's bytes", required=True)},
+    Op.CALL: _CALL,
+    Op.QUERY: _CALL,
+    Op.STATS: {},
+    Op.STATE_GET: {
+        "code_id": Field(is_code_id, "a hex sha256 code id", required=True),
+        "key": Field(is_bytes, "bytes", required=True),
+    },
+}
+
+RESULT_FIELDS: dict[str, Field] = {
+    "status": Field(lambda v: v in Status.__members__.values(), "a status", required=True),
+    "code": Field(is_count, "an error code", required=True),
+    "results": Field(list_of(is_number), "a list of numbers"),
+    "output": Field(is_bytes, "bytes"),
+    "gas_used": Field(is_count, "a non-negative integer"),
+    "logs": Field(list_of(is_bytes), "a list of bytes"),
+    "writes": Field(map_of(is_bytes, optional(is_bytes)), "a map of bytes to bytes or nil"),
+    "error": Field(optional(is_str), "a message"),
+}
+
+CACHE_REPORT: dict[str, Field] = {
+    "cache": Field(list_of(is_code_id), "a list of code ids"),
+    "hits": Field(is_count, "a count"),
+    "misses": Field(is_count, "a count"),
+}
+"""A worker's module-cache report, carried by READY and FINAL."""
+
+WORKER_SCHEMAS: dict[Command | str, dict[str, Field]] = {
+    Command.READY: {**CACHE_REPORT, "pid": Field(is_count, "a process id")},
+    Command.FINAL: {**RESULT_FIELDS, **CACHE_REPORT},
+    Command.HEARTBEAT: {},
+    Command.DISCONNECT: {},
+    Op.GET: {"seq": Field(is_count, "a sequence number", required=True),
+             "key": Field(is_bytes, "bytes", required=True)},
+    Op.CODE: {"seq": Field(is_count, "a sequence number", required=True)},
+}
+
+JOB_FIELDS: dict[str, Field] = {
+    **_CALL,
+    "gas_limit": Field(is_count, "a non-negative integer", required=True),
+    "timeout": Field(is_positive, "a positive number of seconds", required=True),
+    "readonly": Field(is_bool, "a boolean", required=True),
+}
+"""A broker -> worker REQUEST (a job)."""
+
+CALLBACK_REPLY_FIELDS: dict[str, Field] = {
+    "seq": Field(is_count, "a sequence number", required=True),
+    "value": Field(optional(is_bytes), "bytes or nil"),
+    "version": Field(is_count, "a version"),
+    "code": Field(optional(is_bytes), "the module's bytes or nil"),
+    "error": Field(is_str, "a message"),
+}
+
+BROKER_SCHEMAS: dict[Command, dict[str, Field]] = {
+    Command.REQUEST: JOB_FIELDS,
+    Command.CALLBACK_REPLY: CALLBACK_REPLY_FIELDS,
+    Command.HEARTBEAT: {},
+    Command.DISCONNECT: {},
+}
+"""What a worker accepts from the broker."""
+
+CLIENT_COMMANDS = frozenset({Command.REQUEST})
+WORKER_COMMANDS = frozenset(
+    {Command.READY, Command.CALLBACK, Command.FINAL, Command.HEARTBEAT, Command.DISCONNECT}
+)
+
+
+def check_fields(body: Mapping[str, Any], schema: Mapping[str, Field], request_id: bytes = b"") -> None:
+    """Raise BadRequest unless every required field is present and every known field is well-typed.
+
+    Unknown fields are ignored, so that later versions may add fields.
+    """
+    for name, field in schema.items():
+        if name not in body:
+            if field.required:
+                raise errors.BadRequest(f"missing field {name!r} ({field.what})", request_id)
+        elif not field.check(body[name]):
+            raise errors.BadRequest(f"field {name!r} must be {field.what}", request_id)
+
+
+def op_schema(body: Mapping[str, Any], schemas: Mapping[Any, dict[str, Field]],
+              request_id: bytes = b"") -> tuple[Op, dict[str, Field]]:
+    """The ``op`` of a body and its schema; raises BadRequest for a missing or unknown op."""
+    op = body.get("op")
+    if type(op) is not str or op not in schemas:
+        raise errors.BadRequest(f"unknown op {op!r}", request_id)
+    return Op(op), schemas[op]
+
+
+def decode_client(frames: Sequence[bytes], limits: ProtocolLimits = DEFAULT_LIMITS) -> tuple[Op, Message]:
+    """A client REQUEST, fully checked."""
+    message = decode(frames, CLIENT_TAG, CLIENT_COMMANDS, limits)
+    op, schema = op_schema(message.body, CLIENT_SCHEMAS, message.request_id)
+    check_fields(message.body, schema, message.request_id)
+    return op, message
+
+
+def decode_worker(frames: Sequence[bytes], limits: ProtocolLimits = DEFAULT_LIMITS) -> Message:
+    """A worker message, fully checked (CALLBACKs by their op)."""
+    message = decode(frames, WORKER_TAG, WORKER_COMMANDS, limits)
+    if message.command is Command.CALLBACK:
+        _, schema = op_schema(message.body, WORKER_SCHEMAS, message.request_id)
+    else:
+        schema = WORKER_SCHEMAS[message.command]
+    check_fields(message.body, schema, message.request_id)
+    return message
+
+
+def decode_broker(frames: Sequence[bytes], limits: ProtocolLimits = DEFAULT_LIMITS) -> Message:
+    """A message from the broker to a worker, fully checked."""
+    message = decode(frames, WORKER_TAG, frozenset(BROKER_SCHEMAS), limits)
+    check_fields(message.body, BROKER_SCHEMAS[message.command], message.request_id)
+    return message
+
+
+def decode_reply(frames: Sequence[bytes], limits: ProtocolLimits = DEFAULT_LIMITS) -> Message:
+    """A broker's reply to a client (FINAL or ERROR); the body is checked by the client per op."""
+    return decode(frames, CLIENT_TAG, frozenset({Command.FINAL, Command.ERROR}), limits)
+
+
+# --- errors -----------------------------------------------------------------
+
+ERROR_CODES: dict[type[BaseException], ErrorCode] = {
+    errors.BadFrame: ErrorCode.BAD_FRAME,
+    errors.BadBody: ErrorCode.BAD_BODY,
+    errors.MessageTooLarge: ErrorCode.TOO_LARGE,
+    errors.UnknownCommand: ErrorCode.UNKNOWN_COMMAND,
+    errors.BadRequest: ErrorCode.BAD_REQUEST,
+    errors.ProtocolError: ErrorCode.BAD_FRAME,
+    errors.InvalidModule: ErrorCode.INVALID_MODULE,
+    errors.UnknownCode: ErrorCode.UNKNOWN_CODE,
+    errors.Busy: ErrorCode.BUSY,
+    errors.RequestTimeout: ErrorCode.TIMEOUT,
+    errors.Conflict: ErrorCode.CONFLICT,
+    errors.InternalError: ErrorCode.INTERNAL,
+    errors.PoolError: ErrorCode.INTERNAL,
+    errors.Revert: ErrorCode.REVERTED,
+    errors.ReadOnlyViolation: ErrorCode.READ_ONLY,
+    errors.CallTimeout: ErrorCode.TIMEOUT,
+    errors.BadCall: ErrorCode.BAD_CALL,
+    errors.StateUnavailable: ErrorCode.STATE_UNAVAILABLE,
+    errors.ContractError: ErrorCode.INTERNAL,
+    wasm.GasExhausted: ErrorCode.OUT_OF_GAS,
+    wasm.Trap: ErrorCode.TRAP,
+    wasm.LinkError: ErrorCode.LINK_ERROR,
+    wasm.DecodeError: ErrorCode.INVALID_MODULE,
+    wasm.ValidationError: ErrorCode.INVALID_MODULE,
+    wasm.WasmError: ErrorCode.INTERNAL,
+    RecursionError: ErrorCode.TRAP,
+}
+"""Exception class -> wire code; looked up along the exception's MRO."""
+
+_KNOWN = (errors.PoolError, errors.ContractError, wasm.WasmError)
+MAX_CAUSES = 16
+
+
+def error_code(exc: BaseException) -> ErrorCode:
+    """THE mapping from an exception to its wire code.
+
+    The engine may hand a host function's exception back wrapped in a Trap
+    whose ``__cause__`` it is; the innermost exception along the ``__cause__``
+    chain that is ours or the engine's decides (so a revert or gas exhaustion
+    inside a host call keeps its meaning). Anything else is INTERNAL.
+    """
+    chosen = decisive(exc)
+    return next((ERROR_CODES[cls] for cls in type(chosen).__mro__ if cls in ERROR_CODES), ErrorCode.INTERNAL)
+
+
+def decisive(exc: BaseException) -> BaseException:
+    """The exception that decides ``exc``'s code: the innermost known one along ``__cause__``."""
+    chosen = exc
+    for link in _causes(exc):
+        if isinstance(link, _KNOWN):
+            chosen = link
+    return chosen
+
+
+def error_message(exc: BaseException) -> str:
+    """A message for people: the decisive exception's text (or its class name)."""
+    chosen = decisive(exc)
+    text, name = str(chosen), type(chosen).__name__
+    if isinstance(chosen, _KNOWN):
+        return text or name
+    return f"{name}: {text}" if text else name
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and its explicit causes, outermost first (bounded, cycle-safe)."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen and len(seen) < MAX_CAUSES:
+        seen.add(id(link))
+        yield link
+        link = link.__cause__
+
+
+STATUS_BY_CODE: dict[ErrorCode, Status] = {
+    ErrorCode.OK: Status.OK,
+    ErrorCode.TRAP: Status.TRAP,
+    ErrorCode.OUT_OF_GAS: Status.OUT_OF_GAS,
+    ErrorCode.REVERTED: Status.REVERTED,
+    ErrorCode.TIMEOUT: Status.TIMEOUT,
+}
+"""A call's status from its code; every code not listed is ``error``."""
+
+
+def status_for(code: ErrorCode) -> Status:
+    return STATUS_BY_CODE.get(code, Status.ERROR)
+
+
+EXCEPTION_BY_CODE: dict[int, type[errors.PoolError]] = {
+    ErrorCode.BAD_FRAME: errors.BadFrame,
+    ErrorCode.BAD_BODY: errors.BadBody,
+    ErrorCode.TOO_LARGE: errors.MessageTooLarge,
+    ErrorCode.UNKNOWN_COMMAND: errors.UnknownCommand,
+    ErrorCode.BAD_REQUEST: errors.BadRequest,
+    ErrorCode.INVALID_MODULE: errors.InvalidModule,
+    ErrorCode.UNKNOWN_CODE: errors.UnknownCode,
+    ErrorCode.BUSY: errors.Busy,
+    ErrorCode.TIMEOUT: errors.RequestTimeout,
+    ErrorCode.CONFLICT: errors.Conflict,
+    ErrorCode.INTERNAL: errors.InternalError,
+}
+
+
+def error_for(code: int, message: str) -> errors.PoolError:
+    """The exception a client raises for an ERROR reply."""
+    return EXCEPTION_BY_CODE.get(code, errors.InternalError)(message)
+
+
+def code_id(module: bytes) -> str:
+    """A module's code id: the hex sha256 of its bytes."""
+    return hashlib.sha256(module).hexdigest()

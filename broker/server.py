@@ -1,0 +1,253 @@
+"""The broker's ZeroMQ loop: it only moves frames between sockets and the core.
+
+Two ROUTER sockets, the frontend for clients and the backend for workers,
+are read without blocking whenever the asyncio loop reports their file
+descriptor readable. Every message goes to :class:`~broker.core.BrokerCore`
+with the sender's identity, and whatever the core returns is sent at once.
+ZeroMQ's descriptor is edge-triggered, so after every batch the loop asks
+the sockets (``EVENTS``) whether more is waiting before it sleeps. A tick
+timer lets the core expire deadlines.
+
+``Broker`` runs as an asyncio task inside any node (``await broker.serve()``);
+``BrokerThread`` runs one in a background thread with its own event loop,
+for tests, benchmarks and the CLI's ``--with-workers`` mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, cast
+
+import zmq
+
+from broker import protocol as p
+from broker.core import BrokerConfig, BrokerCore, Outgoing, Side
+from broker.state import StateStore, open_store
+
+DEFAULT_FRONTEND = "tcp://*:5555"
+DEFAULT_BACKEND = "tcp://*:5556"
+TICK = 0.1
+BATCH = 256  # messages taken from one socket before looking at the other
+# plain ints: pyzmq's enum constants cost an enum operation on every use in the hot loop
+EVENTS, POLLIN, NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)
+FAIRNESS = 0.005  # seconds of continuous work before yielding to other asyncio tasks
+HARD_LIMIT_FACTOR = 4  # ZeroMQ drops peers sending frames this many times the body limit
+
+
+class Broker:
+    """The pool's broker; see the module docstring.
+
+    ``state`` is a :class:`StateStore` or a store URL (``sqlite:var/state.db``,
+    ``memory:``); a store opened here from a URL is closed by :meth:`close`.
+    ``setup_socket`` is called on each ROUTER socket before it binds (e.g. to
+    make it a CurveZMQ server).
+    """
+
+    def __init__(self, state: StateStore | str = "memory:", frontend: str = DEFAULT_FRONTEND,
+                 backend: str = DEFAULT_BACKEND, *, config: BrokerConfig | None = None,
+                 context: zmq.Context[Any] | None = None, clock: Callable[[], float] = time.monotonic,
+                 tick: float = TICK, setup_socket: Callable[[zmq.Socket[Any]], object] | None = None) -> None:
+        self._owns_store = isinstance(state, str)
+        self.store = open_store(state) if isinstance(state, str) else state
+        self.core = BrokerCore(self.store, config=config, clock=clock)
+        self.frontend_bind, self.backend_bind = frontend, backend
+        self.context = context or zmq.Context.instance()
+        self.tick = tick
+        self.clock = clock
+        self.setup_socket = setup_socket
+        self.frontend_endpoint = self.backend_endpoint = ""
+        self._sockets: tuple[zmq.Socket[Any], zmq.Socket[Any]] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._ticker: asyncio.TimerHandle | None = None
+        self._tick_due = False
+        self._stopping = False
+        self.sent_dropped = 0
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def bind(self) -> None:
+        """Bind both sockets (idempotent); the actual endpoints land in ``*_endpoint``."""
+        if self._sockets is not None:
+            return
+        frontend = self._socket(self.frontend_bind)
+        try:
+            backend = self._socket(self.backend_bind)
+        except zmq.ZMQError:
+            frontend.close(linger=0)
+            raise
+        self._sockets = (frontend, backend)
+        self.frontend_endpoint = frontend.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.backend_endpoint = backend.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    def _socket(self, endpoint: str) -> zmq.Socket[Any]:
+        sock: zmq.Socket[Any] = self.context.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, HARD_LIMIT_FACTOR * self.core.config.limits.max_body)
+        sock.setsockopt(zmq.SNDHWM, 100_000)
+        sock.setsockopt(zmq.RCVHWM, 100_000)
+        try:
+            if self.setup_socket is not None:
+                self.setup_socket(sock)
+            sock.bind(endpoint)
+        except zmq.ZMQError:
+            sock.close(linger=0)
+            raise
+        return sock
+
+    async def serve(self) -> None:
+        """Move frames until :meth:`stop`; then tell workers to re-register and close the sockets."""
+        self.bind()
+        assert self._sockets is not None
+        self._loop = loop = asyncio.get_running_loop()
+        fds = [cast(int, sock.getsockopt(zmq.FD)) for sock in self._sockets]
+        for fd in fds:
+            loop.add_reader(fd, self._wake_up)
+        self._ticker = loop.call_later(self.tick, self._on_tick)
+        try:
+            await self._run(loop)
+        finally:
+            if self._ticker is not None:
+                self._ticker.cancel()
+            for fd in fds:
+                loop.remove_reader(fd)
+            self._farewell()
+            self.close()
+
+    async def _run(self, loop: asyncio.AbstractEventLoop) -> None:
+        yielded = self.clock()
+        while not self._stopping:
+            moved = self._pump()
+            if self._tick_due:
+                self._tick_due = False
+                self._send(self.core.tick())
+            if moved:
+                if self.clock() - yielded > FAIRNESS:  # busy for a while: let the node's other tasks run
+                    await asyncio.sleep(0)
+                    yielded = self.clock()
+                continue
+            self._waiter = waiter = loop.create_future()
+            # sends may have consumed a readiness edge: look once more before sleeping
+            if not (self._readable() or self._stopping or self._tick_due):
+                await waiter
+                yielded = self.clock()
+            self._waiter = None
+
+    def _on_tick(self) -> None:
+        """Every ``tick`` seconds: let the core act on time."""
+        self._tick_due = True
+        self._wake_up()
+        assert self._loop is not None
+        self._ticker = self._loop.call_later(self.tick, self._on_tick)
+
+    def _wake_up(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def stop(self) -> None:
+        """Ask :meth:`serve` to return (safe from any thread)."""
+        self._stopping = True
+        if self._loop is not None and not self._loop.is_closed():
+            try:
+                self._loop.call_soon_threadsafe(self._wake_up)
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+
+    def close(self) -> None:
+        """Close the sockets (and the store if it was opened from a URL)."""
+        if self._sockets is not None:
+            for sock in self._sockets:
+                sock.close(linger=0)
+            self._sockets = None
+        if self._owns_store:
+            self.store.close()
+            self._owns_store = False
+
+    async def __aenter__(self) -> Broker:
+        self.bind()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop()
+        self.close()
+
+    # --- frames ----------------------------------------------------------------------------
+
+    def _pump(self) -> int:
+        """Receive and handle what is waiting on both sockets; returns how many messages moved."""
+        assert self._sockets is not None
+        frontend, backend = self._sockets
+        return (self._drain(frontend, self.core.client_message)
+                + self._drain(backend, self.core.worker_message))
+
+    def _drain(self, sock: zmq.Socket[Any],
+               handle: Callable[[bytes, list[bytes]], list[Outgoing]]) -> int:
+        for count in range(BATCH):
+            if not sock.getsockopt(EVENTS) & POLLIN:  # type: ignore[operator]
+                return count
+            frames = sock.recv_multipart(NOBLOCK)
+            self._send(handle(frames[0], frames[1:]))
+        return BATCH
+
+    def _send(self, messages: list[Outgoing]) -> None:
+        assert self._sockets is not None
+        for side, identity, frames in messages:
+            try:
+                self._sockets[side].send_multipart([identity, *frames], NOBLOCK)
+            except zmq.ZMQError:  # peer gone or its queue full: the message is lost, as on any network
+                self.sent_dropped += 1
+
+    def _readable(self) -> bool:
+        assert self._sockets is not None
+        frontend, backend = self._sockets
+        return bool((frontend.getsockopt(EVENTS) | backend.getsockopt(EVENTS)) & POLLIN)  # type: ignore[operator]
+
+    def _farewell(self) -> None:
+        """DISCONNECT every known worker, so each one re-registers with the next broker."""
+        if self._sockets is None:
+            return
+        bye = [Outgoing(Side.BACKEND, identity, p.encode(p.WORKER_TAG, p.Command.DISCONNECT, b"bye", {}))
+               for identity in self.core.workers]
+        self._send(bye)
+
+
+class BrokerThread:
+    """A :class:`Broker` serving in a background thread with its own event loop."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self._thread = threading.Thread(target=self._main, name="wasmpool-broker", daemon=True)
+        self.error: BaseException | None = None
+
+    @property
+    def frontend(self) -> str:
+        return self.broker.frontend_endpoint
+
+    @property
+    def backend(self) -> str:
+        return self.broker.backend_endpoint
+
+    def start(self) -> BrokerThread:
+        self.broker.bind()  # in the caller's thread: bind errors surface here
+        self._thread.start()
+        return self
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self.broker.serve())
+        except BaseException as exc:  # kept for the owner to inspect
+            self.error = exc
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.broker.stop()
+        self._thread.join(timeout)
+
+    def __enter__(self) -> BrokerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

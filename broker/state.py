@@ -1,0 +1,190 @@
+"""Committed contract state and deployed code, behind one small interface.
+
+Every contract (code id) has its own key namespace. Each stored key carries a
+*version*: the store-wide commit sequence number of the commit that last
+wrote it (0 for a key never written). Deleting a key leaves a tombstone
+(value ``None``) with a fresh version, so "absent" read before and after an
+intervening write-then-delete is still told apart.
+
+Concurrency control is optimistic, as in Hyperledger Fabric's MVCC
+validation: a call runs against committed state while the broker records
+the version of every key it read; at commit the store re-checks each of
+those versions and applies the write set only if none changed, all in one
+transaction, giving the commit a new sequence number. A stale read raises
+:class:`StaleRead` and nothing is written; the broker then re-executes the
+call against fresh state.
+
+Two implementations share one test suite: :class:`SQLiteStore` (stdlib
+sqlite3 in WAL mode, the default, a file under ``./var/``) and
+:class:`MemoryStore`. A node embedding the broker may plug in its own
+:class:`StateStore`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from pathlib import Path
+from typing import NamedTuple
+
+DEFAULT_URL = "sqlite:var/state.db"
+ABSENT_VERSION = 0
+
+
+class Versioned(NamedTuple):
+    """A key's committed value (``None`` when absent or deleted) and its version."""
+
+    value: bytes | None
+    version: int
+
+
+ABSENT = Versioned(None, ABSENT_VERSION)
+
+
+class StaleRead(Exception):
+    """A commit's read set is out of date; ``keys`` are the stale keys."""
+
+    def __init__(self, code_id: str, keys: list[bytes]) -> None:
+        self.code_id = code_id
+        self.keys = keys
+        super().__init__(f"{len(keys)} key(s) of {code_id[:12]} changed since they were read")
+
+
+class StateStore(ABC):
+    """Versioned per-contract key/value state plus module storage."""
+
+    @abstractmethod
+    def get(self, code_id: str, key: bytes) -> Versioned:
+        """The committed value of ``key`` in ``code_id``'s namespace and its version."""
+
+    @abstractmethod
+    def commit(self, code_id: str, reads: Mapping[bytes, int], writes: Mapping[bytes, bytes | None]) -> int:
+        """Atomically check ``reads`` (key -> version read) and apply ``writes`` (None deletes).
+
+        Returns the commit's sequence number, the new version of every written
+        key; raises StaleRead, writing nothing, when a read version changed.
+        """
+
+    @abstractmethod
+    def put_code(self, code_id: str, module: bytes) -> None:
+        """Store a module under its code id (idempotent)."""
+
+    @abstractmethod
+    def get_code(self, code_id: str) -> bytes | None:
+        """A stored module, or None."""
+
+    @abstractmethod
+    def sequence(self) -> int:
+        """The last commit's sequence number (0 before the first commit)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, not abstract
+        """Release resources; the default has none."""
+
+
+class MemoryStore(StateStore):
+    """State in dictionaries: for tests, benchmarks and nodes with their own persistence."""
+
+    def __init__(self) -> None:
+        self._state: dict[tuple[str, bytes], Versioned] = {}
+        self._code: dict[str, bytes] = {}
+        self._sequence = 0
+
+    def get(self, code_id: str, key: bytes) -> Versioned:
+        return self._state.get((code_id, key), ABSENT)
+
+    def commit(self, code_id: str, reads: Mapping[bytes, int], writes: Mapping[bytes, bytes | None]) -> int:
+        stale = [k for k, v in reads.items() if self.get(code_id, k).version != v]
+        if stale:
+            raise StaleRead(code_id, stale)
+        self._sequence += 1
+        for key, value in writes.items():
+            self._state[code_id, key] = Versioned(value, self._sequence)
+        return self._sequence
+
+    def put_code(self, code_id: str, module: bytes) -> None:
+        self._code.setdefault(code_id, bytes(module))
+
+    def get_code(self, code_id: str) -> bytes | None:
+        return self._code.get(code_id)
+
+    def sequence(self) -> int:
+        return self._sequence
+
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS code (code_id TEXT PRIMARY KEY, module BLOB NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS state (code_id TEXT NOT NULL, key BLOB NOT NULL, value BLOB,"
+    " version INTEGER NOT NULL, PRIMARY KEY (code_id, key)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
+    "INSERT OR IGNORE INTO meta VALUES ('sequence', 0)",
+)
+UPSERT = (
+    "INSERT INTO state VALUES (?, ?, ?, ?) ON CONFLICT (code_id, key)"
+    " DO UPDATE SET value = excluded.value, version = excluded.version"
+)
+
+
+class SQLiteStore(StateStore):
+    """State in one SQLite file (WAL journal); each commit is one IMMEDIATE transaction."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        for statement in SCHEMA:
+            self._db.execute(statement)
+
+    def get(self, code_id: str, key: bytes) -> Versioned:
+        row = self._db.execute(
+            "SELECT value, version FROM state WHERE code_id = ? AND key = ?", (code_id, key)
+        ).fetchone()
+        return ABSENT if row is None else Versioned(row[0], row[1])
+
+    def commit(self, code_id: str, reads: Mapping[bytes, int], writes: Mapping[bytes, bytes | None]) -> int:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            sequence = self._commit(code_id, reads, writes)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        return sequence
+
+    def _commit(self, code_id: str, reads: Mapping[bytes, int], writes: Mapping[bytes, bytes | None]) -> int:
+        stale = [k for k, v in reads.items() if self.get(code_id, k).version != v]
+        if stale:
+            raise StaleRead(code_id, stale)
+        sequence = self.sequence() + 1
+        self._db.executemany(UPSERT, [(code_id, k, v, sequence) for k, v in writes.items()])
+        self._db.execute("UPDATE meta SET value = ? WHERE name = 'sequence'", (sequence,))
+        return sequence
+
+    def put_code(self, code_id: str, module: bytes) -> None:
+        self._db.execute("INSERT OR IGNORE INTO code VALUES (?, ?)", (code_id, bytes(module)))
+
+    def get_code(self, code_id: str) -> bytes | None:
+        row = self._db.execute("SELECT module FROM code WHERE code_id = ?", (code_id,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def sequence(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'sequence'").fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        self._db.close()
+
+
+STORE_SCHEMES = ("sqlite:", "memory:")
+
+
+def open_store(url: str = DEFAULT_URL) -> StateStore:
+    """A store from a URL: ``sqlite:PATH`` (relative to the working directory) or ``memory:``."""
+    if url.startswith("sqlite:"):
+        path = url.removeprefix("sqlite:").removeprefix("//")
+        return SQLiteStore(path or DEFAULT_URL.removeprefix("sqlite:"))
+    if url in ("memory:", "memory"):
+        return MemoryStore()
+    raise ValueError(f"unknown state store {url!r}: use one of {', '.join(STORE_SCHEMES)}")

@@ -1,0 +1,130 @@
+"""Fixtures for the pool's tests: a real broker, real worker processes, real sockets and SQLite.
+
+One pool (broker thread + two worker processes) is shared by the whole
+session, because starting worker processes is the slow part. Tests that
+need a private pool (restarts) build their own with :func:`start_pool`.
+Tests stay independent by deploying their own copy of a contract
+(:func:`unique`): a different code id is a fresh state namespace.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+import pytest
+
+from broker.client import Client
+from broker.core import BrokerConfig
+from broker.protocol import ProtocolLimits
+from broker.server import Broker, BrokerThread
+from worker.process import WorkerConfig, start_workers, stop_workers
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+LOOPBACK = "tcp://127.0.0.1:*"
+TEST_LIMITS = ProtocolLimits(max_body=1024 * 1024, max_bin_len=1024 * 1024)
+TEST_CONFIG = BrokerConfig(limits=TEST_LIMITS, grace=3.0, default_timeout=10.0)
+WORKER_START = 60.0
+_tags = itertools.count()
+
+
+@dataclass
+class Pool:
+    """A running broker (in a thread) and its worker processes."""
+
+    thread: BrokerThread
+    workers: list[BaseProcess] = field(default_factory=list)
+
+    @property
+    def frontend(self) -> str:
+        return self.thread.frontend
+
+    @property
+    def backend(self) -> str:
+        return self.thread.backend
+
+    def client(self, timeout: float = 30.0) -> Client:
+        return Client(self.frontend, timeout=timeout)
+
+    def wait_for_workers(self, count: int) -> None:
+        """Block until ``count`` workers have registered (they start in about a second)."""
+        with self.client(timeout=5.0) as client:
+            deadline = time.monotonic() + WORKER_START
+            while client.stats()["workers"] < count:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"fewer than {count} workers registered")
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        stop_workers(self.workers)
+        self.thread.stop()
+
+
+def start_pool(db: Path, workers: int, frontend: str = LOOPBACK, backend: str = LOOPBACK,
+               config: BrokerConfig = TEST_CONFIG) -> Pool:
+    """A broker on loopback (random ports unless given) over the SQLite file ``db``, plus workers."""
+    broker = Broker(f"sqlite:{db}", frontend, backend, config=config)
+    try:
+        pool = Pool(BrokerThread(broker).start())
+    except BaseException:
+        broker.close()
+        raise
+    if workers:
+        pool.workers = start_workers(WorkerConfig(endpoint=pool.backend, heartbeat=0.2), workers)
+    return pool
+
+
+@pytest.fixture(scope="session")
+def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
+    """The shared pool: two worker processes."""
+    shared = start_pool(tmp_path_factory.mktemp("pool") / "state.db", workers=2)
+    try:
+        shared.wait_for_workers(2)
+        yield shared
+    finally:
+        shared.stop()
+
+
+@pytest.fixture
+def client(pool: Pool) -> Iterator[Client]:
+    with pool.client() as made:
+        yield made
+
+
+def unique(module: bytes) -> bytes:
+    """``module`` plus a custom section with a fresh name: same code, new code id and namespace."""
+    name = f"test-{next(_tags)}".encode()
+    payload = bytes([len(name)]) + name
+    return module + bytes([0, len(payload)]) + payload
+
+
+@pytest.fixture(scope="session")
+def probe_wasm() -> bytes:
+    return (FIXTURES / "probe.wasm").read_bytes()
+
+
+@pytest.fixture(scope="session")
+def token_wasm() -> bytes:
+    return (EXAMPLES / "token.wasm").read_bytes()
+
+
+@pytest.fixture(scope="session")
+def counter_wasm() -> bytes:
+    return (EXAMPLES / "counter.wasm").read_bytes()
+
+
+@pytest.fixture
+def probe(client: Client, probe_wasm: bytes) -> str:
+    """A freshly deployed probe contract's code id."""
+    return client.deploy(unique(probe_wasm))
+
+
+@pytest.fixture
+def token(client: Client, token_wasm: bytes) -> str:
+    """A freshly deployed token contract's code id."""
+    return client.deploy(unique(token_wasm))

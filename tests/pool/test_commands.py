@@ -1,0 +1,164 @@
+"""The pool's CLI: deploy/call/query/state/stats/block against the shared pool, and `make run`'s command."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from broker.commands.broker import connectable
+from broker.commands.client import format_stats, number, show
+from tests.conftest import REPO_ROOT
+from tests.pool.conftest import EXAMPLES, FIXTURES, Pool, unique
+from worker.cli import main
+
+SHUTDOWN = 20.0
+
+
+def wasmpool(pool: Pool, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main([*argv, "--connect", pool.frontend])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture
+def probe_file(tmp_path: Path) -> Path:
+    path = tmp_path / "probe.wasm"
+    path.write_bytes(unique((FIXTURES / "probe.wasm").read_bytes()))
+    return path
+
+
+@pytest.fixture
+def deployed(pool: Pool, capsys: pytest.CaptureFixture[str], probe_file: Path) -> str:
+    status, out, _ = wasmpool(pool, capsys, "deploy", str(probe_file))
+    assert status == 0
+    return out.strip()
+
+
+def test_deploy_prints_the_code_id(deployed: str) -> None:
+    assert len(deployed) == 64 and int(deployed, 16) >= 0
+
+
+def test_call_with_numbers(pool: Pool, capsys: pytest.CaptureFixture[str], deployed: str) -> None:
+    status, out, _ = wasmpool(pool, capsys, "call", deployed, "add", "40", "0x2")
+    assert status == 0 and "status:   ok" in out and "results:  42" in out
+
+
+def test_call_with_text_input_and_caller_then_state_get(pool: Pool, capsys: pytest.CaptureFixture[str],
+                                                        deployed: str) -> None:
+    status, out, _ = wasmpool(pool, capsys, "call", deployed, "put", "--text", "hello", "--caller", "alice")
+    assert status == 0 and "write:    'k' = 'hello'" in out
+    status, out, _ = wasmpool(pool, capsys, "state", "get", deployed, "k")
+    assert status == 0 and out.startswith("'k' = 'hello'  (version ")
+    status, out, _ = wasmpool(pool, capsys, "call", deployed, "whoami", "--caller", "0x00ff")
+    assert "output:   0x00ff" in out
+
+
+def test_call_with_hex_and_file_input(pool: Pool, capsys: pytest.CaptureFixture[str], deployed: str,
+                                      tmp_path: Path) -> None:
+    assert "output:   'AB'" in wasmpool(pool, capsys, "call", deployed, "echo", "--input", "4142")[1]
+    (tmp_path / "in.bin").write_bytes(b"\x01\x02")
+    assert "output:   0x0102" in wasmpool(pool, capsys, "call", deployed, "echo", "--input",
+                                          f"@{tmp_path / 'in.bin'}")[1]
+
+
+def test_a_failed_call_exits_1_and_shows_the_error(pool: Pool, capsys: pytest.CaptureFixture[str],
+                                                   deployed: str) -> None:
+    status, out, _ = wasmpool(pool, capsys, "call", deployed, "write_then_revert")
+    assert status == 1 and "status:   reverted" in out and "error:    nope" in out
+
+
+def test_query_refuses_writes(pool: Pool, capsys: pytest.CaptureFixture[str], deployed: str) -> None:
+    status, out, _ = wasmpool(pool, capsys, "query", deployed, "put", "--text", "x")
+    assert status == 1 and "read-only" in out
+
+
+def test_refused_requests_exit_2_with_the_reason(pool: Pool, capsys: pytest.CaptureFixture[str],
+                                                 tmp_path: Path) -> None:
+    status, _, err = wasmpool(pool, capsys, "call", "0" * 64, "add")
+    assert status == 2 and "UnknownCode" in err
+    (tmp_path / "bad.wasm").write_bytes(b"garbage")
+    status, _, err = wasmpool(pool, capsys, "deploy", str(tmp_path / "bad.wasm"))
+    assert status == 2 and "InvalidModule: invalid module" in err
+
+
+def test_stats_table_and_json(pool: Pool, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = wasmpool(pool, capsys, "stats")
+    assert status == 0 and "workers" in out and "cache hit rate" in out and "queue length" in out
+    status, out, _ = wasmpool(pool, capsys, "stats", "--json")
+    assert json.loads(out)["workers"] == 2
+
+
+def test_block_runs_calls_in_order(pool: Pool, capsys: pytest.CaptureFixture[str], deployed: str,
+                                   tmp_path: Path) -> None:
+    block = [{"code_id": deployed, "function": "put", "text": "first"},
+             {"code_id": deployed, "function": "get"},
+             {"code_id": deployed, "function": "add", "args": [1, 2]}]
+    (tmp_path / "block.json").write_text(json.dumps(block))
+    status, out, _ = wasmpool(pool, capsys, "block", str(tmp_path / "block.json"))
+    assert status == 0
+    assert out.splitlines() == ["[0] ok", "[1] ok 5 'first'", "[2] ok 3"]
+
+
+@pytest.mark.parametrize(("text", "value"), [("7", 7), ("-3", -3), ("0x10", 16), ("2.5", 2.5)])
+def test_numbers_on_the_command_line(text: str, value: float) -> None:
+    assert number(text) == value
+
+
+def test_helpers_for_people() -> None:
+    assert show(b"abc") == "'abc'" and show(b"\x00\xff") == "0x00ff"
+    assert connectable("tcp://0.0.0.0:5556") == "tcp://127.0.0.1:5556"
+    assert connectable("tcp://127.0.0.1:7") == "tcp://127.0.0.1:7"
+    assert "50.0%" in format_stats({"cache_hit_rate": 0.5})
+
+
+@pytest.mark.slow
+def test_the_make_run_command_demonstrates_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    """`wasmpool broker --with-workers 1 --demo examples/token.wasm`, then Ctrl-C to the process group."""
+    command = [sys.executable, "-m", "worker", "broker", "--frontend", "tcp://127.0.0.1:*",
+               "--backend", "tcp://127.0.0.1:*", "--state", f"sqlite:{tmp_path / 'state.db'}",
+               "--with-workers", "1", "--demo", str(EXAMPLES / "token.wasm")]
+    proc = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        lines = _read_until(proc, "Ctrl-C stops")
+        text = "\n".join(lines)
+        assert "insufficient balance" in text and "balances: alice" in text
+        assert "total supply 1000" in text and "20 ok" in text
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(SHUTDOWN) == 0
+        _assert_group_gone(proc.pid)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+
+def _read_until(proc: subprocess.Popen[str], marker: str) -> list[str]:
+    assert proc.stdout is not None
+    lines: list[str] = []
+    for line in proc.stdout:
+        lines.append(line.rstrip())
+        if marker in line:
+            return lines
+    raise AssertionError("the demo ended early:\n" + "\n".join(lines))
+
+
+def _assert_group_gone(pgid: int) -> None:
+    """Every process of the group (the broker's workers too) has exited."""
+    deadline = time.monotonic() + SHUTDOWN
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise AssertionError("worker processes outlived the broker")

@@ -1,0 +1,284 @@
+"""The contract host ABI v1: the ``env`` imports a contract may call.
+
+A contract is a wasm module that exports ``memory`` and functions; it talks
+to the pool only through these host functions (see docs/abi.md and
+examples/wasmpool.h). Every pointer is an i32 offset into the contract's
+memory; a pointer/length pair that leaves memory traps, as does any breach
+of :class:`HostLimits`.
+
+State: reads go through a :class:`StateReader` (in a worker: a CALLBACK to
+the broker, answered from committed state). Writes are buffered in the
+:class:`CallState` and travel back with the result; a call reads its own
+writes, and a key it read once reads the same for the rest of the call
+(the broker's read set records exactly one version per key).
+
+Gas: every host function costs a base price plus a price per byte it moves
+(:data:`ABI` and :class:`HostGas`), charged through the caller's gas meter
+before it does its work.
+
+The :class:`Host` and its wrapped functions are built once per worker
+process; each call gets a fresh :class:`CallState` through :meth:`Host.begin`
+(a worker runs one call at a time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, Protocol
+
+from broker import errors
+from worker import wasm
+from worker.wasm.types import PAGE_SIZE, FuncType, ValType
+
+MASK32 = 0xFFFFFFFF
+MASK64 = 0xFFFFFFFFFFFFFFFF
+ABSENT = -1
+ENV = "env"
+
+
+class HostGas(IntEnum):
+    """Gas prices of host calls: a base price per call plus prices per byte."""
+
+    TRIVIAL = 10  # input_len, block_height, block_time
+    COPY = 20  # get_input, set_output, caller, revert
+    LOG = 100
+    GET_STATE = 200
+    DELETE_STATE = 300
+    PUT_STATE = 500
+    BYTE = 1  # per byte copied between memory and the host
+    STORED_BYTE = 5  # per byte of key and value written by put_state
+
+
+@dataclass(frozen=True, slots=True)
+class HostLimits:
+    """Bounds on what one call may pass through the ABI."""
+
+    key: int = 64 * 1024
+    value: int = 128 * 1024
+    output: int = 1024 * 1024
+    log: int = 64 * 1024
+    logs: int = 256
+    writes: int = 4096
+
+
+DEFAULT_HOST_LIMITS = HostLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class AbiFunction:
+    """One ABI import: its wasm signature and base price."""
+
+    type: FuncType
+    gas: HostGas
+
+
+def _sig(params: int, results: tuple[ValType, ...] = ()) -> FuncType:
+    return FuncType(params=(ValType.I32,) * params, results=results)
+
+
+I32 = (ValType.I32,)
+I64 = (ValType.I64,)
+
+ABI: dict[str, AbiFunction] = {
+    "input_len": AbiFunction(_sig(0, I32), HostGas.TRIVIAL),
+    "get_input": AbiFunction(_sig(2, I32), HostGas.COPY),
+    "set_output": AbiFunction(_sig(2), HostGas.COPY),
+    "get_state": AbiFunction(_sig(4, I32), HostGas.GET_STATE),
+    "put_state": AbiFunction(_sig(4), HostGas.PUT_STATE),
+    "delete_state": AbiFunction(_sig(2), HostGas.DELETE_STATE),
+    "log": AbiFunction(_sig(2), HostGas.LOG),
+    "revert": AbiFunction(_sig(2), HostGas.COPY),
+    "caller": AbiFunction(_sig(2, I32), HostGas.COPY),
+    "block_height": AbiFunction(_sig(0, I64), HostGas.TRIVIAL),
+    "block_time": AbiFunction(_sig(0, I64), HostGas.TRIVIAL),
+}
+"""The ABI v1, by import name."""
+
+
+class StateReader(Protocol):
+    """Committed state of the called contract, one key at a time."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """Who calls and when: what ``caller``, ``block_height`` and ``block_time`` return."""
+
+    caller: bytes = b""
+    height: int = 0
+    time: int = 0
+
+
+@dataclass(slots=True)
+class CallState:
+    """One call's inputs and what it produced: output, logs, buffered writes."""
+
+    reader: StateReader
+    input: bytes = b""
+    context: CallContext = CallContext()
+    readonly: bool = False
+    output: bytes = b""
+    logs: list[bytes] = field(default_factory=list)
+    writes: dict[bytes, bytes | None] = field(default_factory=dict)
+    seen: dict[bytes, bytes | None] = field(default_factory=dict)
+
+    def read(self, key: bytes) -> bytes | None:
+        """The key's value as this call sees it: its own write, else one committed read."""
+        if key in self.writes:
+            return self.writes[key]
+        if key not in self.seen:
+            self.seen[key] = self.reader.get(key)
+        return self.seen[key]
+
+
+def check_imports(module: wasm.Module) -> None:
+    """Raise LinkError unless every ``env`` import is an ABI function with its exact type."""
+    types = module.types
+    for imp in module.imports:
+        if imp.module != ENV:
+            continue
+        abi = ABI.get(imp.name)
+        if abi is None:
+            raise wasm.LinkError(f"env.{imp.name} is not a function of the host ABI v1")
+        if not isinstance(imp.desc, int) or types[imp.desc] != abi.type:
+            raise wasm.LinkError(f"env.{imp.name} must be imported as a function {abi.type}")
+
+
+class Host:
+    """The ABI functions of one worker process; :meth:`begin` points them at a call."""
+
+    def __init__(self, limits: HostLimits = DEFAULT_HOST_LIMITS) -> None:
+        self.limits = limits
+        self.call: CallState | None = None
+        self.functions: dict[str, Any] = {name: wasm.host(self._entry(name), caller=True) for name in ABI}
+
+    def imports(self) -> dict[str, dict[str, Any]]:
+        """The import object for ``wasm.instantiate``."""
+        return {ENV: self.functions}
+
+    def begin(self, call: CallState) -> None:
+        self.call = call
+
+    def end(self) -> None:
+        self.call = None
+
+    def _entry(self, name: str) -> Callable[..., Any]:
+        """The method implementing ``name``, behind the check that a call is running."""
+        method: Callable[..., Any] = getattr(self, f"_{name}")
+        gas = ABI[name].gas
+
+        def entry(caller: Any, *args: int) -> Any:
+            charge(caller, gas)
+            return method(caller, self._current(name), *args)
+
+        entry.__name__ = name
+        return entry
+
+    def _current(self, name: str) -> CallState:
+        if self.call is None:
+            raise wasm.Trap(wasm.TrapKind.HOST, f"{name}: host function called outside a contract call")
+        return self.call
+
+    # --- the ABI: each takes (caller, call, *wasm arguments) ------------------
+
+    def _input_len(self, caller: Any, call: CallState) -> int:
+        return len(call.input)
+
+    def _get_input(self, caller: Any, call: CallState, dst: int, cap: int) -> int:
+        return copy_out(caller, "get_input", dst, cap, call.input)
+
+    def _set_output(self, caller: Any, call: CallState, ptr: int, length: int) -> None:
+        call.output = read_bytes(caller, "set_output", ptr, length, self.limits.output)
+
+    def _get_state(self, caller: Any, call: CallState, key_ptr: int, key_len: int, dst: int, cap: int) -> int:
+        _span(caller, "get_state", dst, cap)  # checked whether or not the key exists
+        value = call.read(read_bytes(caller, "get_state", key_ptr, key_len, self.limits.key))
+        return ABSENT if value is None else copy_out(caller, "get_state", dst, cap, value)
+
+    def _put_state(self, caller: Any, call: CallState, key_ptr: int, key_len: int, val_ptr: int,
+                   val_len: int) -> None:
+        key = read_bytes(caller, "put_state", key_ptr, key_len, self.limits.key)
+        value = read_bytes(caller, "put_state", val_ptr, val_len, self.limits.value)
+        charge(caller, HostGas.STORED_BYTE * (len(key) + len(value)))
+        self._write(call, "put_state", key, value)
+
+    def _delete_state(self, caller: Any, call: CallState, key_ptr: int, key_len: int) -> None:
+        key = read_bytes(caller, "delete_state", key_ptr, key_len, self.limits.key)
+        self._write(call, "delete_state", key, None)
+
+    def _write(self, call: CallState, name: str, key: bytes, value: bytes | None) -> None:
+        if call.readonly:
+            raise errors.ReadOnlyViolation(f"{name}: a read-only query cannot write state")
+        if key not in call.writes and len(call.writes) >= self.limits.writes:
+            raise _trap(f"{name}: more than {self.limits.writes} keys written in one call")
+        call.writes[key] = value
+
+    def _log(self, caller: Any, call: CallState, ptr: int, length: int) -> None:
+        if len(call.logs) >= self.limits.logs:
+            raise _trap(f"log: more than {self.limits.logs} log entries in one call")
+        call.logs.append(read_bytes(caller, "log", ptr, length, self.limits.log))
+
+    def _revert(self, caller: Any, call: CallState, ptr: int, length: int) -> None:
+        message = read_bytes(caller, "revert", ptr, length, self.limits.output)
+        raise errors.Revert(message.decode("utf-8", "replace") or "reverted")
+
+    def _caller(self, caller: Any, call: CallState, dst: int, cap: int) -> int:
+        return copy_out(caller, "caller", dst, cap, call.context.caller)
+
+    def _block_height(self, caller: Any, call: CallState) -> int:
+        return signed64(call.context.height)
+
+    def _block_time(self, caller: Any, call: CallState) -> int:
+        return signed64(call.context.time)
+
+
+def signed64(value: int) -> int:
+    """An i64 result as a signed Python int (the context may carry it unsigned)."""
+    value &= MASK64
+    return value - (1 << 64) if value >> 63 else value
+
+
+def _trap(message: str) -> wasm.Trap:
+    return wasm.Trap(wasm.TrapKind.HOST, message)
+
+
+def charge(caller: Any, amount: int) -> None:
+    """Charge gas through the caller's meter (no meter: an unmetered call)."""
+    meter = getattr(caller, "gas", None)
+    if meter is not None and amount:
+        meter.charge(amount)
+
+
+def _span(caller: Any, name: str, ptr: int, length: int) -> tuple[Any, int, int]:
+    """The caller's memory and the checked range [ptr, ptr + length) (unsigned i32 arguments)."""
+    memory = getattr(caller, "memory", None)
+    if memory is None:
+        raise wasm.Trap(wasm.TrapKind.HOST, f"{name}: the contract has no memory")
+    ptr, length = ptr & MASK32, length & MASK32
+    size = memory.size * PAGE_SIZE
+    if ptr + length > size:
+        raise wasm.Trap(wasm.TrapKind.OUT_OF_BOUNDS_MEMORY,
+                        f"{name}: bytes [{ptr}, {ptr + length}) are outside memory of {size} bytes")
+    return memory, ptr, length
+
+
+def read_bytes(caller: Any, name: str, ptr: int, length: int, limit: int) -> bytes:
+    """Copy ``length`` bytes out of the contract's memory (charged per byte, bounded by ``limit``)."""
+    if length & MASK32 > limit:
+        raise _trap(f"{name}: {length & MASK32} bytes exceed the limit of {limit}")
+    memory, ptr, length = _span(caller, name, ptr, length)
+    charge(caller, HostGas.BYTE * length)
+    return bytes(memory.read(ptr, length))
+
+
+def copy_out(caller: Any, name: str, dst: int, cap: int, data: bytes) -> int:
+    """Copy min(len(data), cap) bytes into memory at ``dst``; returns len(data)."""
+    memory, dst, cap = _span(caller, name, dst, cap)
+    chunk = data[:cap]
+    charge(caller, HostGas.BYTE * len(chunk))
+    if chunk:
+        memory.write(dst, chunk)
+    return len(data)

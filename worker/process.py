@@ -1,0 +1,406 @@
+"""The worker process: one DEALER socket to the broker, one job at a time.
+
+Life of a worker: connect, send READY (one credit, with the module cache's
+contents), then wait. A REQUEST is a job: find the module in the LRU cache
+or fetch it from the broker with a CALLBACK (``code``), instantiate it with
+the host ABI, call the export, and send FINAL with the result, the
+buffered write set and the cache report; as in Majordomo, FINAL also hands
+the credit back. State reads during the call are CALLBACKs (``get``)
+answered by the broker from committed state.
+
+While idle the worker sends a HEARTBEAT every ``heartbeat`` seconds; a
+broker that does not know it (it restarted) answers DISCONNECT, and the
+worker registers again with READY.
+
+A contract failure of any kind (trap, gas, revert, bad arguments, a bad
+module, a time limit) becomes a FINAL result with a status, never a dead
+worker. The time limit is a SIGALRM timer (the worker runs in its process's
+main thread): its handler raises :class:`~broker.errors.CallTimeout` inside
+the running Python code the engine compiled.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import IntEnum
+from multiprocessing.process import BaseProcess
+from types import FrameType
+from typing import Any, NamedTuple
+
+import zmq
+
+from broker import errors
+from broker import protocol as p
+from broker.protocol import Command, ErrorCode, Op, Status
+from worker import wasm
+from worker.cache import DEFAULT_BYTES, DEFAULT_ENTRIES, ModuleCache
+from worker.host import DEFAULT_HOST_LIMITS, CallContext, CallState, Host, HostLimits, check_imports
+from worker.wasm.types import ValType
+
+DEFAULT_BACKEND = "tcp://127.0.0.1:5556"
+MASKS = {ValType.I32: (1 << 32) - 1, ValType.I64: (1 << 64) - 1}
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """Everything a worker process needs (picklable, for spawn)."""
+
+    endpoint: str = DEFAULT_BACKEND
+    cache_entries: int = DEFAULT_ENTRIES
+    cache_bytes: int = DEFAULT_BYTES
+    heartbeat: float = 1.0
+    callback_timeout: float = 10.0
+    limits: p.ProtocolLimits = p.DEFAULT_LIMITS
+    host_limits: HostLimits = DEFAULT_HOST_LIMITS
+    setup_socket: Callable[[zmq.Socket[Any]], object] | None = None  # before connect; picklable for spawn
+
+
+class Link:
+    """The worker's DEALER socket: send messages, receive checked ones, CALLBACK round trips."""
+
+    def __init__(self, config: WorkerConfig, context: zmq.Context[Any]) -> None:
+        self.config = config
+        self.socket: zmq.Socket[Any] = context.socket(zmq.DEALER)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.setsockopt(zmq.MAXMSGSIZE, 4 * config.limits.max_body)
+        if config.setup_socket is not None:
+            config.setup_socket(self.socket)
+        self.socket.connect(config.endpoint)
+        self._seq = itertools.count(1)
+        self.disconnected = False  # the broker asked us to register again
+
+    def send(self, command: Command, request_id: bytes, body: dict[str, Any]) -> None:
+        self.socket.send_multipart(p.encode(p.WORKER_TAG, command, request_id, body))
+
+    def receive(self, timeout: float) -> p.Message | None:
+        """The next well-formed message within ``timeout`` seconds (garbled ones are skipped)."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            if not self.socket.poll(int(left * 1000) + 1):
+                return None
+            try:
+                return p.decode_broker(self.socket.recv_multipart(), self.config.limits)
+            except errors.ProtocolError:
+                continue
+        return None
+
+    def callback(self, job_id: bytes, body: dict[str, Any]) -> dict[str, Any]:
+        """Ask the broker something about the running job and wait for the matching reply."""
+        seq = next(self._seq)
+        self.send(Command.CALLBACK, job_id, {**body, "seq": seq})
+        deadline = time.monotonic() + self.config.callback_timeout
+        while (left := deadline - time.monotonic()) > 0:
+            message = self.receive(left)
+            if message is None:
+                break
+            if message.command is Command.DISCONNECT:
+                self.disconnected = True
+                raise errors.StateUnavailable("the broker forgot this worker during the call")
+            if (message.command is Command.CALLBACK_REPLY and message.request_id == job_id
+                    and message.body["seq"] == seq):
+                return _checked_reply(message.body)
+        raise errors.StateUnavailable(f"no answer from the broker within {self.config.callback_timeout}s")
+
+    def close(self) -> None:
+        self.socket.close(linger=0)
+
+
+def _checked_reply(body: dict[str, Any]) -> dict[str, Any]:
+    if "error" in body:
+        raise errors.StateUnavailable(f"the broker refused: {body['error']}")
+    return body
+
+
+class BrokerState:
+    """A job's committed state, read through the broker (the host ABI's StateReader)."""
+
+    def __init__(self, link: Link, job_id: bytes) -> None:
+        self.link = link
+        self.job_id = job_id
+
+    def get(self, key: bytes) -> bytes | None:
+        value: bytes | None = self.link.callback(self.job_id, {"op": Op.GET, "key": key}).get("value")
+        return value
+
+
+class Worker:
+    """One worker: the receive loop, the module cache and job execution."""
+
+    def __init__(self, config: WorkerConfig, context: zmq.Context[Any] | None = None) -> None:
+        self.config = config
+        self.context = context or zmq.Context.instance()
+        self.cache: ModuleCache[Loaded] = ModuleCache(config.cache_entries, config.cache_bytes)
+        self.host = Host(config.host_limits)
+        self.imports = self.host.imports()
+        self.link: Link | None = None
+        self.reported = -1  # cache generation last reported to the broker
+        self.jobs_done = 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        """Serve jobs until :meth:`stop` (or a signal); always says DISCONNECT and closes."""
+        self.link = link = Link(self.config, self.context)
+        try:
+            self._ready(full=True)
+            while not self.stopping.is_set():
+                self._step(link)
+        finally:
+            _quietly(lambda: link.send(Command.DISCONNECT, b"bye", {}))
+            link.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _step(self, link: Link) -> None:
+        message = link.receive(self.config.heartbeat)
+        if message is None:
+            link.send(Command.HEARTBEAT, b"hb", {})
+        elif message.command is Command.REQUEST:
+            result = self.execute(message.request_id, message.body)
+            link.send(Command.FINAL, message.request_id, {**result, **self._cache_report(full=False)})
+            self.jobs_done += 1
+            if link.disconnected:
+                self._ready(full=True)
+        elif message.command is Command.DISCONNECT:
+            self._ready(full=True)
+
+    def _ready(self, full: bool) -> None:
+        """READY: register with the broker (one credit), with the cache report."""
+        assert self.link is not None
+        self.link.disconnected = False
+        self.link.send(Command.READY, b"ready", {**self._cache_report(full), "pid": os.getpid()})
+
+    def _cache_report(self, full: bool) -> dict[str, Any]:
+        """Cache counters, and the cached code ids if they changed since the last report (or ``full``)."""
+        report: dict[str, Any] = {"hits": self.cache.hits, "misses": self.cache.misses}
+        if full or self.reported != self.cache.generation:
+            report["cache"] = self.cache.keys()
+            self.reported = self.cache.generation
+        return report
+
+    # --- jobs ---------------------------------------------------------------------
+
+    def execute(self, job_id: bytes, job: dict[str, Any]) -> dict[str, Any]:
+        """Run one job; every outcome, good or bad, becomes a FINAL body."""
+        call = CallState(reader=self._reader(job_id), input=job.get("input", b""),
+                         context=CallContext(**job.get("context", {})), readonly=job["readonly"])
+        box: dict[str, Any] = {}
+        try:
+            with time_limit(job["timeout"]):
+                results = self._run(job_id, job, call, box)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            return _failure(exc, call, box.get("instance"), job["gas_limit"])
+        finally:
+            self.host.end()
+        return _success(results, call, box["instance"])
+
+    def _reader(self, job_id: bytes) -> BrokerState:
+        assert self.link is not None
+        return BrokerState(self.link, job_id)
+
+    def _run(self, job_id: bytes, job: dict[str, Any], call: CallState, box: dict[str, Any]) -> list[Any]:
+        loaded = self.module(job_id, job["code_id"])
+        if loaded.problem is not None:
+            raise wasm.LinkError(loaded.problem)
+        self.host.begin(call)
+        instance = wasm.instantiate(loaded.module, imports=self.imports, gas_limit=job["gas_limit"])
+        box["instance"] = instance
+        function = _export(instance, job["function"])
+        return _results(function(*_arguments(function.type, job.get("args", []))))
+
+    def module(self, job_id: bytes, code_id: str) -> Loaded:
+        """The decoded module, from the cache or fetched from the broker and checked against the ABI."""
+        loaded = self.cache.get(code_id)
+        if loaded is None:
+            assert self.link is not None
+            code = self.link.callback(job_id, {"op": Op.CODE}).get("code")
+            if code is None or p.code_id(code) != code_id:
+                raise errors.StateUnavailable(f"the broker has no valid module {code_id}")
+            loaded = load(code)
+            self.cache.put(code_id, loaded, len(code))
+        return loaded
+
+
+class Loaded(NamedTuple):
+    """A cached module and the ABI check's verdict on its imports (made once per module)."""
+
+    module: wasm.Module
+    problem: str | None
+
+
+def load(code: bytes) -> Loaded:
+    """Decode a module and check its imports against the host ABI."""
+    module = wasm.decode(code)
+    try:
+        check_imports(module)
+    except wasm.LinkError as exc:
+        return Loaded(module, str(exc))
+    return Loaded(module, None)
+
+
+def _export(instance: Any, name: str) -> Any:
+    function = instance.exports.get(name)
+    if function is None or not isinstance(getattr(function, "type", None), wasm.FuncType):
+        raise errors.BadCall(f"the contract exports no function {name!r}")
+    return function
+
+
+def _arguments(signature: wasm.FuncType, args: list[Any]) -> list[int | float]:
+    """Numbers from the wire, checked against and converted to the export's parameter types."""
+    if len(args) != len(signature.params):
+        raise errors.BadCall(f"the function takes {len(signature.params)} argument(s) {signature}, "
+                             f"got {len(args)}")
+    return [_argument(t, a, i) for i, (t, a) in enumerate(zip(signature.params, args, strict=True))]
+
+
+def _argument(valtype: ValType, value: Any, index: int) -> int | float:
+    mask = MASKS.get(valtype)
+    if mask is not None:
+        if type(value) is not int or not -(mask >> 1) - 1 <= value <= mask:
+            raise errors.BadCall(f"argument {index} must be an {valtype} integer, got {value!r}")
+        bits: int = value & mask
+        return bits - mask - 1 if bits > mask >> 1 else bits
+    if valtype in (ValType.F32, ValType.F64):
+        return float(value)
+    raise errors.BadCall(f"argument {index} has type {valtype}, which cannot be passed from outside")
+
+
+def _results(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, tuple) else [value]
+
+
+def _success(results: list[Any], call: CallState, instance: Any) -> dict[str, Any]:
+    if not all(type(r) in (int, float) for r in results):
+        return _failure(errors.BadCall("the function returns references, which cannot leave the pool"),
+                        call, instance, 0)
+    return {"status": Status.OK, "code": ErrorCode.OK, "results": results, "output": call.output,
+            "gas_used": getattr(instance, "gas_used", 0), "logs": call.logs, "writes": call.writes,
+            "error": None}
+
+
+def _failure(exc: BaseException, call: CallState, instance: Any, gas_limit: int) -> dict[str, Any]:
+    code = p.error_code(exc)
+    gas = gas_limit if code is ErrorCode.OUT_OF_GAS else getattr(instance, "gas_used", 0)
+    return {"status": p.status_for(code), "code": code, "results": [], "output": b"",
+            "gas_used": min(gas, gas_limit) if gas_limit else gas, "logs": call.logs, "writes": {},
+            "error": p.error_message(exc)}
+
+
+def _alarm(signum: int, frame: FrameType | None) -> None:
+    raise errors.CallTimeout("the call exceeded its time limit")
+
+
+ITIMER_REAL = signal.ITIMER_REAL
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise CallTimeout inside the body after ``seconds``.
+
+    Needs :func:`install_alarm` first and the main thread; elsewhere it is a no-op.
+    """
+    if signal.getsignal(signal.SIGALRM) is not _alarm or threading.current_thread() is not MAIN_THREAD:
+        yield
+        return
+    signal.setitimer(ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(ITIMER_REAL, 0)
+
+
+MAIN_THREAD = threading.main_thread()
+
+
+def install_alarm() -> None:
+    """Make SIGALRM raise CallTimeout (once per worker process, from its main thread)."""
+    signal.signal(signal.SIGALRM, _alarm)
+
+
+def tune_allocator() -> None:
+    """Keep freed memory in the process (glibc): every call gets a fresh linear memory.
+
+    By default glibc hands a freed 64 KiB+ block back to the kernel and
+    faults it in again on the next allocation, which made allocating a
+    contract's memory the largest single cost of a trivial call. Raising the
+    trim and mmap thresholds keeps such blocks for reuse. A no-op elsewhere.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(MallocOption.TRIM_THRESHOLD, ALLOCATOR_KEEP)
+        libc.mallopt(MallocOption.MMAP_THRESHOLD, ALLOCATOR_KEEP)
+    except (OSError, AttributeError):
+        pass
+
+
+class MallocOption(IntEnum):
+    """glibc's mallopt parameters (malloc.h)."""
+
+    TRIM_THRESHOLD = -1
+    MMAP_THRESHOLD = -3
+
+
+ALLOCATOR_KEEP = 32 * 1024 * 1024  # glibc's largest mmap threshold on 64-bit
+
+
+def _quietly(action: Callable[[], object]) -> None:
+    try:
+        action()
+    except zmq.ZMQError:
+        pass
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def main(config: WorkerConfig) -> None:
+    """A worker process's entry point: serve until SIGTERM or Ctrl-C."""
+    signal.signal(signal.SIGTERM, _terminate)
+    install_alarm()
+    tune_allocator()
+    context = zmq.Context()
+    try:
+        Worker(config, context).run()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        context.term()
+
+
+def start_workers(config: WorkerConfig, processes: int) -> list[BaseProcess]:
+    """Spawn ``processes`` worker processes (spawn start method: no inherited sockets)."""
+    spawn = multiprocessing.get_context("spawn")
+    workers: list[BaseProcess] = [
+        spawn.Process(target=main, args=(config,), name=f"wasmpool-worker-{i}", daemon=True)
+        for i in range(processes)
+    ]
+    for process in workers:
+        process.start()
+    return workers
+
+
+def stop_workers(workers: list[BaseProcess], timeout: float = 5.0) -> None:
+    """SIGTERM every worker, wait up to ``timeout`` seconds, then SIGKILL the stragglers."""
+    for process in workers:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + timeout
+    for process in workers:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()

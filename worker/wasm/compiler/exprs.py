@@ -1,0 +1,398 @@
+"""Python expression rules for every non-control instruction, grouped by family.
+
+Each :class:`Rule` turns the Python expressions of an instruction's operands
+into the Python expression (or statement) that computes it on the runtime
+value representation (i32/i64 as unsigned ints, floats as floats, see
+``numeric``). The simple integer instructions are inlined with masks
+(``(a + b) & 0xFFFFFFFF``); signed comparisons flip the sign bit instead of
+converting (``(a ^ 0x80000000) < (b ^ 0x80000000)``); everything with subtle
+semantics calls the ``numeric`` helper of the same name (``i32_div_s``,
+``f32_nearest``...), which the instance namespace provides. Comparisons yield
+Python ``bool`` expressions (:attr:`X.cond`) so that ``if``/``br_if``/
+``select`` can test them directly; as i32 values they become ``1``/``0``.
+
+Rules also say how an expression may be moved by the emitter's folding:
+``impure`` ones (memory and global reads, calls, anything that may trap) keep
+their order relative to each other, ``dup`` operands are used twice and so
+must be plain names, and ``lazy`` operands are evaluated conditionally and so
+must be pure.
+
+Only compiler-made names appear in rule output: ``m`` (the memory's
+bytearray), ``t3``/``T3`` (table 3's element list / object), ``gv3``/``gb3``
+(immutable global value / mutable global object), ``r3`` (function 3 as a
+reference), helper names, and numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..numeric_float import SIGN_OPS_ARE_BITWISE, f32_to_bits, f64_to_bits
+from ..opcodes import OPS, Family, Imm, Opcode
+from ..types import ValType
+from .ir import Const
+
+
+@dataclass(frozen=True, slots=True)
+class X:
+    """A Python expression with what the emitter must know to move it."""
+
+    text: str
+    atomic: bool = True  # usable as an operand without parentheses
+    cond: bool = False  # a Python bool (comparison result), not yet an i32
+    impure: bool = False  # reads mutable state, may trap or has effects
+    reads: frozenset[str] = frozenset()  # local/register names it reads
+    size: int = 1  # how many operations it folds (bounds nesting)
+
+
+def paren(x: X) -> str:
+    """``x`` ready to be an operand."""
+    return x.text if x.atomic else f"({x.text})"
+
+
+def as_value(x: X) -> X:
+    """An i32 ``1``/``0`` from a condition; other expressions unchanged."""
+    if not x.cond:
+        return x
+    return X(f"1 if {x.text} else 0", False, False, x.impure, x.reads, x.size)
+
+
+def condition(x: X) -> X:
+    """``x`` as the test of a conditional expression: comparisons as they are, values in parentheses."""
+    if x.cond or x.atomic:
+        return x
+    return X(f"({x.text})", True, False, x.impure, x.reads, x.size)
+
+
+# ---------------------------------------------------------------- literals
+
+
+def float_literal(value: float) -> str | None:
+    """A Python literal for a finite float constant (None for NaN and infinities)."""
+    if math.isnan(value) or math.isinf(value):
+        return None
+    return repr(value)
+
+
+def const_text(c: Const) -> X:
+    """A constant operand as an expression (non-finite floats get names from :func:`const_name`)."""
+    if c.value is None:
+        return X("None")
+    if c.type in (ValType.I32, ValType.I64):
+        value = int(c.value)
+        return X(str(value) if value < 65536 else hex(value))
+    if c.type in (ValType.F32, ValType.F64):
+        text = float_literal(float(c.value))
+        if text is None:
+            return X(const_name(c))
+        return X(text, atomic=not text.startswith("-"))
+    raise ValueError(f"no literal for {c}")
+
+
+def const_name(c: Const) -> str:
+    """The namespace name of a non-finite float constant (by its bit pattern)."""
+    if c.type is ValType.F32:
+        return f"kf32_{f32_to_bits(float(c.value)):08x}"
+    return f"kf64_{f64_to_bits(float(c.value)):016x}"
+
+
+# ---------------------------------------------------------------- rules
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """How one instruction becomes Python."""
+
+    build: Callable[[list[X], Any], str]
+    cond: bool = False
+    impure: bool = False
+    atomic: bool = False
+    stmt: bool = False  # no result: the text is a statement
+    dup: tuple[int, ...] = ()
+    lazy: tuple[int, ...] = ()
+    names: tuple[str, ...] = ()  # namespace helpers it uses (for the instance namespace)
+
+
+def _fmt(template: str) -> Callable[[list[X], Any], str]:
+    def build(args: list[X], imm: Any) -> str:
+        return template.format(*(paren(a) for a in args))
+    return build
+
+
+def _rule(template: str, **kw: Any) -> Rule:
+    return Rule(_fmt(template), **kw)
+
+
+def _helper(name: str, impure: bool = False) -> Rule:
+    """A call of the namespace helper ``name`` with the operands in stack order."""
+    def build(args: list[X], imm: Any) -> str:
+        return f"{name}({', '.join(a.text for a in args)})"
+    return Rule(build, impure=impure, atomic=True, names=(name,))
+
+
+def _const_int(x: X) -> int | None:
+    try:
+        return int(x.text, 0)
+    except ValueError:
+        return None
+
+
+# -- integer family
+
+
+def _int_rules(w: int) -> dict[str, Rule]:
+    mask, sign, bits = (1 << w) - 1, 1 << (w - 1), w - 1
+    m, s = hex(mask), hex(sign)
+
+    def signed_cmp(op: str) -> Rule:
+        def build(args: list[X], imm: Any) -> str:
+            a, b = args
+            right = _const_int(b)
+            rhs = str(right ^ sign) if right is not None else f"({paren(b)} ^ {s})"
+            return f"({paren(a)} ^ {s}) {op} {rhs}"
+        return Rule(build, cond=True)
+
+    def shift(kind: str) -> Rule:
+        def build(args: list[X], imm: Any) -> str:
+            a, b = args
+            k = _const_int(b)
+            count = str(k & bits) if k is not None else f"({paren(b)} & {bits})"
+            if kind == "shl":
+                return f"({paren(a)} << {count}) & {m}"
+            if kind == "shr_u":
+                return f"{paren(a)} >> {count}"
+            return f"((({paren(a)} ^ {s}) - {s}) >> {count}) & {m}"
+        return Rule(build)
+
+    def rotate(left: bool) -> Rule:
+        name = f"i{w}_rot{'l' if left else 'r'}"
+
+        def build(args: list[X], imm: Any) -> str:
+            a, b = args
+            k = _const_int(b)
+            if k is None:
+                return f"{name}({a.text}, {b.text})"
+            k = (k if left else -k) & bits
+            if k == 0:
+                return paren(a)
+            return f"(({a.text} << {k}) | ({a.text} >> {w - k})) & {m}"
+        return Rule(build, dup=(0,), names=(name,))
+
+    def extend(from_bits: int) -> Rule:
+        low, top = (1 << from_bits) - 1, 1 << (from_bits - 1)
+        return _rule(f"((({{0}} & {hex(low)}) ^ {hex(top)}) - {hex(top)}) & {m}")
+
+    rules = {
+        "eqz": _rule("{0} == 0", cond=True),
+        "eq": _rule("{0} == {1}", cond=True),
+        "ne": _rule("{0} != {1}", cond=True),
+        "lt_u": _rule("{0} < {1}", cond=True),
+        "gt_u": _rule("{0} > {1}", cond=True),
+        "le_u": _rule("{0} <= {1}", cond=True),
+        "ge_u": _rule("{0} >= {1}", cond=True),
+        "lt_s": signed_cmp("<"),
+        "gt_s": signed_cmp(">"),
+        "le_s": signed_cmp("<="),
+        "ge_s": signed_cmp(">="),
+        "clz": _rule(f"{w} - {{0}}.bit_length()"),
+        "ctz": _helper(f"i{w}_ctz"),
+        "popcnt": _rule("{0}.bit_count()"),
+        "add": _rule(f"({{0}} + {{1}}) & {m}"),
+        "sub": _rule(f"({{0}} - {{1}}) & {m}"),
+        "mul": _rule(f"({{0}} * {{1}}) & {m}"),
+        "div_u": _rule("{0} // {1}", impure=True),
+        "rem_u": _rule("{0} % {1}", impure=True),
+        "div_s": _helper(f"i{w}_div_s", impure=True),
+        "rem_s": _helper(f"i{w}_rem_s", impure=True),
+        "and": _rule("{0} & {1}"),
+        "or": _rule("{0} | {1}"),
+        "xor": _rule("{0} ^ {1}"),
+        "shl": shift("shl"),
+        "shr_u": shift("shr_u"),
+        "shr_s": shift("shr_s"),
+        "rotl": rotate(True),
+        "rotr": rotate(False),
+        "extend8_s": extend(8),
+        "extend16_s": extend(16),
+    }
+    if w == 64:
+        rules["extend32_s"] = extend(32)
+    return rules
+
+
+# -- float family
+
+
+def _float_rules(w: int) -> dict[str, Rule]:
+    rnd = "f32_round" if w == 32 else ""
+
+    def arith(op: str) -> Rule:
+        if rnd:
+            return _rule(f"{rnd}({{0}} {op} {{1}})", atomic=True, names=(rnd,))
+        return _rule(f"{{0}} {op} {{1}}")
+
+    def div() -> Rule:
+        name = f"f{w}_div"
+
+        def build(args: list[X], imm: Any) -> str:
+            a, b = args
+            quotient = f"{paren(a)} / {paren(b)}"
+            if rnd:
+                quotient = f"{rnd}({quotient})"
+            return f"{quotient} if {b.text} else {name}({a.text}, {b.text})"
+        return Rule(build, dup=(0, 1), names=(name, "f32_round"))
+
+    rules = {
+        "eq": _rule("{0} == {1}", cond=True),
+        "ne": _rule("{0} != {1}", cond=True),
+        "lt": _rule("{0} < {1}", cond=True),
+        "gt": _rule("{0} > {1}", cond=True),
+        "le": _rule("{0} <= {1}", cond=True),
+        "ge": _rule("{0} >= {1}", cond=True),
+        "add": arith("+"),
+        "sub": arith("-"),
+        "mul": arith("*"),
+        "div": div(),
+    }
+    if SIGN_OPS_ARE_BITWISE:
+        rules["neg"] = _rule("-{0}")
+        rules["abs"] = _rule("abs({0})", atomic=True, names=("abs",))
+        rules["copysign"] = Rule(lambda a, imm: f"copysign({a[0].text}, {a[1].text})", atomic=True,
+                                 names=("copysign",))
+    return rules
+
+
+def _conversion_rules() -> dict[str, Rule]:
+    return {
+        "i32.wrap_i64": _rule("{0} & 0xffffffff"),
+        "i64.extend_i32_s": _rule("(({0} ^ 0x80000000) - 0x80000000) & 0xffffffffffffffff"),
+        "i64.extend_i32_u": Rule(lambda a, imm: a[0].text, atomic=True),
+        "f64.convert_i32_s": _rule("float(({0} ^ 0x80000000) - 0x80000000)", atomic=True,
+                                   names=("float",)),
+        "f64.convert_i32_u": _rule("float({0})", atomic=True, names=("float",)),
+        "f64.convert_i64_s": _rule("float(({0} ^ 0x8000000000000000) - 0x8000000000000000)", atomic=True,
+                                   names=("float",)),
+        "f64.convert_i64_u": _rule("float({0})", atomic=True, names=("float",)),
+        "f32.convert_i32_s": _rule("f32_round(float(({0} ^ 0x80000000) - 0x80000000))", atomic=True,
+                                   names=("float", "f32_round")),
+        "f32.convert_i32_u": _rule("f32_round(float({0}))", atomic=True, names=("float", "f32_round")),
+    }
+
+
+def _numeric_rules() -> dict[Opcode, Rule]:
+    by_name: dict[str, Rule] = {}
+    for w in (32, 64):
+        by_name.update({f"i{w}.{k}": v for k, v in _int_rules(w).items()})
+        by_name.update({f"f{w}.{k}": v for k, v in _float_rules(w).items()})
+    by_name.update(_conversion_rules())
+    rules: dict[Opcode, Rule] = {}
+    for op, info in OPS.items():
+        if info.family is not Family.NUMERIC:
+            continue
+        rule = by_name.get(info.name)
+        if rule is None:  # the numeric helper of the same name
+            trapping = ".trunc_f" in info.name
+            rule = _helper(info.name.replace(".", "_"), impure=trapping)
+        rules[op] = rule
+    return rules
+
+
+# -- memory family: the effective address is the operand plus the static offset
+
+
+def _ea(addr: X, offset: int) -> str:
+    value = _const_int(addr)
+    if value is not None:
+        return str(value + offset)
+    return f"{paren(addr)} + {offset}" if offset else addr.text
+
+
+def _load(template: str, *names: str) -> Rule:
+    def build(args: list[X], imm: Any) -> str:
+        return template.format(ea=_ea(args[0], imm[1]))
+    return Rule(build, impure=True, atomic=template.endswith(("]", ")")), names=names)
+
+
+def _store(template: str, *names: str) -> Rule:
+    def build(args: list[X], imm: Any) -> str:
+        return template.format(ea=_ea(args[0], imm[1]), v=paren(args[1]), vt=args[1].text)
+    return Rule(build, impure=True, stmt=True, names=names)
+
+
+_MEMORY_RULES: dict[Opcode, Rule] = {
+    Opcode.I32_LOAD: _load("ld_u32(m, {ea})[0]", "ld_u32"),
+    Opcode.I64_LOAD: _load("ld_u64(m, {ea})[0]", "ld_u64"),
+    Opcode.F32_LOAD: _load("f32_load(m, {ea})", "f32_load"),
+    Opcode.F64_LOAD: _load("ld_f64(m, {ea})[0]", "ld_f64"),
+    Opcode.I32_LOAD8_S: _load("((m[{ea}] ^ 0x80) - 0x80) & 0xffffffff"),
+    Opcode.I32_LOAD8_U: _load("m[{ea}]"),
+    Opcode.I32_LOAD16_S: _load("ld_i16(m, {ea})[0] & 0xffffffff", "ld_i16"),
+    Opcode.I32_LOAD16_U: _load("ld_u16(m, {ea})[0]", "ld_u16"),
+    Opcode.I64_LOAD8_S: _load("((m[{ea}] ^ 0x80) - 0x80) & 0xffffffffffffffff"),
+    Opcode.I64_LOAD8_U: _load("m[{ea}]"),
+    Opcode.I64_LOAD16_S: _load("ld_i16(m, {ea})[0] & 0xffffffffffffffff", "ld_i16"),
+    Opcode.I64_LOAD16_U: _load("ld_u16(m, {ea})[0]", "ld_u16"),
+    Opcode.I64_LOAD32_S: _load("ld_i32(m, {ea})[0] & 0xffffffffffffffff", "ld_i32"),
+    Opcode.I64_LOAD32_U: _load("ld_u32(m, {ea})[0]", "ld_u32"),
+    Opcode.I32_STORE: _store("st_u32(m, {ea}, {vt})", "st_u32"),
+    Opcode.I64_STORE: _store("st_u64(m, {ea}, {vt})", "st_u64"),
+    Opcode.F32_STORE: _store("f32_store(m, {ea}, {vt})", "f32_store"),
+    Opcode.F64_STORE: _store("st_f64(m, {ea}, {vt})", "st_f64"),
+    Opcode.I32_STORE8: _store("m[{ea}] = {v} & 0xff"),
+    Opcode.I32_STORE16: _store("st_u16(m, {ea}, {v} & 0xffff)", "st_u16"),
+    Opcode.I64_STORE8: _store("m[{ea}] = {v} & 0xff"),
+    Opcode.I64_STORE16: _store("st_u16(m, {ea}, {v} & 0xffff)", "st_u16"),
+    Opcode.I64_STORE32: _store("st_u32(m, {ea}, {v} & 0xffffffff)", "st_u32"),
+    Opcode.MEMORY_SIZE: Rule(lambda a, imm: "len(m) >> 16", impure=True, names=("len",)),
+    Opcode.MEMORY_GROW: Rule(lambda a, imm: f"memory_grow(MEM, {a[0].text})", impure=True, atomic=True,
+                             names=("memory_grow",)),
+    Opcode.MEMORY_FILL: _helper("memory_fill", impure=True),
+    Opcode.MEMORY_COPY: _helper("memory_copy", impure=True),
+    Opcode.MEMORY_INIT: Rule(lambda a, imm: f"memory_init(m, D, {imm}, {', '.join(x.text for x in a)})",
+                             impure=True, stmt=True, names=("memory_init",)),
+    Opcode.DATA_DROP: Rule(lambda a, imm: f"D[{imm}] = b''", impure=True, stmt=True),
+}
+for _op in (Opcode.MEMORY_FILL, Opcode.MEMORY_COPY):
+    _r = _MEMORY_RULES[_op]
+    _MEMORY_RULES[_op] = Rule(
+        lambda a, imm, _n=_r.names[0]: f"{_n}(m, {', '.join(x.text for x in a)})",
+        impure=True, stmt=True, names=_r.names)
+
+
+# -- variables, parametric, tables and references
+
+
+_OTHER_RULES: dict[Opcode, Rule] = {
+    Opcode.SELECT: Rule(lambda a, imm: f"{paren(a[0])} if {a[2].text} else {paren(a[1])}", lazy=(0, 1)),
+    Opcode.SELECT_T: Rule(lambda a, imm: f"{paren(a[0])} if {a[2].text} else {paren(a[1])}", lazy=(0, 1)),
+    Opcode.GLOBAL_SET: Rule(lambda a, imm: f"gb{imm}.v = {a[0].text}", impure=True, stmt=True),
+    Opcode.TABLE_GET: Rule(lambda a, imm: f"table_get(t{imm}, {a[0].text})", impure=True, atomic=True,
+                           names=("table_get",)),
+    Opcode.TABLE_SET: Rule(lambda a, imm: f"table_set(t{imm}, {a[0].text}, {a[1].text})", impure=True,
+                           stmt=True, names=("table_set",)),
+    Opcode.TABLE_SIZE: Rule(lambda a, imm: f"len(t{imm})", impure=True, atomic=True, names=("len",)),
+    Opcode.TABLE_GROW: Rule(lambda a, imm: f"table_grow(T{imm}, {a[0].text}, {a[1].text})", impure=True,
+                            atomic=True, names=("table_grow",)),
+    Opcode.TABLE_FILL: Rule(lambda a, imm: f"table_fill(t{imm}, {', '.join(x.text for x in a)})",
+                            impure=True, stmt=True, names=("table_fill",)),
+    Opcode.TABLE_COPY: Rule(lambda a, imm: f"table_copy(t{imm[0]}, t{imm[1]}, {', '.join(x.text for x in a)})",
+                            impure=True, stmt=True, names=("table_copy",)),
+    Opcode.TABLE_INIT: Rule(lambda a, imm: f"table_init(t{imm[1]}, E, {imm[0]}, {', '.join(x.text for x in a)})",
+                            impure=True, stmt=True, names=("table_init",)),
+    Opcode.ELEM_DROP: Rule(lambda a, imm: f"E[{imm}] = ()", impure=True, stmt=True),
+    Opcode.REF_IS_NULL: _rule("{0} is None", cond=True),
+    Opcode.REF_FUNC: Rule(lambda a, imm: f"r{imm}", atomic=True),
+}
+
+RULES: dict[Opcode, Rule] = {**_numeric_rules(), **_MEMORY_RULES, **_OTHER_RULES}
+"""Opcode -> its rule, for every instruction except control, locals and global.get."""
+
+# Every helper a rule may call, so the runtime can check that its namespace provides them.
+HELPER_NAMES: frozenset[str] = frozenset(n for rule in RULES.values() for n in rule.names)
+
+MEMORY_OPS: frozenset[Opcode] = frozenset(
+    op for op, info in OPS.items() if info.family is Family.MEMORY and info.imm is not Imm.DATA
+)

@@ -1,0 +1,513 @@
+"""Lowering: a wasm function's stack code -> the register form of :mod:`.ir`.
+
+Theory of operation
+-------------------
+One pass over the body keeps a *shadow stack*: for every operand-stack slot,
+the operand that currently holds its value. Usually that is the slot's own
+register ``Reg(h)``, but ``local.get`` pushes the local itself and constants
+push themselves, so that the instruction consuming them reads the local or
+the immediate directly (no register copy). A shadow local is *materialized*
+(copied into its register) before anything could change the local: a
+``local.set``/``local.tee`` of it, and at every block entry, because a set
+inside the block may run on only some paths. Constants never need that;
+loop parameters and block results are materialized because control joins
+there.
+
+Heights come from the validator (``CodeInfo.heights``); the shadow stack
+must agree with them before every reachable instruction. Code after an
+unconditional branch is skipped up to the matching ``else``/``end``. Pure
+numeric instructions whose operands are all constants are folded at compile
+time with the same ``numeric`` helpers that run them otherwise.
+
+Every branch is resolved here to its :class:`~.ir.Label` and carried
+operands. Gas blocks are laid out here too (see :mod:`..runtime.gas` for
+the rule): a :class:`~.ir.Gas` node starts the function, each loop body (with
+a meter check), each ``if`` arm, the fall-through of each ``br_if``, and every
+join after a targeted block, an ``if`` or a loop; each instruction's price from
+the opcode table is added to the gas node that covers it.
+
+The rules are grouped by family: :data:`_CONTROL` for control instructions,
+:data:`_VARIABLE` for locals, and one generic rule, driven by the opcode
+table's ``pops``/``pushes`` (or :data:`_EFFECTS` for the polymorphic rows),
+for the numeric, memory, table, reference and global instructions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import numeric
+from ..errors import LinkError
+from ..module import Instr, Module
+from ..numeric_float import f32_from_bits, f64_from_bits
+from ..numeric_int import MASK32, MASK64
+from ..opcodes import OPS, Family, Opcode
+from ..types import ExternKind, FuncType, ValType
+from .ir import (
+    Block,
+    Br,
+    BrIf,
+    BrTable,
+    Const,
+    Gas,
+    If,
+    IRFunction,
+    Label,
+    LabelKind,
+    Loc,
+    Loop,
+    Node,
+    Op,
+    Operand,
+    Reg,
+    Return,
+    Unreachable,
+)
+
+
+class CompileError(LinkError):
+    """The compiler cannot handle a function (a limit, or a module that skipped validation)."""
+
+
+# Numeric instructions that may trap, so are never folded at compile time.
+TRAPPING: frozenset[Opcode] = frozenset(
+    op for op, info in OPS.items()
+    if info.family is Family.NUMERIC and (
+        info.name.endswith(("div_s", "div_u", "rem_s", "rem_u")) and info.name[0] == "i"
+        or ".trunc_f" in info.name
+    )
+)
+
+# Stack effects (pops, pushes) of the rows whose opcode-table entry is polymorphic.
+_EFFECTS: dict[Opcode, tuple[int, int]] = {
+    Opcode.DROP: (1, 0),
+    Opcode.SELECT: (3, 1),
+    Opcode.SELECT_T: (3, 1),
+    Opcode.GLOBAL_GET: (0, 1),
+    Opcode.GLOBAL_SET: (1, 0),
+    Opcode.TABLE_GET: (1, 1),
+    Opcode.TABLE_SET: (2, 0),
+    Opcode.TABLE_GROW: (2, 1),
+    Opcode.TABLE_FILL: (3, 0),
+    Opcode.REF_IS_NULL: (1, 1),
+    Opcode.REF_FUNC: (0, 1),
+}
+
+_CONST_TYPES: dict[Opcode, tuple[ValType, Callable[[int], Any]]] = {
+    Opcode.I32_CONST: (ValType.I32, lambda v: v & MASK32),
+    Opcode.I64_CONST: (ValType.I64, lambda v: v & MASK64),
+    Opcode.F32_CONST: (ValType.F32, f32_from_bits),
+    Opcode.F64_CONST: (ValType.F64, f64_from_bits),
+}
+
+# The instruction that copies an operand into a register, by operand type.
+MOVE_OPS: dict[ValType, Opcode] = {
+    ValType.I32: Opcode.I32_CONST,
+    ValType.I64: Opcode.I64_CONST,
+    ValType.F32: Opcode.F32_CONST,
+    ValType.F64: Opcode.F64_CONST,
+    ValType.FUNCREF: Opcode.REF_NULL,
+    ValType.EXTERNREF: Opcode.REF_NULL,
+}
+
+
+@dataclass(slots=True)
+class ModuleInfo:
+    """What lowering needs of the whole module, computed once."""
+
+    module: Module
+    func_types: tuple[FuncType, ...]
+    num_imported: int
+
+    @classmethod
+    def of(cls, module: Module) -> ModuleInfo:
+        return cls(module, module.func_types, module.num_imported_funcs)
+
+    def block_arity(self, blocktype: Any) -> tuple[int, int]:
+        """(params, results) of a block type immediate."""
+        if blocktype is None:
+            return 0, 0
+        if isinstance(blocktype, ValType):
+            return 0, 1
+        ft = self.module.types[blocktype]
+        return len(ft.params), len(ft.results)
+
+
+@dataclass(slots=True)
+class _Frame:
+    """An open ``block``/``loop``/``if`` (or the function body) during lowering."""
+
+    op: Opcode | None  # None for the function body
+    label: Label
+    body: list[Node]
+    nparams: int
+    nresults: int
+    cond: Operand | None = None
+    then: list[Node] | None = None  # set once an ``if`` reaches ``else``
+    then_fell: bool = True
+    entry: list[Operand] = field(default_factory=list)  # shadow of the params at entry
+
+    @property
+    def base(self) -> int:
+        return self.label.base
+
+
+class Lowerer:
+    """Lowers one function; use :func:`lower_function`."""
+
+    def __init__(self, info: ModuleInfo, index: int) -> None:
+        self.info = info
+        module = info.module
+        defined = index - info.num_imported
+        if not 0 <= defined < len(module.funcs):
+            raise CompileError(f"function {index} is not defined by the module")
+        if defined >= len(module.code_info):
+            raise CompileError(f"function {index} has no validation info (decode with validate=True)")
+        self.index = index
+        self.func = module.funcs[defined]
+        self.code = module.code_info[defined]
+        self.type = module.types[self.func.type_index]
+        self.locals = (*self.type.params, *self.func.locals)
+        self.stack: list[Operand] = []
+        self.local_refs: dict[int, int] = {}
+        self.labels: list[Label] = []
+        func_label = self._label(LabelKind.FUNC, 0, len(self.type.results))
+        self.frames = [_Frame(None, func_label, [], 0, len(self.type.results))]
+        self.dead = False
+        self.gas: Gas | None = None
+        self._new_gas(check=True)
+
+    # -- helpers
+
+    @property
+    def cur(self) -> list[Node]:
+        return self.frames[-1].body
+
+    def _label(self, kind: LabelKind, base: int, arity: int) -> Label:
+        label = Label(len(self.labels), kind, base, arity)
+        self.labels.append(label)
+        return label
+
+    def _new_gas(self, check: bool = False) -> None:
+        gas = Gas(0, check)
+        self.cur.append(gas)
+        self.gas = gas
+
+    def _charge(self, op: Opcode) -> None:
+        if self.gas is not None:
+            self.gas.cost += OPS[op].gas
+
+    def push(self, operand: Operand) -> None:
+        if isinstance(operand, Loc):
+            self.local_refs[operand.i] = self.local_refs.get(operand.i, 0) + 1
+        self.stack.append(operand)
+
+    def pop(self) -> Operand:
+        operand = self.stack.pop()
+        if isinstance(operand, Loc):
+            self.local_refs[operand.i] -= 1
+        return operand
+
+    def pop_n(self, n: int) -> tuple[Operand, ...]:
+        if n == 0:
+            return ()
+        args = tuple(self.stack[-n:])
+        for _ in range(n):
+            self.pop()
+        return args
+
+    def top(self, n: int) -> tuple[Operand, ...]:
+        return tuple(self.stack[len(self.stack) - n:]) if n else ()
+
+    def _move_op(self, operand: Operand) -> Opcode:
+        if isinstance(operand, Loc):
+            return Opcode.LOCAL_GET
+        assert isinstance(operand, Const)
+        return MOVE_OPS[operand.type]
+
+    def materialize(self, start: int, stop: int | None = None, locals_only: bool = False) -> None:
+        """Copy shadow operands of slots ``start..stop`` into their registers."""
+        stop = len(self.stack) if stop is None else stop
+        for h in range(start, stop):
+            operand = self.stack[h]
+            if isinstance(operand, Reg) or (locals_only and isinstance(operand, Const)):
+                continue
+            self.cur.append(Op(self._move_op(operand), (Reg(h),), (operand,)))
+            if isinstance(operand, Loc):
+                self.local_refs[operand.i] -= 1
+            self.stack[h] = Reg(h)
+
+    def _release_local(self, index: int) -> None:
+        """Materialize every shadow copy of local ``index`` before it changes."""
+        if self.local_refs.get(index):
+            for h, operand in enumerate(self.stack):
+                if operand == Loc(index):
+                    self.materialize(h, h + 1)
+
+    def _enter_block(self) -> None:
+        if any(self.local_refs.values()):
+            self.materialize(0, locals_only=True)
+
+    # -- the walk
+
+    def run(self) -> IRFunction:
+        body = self.func.body
+        heights = self.code.heights
+        skip = 0
+        for pc, ins in enumerate(body):
+            op = ins.op
+            if self.dead:
+                if op in (Opcode.BLOCK, Opcode.LOOP, Opcode.IF):
+                    skip += 1
+                    continue
+                if op is Opcode.END and skip:
+                    skip -= 1
+                    continue
+                if skip or op not in (Opcode.END, Opcode.ELSE):
+                    continue
+            else:
+                assert len(self.stack) == heights[pc], (self.index, pc, len(self.stack), heights[pc])
+                if op not in (Opcode.END, Opcode.ELSE):
+                    self._charge(op)
+            rule = _CONTROL.get(op) or _VARIABLE.get(op) or Lowerer.generic
+            rule(self, ins)
+            if not self.frames:
+                break
+        assert self.func_ir is not None
+        return self.func_ir
+
+    func_ir: IRFunction | None = None
+
+    # -- generic (numeric, memory, table, reference, global) instructions
+
+    def generic(self, ins: Instr) -> None:
+        info = OPS[ins.op]
+        if info.pops is not None and info.pushes is not None:
+            npops, npushes = len(info.pops), len(info.pushes)
+        else:
+            npops, npushes = _EFFECTS[ins.op]
+        args = self.pop_n(npops)
+        h = len(self.stack)
+        if (info.family is Family.NUMERIC and ins.op not in TRAPPING and args
+                and all(isinstance(a, Const) for a in args) and info.pushes):
+            value = numeric.OPCODE_HELPERS[ins.op](*(a.value for a in args if isinstance(a, Const)))
+            self.push(Const(value, info.pushes[0]))
+            return
+        if ins.op in (Opcode.DROP,) and not isinstance(args[0], Reg):
+            return
+        outs = tuple(Reg(h + i) for i in range(npushes))
+        self.cur.append(Op(ins.op, outs, args, ins.imm))
+        for reg in outs:
+            self.push(reg)
+
+    def const(self, ins: Instr) -> None:
+        vtype, convert = _CONST_TYPES[ins.op]
+        self.push(Const(convert(ins.imm), vtype))
+
+    def ref_null(self, ins: Instr) -> None:
+        self.push(Const(None, ins.imm))
+
+    # -- variables
+
+    def local_get(self, ins: Instr) -> None:
+        self.push(Loc(ins.imm))
+
+    def local_set(self, ins: Instr) -> None:
+        value = self.pop()
+        self._release_local(ins.imm)
+        if value != Loc(ins.imm):
+            self.cur.append(Op(Opcode.LOCAL_SET, (Loc(ins.imm),), (value,)))
+
+    def local_tee(self, ins: Instr) -> None:
+        self.local_set(ins)
+        self.push(Loc(ins.imm))
+
+    # -- calls
+
+    def call(self, ins: Instr) -> None:
+        ftype = self.info.func_types[ins.imm]
+        self._call(ins, ftype, len(ftype.params))
+
+    def call_indirect(self, ins: Instr) -> None:
+        ftype = self.info.module.types[ins.imm[0]]
+        self._call(ins, ftype, len(ftype.params) + 1)
+
+    def _call(self, ins: Instr, ftype: FuncType, nargs: int) -> None:
+        args = self.pop_n(nargs)
+        h = len(self.stack)
+        outs = tuple(Reg(h + i) for i in range(len(ftype.results)))
+        self.cur.append(Op(ins.op, outs, args, ins.imm))
+        for reg in outs:
+            self.push(reg)
+
+    # -- structured control
+
+    def block(self, ins: Instr) -> None:
+        nparams, nresults = self.info.block_arity(ins.imm)
+        self._enter_block()
+        base = len(self.stack) - nparams
+        label = self._label(LabelKind.BLOCK, base, nresults)
+        self.frames.append(_Frame(Opcode.BLOCK, label, [], nparams, nresults))
+
+    def loop(self, ins: Instr) -> None:
+        nparams, nresults = self.info.block_arity(ins.imm)
+        self._enter_block()
+        base = len(self.stack) - nparams
+        self.materialize(base)
+        label = self._label(LabelKind.LOOP, base, nparams)
+        self.frames.append(_Frame(Opcode.LOOP, label, [], nparams, nresults))
+        self._new_gas(check=True)
+
+    def if_(self, ins: Instr) -> None:
+        nparams, nresults = self.info.block_arity(ins.imm)
+        cond = self.pop()
+        self._enter_block()
+        base = len(self.stack) - nparams
+        self.materialize(base)
+        label = self._label(LabelKind.IF, base, nresults)
+        frame = _Frame(Opcode.IF, label, [], nparams, nresults, cond=cond, entry=self.stack[base:])
+        self.frames.append(frame)
+        self._new_gas()
+
+    def else_(self, ins: Instr) -> None:
+        frame = self.frames[-1]
+        frame.then_fell = not self.dead
+        if not self.dead:
+            self._charge(Opcode.ELSE)
+            self.materialize(frame.base)
+        frame.then, frame.body = frame.body, []
+        self._reset_stack(frame.base, frame.entry)
+        self.dead = False
+        self._new_gas()
+
+    def _reset_stack(self, base: int, operands: list[Operand]) -> None:
+        while len(self.stack) > base:
+            self.pop()
+        for operand in operands:
+            self.push(operand)
+
+    def end(self, ins: Instr) -> None:
+        frame = self.frames[-1]
+        fell = not self.dead
+        if fell:
+            if frame.op is not Opcode.LOOP:
+                self._charge(Opcode.END)
+            self.materialize(frame.base)
+        self.frames.pop()
+        label = frame.label
+        if frame.op is None:
+            if fell:
+                frame.body.append(Return(self.top(frame.nresults)))
+            self.func_ir = IRFunction(self.index, self.type, self.locals, frame.body, label,
+                                      self.code.max_height, self.labels)
+            return
+        node: Node
+        if frame.op is Opcode.LOOP:
+            node = Loop(label, frame.body)
+            reachable = fell
+        elif frame.op is Opcode.BLOCK:
+            node = Block(label, frame.body)
+            reachable = fell or label.branches > 0
+        else:
+            then = frame.then if frame.then is not None else frame.body
+            orelse = frame.body if frame.then is not None else []
+            then_fell = frame.then_fell if frame.then is not None else fell
+            else_fell = fell if frame.then is not None else True
+            assert frame.cond is not None
+            node = If(frame.cond, then, orelse)
+            if label.branches:
+                node = Block(label, [node])
+            reachable = then_fell or else_fell or label.branches > 0
+        self.cur.append(node)
+        self._reset_stack(frame.base, [Reg(frame.base + i) for i in range(frame.nresults)])
+        self.dead = not reachable
+        if not reachable:
+            self.gas = None
+        elif frame.op is Opcode.LOOP:
+            self._new_gas()
+            self._charge(Opcode.END)  # the loop's end runs once, after the last iteration
+        elif frame.op is Opcode.IF or label.branches:
+            self._new_gas()
+
+    # -- branches
+
+    def _target(self, depth: int) -> Label:
+        label = self.frames[-1 - depth].label
+        label.branches += 1
+        return label
+
+    def br(self, ins: Instr) -> None:
+        label = self._target(ins.imm)
+        values = self.top(label.arity)
+        self.cur.append(Return(values) if label.kind is LabelKind.FUNC else Br(label, values))
+        self._go_dead()
+
+    def br_if(self, ins: Instr) -> None:
+        cond = self.pop()
+        label = self._target(ins.imm)
+        self.cur.append(BrIf(label, cond, self.top(label.arity)))
+        self._new_gas()
+
+    def br_table(self, ins: Instr) -> None:
+        index = self.pop()
+        depths, default = ins.imm
+        labels = tuple(self._target(d) for d in depths)
+        default_label = self._target(default)
+        values = self.top(default_label.arity)
+        self.cur.append(BrTable(index, labels, default_label, values))
+        self._go_dead()
+
+    def return_(self, ins: Instr) -> None:
+        self.cur.append(Return(self.top(len(self.type.results))))
+        self._go_dead()
+
+    def unreachable(self, ins: Instr) -> None:
+        self.cur.append(Unreachable())
+        self._go_dead()
+
+    def nop(self, ins: Instr) -> None:
+        pass
+
+    def _go_dead(self) -> None:
+        self.dead = True
+        self.gas = None
+
+
+_CONTROL: dict[Opcode, Callable[[Lowerer, Instr], None]] = {
+    Opcode.BLOCK: Lowerer.block,
+    Opcode.LOOP: Lowerer.loop,
+    Opcode.IF: Lowerer.if_,
+    Opcode.ELSE: Lowerer.else_,
+    Opcode.END: Lowerer.end,
+    Opcode.BR: Lowerer.br,
+    Opcode.BR_IF: Lowerer.br_if,
+    Opcode.BR_TABLE: Lowerer.br_table,
+    Opcode.RETURN: Lowerer.return_,
+    Opcode.UNREACHABLE: Lowerer.unreachable,
+    Opcode.NOP: Lowerer.nop,
+    Opcode.CALL: Lowerer.call,
+    Opcode.CALL_INDIRECT: Lowerer.call_indirect,
+}
+
+_VARIABLE: dict[Opcode, Callable[[Lowerer, Instr], None]] = {
+    Opcode.LOCAL_GET: Lowerer.local_get,
+    Opcode.LOCAL_SET: Lowerer.local_set,
+    Opcode.LOCAL_TEE: Lowerer.local_tee,
+    Opcode.I32_CONST: Lowerer.const,
+    Opcode.I64_CONST: Lowerer.const,
+    Opcode.F32_CONST: Lowerer.const,
+    Opcode.F64_CONST: Lowerer.const,
+    Opcode.REF_NULL: Lowerer.ref_null,
+}
+
+
+def lower_function(info: ModuleInfo, index: int) -> IRFunction:
+    """The register form of module-defined function ``index`` (function index space)."""
+    return Lowerer(info, index).run()
+
+
+def imported_funcs(module: Module) -> int:
+    """How many functions the module imports."""
+    return sum(1 for i in module.imports if i.kind == ExternKind.FUNC)

@@ -1,0 +1,95 @@
+"""Gas metering: what is charged, when, and the meter hosts charge through.
+
+Prices come from the opcode table (``OpInfo.gas``). The compiler lays the
+code out in *gas blocks*, straight-line runs with a single entry, and
+charges each block's total before it runs. Block boundaries are where
+control can arrive from elsewhere or leave early: the function entry, each
+loop header, each ``if`` arm, the fall-through after ``br_if``, and the join
+after a targeted ``block``, an ``if`` or a loop. An instruction is charged
+when control passes through its position: ``block``/``loop``/``if`` on entry,
+``else`` when the then-arm falls into it, ``end`` only when control falls
+through it (a branch to a label skips its ``end``). A trap in the middle of a
+block has still paid for the whole block.
+
+The meter is checked (``gas < 0`` raises :class:`GasExhausted`) at function
+entry and at every loop header, so every loop and every recursion ends;
+between checks at most one straight-line stretch runs on credit, so
+``gas_used`` may exceed the limit by less than one block when exhaustion is
+reported. Everything is deterministic: the same module, call and limit stop
+at the same point with the same ``gas_used``.
+
+Dynamic prices: ``memory.grow`` adds ``GROW_PAGE_GAS`` per page granted
+(``table.grow`` the same per started 64 elements), bulk instructions
+``BULK_UNIT_GAS`` per started ``BULK_UNIT`` bytes or elements, charged and
+checked before they run. Host functions price themselves through
+``caller.gas.charge(n)``. Each instance has its own meter; a call into
+another instance's function runs on that instance's meter.
+
+Compiled code keeps the remaining gas in a local and syncs it with the
+instance namespace's ``GAS`` around calls, at returns and when an exception
+leaves the function; :class:`GasMeter` reads and writes that ``GAS``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import GasExhausted
+from ..opcodes import BULK_UNIT, BULK_UNIT_GAS, GROW_PAGE_GAS
+
+TABLE_GROW_UNIT = 64  # elements per GROW_PAGE_GAS for table.grow
+
+
+def grow_page_gas(pages: int) -> int:
+    """The dynamic price of growing memory by ``pages`` pages."""
+    return GROW_PAGE_GAS * pages
+
+
+def grow_elems_gas(count: int) -> int:
+    """The dynamic price of growing a table by ``count`` elements."""
+    return GROW_PAGE_GAS * ((count + TABLE_GROW_UNIT - 1) // TABLE_GROW_UNIT)
+
+
+def bulk_gas(count: int) -> int:
+    """The dynamic price of a bulk instruction moving ``count`` bytes or elements."""
+    return BULK_UNIT_GAS * ((count + BULK_UNIT - 1) // BULK_UNIT)
+
+
+class GasMeter:
+    """An instance's gas: ``limit`` (None: unmetered), ``used``, ``remaining``, :meth:`charge`."""
+
+    __slots__ = ("limit", "ns")
+
+    def __init__(self, ns: dict[str, Any], limit: int | None) -> None:
+        self.ns = ns
+        self.limit = limit
+        ns["GAS"] = limit if limit is not None else 0
+
+    @property
+    def remaining(self) -> int | None:
+        """Gas left (negative once exhausted), or None when unmetered."""
+        return None if self.limit is None else int(self.ns["GAS"])
+
+    @property
+    def used(self) -> int:
+        """Gas charged so far (0 when unmetered)."""
+        return 0 if self.limit is None else self.limit - int(self.ns["GAS"])
+
+    def charge(self, amount: int) -> None:
+        """Charge ``amount`` more; raises GasExhausted when the limit is passed (no-op if unmetered)."""
+        if self.limit is None:
+            return
+        if amount < 0:
+            raise ValueError("gas charges cannot be negative")
+        remaining = self.ns["GAS"] - amount
+        self.ns["GAS"] = remaining
+        if remaining < 0:
+            raise GasExhausted()
+
+    def refuel(self, limit: int | None) -> None:
+        """Start counting again from zero with a new limit (the same metering variant)."""
+        self.limit = limit
+        self.ns["GAS"] = limit if limit is not None else 0
+
+    def __repr__(self) -> str:
+        return f"<GasMeter used={self.used} limit={self.limit}>"

@@ -1,0 +1,322 @@
+"""Instantiation: linking imports, allocating, initializing, running ``start``.
+
+Theory of operation
+-------------------
+:func:`instantiate` follows the spec's order (WebAssembly 2.0, 4.5.4):
+
+1. *Resolve imports* by (module, name) from a dict of dicts. Functions may be
+   :class:`~.functions.Function` objects (exports of other instances, whose
+   type must match exactly), :func:`~.functions.host` functions or plain
+   callables (typed by the import); tables, memories and globals must be the
+   runtime objects, matched by the spec's rules (limits subtyping against the
+   object's current size and declared maximum, same element type, same value
+   type and mutability). Any mismatch is a :class:`LinkError`.
+2. *Compile* (cached per module and metering variant) and *allocate*:
+   functions (each module function's code object is executed in the
+   instance's namespace, defining ``f{i}``), globals (initializers may read
+   imported globals and take function references), tables and memories
+   (sized within the :class:`RuntimeLimits`, else LinkError).
+3. *Exports* are the same objects.
+4. *Element segments*, in order: active ones are copied into their table
+   (out of bounds: a trap, earlier segments stay written), then dropped;
+   declarative ones are dropped. Then *data segments* the same way.
+5. The *start* function runs.
+
+The namespace holds, besides ``helpers.BASE_NAMESPACE``: ``f{i}`` (every
+function's raw callable, imported ones included), ``r{i}`` (the Function
+objects, for ``ref.func``), ``M``/``MEM`` (memory 0's bytearray and object),
+``t{i}``/``T{i}`` (table element lists and objects), ``gv{i}`` (values of
+immutable globals), ``gb{i}`` (mutable Global objects), ``E``/``D`` (element
+and data segments, emptied when dropped) and ``GAS`` (the meter).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from ..compiler import CompiledModule, compile_module
+from ..errors import LinkError
+from ..module import Elem, Expr, Import, Module, SegmentMode
+from ..numeric_float import f32_from_bits, f64_from_bits
+from ..opcodes import Opcode
+from ..numeric_int import MASK32, MASK64
+from ..types import ExternKind, FuncType, GlobalType, Limits, MemType, TableType, ValType
+from .functions import Caller, Function, HostFunc, host_raw
+from .gas import GasMeter
+from .globals import Global
+from .helpers import BASE_NAMESPACE, memory_init, table_init
+from .limits import DEFAULT_RUNTIME_LIMITS, RuntimeLimits
+from .memory import Memory
+from .table import Table
+
+Export = Function | Table | Memory | Global
+RECURSION_MARGIN = 2_000  # Python frames allowed beyond the wasm call depth
+
+
+class Instance:
+    """A module instance: its exports, gas and memory."""
+
+    __slots__ = ("exports", "funcs", "globals", "limits", "memories", "meter", "module", "ns", "tables")
+
+    def __init__(self, module: Module, limits: RuntimeLimits, gas_limit: int | None) -> None:
+        self.module = module
+        self.limits = limits
+        self.ns: dict[str, Any] = dict(BASE_NAMESPACE)
+        self.meter = GasMeter(self.ns, gas_limit)
+        self.funcs: list[Function] = []
+        self.tables: list[Table] = []
+        self.memories: list[Memory] = []
+        self.globals: list[Global] = []
+        self.exports: dict[str, Export] = {}
+
+    @property
+    def gas_used(self) -> int:
+        """Gas charged so far (0 when unmetered)."""
+        return self.meter.used
+
+    @property
+    def gas_limit(self) -> int | None:
+        return self.meter.limit
+
+    @property
+    def memory(self) -> Memory | None:
+        """The exported memory if there is one, else memory 0, else None."""
+        for value in self.exports.values():
+            if isinstance(value, Memory):
+                return value
+        return self.memories[0] if self.memories else None
+
+    def __repr__(self) -> str:
+        return f"<Instance exports={sorted(self.exports)}>"
+
+
+# ---------------------------------------------------------------- import matching
+
+
+def _limits_match(actual: Limits, declared: Limits) -> bool:
+    """Spec import subtyping: at least the declared minimum, a maximum within the declared one."""
+    if actual.min < declared.min:
+        return False
+    if declared.max is None:
+        return True
+    return actual.max is not None and actual.max <= declared.max
+
+
+def _lookup(imports: Mapping[str, Mapping[str, Any]], imp: Import) -> Any:
+    namespace = imports.get(imp.module)
+    if namespace is None:
+        raise LinkError(f"unknown import module {imp.module!r} (needed for {imp.name!r})")
+    try:
+        return namespace[imp.name]
+    except (KeyError, TypeError):
+        raise LinkError(f"unknown import {imp.module!r}.{imp.name!r}") from None
+
+
+def _import_name(imp: Import) -> str:
+    return f"{imp.module!r}.{imp.name!r}"
+
+
+def _link_func(inst: Instance, imp: Import, value: Any, ftype: FuncType, caller: Caller) -> Function:
+    limits = inst.limits
+    if isinstance(value, Function):
+        if value.type != ftype:
+            raise LinkError(f"import {_import_name(imp)}: function type {value.type} does not match {ftype}")
+        return value
+    if isinstance(value, HostFunc):
+        fn = host_raw(value.fn, ftype, caller if value.caller else None)
+    elif callable(value) and not isinstance(value, Table | Memory | Global):
+        fn = host_raw(value, ftype, None)
+    else:
+        raise LinkError(f"import {_import_name(imp)}: expected a function, got {type(value).__name__}")
+    return Function(ftype, fn, limits.call_depth, limits.host_reentry, inst)
+
+
+def _link_table(imp: Import, value: Any, declared: TableType) -> Table:
+    if not isinstance(value, Table):
+        raise LinkError(f"import {_import_name(imp)}: expected a table, got {type(value).__name__}")
+    if value.elem != declared.elem or not _limits_match(value.type.limits, declared.limits):
+        raise LinkError(f"import {_import_name(imp)}: table {value.type.elem} {value.type.limits} "
+                        f"does not match {declared.elem} {declared.limits}")
+    return value
+
+
+def _link_memory(imp: Import, value: Any, declared: MemType) -> Memory:
+    if not isinstance(value, Memory):
+        raise LinkError(f"import {_import_name(imp)}: expected a memory, got {type(value).__name__}")
+    if not _limits_match(value.type.limits, declared.limits):
+        raise LinkError(f"import {_import_name(imp)}: memory {value.type.limits} does not match "
+                        f"{declared.limits}")
+    return value
+
+
+def _link_global(imp: Import, value: Any, declared: GlobalType) -> Global:
+    if not isinstance(value, Global):
+        raise LinkError(f"import {_import_name(imp)}: expected a global, got {type(value).__name__}")
+    if value.type != declared:
+        mut = "mutable" if declared.mutable else "immutable"
+        raise LinkError(f"import {_import_name(imp)}: global {value.type.valtype} does not match "
+                        f"{mut} {declared.valtype}")
+    return value
+
+
+def _resolve_imports(inst: Instance, imports: Mapping[str, Mapping[str, Any]], caller: Caller) -> None:
+    module = inst.module
+    for imp in module.imports:
+        value = _lookup(imports, imp)
+        if imp.kind == ExternKind.FUNC:
+            assert isinstance(imp.desc, int)
+            inst.funcs.append(_link_func(inst, imp, value, module.types[imp.desc], caller))
+        elif imp.kind == ExternKind.TABLE:
+            assert isinstance(imp.desc, TableType)
+            inst.tables.append(_link_table(imp, value, imp.desc))
+        elif imp.kind == ExternKind.MEMORY:
+            assert isinstance(imp.desc, MemType)
+            inst.memories.append(_link_memory(imp, value, imp.desc))
+        else:
+            assert isinstance(imp.desc, GlobalType)
+            inst.globals.append(_link_global(imp, value, imp.desc))
+
+
+# ---------------------------------------------------------------- allocation
+
+
+_CONSTS: dict[Opcode, Any] = {
+    Opcode.I32_CONST: lambda v: v & MASK32,
+    Opcode.I64_CONST: lambda v: v & MASK64,
+    Opcode.F32_CONST: f32_from_bits,
+    Opcode.F64_CONST: f64_from_bits,
+}
+
+
+def eval_const(inst: Instance, expr: Expr) -> Any:
+    """The value of a constant expression (runtime representation)."""
+    value: Any = None
+    for ins in expr:
+        if ins.op in _CONSTS:
+            value = _CONSTS[ins.op](ins.imm)
+        elif ins.op is Opcode.GLOBAL_GET:
+            value = inst.globals[ins.imm].v
+        elif ins.op is Opcode.REF_NULL:
+            value = None
+        elif ins.op is Opcode.REF_FUNC:
+            value = inst.funcs[ins.imm]
+        elif ins.op is Opcode.END:
+            break
+        else:
+            raise LinkError(f"unsupported instruction in a constant expression: {ins.op.name}")
+    return value
+
+
+def _define_functions(inst: Instance, compiled: CompiledModule) -> None:
+    module, ns, limits = inst.module, inst.ns, inst.limits
+    ns.update(compiled.constants)
+    for index, func in enumerate(inst.funcs):
+        ns[f"f{index}"] = func.fn
+    first = len(inst.funcs)
+    for defined, func in enumerate(module.funcs):
+        index = first + defined
+        exec(compiled.codes[index], ns)
+        inst.funcs.append(Function(module.types[func.type_index], ns[f"f{index}"], limits.call_depth,
+                                   limits.host_reentry, inst))
+    for index, func in enumerate(inst.funcs):
+        ns[f"r{index}"] = func
+
+
+def _allocate(inst: Instance) -> None:
+    module, ns, limits = inst.module, inst.ns, inst.limits
+    for glob in module.globals:
+        inst.globals.append(Global.of_runtime(glob.type, eval_const(inst, glob.init)))
+    for table_type in module.tables:
+        lim = table_type.limits
+        if lim.min > limits.table_elements:
+            raise LinkError(f"table of {lim.min} elements exceeds the runtime limit {limits.table_elements}")
+        inst.tables.append(Table(lim.min, lim.max, table_type.elem, limit_elements=limits.table_elements))
+    for mem_type in module.mems:
+        lim = mem_type.limits
+        if lim.min > limits.memory_pages:
+            raise LinkError(f"memory of {lim.min} pages exceeds the runtime limit {limits.memory_pages}")
+        inst.memories.append(Memory(lim.min, lim.max, limit_pages=limits.memory_pages))
+    for index, glob in enumerate(inst.globals):
+        if glob.type.mutable:
+            ns[f"gb{index}"] = glob
+        else:
+            ns[f"gv{index}"] = glob.v
+    for index, table in enumerate(inst.tables):
+        ns[f"t{index}"] = table.elems
+        ns[f"T{index}"] = table
+    if inst.memories:
+        ns["MEM"] = inst.memories[0]
+        ns["M"] = inst.memories[0].data
+
+
+_EXPORT_SPACES = {
+    ExternKind.FUNC: "funcs",
+    ExternKind.TABLE: "tables",
+    ExternKind.MEMORY: "memories",
+    ExternKind.GLOBAL: "globals",
+}
+
+
+def _exports(inst: Instance) -> None:
+    for export in inst.module.exports:
+        space: list[Any] = getattr(inst, _EXPORT_SPACES[ExternKind(export.kind)])
+        inst.exports[export.name] = space[export.index]
+
+
+# ---------------------------------------------------------------- initialization
+
+
+def _elem_values(inst: Instance, elem: Elem) -> list[Any]:
+    return [eval_const(inst, expr) for expr in elem.init]
+
+
+def _initialize(inst: Instance) -> None:
+    module, ns = inst.module, inst.ns
+    segments: list[Any] = [_elem_values(inst, elem) for elem in module.elems]
+    ns["E"] = segments
+    ns["D"] = [data.init for data in module.datas]
+    for index, elem in enumerate(module.elems):
+        if elem.mode is SegmentMode.ACTIVE:
+            assert elem.offset is not None
+            offset = eval_const(inst, elem.offset)
+            table_init(inst.tables[elem.table].elems, segments, index, offset, 0, len(segments[index]))
+        if elem.mode is not SegmentMode.PASSIVE:
+            segments[index] = ()
+    datas: list[bytes] = ns["D"]
+    for index, data in enumerate(module.datas):
+        if data.mode is SegmentMode.ACTIVE:
+            assert data.offset is not None
+            offset = eval_const(inst, data.offset)
+            memory_init(inst.memories[data.memory].data, datas, index, offset, 0, len(datas[index]))
+            datas[index] = b""
+
+
+def _raise_recursion_limit(depth: int) -> None:
+    needed = depth + RECURSION_MARGIN
+    if sys.getrecursionlimit() < needed:
+        sys.setrecursionlimit(needed)
+
+
+def instantiate(module: Module, imports: Mapping[str, Mapping[str, Any]] | None = None, *,
+                gas_limit: int | None = None, limits: RuntimeLimits | None = None) -> Instance:
+    """Link, allocate and initialize ``module``; run its start function. See the module docstring."""
+    limits = limits or DEFAULT_RUNTIME_LIMITS
+    if gas_limit is not None and gas_limit < 0:
+        raise ValueError("gas_limit cannot be negative")
+    inst = Instance(module, limits, gas_limit)
+    caller = Caller(inst)
+    _resolve_imports(inst, imports or {}, caller)
+    compiled = compile_module(module, metered=gas_limit is not None, max_registers=limits.max_registers)
+    _raise_recursion_limit(limits.call_depth)
+    _define_functions(inst, compiled)
+    _allocate(inst)
+    _exports(inst)
+    _initialize(inst)
+    if module.start is not None:
+        inst.funcs[module.start].invoke(())
+    return inst
+
+
+__all__ = ["Instance", "RuntimeLimits", "ValType", "eval_const", "instantiate"]
