@@ -1,0 +1,63 @@
+"""Blocks: an ordered batch of calls executed in parallel with the results of serial execution.
+
+The core is Block-STM (Gelashvili et al., 2022) as plain, socket-free objects:
+
+- :mod:`broker.block.mvmemory` -- the multi-version memory: every call's
+  writes by transaction index and incarnation, ESTIMATE markers, reads and
+  read-set validation.
+- :mod:`broker.block.scheduler` -- the collaborative scheduler: execution and
+  validation indices, incarnations, dependencies, done detection, lost tasks.
+- :mod:`broker.block.executor` -- :class:`BlockRun`, the coordinator a broker
+  drives with four events (next task, read, finish, lost), the serial
+  reference and an in-process driver with simulated workers.
+- :mod:`broker.block.receipts` -- calls, outcomes, receipts and the block
+  result, with a deterministic msgpack encoding.
+- :mod:`broker.block.state_root` -- the state root: a compact binary Merkle
+  trie over hashed (contract, key), updated incrementally per block.
+"""
+
+from broker.block.executor import (
+    BlockRun,
+    BlockStats,
+    Execute,
+    SerialView,
+    TaskAborted,
+    View,
+    execute_block,
+    is_abort,
+    run_block,
+    run_serial,
+)
+from broker.block.mvmemory import Location, MVMemory, Storage, Value, Version
+from broker.block.receipts import BlockCall, BlockResult, Outcome, Receipt
+from broker.block.scheduler import Scheduler, Task, TaskKind, TxStatus
+from broker.block.state_root import EMPTY_ROOT, StateTree, compute_root
+
+__all__ = [
+    "EMPTY_ROOT",
+    "BlockCall",
+    "BlockResult",
+    "BlockRun",
+    "BlockStats",
+    "Execute",
+    "Location",
+    "MVMemory",
+    "Outcome",
+    "Receipt",
+    "Scheduler",
+    "SerialView",
+    "StateTree",
+    "Storage",
+    "Task",
+    "TaskAborted",
+    "TaskKind",
+    "TxStatus",
+    "Value",
+    "Version",
+    "View",
+    "compute_root",
+    "execute_block",
+    "is_abort",
+    "run_block",
+    "run_serial",
+]

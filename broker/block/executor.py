@@ -1,0 +1,480 @@
+"""Running a block: the coordinator the broker drives, a serial reference, and an in-process driver.
+
+Theory of operation
+-------------------
+:class:`BlockRun` is Block-STM (Gelashvili et al., 2022) arranged for a
+broker that owns all state and workers that only execute: it joins the
+multi-version memory (:mod:`broker.block.mvmemory`) and the collaborative
+scheduler (:mod:`broker.block.scheduler`) behind four events.
+
+- :meth:`BlockRun.next_task` -- a worker is idle: the next *execution* task
+  ``(tx_index, incarnation)``, or None for now. Validation tasks never leave
+  the coordinator: validating is a few dictionary lookups in the memory the
+  coordinator holds, so it is done on the spot, and an abort it causes may
+  yield a re-execution, queued for the next idle worker.
+- :meth:`BlockRun.read` -- the running execution reads ``(contract, key)``:
+  the value the highest lower transaction wrote, else committed storage; the
+  read is recorded in the task's read set (one version per key: a second
+  read of a key returns the first answer). A read that meets an ESTIMATE
+  of a lower transaction still being re-executed suspends the task: it
+  raises :class:`TaskAborted`, the worker abandons the call, and the
+  transaction is re-issued when the blocking one finishes.
+- :meth:`BlockRun.finish` -- the execution's outcome: recorded (its writes
+  only when ``ok``; reads always, since a failed call's status depends on
+  what it read too), then validated as Block-STM prescribes. A result of an
+  incarnation that is no longer live (suspended, lost, superseded) is
+  refused.
+- :meth:`BlockRun.task_lost` -- the worker died: the task is re-issued as a
+  new incarnation.
+
+The block is :attr:`BlockRun.done` when every transaction has been executed
+and validated in order; :meth:`BlockRun.outcomes` and :meth:`BlockRun.writes`
+are then exactly those of executing the transactions one after another,
+provided an execution is a deterministic function of its transaction and
+the values it reads -- whatever the number of workers, their speed, or
+lost tasks. The read set validation guarantees it: every final outcome was
+computed from the values serial execution would have shown it.
+
+Wiring into a broker
+--------------------
+One :class:`BlockRun` per block, ``storage(contract, key)`` reading
+committed state (the memory calls it once per location; record the store
+versions there if other commits may happen during the block):
+
+- a worker is idle (READY, FINAL) -> ``task = run.next_task()``; a task is a
+  job running ``calls[task.tx_index]``, its job id naming (block, task);
+- that job's CALLBACK ``get`` -> ``run.read(task, code_id, key)``; on
+  :class:`TaskAborted` answer an error: the call ends, its FINAL is refused;
+- its FINAL -> ``run.finish(task, outcome)``, writes keyed (code_id, key);
+  results that are not a function of the reads (timeouts, infrastructure
+  errors) are better reported as ``run.task_lost(task)``;
+- its worker is lost -> ``run.task_lost(task)``;
+- after a FINAL or a loss, offer ``next_task()`` to every idle worker until
+  it returns None; when :attr:`BlockRun.done`, ``run.result(tree)`` gives
+  the BlockResult and the state tree after it: commit ``result.writes``
+  atomically (or not, for a dry run).
+
+:func:`run_serial` is the reference (a plain loop), and :func:`run_block`
+drives a :class:`BlockRun` with simulated workers in an interleaving chosen
+by a seeded random generator, down to single reads: each execution runs in
+its own thread, but only one thread ever runs at a time, handing control
+back and forth at every read, so a run is reproducible from its seed.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+from broker.block.mvmemory import Location, MVMemory, ReadKind, ReadVersion, Storage, Value, Version
+from broker.block.receipts import BlockResult, Outcome
+from broker.block.scheduler import Scheduler, Task, TaskKind
+from broker.block.state_root import StateTree
+
+
+class View(Protocol):
+    """State as one execution sees it."""
+
+    def get(self, contract: str, key: bytes) -> Value: ...
+
+
+Execute = Callable[[int, View], Outcome]
+"""Execute transaction ``tx_index`` reading through ``view``; must be deterministic in what it reads."""
+
+
+class TaskAborted(Exception):
+    """The task is no longer live (suspended on a dependency, lost or superseded): abandon the execution."""
+
+
+@dataclass(slots=True)
+class BlockStats:
+    """What a block run did: how much of Block-STM's machinery it needed."""
+
+    executions: int = 0  # execution tasks handed out
+    validations: int = 0
+    aborts: int = 0  # failed validations
+    suspensions: int = 0  # executions stopped at an ESTIMATE
+    lost: int = 0  # executions re-issued after their worker was lost
+    refused: int = 0  # results of incarnations no longer live
+    reads: int = 0
+
+
+class _Read:
+    """One recorded read: the version seen and the value returned."""
+
+    __slots__ = ("value", "version")
+
+    def __init__(self, version: ReadVersion, value: Value) -> None:
+        self.version = version
+        self.value = value
+
+
+class BlockRun:
+    """The Block-STM coordinator of one block of ``block_size`` calls over committed ``storage``."""
+
+    def __init__(self, block_size: int, storage: Storage) -> None:
+        self.block_size = block_size
+        self.scheduler = Scheduler(block_size)
+        self.memory = MVMemory(block_size, storage)
+        self.stats = BlockStats()
+        self._outcomes: list[Outcome | None] = [None] * block_size
+        self._reads: dict[int, dict[Location, _Read]] = {}  # live execution's reads, by tx index
+        self._ready: deque[Task] = deque()  # re-executions produced by validations
+
+    @property
+    def done(self) -> bool:
+        """Every call executed and validated: the outcomes and write set are final."""
+        return not self._ready and self.scheduler.done
+
+    # --- the four events -------------------------------------------------------
+
+    def next_task(self) -> Task | None:
+        """An execution task for an idle worker, or None when none is available now.
+
+        None is not the end: after any later :meth:`finish` or :meth:`task_lost`,
+        offer tasks to idle workers again until None.
+        """
+        if self._ready:
+            return self._ready.popleft()
+        scheduler = self.scheduler
+        while not scheduler.exhausted:
+            task = scheduler.next_task()
+            if task is not None and task.kind is TaskKind.VALIDATION:
+                task = self._validate(task)
+            if task is not None:
+                return self._issue(task)
+        return None
+
+    def read(self, task: Task, contract: str, key: bytes) -> Value:
+        """What ``task``'s execution reads at (contract, key); raises TaskAborted (see the module doc)."""
+        reads = self._live_reads(task)
+        location = (contract, key)
+        seen = reads.get(location)
+        if seen is not None:
+            return seen.value
+        self.stats.reads += 1
+        result = self.memory.read(location, task.tx_index)
+        if result.kind is ReadKind.ESTIMATE:
+            suspended = self.scheduler.add_dependency(task.tx_index, result.blocking)
+            # One thread: an ESTIMATE's writer is never EXECUTED (recording replaces the marker).
+            assert suspended, "an ESTIMATE of an executed transaction"
+            del self._reads[task.tx_index]
+            self.stats.suspensions += 1
+            raise TaskAborted(f"transaction {task.tx_index} waits for transaction {result.blocking}")
+        reads[location] = _Read(result.version, result.value)
+        return result.value
+
+    def finish(self, task: Task, outcome: Outcome) -> bool:
+        """Record an execution's outcome and validate; False (nothing done) when the task is not live."""
+        if not self._is_live(task):
+            self.stats.refused += 1
+            return False
+        tx_index = task.tx_index
+        reads = self._reads.pop(tx_index)
+        read_set = {location: read.version for location, read in reads.items()}
+        wrote_new = self.memory.record(Version(tx_index, task.incarnation), read_set,
+                                       outcome.effective_writes())
+        self._outcomes[tx_index] = outcome
+        follow = self.scheduler.finish_execution(tx_index, task.incarnation, wrote_new)
+        if follow is not None:
+            follow = self._validate(follow)
+        if follow is not None:
+            self._ready.append(self._issue(follow))
+        return True
+
+    def task_lost(self, task: Task) -> bool:
+        """The worker running ``task`` is gone: re-issue the call. False when it was not live anyway."""
+        if not self._is_live(task):
+            return False
+        del self._reads[task.tx_index]
+        self.scheduler.task_lost(task)
+        self.stats.lost += 1
+        return True
+
+    # --- results ------------------------------------------------------------------
+
+    def outcomes(self) -> list[Outcome]:
+        """The final outcome of every call, in block order (only once :attr:`done`)."""
+        self._check_done()
+        return [outcome for outcome in self._outcomes if outcome is not None]
+
+    def writes(self) -> dict[Location, Value]:
+        """The block's combined write set (only once :attr:`done`)."""
+        self._check_done()
+        return self.memory.snapshot()
+
+    def result(self, tree: StateTree, dry_run: bool = False) -> tuple[BlockResult, StateTree]:
+        """The BlockResult, with the state root of ``tree`` after the writes, and that new tree."""
+        writes = self.writes()
+        after = tree.updated(writes)
+        return BlockResult.build(self.outcomes(), writes, after.root, dry_run), after
+
+    # --- inside ---------------------------------------------------------------------
+
+    def _check_done(self) -> None:
+        if not self.done:
+            raise RuntimeError("the block is not finished")
+
+    def _is_live(self, task: Task) -> bool:
+        return (task.kind is TaskKind.EXECUTION and 0 <= task.tx_index < self.block_size
+                and self.scheduler.is_executing(task.tx_index, task.incarnation)
+                and task not in self._ready)
+
+    def _live_reads(self, task: Task) -> dict[Location, _Read]:
+        if not self._is_live(task):
+            raise TaskAborted(f"transaction {task.tx_index} incarnation {task.incarnation} is not live")
+        return self._reads[task.tx_index]
+
+    def _issue(self, task: Task) -> Task:
+        """Hand out an execution task: a fresh read set for it."""
+        self._reads[task.tx_index] = {}
+        self.stats.executions += 1
+        return task
+
+    def _validate(self, task: Task) -> Task | None:
+        """Run a validation task here and now; returns the re-execution it calls for, if due now."""
+        self.stats.validations += 1
+        valid = self.memory.validate_read_set(task.tx_index)
+        aborted = not valid and self.scheduler.try_validation_abort(task.tx_index, task.incarnation)
+        if aborted:
+            self.stats.aborts += 1
+            self.memory.convert_writes_to_estimates(task.tx_index)
+        return self.scheduler.finish_validation(task.tx_index, aborted)
+
+
+# --- the serial reference ------------------------------------------------------------
+
+
+class SerialView:
+    """State during serial execution: the writes of earlier ok calls over committed storage."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.writes: dict[Location, Value] = {}
+
+    def get(self, contract: str, key: bytes) -> Value:
+        location = (contract, key)
+        return self.writes[location] if location in self.writes else self.storage(contract, key)
+
+
+def run_serial(block_size: int, execute: Execute,
+               storage: Storage) -> tuple[list[Outcome], dict[Location, Value]]:
+    """Execute the calls one after another: the outcomes and the combined write set."""
+    view = SerialView(storage)
+    outcomes = []
+    for tx_index in range(block_size):
+        outcome = execute(tx_index, view)
+        view.writes.update(outcome.effective_writes())
+        outcomes.append(outcome)
+    return outcomes, view.writes
+
+
+# --- the in-process driver with simulated workers -----------------------------------------
+
+
+class _Cancelled(BaseException):
+    """Unwinds a simulated execution whose worker was lost (a BaseException: contracts cannot catch it)."""
+
+
+class _Fiber:
+    """One execution on a simulated worker: a thread that runs only while the driver waits for it."""
+
+    def __init__(self, run: BlockRun, task: Task, execute: Execute) -> None:
+        self.run = run
+        self.task = task
+        self.execute = execute
+        self.outcome: Outcome | None = None
+        self.error: BaseException | None = None
+        self.finished = False
+        self.cancelled = False
+        self._go = threading.Semaphore(0)
+        self._back = threading.Semaphore(0)
+        self._thread = threading.Thread(target=self._main, name=f"block-tx-{task.tx_index}", daemon=True)
+
+    def start(self) -> None:
+        """Run until the first read (parked before it) or the end."""
+        self._thread.start()
+        self._back.acquire()
+
+    def step(self) -> None:
+        """Perform the pending read, and run on to the next read or the end."""
+        self._go.release()
+        self._back.acquire()
+        if self.finished:
+            self._thread.join()
+
+    def cancel(self) -> None:
+        """Unwind the execution (its worker died) and wait for the thread."""
+        self.cancelled = True
+        while not self.finished:
+            self.step()
+        self._thread.join()
+
+    def get(self, contract: str, key: bytes) -> Value:
+        """The View of the running execution: park, and read when the driver says so."""
+        if self.cancelled:
+            raise _Cancelled
+        self._back.release()
+        self._go.acquire()
+        if self.cancelled:
+            raise _Cancelled
+        return self.run.read(self.task, contract, key)
+
+    def _main(self) -> None:
+        try:
+            self.outcome = self.execute(self.task.tx_index, self)
+        except BaseException as exc:  # reported to the driver, which decides
+            self.error = exc
+        finally:
+            self.finished = True
+            self._back.release()
+
+
+class _Event(Enum):
+    ASK = "ask"  # an idle worker asks for a task
+    STEP = "step"  # a busy worker performs one read, or delivers its result
+    LOSE = "lose"  # a busy worker dies; a replacement is idle at once
+    LATE = "late"  # a dead worker's execution goes on and delivers a result nobody wants
+
+
+def is_abort(error: BaseException) -> bool:
+    """True when an execution ended because its task was aborted (the engine may wrap the exception)."""
+    seen: BaseException | None = error
+    for _ in range(16):
+        if seen is None:
+            return False
+        if isinstance(seen, TaskAborted | _Cancelled):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class _Driver:
+    """Simulated workers taking tasks from a BlockRun in a seeded random interleaving."""
+
+    def __init__(self, run: BlockRun, execute: Execute, workers: int, seed: int, losses: int) -> None:
+        self.run = run
+        self.execute = execute
+        self.rng = random.Random(seed)
+        self.busy: list[_Fiber | None] = [None] * workers
+        self.waiting: set[int] = set()  # idle workers told "nothing now" since the last change
+        self.late: list[_Fiber] = []
+        self.losses = losses
+
+    def drive(self) -> None:
+        try:
+            while not self.run.done:
+                self._event()
+        finally:
+            for fiber in [*self.busy, *self.late]:
+                if fiber is not None:
+                    fiber.cancel()
+
+    def _events(self) -> list[tuple[_Event, int]]:
+        events = []
+        for worker, fiber in enumerate(self.busy):
+            if fiber is None:
+                if worker not in self.waiting:
+                    events.append((_Event.ASK, worker))
+            else:
+                events.append((_Event.STEP, worker))
+                if self.losses:
+                    events.append((_Event.LOSE, worker))
+        events.extend((_Event.LATE, index) for index in range(len(self.late)))
+        return events
+
+    def _event(self) -> None:
+        events = self._events()
+        if not events:
+            raise RuntimeError("the block stalled: no worker can make progress")
+        kind, which = self.rng.choice(events)
+        if kind is _Event.ASK:
+            self._ask(which)
+        elif kind is _Event.STEP:
+            self._step(which)
+        elif kind is _Event.LOSE:
+            self._lose(which)
+        else:
+            self._late(which)
+
+    def _ask(self, worker: int) -> None:
+        task = self.run.next_task()
+        if task is None:
+            self.waiting.add(worker)
+            return
+        fiber = _Fiber(self.run, task, self.execute)
+        self.busy[worker] = fiber
+        fiber.start()
+
+    def _step(self, worker: int) -> None:
+        fiber = self.busy[worker]
+        if fiber is None:
+            return
+        if not fiber.finished:
+            fiber.step()
+            return
+        self.busy[worker] = None
+        self.waiting.clear()
+        self._deliver(fiber)
+
+    def _deliver(self, fiber: _Fiber) -> bool:
+        """The worker's FINAL; True when the coordinator took the result."""
+        if fiber.error is not None:
+            if not is_abort(fiber.error):
+                raise fiber.error
+            return False
+        if fiber.outcome is None:
+            raise RuntimeError(f"the execution of transaction {fiber.task.tx_index} returned nothing")
+        return self.run.finish(fiber.task, fiber.outcome)
+
+    def _lose(self, worker: int) -> None:
+        fiber = self.busy[worker]
+        if fiber is None:
+            return
+        self.losses -= 1
+        self.busy[worker] = None
+        self.waiting.clear()
+        self.run.task_lost(fiber.task)
+        if self.rng.random() < 0.5:
+            fiber.cancel()
+        else:
+            self.late.append(fiber)
+
+    def _late(self, index: int) -> None:
+        fiber = self.late[index]
+        if not fiber.finished:
+            fiber.step()
+            return
+        del self.late[index]
+        if self._deliver(fiber):
+            raise RuntimeError(f"a lost execution of transaction {fiber.task.tx_index} was accepted")
+
+
+def run_block(block_size: int, execute: Execute, storage: Storage, *, workers: int = 1, seed: int = 0,
+              losses: int = 0) -> BlockRun:
+    """Run a block on ``workers`` simulated workers in the interleaving chosen by ``seed``.
+
+    Up to ``losses`` times a busy worker dies mid-task (its execution is either
+    cancelled or runs on and delivers a late result, which must be refused).
+    Returns the finished :class:`BlockRun` (outcomes, writes, stats).
+    """
+    if workers < 1:
+        raise ValueError("a block needs at least one worker")
+    run = BlockRun(block_size, storage)
+    _Driver(run, execute, workers, seed, losses).drive()
+    return run
+
+
+def execute_block(block_size: int, execute: Execute, storage: Storage, tree: StateTree, *,
+                  workers: int = 1, seed: int = 0, dry_run: bool = False) -> tuple[BlockResult, StateTree]:
+    """Run a block in process and build its BlockResult; returns it with the state tree after it.
+
+    With ``dry_run`` the result is marked so; the caller simply keeps the old tree.
+    """
+    run = run_block(block_size, execute, storage, workers=workers, seed=seed)
+    return run.result(tree, dry_run)
