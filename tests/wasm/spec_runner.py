@@ -24,9 +24,13 @@ set, either sign) and ``nan:arithmetic`` (quiet bit set, any payload).
 A failure never stops a script: it is recorded as that command's outcome, and
 a module that failed to instantiate leaves a :class:`Failure` in its place, so
 every later command that depends on it fails with a message naming the
-original cause instead of an unrelated one. Each command runs under a CPU-time
-limit (``SIGVTALRM``, which leaves pytest-timeout's ``SIGALRM`` alone) so one
-hanging command costs only its own case.
+original cause instead of an unrelated one. Nothing is rolled back: as the
+spec says, a module whose instantiation traps keeps what it already wrote to
+imported memories and tables. Each command runs under a CPU-time limit
+(``ITIMER_PROF``, user + system time, on ``SIGPROF``, which leaves
+pytest-timeout's ``SIGALRM`` alone) so one hanging command costs only its own
+case. Modules are instantiated with runtime limits as wide as the spec's own
+(:func:`spec_limits`), not the engine's deployment defaults.
 
 Run it outside pytest with ``python -m tests.wasm.spec_runner [SCRIPT...]``:
 it prints per-script pass/fail counts and the first failures of each script.
@@ -52,6 +56,7 @@ import worker.wasm as wasm
 from tests.conftest import SPEC_SKIP_MESSAGE, spec_dir
 from tests.wasm.spec_cases import SpecCommand, load_script, script_names
 from worker.wasm import TrapKind
+from worker.wasm.types import MAX_PAGES
 
 COMMAND_CPU_SECONDS = 15.0  # CPU time one command may take before it is failed
 MESSAGE_LIMIT = 600  # characters of an outcome message
@@ -342,9 +347,10 @@ def check_results(expected: Sequence[Expected], actual: Sequence[object]) -> lis
 def results_of(raw: object, count: int) -> list[object]:
     """``call_raw``'s return value as a list of ``count`` results.
 
-    Accepts both conventions an embedding may use: always a sequence, or None /
-    the bare value / a tuple like the public call. Since no raw value is itself
-    a list or tuple (references are None or objects), this is unambiguous.
+    The engine returns None, the bare value, or a tuple (like the public call);
+    an always-a-sequence convention is accepted too. Since no raw value is
+    itself a list or tuple (references are None or objects), this is
+    unambiguous once the function's result count is known.
     """
     if count == 1 and not isinstance(raw, list | tuple):
         return [raw]
@@ -384,10 +390,10 @@ def _spectest_print(*args: object) -> None:
     """The spectest ``print*`` functions: accept their arguments and do nothing."""
 
 
-def spectest_exports() -> dict[str, object]:
+def spectest_exports() -> dict[str, Any]:
     """A fresh ``spectest`` host module, as the spec's reference interpreter defines it."""
     f32_value = struct.unpack("<f", struct.pack("<I", SPECTEST_F32_BITS))[0]
-    exports: dict[str, object] = dict.fromkeys(SPECTEST_PRINTS, _spectest_print)
+    exports: dict[str, Any] = dict.fromkeys(SPECTEST_PRINTS, _spectest_print)
     exports.update(
         global_i32=wasm.Global("i32", 666),
         global_i64=wasm.Global("i64", 666),
@@ -399,11 +405,21 @@ def spectest_exports() -> dict[str, object]:
     return exports
 
 
+def spec_limits() -> Any:
+    """Runtime limits as wide as the spec's own: memories may grow to 4 GiB.
+
+    The engine's default memory cap (a deployment policy) is below sizes the
+    suite grows to successfully (e.g. 804 pages in ``memory_grow``); the suite
+    never grows a memory past a few MiB of real allocation.
+    """
+    return wasm.RuntimeLimits(memory_pages=MAX_PAGES)
+
+
 # ---------------------------------------------------------------- CPU limit
 
 
 def _timer_usable() -> bool:
-    return hasattr(signal, "SIGVTALRM") and threading.current_thread() is threading.main_thread()
+    return hasattr(signal, "SIGPROF") and threading.current_thread() is threading.main_thread()
 
 
 @contextmanager
@@ -416,13 +432,13 @@ def cpu_limit(seconds: float | None) -> Iterator[None]:
     def expire(signum: int, frame: FrameType | None) -> None:
         raise CommandTimeout(f"took more than {seconds:g} s of CPU time")
 
-    previous = signal.signal(signal.SIGVTALRM, expire)
-    signal.setitimer(signal.ITIMER_VIRTUAL, seconds)
+    previous = signal.signal(signal.SIGPROF, expire)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
-        signal.signal(signal.SIGVTALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
 
 
 # ---------------------------------------------------------------- the interpreter
@@ -486,7 +502,7 @@ class ScriptRunner:
             failed = self.failed_registrations.get(imp.module)
             if failed is not None:
                 raise CommandFailure(f"imports {imp.module}.{imp.name}, but {failed}")
-        return wasm.instantiate(module, imports=self.registry)
+        return wasm.instantiate(module, imports=self.registry, limits=spec_limits())
 
     def _bind(self, command: Mapping[str, Any], slot: Slot) -> None:
         self.current = slot
@@ -586,7 +602,8 @@ class ScriptRunner:
         _check_trap_kind(trap, command["text"])
 
     def _assert_exhaustion(self, command: Mapping[str, Any]) -> None:
-        self._expect_action_error(command, wasm.StackExhausted)
+        exhausted = self._expect_action_error(command, wasm.StackExhausted)
+        _check_trap_kind(exhausted, command["text"])
 
     def _expect_action_error(self, command: Mapping[str, Any], error: type[Exception]) -> Exception:
         action = command["action"]
@@ -600,7 +617,7 @@ class ScriptRunner:
             raise CommandFailure(
                 f"{_action_text(action)}: expected {error.__name__} ({command['text']!r}), "
                 f"got {describe_error(exc)}"
-            )
+            ) from exc
         raise CommandFailure(
             f"{_action_text(action)}: expected {error.__name__} ({command['text']!r}), returned {results!r}"
         )
@@ -624,8 +641,10 @@ _ACTIONS: dict[str, Callable[[Any, Mapping[str, Any]], list[object]]] = {"invoke
 
 def _action_text(action: Mapping[str, Any]) -> str:
     """An action as the script wrote it, e.g. ``invoke "add"(i32:1 (0x00000001), ...)``."""
-    args = ", ".join(format_value(a["type"], _safe_arg(a)) for a in action.get("args", ()))
     where = f"{action['module']}." if "module" in action else ""
+    if "args" not in action:
+        return f"{action['type']} {where}{action['field']!r}"
+    args = ", ".join(format_value(a["type"], _safe_arg(a)) for a in action["args"])
     return f"{action['type']} {where}{action['field']!r}({args})"
 
 
