@@ -147,15 +147,31 @@ class BrokenEngine(WrongEngine):
         return suite.Loaded(fail, 0.5)
 
 
+class FlakyEngine(WrongEngine):
+    """An engine that is right on its first call only."""
+
+    name = "flaky"
+
+    def load(self, bench: Any) -> Any:
+        calls = iter(range(1_000_000))
+        return suite.Loaded(lambda n: bench.python(n) + (next(calls) > 0), None)
+
+
 def test_checksum_disagreement_stops_the_suite() -> None:
     fib = suite.BY_NAME["fib"]
     with pytest.raises(suite.ChecksumMismatch, match=r"fib\(n=10\).*python=0x37, wrong=0x38"):
-        suite.run_benchmark(fib, [ENGINES["python"], WrongEngine()], 1, fib.quick_size)
+        suite.run_benchmark(fib, [ENGINES["python"], WrongEngine()], 1, fib.quick_size, min_sample=0)
+
+
+def test_every_call_of_a_sample_is_checked() -> None:
+    fib = suite.BY_NAME["fib"]
+    with pytest.raises(suite.ChecksumMismatch, match=r"flaky \(earlier\)=0x37, flaky=0x38"):
+        suite.run_benchmark(fib, [FlakyEngine()], 1, fib.quick_size, min_sample=0.01)
 
 
 def test_a_failing_engine_is_reported_and_the_others_go_on() -> None:
     fib = suite.BY_NAME["fib"]
-    result = suite.run_benchmark(fib, [BrokenEngine(), ENGINES["python"]], 2, fib.quick_size)
+    result = suite.run_benchmark(fib, [BrokenEngine(), ENGINES["python"]], 2, fib.quick_size, min_sample=0)
     assert result.engines["broken"].error == "RuntimeError: cannot run 10"
     assert result.engines["broken"].median is None
     assert result.engines["python"].times and result.checksum == 55

@@ -18,7 +18,17 @@ beside the committed ``.wasm`` files, and is imported by path.
 
 from .programs import BENCHMARKS, BY_NAME, Benchmark, code_section_size
 from .runners import ENGINE_NAMES, ENGINES, INSTALL_HINT, Engine, Loaded
-from .suite import RATIOS, BenchResult, ChecksumMismatch, EngineResult, Ratio, median_ratios, run_benchmark
+from .suite import (
+    MIN_SAMPLE_SECONDS,
+    RATIOS,
+    BenchResult,
+    ChecksumMismatch,
+    EngineResult,
+    Ratio,
+    median_ratios,
+    run_benchmark,
+    warm_up,
+)
 
 __all__ = [
     "BENCHMARKS",
@@ -26,6 +36,7 @@ __all__ = [
     "ENGINES",
     "ENGINE_NAMES",
     "INSTALL_HINT",
+    "MIN_SAMPLE_SECONDS",
     "RATIOS",
     "BenchResult",
     "Benchmark",
@@ -37,4 +48,5 @@ __all__ = [
     "code_section_size",
     "median_ratios",
     "run_benchmark",
+    "warm_up",
 ]

@@ -2,9 +2,9 @@
 
 Engines, in table order:
 
-- ``wasmpool``: our engine, ``worker.wasm.decode`` + ``instantiate``; the
-  compile time is split into decode (with validation) and instantiate (which
-  includes compiling the functions to Python).
+- ``wasmpool``: our engine, ``worker.wasm.decode`` + ``instantiate`` without
+  gas metering; the compile time is split into decode (with validation) and
+  instantiate (which includes compiling the functions to Python).
 - ``pywasm``: the pure-Python interpreter people use today (2.x API:
   ``Runtime``, ``ModuleDesc.from_reader``, ``invocate``).
 - ``wasmtime``: native code from Cranelift, the ceiling.
@@ -84,6 +84,7 @@ class WasmpoolEngine(Engine):
     title = "wasmpool (this engine)"
 
     def _api(self) -> Any:
+        """The ``worker.wasm`` package, or None if it cannot be imported."""
         return _import("worker.wasm")
 
     def unavailable(self) -> str | None:

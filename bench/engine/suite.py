@@ -1,14 +1,20 @@
 """Measuring: every benchmark on every available engine, side by side.
 
 For one benchmark all engines load the module first (compile timed once),
-then the timed calls interleave: repeat 1 on every engine, repeat 2 on every
+then the timed samples interleave: round 1 on every engine, round 2 on every
 engine, ... so that machine noise (other processes, frequency changes) hits
-all engines alike. The figure per engine is the median of its repeats.
+all engines alike. A sample is the time per call over at least 50 ms of
+back-to-back calls (timeit-style; one call for the slow engines), so that an
+engine whose call takes microseconds is not measured by a single call on
+caches just emptied by another engine. The figure per engine is the median
+of its samples.
 
 Every call's checksum is compared with the others: the first round must
 agree across engines and every later call must give the same value again.
 A disagreement raises :class:`ChecksumMismatch` and ends the run, because a
-time measured for a wrong answer means nothing. An exception inside one
+time measured for a wrong answer means nothing. Before the first benchmark,
+``warm_up`` runs one program untimed on every engine so that one-time costs
+(lazy imports, first-use tables) are not charged to whichever comes first. An exception inside one
 engine is recorded for that engine and benchmark (shown as an error), and
 the others go on.
 
@@ -31,6 +37,7 @@ from .programs import Benchmark, code_section_size
 from .runners import Engine, Loaded
 
 KIB = 1024
+MIN_SAMPLE_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,15 @@ class ChecksumMismatch(Exception):
         super().__init__(f"{bench}(n={size}): engines disagree on the checksum: {shown}")
         self.bench = bench
         self.checksums = checksums
+
+
+class _Changed(Exception):
+    """Two calls of one engine in one sample returned different checksums."""
+
+    def __init__(self, first: int, later: int) -> None:
+        super().__init__(first, later)
+        self.first = first
+        self.later = later
 
 
 @dataclass
@@ -112,6 +128,7 @@ class BenchResult:
         return result.compile_seconds * 1000 / (self.code_bytes / KIB)
 
     def _median(self, engine: str) -> float | None:
+        """``engine``'s median time, None if it did not run or failed."""
         result = self.engines.get(engine)
         return result.median if result is not None else None
 
@@ -147,16 +164,45 @@ def _load_all(
     return loaded, results
 
 
-def _timed_call(run: Callable[[int], int], size: int) -> tuple[int, float]:
-    """One call: (checksum, seconds)."""
+def _timed_sample(run: Callable[[int], int], size: int, min_seconds: float) -> tuple[int, float]:
+    """Call ``run(size)`` until ``min_seconds`` have passed (at least once): (checksum, seconds per call).
+
+    Every call must return the first call's checksum, else :class:`_Changed`.
+    """
     start = time.perf_counter()
     value = run(size)
-    return value, time.perf_counter() - start
+    calls = 1
+    elapsed = time.perf_counter() - start
+    while elapsed < min_seconds:
+        again = run(size)
+        if again != value:
+            raise _Changed(value, again)
+        calls += 1
+        elapsed = time.perf_counter() - start
+    return value, elapsed / calls
+
+
+def warm_up(bench: Benchmark, engines: Sequence[Engine]) -> None:
+    """Load and run ``bench`` once, untimed, on every engine.
+
+    One-time costs (lazy imports, first-use tables, the wasmtime engine's
+    first compile) then fall here rather than on whichever benchmark happens
+    to be timed first. Failures are ignored: the timed run reports them.
+    """
+    for engine in engines:
+        try:
+            engine.load(bench).run(bench.quick_size)
+        except Exception:  # reported by the timed run
+            continue
 
 
 def run_benchmark(bench: Benchmark, engines: Sequence[Engine], repeat: int, size: int | None = None,
-                  progress: Progress | None = None) -> BenchResult:
-    """Time ``bench`` at ``size`` (default: its own) on ``engines``, ``repeat`` interleaved rounds."""
+                  progress: Progress | None = None, min_sample: float = MIN_SAMPLE_SECONDS) -> BenchResult:
+    """Time ``bench`` at ``size`` (default: its own) on ``engines``, ``repeat`` interleaved rounds.
+
+    Each round gives one sample per engine: the time per call over at least ``min_sample``
+    seconds of calls (a single call for engines slower than that).
+    """
     n = bench.size if size is None else size
     loaded, results = _load_all(bench, engines)
     for round_no in range(repeat):
@@ -167,7 +213,9 @@ def run_benchmark(bench: Benchmark, engines: Sequence[Engine], repeat: int, size
             if progress is not None:
                 progress(f"{bench.name} n={n}: {name} {round_no + 1}/{repeat}")
             try:
-                value, seconds = _timed_call(ready.run, n)
+                value, seconds = _timed_sample(ready.run, n, min_sample)
+            except _Changed as exc:
+                raise ChecksumMismatch(bench.name, n, {f"{name} (earlier)": exc.first, name: exc.later})
             except Exception as exc:  # reported per engine; the others go on
                 result.error = f"{type(exc).__name__}: {exc}"
                 continue

@@ -6,9 +6,10 @@ repository under ``bench/engine`` and is not installed with the package, so
 this command imports it by path (``--suite`` points elsewhere). Each
 benchmark runs on every available engine in this one process, the engines'
 calls interleaved round by round so that noise hits all alike; each time is
-the median of ``--repeat`` calls, and every engine must compute the same
-checksum or the run stops (exit status 1). Every engine runs the same ``n``:
-no time in the table is scaled.
+the median of ``--repeat`` samples (each at least 50 ms of calls, or one
+slow call), and every engine must compute the same checksum or the run stops
+(exit status 1). Every engine runs the same ``n``: no time in the table is
+scaled.
 
 The table shows, per benchmark, wasmpool's execution and compile time
 (decode + validate + instantiate, also per KiB of code section), pywasm,
@@ -42,6 +43,7 @@ MISSING = "n/a"
 FAILED = "error"
 NOT_SELECTED = "not selected (--engines)"
 TIME_UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"))
+ENGINE_COLUMNS = ("wasmpool", "pywasm", "wasmtime", "python")  # table order of the time columns
 
 
 class Exit(IntEnum):
@@ -89,6 +91,7 @@ def load_suite(directory: Path = SUITE_DIR) -> ModuleType:
 
 
 def _positive(text: str) -> int:
+    """argparse type: an integer of at least 1."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
@@ -105,7 +108,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", metavar="NAME", action="append",
                         help="run only this benchmark (repeatable, or comma-separated)")
     parser.add_argument("--repeat", metavar="N", type=_positive, default=DEFAULT_REPEAT,
-                        help=f"calls per engine and benchmark; shows the median (default {DEFAULT_REPEAT})")
+                        help=f"samples per engine and benchmark; shows the median (default {DEFAULT_REPEAT})")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     parser.add_argument("--engines", metavar="LIST", action="append",
                         help="run only these engines (comma-separated: wasmpool,pywasm,wasmtime,python)")
@@ -114,7 +117,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", action="store_true", help="list the benchmarks and engines, then exit")
     parser.add_argument("--suite", metavar="DIR", type=Path, default=SUITE_DIR,
                         help="bench/engine directory of a wasmpool source tree (default: this checkout's)")
-    parser.epilog = "Optional engines: pip install -e '.[bench]'  (or: make bench)."  # fmt: skip
+    parser.epilog = "Optional engines: pip install -e '.[bench]'  (or: make bench)."
 
 
 def run(args: argparse.Namespace) -> int:
@@ -127,23 +130,16 @@ def run(args: argparse.Namespace) -> int:
         _print_list(suite, sys.stdout)
         return Exit.OK
     benches = _select(suite.BY_NAME, _names(args.only), "benchmark")
-    engine_names = _select({e.name: e for e in suite.ENGINES}, _names(args.engines), "engine")
-    if benches is None or engine_names is None:
+    chosen = _select({e.name: e for e in suite.ENGINES}, _names(args.engines), "engine")
+    if benches is None or chosen is None:
         return Exit.USAGE
-    selected = {e.name for e in engine_names}
-    states = {e.name: _engine_state(e, e.name in selected) for e in suite.ENGINES}
+    states = {e.name: _engine_state(e, e in chosen) for e in suite.ENGINES}
     engines = [e for e in suite.ENGINES if states[e.name]["available"]]
     repeat = 1 if args.quick else args.repeat
-    progress = _Progress(sys.stderr)
-    results = []
     try:
-        for bench in benches:
-            size = bench.quick_size if args.quick else bench.size
-            results.append(suite.run_benchmark(bench, engines, repeat, size, progress))
+        results = _measure(suite, benches, engines, repeat, args.quick)
     except suite.ChecksumMismatch as exc:
-        progress.clear()
         return _fail(Exit.FAILED, f"checksum mismatch, stopping: {exc}")
-    progress.clear()
     report = build_report(suite, results, states, repeat, args.quick)
     if args.json:
         json.dump(report, sys.stdout, indent=2)
@@ -153,7 +149,24 @@ def run(args: argparse.Namespace) -> int:
     return Exit.FAILED if report["errors"] else Exit.OK
 
 
+def _measure(suite: ModuleType, benches: Sequence[Any], engines: Sequence[Any], repeat: int,
+             quick: bool) -> list[Any]:
+    """Warm the engines up, then run every benchmark on all of them, showing progress on a terminal."""
+    progress = _Progress(sys.stderr)
+    min_sample = 0.0 if quick else suite.MIN_SAMPLE_SECONDS
+    suite.warm_up(benches[0], engines)
+    try:
+        return [
+            suite.run_benchmark(bench, engines, repeat, bench.quick_size if quick else bench.size,
+                                progress, min_sample)
+            for bench in benches
+        ]  # fmt: skip
+    finally:
+        progress.clear()
+
+
 def _fail(status: Exit, message: str) -> int:
+    """Print ``wasmpool bench: message`` on stderr and return ``status``."""
     print(f"{PROG}: {message}", file=sys.stderr)
     return status
 
@@ -181,6 +194,7 @@ def _engine_state(engine: Any, selected: bool) -> dict[str, Any]:
 
 
 def _print_list(suite: ModuleType, out: TextIO) -> None:
+    """The ``--list`` output: benchmarks with their sizes, engines with their availability."""
     width = max(len(b.name) for b in suite.BENCHMARKS)
     out.write("benchmarks (n = size every engine runs):\n")
     for bench in suite.BENCHMARKS:
@@ -201,12 +215,14 @@ class _Progress:
         self.width = 0
 
     def __call__(self, message: str) -> None:
+        """Show ``message`` in place of the previous one."""
         if self.live:
             self.stream.write("\r" + message.ljust(self.width))
             self.stream.flush()
             self.width = len(message)
 
     def clear(self) -> None:
+        """Erase the progress line."""
         if self.live and self.width:
             self.stream.write("\r" + " " * self.width + "\r")
             self.stream.flush()
@@ -246,6 +262,7 @@ def build_report(suite: ModuleType, results: Sequence[Any], states: dict[str, di
 
 
 def _bench_report(suite: ModuleType, result: Any) -> dict[str, Any]:
+    """One benchmark's part of the report."""
     engines = {
         name: {
             "median_seconds": e.median,
@@ -294,10 +311,8 @@ def format_rate(rate: float | None) -> str:
     return MISSING if rate is None else f"{rate:.3g}"
 
 
-ENGINE_COLUMNS = ("wasmpool", "pywasm", "wasmtime", "python")
-
-
 def _engine_cell(bench: dict[str, Any], engine: str) -> str:
+    """The table cell of ``engine``'s median time."""
     data = bench["engines"].get(engine)
     if data is None:
         return MISSING
@@ -307,6 +322,7 @@ def _engine_cell(bench: dict[str, Any], engine: str) -> str:
 
 
 def _compile_cell(bench: dict[str, Any]) -> str:
+    """The table cell of wasmpool's compile time."""
     data = bench["engines"].get("wasmpool")
     if data is None:
         return MISSING
@@ -316,6 +332,7 @@ def _compile_cell(bench: dict[str, Any]) -> str:
 
 
 def _rows(suite: ModuleType, report: dict[str, Any]) -> list[list[str]]:
+    """The table's cells: one row per benchmark, then the medians."""
     keys = [r.key for r in suite.RATIOS]
     rows = []
     for bench in report["benchmarks"]:
@@ -339,6 +356,7 @@ def render_table(suite: ModuleType, report: dict[str, Any]) -> str:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
+        """One aligned row: names left, numbers right."""
         first = cells[0].ljust(widths[0])
         return "  ".join([first, *(c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))]).rstrip()
 
@@ -349,10 +367,15 @@ def render_table(suite: ModuleType, report: dict[str, Any]) -> str:
 
 
 def _legend(suite: ModuleType, report: dict[str, Any]) -> list[str]:
-    mode = "--quick: tiny sizes, one call each; the times mean nothing" if report["quick"] else (
-        f"median of {report['repeat']} calls per engine, interleaved")
+    """The lines under the table: how it was measured, the ratios, the engines, the errors."""
+    if report["quick"]:
+        timing = "Times: --quick: tiny sizes, one call each; the times mean nothing."
+    else:
+        timing = (f"Times: median of {report['repeat']} interleaved samples per engine "
+                  "(a sample: >= 50 ms of back-to-back calls, or one call).")
     notes = [
-        f"Times: {mode}; every engine runs the same n and no time is scaled.",
+        timing,
+        "Every engine runs the same n: no time is scaled.",
         "compile: wasmpool's decode + validate + instantiate (compile to Python); "
         "ms/KiB: per KiB of code section.",
     ]
