@@ -28,7 +28,10 @@ FINAL carries the result and the write set. Only an ``ok`` call commits:
 the store checks the read set against current versions and applies the
 writes atomically (MVCC, as in Hyperledger Fabric). When a read went stale
 the job is re-executed at the head of the queue against fresh state, up to
-``max_attempts`` times. Every other status commits nothing.
+``max_attempts`` times; from its ``exclusive_after``-th attempt on it runs
+alone on its contract (no other job of that contract is dispatched until it
+ends), so a hot contract cannot starve it. Every other status commits
+nothing.
 
 *Time*: a request that has no answer ``timeout + grace`` seconds after it
 arrived is answered with status ``timeout``; if a worker still holds it,
@@ -46,6 +49,7 @@ or dropped (backend) and counted; no input makes the core raise.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable
@@ -82,6 +86,7 @@ class BrokerConfig:
     limits: p.ProtocolLimits = p.DEFAULT_LIMITS
     max_queue: int = 10_000
     max_attempts: int = 8
+    exclusive_after: int = 2
     default_gas: int = 10_000_000
     max_gas: int = 10_000_000_000
     default_timeout: float = 10.0
@@ -113,6 +118,7 @@ class Job:
     attempts: int = 0
     reads: dict[bytes, int] = field(default_factory=dict)
     abandoned: bool = False
+    exclusive: bool = False  # re-executed alone on its contract (after repeated stale reads)
 
     @property
     def readonly(self) -> bool:
@@ -149,6 +155,7 @@ class BrokerCore:
         self.active: dict[bytes, Job] = {}  # client request id -> queued or running job
         self.replies: OrderedDict[bytes, list[bytes]] = OrderedDict()
         self.known_code: set[str] = set()
+        self.exclusive: set[str] = set()  # contracts held by an exclusive re-execution
         self.counters: Counter[str] = Counter()
         self.retired_cache = [0, 0]  # hits, misses of workers since forgotten
         self._out: list[Outgoing] = []
@@ -183,22 +190,33 @@ class BrokerCore:
         """Handle one backend message (frames after the identity); returns what to send."""
         try:
             message = p.decode_worker(frames, self.config.limits)
+            self._worker_commands[message.command](self.workers.get(identity), identity, message)
             worker = self.workers.get(identity)
-            if worker is not None:
+            if worker is not None:  # heard from: alive (judged by its state after this message)
                 worker.expires = self._expiry(worker)
-            self._worker_commands[message.command](worker, identity, message)
         except errors.ProtocolError:
             self.counters["dropped"] += 1
         except Exception:  # a bug must not take the broker down
             self.counters["internal_errors"] += 1
         return self._flush()
 
+    def worker_lost(self, identity: bytes) -> list[Outgoing]:
+        """The transport says ``identity`` is gone (a send to it failed): forget it, re-queue its job."""
+        worker = self.workers.get(identity)
+        if worker is not None:
+            self.counters["workers_lost"] += 1
+            self._forget(worker)
+        return self._flush()
+
     def tick(self) -> list[Outgoing]:
         """Act on time: expire requests past their deadline and silent workers."""
         now = self.clock()
-        self._expire_queued(now)
-        self._expire_running(now)
-        self._expire_workers(now)
+        try:
+            self._expire_queued(now)
+            self._expire_running(now)
+            self._expire_workers(now)
+        except Exception:  # a bug must not take the broker down
+            self.counters["internal_errors"] += 1
         return self._flush()
 
     def _flush(self) -> list[Outgoing]:
@@ -299,19 +317,28 @@ class BrokerCore:
             "cache_hit_rate": hits / (hits + misses) if hits + misses else 0.0,
             "sequence": self.store.sequence(), "uptime": self.clock() - self.started,
             "counters": dict(self.counters),
+            "worker_list": [{"pid": w.pid, "busy": w.job is not None, "cached": len(w.cache)}
+                            for w in self.workers.values()],
         }
 
     # --- routing --------------------------------------------------------------
 
     def _submit(self, job: Job, front: bool = False) -> None:
         """Dispatch to an idle worker (one with the module cached if any) or queue."""
-        worker = self._pick_worker(job.code_id)
+        worker = self._pick_worker(job.code_id) if self._can_run(job) else None
         if worker is not None:
             self._dispatch(worker, job)
         elif front:
             self.queue.appendleft(job)
         else:
             self.queue.append(job)
+
+    def _can_run(self, job: Job) -> bool:
+        """False while an exclusive re-execution holds the job's contract (or, for that job, waits for it)."""
+        if job.exclusive:
+            return not any(w.job is not None and w.job.code_id == job.code_id and not w.job.abandoned
+                           for w in self.workers.values())
+        return job.code_id not in self.exclusive
 
     def _pick_worker(self, code_id: str) -> WorkerState | None:
         for worker in self.idle.values():
@@ -320,16 +347,29 @@ class BrokerCore:
         return next(iter(self.idle.values()), None)
 
     def _pick_job(self, worker: WorkerState) -> Job | None:
-        """The first queued job (within the window) whose module ``worker`` has, else the head."""
-        if not self.queue:
-            return None
-        for index, job in enumerate(self.queue):
-            if index >= self.config.dispatch_window:
-                break
+        """The first runnable queued job (within the window) whose module ``worker`` has, else the first."""
+        first = None
+        for index, job in enumerate(itertools.islice(self.queue, self.config.dispatch_window)):
+            if not self._can_run(job):
+                continue
             if job.code_id in worker.cache:
-                del self.queue[index]
-                return job
-        return self.queue.popleft()
+                first = index
+                break
+            if first is None:
+                first = index
+        if first is None:
+            return None
+        job = self.queue[first]
+        del self.queue[first]
+        return job
+
+    def _dispatch_idle(self) -> None:
+        """Give runnable queued jobs to idle workers (after an exclusive job ends)."""
+        for worker in list(self.idle.values()):
+            job = self._pick_job(worker)
+            if job is None:
+                return
+            self._dispatch(worker, job)
 
     def _dispatch(self, worker: WorkerState, job: Job) -> None:
         self.idle.pop(worker.identity, None)
@@ -457,6 +497,7 @@ class BrokerCore:
         except StaleRead:
             self.counters["reexecutions"] += 1
             if job.attempts < self.config.max_attempts:
+                self._escalate(job)
                 self._submit(job, front=True)
                 return False
             self._answer(job, _failed({}, ErrorCode.CONFLICT,
@@ -465,7 +506,18 @@ class BrokerCore:
         self.counters["commits"] += 1
         return True
 
+    def _escalate(self, job: Job) -> None:
+        """After ``exclusive_after`` stale reads, run the job alone on its contract: it cannot lose again."""
+        if job.attempts >= self.config.exclusive_after and not job.exclusive:
+            job.exclusive = True
+            self.exclusive.add(job.code_id)
+            self.counters["exclusive_runs"] += 1
+
     def _answer(self, job: Job, result: dict[str, Any]) -> None:
+        if job.exclusive:
+            job.exclusive = False
+            self.exclusive.discard(job.code_id)
+            self._dispatch_idle()
         self.active.pop(job.request_id, None)
         self.counters["jobs_done"] += 1
         self.counters[f"status_{result['status']}"] += 1

@@ -38,6 +38,7 @@ from enum import IntEnum, StrEnum
 from typing import Any
 
 import msgpack
+import zmq
 
 from broker import errors
 from worker import wasm
@@ -219,6 +220,28 @@ def guess_request_id(frames: Sequence[bytes]) -> bytes:
     if len(frames) >= 3 and 0 < len(frames[2]) <= MAX_REQUEST_ID:
         return bytes(frames[2])
     return b""
+
+
+NOBLOCK = int(zmq.NOBLOCK)  # plain ints: pyzmq's enum flags cost an enum operation per frame
+SEND_MORE = NOBLOCK | int(zmq.SNDMORE)
+RCVMORE = int(zmq.RCVMORE)
+
+
+def send_frames(sock: zmq.Socket[Any], identity: bytes | None, frames: Sequence[bytes]) -> None:
+    """Send one message without blocking: the ROUTER identity (if any), then ``frames``."""
+    if identity is not None:
+        sock.send(identity, SEND_MORE)
+    for frame in frames[:-1]:
+        sock.send(frame, SEND_MORE)
+    sock.send(frames[-1], NOBLOCK)
+
+
+def receive_rest(sock: zmq.Socket[Any]) -> list[bytes]:
+    """The remaining frames of a message whose first frame was just received."""
+    frames = []
+    while sock.getsockopt(RCVMORE):
+        frames.append(sock.recv(NOBLOCK))
+    return frames
 
 
 # --- schemas ----------------------------------------------------------------

@@ -8,6 +8,10 @@ ZeroMQ's descriptor is edge-triggered, so after every batch the loop asks
 the sockets (``EVENTS``) whether more is waiting before it sleeps. A tick
 timer lets the core expire deadlines.
 
+Both sockets are ``ROUTER_MANDATORY``: a job sent to a worker whose
+connection is gone (its process died) fails at once, and the core hands the
+job to another worker instead of waiting for its deadline.
+
 ``Broker`` runs as an asyncio task inside any node (``await broker.serve()``);
 ``BrokerThread`` runs one in a background thread with its own event loop,
 for tests, benchmarks and the CLI's ``--with-workers`` mode.
@@ -25,6 +29,7 @@ import zmq
 
 from broker import protocol as p
 from broker.core import BrokerConfig, BrokerCore, Outgoing, Side
+from broker.protocol import receive_rest, send_frames
 from broker.state import StateStore, open_store
 
 DEFAULT_FRONTEND = "tcp://*:5555"
@@ -89,6 +94,7 @@ class Broker:
         sock.setsockopt(zmq.MAXMSGSIZE, HARD_LIMIT_FACTOR * self.core.config.limits.max_body)
         sock.setsockopt(zmq.SNDHWM, 100_000)
         sock.setsockopt(zmq.RCVHWM, 100_000)
+        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a send to a vanished peer fails instead of vanishing
         try:
             if self.setup_socket is not None:
                 self.setup_socket(sock)
@@ -189,17 +195,22 @@ class Broker:
         for count in range(BATCH):
             if not sock.getsockopt(EVENTS) & POLLIN:  # type: ignore[operator]
                 return count
-            frames = sock.recv_multipart(NOBLOCK)
-            self._send(handle(frames[0], frames[1:]))
+            identity = sock.recv(NOBLOCK)
+            self._send(handle(identity, receive_rest(sock)))
         return BATCH
 
     def _send(self, messages: list[Outgoing]) -> None:
         assert self._sockets is not None
+        lost = []
         for side, identity, frames in messages:
             try:
-                self._sockets[side].send_multipart([identity, *frames], NOBLOCK)
-            except zmq.ZMQError:  # peer gone or its queue full: the message is lost, as on any network
+                send_frames(self._sockets[side], identity, frames)
+            except zmq.ZMQError as exc:  # peer gone or its queue full: the message is lost
                 self.sent_dropped += 1
+                if side is Side.BACKEND and exc.errno == zmq.EHOSTUNREACH:
+                    lost.append(identity)
+        for identity in lost:  # a worker process died: its job goes to another worker now
+            self._send(self.core.worker_lost(identity))
 
     def _readable(self) -> bool:
         assert self._sockets is not None

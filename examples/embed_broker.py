@@ -17,8 +17,7 @@ import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 
-from broker.client import AsyncClient
-from broker.server import Broker
+import broker
 from broker.state import MemoryStore
 from worker.process import WorkerConfig, start_workers, stop_workers
 
@@ -37,21 +36,21 @@ class NodeStore(MemoryStore):
 
 async def node_main() -> None:
     store = NodeStore()
-    broker = Broker(state=store, frontend="tcp://127.0.0.1:*", backend="tcp://127.0.0.1:*")
-    broker.bind()
-    print(f"broker embedded: clients on {broker.frontend_endpoint}, workers on {broker.backend_endpoint}")
-    workers = start_workers(WorkerConfig(endpoint=broker.backend_endpoint), 2)
-    serving = asyncio.create_task(broker.serve())
+    pool = broker.Broker(state=store, frontend="tcp://127.0.0.1:*", backend="tcp://127.0.0.1:*")
+    pool.bind()
+    print(f"broker embedded: clients on {pool.frontend_endpoint}, workers on {pool.backend_endpoint}")
+    workers = start_workers(WorkerConfig(endpoint=pool.backend_endpoint), 2)
+    serving = asyncio.create_task(pool.serve())  # one more task on the node's event loop
     try:
-        await use_the_pool(broker.frontend_endpoint, store)
+        await use_the_pool(pool.frontend_endpoint, store)
     finally:
-        broker.stop()
+        pool.stop()
         await serving
         stop_workers(workers)
 
 
 async def use_the_pool(frontend: str, store: NodeStore) -> None:
-    async with AsyncClient(frontend) as client:
+    async with broker.AsyncClient(frontend) as client:
         while (await client.stats())["workers"] < 2:
             await asyncio.sleep(0.1)
         code_id = await client.deploy(COUNTER.read_bytes())

@@ -47,6 +47,7 @@ from worker.host import DEFAULT_HOST_LIMITS, CallContext, CallState, Host, HostL
 from worker.wasm.types import ValType
 
 DEFAULT_BACKEND = "tcp://127.0.0.1:5556"
+CLOSE_LINGER_MS = 200
 MASKS = {ValType.I32: (1 << 32) - 1, ValType.I64: (1 << 64) - 1}
 
 
@@ -77,9 +78,14 @@ class Link:
         self.socket.connect(config.endpoint)
         self._seq = itertools.count(1)
         self.disconnected = False  # the broker asked us to register again
+        self.dropped = 0
 
     def send(self, command: Command, request_id: bytes, body: dict[str, Any]) -> None:
-        self.socket.send_multipart(p.encode(p.WORKER_TAG, command, request_id, body))
+        """Send without blocking; with the broker away long enough to fill the queue, drop the message."""
+        try:
+            p.send_frames(self.socket, None, p.encode(p.WORKER_TAG, command, request_id, body))
+        except zmq.Again:
+            self.dropped += 1
 
     def receive(self, timeout: float) -> p.Message | None:
         """The next well-formed message within ``timeout`` seconds (garbled ones are skipped)."""
@@ -88,7 +94,8 @@ class Link:
             if not self.socket.poll(int(left * 1000) + 1):
                 return None
             try:
-                return p.decode_broker(self.socket.recv_multipart(), self.config.limits)
+                frames = [self.socket.recv(p.NOBLOCK), *p.receive_rest(self.socket)]
+                return p.decode_broker(frames, self.config.limits)
             except errors.ProtocolError:
                 continue
         return None
@@ -111,7 +118,8 @@ class Link:
         raise errors.StateUnavailable(f"no answer from the broker within {self.config.callback_timeout}s")
 
     def close(self) -> None:
-        self.socket.close(linger=0)
+        """Close, giving a last message (DISCONNECT) a moment to leave."""
+        self.socket.close(linger=CLOSE_LINGER_MS)
 
 
 def _checked_reply(body: dict[str, Any]) -> dict[str, Any]:
@@ -154,8 +162,9 @@ class Worker:
             while not self.stopping.is_set():
                 self._step(link)
         finally:
-            _quietly(lambda: link.send(Command.DISCONNECT, b"bye", {}))
-            link.close()
+            with signals_ignored():  # a second Ctrl-C or a SIGTERM must not cut the goodbye short
+                _quietly(lambda: link.send(Command.DISCONNECT, b"bye", {}))
+                link.close()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -356,6 +365,20 @@ class MallocOption(IntEnum):
 ALLOCATOR_KEEP = 32 * 1024 * 1024  # glibc's largest mmap threshold on 64-bit
 
 
+@contextmanager
+def signals_ignored() -> Iterator[None]:
+    """Ignore SIGINT and SIGTERM inside the body (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not MAIN_THREAD:
+        yield
+        return
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def _quietly(action: Callable[[], object]) -> None:
     try:
         action()
@@ -363,13 +386,28 @@ def _quietly(action: Callable[[], object]) -> None:
         pass
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(0)
+class _Leaving:
+    """The process's stop signal: the first SIGINT/SIGTERM stops the worker, later ones are ignored.
+
+    Ctrl-C reaches every process of the group and ``wasmpool worker`` then
+    sends SIGTERM too; a second signal landing in the worker's goodbye
+    (its DISCONNECT) would cut it short.
+    """
+
+    leaving = False
+
+    @classmethod
+    def handle(cls, signum: int, frame: FrameType | None) -> None:
+        if cls.leaving:
+            return
+        cls.leaving = True
+        raise KeyboardInterrupt if signum == signal.SIGINT else SystemExit(0)
 
 
 def main(config: WorkerConfig) -> None:
     """A worker process's entry point: serve until SIGTERM or Ctrl-C."""
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, _Leaving.handle)
+    signal.signal(signal.SIGINT, _Leaving.handle)
     install_alarm()
     tune_allocator()
     context = zmq.Context()

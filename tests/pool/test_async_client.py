@@ -1,4 +1,4 @@
-"""The asyncio client: many requests in flight on one socket."""
+"""The asyncio client (many requests in flight on one socket), and both clients' retries."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from broker import errors
-from broker.client import AsyncClient
+from broker.client import AsyncClient, Client
 from broker.protocol import Status
 from tests.pool.conftest import Pool, unique
 
@@ -39,3 +39,9 @@ async def test_async_client_times_out_after_its_retries() -> None:
     async with AsyncClient("tcp://127.0.0.1:9", timeout=0.1, retries=1) as client:
         with pytest.raises(errors.RequestTimeout, match="2 attempts"):
             await client.stats()
+
+
+def test_sync_client_times_out_after_its_retries() -> None:
+    with Client("tcp://127.0.0.1:9", timeout=0.1, retries=1) as client, \
+            pytest.raises(errors.RequestTimeout, match="2 attempts"):
+        client.stats()

@@ -15,7 +15,7 @@ import pytest
 from broker.commands.broker import connectable
 from broker.commands.client import format_stats, number, show
 from tests.conftest import REPO_ROOT
-from tests.pool.conftest import EXAMPLES, FIXTURES, Pool, unique
+from tests.pool.conftest import EXAMPLES, FIXTURES, Pool, start_pool, unique
 from worker.cli import main
 
 SHUTDOWN = 20.0
@@ -162,3 +162,39 @@ def _assert_group_gone(pgid: int) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("worker processes outlived the broker")
+
+
+@pytest.mark.slow
+def test_the_embedding_example_runs() -> None:
+    done = subprocess.run([sys.executable, str(EXAMPLES / "embed_broker.py")], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "5 concurrent increments returned [1, 2, 3, 4, 5]" in done.stdout
+    assert "count = 5 (version 5)" in done.stdout
+
+
+@pytest.mark.slow
+def test_the_worker_command_serves_and_leaves_cleanly(tmp_path: Path, probe_wasm: bytes) -> None:
+    pool = start_pool(tmp_path / "state.db", workers=0)
+    command = [sys.executable, "-m", "worker", "worker", "--connect", pool.backend, "--processes", "1"]
+    proc = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        assert proc.stdout is not None and "1 worker process(es) serving" in proc.stdout.readline()
+        pool.wait_for_workers(1)
+        with pool.client() as client:
+            assert client.call(client.deploy(unique(probe_wasm)), "add", [20, 22]).results == [42]
+            os.killpg(proc.pid, signal.SIGINT)
+            assert proc.wait(SHUTDOWN) == 0
+            _assert_group_gone(proc.pid)
+            deadline = time.monotonic() + SHUTDOWN
+            while client.stats()["workers"] and time.monotonic() < deadline:  # its DISCONNECT arrived
+                time.sleep(0.05)
+            assert client.stats()["workers"] == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
+        pool.stop()

@@ -248,6 +248,16 @@ def test_a_worker_that_disconnects_with_a_job_has_it_run_elsewhere(h: Harness) -
     assert h.core.workers[b"w2"].job is not None
 
 
+def test_a_lost_worker_is_forgotten_and_its_job_runs_elsewhere(h: Harness) -> None:
+    h.ready(b"w1")
+    job_of(h.call(), b"w1")
+    h.ready(b"w2")
+    outs = h.core.worker_lost(b"w1")
+    assert job_of(outs, b"w2") and h.core.counters["workers_lost"] == 1
+    assert list(h.core.workers) == [b"w2"]
+    assert h.core.worker_lost(b"never-seen") == []
+
+
 def test_the_queue_is_bounded(h: Harness) -> None:
     h.core.config = BrokerConfig(max_queue=1)
     h.call()
@@ -314,6 +324,31 @@ def test_a_stale_read_is_re_executed_against_fresh_state(h: Harness) -> None:
     _, body = only_client_reply(h.final(b"w1", retry, writes={b"balance": b"2"}))
     assert body["status"] == "ok" and body["attempts"] == 2
     assert h.store.get(PROBE_ID, b"balance").value == b"2"
+
+
+def test_a_repeatedly_stale_job_runs_alone_on_its_contract() -> None:
+    h = Harness(exclusive_after=1)
+    h.deploy()
+    h.ready(b"w1")
+    h.ready(b"w2")
+    job1, job2 = job_of(h.call(), b"w1"), job_of(h.call(), b"w2")
+    h.call()  # a third call waits in the queue
+    for worker, job in ((b"w1", job1), (b"w2", job2)):
+        h.callback(worker, job, 1, op="get", key=b"x")
+    h.final(b"w1", job1, writes={b"x": b"1"})  # commits; w1 takes the third call
+    outs = h.final(b"w2", job2, writes={b"x": b"2"})  # stale: re-executed alone
+    assert h.core.counters["exclusive_runs"] == 1
+    assert [o for o in outs if o.side is Side.BACKEND] == []  # w1 still runs the third call: wait
+    third = h.core.workers[b"w1"].job
+    assert third is not None
+    outs = h.final(b"w1", third.job_id)
+    retry = job_of(outs, b"w1")  # the contract is quiet now: the retry runs, alone
+    assert h.core.stats()["idle"] == 1 and h.core.exclusive == {PROBE_ID}
+    h.call()  # a new call of the same contract waits behind the exclusive run
+    assert h.core.stats()["queue"] == 1
+    outs = h.final(b"w1", retry, writes={b"x": b"3"})
+    assert only_client_reply(outs)[1]["attempts"] == 2
+    assert job_of(outs, b"w2") and not h.core.exclusive  # released: the waiting call goes out
 
 
 def test_too_many_stale_reads_end_in_a_conflict() -> None:

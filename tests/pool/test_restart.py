@@ -1,14 +1,16 @@
-"""Committed state lives in SQLite: it survives a broker restart, and workers re-register."""
+"""Restarts and failures: state survives a broker restart; a dead worker's place is taken at once."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import zmq
 
-from tests.pool.conftest import Pool, start_pool, unique
+from tests.pool.conftest import TEST_CONFIG, Pool, start_pool, unique
 
 REBIND_TRIES = 50
 
@@ -48,3 +50,24 @@ def test_committed_state_survives_a_broker_restart(tmp_path: Path, counter_wasm:
             second.stop()
     finally:
         first.stop()
+
+
+def test_calls_keep_succeeding_when_a_worker_process_dies(tmp_path: Path, probe_wasm: bytes) -> None:
+    pool = start_pool(tmp_path / "state.db", workers=2)
+    try:
+        pool.wait_for_workers(2)
+        with pool.client() as client:
+            code_id = client.deploy(unique(probe_wasm))
+            assert client.call(code_id, "add", [1, 1]).ok
+            (warm,) = [w["pid"] for w in client.stats()["worker_list"] if w["cached"]]
+            victim = next(w for w in pool.workers if w.pid == warm)  # the one the next call would go to
+            os.kill(warm, signal.SIGKILL)
+            victim.join(10)
+            time.sleep(1.0)  # the broker's transport notices the closed connection
+            start = time.monotonic()
+            results = [client.call(code_id, "add", [i, 1]) for i in range(20)]
+            assert [r.results for r in results] == [[i + 1] for i in range(20)]
+            assert time.monotonic() - start < TEST_CONFIG.grace  # nothing waited for a deadline
+            assert client.stats()["workers"] == 1 and client.stats()["counters"]["workers_lost"] == 1
+    finally:
+        pool.stop()
