@@ -7,7 +7,9 @@ and the broker answers a repeated id without running it twice. Only then
 does the client give up with :class:`~broker.errors.RequestTimeout`.
 
 ``setup_socket`` (e.g. making the socket a CurveZMQ client) runs before the
-socket connects.
+socket connects. ``curve_secret=FILE, curve_public_dir=DIR`` does the CURVE
+part directly: the client's own ``NAME.key_secret`` and the directory
+holding the broker's ``broker.key``, as the CLI's ``--curve-*`` options.
 
 A contract's own outcome, good or bad, is a :class:`Result` (``status`` ok,
 trap, out_of_gas, reverted, timeout or error). A request the pool cannot
@@ -30,7 +32,9 @@ import zmq.asyncio
 
 from broker import errors
 from broker import protocol as p
+from broker.block.receipts import BlockCall, BlockResult
 from broker.protocol import Command, ErrorCode, Op, Status
+from broker.security import CurveClient
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 DEFAULT_WAIT = 30.0
@@ -79,6 +83,28 @@ def call_body(op: Op, code_id: str, function: str, args: Sequence[Number] | None
     return body
 
 
+def block_body(calls: Sequence[BlockCall | Mapping[str, Any]], dry_run: bool, state_root: bytes | None,
+               timeout: float | None) -> dict[str, Any]:
+    """The REQUEST body of a block: calls (BlockCalls or their wire maps) in block order.
+
+    With ``dry_run`` nothing is committed; ``state_root`` is the expected
+    pre-state root; ``timeout`` bounds the whole block (seconds).
+    """
+    wire = [call.to_wire() if isinstance(call, BlockCall) else dict(call) for call in calls]
+    body: dict[str, Any] = {"op": Op.BLOCK, "calls": wire, "dry_run": dry_run}
+    if state_root is not None:
+        body["state_root"] = bytes(state_root)
+    if timeout is not None:
+        body["timeout"] = timeout
+    return body
+
+
+def block_result(body: Mapping[str, Any]) -> BlockResult:
+    """A BlockResult from a BLOCK's FINAL body (checked against the protocol's schema)."""
+    p.check_fields(body, p.BLOCK_RESULT_FIELDS)
+    return BlockResult.from_wire(body)
+
+
 class _RequestIds:
     """Unique request ids: a random per-client prefix and a counter."""
 
@@ -94,7 +120,8 @@ def _answer(message: p.Message) -> dict[str, Any]:
     """A FINAL's body, or the typed exception of an ERROR."""
     if message.command is Command.ERROR:
         body = message.body
-        raise p.error_for(body.get("code", ErrorCode.INTERNAL), str(body.get("message", "error")))
+        raise p.error_for(body.get("code", ErrorCode.INTERNAL), str(body.get("message", "error")),
+                          body.get("limit"))
     return message.body
 
 
@@ -105,6 +132,24 @@ def _wait_for(body: Mapping[str, Any], default: float) -> float:
 
 
 SocketSetup = Callable[[zmq.Socket[Any]], object]
+KeyPath = str | os.PathLike[str]
+
+
+def with_curve(setup: SocketSetup | None, secret: KeyPath | None,
+               public_dir: KeyPath | None) -> SocketSetup | None:
+    """``setup`` preceded by making the socket a CURVE client, when both key options are given."""
+    if (secret is None) != (public_dir is None):
+        raise ValueError("curve_secret and curve_public_dir go together")
+    if secret is None or public_dir is None:
+        return setup
+    curve = CurveClient.from_dir(secret, public_dir)
+    if setup is None:
+        return curve
+
+    def both(sock: zmq.Socket[Any]) -> None:
+        curve(sock)
+        setup(sock)
+    return both
 
 
 def _socket(context: zmq.Context[Any], endpoint: str, setup: SocketSetup | None) -> zmq.Socket[Any]:
@@ -122,11 +167,13 @@ class Client:
 
     def __init__(self, endpoint: str = DEFAULT_ENDPOINT, *, timeout: float = DEFAULT_WAIT, retries: int = 2,
                  context: zmq.Context[Any] | None = None, limits: p.ProtocolLimits = p.DEFAULT_LIMITS,
-                 setup_socket: SocketSetup | None = None) -> None:
+                 setup_socket: SocketSetup | None = None, curve_secret: KeyPath | None = None,
+                 curve_public_dir: KeyPath | None = None) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
         self.retries = retries
         self.limits = limits
+        setup_socket = with_curve(setup_socket, curve_secret, curve_public_dir)
         self.socket = _socket(context or zmq.Context.instance(), endpoint, setup_socket)
         self._ids = _RequestIds()
 
@@ -158,13 +205,26 @@ class Client:
         body = self.request({"op": Op.STATE_GET, "code_id": code_id, "key": bytes(key)})
         return body.get("value"), body.get("version", 0)
 
+    def execute_block(self, calls: Sequence[BlockCall | Mapping[str, Any]], *, dry_run: bool = False,
+                      state_root: bytes | None = None, timeout: float | None = None) -> BlockResult:
+        """Execute an ordered block of calls in parallel with serial results; see :func:`block_body`.
+
+        Raises StateRootMismatch when ``state_root`` (the expected pre-state
+        root) is given and differs, BlockFailed when the block could not finish.
+        """
+        return block_result(self.request(block_body(calls, dry_run, state_root, timeout)))
+
     def request(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Send one request, retrying with the same id, and return the FINAL body."""
         rid = self._ids.next()
         frames = p.encode(p.CLIENT_TAG, Command.REQUEST, rid, body)
         wait = _wait_for(body, self.timeout)
+        self.socket.setsockopt(zmq.SNDTIMEO, int(wait * 1000))  # no peer (e.g. CURVE refused): no send
         for _ in range(self.retries + 1):
-            self.socket.send_multipart(frames)
+            try:
+                self.socket.send_multipart(frames)
+            except zmq.Again:
+                continue
             message = self._receive(rid, wait)
             if message is not None:
                 return _answer(message)
@@ -200,11 +260,13 @@ class AsyncClient:
 
     def __init__(self, endpoint: str = DEFAULT_ENDPOINT, *, timeout: float = DEFAULT_WAIT, retries: int = 2,
                  context: zmq.asyncio.Context | None = None, limits: p.ProtocolLimits = p.DEFAULT_LIMITS,
-                 setup_socket: SocketSetup | None = None) -> None:
+                 setup_socket: SocketSetup | None = None, curve_secret: KeyPath | None = None,
+                 curve_public_dir: KeyPath | None = None) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
         self.retries = retries
         self.limits = limits
+        setup_socket = with_curve(setup_socket, curve_secret, curve_public_dir)
         self.socket: zmq.asyncio.Socket = (context or zmq.asyncio.Context.instance()).socket(zmq.DEALER)
         self.socket.setsockopt(zmq.LINGER, 0)
         if setup_socket is not None:
@@ -237,6 +299,10 @@ class AsyncClient:
         body = await self.request({"op": Op.STATE_GET, "code_id": code_id, "key": bytes(key)})
         return body.get("value"), body.get("version", 0)
 
+    async def execute_block(self, calls: Sequence[BlockCall | Mapping[str, Any]], *, dry_run: bool = False,
+                            state_root: bytes | None = None, timeout: float | None = None) -> BlockResult:
+        return block_result(await self.request(block_body(calls, dry_run, state_root, timeout)))
+
     async def request(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Send one request, retrying with the same id, and return the FINAL body."""
         self._start_reader()
@@ -247,8 +313,8 @@ class AsyncClient:
         wait = _wait_for(body, self.timeout)
         try:
             for _ in range(self.retries + 1):
-                await self.socket.send_multipart(frames)
-                try:
+                try:  # with no peer to send to (e.g. CURVE refused) the send itself waits
+                    await asyncio.wait_for(self.socket.send_multipart(frames), wait)
                     return _answer(await asyncio.wait_for(asyncio.shield(future), wait))
                 except TimeoutError:
                     continue

@@ -16,7 +16,11 @@ when they changed), and the broker routes a call to an idle worker that
 has the module cached when there is one. Idle workers send HEARTBEATs; one that falls silent for
 ``liveness`` intervals is forgotten, and a HEARTBEAT from a worker the
 broker does not know (say, after a broker restart) is answered with
-DISCONNECT, which makes the worker register again.
+DISCONNECT, which makes the worker register again. Heartbeats both ways,
+busy workers, lost jobs, the poison-pill cap and stored replies follow the
+policy of ``broker.liveness`` (read its docstring); :meth:`BrokerCore.heartbeats`
+gives the broker's own HEARTBEATs and :meth:`BrokerCore.drain` starts a
+graceful shutdown.
 
 *Requests* from clients are checked against the protocol's schemas.
 Deploys, stats and state reads are answered at once. Calls and queries
@@ -51,14 +55,16 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections import Counter, OrderedDict, deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, NamedTuple
 
-from broker import errors
+from broker import errors, limits, logs
 from broker import protocol as p
+from broker.liveness import Liveness, Loss, ReplyCache, poison_message
+from broker.metrics import Metrics
 from broker.protocol import Command, ErrorCode, Op, Status
 from broker.state import StaleRead, StateStore
 from worker import wasm
@@ -93,9 +99,15 @@ class BrokerConfig:
     max_timeout: float = 300.0
     grace: float = 5.0
     heartbeat_interval: float = 1.0
-    liveness: int = 5
+    liveness: int = 3
     dispatch_window: int = 64
     reply_cache: int = 10_000
+    max_module: int = 16 * 1024 * 1024  # operator ceilings: see broker.limits
+    max_input: int = 16 * 1024 * 1024
+    max_args: int = 10_000
+    max_losses: int = 3  # the poison-pill cap: a job that lost this many workers fails (WORKER_LOST)
+    result_ttl: float = 3600.0  # how long a reply is kept for a retried request id
+    receipt_purge: float = 60.0  # how often expired stored replies are purged
 
 
 def validate_module(module: bytes) -> None:
@@ -119,6 +131,13 @@ class Job:
     reads: dict[bytes, int] = field(default_factory=dict)
     abandoned: bool = False
     exclusive: bool = False  # re-executed alone on its contract (after repeated stale reads)
+    losses: int = 0  # times a worker died, stalled or left holding this job (broker.liveness)
+    started: float = 0.0  # when the current attempt was dispatched
+
+    @property
+    def budget(self) -> float:
+        """Seconds the job may take, from arrival (or from its latest re-queue after a loss)."""
+        return self.deadline - self.arrival
 
     @property
     def readonly(self) -> bool:
@@ -136,6 +155,8 @@ class WorkerState:
     hits: int = 0
     misses: int = 0
     job: Job | None = None
+    heartbeats: bool = False  # it said on READY that it heartbeats while busy (broker.liveness)
+    last_sent: float = 0.0  # when the broker last sent it a REQUEST or HEARTBEAT
 
 
 class BrokerCore:
@@ -153,16 +174,24 @@ class BrokerCore:
         self.idle: dict[bytes, WorkerState] = {}  # insertion order = longest idle first
         self.queue: deque[Job] = deque()
         self.active: dict[bytes, Job] = {}  # client request id -> queued or running job
-        self.replies: OrderedDict[bytes, list[bytes]] = OrderedDict()
+        self.replies = ReplyCache(self.config.reply_cache, self.config.result_ttl)
+        self.liveness = Liveness(self.config.heartbeat_interval, self.config.liveness)
+        self.draining = False  # shutting down: new work is refused, in-flight work finishes
+        self._next_purge = clock() + self.config.receipt_purge
         self.known_code: set[str] = set()
         self.exclusive: set[str] = set()  # contracts held by an exclusive re-execution
         self.counters: Counter[str] = Counter()
+        self.metrics = Metrics()  # latency and jobs by status (broker.metrics)
+        from broker.blocks import BlockCoordinator  # here: broker.blocks builds on this module
+
+        self.blocks = BlockCoordinator(self)  # BLOCK requests (Block-STM); see broker.blocks
+        self.log = logs.get_logger("broker")
         self.retired_cache = [0, 0]  # hits, misses of workers since forgotten
         self._out: list[Outgoing] = []
         self._next_job = 0
         self._client_ops: dict[Op, Callable[[bytes, p.Message], None]] = {
             Op.DEPLOY: self._deploy, Op.CALL: self._call, Op.QUERY: self._call,
-            Op.STATS: self._stats, Op.STATE_GET: self._state_get,
+            Op.STATS: self._stats, Op.STATE_GET: self._state_get, Op.BLOCK: self._block,
         }
         self._worker_commands: dict[Command, Callable[[WorkerState | None, bytes, p.Message], None]] = {
             Command.READY: self._ready, Command.HEARTBEAT: self._heartbeat,
@@ -205,7 +234,7 @@ class BrokerCore:
         worker = self.workers.get(identity)
         if worker is not None:
             self.counters["workers_lost"] += 1
-            self._forget(worker)
+            self._forget(worker, Loss.DIED)
         return self._flush()
 
     def tick(self) -> list[Outgoing]:
@@ -215,11 +244,36 @@ class BrokerCore:
             self._expire_queued(now)
             self._expire_running(now)
             self._expire_workers(now)
+            self._expire_overrun(now)
+            self._purge_replies(now)
         except Exception:  # a bug must not take the broker down
             self.counters["internal_errors"] += 1
         return self._flush()
 
+    def heartbeats(self) -> list[Outgoing]:
+        """HEARTBEATs to every worker not sent anything for an interval (the server sends these each tick).
+
+        With ROUTER_MANDATORY a heartbeat to a dead worker fails at once, so a
+        killed worker holding a job is noticed within one interval.
+        """
+        now = self.clock()
+        for worker in self.workers.values():
+            if self.liveness.heartbeat_due(worker.last_sent, now):
+                worker.last_sent = now
+                self._out.append(Outgoing(Side.BACKEND, worker.identity, p.encode(
+                    p.WORKER_TAG, Command.HEARTBEAT, b"hb", {})))
+        return self._flush()
+
+    def drain(self) -> None:
+        """Stop taking new work (calls, queries, deploys get BUSY); jobs in flight still finish."""
+        self.draining = True
+
+    def in_flight(self) -> int:
+        """Requests accepted and not yet answered (queued or running)."""
+        return len(self.active)
+
     def _flush(self) -> list[Outgoing]:
+        self.blocks.step()  # start a waiting block, enforce a running one's time limit
         out, self._out = self._out, []
         return out
 
@@ -227,19 +281,35 @@ class BrokerCore:
 
     def _client_request(self, identity: bytes, op: Op, message: p.Message) -> None:
         rid = message.request_id
-        if rid in self.replies:
+        stored = self._stored_reply(op, rid)
+        if stored is not None:
             self.counters["duplicates"] += 1
-            self._send_client(identity, self.replies[rid])
+            self._send_client(identity, stored)
         elif rid in self.active:
             self.counters["duplicates"] += 1
             self.active[rid].client = identity
+        elif self.draining and op in DRAIN_REFUSED:
+            raise errors.Busy("the broker is shutting down; send the request to another broker or later")
         else:
+            logs.event(self.log, "request", rid, op=str(op), code_id=message.body.get("code_id"))
             self._client_ops[op](identity, message)
+
+    def _stored_reply(self, op: Op, rid: bytes) -> list[bytes] | None:
+        """The reply already given to ``rid``: kept in memory, or a committed call's durable receipt."""
+        frames = self.replies.get(rid, self.clock())
+        if frames is None and op is Op.CALL:
+            receipt = self.store.receipt(rid)
+            if receipt is not None:
+                frames = [p.CLIENT_TAG, bytes((Command.FINAL,)), rid, receipt]
+                self.counters["receipts_replayed"] += 1
+        return frames
 
     def _client_error(self, identity: bytes, rid: bytes, exc: errors.PoolError) -> None:
         code = p.error_code(exc)
         self.counters[f"error_{code.name.lower()}"] += 1
-        self._send_client(identity, p.error_frames(rid, code, exc.reason))
+        limit = getattr(exc, "limit", "")
+        logs.event(self.log, "rejected", rid, code=code.name, reason=exc.reason, limit=limit or None)
+        self._send_client(identity, p.error_frames(rid, code, exc.reason, limit))
 
     def _reply(self, identity: bytes, rid: bytes, body: dict[str, Any]) -> None:
         frames = p.encode(p.CLIENT_TAG, Command.FINAL, rid, body)
@@ -247,15 +317,14 @@ class BrokerCore:
         self._send_client(identity, frames)
 
     def _remember(self, rid: bytes, frames: list[bytes]) -> None:
-        self.replies[rid] = frames
-        while len(self.replies) > self.config.reply_cache:
-            self.replies.popitem(last=False)
+        self.replies.put(rid, frames, self.clock())
 
     def _send_client(self, identity: bytes, frames: list[bytes]) -> None:
         self._out.append(Outgoing(Side.FRONTEND, identity, frames))
 
     def _deploy(self, identity: bytes, message: p.Message) -> None:
         module: bytes = message.body["code"]
+        limits.check_deploy(module, self.config, message.request_id)
         try:
             self.validate(module)
         except Exception as exc:
@@ -285,10 +354,7 @@ class BrokerCore:
         body, cfg = message.body, self.config
         gas = body.get("gas_limit", cfg.default_gas)
         timeout = body.get("timeout", cfg.default_timeout)
-        if gas > cfg.max_gas:
-            raise errors.BadRequest(f"gas_limit {gas} exceeds the maximum {cfg.max_gas}")
-        if timeout > cfg.max_timeout:
-            raise errors.BadRequest(f"timeout {timeout} exceeds the maximum {cfg.max_timeout}")
+        limits.check_call(body, cfg, message.request_id)  # gas, timeout, input, args ceilings
         op = Op(body["op"])
         request = {
             "code_id": body["code_id"], "function": body["function"], "args": body.get("args", []),
@@ -301,6 +367,9 @@ class BrokerCore:
 
     def _stats(self, identity: bytes, message: p.Message) -> None:
         self._reply(identity, message.request_id, self.stats())
+
+    def _block(self, identity: bytes, message: p.Message) -> None:
+        self.blocks.request(identity, message)
 
     def _state_get(self, identity: bytes, message: p.Message) -> None:
         value, version = self.store.get(message.body["code_id"], message.body["key"])
@@ -315,6 +384,7 @@ class BrokerCore:
             "in_flight": sum(1 for w in self.workers.values() if w.job is not None),
             "jobs_done": self.counters["jobs_done"], "cache_hits": hits, "cache_misses": misses,
             "cache_hit_rate": hits / (hits + misses) if hits + misses else 0.0,
+            "metrics": self.metrics.snapshot(),
             "sequence": self.store.sequence(), "uptime": self.clock() - self.started,
             "counters": dict(self.counters),
             "worker_list": [{"pid": w.pid, "busy": w.job is not None, "cached": len(w.cache)}
@@ -335,6 +405,8 @@ class BrokerCore:
 
     def _can_run(self, job: Job) -> bool:
         """False while an exclusive re-execution holds the job's contract (or, for that job, waits for it)."""
+        if self.blocks.holds(job):
+            return False
         if job.exclusive:
             return not any(w.job is not None and w.job.code_id == job.code_id and not w.job.abandoned
                            for w in self.workers.values())
@@ -377,12 +449,17 @@ class BrokerCore:
         job.job_id = self._next_job.to_bytes(8, "big")
         job.attempts += 1
         job.reads = {}
+        job.started = worker.last_sent = self.clock()
         worker.job = job
         worker.expires = self._expiry(worker)
         frames = [p.WORKER_TAG, bytes((Command.REQUEST,)), job.job_id, job.request]
         self._out.append(Outgoing(Side.BACKEND, worker.identity, frames))
+        logs.event(self.log, "dispatched", job.request_id, job=job.job_id.hex(), worker=worker.pid,
+                   attempt=job.attempts)
 
     def _make_idle(self, worker: WorkerState) -> None:
+        if self.blocks.assign(worker):
+            return
         job = self._pick_job(worker)
         if job is None:
             self.idle[worker.identity] = worker
@@ -398,9 +475,13 @@ class BrokerCore:
             self.counters["workers_joined"] += 1
         self._note_cache(worker, message.body)
         worker.pid = message.body.get("pid", worker.pid)
+        worker.heartbeats = message.body.get("heartbeats", False)
+        if worker.heartbeats:  # tell it the broker's numbers: both sides judge liveness alike
+            self._out.append(Outgoing(Side.BACKEND, identity, p.encode(
+                p.WORKER_TAG, Command.HEARTBEAT, b"hb", self.liveness.announce())))
         if worker.job is not None:  # the worker dropped its job: run it elsewhere
-            self._requeue(worker.job)
-            worker.job = None
+            job, worker.job = worker.job, None
+            self._requeue(job, Loss.DROPPED)
         if worker.identity not in self.idle:
             self._make_idle(worker)
 
@@ -420,22 +501,35 @@ class BrokerCore:
 
     def _disconnect(self, worker: WorkerState | None, identity: bytes, message: p.Message) -> None:
         if worker is not None:
-            self._forget(worker)
+            self._forget(worker, Loss.LEFT)
 
-    def _forget(self, worker: WorkerState) -> None:
+    def _forget(self, worker: WorkerState, loss: Loss = Loss.LEFT) -> None:
         self.workers.pop(worker.identity, None)
         self.idle.pop(worker.identity, None)
         self.retired_cache[0] += worker.hits
         self.retired_cache[1] += worker.misses
         self.counters["workers_left"] += 1
         if worker.job is not None:
-            self._requeue(worker.job)
-            worker.job = None
+            job, worker.job = worker.job, None
+            self._requeue(job, loss)
 
-    def _requeue(self, job: Job) -> None:
-        if not job.abandoned:
-            self.counters["requeued"] += 1
-            self._submit(job, front=True)
+    def _requeue(self, job: Job, loss: Loss) -> None:
+        """A job lost its worker: run it elsewhere with a fresh time budget, or give up at the cap."""
+        if job.op is Op.BLOCK:
+            self.blocks.lost(job, loss)
+            return
+        if job.abandoned:
+            return
+        job.losses += 1
+        self.counters[f"lost_{loss}"] += 1
+        if job.losses >= self.config.max_losses:
+            self.counters["poison_pills"] += 1
+            self._answer(job, _failed({}, ErrorCode.WORKER_LOST, poison_message(job.losses)))
+            return
+        self.counters["requeued"] += 1
+        now = self.clock()
+        job.arrival, job.deadline = now, now + job.budget
+        self._submit(job, front=True)
 
     def _callback(self, worker: WorkerState | None, identity: bytes, message: p.Message) -> None:
         body = message.body
@@ -443,7 +537,7 @@ class BrokerCore:
         if job is None or job.job_id != message.request_id:
             reply: dict[str, Any] = {"seq": body["seq"], "error": "no such job on this broker"}
         elif body["op"] == Op.GET:
-            reply = self._serve_read(job, body)
+            reply = self.blocks.read(job, body) if job.op is Op.BLOCK else self._serve_read(job, body)
         else:
             reply = {"seq": body["seq"], "code": self.store.get_code(job.code_id)}
         self.counters["callbacks"] += 1
@@ -473,9 +567,13 @@ class BrokerCore:
             self.counters["stray_finals"] += 1
         elif job.abandoned:
             self.counters["late_finals"] += 1
+        elif job.op is Op.BLOCK:
+            self.blocks.finished(job, message.body)
         else:
             self._complete(job, message.body)
-        if worker.identity not in self.idle:
+        if message.body.get("leaving"):  # stopping or recycled: it takes no further job
+            self._forget(worker, Loss.LEFT)
+        elif worker.identity not in self.idle:
             self._make_idle(worker)
 
     def _complete(self, job: Job, result: dict[str, Any]) -> None:
@@ -484,16 +582,22 @@ class BrokerCore:
         if result["status"] == Status.OK and writes:
             if job.readonly:
                 result = _failed(result, ErrorCode.READ_ONLY, "a read-only query cannot write state")
-            elif not self._commit(job, writes):
+            elif not self._commit(job, writes, result):
                 return
         elif result["status"] != Status.OK:
             result["writes"] = {}
         self._answer(job, result)
 
-    def _commit(self, job: Job, writes: dict[bytes, bytes | None]) -> bool:
-        """True when committed; False when the job went back to the queue for re-execution."""
+    def _commit(self, job: Job, writes: dict[bytes, bytes | None], result: dict[str, Any]) -> bool:
+        """True when committed; False when the job went back to the queue for re-execution.
+
+        The reply is stored with the commit (a receipt), so a retry of the
+        request id is answered from it even by a restarted broker.
+        """
+        receipt = p.pack({**result, "attempts": job.attempts})
         try:
-            self.store.commit(job.code_id, job.reads, writes)
+            self.store.commit_with_receipt(job.code_id, job.reads, writes, job.request_id, receipt,
+                                           self.config.result_ttl)
         except StaleRead:
             self.counters["reexecutions"] += 1
             if job.attempts < self.config.max_attempts:
@@ -504,6 +608,7 @@ class BrokerCore:
                                       f"state kept changing under the call ({job.attempts} attempts)"))
             return False
         self.counters["commits"] += 1
+        self.blocks.committed(job.code_id, writes)
         return True
 
     def _escalate(self, job: Job) -> None:
@@ -522,17 +627,21 @@ class BrokerCore:
         self.counters["jobs_done"] += 1
         self.counters[f"status_{result['status']}"] += 1
         result["attempts"] = job.attempts
+        latency = self.clock() - job.arrival
+        self.metrics.answered(result["status"], latency)
+        logs.event(self.log, "answered", job.request_id, status=str(result["status"]), attempts=job.attempts,
+                   gas_used=result.get("gas_used", 0), latency_ms=round(latency * 1000, 3))
         self._reply(job.client, job.request_id, result)
 
     # --- time ------------------------------------------------------------------------
 
     def _silence(self) -> float:
-        return self.config.heartbeat_interval * self.config.liveness
+        return self.liveness.window
 
     def _expiry(self, worker: WorkerState) -> float:
-        """When a silent worker is forgotten: after the heartbeat window, or past its job's deadline."""
-        base = self.clock() if worker.job is None else max(self.clock(), worker.job.deadline)
-        return base + self._silence()
+        """When a silent worker is forgotten: after the heartbeat window (see broker.liveness)."""
+        job = worker.job
+        return self.liveness.expires(self.clock(), worker.heartbeats, None if job is None else job.deadline)
 
     def _expire_queued(self, now: float) -> None:
         if any(job.deadline <= now for job in self.queue):
@@ -549,6 +658,9 @@ class BrokerCore:
 
     def _time_out(self, jobs: Iterable[Job], where: str) -> None:
         for job in jobs:
+            if job.op is Op.BLOCK:
+                self.blocks.lost(job, f"timed out {where}")
+                continue
             self.counters["timeouts"] += 1
             message = f"no result within {job.deadline - job.arrival:.1f}s (timed out {where})"
             self._answer(job, _failed({}, ErrorCode.TIMEOUT, message))
@@ -556,7 +668,31 @@ class BrokerCore:
     def _expire_workers(self, now: float) -> None:
         for worker in [w for w in self.workers.values() if w.expires <= now]:
             self.counters["workers_expired"] += 1
-            self._forget(worker)
+            self._forget(worker, Loss.SILENT)
+
+    def _expire_overrun(self, now: float) -> None:
+        """Forget heartbeating workers still holding a job a liveness window past its own time budget.
+
+        Such a worker is alive but wedged (its own time limit did not stop
+        the call); it is told to register again, and its job is lost.
+        """
+        for worker in [w for w in self.workers.values() if w.heartbeats and w.job is not None
+                       and self.liveness.overran(w.job.started, w.job.budget, now)]:
+            self.counters["workers_overran"] += 1
+            self._out.append(Outgoing(Side.BACKEND, worker.identity, p.encode(
+                p.WORKER_TAG, Command.DISCONNECT, b"overran", {})))
+            self._forget(worker, Loss.OVERRAN)
+
+    def _purge_replies(self, now: float) -> None:
+        """Now and then drop expired replies, in memory and in the store."""
+        if now >= self._next_purge:
+            self._next_purge = now + self.config.receipt_purge
+            self.replies.expire(now)
+            self.store.purge_receipts()
+
+
+DRAIN_REFUSED = frozenset({Op.DEPLOY, Op.CALL, Op.QUERY, Op.BLOCK})
+"""What a draining broker refuses (with BUSY); stats and state reads are still answered."""
 
 
 def _failed(result: dict[str, Any], code: ErrorCode, message: str) -> dict[str, Any]:

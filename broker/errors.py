@@ -53,6 +53,17 @@ class BadRequest(ProtocolError):
     """The body decoded but its fields are missing, mistyped or out of range."""
 
 
+class LimitExceeded(BadRequest):
+    """A request went above one of the operator's ceilings; ``limit`` names it (e.g. ``max_gas``).
+
+    On the wire it is a BAD_REQUEST whose ERROR body also carries ``limit``.
+    """
+
+    def __init__(self, reason: str, request_id: bytes = b"", limit: str = "") -> None:
+        self.limit = limit
+        super().__init__(reason, request_id)
+
+
 class InvalidModule(PoolError):
     """A deployed module failed to decode or validate; the engine's message is kept."""
 
@@ -75,6 +86,18 @@ class Conflict(PoolError):
 
 class InternalError(PoolError):
     """A bug or an unexpected failure inside the pool."""
+
+
+class StateRootMismatch(PoolError):
+    """A block expected another pre-state root than the broker's current one: it was not run."""
+
+
+class BlockFailed(PoolError):
+    """A block could not be executed to the end (lost workers, time limits): nothing was committed.
+
+    Only non-deterministic failures end a block this way, so a block either
+    fails as a whole or gives the receipts every node gives.
+    """
 
 
 class ContractError(Exception):

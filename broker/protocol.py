@@ -59,7 +59,7 @@ class Command(IntEnum):
     CALLBACK = 3  # worker -> broker: a state read or a code fetch during a job
     CALLBACK_REPLY = 4  # broker -> worker: the answer to a CALLBACK
     FINAL = 5  # worker -> broker: a job's result, and the credit back; broker -> client: the reply
-    HEARTBEAT = 6  # worker <-> broker: liveness while idle
+    HEARTBEAT = 6  # worker <-> broker: liveness (any frame counts; see broker.liveness)
     DISCONNECT = 7  # either way: forget me / register again
     ERROR = 8  # broker -> client: the request cannot be served
 
@@ -74,6 +74,7 @@ class Op(StrEnum):
     STATE_GET = "state_get"
     GET = "get"  # CALLBACK: read one key of the job's contract
     CODE = "code"  # CALLBACK: fetch the job's module bytes
+    BLOCK = "block"  # an ordered block of calls, executed in parallel as if serially (Block-STM)
 
 
 class Status(StrEnum):
@@ -102,6 +103,8 @@ class ErrorCode(IntEnum):
     TIMEOUT = 9
     CONFLICT = 10
     INTERNAL = 11
+    STATE_ROOT_MISMATCH = 17  # a block's expected pre-state root is not the current one
+    BLOCK_FAILED = 18  # a block could not finish (lost workers, time limits); nothing committed
     TRAP = 20
     OUT_OF_GAS = 21
     REVERTED = 22
@@ -109,6 +112,7 @@ class ErrorCode(IntEnum):
     BAD_CALL = 24
     LINK_ERROR = 25
     STATE_UNAVAILABLE = 26
+    WORKER_LOST = 27  # the poison-pill cap: the job lost its worker too many times
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +186,12 @@ def encode(tag: bytes, command: Command, request_id: bytes, body: Mapping[str, A
     return [tag, bytes((command,)), request_id, pack(body)]
 
 
-def error_frames(request_id: bytes, code: ErrorCode, message: str) -> list[bytes]:
-    """An ERROR reply for the frontend."""
-    return encode(CLIENT_TAG, Command.ERROR, request_id, {"code": int(code), "message": message})
+def error_frames(request_id: bytes, code: ErrorCode, message: str, limit: str = "") -> list[bytes]:
+    """An ERROR reply for the frontend; ``limit`` names the operator ceiling a request went above."""
+    body: dict[str, Any] = {"code": int(code), "message": message}
+    if limit:
+        body["limit"] = limit
+    return encode(CLIENT_TAG, Command.ERROR, request_id, body)
 
 
 def decode(frames: Sequence[bytes], tag: bytes, allowed: frozenset[Command],
@@ -319,6 +326,27 @@ _CALL: dict[str, Field] = {
     "timeout": Field(is_positive, "a positive number of seconds"),
 }
 
+def is_map(v: Any) -> bool:
+    return type(v) is dict
+
+
+def is_root(v: Any) -> bool:
+    """A state root: 32 bytes (a SHA-256 digest)."""
+    return type(v) is bytes and len(v) == ROOT_SIZE
+
+
+ROOT_SIZE = 32
+
+BLOCK_CALL: dict[str, Field] = {name: spec for name, spec in _CALL.items() if name != "timeout"}
+"""One call of a BLOCK request (each is checked by the broker; the block has one time limit)."""
+
+BLOCK_REQUEST: dict[str, Field] = {
+    "calls": Field(list_of(is_map), "a list of call maps", required=True),
+    "dry_run": Field(is_bool, "a boolean"),
+    "state_root": Field(optional(is_root), "the expected pre-state root (32 bytes) or nil"),
+    "timeout": Field(is_positive, "a positive number of seconds (the whole block)"),
+}
+
 CLIENT_SCHEMAS: dict[str, dict[str, Field]] = {
     Op.DEPLOY: {"code": Field(is_bytes, "the module's bytes", required=True)},
     Op.CALL: _CALL,
@@ -328,6 +356,7 @@ CLIENT_SCHEMAS: dict[str, dict[str, Field]] = {
         "code_id": Field(is_code_id, "a hex sha256 code id", required=True),
         "key": Field(is_bytes, "bytes", required=True),
     },
+    Op.BLOCK: BLOCK_REQUEST,
 }
 
 RESULT_FIELDS: dict[str, Field] = {
@@ -341,6 +370,16 @@ RESULT_FIELDS: dict[str, Field] = {
     "error": Field(optional(is_str), "a message"),
 }
 
+BLOCK_RESULT_FIELDS: dict[str, Field] = {
+    "receipts": Field(list_of(is_map), "a list of receipts", required=True),
+    "writes": Field(list_of(lambda w: type(w) is list and len(w) == 3), "a list of [code id, key, value]",
+                    required=True),
+    "state_root": Field(is_root, "the state root after the block (32 bytes)", required=True),
+    "gas_used": Field(is_count, "a non-negative integer"),
+    "dry_run": Field(is_bool, "a boolean"),
+}
+"""The FINAL body of a BLOCK request (``BlockResult.to_wire``)."""
+
 CACHE_REPORT: dict[str, Field] = {
     "cache": Field(list_of(is_code_id), "a list of code ids"),
     "hits": Field(is_count, "a count"),
@@ -349,8 +388,10 @@ CACHE_REPORT: dict[str, Field] = {
 """A worker's module-cache report, carried by READY and FINAL."""
 
 WORKER_SCHEMAS: dict[Command | str, dict[str, Field]] = {
-    Command.READY: {**CACHE_REPORT, "pid": Field(is_count, "a process id")},
-    Command.FINAL: {**RESULT_FIELDS, **CACHE_REPORT},
+    Command.READY: {**CACHE_REPORT, "pid": Field(is_count, "a process id"),
+                    "heartbeats": Field(is_bool, "a boolean (heartbeats while busy)")},
+    Command.FINAL: {**RESULT_FIELDS, **CACHE_REPORT,
+                    "leaving": Field(is_bool, "a boolean (the worker stops after this job)")},
     Command.HEARTBEAT: {},
     Command.DISCONNECT: {},
     Op.GET: {"seq": Field(is_count, "a sequence number", required=True),
@@ -377,7 +418,9 @@ CALLBACK_REPLY_FIELDS: dict[str, Field] = {
 BROKER_SCHEMAS: dict[Command, dict[str, Field]] = {
     Command.REQUEST: JOB_FIELDS,
     Command.CALLBACK_REPLY: CALLBACK_REPLY_FIELDS,
-    Command.HEARTBEAT: {},
+    Command.HEARTBEAT: {"interval": Field(is_positive, "seconds between heartbeats"),
+                        "liveness": Field(lambda v: type(v) is int and 1 <= v <= 1000,
+                                          "missed heartbeats before a peer is dead")},
     Command.DISCONNECT: {},
 }
 """What a worker accepts from the broker."""
@@ -456,6 +499,8 @@ ERROR_CODES: dict[type[BaseException], ErrorCode] = {
     errors.RequestTimeout: ErrorCode.TIMEOUT,
     errors.Conflict: ErrorCode.CONFLICT,
     errors.InternalError: ErrorCode.INTERNAL,
+    errors.StateRootMismatch: ErrorCode.STATE_ROOT_MISMATCH,
+    errors.BlockFailed: ErrorCode.BLOCK_FAILED,
     errors.PoolError: ErrorCode.INTERNAL,
     errors.Revert: ErrorCode.REVERTED,
     errors.ReadOnlyViolation: ErrorCode.READ_ONLY,
@@ -543,11 +588,15 @@ EXCEPTION_BY_CODE: dict[int, type[errors.PoolError]] = {
     ErrorCode.TIMEOUT: errors.RequestTimeout,
     ErrorCode.CONFLICT: errors.Conflict,
     ErrorCode.INTERNAL: errors.InternalError,
+    ErrorCode.STATE_ROOT_MISMATCH: errors.StateRootMismatch,
+    ErrorCode.BLOCK_FAILED: errors.BlockFailed,
 }
 
 
-def error_for(code: int, message: str) -> errors.PoolError:
-    """The exception a client raises for an ERROR reply."""
+def error_for(code: int, message: str, limit: object = None) -> errors.PoolError:
+    """The exception a client raises for an ERROR reply (LimitExceeded when it names a ``limit``)."""
+    if code == ErrorCode.BAD_REQUEST and type(limit) is str and limit:
+        return errors.LimitExceeded(message, limit=limit)
     return EXCEPTION_BY_CODE.get(code, errors.InternalError)(message)
 
 

@@ -254,6 +254,36 @@ def apply_client(socket: zmq.Socket[Any], client_secret_file: str | os.PathLike[
     socket.curve_serverkey = server
 
 
+BROKER_KEY = "broker"  # a client's or worker's --curve-public-dir holds the broker's key as broker.key
+
+
+@dataclass(frozen=True, slots=True)
+class CurveClient:
+    """A socket setup (``setup_socket=``) making a DEALER a CURVE client; picklable for worker processes.
+
+    ``secret_file`` is the peer's own ``NAME.key_secret``; ``server_public_file``
+    the broker's ``broker.key``.
+    """
+
+    secret_file: Path
+    server_public_file: Path
+
+    @classmethod
+    def from_dir(cls, secret_file: str | os.PathLike[str], public_dir: str | os.PathLike[str]) -> CurveClient:
+        """The CLI's meaning: ``public_dir`` holds ``broker.key``; both files are checked now."""
+        made = cls(Path(secret_file), key_paths(public_dir, BROKER_KEY)[0])
+        made.check()
+        return made
+
+    def check(self) -> None:
+        """Raise :class:`SecurityError` now if either key file is unusable."""
+        load_secret(self.secret_file)
+        load_public(self.server_public_file)
+
+    def __call__(self, socket: zmq.Socket[Any]) -> None:
+        apply_client(socket, self.secret_file, self.server_public_file)
+
+
 def _check_unused(socket: zmq.Socket[Any]) -> None:
     """Security options only apply to later binds and connects: refuse a socket already in use."""
     if socket.getsockopt(zmq.LAST_ENDPOINT):

@@ -20,6 +20,7 @@ for tests, benchmarks and the CLI's ``--with-workers`` mode.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +30,10 @@ import zmq
 
 from broker import protocol as p
 from broker.core import BrokerConfig, BrokerCore, Outgoing, Side
+from broker.limits import OperatorLimits
+from broker.metrics import MetricsServer
 from broker.protocol import receive_rest, send_frames
+from broker.security import CurveServer, apply_server, authenticator
 from broker.state import StateStore, open_store
 
 DEFAULT_FRONTEND = "tcp://*:5555"
@@ -49,17 +53,34 @@ class Broker:
     ``memory:``); a store opened here from a URL is closed by :meth:`close`.
     ``setup_socket`` is called on each ROUTER socket before it binds (e.g. to
     make it a CurveZMQ server).
+
+    ``curve`` makes both sockets CurveZMQ servers that accept only the keys
+    in its ``public_dir`` (a ZAP handler runs on the broker's context, which
+    is a private one unless ``context`` is given); ``limits`` applies the
+    operator's ceilings (``broker.limits``); ``metrics_port`` serves the
+    Prometheus endpoint on ``metrics_host`` (``broker.metrics``; 0 picks a
+    free port, read back from :attr:`metrics_port` after :meth:`bind`).
     """
 
     def __init__(self, state: StateStore | str = "memory:", frontend: str = DEFAULT_FRONTEND,
                  backend: str = DEFAULT_BACKEND, *, config: BrokerConfig | None = None,
                  context: zmq.Context[Any] | None = None, clock: Callable[[], float] = time.monotonic,
-                 tick: float = TICK, setup_socket: Callable[[zmq.Socket[Any]], object] | None = None) -> None:
+                 tick: float = TICK, setup_socket: Callable[[zmq.Socket[Any]], object] | None = None,
+                 curve: CurveServer | None = None, limits: OperatorLimits | None = None,
+                 metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> None:
         self._owns_store = isinstance(state, str)
         self.store = open_store(state) if isinstance(state, str) else state
+        if limits is not None:
+            config = limits.configure(config or BrokerConfig())
         self.core = BrokerCore(self.store, config=config, clock=clock)
         self.frontend_bind, self.backend_bind = frontend, backend
-        self.context = context or zmq.Context.instance()
+        self.curve = curve
+        self._owns_context = context is None and curve is not None  # one ZAP handler per context
+        self.context = context or (zmq.Context() if curve is not None else zmq.Context.instance())
+        self._security = contextlib.ExitStack()
+        self._guarded = False  # the ZAP handler runs
+        self.metrics = (None if metrics_port is None
+                        else MetricsServer(self.core.stats, metrics_host, metrics_port))
         self.tick = tick
         self.clock = clock
         self.setup_socket = setup_socket
@@ -70,6 +91,7 @@ class Broker:
         self._ticker: asyncio.TimerHandle | None = None
         self._tick_due = False
         self._stopping = False
+        self._drain_until: float | None = None  # set by drain(): graceful shutdown in progress
         self.sent_dropped = 0
 
     # --- lifecycle --------------------------------------------------------------------
@@ -78,6 +100,11 @@ class Broker:
         """Bind both sockets (idempotent); the actual endpoints land in ``*_endpoint``."""
         if self._sockets is not None:
             return
+        if self.curve is not None and not self._guarded:
+            self._security.enter_context(authenticator(self.curve, context=self.context))
+            self._guarded = True
+        if self.metrics is not None:
+            self.metrics.bind()
         frontend = self._socket(self.frontend_bind)
         try:
             backend = self._socket(self.backend_bind)
@@ -96,6 +123,8 @@ class Broker:
         sock.setsockopt(zmq.RCVHWM, 100_000)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a send to a vanished peer fails instead of vanishing
         try:
+            if self.curve is not None:
+                apply_server(sock, self.curve)
             if self.setup_socket is not None:
                 self.setup_socket(sock)
             sock.bind(endpoint)
@@ -113,9 +142,13 @@ class Broker:
         for fd in fds:
             loop.add_reader(fd, self._wake_up)
         self._ticker = loop.call_later(self.tick, self._on_tick)
+        if self.metrics is not None:
+            await self.metrics.start()
         try:
             await self._run(loop)
         finally:
+            if self.metrics is not None:
+                await self.metrics.stop()
             if self._ticker is not None:
                 self._ticker.cancel()
             for fd in fds:
@@ -130,6 +163,8 @@ class Broker:
             if self._tick_due:
                 self._tick_due = False
                 self._send(self.core.tick())
+                self._send(self.core.heartbeats())
+                self._check_drain()
             if moved:
                 if self.clock() - yielded > FAIRNESS:  # busy for a while: let the node's other tasks run
                     await asyncio.sleep(0)
@@ -154,6 +189,25 @@ class Broker:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def drain(self, timeout: float) -> None:
+        """Graceful shutdown (safe from any thread): refuse new work, let what is in flight finish for up
+        to ``timeout`` seconds, then stop as :meth:`stop` does (workers told to re-register, store closed).
+        """
+        self._drain_until = self.clock() + timeout
+        self._tick_due = True
+        if self._loop is not None and not self._loop.is_closed():
+            try:
+                self._loop.call_soon_threadsafe(self._wake_up)
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+
+    def _check_drain(self) -> None:
+        if self._drain_until is None:
+            return
+        self.core.drain()
+        if self.core.in_flight() == 0 or self.clock() >= self._drain_until:
+            self._stopping = True
+
     def stop(self) -> None:
         """Ask :meth:`serve` to return (safe from any thread)."""
         self._stopping = True
@@ -169,6 +223,13 @@ class Broker:
             for sock in self._sockets:
                 sock.close(linger=0)
             self._sockets = None
+        if self.metrics is not None:
+            self.metrics.close()
+        self._security.close()  # the ZAP handler, after the sockets it guarded
+        self._guarded = False
+        if self._owns_context:
+            self.context.term()
+            self._owns_context = False
         if self._owns_store:
             self.store.close()
             self._owns_store = False

@@ -23,8 +23,9 @@ sqlite3 in WAL mode, the default, a file under ``./var/``) and
 from __future__ import annotations
 
 import sqlite3
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -40,6 +41,8 @@ class Versioned(NamedTuple):
 
 
 ABSENT = Versioned(None, ABSENT_VERSION)
+Location = tuple[str, bytes]
+"""A key of the whole store: (code id, key)."""
 
 
 class StaleRead(Exception):
@@ -81,6 +84,42 @@ class StateStore(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Release resources; the default has none."""
 
+    # --- blocks: one commit across contracts, and the whole state for the state root ---
+
+    def commit_many(self, reads: Mapping[Location, int], writes: Mapping[Location, bytes | None]) -> int:
+        """:meth:`commit` across contracts: reads and writes keyed (code id, key), all or nothing.
+
+        A block's combined write set spans contracts and must land as one
+        commit (one sequence number) or not at all. Stores that predate
+        blocks lack it: the broker then refuses blocks, nothing else.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot commit across contracts (blocks)")
+
+    def items(self) -> Iterator[tuple[str, bytes, bytes]]:
+        """Every live entry (code id, key, value), tombstones left out: what the state root covers."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list its entries (state root)")
+
+    # --- receipts: the stored replies of committed calls (exactly-once across broker restarts) ---
+
+    def commit_with_receipt(self, code_id: str, reads: Mapping[bytes, int],
+                            writes: Mapping[bytes, bytes | None], request_id: bytes, reply: bytes,
+                            ttl: float) -> int:
+        """:meth:`commit`, also storing ``reply`` for ``request_id`` for ``ttl`` seconds, atomically.
+
+        The default stores no receipt (the broker's in-memory reply cache
+        still answers retries while it runs); SQLiteStore and MemoryStore
+        keep them, SQLiteStore in the commit's own transaction.
+        """
+        return self.commit(code_id, reads, writes)
+
+    def receipt(self, request_id: bytes) -> bytes | None:
+        """The stored reply of a committed request, unless it expired; the default has none."""
+        return None
+
+    def purge_receipts(self) -> int:
+        """Forget expired receipts; returns how many."""
+        return 0
+
 
 class MemoryStore(StateStore):
     """State in dictionaries: for tests, benchmarks and nodes with their own persistence."""
@@ -89,6 +128,7 @@ class MemoryStore(StateStore):
         self._state: dict[tuple[str, bytes], Versioned] = {}
         self._code: dict[str, bytes] = {}
         self._sequence = 0
+        self._receipts: dict[bytes, tuple[float, bytes]] = {}  # request id -> (expires, reply)
 
     def get(self, code_id: str, key: bytes) -> Versioned:
         return self._state.get((code_id, key), ABSENT)
@@ -102,6 +142,24 @@ class MemoryStore(StateStore):
             self._state[code_id, key] = Versioned(value, self._sequence)
         return self._sequence
 
+    def commit_with_receipt(self, code_id: str, reads: Mapping[bytes, int],
+                            writes: Mapping[bytes, bytes | None], request_id: bytes, reply: bytes,
+                            ttl: float) -> int:
+        sequence = self.commit(code_id, reads, writes)
+        self._receipts[bytes(request_id)] = (time.time() + ttl, bytes(reply))
+        return sequence
+
+    def receipt(self, request_id: bytes) -> bytes | None:
+        entry = self._receipts.get(bytes(request_id))
+        return entry[1] if entry is not None and entry[0] > time.time() else None
+
+    def purge_receipts(self) -> int:
+        now = time.time()
+        expired = [rid for rid, (expires, _) in self._receipts.items() if expires <= now]
+        for rid in expired:
+            del self._receipts[rid]
+        return len(expired)
+
     def put_code(self, code_id: str, module: bytes) -> None:
         self._code.setdefault(code_id, bytes(module))
 
@@ -111,6 +169,20 @@ class MemoryStore(StateStore):
     def sequence(self) -> int:
         return self._sequence
 
+    def commit_many(self, reads: Mapping[Location, int], writes: Mapping[Location, bytes | None]) -> int:
+        stale = [(c, k) for (c, k), v in reads.items() if self.get(c, k).version != v]
+        if stale:
+            raise StaleRead(stale[0][0], [k for _, k in stale])
+        self._sequence += 1
+        for location, value in writes.items():
+            self._state[location] = Versioned(value, self._sequence)
+        return self._sequence
+
+    def items(self) -> Iterator[tuple[str, bytes, bytes]]:
+        for (code_id, key), (value, _) in list(self._state.items()):
+            if value is not None:
+                yield code_id, key, value
+
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS code (code_id TEXT PRIMARY KEY, module BLOB NOT NULL) WITHOUT ROWID",
@@ -118,6 +190,8 @@ SCHEMA = (
     " version INTEGER NOT NULL, PRIMARY KEY (code_id, key)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
     "INSERT OR IGNORE INTO meta VALUES ('sequence', 0)",
+    "CREATE TABLE IF NOT EXISTS receipts (request_id BLOB PRIMARY KEY, reply BLOB NOT NULL,"
+    " expires REAL NOT NULL) WITHOUT ROWID",
 )
 UPSERT = (
     "INSERT INTO state VALUES (?, ?, ?, ?) ON CONFLICT (code_id, key)"
@@ -162,6 +236,29 @@ class SQLiteStore(StateStore):
         self._db.execute("UPDATE meta SET value = ? WHERE name = 'sequence'", (sequence,))
         return sequence
 
+    def commit_with_receipt(self, code_id: str, reads: Mapping[bytes, int],
+                            writes: Mapping[bytes, bytes | None], request_id: bytes, reply: bytes,
+                            ttl: float) -> int:
+        """The commit and its receipt in one transaction: a restarted broker still knows the reply."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            sequence = self._commit(code_id, reads, writes)
+            self._db.execute("INSERT OR REPLACE INTO receipts VALUES (?, ?, ?)",
+                             (bytes(request_id), bytes(reply), time.time() + ttl))
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        return sequence
+
+    def receipt(self, request_id: bytes) -> bytes | None:
+        row = self._db.execute("SELECT reply FROM receipts WHERE request_id = ? AND expires > ?",
+                               (bytes(request_id), time.time())).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def purge_receipts(self) -> int:
+        return self._db.execute("DELETE FROM receipts WHERE expires <= ?", (time.time(),)).rowcount
+
     def put_code(self, code_id: str, module: bytes) -> None:
         self._db.execute("INSERT OR IGNORE INTO code VALUES (?, ?)", (code_id, bytes(module)))
 
@@ -172,6 +269,27 @@ class SQLiteStore(StateStore):
     def sequence(self) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE name = 'sequence'").fetchone()
         return int(row[0])
+
+    def commit_many(self, reads: Mapping[Location, int], writes: Mapping[Location, bytes | None]) -> int:
+        """One IMMEDIATE transaction for a whole block: every read checked, every write applied."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            stale = [(c, k) for (c, k), v in reads.items() if self.get(c, k).version != v]
+            if stale:
+                raise StaleRead(stale[0][0], [k for _, k in stale])
+            sequence = self.sequence() + 1
+            self._db.executemany(UPSERT, [(c, k, v, sequence) for (c, k), v in writes.items()])
+            self._db.execute("UPDATE meta SET value = ? WHERE name = 'sequence'", (sequence,))
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        return sequence
+
+    def items(self) -> Iterator[tuple[str, bytes, bytes]]:
+        rows = self._db.execute("SELECT code_id, key, value FROM state WHERE value IS NOT NULL").fetchall()
+        for code_id, key, value in rows:
+            yield code_id, bytes(key), bytes(value)
 
     def close(self) -> None:
         self._db.close()

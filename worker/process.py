@@ -43,7 +43,9 @@ from broker import protocol as p
 from broker.protocol import Command, ErrorCode, Op, Status
 from worker import wasm
 from worker.cache import DEFAULT_BYTES, DEFAULT_ENTRIES, ModuleCache
+from worker.heartbeat import Pump
 from worker.host import DEFAULT_HOST_LIMITS, CallContext, CallState, Host, HostLimits, check_imports
+from worker.supervisor import handle_stop_signals, worn_out
 from worker.wasm.types import ValType
 
 DEFAULT_BACKEND = "tcp://127.0.0.1:5556"
@@ -58,7 +60,13 @@ class WorkerConfig:
     endpoint: str = DEFAULT_BACKEND
     cache_entries: int = DEFAULT_ENTRIES
     cache_bytes: int = DEFAULT_BYTES
-    heartbeat: float = 1.0
+    heartbeat: float = 1.0  # seconds between heartbeats; the broker's value replaces it on READY
+    liveness: int = 3  # missed heartbeats before the broker counts as gone (then reconnect)
+    reconnect_min: float = 1.0  # reconnect backoff: first delay, doubling up to reconnect_max
+    reconnect_max: float = 32.0
+    watchdog: float = 5.0  # end the process when a job outlives its time limit by this much (0: never)
+    max_jobs: int = 0  # recycle the process after this many jobs (0: never)
+    max_memory_mb: int = 0  # recycle the process once its resident memory exceeds this (0: never)
     callback_timeout: float = 10.0
     limits: p.ProtocolLimits = p.DEFAULT_LIMITS
     host_limits: HostLimits = DEFAULT_HOST_LIMITS
@@ -68,14 +76,19 @@ class WorkerConfig:
 class Link:
     """The worker's DEALER socket: send messages, receive checked ones, CALLBACK round trips."""
 
-    def __init__(self, config: WorkerConfig, context: zmq.Context[Any]) -> None:
+    def __init__(self, config: WorkerConfig, context: zmq.Context[Any], pump: str | None = None) -> None:
         self.config = config
-        self.socket: zmq.Socket[Any] = context.socket(zmq.DEALER)
-        self.socket.setsockopt(zmq.LINGER, 0)
-        self.socket.setsockopt(zmq.MAXMSGSIZE, 4 * config.limits.max_body)
-        if config.setup_socket is not None:
-            config.setup_socket(self.socket)
-        self.socket.connect(config.endpoint)
+        if pump is not None:  # through the I/O thread that owns the DEALER (worker.heartbeat)
+            self.socket: zmq.Socket[Any] = context.socket(zmq.PAIR)
+            self.socket.setsockopt(zmq.LINGER, 0)
+            self.socket.connect(pump)
+        else:
+            self.socket = context.socket(zmq.DEALER)
+            self.socket.setsockopt(zmq.LINGER, 0)
+            self.socket.setsockopt(zmq.MAXMSGSIZE, 4 * config.limits.max_body)
+            if config.setup_socket is not None:
+                config.setup_socket(self.socket)
+            self.socket.connect(config.endpoint)
         self._seq = itertools.count(1)
         self.disconnected = False  # the broker asked us to register again
         self.dropped = 0
@@ -153,10 +166,17 @@ class Worker:
         self.reported = -1  # cache generation last reported to the broker
         self.jobs_done = 0
         self.stopping = threading.Event()
+        self.recycled: str | None = None  # why the worker stopped itself to be replaced
 
     def run(self) -> None:
-        """Serve jobs until :meth:`stop` (or a signal); always says DISCONNECT and closes."""
-        self.link = link = Link(self.config, self.context)
+        """Serve jobs until :meth:`stop` (or a signal); always says DISCONNECT and closes.
+
+        The DEALER to the broker belongs to a :class:`~worker.heartbeat.Pump`
+        thread, which heartbeats even while a job runs here.
+        """
+        pump = Pump(self.config, self.context)
+        self.link = link = Link(self.config, self.context, pump.endpoint)
+        pump.start()
         try:
             self._ready(full=True)
             while not self.stopping.is_set():
@@ -164,7 +184,15 @@ class Worker:
         finally:
             with signals_ignored():  # a second Ctrl-C or a SIGTERM must not cut the goodbye short
                 _quietly(lambda: link.send(Command.DISCONNECT, b"bye", {}))
+                pump.stop()
                 link.close()
+
+    def _recycle_when_worn(self) -> None:
+        """Stop (the supervisor starts a fresh process) after ``max_jobs`` jobs or past ``max_memory_mb``."""
+        reason = worn_out(self.config, self.jobs_done)
+        if reason is not None:
+            self.recycled = reason
+            self.stop()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -172,11 +200,14 @@ class Worker:
     def _step(self, link: Link) -> None:
         message = link.receive(self.config.heartbeat)
         if message is None:
-            link.send(Command.HEARTBEAT, b"hb", {})
-        elif message.command is Command.REQUEST:
+            return  # heartbeats are the pump thread's (worker.heartbeat)
+        if message.command is Command.REQUEST:
             result = self.execute(message.request_id, message.body)
-            link.send(Command.FINAL, message.request_id, {**result, **self._cache_report(full=False)})
             self.jobs_done += 1
+            self._recycle_when_worn()
+            if self.stopping.is_set():  # on its way out (SIGTERM, recycling): the broker sends no new job
+                result["leaving"] = True
+            link.send(Command.FINAL, message.request_id, {**result, **self._cache_report(full=False)})
             if link.disconnected:
                 self._ready(full=True)
         elif message.command is Command.DISCONNECT:
@@ -186,7 +217,8 @@ class Worker:
         """READY: register with the broker (one credit), with the cache report."""
         assert self.link is not None
         self.link.disconnected = False
-        self.link.send(Command.READY, b"ready", {**self._cache_report(full), "pid": os.getpid()})
+        self.link.send(Command.READY, b"ready", {**self._cache_report(full), "pid": os.getpid(),
+                                                 "heartbeats": True})
 
     def _cache_report(self, full: bool) -> dict[str, Any]:
         """Cache counters, and the cached code ids if they changed since the last report (or ``full``)."""
@@ -405,14 +437,19 @@ class _Leaving:
 
 
 def main(config: WorkerConfig) -> None:
-    """A worker process's entry point: serve until SIGTERM or Ctrl-C."""
-    signal.signal(signal.SIGTERM, _Leaving.handle)
-    signal.signal(signal.SIGINT, _Leaving.handle)
+    """A worker process's entry point: serve until SIGTERM (graceful; a second one stops at once).
+
+    SIGINT is ignored: Ctrl-C reaches the whole process group, and the
+    parent (``worker.supervisor``, the broker's ``--with-workers``) answers it
+    with SIGTERM.
+    """
     install_alarm()
     tune_allocator()
     context = zmq.Context()
+    worker = Worker(config, context)
+    handle_stop_signals(worker.stop)
     try:
-        Worker(config, context).run()
+        worker.run()
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:

@@ -18,8 +18,11 @@ from pathlib import Path
 
 import zmq
 
+from broker.commands import liveness_options, operator
 from broker.commands.demo import run_demo
 from broker.core import BrokerConfig
+from broker.metrics import MetricsUnavailable
+from broker.security import SecurityError
 from broker.server import DEFAULT_BACKEND, DEFAULT_FRONTEND, Broker
 from broker.state import DEFAULT_URL
 from worker.process import WorkerConfig, start_workers, stop_workers
@@ -43,6 +46,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"default gas limit of a call (default {DEFAULTS.default_gas})")
     parser.add_argument("--timeout", type=float, default=DEFAULTS.default_timeout,
                         help=f"default time limit of a call in seconds (default {DEFAULTS.default_timeout})")
+    liveness_options.add_broker_options(parser)
+    operator.add_curve_options(parser, operator.Role.SERVER)
+    operator.add_limit_options(parser)
+    operator.add_observability_options(parser)
 
 
 def connectable(endpoint: str) -> str:
@@ -53,20 +60,30 @@ def connectable(endpoint: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = BrokerConfig(default_gas=args.gas, default_timeout=args.timeout)
+    config = BrokerConfig(default_gas=args.gas, default_timeout=args.timeout,
+                          **liveness_options.broker_fields(args))
     try:
-        broker = Broker(state=args.state, frontend=args.frontend, backend=args.backend, config=config)
+        options = operator.broker_options(args)
+        operator.setup_logs(args)
+        broker = Broker(state=args.state, frontend=args.frontend, backend=args.backend, config=config,
+                        **options)
         broker.bind()
-    except (zmq.ZMQError, OSError, ValueError) as exc:
+    except (zmq.ZMQError, OSError, ValueError, SecurityError, MetricsUnavailable) as exc:
         print(f"error: cannot start the broker: {exc}")
         return 2
     print(f"broker: clients {broker.frontend_endpoint}, workers {broker.backend_endpoint}, "
           f"state {args.state}", flush=True)
+    if options["curve"] is not None:
+        print(f"broker: CurveZMQ on, accepting the keys in {options['curve'].public_dir}", flush=True)
+    if args.metrics_port is not None:
+        port = broker.metrics.port if broker.metrics is not None else args.metrics_port
+        print(f"broker: metrics on http://{args.metrics_host}:{port}/metrics", flush=True)
     workers: list[BaseProcess] = []
     try:
         if args.with_workers:
             backend = connectable(broker.backend_endpoint)
-            workers = start_workers(WorkerConfig(endpoint=backend), args.with_workers)
+            workers = start_workers(WorkerConfig(endpoint=backend, **liveness_options.worker_fields(args)),
+                                    args.with_workers)
         asyncio.run(_serve(broker, args))
     except KeyboardInterrupt:
         print("\nstopping", flush=True)
@@ -77,7 +94,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(broker: Broker, args: argparse.Namespace) -> None:
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, broker.stop)
+    asyncio.get_running_loop().add_signal_handler(
+        signal.SIGTERM, liveness_options.graceful_stop(broker, args.drain_timeout))
+    operator.start_official_exporter(broker, args)
     demo = None
     if args.demo is not None:
         demo = asyncio.create_task(_demo(connectable(broker.frontend_endpoint), args.demo, args.with_workers))

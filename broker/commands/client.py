@@ -15,8 +15,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgpack
+
 from broker import errors
+from broker.block.receipts import DEFAULT_GAS_LIMIT, BlockCall, BlockResult
 from broker.client import DEFAULT_ENDPOINT, Client, Number, Result
+from broker.commands import operator
+from broker.metrics import GARBAGE_COUNTERS
+from broker.protocol import ROOT_SIZE, Status
+from broker.security import SecurityError
 
 MULTI_COMMAND = True
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
@@ -28,6 +35,7 @@ def configure(parser: argparse.ArgumentParser, name: str) -> None:
                         help=f"the broker's frontend (default {DEFAULT_ENDPOINT})")
     parser.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
                         help="how long to wait for each attempt (default 30)")
+    operator.add_curve_options(parser, operator.Role.CLIENT)
     CONFIGURE[name](parser)
 
 
@@ -61,8 +69,13 @@ def _configure_stats(parser: argparse.ArgumentParser) -> None:
 
 def _configure_block(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path,
-                        help='a JSON list of calls: {"code_id", "function", "args", "text" or "input" (hex), '
-                             '"caller", "gas"}, run in order')
+                        help='FILE.json: a list of calls {"code_id", "function", "args", "text" or "input" '
+                             '(hex), "caller", "height", "time", "gas"} in block order; FILE.msgpack: a list '
+                             'of calls as on the wire (docs/protocol.md)')
+    parser.add_argument("--dry-run", action="store_true", help="execute, but commit nothing")
+    parser.add_argument("--state-root", type=root_bytes, metavar="HEX",
+                        help="the expected state root before the block: refused when it differs")
+    parser.add_argument("--timeout", type=float, help="time limit of the whole block, in seconds")
 
 
 CONFIGURE: dict[str, Callable[[argparse.ArgumentParser], None]] = {
@@ -113,8 +126,12 @@ def identity(text: str) -> bytes:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        with Client(args.connect, timeout=args.wait) as client:
+        with Client(args.connect, timeout=args.wait, curve_secret=args.curve_secret,
+                    curve_public_dir=args.curve_public_dir) as client:
             return RUN[args.command](client, args)
+    except (SecurityError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
     except errors.PoolError as exc:
         print(f"error: {type(exc).__name__}: {exc.reason}", file=sys.stderr)
         return EXIT_REFUSED
@@ -152,21 +169,64 @@ def _stats(client: Client, args: argparse.Namespace) -> int:
 
 
 def _block(client: Client, args: argparse.Namespace) -> int:
-    calls = json.loads(args.file.read_text())
-    if not isinstance(calls, list) or not all(isinstance(c, dict) for c in calls):
-        print("error: the block file must hold a JSON list of objects", file=sys.stderr)
+    try:
+        calls = read_block(args.file)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"error: cannot read the block {args.file}: {exc}", file=sys.stderr)
         return EXIT_REFUSED
-    results = [_block_call(client, c) for c in calls]
-    for index, result in enumerate(results):
-        print(f"[{index}] {_one_line(result)}")
-    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
+    result = client.execute_block(calls, dry_run=args.dry_run, state_root=args.state_root,
+                                  timeout=args.timeout)
+    print(format_block(result))
+    return EXIT_OK if all(r.status == Status.OK for r in result.receipts) else EXIT_FAILED
 
 
-def _block_call(client: Client, call: dict[str, Any]) -> Result:
+MSGPACK_SUFFIXES = (".msgpack", ".mpk", ".mp")
+
+
+def read_block(path: Path) -> list[BlockCall]:
+    """The calls of a block file: msgpack (wire maps) by its suffix, else JSON (people's maps)."""
+    if path.suffix in MSGPACK_SUFFIXES:
+        raw = msgpack.unpackb(path.read_bytes(), raw=False)
+        return [BlockCall.from_wire(call) for call in _call_list(raw)]
+    return [_json_call(call) for call in _call_list(json.loads(path.read_text()))]
+
+
+def _call_list(raw: Any) -> list[dict[str, Any]]:
+    calls = raw.get("calls") if isinstance(raw, dict) else raw
+    if not isinstance(calls, list) or not all(isinstance(c, dict) for c in calls):
+        raise ValueError("a block file holds a list of call maps (or a map with 'calls')")
+    return calls
+
+
+def _json_call(call: dict[str, Any]) -> BlockCall:
+    """A call as people write it in JSON: input as text or hex, the caller as text or 0x hex."""
     data = call["text"].encode() if "text" in call else bytes.fromhex(call.get("input", ""))
-    context = {"caller": identity(call["caller"])} if "caller" in call else None
-    return client.call(call["code_id"], call["function"], call.get("args", []), input=data, context=context,
-                       gas_limit=call.get("gas"))
+    context: dict[str, Any] = {"caller": identity(call["caller"])} if "caller" in call else {}
+    context.update({k: int(call[k]) for k in ("height", "time") if k in call})
+    gas = call.get("gas", call.get("gas_limit"))
+    return BlockCall(code_id=call["code_id"], function=call["function"], args=tuple(call.get("args", [])),
+                     input=data, context=context, gas_limit=DEFAULT_GAS_LIMIT if gas is None else int(gas))
+
+
+def root_bytes(text: str) -> bytes:
+    """A state root: 64 hex digits."""
+    try:
+        root = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not hex: {text!r}") from None
+    if len(root) != ROOT_SIZE:
+        raise argparse.ArgumentTypeError(f"a state root is {ROOT_SIZE} bytes, got {len(root)}")
+    return root
+
+
+def format_block(result: BlockResult) -> str:
+    """One line per receipt (as ``[index] status results output (error)``), then gas and the state root."""
+    lines = [f"[{r.index}] {_one_line(Result(r.status, list(r.results), r.output, error=r.error))}"
+             for r in result.receipts]
+    lines.append(f"gas used: {result.gas_used}")
+    note = "  (dry run: nothing committed)" if result.dry_run else ""
+    lines.append(f"state root: {result.state_root.hex()}{note}")
+    return "\n".join(lines)
 
 
 RUN: dict[str, Callable[[Client, argparse.Namespace], int]] = {
@@ -224,5 +284,22 @@ def format_stats(stats: dict[str, Any]) -> str:
     rows.append(("cache hit rate", f"{stats.get('cache_hit_rate', 0.0):.1%}"))
     rows.append(("commits", str(stats.get("counters", {}).get("commits", 0))))
     rows.append(("re-executions", str(stats.get("counters", {}).get("reexecutions", 0))))
+    rows.extend(observability_rows(stats))
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+
+
+OBSERVED_COUNTERS = (("requeued", "requeues"), ("poison_pills", "poison-pill failures"))
+
+
+def observability_rows(stats: dict[str, Any]) -> list[tuple[str, str]]:
+    """Rows for jobs by status, requeues, poison pills, refused messages and latency (broker.metrics)."""
+    counters, snapshot = stats.get("counters", {}), stats.get("metrics", {})
+    rows = [(f"jobs {status}", str(count)) for status, count in sorted(snapshot.get("jobs", {}).items())]
+    rows.extend((label, str(counters.get(key, 0))) for key, label in OBSERVED_COUNTERS)
+    refused = sum(counters.get(key, 0) for key in GARBAGE_COUNTERS)
+    rows.append(("refused messages", str(refused)))
+    latency = snapshot.get("latency", {})
+    if latency.get("count"):
+        rows.append(("mean latency", f"{latency['sum'] / latency['count'] * 1000:.1f} ms"))
+    return rows

@@ -9,8 +9,11 @@ import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
+from broker.commands import liveness_options, operator
+from broker.security import SecurityError
 from worker.cache import DEFAULT_BYTES, DEFAULT_ENTRIES
-from worker.process import DEFAULT_BACKEND, WorkerConfig, start_workers, stop_workers
+from worker.process import DEFAULT_BACKEND, WorkerConfig, start_workers
+from worker.supervisor import Supervisor
 
 MIB = 1024 * 1024
 RESPAWN_DELAY = 1.0
@@ -25,11 +28,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"compiled modules cached per process (default {DEFAULT_ENTRIES})")
     parser.add_argument("--cache-mb", type=int, default=DEFAULT_BYTES // MIB, metavar="MB",
                         help=f"module bytes cached per process (default {DEFAULT_BYTES // MIB})")
+    operator.add_curve_options(parser, operator.Role.CLIENT)
+    liveness_options.add_worker_options(parser)
 
 
 def config_from(args: argparse.Namespace, endpoint: str) -> WorkerConfig:
-    """A worker configuration from the command line's cache options."""
-    return WorkerConfig(endpoint=endpoint, cache_entries=args.cache_entries, cache_bytes=args.cache_mb * MIB)
+    """A worker configuration from the command line's cache and CURVE options (SecurityError: bad keys)."""
+    curve = operator.curve_client(args) if hasattr(args, "curve_secret") else None
+    return WorkerConfig(endpoint=endpoint, cache_entries=args.cache_entries, cache_bytes=args.cache_mb * MIB,
+                        setup_socket=curve, **liveness_options.worker_fields(args))
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -40,16 +47,20 @@ def run(args: argparse.Namespace) -> int:
     if args.processes < 1:
         print("error: --processes must be at least 1")
         return 2
-    signal.signal(signal.SIGTERM, _terminate)
-    config = config_from(args, args.connect)
-    workers = start_workers(config, args.processes)
-    print(f"{len(workers)} worker process(es) serving {args.connect}; Ctrl-C stops them", flush=True)
     try:
-        supervise(workers, config)
+        config = config_from(args, args.connect)
+    except SecurityError as exc:
+        print(f"error: {exc}")
+        return 2
+    signal.signal(signal.SIGTERM, _terminate)
+    supervisor = Supervisor(config, args.processes, log=lambda text: print(text, flush=True)).start()
+    print(f"{args.processes} worker process(es) serving {args.connect}; Ctrl-C stops them", flush=True)
+    try:
+        supervisor.run()  # restarts dead and recycled processes (worker.supervisor)
     except KeyboardInterrupt:
         pass
     finally:
-        stop_workers(workers)
+        supervisor.stop(getattr(args, "drain_timeout", liveness_options.DEFAULT_DRAIN))
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -103,7 +104,9 @@ def test_block_runs_calls_in_order(pool: Pool, capsys: pytest.CaptureFixture[str
     (tmp_path / "block.json").write_text(json.dumps(block))
     status, out, _ = wasmpool(pool, capsys, "block", str(tmp_path / "block.json"))
     assert status == 0
-    assert out.splitlines() == ["[0] ok", "[1] ok 5 'first'", "[2] ok 3"]
+    lines = out.splitlines()
+    assert lines[:3] == ["[0] ok", "[1] ok 5 'first'", "[2] ok 3"]
+    assert lines[3].startswith("gas used: ") and re.fullmatch(r"state root: [0-9a-f]{64}", lines[4])
 
 
 @pytest.mark.parametrize(("text", "value"), [("7", 7), ("-3", -3), ("0x10", 16), ("2.5", 2.5)])

@@ -8,8 +8,10 @@ CPython's nesting limits allow, a state machine where they do not), with the
 instruction rules of :mod:`.exprs`; ``compile()`` makes a code object that
 each instance executes in its own namespace (see ``runtime.instance``).
 
-Compilation happens once per module and variant (metered for gas or not) and
-is cached; instances of the same module share the code objects.
+Compilation happens once per module, variant (metered for gas or not) and
+function, lazily: a function is compiled the first time it is called (or
+when ``CompiledModule.compile_all`` asks), and instances of the same module
+share the code objects.
 ``render_ir``/``render_python`` show the two intermediate forms of one
 function (``wasmpool dump --ir/--python``).
 """
@@ -20,10 +22,8 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 from types import CodeType
 
-from ..errors import LinkError
 from ..module import Module
 from .emit import ModuleView, emit_function
 from .ir import Block, If, IRFunction, Loop, Node, render_function
@@ -35,16 +35,56 @@ CACHE_SIZE = 64
 _RECURSION_PER_LEVEL = 8  # Python frames the compiler uses per nesting level of a function
 
 
-@dataclass(frozen=True, slots=True)
 class CompiledModule:
-    """The code objects of one module's functions (variant ``metered``) and their constants."""
+    """One module's compiled functions (variant ``metered``), compiled on first demand.
 
-    module: Module
-    metered: bool
-    codes: dict[int, CodeType]  # function index -> code that defines f{index}
-    constants: dict[str, float]
-    seconds: float
-    source_bytes: int
+    :meth:`code` compiles a function the first time anyone asks and keeps the
+    code object for every later instance; :meth:`compile_all` does them all.
+    Register limits are checked for every function when the object is made,
+    so a module over the limit fails at instantiation, not at its first call.
+    """
+
+    def __init__(self, module: Module, metered: bool, max_registers: int) -> None:
+        self.module = module
+        self.metered = metered
+        self.max_registers = max_registers
+        self.info = ModuleInfo.of(module)
+        self.view = module_view(module)
+        self.codes: dict[int, tuple[CodeType, dict[str, float]]] = {}
+        self.seconds = 0.0  # spent compiling so far
+        self.source_bytes = 0
+        self._lock = threading.Lock()
+        for defined in range(len(module.funcs)):
+            check_registers(module, self.info.num_imported + defined, max_registers)
+
+    def code(self, index: int) -> tuple[CodeType, dict[str, float]]:
+        """The code object defining ``f{index}`` and the float constants it names."""
+        found = self.codes.get(index)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self.codes.get(index)
+            if found is None:
+                start = time.perf_counter()
+                source, constants = function_source(self.module, index, self.metered, self.info,
+                                                    self.view, self.max_registers)
+                found = self.codes[index] = (_python_code(source, index), constants)
+                self.seconds += time.perf_counter() - start
+                self.source_bytes += len(source)
+        return found
+
+    def compile_all(self) -> CompiledModule:
+        """Compile every function now (timing, tests, warming a cache)."""
+        for defined in range(len(self.module.funcs)):
+            self.code(self.info.num_imported + defined)
+        return self
+
+
+def _python_code(source: str, index: int) -> CodeType:
+    try:
+        return compile(source, f"<wasm function {index}>", "exec")
+    except (SyntaxError, RecursionError, MemoryError) as exc:  # a compiler bug or an absurd function
+        raise CompileError(f"function {index} could not be compiled to Python: {exc}") from exc
 
 
 _cache: OrderedDict[tuple[int, bool, int], CompiledModule] = OrderedDict()
@@ -61,18 +101,22 @@ def module_view(module: Module) -> ModuleView:
     )
 
 
-def lower(module: Module, func_index: int, info: ModuleInfo | None = None,
-          max_registers: int = DEFAULT_MAX_REGISTERS) -> IRFunction:
-    """The register form of one module-defined function, checking the register limit."""
-    info = info or ModuleInfo.of(module)
-    defined = func_index - info.num_imported
+def check_registers(module: Module, func_index: int, max_registers: int) -> None:
+    """Refuse a function whose registers (stack height + locals) exceed ``max_registers``."""
+    defined = func_index - module.num_imported_funcs
     if 0 <= defined < len(module.funcs) and defined < len(module.code_info):
         func, code = module.funcs[defined], module.code_info[defined]
         registers = code.max_height + len(func.locals) + len(module.types[func.type_index].params)
         if registers > max_registers:
             raise CompileError(f"function {func_index} needs {registers} registers "
                                f"(stack {code.max_height} + locals), more than the limit {max_registers}")
-    return lower_function(info, func_index)
+
+
+def lower(module: Module, func_index: int, info: ModuleInfo | None = None,
+          max_registers: int = DEFAULT_MAX_REGISTERS) -> IRFunction:
+    """The register form of one module-defined function, checking the register limit."""
+    check_registers(module, func_index, max_registers)
+    return lower_function(info or ModuleInfo.of(module), func_index)
 
 
 def function_source(module: Module, func_index: int, metered: bool = False,
@@ -80,45 +124,29 @@ def function_source(module: Module, func_index: int, metered: bool = False,
                     max_registers: int = DEFAULT_MAX_REGISTERS) -> tuple[str, dict[str, float]]:
     """The Python source of one function and the float constants it names."""
     ir = lower(module, func_index, info, max_registers)
-    with _deep_recursion(nesting_depth(ir)):
-        result = emit_function(ir, view or module_view(module), metered)
+    try:
+        with _deep_recursion(nesting_depth(ir)):
+            result = emit_function(ir, view or module_view(module), metered)
+    except RecursionError:  # our own estimate of the recursion needed was short
+        raise CompileError(f"function {func_index} is nested too deeply to compile") from None
     return result.source, result.constants
 
 
 def compile_module(module: Module, metered: bool = False,
                    max_registers: int = DEFAULT_MAX_REGISTERS) -> CompiledModule:
-    """Compile (or fetch from the cache) every function of ``module``."""
+    """The (cached) compiled form of ``module``; its functions compile on first demand."""
     key = (id(module), metered, max_registers)
     with _lock:
         found = _cache.get(key)
         if found is not None and found.module is module:
             _cache.move_to_end(key)
             return found
-    compiled = _compile(module, metered, max_registers)
+    compiled = CompiledModule(module, metered, max_registers)
     with _lock:
         _cache[key] = compiled
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     return compiled
-
-
-def _compile(module: Module, metered: bool, max_registers: int) -> CompiledModule:
-    start = time.perf_counter()
-    info = ModuleInfo.of(module)
-    view = module_view(module)
-    codes: dict[int, CodeType] = {}
-    constants: dict[str, float] = {}
-    size = 0
-    for defined in range(len(module.funcs)):
-        index = info.num_imported + defined
-        source, consts = function_source(module, index, metered, info, view, max_registers)
-        size += len(source)
-        try:
-            codes[index] = compile(source, f"<wasm function {index}>", "exec")
-        except (SyntaxError, RecursionError, MemoryError) as exc:  # a compiler bug or an absurd function
-            raise CompileError(f"function {index} could not be compiled to Python: {exc}") from exc
-        constants.update(consts)
-    return CompiledModule(module, metered, codes, constants, time.perf_counter() - start, size)
 
 
 def nesting_depth(ir_or_body: IRFunction) -> int:
@@ -138,10 +166,14 @@ def nesting_depth(ir_or_body: IRFunction) -> int:
 
 
 class _deep_recursion:
-    """Raise the recursion limit while the compiler walks a deeply nested function."""
+    """Raise the recursion limit while the compiler walks a deeply nested function.
+
+    Compilation may happen in the middle of a deep wasm call (the first call of a
+    function), so the headroom is counted from the current stack depth.
+    """
 
     def __init__(self, depth: int) -> None:
-        self.needed = 1000 + _RECURSION_PER_LEVEL * depth
+        self.needed = _stack_depth() + 1000 + _RECURSION_PER_LEVEL * depth
         self.saved = 0
 
     def __enter__(self) -> None:
@@ -153,9 +185,20 @@ class _deep_recursion:
         sys.setrecursionlimit(self.saved)
 
 
+def _stack_depth() -> int:
+    frame = sys._getframe()
+    depth = 0
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back  # type: ignore[assignment]
+    return depth
+
+
 def render_ir(module: Module, func_index: int) -> str:
     """The register form of module-defined function ``func_index``, one instruction per line."""
-    return render_function(lower(module, func_index))
+    func = lower(module, func_index)
+    with _deep_recursion(nesting_depth(func)):
+        return render_function(func)
 
 
 def render_python(module: Module, func_index: int, metered: bool = False) -> str:
@@ -166,9 +209,10 @@ def render_python(module: Module, func_index: int, metered: bool = False) -> str
 __all__ = [
     "CompileError",
     "CompiledModule",
-    "LinkError",
+    "check_registers",
     "compile_module",
     "function_source",
+    "lower",
     "render_ir",
     "render_python",
 ]

@@ -2,23 +2,20 @@
 
 Theory of operation
 -------------------
-*Straight-line code.* Registers are Python locals, but most are read exactly
-once, right after they are written, so the emitter folds them: a register's
-expression stays *pending* until its single use, where it is inlined
-(``l2 = (l0 + l1) & 0xffffffff`` rather than ``s0 = l0; s1 = l1; ...``). A
-pending expression is written to its register instead (*flushed*) when
-something it reads is about to be assigned, at every control node (joins need
-real registers), or when it grows too big. Expressions that are impure (read
-memory or globals, may trap, call) keep their relative order: at most one is
-pending at a time, and statements with effects flush it first.
+*Instructions.* Each instruction becomes Python by its rule in :mod:`.exprs`;
+:mod:`.fold` inlines registers into the expressions that use them, keeping
+impure work in order.
 
-*Control.* :mod:`.structure` decides the shape of each construct: structured
-``while``/``if`` where CPython's nesting limits allow, a state machine where
-they do not. Branches are resolved through a stack of Python loop *frames*
-(see :class:`Frame`): the owner of the target label is either the innermost
-frame (``break``/``continue``/``lbl = k; continue``) or an outer one (``br =
-token; break``, tested after each loop). Branch values move into the target
-label's registers by a (parallel) assignment first.
+*Control.* :mod:`.structure` first reshapes the register form (switch
+ladders become :class:`~.ir.Switch`, short ``return`` continuations are
+copied into the branches that reach them, gas blocks merge) and decides the
+shape of each construct: structured ``while``/``if`` where CPython's nesting
+limits allow, a state machine (:mod:`.states`) where they do not. Branches
+are resolved through a stack of Python loop frames (:mod:`.routes`): the
+owner of the target label is either the innermost frame (``break``,
+``continue``, ``lbl = k; continue``) or an outer one (``br = token; break``,
+tested after each loop). Branch values move into the target label's
+registers by a (parallel) assignment first.
 
 *Function shape.* ``def f7(d, l0, l1):`` takes the remaining call depth ``d``
 and the parameters; it returns None, one value or a tuple. It begins with the
@@ -26,19 +23,21 @@ depth check, zeroes its declared locals, binds the memory's ``bytearray`` to
 ``m`` when it touches memory, and wraps the body in one ``try`` that turns
 ``IndexError``/``struct.error`` (memory bounds, detected by the access
 itself) and ``ZeroDivisionError`` (inlined unsigned division) into traps. The
-metered variant keeps the remaining gas in the local ``gas`` (charged per gas
-block, checked at entry and loop headers) and syncs it with the instance's
-``GAS`` around calls, at returns and when an exception leaves.
+metered variant charges each gas block's price before it runs and checks the
+meter at entry and loop headers: a function with loops keeps the remaining
+gas in the local ``gas`` and syncs it with the meter (``G.g``) around calls,
+at returns and when an exception leaves; a function without loops charges
+``G.g`` directly.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import IntEnum
+from dataclasses import dataclass
 
 from ..opcodes import BULK_UNIT, BULK_UNIT_GAS, OPS, Imm, Opcode
 from ..types import FuncType, ValType
-from .exprs import RULES, X, as_value, condition, const_text, paren
+from .exprs import RULES, X, as_value, condition, loose, paren
+from .fold import Folder, Line, result_wrap, truth
 from .ir import (
     Block,
     Br,
@@ -49,7 +48,6 @@ from .ir import (
     If,
     IRFunction,
     Label,
-    LabelKind,
     Loc,
     Loop,
     Node,
@@ -57,12 +55,25 @@ from .ir import (
     Operand,
     Reg,
     Return,
+    Switch,
     Unreachable,
 )
 from .lower import MOVE_OPS
-from .structure import Analysis, Need, ifconv_ok, ranges, tree_depth
+from .routes import Frame, FrameKind, Mode, Route
+from .states import emit_states
+from .structure import (
+    Analysis,
+    Need,
+    has_loops,
+    ifconv_ok,
+    merge_gas,
+    ranges,
+    rewrite_switches,
+    sink_checked_gas,
+    switch_runs,
+    thread_returns,
+)
 
-MAX_FOLD = 12  # operations one folded expression may hold
 _MOVES = frozenset({Opcode.LOCAL_GET, *MOVE_OPS.values()})
 _BULK = frozenset({Opcode.MEMORY_FILL, Opcode.MEMORY_COPY, Opcode.MEMORY_INIT, Opcode.TABLE_FILL,
                    Opcode.TABLE_COPY, Opcode.TABLE_INIT})
@@ -71,6 +82,7 @@ _ZEROS: dict[ValType, str] = {
     ValType.FUNCREF: "None", ValType.EXTERNREF: "None",
 }
 _GROW = frozenset({Opcode.MEMORY_GROW, Opcode.TABLE_GROW})
+_PRICED = _BULK | _GROW  # instructions with a dynamic gas price
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,43 +95,6 @@ class ModuleView:
     type_sigs: tuple[int, ...]  # interned signature id of each type index
 
 
-class FrameKind(IntEnum):
-    """The Python loops the emitter opens."""
-
-    BLOCK = 1  # while True: ... break       (branch to it: break)
-    LOOP = 2  # while True: ...             (branch to it: continue)
-    STATES = 3  # while True: dispatch on lbl (branch to a state: lbl = k; continue)
-
-
-@dataclass(eq=False, slots=True)
-class Frame:
-    """An open Python loop; ``escapes`` are tokens of outer frames branched to from inside."""
-
-    kind: FrameKind
-    token: int
-    escapes: set[int] = field(default_factory=set)
-    exit_state: int = -1
-
-
-class Mode(IntEnum):
-    """How a branch reaches a label."""
-
-    FUNC = 0  # return
-    IFCONV = 1  # falls to the end of an if-converted block
-    FRAME = 2  # the frame's own action (break / continue)
-    STATE = 3  # lbl = state; continue in the frame
-
-
-@dataclass(slots=True)
-class Route:
-    mode: Mode
-    frame: Frame | None = None
-    state: int = -1
-
-
-Line = tuple[int, str]
-
-
 @dataclass(slots=True)
 class EmitResult:
     """One function's source and what its namespace must provide."""
@@ -128,108 +103,27 @@ class EmitResult:
     constants: dict[str, float]
 
 
-class FunctionEmitter:
+class FunctionEmitter(Folder):
     """Emits one function; use :func:`emit_function`."""
 
     def __init__(self, func: IRFunction, view: ModuleView, metered: bool) -> None:
+        super().__init__()
         self.func = func
         self.view = view
         self.metered = metered
+        # With loops, gas lives in a fast local synced with the meter around calls; without,
+        # straight-line charges go to the meter itself and calls need no syncing.
+        self.local_gas = metered and has_loops(func.body)
+        self.gas = "gas" if self.local_gas else "G.g"
         self.analysis = Analysis()
-        self.out: list[Line] = []
-        self.ind = 2
         self.loops = 1  # the try block
         self.frames: list[Frame] = []
         self.routes: dict[int, Route] = {func.func_label.id: Route(Mode.FUNC)}
-        self.pending: dict[str, X] = {}
         self.tokens = 0
-        self.constants: dict[str, float] = {}
         self.uses_br = False
         self.uses_memory = False
         self.uses_div = False
-        self.temps = 0
         self.tail_done = False
-
-    # ------------------------------------------------------------ lines
-
-    def line(self, text: str, ind: int | None = None) -> None:
-        self.out.append((self.ind if ind is None else ind, text))
-
-    def _terminal(self) -> bool:
-        """Whether the last emitted line ends control flow at the current level."""
-        if not self.out:
-            return False
-        ind, text = self.out[-1]
-        return ind == self.ind and text.startswith(("return", "raise", "break", "continue"))
-
-    # ------------------------------------------------------------ operands and folding
-
-    def operand(self, operand: Operand) -> X:
-        if isinstance(operand, Reg):
-            name = f"s{operand.h}"
-            pending = self.pending.pop(name, None)
-            return pending if pending is not None else X(name, reads=frozenset((name,)))
-        if isinstance(operand, Loc):
-            name = f"l{operand.i}"
-            return X(name, reads=frozenset((name,)))
-        return self.constant(operand)
-
-    def constant(self, const: Const) -> X:
-        x = const_text(const)
-        if x.text.startswith("kf"):
-            self.constants[x.text] = float(const.value)
-        return x
-
-    def assign(self, target: str, x: X) -> None:
-        """Emit ``target = x`` after flushing whatever still reads the old ``target``."""
-        self.flush_reading(target)
-        x = as_value(x)
-        if x.text != target:
-            self.line(f"{target} = {x.text}")
-
-    def flush_reading(self, name: str) -> None:
-        for reg in [r for r, x in self.pending.items() if name in x.reads]:
-            x = self.pending.pop(reg, None)
-            if x is not None:
-                self.assign(reg, x)
-
-    def flush_impure(self) -> None:
-        for reg in [r for r, x in self.pending.items() if x.impure]:
-            x = self.pending.pop(reg, None)
-            if x is not None:
-                self.assign(reg, x)
-
-    def flush_all(self) -> None:
-        while self.pending:
-            reg = next(iter(self.pending))
-            self.assign(reg, self.pending.pop(reg))
-
-    def drop_pure(self) -> None:
-        """Forget pending values a branch discards; impure ones still run."""
-        self.flush_impure()
-        self.pending.clear()
-
-    def define(self, reg: str, x: X) -> None:
-        """``reg`` now holds ``x``: keep it pending for its single use, or write it."""
-        if x.impure:
-            self.flush_impure()
-        if x.size > MAX_FOLD:
-            self.assign(reg, x)
-        else:
-            self.pending[reg] = x
-
-    def materialize(self, x: X, home: str) -> X:
-        """``x`` as a plain name (writing it to ``home`` if it is an expression)."""
-        if x.atomic and not x.cond and not x.impure and x.size == 1:
-            return x
-        self.assign(home, x)
-        return X(home, reads=frozenset((home,)))
-
-    def _home(self, operand: Operand) -> str:
-        if isinstance(operand, Reg):
-            return f"s{operand.h}"
-        self.temps += 1
-        return f"t{self.temps}"
 
     # ------------------------------------------------------------ instructions
 
@@ -260,18 +154,20 @@ class FunctionEmitter:
     def emit_rule(self, node: Op) -> None:
         rule = RULES[node.op]
         args = [self.operand(a) for a in node.args]
-        if rule.dup or rule.lazy or (self.metered and node.op in _BULK | _GROW):
+        if rule.dup or rule.lazy or (self.metered and node.op in _PRICED):
             keep = set(rule.dup) | set(rule.lazy)
-            if self.metered and node.op in _BULK | _GROW:
+            if self.metered and node.op in _PRICED:
                 keep = set(range(len(args)))
             for i in sorted(keep):
                 if i in rule.dup or args[i].impure or i not in rule.lazy:
-                    args[i] = self.materialize(args[i], self._home(node.args[i]))
+                    args[i] = self.materialize(args[i], self.home(node.args[i]))
+        if rule.value_first and args[0].impure and args[1].impure:  # m[a] = v evaluates v first
+            args[0] = self.materialize(args[0], self.home(node.args[0]))
         if node.op in (Opcode.SELECT, Opcode.SELECT_T):
-            args = [as_value(args[0]), as_value(args[1]), condition(args[2])]
+            args = [as_value(args[0]), as_value(args[1]), condition(truth(args[2]))]
         else:
-            args = [as_value(a) for a in args]
-        if node.op in (Opcode.I32_EQZ, Opcode.I64_EQZ) and args[0].cond:
+            args = [loose(a) if i in rule.loose else as_value(a) for i, a in enumerate(args)]
+        if node.op in (Opcode.I32_EQZ, Opcode.I64_EQZ) and (args[0].cond or args[0].atomic):
             x = args[0]
             self.define(str(node.outs[0]), X(f"not {paren(x)}", False, True, x.impure, x.reads, x.size + 1))
             return
@@ -289,7 +185,8 @@ class FunctionEmitter:
             self.line(text)
             return
         reads = frozenset().union(*(a.reads for a in args))
-        x = X(text, rule.atomic, rule.cond, impure, reads, 1 + sum(a.size for a in args))
+        wrap, big = result_wrap(rule, args)
+        x = X(text, rule.atomic, rule.cond, impure, reads, 1 + sum(a.size for a in args), wrap, big)
         if self.metered and node.op in _GROW:
             self.flush_impure()
             self.assign(str(node.outs[0]), x)
@@ -300,30 +197,38 @@ class FunctionEmitter:
     def charge_bulk(self, count: X) -> None:
         self.flush_impure()
         units = f"({paren(count)} + {BULK_UNIT - 1}) // {BULK_UNIT}"
-        self.line(f"gas -= {units}" if BULK_UNIT_GAS == 1 else f"gas -= {BULK_UNIT_GAS} * {units}")
-        self.line("if gas < 0: raise out_of_gas()")
+        price = units if BULK_UNIT_GAS == 1 else f"{BULK_UNIT_GAS} * {units}"
+        self.line(f"{self.gas} -= {price}")
+        self.line(f"if {self.gas} < 0: raise out_of_gas()")
 
     def charge_grow(self, node: Op, args: list[X]) -> None:
         result = str(node.outs[0])
         count = args[-1].text
         unit = "grow_page_gas" if node.op is Opcode.MEMORY_GROW else "grow_elems_gas"
-        self.line(f"if {result} != 0xffffffff: gas -= {unit}({count})")
+        self.line(f"if {result} != 0xffffffff: {self.gas} -= {unit}({count})")
 
     def emit_call(self, node: Op, callee: str, args: list[X]) -> None:
         call = f"{callee}({', '.join(['d - 1', *(as_value(a).text for a in args)])})"
         reads = frozenset().union(*(a.reads for a in args), ("e",) if callee == "e.fn" else ())
         x = X(call, True, False, True, reads, 1 + sum(a.size for a in args))
         outs = node.outs
-        if self.metered:
+        if self.local_gas:
             self.flush_impure()
-            self.line("GAS = gas")
+            self.sync_out()
             self.emit_call_result(outs, x)
-            self.line("gas = GAS")
+            self.line("gas = G.g")
         elif len(outs) == 1:
             self.define(str(outs[0]), x)
         else:
             self.flush_impure()
             self.emit_call_result(outs, x)
+
+    def sync_out(self) -> None:
+        """``G.g = gas``, unless the line before just read it back (``gas = G.g``)."""
+        if self.out and self.out[-1] == (self.ind, "gas = G.g"):
+            self.out.pop()
+        else:
+            self.line("G.g = gas")
 
     def emit_call_result(self, outs: tuple[Reg | Loc, ...], x: X) -> None:
         for out in outs:
@@ -340,9 +245,9 @@ class FunctionEmitter:
         sig = self.view.type_sigs[type_index]
         args = [self.operand(a) for a in node.args]
         self.flush_impure()
-        index = self.materialize(as_value(args[-1]), self._home(node.args[-1]))
-        params = [a if not a.impure else self.materialize(a, self._home(o))
+        params = [a if not a.impure else self.materialize(a, self.home(o))
                   for a, o in zip(args[:-1], node.args[:-1], strict=True)]
+        index = self.materialize(as_value(args[-1]), self.home(node.args[-1]))
         self.flush_reading("e")
         i = index.text
         self.line(f"e = t{table}[{i}] if {i} < len(t{table}) else None")
@@ -367,8 +272,8 @@ class FunctionEmitter:
             self.line(f"{', '.join(d for d, _ in pairs)} = {', '.join(x.text for _, x in pairs)}")
 
     def emit_return(self, xs: list[X]) -> None:
-        if self.metered:
-            self.line("GAS = gas")
+        if self.local_gas:
+            self.sync_out()
         values = [as_value(x).text for x in xs]
         if not values:
             self.line("return")
@@ -445,11 +350,14 @@ class FunctionEmitter:
                     self.flush_all()
                 if not self.emit_construct(node):
                     return False
+            elif isinstance(node, Switch):
+                self.emit_switch(node)
+                return False
             elif isinstance(node, BrIf):
                 if node.label is ifconv:
                     self.emit_ifconv(node, nodes[i + 1:], ifconv)
                     return True
-                if node.label is loop_tail and i == len(nodes) - 1 and self.loop_tail_ok(node):
+                if node.label is loop_tail and self.loop_tail_ok(node) and _only_gas(nodes[i + 1:]):
                     cond = self.cond_text(node.cond)
                     self.line(f"if not {paren(cond)}:")
                     self.line("break", self.ind + 1)
@@ -483,13 +391,19 @@ class FunctionEmitter:
     def emit_gas(self, node: Gas) -> None:
         if not self.metered:
             return
+        charge = f"{self.gas} -= "
         if node.cost:
-            self.line(f"gas -= {node.cost}")
+            last = self.out[-1] if self.out else None
+            if last is not None and last[0] == self.ind and last[1].startswith(charge):
+                self.out[-1] = (self.ind, f"{charge}{int(last[1][len(charge):]) + node.cost}")
+            else:
+                self.line(f"{charge}{node.cost}")
         if node.check:
-            self.line("if gas < 0: raise out_of_gas()")
+            self.line(f"if {self.gas} < 0: raise out_of_gas()")
 
     def cond_text(self, operand: Operand) -> X:
-        cond = self.operand(operand)
+        """The operand as a condition (evaluated after everything still pending)."""
+        cond = truth(self.operand(operand))
         self.flush_all()
         return cond
 
@@ -527,8 +441,8 @@ class FunctionEmitter:
     def emit_br_table(self, node: BrTable) -> None:
         index = self.operand(node.index)
         self.flush_all()
-        xs = [self.materialize(self.operand(v), self._home(v)) for v in node.values]
-        index = self.materialize(as_value(index), self._home(node.index))
+        xs = [self.materialize(self.operand(v), self.home(v)) for v in node.values]
+        index = self.materialize(as_value(index), self.home(node.index))
         runs = ranges(node.labels, node.default)
         if isinstance(node.index, Const):
             value = int(node.index.value)
@@ -572,6 +486,44 @@ class FunctionEmitter:
         self.br_tree(runs, mid, hi, index, xs)
         self.ind -= 1
 
+    # ------------------------------------------------------------ switches
+
+    def switch_index(self, node: Switch) -> X:
+        """The switch's index as a plain name, evaluated after everything pending."""
+        index = as_value(self.operand(node.index))
+        self.flush_all()
+        return self.materialize(index, self.home(node.index))
+
+    def emit_switch(self, node: Switch) -> None:
+        if isinstance(node.index, Const):
+            value = int(node.index.value)
+            case = node.table[value] if value < len(node.table) else node.default
+            self.emit_nodes(node.cases[case])
+            return
+        index = self.switch_index(node)
+        runs = switch_runs(node)
+        if len(runs) > len(node.cases):  # a case serves several runs: map entries to cases first
+            table = ", ".join(str(c) for c in node.table)
+            self.assign(index.text, X(f"({table},)[{index.text}] if {index.text} < {len(node.table)} "
+                                      f"else {node.default}", False))
+            runs = [(number, number) for number in range(len(node.cases))]
+        self.case_tree(node, runs, 0, len(runs), index.text)
+
+    def case_tree(self, node: Switch, runs: list[tuple[int, int]], lo: int, hi: int, index: str) -> None:
+        if hi - lo == 1:
+            if self.emit_nodes(node.cases[runs[lo][1]]):
+                self.line("pass")  # never reached: cases end in branches
+            return
+        mid = (lo + hi) // 2
+        self.line(f"if {index} < {runs[mid][0]}:")
+        self.ind += 1
+        self.case_tree(node, runs, lo, mid, index)
+        self.ind -= 1
+        self.line("else:")
+        self.ind += 1
+        self.case_tree(node, runs, mid, hi, index)
+        self.ind -= 1
+
     # ------------------------------------------------------------ structured constructs
 
     def emit_construct(self, node: Block | Loop | If, force_flat: bool = False) -> bool:
@@ -579,7 +531,7 @@ class FunctionEmitter:
         if force_flat or not need.fits(self.loops, self.ind):
             if isinstance(node, Block | Loop) and not node.label.branches:
                 return self.emit_nodes(node.body)
-            return self.emit_states(node)
+            return emit_states(self, node)
         if isinstance(node, If):
             return self.emit_if(node)
         if not node.label.branches:
@@ -640,153 +592,9 @@ class FunctionEmitter:
 
     # ------------------------------------------------------------ state machines
 
-    def emit_states(self, root: Block | Loop | If) -> bool:
-        """Flatten ``root`` into ``while True:`` over states dispatched on ``lbl``."""
-        frame = self.new_frame(FrameKind.STATES)
-        bound = tree_depth(3 * self.analysis.count_constructs(root) + 2)
-        machine = _Machine(self, frame, self.ind + 1 + bound)
-        saved_out, saved_ind = self.out, self.ind
-        self.frames.append(frame)
-        self.loops += 1
-        machine.start()
-        falls = machine.flatten([root], force_root=True)
-        if falls:
-            self.flush_all()
-            self.line("break")
-        states = machine.finish()
-        self.loops -= 1
-        self.frames.pop()
-        self.out, self.ind = saved_out, saved_ind
-        self.line("lbl = 0")
-        self.line("while True:")
-        self._dispatch(states, 0, len(states), self.ind + 1, machine.state_ind)
-        self.after_frame(frame)
-        return True
-
-    def _dispatch(self, states: list[list[Line]], lo: int, hi: int, ind: int, state_ind: int) -> None:
-        if hi - lo == 1:
-            shift = ind - state_ind
-            body = states[lo] or [(state_ind, "break")]
-            self.out.extend((i + shift, text) for i, text in body)
-            return
-        mid = (lo + hi) // 2
-        self.line(f"if lbl < {mid}:", ind)
-        self._dispatch(states, lo, mid, ind + 1, state_ind)
-        self.line("else:", ind)
-        self._dispatch(states, mid, hi, ind + 1, state_ind)
-
-
-class _Machine:
-    """Collects the states of one flattened region (see :func:`FunctionEmitter.emit_states`)."""
-
-    def __init__(self, em: FunctionEmitter, frame: Frame, state_ind: int) -> None:
-        self.em = em
-        self.frame = frame
-        self.state_ind = state_ind
-        self.states: list[list[Line]] = []
-        self.current = -1
-
-    def new_state(self) -> int:
-        self.states.append([])
-        return len(self.states) - 1
-
-    def switch(self, state: int) -> None:
-        self.em.flush_all()
-        self.em.out = self.states[state]
-        self.em.ind = self.state_ind
-        self.current = state
-
-    def start(self) -> None:
-        self.switch(self.new_state())
-
-    def goto(self, state: int) -> None:
-        self.em.flush_all()
-        if state == self.frame.exit_state:
-            self.em.line("break")
-        else:
-            self.em.line(f"lbl = {state}")
-            self.em.line("continue")
-
-    def finish(self) -> list[list[Line]]:
-        self.em.flush_all()
-        return self.states
-
-    def flatten(self, nodes: list[Node], force_root: bool = False) -> bool:
-        em = self.em
-        for i, node in enumerate(nodes):
-            if isinstance(node, Block | Loop | If):
-                if not isinstance(node, If):
-                    em.flush_all()
-                fits = not force_root and em.analysis.of(node).fits(em.loops, em.ind)
-                if fits:
-                    if not em.emit_construct(node):
-                        return False
-                    continue
-                if isinstance(node, If):
-                    if not self.flat_if(node):
-                        return False
-                elif not node.label.branches:
-                    if not self.flatten(node.body):
-                        return False
-                elif isinstance(node, Block):
-                    if not self.flat_block(node, force_root):
-                        return False
-                elif not self.flat_loop(node):
-                    return False
-            elif isinstance(node, Op):
-                em.emit_op(node)
-            elif isinstance(node, Gas):
-                em.emit_gas(node)
-            elif isinstance(node, BrIf):
-                em.emit_br_if(node)
-            else:
-                em.emit_terminal(node)
-                return False
-        em.flush_all()
-        return True
-
-    def flat_block(self, node: Block, root: bool) -> bool:
-        end = self.new_state()
-        if root:
-            self.frame.exit_state = end
-        self.em.routes[node.label.id] = Route(Mode.STATE, self.frame, end)
-        if self.flatten(node.body):
-            self.goto(end)
-        self.switch(end)
-        if root:
-            self.em.line("break")
-            return False
-        return True
-
-    def flat_loop(self, node: Loop) -> bool:
-        self.em.flush_all()
-        if self.em.out:
-            head = self.new_state()
-            self.goto(head)
-            self.switch(head)
-        else:
-            head = self.current
-        self.em.routes[node.label.id] = Route(Mode.STATE, self.frame, head)
-        return self.flatten(node.body)
-
-    def flat_if(self, node: If) -> bool:
-        em = self.em
-        cond = em.cond_text(node.cond)
-        join = self.new_state()
-        other = self.new_state() if node.orelse else join
-        em.line(f"if not {paren(cond)}:")
-        em.ind += 1
-        self.goto(other)
-        em.ind -= 1
-        if self.flatten(node.then):
-            self.goto(join)
-        falls = True
-        if node.orelse:
-            self.switch(other)
-            if self.flatten(node.orelse):
-                self.goto(join)
-        self.switch(join)
-        return falls
+def _only_gas(nodes: list[Node]) -> bool:
+    """Whether the nodes are only empty gas blocks (no code in either variant)."""
+    return all(isinstance(n, Gas) and not n.cost and not n.check for n in nodes)
 
 
 _USES_MEMORY = frozenset(
@@ -804,8 +612,6 @@ def _header(func: IRFunction, em: FunctionEmitter, body: list[Line]) -> list[Lin
             f"stack {func.max_height}"),
         (0, f"def f{func.index}({params}):"),
     ]
-    if em.metered:
-        lines.append((1, "global GAS"))
     lines.append((1, "if not d: raise stack_exhausted()"))
     by_zero: dict[str, list[str]] = {}
     for i in range(func.nparams, len(func.locals)):
@@ -817,31 +623,40 @@ def _header(func: IRFunction, em: FunctionEmitter, body: list[Line]) -> list[Lin
         lines.append((1, "br = 0"))
     if em.uses_memory:
         lines.append((1, "m = M"))
-    if em.metered:
-        lines.append((1, "gas = GAS"))
+    if em.local_gas:
+        entry = body[0][1] if body and body[0][0] == 2 and body[0][1].startswith("gas -= ") else None
+        if entry is not None:
+            body = body[1:]
+            lines.append((1, f"gas = G.g - {entry[7:]}"))
+        else:
+            lines.append((1, "gas = G.g"))
     handlers: list[tuple[str, str]] = []
     if em.uses_memory:
         handlers.append(("MEMORY_ERRORS", "out_of_bounds_trap"))
     if em.uses_div:
         handlers.append(("ZeroDivisionError", "divide_by_zero_trap"))
-    if not handlers and not em.metered:
+    if not handlers and not em.local_gas:
         return lines + [(i - 1, text) for i, text in body]
     lines.append((1, "try:"))
     lines.extend(body)
     for exc, trap in handlers:
         lines.append((1, f"except {exc}:"))
-        if em.metered:
-            lines.append((2, "if gas < GAS: GAS = gas"))
+        if em.local_gas:
+            lines.append((2, "if gas < G.g: G.g = gas"))
         lines.append((2, f"raise {trap}() from None"))
-    if em.metered:
+    if em.local_gas:
         lines.append((1, "except BaseException:"))
-        lines.append((2, "if gas < GAS: GAS = gas"))
+        lines.append((2, "if gas < G.g: G.g = gas"))
         lines.append((2, "raise"))
     return lines
 
 
 def emit_function(func: IRFunction, view: ModuleView, metered: bool) -> EmitResult:
     """The Python source of one function (``def f{index}``) and its float constants."""
+    rewrite_switches(func.body)
+    thread_returns(func.body)
+    merge_gas(func.body)
+    sink_checked_gas(func.body)
     em = FunctionEmitter(func, view, metered)
     if em.emit_nodes(func.body):
         em.emit_return([])

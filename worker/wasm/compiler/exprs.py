@@ -3,8 +3,11 @@
 Each :class:`Rule` turns the Python expressions of an instruction's operands
 into the Python expression (or statement) that computes it on the runtime
 value representation (i32/i64 as unsigned ints, floats as floats, see
-``numeric``). The simple integer instructions are inlined with masks
-(``(a + b) & 0xFFFFFFFF``); signed comparisons flip the sign bit instead of
+``numeric``). The simple integer instructions are inlined; wrapping ones
+(add, sub, mul, shl...) leave their result unmasked (:attr:`X.wrap`) so that a
+chain of them is masked once, by ``% 0x100000000`` (twice as fast as ``&``
+when the value is already in range or just below it) or by ``& 0xffffffff``
+for products and shifts. Signed comparisons flip the sign bit instead of
 converting (``(a ^ 0x80000000) < (b ^ 0x80000000)``); everything with subtle
 semantics calls the ``numeric`` helper of the same name (``i32_div_s``,
 ``f32_nearest``...), which the instance namespace provides. Comparisons yield
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..numeric_float import SIGN_OPS_ARE_BITWISE, f32_to_bits, f64_to_bits
-from ..opcodes import OPS, Family, Imm, Opcode
+from ..opcodes import OPS, Family, Opcode
 from ..types import ValType
 from .ir import Const
 
@@ -46,6 +49,8 @@ class X:
     impure: bool = False  # reads mutable state, may trap or has effects
     reads: frozenset[str] = frozenset()  # local/register names it reads
     size: int = 1  # how many operations it folds (bounds nesting)
+    wrap: int = 0  # 32/64: an integer only congruent to the value mod 2**wrap (needs a mask)
+    big: bool = False  # with wrap: may be far outside the range (a product, a shift)
 
 
 def paren(x: X) -> str:
@@ -54,10 +59,24 @@ def paren(x: X) -> str:
 
 
 def as_value(x: X) -> X:
-    """An i32 ``1``/``0`` from a condition; other expressions unchanged."""
-    if not x.cond:
-        return x
-    return X(f"1 if {x.text} else 0", False, False, x.impure, x.reads, x.size)
+    """The value as it must be stored: an i32 ``1``/``0`` from a condition, masks applied."""
+    if x.cond:
+        return X(f"1 if {x.text} else 0", False, False, x.impure, x.reads, x.size)
+    if x.wrap:
+        # ``%`` returns an in-range left operand as it is (and fixes a negative one) about twice
+        # as fast as ``&``; ``&`` wins when the value is far outside the range.
+        norm = f"& {MASKS[x.wrap]}" if x.big else f"% {MODULI[x.wrap]}"
+        return X(f"{paren(x)} {norm}", False, False, x.impure, x.reads, x.size + 1)
+    return x
+
+
+def loose(x: X) -> X:
+    """The value for an operation that only needs it modulo 2**width: conditions become ints."""
+    return as_value(x) if x.cond else x
+
+
+MASKS: dict[int, str] = {32: "0xffffffff", 64: "0xffffffffffffffff"}
+MODULI: dict[int, str] = {32: "0x100000000", 64: "0x10000000000000000"}
 
 
 def condition(x: X) -> X:
@@ -114,6 +133,12 @@ class Rule:
     dup: tuple[int, ...] = ()
     lazy: tuple[int, ...] = ()
     names: tuple[str, ...] = ()  # namespace helpers it uses (for the instance namespace)
+    loose: tuple[int, ...] = ()  # operands it accepts unmasked (it only needs their low bits)
+    wraps: int = 0  # the result is unmasked: only congruent mod 2**wraps
+    wraps_if_all: bool = False  # ... and only when every operand is (``and``)
+    wraps_if_any: bool = False  # ... and only when some operand is (``or``/``xor``)
+    big: bool = False  # the unmasked result may be far outside the range (products, shifts)
+    value_first: bool = False  # an assignment statement: Python evaluates the value before the address
 
 
 def _fmt(template: str) -> Callable[[list[X], Any], str]:
@@ -161,11 +186,13 @@ def _int_rules(w: int) -> dict[str, Rule]:
             k = _const_int(b)
             count = str(k & bits) if k is not None else f"({paren(b)} & {bits})"
             if kind == "shl":
-                return f"({paren(a)} << {count}) & {m}"
+                return f"{paren(a)} << {count}"
             if kind == "shr_u":
                 return f"{paren(a)} >> {count}"
             return f"((({paren(a)} ^ {s}) - {s}) >> {count}) & {m}"
-        return Rule(build)
+        if kind == "shl":
+            return Rule(build, loose=(0, 1), wraps=w, big=True)
+        return Rule(build, loose=(1,))
 
     def rotate(left: bool) -> Rule:
         name = f"i{w}_rot{'l' if left else 'r'}"
@@ -178,12 +205,12 @@ def _int_rules(w: int) -> dict[str, Rule]:
             k = (k if left else -k) & bits
             if k == 0:
                 return paren(a)
-            return f"(({a.text} << {k}) | ({a.text} >> {w - k})) & {m}"
-        return Rule(build, dup=(0,), names=(name,))
+            return f"({a.text} << {k}) | ({a.text} >> {w - k})"
+        return Rule(build, dup=(0,), names=(name,), wraps=w, big=True)
 
     def extend(from_bits: int) -> Rule:
         low, top = (1 << from_bits) - 1, 1 << (from_bits - 1)
-        return _rule(f"((({{0}} & {hex(low)}) ^ {hex(top)}) - {hex(top)}) & {m}")
+        return _rule(f"(({{0}} & {hex(low)}) ^ {hex(top)}) - {hex(top)}", loose=(0,), wraps=w)
 
     rules = {
         "eqz": _rule("{0} == 0", cond=True),
@@ -200,16 +227,16 @@ def _int_rules(w: int) -> dict[str, Rule]:
         "clz": _rule(f"{w} - {{0}}.bit_length()"),
         "ctz": _helper(f"i{w}_ctz"),
         "popcnt": _rule("{0}.bit_count()"),
-        "add": _rule(f"({{0}} + {{1}}) & {m}"),
-        "sub": _rule(f"({{0}} - {{1}}) & {m}"),
-        "mul": _rule(f"({{0}} * {{1}}) & {m}"),
+        "add": _rule("{0} + {1}", loose=(0, 1), wraps=w),
+        "sub": _rule("{0} - {1}", loose=(0, 1), wraps=w),
+        "mul": _rule("{0} * {1}", loose=(0, 1), wraps=w, big=True),
         "div_u": _rule("{0} // {1}", impure=True),
         "rem_u": _rule("{0} % {1}", impure=True),
         "div_s": _helper(f"i{w}_div_s", impure=True),
         "rem_s": _helper(f"i{w}_rem_s", impure=True),
-        "and": _rule("{0} & {1}"),
-        "or": _rule("{0} | {1}"),
-        "xor": _rule("{0} ^ {1}"),
+        "and": _rule("{0} & {1}", loose=(0, 1), wraps=w, wraps_if_all=True),
+        "or": _rule("{0} | {1}", loose=(0, 1), wraps=w, wraps_if_any=True),
+        "xor": _rule("{0} ^ {1}", loose=(0, 1), wraps=w, wraps_if_any=True),
         "shl": shift("shl"),
         "shr_u": shift("shr_u"),
         "shr_s": shift("shr_s"),
@@ -267,8 +294,8 @@ def _float_rules(w: int) -> dict[str, Rule]:
 
 def _conversion_rules() -> dict[str, Rule]:
     return {
-        "i32.wrap_i64": _rule("{0} & 0xffffffff"),
-        "i64.extend_i32_s": _rule("(({0} ^ 0x80000000) - 0x80000000) & 0xffffffffffffffff"),
+        "i32.wrap_i64": _rule("{0} & 0xffffffff", loose=(0,)),
+        "i64.extend_i32_s": _rule("({0} ^ 0x80000000) - 0x80000000", wraps=64),
         "i64.extend_i32_u": Rule(lambda a, imm: a[0].text, atomic=True),
         "f64.convert_i32_s": _rule("float(({0} ^ 0x80000000) - 0x80000000)", atomic=True,
                                    names=("float",)),
@@ -289,14 +316,14 @@ def _numeric_rules() -> dict[Opcode, Rule]:
         by_name.update({f"f{w}.{k}": v for k, v in _float_rules(w).items()})
     by_name.update(_conversion_rules())
     rules: dict[Opcode, Rule] = {}
-    for op, info in OPS.items():
+    for info in OPS.values():
         if info.family is not Family.NUMERIC:
             continue
         rule = by_name.get(info.name)
         if rule is None:  # the numeric helper of the same name
             trapping = ".trunc_f" in info.name
             rule = _helper(info.name.replace(".", "_"), impure=trapping)
-        rules[op] = rule
+        rules[info.op] = rule
     return rules
 
 
@@ -319,6 +346,14 @@ def _load(template: str, *names: str) -> Rule:
 def _store(template: str, *names: str) -> Rule:
     def build(args: list[X], imm: Any) -> str:
         return template.format(ea=_ea(args[0], imm[1]), v=paren(args[1]), vt=args[1].text)
+    return Rule(build, impure=True, stmt=True, names=names, loose=(1,) if "{v}" in template else (),
+                value_first=template.startswith("m["))
+
+
+def _statement(template: str, *names: str) -> Rule:
+    """A statement with effects: ``{args}`` are the operands, ``{imm}`` the immediate."""
+    def build(args: list[X], imm: Any) -> str:
+        return template.format(args=", ".join(a.text for a in args), imm=imm)
     return Rule(build, impure=True, stmt=True, names=names)
 
 
@@ -349,40 +384,36 @@ _MEMORY_RULES: dict[Opcode, Rule] = {
     Opcode.MEMORY_SIZE: Rule(lambda a, imm: "len(m) >> 16", impure=True, names=("len",)),
     Opcode.MEMORY_GROW: Rule(lambda a, imm: f"memory_grow(MEM, {a[0].text})", impure=True, atomic=True,
                              names=("memory_grow",)),
-    Opcode.MEMORY_FILL: _helper("memory_fill", impure=True),
-    Opcode.MEMORY_COPY: _helper("memory_copy", impure=True),
-    Opcode.MEMORY_INIT: Rule(lambda a, imm: f"memory_init(m, D, {imm}, {', '.join(x.text for x in a)})",
-                             impure=True, stmt=True, names=("memory_init",)),
-    Opcode.DATA_DROP: Rule(lambda a, imm: f"D[{imm}] = b''", impure=True, stmt=True),
+    Opcode.MEMORY_FILL: _statement("memory_fill(m, {args})", "memory_fill"),
+    Opcode.MEMORY_COPY: _statement("memory_copy(m, {args})", "memory_copy"),
+    Opcode.MEMORY_INIT: _statement("memory_init(m, D, {imm}, {args})", "memory_init"),
+    Opcode.DATA_DROP: _statement("D[{imm}] = b''"),
 }
-for _op in (Opcode.MEMORY_FILL, Opcode.MEMORY_COPY):
-    _r = _MEMORY_RULES[_op]
-    _MEMORY_RULES[_op] = Rule(
-        lambda a, imm, _n=_r.names[0]: f"{_n}(m, {', '.join(x.text for x in a)})",
-        impure=True, stmt=True, names=_r.names)
 
 
 # -- variables, parametric, tables and references
 
 
+def _texts(args: list[X]) -> str:
+    return ", ".join(a.text for a in args)
+
+
 _OTHER_RULES: dict[Opcode, Rule] = {
     Opcode.SELECT: Rule(lambda a, imm: f"{paren(a[0])} if {a[2].text} else {paren(a[1])}", lazy=(0, 1)),
     Opcode.SELECT_T: Rule(lambda a, imm: f"{paren(a[0])} if {a[2].text} else {paren(a[1])}", lazy=(0, 1)),
-    Opcode.GLOBAL_SET: Rule(lambda a, imm: f"gb{imm}.v = {a[0].text}", impure=True, stmt=True),
+    Opcode.GLOBAL_SET: _statement("gb{imm}.v = {args}"),
     Opcode.TABLE_GET: Rule(lambda a, imm: f"table_get(t{imm}, {a[0].text})", impure=True, atomic=True,
                            names=("table_get",)),
-    Opcode.TABLE_SET: Rule(lambda a, imm: f"table_set(t{imm}, {a[0].text}, {a[1].text})", impure=True,
-                           stmt=True, names=("table_set",)),
+    Opcode.TABLE_SET: _statement("table_set(t{imm}, {args})", "table_set"),
     Opcode.TABLE_SIZE: Rule(lambda a, imm: f"len(t{imm})", impure=True, atomic=True, names=("len",)),
     Opcode.TABLE_GROW: Rule(lambda a, imm: f"table_grow(T{imm}, {a[0].text}, {a[1].text})", impure=True,
                             atomic=True, names=("table_grow",)),
-    Opcode.TABLE_FILL: Rule(lambda a, imm: f"table_fill(t{imm}, {', '.join(x.text for x in a)})",
-                            impure=True, stmt=True, names=("table_fill",)),
-    Opcode.TABLE_COPY: Rule(lambda a, imm: f"table_copy(t{imm[0]}, t{imm[1]}, {', '.join(x.text for x in a)})",
+    Opcode.TABLE_FILL: _statement("table_fill(t{imm}, {args})", "table_fill"),
+    Opcode.TABLE_COPY: Rule(lambda a, imm: f"table_copy(t{imm[0]}, t{imm[1]}, {_texts(a)})",
                             impure=True, stmt=True, names=("table_copy",)),
-    Opcode.TABLE_INIT: Rule(lambda a, imm: f"table_init(t{imm[1]}, E, {imm[0]}, {', '.join(x.text for x in a)})",
+    Opcode.TABLE_INIT: Rule(lambda a, imm: f"table_init(t{imm[1]}, E, {imm[0]}, {_texts(a)})",
                             impure=True, stmt=True, names=("table_init",)),
-    Opcode.ELEM_DROP: Rule(lambda a, imm: f"E[{imm}] = ()", impure=True, stmt=True),
+    Opcode.ELEM_DROP: _statement("E[{imm}] = ()"),
     Opcode.REF_IS_NULL: _rule("{0} is None", cond=True),
     Opcode.REF_FUNC: Rule(lambda a, imm: f"r{imm}", atomic=True),
 }
@@ -392,7 +423,3 @@ RULES: dict[Opcode, Rule] = {**_numeric_rules(), **_MEMORY_RULES, **_OTHER_RULES
 
 # Every helper a rule may call, so the runtime can check that its namespace provides them.
 HELPER_NAMES: frozenset[str] = frozenset(n for rule in RULES.values() for n in rule.names)
-
-MEMORY_OPS: frozenset[Opcode] = frozenset(
-    op for op, info in OPS.items() if info.family is Family.MEMORY and info.imm is not Imm.DATA
-)

@@ -9,7 +9,9 @@ its :class:`Label` and the operands it carries, so the register moves it
 performs are known: the carried values go to the label's registers
 ``s{base}..`` (see :meth:`Label.regs`). A branch to the function's own label
 is a return. :class:`Gas` marks the start of a straight-line gas block with
-its precomputed cost.
+its precomputed cost. :class:`Switch` never comes out of lowering: the
+shaping passes of ``structure`` make it from a ``br_table`` and the ladder of
+blocks around it.
 
 :func:`render_ir` prints the form one instruction per line for ``dump --ir``.
 """
@@ -89,7 +91,7 @@ class Label:
         return "return" if self.kind is LabelKind.FUNC else f"L{self.id}"
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(slots=True)
 class Op:
     """One non-control instruction: ``outs = op(args)`` (``imm`` as in ``Instr.imm``)."""
 
@@ -99,7 +101,7 @@ class Op:
     imm: Any = None
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(slots=True)
 class Gas:
     """Start of a gas block: charge ``cost`` before it runs; ``check`` tests the meter."""
 
@@ -132,7 +134,7 @@ class If:
     orelse: list[Node]
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(slots=True)
 class Br:
     """Unconditional branch carrying ``values`` to ``label``'s registers."""
 
@@ -140,7 +142,7 @@ class Br:
     values: tuple[Operand, ...]
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(slots=True)
 class BrIf:
     """Branch when ``cond`` is non-zero."""
 
@@ -149,7 +151,7 @@ class BrIf:
     values: tuple[Operand, ...]
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(slots=True)
 class BrTable:
     """Branch to ``labels[index]``, or to ``default`` when out of range."""
 
@@ -160,20 +162,34 @@ class BrTable:
 
 
 @dataclass(eq=False, slots=True)
+class Switch:
+    """A ``br_table`` whose targets' code was pulled into it (see ``structure.rewrite_switches``).
+
+    Entry ``i`` of the table runs ``cases[table[i]]``; an out-of-range index runs
+    ``cases[default]``. No case falls through: each ends in a branch or return.
+    """
+
+    index: Operand
+    table: tuple[int, ...]
+    default: int
+    cases: list[list[Node]]
+
+
+@dataclass(slots=True)
 class Return:
     """Return ``values`` from the function."""
 
     values: tuple[Operand, ...]
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(slots=True)
 class Unreachable:
     """The ``unreachable`` instruction: always traps."""
 
     kind: TrapKind = TrapKind.UNREACHABLE
 
 
-Node = Op | Gas | Block | Loop | If | Br | BrIf | BrTable | Return | Unreachable
+Node = Op | Gas | Block | Loop | If | Br | BrIf | BrTable | Switch | Return | Unreachable
 BRANCHES = (Br, BrIf, BrTable)
 
 
@@ -249,6 +265,12 @@ def _render(nodes: list[Node], depth: int, out: list[str]) -> None:
                 moves = _moves(label, node.values)
                 if moves:
                     out.append(pad + f"  {label}:{moves}")
+        elif isinstance(node, Switch):
+            out.append(pad + f"switch {node.index} [{' '.join(map(str, node.table))}] default {node.default}")
+            for number, case in enumerate(node.cases):
+                out.append(pad + f"case {number}:")
+                _render(case, depth + 1, out)
+            out.append(pad + "end switch")
         elif isinstance(node, Return):
             out.append(pad + f"return {_operands(node.values)}".rstrip())
         else:

@@ -73,9 +73,9 @@ class CompileError(LinkError):
 
 # Numeric instructions that may trap, so are never folded at compile time.
 TRAPPING: frozenset[Opcode] = frozenset(
-    op for op, info in OPS.items()
+    info.op for info in OPS.values()
     if info.family is Family.NUMERIC and (
-        info.name.endswith(("div_s", "div_u", "rem_s", "rem_u")) and info.name[0] == "i"
+        (info.name.endswith(("div_s", "div_u", "rem_s", "rem_u")) and info.name[0] == "i")
         or ".trunc_f" in info.name
     )
 )
@@ -271,8 +271,7 @@ class Lowerer:
                 assert len(self.stack) == heights[pc], (self.index, pc, len(self.stack), heights[pc])
                 if op not in (Opcode.END, Opcode.ELSE):
                     self._charge(op)
-            rule = _CONTROL.get(op) or _VARIABLE.get(op) or Lowerer.generic
-            rule(self, ins)
+            _RULES.get(op, Lowerer.generic)(self, ins)
             if not self.frames:
                 break
         assert self.func_ir is not None
@@ -283,19 +282,14 @@ class Lowerer:
     # -- generic (numeric, memory, table, reference, global) instructions
 
     def generic(self, ins: Instr) -> None:
-        info = OPS[ins.op]
-        if info.pops is not None and info.pushes is not None:
-            npops, npushes = len(info.pops), len(info.pushes)
-        else:
-            npops, npushes = _EFFECTS[ins.op]
+        npops, npushes, foldable = _SHAPES[ins.op]
         args = self.pop_n(npops)
         h = len(self.stack)
-        if (info.family is Family.NUMERIC and ins.op not in TRAPPING and args
-                and all(isinstance(a, Const) for a in args) and info.pushes):
+        if foldable is not None and all(isinstance(a, Const) for a in args):
             value = numeric.OPCODE_HELPERS[ins.op](*(a.value for a in args if isinstance(a, Const)))
-            self.push(Const(value, info.pushes[0]))
+            self.push(Const(value, foldable))
             return
-        if ins.op in (Opcode.DROP,) and not isinstance(args[0], Reg):
+        if ins.op is Opcode.DROP and not isinstance(args[0], Reg):
             return
         outs = tuple(Reg(h + i) for i in range(npushes))
         self.cur.append(Op(ins.op, outs, args, ins.imm))
@@ -391,12 +385,16 @@ class Lowerer:
     def end(self, ins: Instr) -> None:
         frame = self.frames[-1]
         fell = not self.dead
+        label = frame.label
+        results: list[Operand] = [Reg(frame.base + i) for i in range(frame.nresults)]
         if fell:
             if frame.op is not Opcode.LOOP:
                 self._charge(Opcode.END)
-            self.materialize(frame.base)
+            if frame.op is Opcode.IF or (frame.op is Opcode.BLOCK and label.branches):
+                self.materialize(frame.base)  # control joins here: the results must be in registers
+            else:
+                results = list(self.top(frame.nresults))
         self.frames.pop()
-        label = frame.label
         if frame.op is None:
             if fell:
                 frame.body.append(Return(self.top(frame.nresults)))
@@ -421,7 +419,7 @@ class Lowerer:
                 node = Block(label, [node])
             reachable = then_fell or else_fell or label.branches > 0
         self.cur.append(node)
-        self._reset_stack(frame.base, [Reg(frame.base + i) for i in range(frame.nresults)])
+        self._reset_stack(frame.base, results)
         self.dead = not reachable
         if not reachable:
             self.gas = None
@@ -501,6 +499,23 @@ _VARIABLE: dict[Opcode, Callable[[Lowerer, Instr], None]] = {
     Opcode.F64_CONST: Lowerer.const,
     Opcode.REF_NULL: Lowerer.ref_null,
 }
+
+
+_RULES = {**_CONTROL, **_VARIABLE}
+
+
+def _shape(op: Opcode) -> tuple[int, int, ValType | None]:
+    """(pops, pushes, result type when constant operands fold at compile time) of a generic op."""
+    info = OPS[op]
+    if info.pops is not None and info.pushes is not None:
+        npops, npushes = len(info.pops), len(info.pushes)
+    else:
+        npops, npushes = _EFFECTS.get(op, (0, 0))
+    foldable = info.family is Family.NUMERIC and op not in TRAPPING and npops > 0 and npushes == 1
+    return npops, npushes, info.pushes[0] if foldable and info.pushes else None
+
+
+_SHAPES: dict[Opcode, tuple[int, int, ValType | None]] = {info.op: _shape(info.op) for info in OPS.values()}
 
 
 def lower_function(info: ModuleInfo, index: int) -> IRFunction:

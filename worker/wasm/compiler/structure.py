@@ -34,7 +34,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .ir import Block, Br, BrIf, BrTable, If, Label, Loop, Node
+from ..opcodes import OPS, Family
+from .ir import (
+    Block,
+    Br,
+    BrIf,
+    BrTable,
+    Gas,
+    If,
+    Label,
+    Loop,
+    Node,
+    Op,
+    Operand,
+    Reg,
+    Return,
+    Switch,
+    Unreachable,
+)
+from .lower import MOVE_OPS, TRAPPING
 
 MAX_LOOPS = 16  # nested Python loops allowed (CPython: 20 blocks, one is the function's try)
 MAX_INDENT = 72  # nesting levels allowed for structured code (CPython: 100 indentation levels)
@@ -61,6 +79,15 @@ def ranges(labels: tuple[Label, ...], default: Label) -> list[tuple[int, Label]]
     for i, label in enumerate((*labels, default)):
         if not runs or runs[-1][1] is not label:
             runs.append((i, label))
+    return runs
+
+
+def switch_runs(switch: Switch) -> list[tuple[int, int]]:
+    """A switch's table as (first index, case) runs; the last run is the default."""
+    runs: list[tuple[int, int]] = []
+    for i, case in enumerate((*switch.table, switch.default)):
+        if not runs or runs[-1][1] != case:
+            runs.append((i, case))
     return runs
 
 
@@ -105,7 +132,7 @@ class Analysis:
                     indent = max(indent, extra + 2)
             elif isinstance(node, BrTable):
                 indent = max(indent, extra + tree_depth(len(ranges(node.labels, node.default))) + 2)
-            elif isinstance(node, Block | Loop | If):
+            elif isinstance(node, Block | Loop | If | Switch):
                 need = self.of(node)
                 loops = max(loops, need.loops)
                 indent = max(indent, extra + need.indent)
@@ -124,6 +151,10 @@ class Analysis:
         if isinstance(node, If):
             then, orelse = self.seq(node.then), self.seq(node.orelse)
             return Need(max(then.loops, orelse.loops), 1 + max(then.indent, orelse.indent))
+        if isinstance(node, Switch):
+            cases = [self.seq(case) for case in node.cases]
+            depth = tree_depth(len(switch_runs(node)))
+            return Need(max(c.loops for c in cases), depth + 1 + max(c.indent for c in cases))
         return ZERO
 
     @staticmethod
@@ -142,8 +173,291 @@ class Analysis:
                 children = current.body
             elif isinstance(current, If):
                 children = current.then + current.orelse
+            elif isinstance(current, Switch):
+                children = [n for case in current.cases for n in case]
+                count += len(current.cases)
             for child in children:
-                if isinstance(child, Block | Loop | If):
+                if isinstance(child, Block | Loop | If | Switch):
                     count += 1
                     stack.append(child)
         return count
+
+
+# ---------------------------------------------------------------- switch ladders
+
+
+def falls(nodes: list[Node]) -> bool:
+    """Whether control may fall off the end of ``nodes`` (conservative: True when unsure)."""
+    if not nodes:
+        return True
+    last = nodes[-1]
+    if isinstance(last, Br | Return | BrTable | Unreachable | Switch):
+        return False
+    if isinstance(last, Block):
+        return last.label.branches > 0 or falls(last.body)
+    if isinstance(last, Loop):
+        return falls(last.body)
+    if isinstance(last, If):
+        return falls(last.then) or falls(last.orelse)
+    return True
+
+
+def _chain(head: Block) -> list[Block]:
+    """``head`` and the blocks that open each other's bodies: head.body[0], its body[0]..."""
+    chain = [head]
+    while chain[-1].body and isinstance(chain[-1].body[0], Block):
+        first = chain[-1].body[0]
+        assert isinstance(first, Block)
+        chain.append(first)
+    return chain
+
+
+def _ladder_top(chain: list[Block], j: int, table: BrTable) -> int:
+    """The outermost block of a switch ladder ending at level ``j`` (``j`` when there is none).
+
+    Blocks inside the ladder must be targeted only by the br_table and carry no
+    values; the case after each (the code after its end) must not fall into the
+    next case, except the last, which falls to the end of the outer block.
+    Cases of untargeted blocks are unreachable (no case above falls) and empty.
+    """
+    refs: dict[int, int] = {}
+    for label in (*table.labels, table.default):
+        refs[label.id] = refs.get(label.id, 0) + 1
+    top = j
+    while top > 0:
+        label = chain[top].label
+        if label.arity or label.branches != refs.get(label.id, 0):
+            break
+        case_falls = label.branches > 0 and falls(chain[top - 1].body[1:])
+        top -= 1
+        if case_falls:
+            break
+    return top
+
+
+def _switch(chain: list[Block], top: int, j: int, table: BrTable) -> list[Node]:
+    """The new body of ``chain[top]``: the code before the br_table, then a :class:`Switch`."""
+    outer = chain[top]
+    position = {chain[i].label.id: i for i in range(top + 1, j + 1)}
+    numbers: dict[int, int] = {}
+    cases: list[list[Node]] = []
+    entries: list[int] = []
+    for label in (*table.labels, table.default):
+        number = numbers.get(label.id)
+        if number is None:
+            number = numbers[label.id] = len(cases)
+            level = position.get(label.id)
+            if level is None:
+                cases.append([Br(label, ())])
+            else:
+                case = chain[level - 1].body[1:]
+                if falls(case):  # only the last case can: it reaches the end of the outer block
+                    case = [*case, Br(outer.label, outer.label.regs)]
+                    outer.label.branches += 1
+                cases.append(case)
+        entries.append(number)
+    switch = Switch(table.index, tuple(entries[:-1]), entries[-1], cases)
+    return [*chain[j].body[:-1], switch]
+
+
+def rewrite_switches(nodes: list[Node]) -> None:
+    """Turn every switch ladder in ``nodes`` (recursively) into a :class:`Switch`.
+
+    A C ``switch`` compiles to ``block block ... block (br_table ...) end case0 end
+    case1 ...``: the table jumps out of one of several nested blocks and the case
+    code follows that block's end. Emitted as is, that needs a Python loop per
+    case and a chain of ``br`` tests; as a :class:`Switch`, the table becomes
+    one ``if`` tree whose leaves are the cases.
+    """
+    work: list[list[Node]] = [nodes]
+    while work:
+        current = work.pop()
+        for node in current:
+            if isinstance(node, Block):
+                work.extend(_rewrite_chain(node))
+            elif isinstance(node, Loop):
+                work.append(node.body)
+            elif isinstance(node, If):
+                work.extend((node.then, node.orelse))
+            elif isinstance(node, Switch):
+                work.extend(node.cases)
+
+
+def _rewrite_chain(head: Block) -> list[list[Node]]:
+    """Rewrite the first ladder in ``head``'s chain; the node lists still to visit."""
+    chain = _chain(head)
+    pending: list[list[Node]] = []
+    for j in range(1, len(chain)):
+        last = chain[j].body[-1] if chain[j].body else None
+        if not isinstance(last, BrTable) or last.values:
+            continue
+        top = _ladder_top(chain, j, last)
+        if top == j:
+            continue
+        chain[top].body = _switch(chain, top, j, last)
+        pending.extend(chain[k].body[1:] for k in range(top))
+        pending.append(chain[top].body)
+        return pending
+    pending.extend(block.body[1:] for block in chain[:-1])
+    pending.append(chain[-1].body)
+    return pending
+
+
+# ---------------------------------------------------------------- return threading
+
+
+def _return_tail(nodes: list[Node]) -> list[Node] | None:
+    """``nodes`` when they are only gas blocks and a return (a continuation worth copying)."""
+    if nodes and isinstance(nodes[-1], Return) and all(isinstance(n, Gas) for n in nodes[:-1]):
+        return nodes
+    return None
+
+
+def _continuation(nodes: list[Node], i: int, exit_tail: list[Node] | None) -> list[Node] | None:
+    """What runs after ``nodes[i]`` when it is a return: its own tail, or the list's exit."""
+    rest = nodes[i + 1:]
+    tail = _return_tail(rest)
+    if tail is not None:
+        return tail
+    if exit_tail is not None and all(isinstance(n, Gas) for n in rest):
+        return [*rest, *exit_tail]
+    return None
+
+
+def _copy_tail(tail: list[Node], label: Label | None, values: tuple[Operand, ...]) -> list[Node]:
+    """The return ``tail`` as seen from a branch to ``label`` carrying ``values``."""
+    ret = tail[-1]
+    assert isinstance(ret, Return)
+    if label is None:
+        moved = ret.values
+    else:
+        regs = {reg: value for reg, value in zip(label.regs, values, strict=True)}
+        moved = tuple(regs.get(v, v) if isinstance(v, Reg) else v for v in ret.values)
+    return [*(Gas(n.cost, n.check) for n in tail[:-1] if isinstance(n, Gas)), Return(moved)]
+
+
+def thread_returns(nodes: list[Node], exit_tail: list[Node] | None = None,
+                   targets: dict[int, list[Node]] | None = None) -> None:
+    """Copy short return continuations into the branches (and ``if`` arms) that lead to them.
+
+    ``br L`` whose label's end is followed only by ``return`` becomes that
+    return, so the block needs no Python loop; an ``if`` followed by a return
+    gets the return in each arm, so results go straight to ``return``.
+    """
+    targets = {} if targets is None else targets
+    i = 0
+    while i < len(nodes):
+        node = nodes[i]
+        if isinstance(node, Block | Loop):
+            tail = _continuation(nodes, i, exit_tail)
+            if isinstance(node, Block) and tail is not None:
+                targets[node.label.id] = tail
+            thread_returns(node.body, tail, targets)
+        elif isinstance(node, If):
+            tail = _continuation(nodes, i, exit_tail)
+            if tail is not None and _return_tail(nodes[i + 1:]) is not None:
+                for arm in (node.then, node.orelse):
+                    if falls(arm):
+                        arm.extend(_copy_tail(tail, None, ()))
+                del nodes[i + 1:]
+            thread_returns(node.then, tail, targets)
+            thread_returns(node.orelse, tail, targets)
+        elif isinstance(node, Switch):
+            for case in node.cases:
+                thread_returns(case, None, targets)
+        elif isinstance(node, Br) and node.label.id in targets:
+            node.label.branches -= 1
+            nodes[i:i + 1] = _copy_tail(targets[node.label.id], node.label, node.values)
+        elif isinstance(node, BrIf) and node.label.id in targets:
+            node.label.branches -= 1
+            tail = _copy_tail(targets[node.label.id], node.label, node.values)
+            nodes[i] = If(node.cond, tail, [])
+        i += 1
+
+
+def merge_gas(nodes: list[Node]) -> None:
+    """Fold each gas block into the previous one when only plain instructions separate them.
+
+    Calls do not end a gas block (see ``runtime.gas``), so a join's charge that
+    the shaping passes copied after a call can be paid with the charge before it.
+    """
+    last: Gas | None = None
+    i = 0
+    while i < len(nodes):
+        node = nodes[i]
+        if isinstance(node, Gas):
+            if last is not None:
+                last.cost += node.cost
+                last.check = last.check or node.check
+                del nodes[i]
+                continue
+            last = node
+        elif not isinstance(node, Op):
+            last = None
+            for child in _children(node):
+                merge_gas(child)
+        i += 1
+
+
+def _children(node: Node) -> list[list[Node]]:
+    if isinstance(node, Block | Loop):
+        return [node.body]
+    if isinstance(node, If):
+        return [node.then, node.orelse]
+    if isinstance(node, Switch):
+        return node.cases
+    return []
+
+
+def has_loops(nodes: list[Node]) -> bool:
+    """Whether any wasm loop occurs in ``nodes``."""
+    stack = [nodes]
+    while stack:
+        for node in stack.pop():
+            if isinstance(node, Loop):
+                return True
+            stack.extend(_children(node))
+    return False
+
+
+# Instructions that can neither trap nor call: paying for them a little later changes nothing.
+_TRAP_FREE_FAMILIES = frozenset({Family.VARIABLE, Family.CONST, Family.PARAMETRIC, Family.REFERENCE})
+
+
+def _trap_free(node: Node) -> bool:
+    if not isinstance(node, Op):
+        return False
+    info = OPS[node.op]
+    if info.family is Family.NUMERIC:
+        return node.op not in TRAPPING
+    return info.family in _TRAP_FREE_FAMILIES or node.op in MOVE_OPS.values()
+
+
+def sink_checked_gas(nodes: list[Node]) -> None:
+    """Move a checked gas block's price into the arms of the ``if`` that ends it.
+
+    ``gas -= 4; check; if c: (gas -= 9 ...) else: (gas -= 3 ...)`` becomes
+    ``check; if c: (gas -= 13 ...) else: (gas -= 7 ...)`` when nothing before the
+    ``if`` can trap or call: every path pays the same, one subtraction fewer.
+    """
+    stack = [nodes]
+    while stack:
+        current = stack.pop()
+        for node in current:
+            stack.extend(_children(node))
+        if not current or not isinstance(current[0], Gas) or not current[0].check:
+            continue
+        head = current[0]
+        end = 1
+        while end < len(current) and _trap_free(current[end]):
+            end += 1
+        branch = current[end] if end < len(current) else None
+        if not isinstance(branch, If) or not head.cost:
+            continue
+        arms = [branch.then, branch.orelse]
+        if all(arm and isinstance(arm[0], Gas) for arm in arms):
+            for arm in arms:
+                first = arm[0]
+                assert isinstance(first, Gas)
+                first.cost += head.cost
+            head.cost = 0

@@ -21,7 +21,8 @@ is called with the arguments only. Either is typed by the import that
 receives it: arguments are converted to public values, and the result is
 checked against the declared results (a mismatch is a ``HOST`` trap).
 Exceptions: a :class:`~..errors.WasmError` raised by a host (a trap, gas
-exhaustion) propagates as it is; any other exception ends the wasm call and
+exhaustion) propagates as it is, a ``RecursionError`` becomes
+:class:`StackExhausted` (it never escapes); any other exception ends the wasm call and
 reaches the caller of the export *unchanged* (the same exception object).
 Internally it travels through the wasm frames inside :class:`HostError`, so
 that the frames' own exception handlers (which turn ``IndexError`` into
@@ -183,6 +184,8 @@ def host_raw(fn: Callable[..., Any], ftype: FuncType, caller: Caller | None) -> 
             value = fn(caller, *public) if caller is not None else fn(*public)
         except WasmError:
             raise
+        except RecursionError:
+            raise StackExhausted("the Python recursion limit was reached in a host function") from None
         except Exception as exc:
             raise HostError(exc) from exc
         finally:

@@ -26,13 +26,12 @@ checked before they run. Host functions price themselves through
 another instance's function runs on that instance's meter.
 
 Compiled code keeps the remaining gas in a local and syncs it with the
-instance namespace's ``GAS`` around calls, at returns and when an exception
-leaves the function; :class:`GasMeter` reads and writes that ``GAS``.
+meter's ``g`` slot (the namespace name ``G``) around calls, at returns and
+when an exception leaves the function (keeping the smaller value, since gas
+only goes down); :class:`GasMeter` is that object.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from ..errors import GasExhausted
 from ..opcodes import BULK_UNIT, BULK_UNIT_GAS, GROW_PAGE_GAS
@@ -56,24 +55,26 @@ def bulk_gas(count: int) -> int:
 
 
 class GasMeter:
-    """An instance's gas: ``limit`` (None: unmetered), ``used``, ``remaining``, :meth:`charge`."""
+    """An instance's gas: ``limit`` (None: unmetered), ``used``, ``remaining``, :meth:`charge`.
 
-    __slots__ = ("limit", "ns")
+    ``g`` is the remaining gas itself, read and written by compiled code.
+    """
 
-    def __init__(self, ns: dict[str, Any], limit: int | None) -> None:
-        self.ns = ns
+    __slots__ = ("g", "limit")
+
+    def __init__(self, limit: int | None) -> None:
         self.limit = limit
-        ns["GAS"] = limit if limit is not None else 0
+        self.g = limit if limit is not None else 0
 
     @property
     def remaining(self) -> int | None:
         """Gas left (negative once exhausted), or None when unmetered."""
-        return None if self.limit is None else int(self.ns["GAS"])
+        return None if self.limit is None else self.g
 
     @property
     def used(self) -> int:
         """Gas charged so far (0 when unmetered)."""
-        return 0 if self.limit is None else self.limit - int(self.ns["GAS"])
+        return 0 if self.limit is None else self.limit - self.g
 
     def charge(self, amount: int) -> None:
         """Charge ``amount`` more; raises GasExhausted when the limit is passed (no-op if unmetered)."""
@@ -81,15 +82,9 @@ class GasMeter:
             return
         if amount < 0:
             raise ValueError("gas charges cannot be negative")
-        remaining = self.ns["GAS"] - amount
-        self.ns["GAS"] = remaining
-        if remaining < 0:
+        self.g -= amount
+        if self.g < 0:
             raise GasExhausted()
-
-    def refuel(self, limit: int | None) -> None:
-        """Start counting again from zero with a new limit (the same metering variant)."""
-        self.limit = limit
-        self.ns["GAS"] = limit if limit is not None else 0
 
     def __repr__(self) -> str:
         return f"<GasMeter used={self.used} limit={self.limit}>"

@@ -11,9 +11,11 @@ Theory of operation
    runtime objects, matched by the spec's rules (limits subtyping against the
    object's current size and declared maximum, same element type, same value
    type and mutability). Any mismatch is a :class:`LinkError`.
-2. *Compile* (cached per module and metering variant) and *allocate*:
-   functions (each module function's code object is executed in the
-   instance's namespace, defining ``f{i}``), globals (initializers may read
+2. *Compile* (cached per module and metering variant; modules with more
+   than :data:`EAGER_CODE_BYTES` of code compile each function on its first
+   call, through a stub) and *allocate*: functions (each function's code
+   object is executed in the instance's namespace, defining ``f{i}``),
+   globals (initializers may read
    imported globals and take function references), tables and memories
    (sized within the :class:`RuntimeLimits`, else LinkError).
 3. *Exports* are the same objects.
@@ -27,7 +29,7 @@ function's raw callable, imported ones included), ``r{i}`` (the Function
 objects, for ``ref.func``), ``M``/``MEM`` (memory 0's bytearray and object),
 ``t{i}``/``T{i}`` (table element lists and objects), ``gv{i}`` (values of
 immutable globals), ``gb{i}`` (mutable Global objects), ``E``/``D`` (element
-and data segments, emptied when dropped) and ``GAS`` (the meter).
+and data segments, emptied when dropped) and ``G`` (the gas meter).
 """
 
 from __future__ import annotations
@@ -40,10 +42,10 @@ from ..compiler import CompiledModule, compile_module
 from ..errors import LinkError
 from ..module import Elem, Expr, Import, Module, SegmentMode
 from ..numeric_float import f32_from_bits, f64_from_bits
-from ..opcodes import Opcode
 from ..numeric_int import MASK32, MASK64
+from ..opcodes import Opcode
 from ..types import ExternKind, FuncType, GlobalType, Limits, MemType, TableType, ValType
-from .functions import Caller, Function, HostFunc, host_raw
+from .functions import Caller, Function, HostFunc, RawFn, host_raw
 from .gas import GasMeter
 from .globals import Global
 from .helpers import BASE_NAMESPACE, memory_init, table_init
@@ -53,6 +55,7 @@ from .table import Table
 
 Export = Function | Table | Memory | Global
 RECURSION_MARGIN = 2_000  # Python frames allowed beyond the wasm call depth
+EAGER_CODE_BYTES = 256 * 1024  # modules with less code are compiled whole at instantiation
 
 
 class Instance:
@@ -64,7 +67,8 @@ class Instance:
         self.module = module
         self.limits = limits
         self.ns: dict[str, Any] = dict(BASE_NAMESPACE)
-        self.meter = GasMeter(self.ns, gas_limit)
+        self.meter = GasMeter(gas_limit)
+        self.ns["G"] = self.meter
         self.funcs: list[Function] = []
         self.tables: list[Table] = []
         self.memories: list[Memory] = []
@@ -210,24 +214,48 @@ def eval_const(inst: Instance, expr: Expr) -> Any:
 
 
 def _define_functions(inst: Instance, compiled: CompiledModule) -> None:
+    """Bind every function's raw callable as ``f{i}``: compiled ones directly, the rest as stubs."""
     module, ns, limits = inst.module, inst.ns, inst.limits
-    ns.update(compiled.constants)
     for index, func in enumerate(inst.funcs):
         ns[f"f{index}"] = func.fn
     first = len(inst.funcs)
-    for defined, func in enumerate(module.funcs):
+    for defined, code in enumerate(module.funcs):
         index = first + defined
-        exec(compiled.codes[index], ns)
-        inst.funcs.append(Function(module.types[func.type_index], ns[f"f{index}"], limits.call_depth,
+        ready = compiled.codes.get(index)
+        fn = _install(inst, compiled, index) if ready is not None else _stub(inst, compiled, index)
+        ns[f"f{index}"] = fn
+        inst.funcs.append(Function(module.types[code.type_index], fn, limits.call_depth,
                                    limits.host_reentry, inst))
-    for index, func in enumerate(inst.funcs):
-        ns[f"r{index}"] = func
+    for index, function in enumerate(inst.funcs):
+        ns[f"r{index}"] = function
+
+
+def _install(inst: Instance, compiled: CompiledModule, index: int) -> RawFn:
+    """Compile function ``index`` if needed and define it in the namespace (``f{index}``)."""
+    code, constants = compiled.code(index)
+    inst.ns.update(constants)
+    exec(code, inst.ns)
+    fn: RawFn = inst.ns[f"f{index}"]
+    if index < len(inst.funcs):
+        inst.funcs[index].fn = fn
+    return fn
+
+
+def _stub(inst: Instance, compiled: CompiledModule, index: int) -> RawFn:
+    """A stand-in that compiles function ``index`` on its first call, then steps aside."""
+    real: list[RawFn] = []
+
+    def first_call(d: int, *args: Any) -> Any:
+        if not real:  # other instances may keep calling the stub they linked to: compile once
+            real.append(_install(inst, compiled, index))
+        return real[0](d, *args)
+    return first_call
 
 
 def _allocate(inst: Instance) -> None:
     module, ns, limits = inst.module, inst.ns, inst.limits
-    for glob in module.globals:
-        inst.globals.append(Global.of_runtime(glob.type, eval_const(inst, glob.init)))
+    for definition in module.globals:
+        inst.globals.append(Global.of_runtime(definition.type, eval_const(inst, definition.init)))
     for table_type in module.tables:
         lim = table_type.limits
         if lim.min > limits.table_elements:
@@ -309,6 +337,8 @@ def instantiate(module: Module, imports: Mapping[str, Mapping[str, Any]] | None 
     caller = Caller(inst)
     _resolve_imports(inst, imports or {}, caller)
     compiled = compile_module(module, metered=gas_limit is not None, max_registers=limits.max_registers)
+    if sum(func.size for func in module.funcs) <= EAGER_CODE_BYTES:
+        compiled.compile_all()  # small modules: every compile error surfaces here, no first-call delay
     _raise_recursion_limit(limits.call_depth)
     _define_functions(inst, compiled)
     _allocate(inst)

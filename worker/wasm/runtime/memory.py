@@ -20,7 +20,8 @@ class Memory:
 
     def __init__(self, min_pages: int, max_pages: int | None = None, *,
                  limit_pages: int = DEFAULT_RUNTIME_LIMITS.memory_pages) -> None:
-        if not 0 <= min_pages <= MAX_PAGES or (max_pages is not None and not min_pages <= max_pages <= MAX_PAGES):
+        bad_max = max_pages is not None and not min_pages <= max_pages <= MAX_PAGES
+        if not 0 <= min_pages <= MAX_PAGES or bad_max:
             raise ValueError(f"invalid memory limits {min_pages}..{max_pages}")
         self.max = max_pages
         self.cap = min(MAX_PAGES if max_pages is None else max_pages, limit_pages)

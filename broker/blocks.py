@@ -1,0 +1,333 @@
+"""Blocks in the broker: the glue between :class:`~broker.core.BrokerCore` and Block-STM's :class:`BlockRun`.
+
+Theory of operation
+-------------------
+A BLOCK request (op ``block``) carries an ordered list of calls. The pool
+executes them in parallel on its workers with Block-STM
+(:mod:`broker.block`) and answers with a :class:`~broker.block.BlockResult`:
+one receipt per call in block order, the combined write set and the state
+root after it -- bit for bit what executing the calls one after another
+would give, whatever the number of workers, their speed or their crashes.
+
+Life of a block (:class:`BlockCoordinator`, one per broker):
+
+1. *Accepted*: every call is checked (schema, a deployed code id, the gas
+   ceiling) and the block joins a bounded FIFO of pending blocks (full:
+   BUSY). Its request id is entered in the core's ``active`` map, so a
+   client's retry re-attaches to it instead of running it twice; its
+   reply (FINAL or ERROR) is remembered like every reply.
+2. *Quiet state*: from acceptance on, ordinary calls are held in the queue
+   (:meth:`BlockCoordinator.holds`; their own deadlines still run) while
+   read-only queries go on. The block starts once no ordinary call is in
+   flight, so no ordinary commit can land while it runs and its pre-state is
+   one definite state. (The alternative, validating the block's storage
+   reads at commit and re-running the block on a conflict, could starve a
+   block behind a busy contract; holding calls for the length of a block
+   cannot starve anything.) The versions of the storage reads are still
+   checked by the atomic commit, as a safety net.
+3. *Running*: if the request named an expected ``state_root`` that differs
+   from the current one, the block is refused (StateRootMismatch).
+   Otherwise a :class:`BlockRun` is created over committed storage and
+   every idle worker is offered an execution task, before any queued
+   query. A task is an ordinary worker REQUEST for ``calls[tx_index]`` (the
+   broker's :class:`~broker.core.Job` with op ``block``), so workers need
+   nothing new: the task's state reads (CALLBACK ``get``) are answered by
+   :meth:`BlockRun.read` instead of the store -- an aborted task gets an
+   error, the worker ends the call, and its FINAL is refused -- and its
+   FINAL becomes the :class:`Outcome` given to :meth:`BlockRun.finish`.
+4. *Non-determinism is never an outcome*: a lost worker (DISCONNECT,
+   silence, READY while busy, unreachable), a task past its deadline, or a
+   FINAL whose code says time limit, unavailable state or internal error
+   re-issues the call (:meth:`BlockRun.task_lost`). A call lost
+   ``max_attempts`` times, or the block's own time limit, fails the whole
+   block (BlockFailed, nothing committed). So a block either fails as a
+   whole or gives the receipts every node gives.
+5. *Done*: the write set is committed with
+   :meth:`~broker.state.StateStore.commit_many` in one atomic commit
+   (not at all for a dry run), the state tree moves on, the client gets the
+   result, and held calls resume.
+
+The state tree (:class:`~broker.block.StateTree`) is built from
+:meth:`~broker.state.StateStore.items` when the first block needs it and
+is then kept current by every commit, ordinary ones included
+(:meth:`BlockCoordinator.committed`): a pool that never runs a block pays
+nothing for it.
+
+Receipts depend only on the calls and the pre-state: a call without a gas
+limit gets the protocol's fixed default (``DEFAULT_GAS_LIMIT``), never a
+node's configuration.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from broker import errors
+from broker import protocol as p
+from broker.block import BlockCall, BlockRun, Outcome, StateTree, Task, TaskAborted
+from broker.block.receipts import Location, Value
+from broker.core import BrokerCore, Job, WorkerState
+from broker.protocol import ErrorCode, Op, Status
+from broker.state import StaleRead
+
+MAX_PENDING_BLOCKS = 64
+DEFAULT_BLOCK_TIMEOUT = 60.0
+
+NONDETERMINISTIC: frozenset[int] = frozenset({ErrorCode.TIMEOUT, ErrorCode.STATE_UNAVAILABLE,
+                                              ErrorCode.INTERNAL})
+"""Codes of a FINAL that say how the machine fared, not what the call does: re-execute, never record."""
+
+
+@dataclass(eq=False, slots=True)
+class Block:
+    """One accepted block: its calls, the worker REQUEST of each, and its run once started."""
+
+    holder: Job  # in the core's ``active`` map: its ``client`` follows the client's retries
+    calls: tuple[BlockCall, ...]
+    requests: tuple[bytes, ...]  # packed worker REQUEST body per call
+    dry_run: bool
+    expected_root: bytes | None
+    deadline: float
+    run: BlockRun | None = None
+    versions: dict[Location, int] = field(default_factory=dict)  # store version of each storage read
+    losses: Counter[int] = field(default_factory=Counter)  # non-deterministic endings per call
+
+    @property
+    def request_id(self) -> bytes:
+        return self.holder.request_id
+
+
+class BlockCoordinator:
+    """Runs BLOCK requests on the core's workers, one block at a time; see the module docstring."""
+
+    def __init__(self, core: BrokerCore) -> None:
+        self.core = core
+        self.pending: deque[Block] = deque()
+        self.current: Block | None = None
+        self.tasks: dict[Job, Task] = {}  # the current block's dispatched, unfinished tasks
+        self._tree: StateTree | None = None
+
+    # --- the state tree ---------------------------------------------------------------------
+
+    @property
+    def tree(self) -> StateTree:
+        """The state tree of committed state (built from the store on first use)."""
+        if self._tree is None:
+            self._tree = StateTree.from_items(self.core.store.items())
+        return self._tree
+
+    def committed(self, code_id: str, writes: dict[bytes, bytes | None]) -> None:
+        """An ordinary call committed ``writes``: keep the tree current (once it exists)."""
+        if self._tree is not None:
+            self._tree = self._tree.updated({(code_id, key): value for key, value in writes.items()})
+
+    # --- hooks called by the core -----------------------------------------------------------
+
+    def request(self, identity: bytes, message: p.Message) -> None:
+        """A BLOCK request: check it and queue the block (raises the PoolError to answer with)."""
+        body, rid = message.body, message.request_id
+        calls = tuple(self._checked_call(index, raw, rid) for index, raw in enumerate(body["calls"]))
+        timeout = body.get("timeout", DEFAULT_BLOCK_TIMEOUT)
+        if timeout > self.core.config.max_timeout:
+            raise errors.BadRequest(f"timeout {timeout} exceeds the maximum {self.core.config.max_timeout}",
+                                    rid)
+        if len(self.pending) >= MAX_PENDING_BLOCKS:
+            raise errors.Busy(f"{len(self.pending)} blocks are waiting; try again later")
+        now = self.core.clock()
+        holder = Job(rid, identity, Op.BLOCK, "", b"", now, now + timeout)
+        self.core.active[rid] = holder
+        self.pending.append(Block(holder, calls, tuple(self._worker_request(c) for c in calls),
+                                  bool(body.get("dry_run", False)), body.get("state_root"), now + timeout))
+        self.core.counters["blocks_accepted"] += 1
+
+    def holds(self, job: Job) -> bool:
+        """True when ``job`` must wait: an ordinary call while a block is pending or running."""
+        blocks = self.current is not None or bool(self.pending)
+        return blocks and not job.readonly and job.op is not Op.BLOCK
+
+    def assign(self, worker: WorkerState) -> bool:
+        """An idle worker: give it a task of the running block if there is one now."""
+        block = self.current
+        if block is None or block.run is None:
+            return False
+        task = block.run.next_task()
+        if task is None:  # validations run inside next_task: they may have finished the block
+            self._advance(block)
+            return False
+        self._dispatch(worker, block, task)
+        return True
+
+    def read(self, job: Job, body: dict[str, Any]) -> dict[str, Any]:
+        """A task's state read (CALLBACK ``get``): the CALLBACK_REPLY body."""
+        task, block = self.tasks.get(job), self.current
+        if task is None or block is None or block.run is None:
+            return {"seq": body["seq"], "error": "this block task is over"}
+        try:
+            value = block.run.read(task, job.code_id, body["key"])
+        except TaskAborted as exc:
+            return {"seq": body["seq"], "error": f"block task aborted: {exc}"}
+        return {"seq": body["seq"], "value": value}
+
+    def finished(self, job: Job, result: dict[str, Any]) -> None:
+        """A task's FINAL: an outcome for the run, or a loss when it says nothing about the call."""
+        task, block = self.tasks.pop(job, None), self.current
+        if task is None or block is None or block.run is None:
+            self.core.counters["block_stray_finals"] += 1
+            return
+        if result.get("code") in NONDETERMINISTIC:
+            self._lose(block, task, str(result.get("error") or result["status"]))
+        elif not block.run.finish(task, outcome(job.code_id, result)):
+            self.core.counters["block_refused"] += 1
+        self._advance(block)
+
+    def lost(self, job: Job, why: object) -> None:
+        """A task lost its worker (or its deadline passed): re-issue it."""
+        task, block = self.tasks.pop(job, None), self.current
+        if task is None or block is None:
+            return
+        job.abandoned = True  # a late FINAL of this job is not wanted
+        self._lose(block, task, f"worker {why}")
+        self._advance(block)
+
+    def step(self) -> None:
+        """After every event: enforce the running block's time limit, start the next block when quiet."""
+        if self.current is None and not self.pending:
+            return
+        try:
+            now = self.core.clock()
+            if self.current is not None and now >= self.current.deadline:
+                self._fail(self.current, errors.BlockFailed("the block did not finish within its time limit"))
+            while self.current is None and self.pending and not self._writers_in_flight():
+                self._start(self.pending.popleft(), now)
+        except Exception as exc:  # a bug must not take the broker down, nor leave calls held
+            self.core.counters["internal_errors"] += 1
+            if self.current is not None:
+                self._fail(self.current, errors.InternalError(f"internal error in the block: {exc!r}"))
+
+    # --- inside -------------------------------------------------------------------------------
+
+    def _checked_call(self, index: int, raw: dict[str, Any], rid: bytes) -> BlockCall:
+        try:
+            p.check_fields(raw, p.BLOCK_CALL, rid)
+        except errors.BadRequest as exc:
+            raise errors.BadRequest(f"calls[{index}]: {exc.reason}", rid) from None
+        call = BlockCall.from_wire(raw)
+        if not self.core._has_code(call.code_id):
+            raise errors.UnknownCode(f"calls[{index}]: no module deployed with code id {call.code_id}")
+        if call.gas_limit > self.core.config.max_gas:
+            raise errors.BadRequest(f"calls[{index}]: gas_limit {call.gas_limit} exceeds the maximum "
+                                    f"{self.core.config.max_gas}", rid)
+        return call
+
+    def _worker_request(self, call: BlockCall) -> bytes:
+        """The REQUEST a worker gets for ``call``: an ordinary job body."""
+        return p.pack({"code_id": call.code_id, "function": call.function, "args": list(call.args),
+                       "input": call.input, "context": dict(call.context), "gas_limit": call.gas_limit,
+                       "timeout": self.core.config.default_timeout, "readonly": False})
+
+    def _writers_in_flight(self) -> bool:
+        """True while an ordinary call runs whose commit could still land."""
+        jobs = (w.job for w in self.core.workers.values() if w.job is not None)
+        return any(not job.abandoned and not job.readonly and job.op is not Op.BLOCK for job in jobs)
+
+    def _start(self, block: Block, now: float) -> None:
+        if now >= block.deadline:
+            self._fail(block, errors.BlockFailed("the block waited past its time limit"))
+        elif block.expected_root is not None and block.expected_root != self.tree.root:
+            self._fail(block, errors.StateRootMismatch(
+                f"the state root is {self.tree.root.hex()}, not the expected {block.expected_root.hex()}"))
+        else:
+            self.current = block
+            block.run = BlockRun(len(block.calls), lambda contract, key: self._storage(block, contract, key))
+            self._advance(block)
+
+    def _storage(self, block: Block, contract: str, key: bytes) -> Value:
+        """Committed state for the run (read once per location), its version noted for the commit."""
+        value, version = self.core.store.get(contract, key)
+        block.versions[contract, key] = version
+        return value
+
+    def _dispatch(self, worker: WorkerState, block: Block, task: Task) -> None:
+        now, config = self.core.clock(), self.core.config
+        call = block.calls[task.tx_index]
+        job = Job(block.request_id, block.holder.client, Op.BLOCK, call.code_id,
+                  block.requests[task.tx_index], now, now + config.default_timeout + config.grace)
+        self.tasks[job] = task
+        self.core.counters["block_tasks"] += 1
+        self.core._dispatch(worker, job)
+
+    def _lose(self, block: Block, task: Task, why: str) -> None:
+        """A non-deterministic ending: re-issue the call, or fail the block past the cap."""
+        if block.run is None or not block.run.task_lost(task):
+            return
+        block.losses[task.tx_index] += 1
+        self.core.counters["block_tasks_lost"] += 1
+        if block.losses[task.tx_index] >= self.core.config.max_attempts:
+            self._fail(block, errors.BlockFailed(
+                f"call {task.tx_index} could not be executed: {block.losses[task.tx_index]} executions "
+                f"ended without a result (last: {why})"))
+
+    def _advance(self, block: Block) -> None:
+        """After a change: finish the block when done, else offer tasks to every idle worker."""
+        if block is not self.current or block.run is None:
+            return
+        for worker in list(self.core.idle.values()):
+            task = block.run.next_task()
+            if task is None:
+                break
+            self._dispatch(worker, block, task)
+        if block.run.done:  # the last validations run inside next_task
+            self._complete(block)
+
+    def _complete(self, block: Block) -> None:
+        assert block.run is not None
+        result, after = block.run.result(self.tree, block.dry_run)
+        writes = block.run.writes()
+        if not block.dry_run and writes:
+            reads = {location: block.versions[location] for location in block.run.memory.base_reads}
+            try:
+                self.core.store.commit_many(reads, writes)
+            except StaleRead as exc:  # only a commit from outside the broker can cause this
+                self._fail(block, errors.Conflict(f"state changed under the block: {exc}"))
+                return
+        if not block.dry_run:
+            self._tree = after
+        stats = block.run.stats
+        counters = self.core.counters
+        counters["blocks_done"] += 1
+        counters["block_calls"] += block.run.block_size
+        counters["block_aborts"] += stats.aborts
+        counters["block_suspensions"] += stats.suspensions
+        self._end(block)
+        self.core._reply(block.holder.client, block.request_id, result.to_wire())
+
+    def _fail(self, block: Block, exc: errors.PoolError) -> None:
+        """End a block without committing anything, answering (and remembering) an ERROR."""
+        if block in self.pending:
+            self.pending.remove(block)
+        self.core.counters["blocks_failed"] += 1
+        self._end(block)
+        frames = p.error_frames(block.request_id, p.error_code(exc), exc.reason)
+        self.core._remember(block.request_id, frames)
+        self.core._send_client(block.holder.client, frames)
+
+    def _end(self, block: Block) -> None:
+        """Forget a block: its still-running tasks become late, and held calls may run again."""
+        self.core.active.pop(block.request_id, None)
+        if block is self.current:
+            for job in self.tasks:
+                job.abandoned = True
+            self.tasks.clear()
+            self.current = None
+        if not self.pending:
+            self.core._dispatch_idle()
+
+
+def outcome(code_id: str, result: dict[str, Any]) -> Outcome:
+    """The Outcome of one execution from its worker FINAL body (writes keyed (code id, key))."""
+    return Outcome(status=Status(result["status"]), output=bytes(result.get("output", b"")),
+                   gas_used=int(result.get("gas_used", 0)), logs=tuple(result.get("logs", ())),
+                   writes={(code_id, key): value for key, value in result.get("writes", {}).items()},
+                   results=tuple(result.get("results", ())), error=result.get("error"))

@@ -1,0 +1,169 @@
+"""Liveness and recovery policy, as plain objects: who is dead, what a lost job becomes, what was answered.
+
+The broker core (``broker.core``) asks this module three kinds of question,
+all from an injected clock, so they are tested without sockets or sleeps.
+
+Heartbeats (ZeroMQ's Paranoid Pirate / Majordomo rules)
+    Both sides send a HEARTBEAT every ``interval`` seconds when they have
+    sent nothing else in that time; *any* frame counts as a heartbeat. A
+    peer silent for ``liveness`` intervals is dead. Workers of this version
+    heartbeat from a thread of their own even while a job runs, and say so
+    in READY (``heartbeats: true``); for them silence means dead whether
+    they are busy or not, so a SIGSTOPped or wedged process is noticed
+    within the liveness window. A worker that did not say so (an older
+    one) is only expected to be heard from after its job's deadline.
+    On READY the broker answers such a worker with one HEARTBEAT carrying
+    its own ``interval`` and ``liveness``, which the worker adopts: both
+    sides always judge each other by the same numbers.
+
+Lost jobs and the poison-pill cap
+    A job is *lost* when its worker dies (the transport reports it gone),
+    falls silent, overruns the job (no FINAL a liveness window after the
+    job's own ``timeout + grace`` from dispatch, although it keeps
+    heartbeating), disconnects, or registers again while holding it. A call
+    commits only with its FINAL, so running a lost job again elsewhere is
+    safe; it goes back to the head of the queue with a fresh time budget.
+    After ``max_losses`` losses the job fails with ``WORKER_LOST``, so a
+    contract that crashes every worker it touches cannot crash-loop the pool.
+
+Stored replies (exactly-once)
+    A client resends a request with the same id after a timeout. The broker
+    answers a repeated id from a stored reply (:class:`ReplyCache`, bounded
+    by count and by age ``result_ttl``); the reply of a committing call is
+    also stored by the state store in the same transaction as its writes,
+    so even a broker restarted between commit and reply answers the retry
+    from it and never commits twice.
+
+:class:`Backoff` is the worker's reconnect schedule: 1 s doubling to 32 s.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+DEFAULT_INTERVAL = 1.0
+DEFAULT_LIVENESS = 3
+DEFAULT_MAX_LOSSES = 3
+DEFAULT_RECONNECT_MIN = 1.0
+DEFAULT_RECONNECT_MAX = 32.0
+DEFAULT_RESULT_TTL = 3600.0
+
+
+class Loss(StrEnum):
+    """How a job lost its worker (counted per reason in the broker's counters)."""
+
+    DIED = "died"  # the transport says the worker is gone
+    SILENT = "silent"  # no frame for the liveness window
+    OVERRAN = "overran"  # still no FINAL a liveness window past the job's own deadline
+    LEFT = "left"  # DISCONNECT while holding the job
+    DROPPED = "dropped"  # READY again while holding the job
+
+
+@dataclass(frozen=True, slots=True)
+class Liveness:
+    """The heartbeat contract between broker and workers."""
+
+    interval: float = DEFAULT_INTERVAL
+    liveness: int = DEFAULT_LIVENESS
+
+    @property
+    def window(self) -> float:
+        """Seconds of silence after which a peer is dead."""
+        return self.interval * self.liveness
+
+    def expires(self, now: float, heartbeats_busy: bool, job_deadline: float | None) -> float:
+        """When a worker last heard from at ``now`` is declared dead if it stays silent.
+
+        A worker that heartbeats while busy is judged by silence alone; an
+        older one only once its job's deadline has passed.
+        """
+        if job_deadline is None or heartbeats_busy:
+            return now + self.window
+        return max(now, job_deadline) + self.window
+
+    def overran(self, started: float, budget: float, now: float) -> bool:
+        """True when a job dispatched at ``started`` with ``budget`` seconds is a window past it."""
+        return now >= started + budget + self.window
+
+    def heartbeat_due(self, last_sent: float, now: float) -> bool:
+        """True when nothing was sent to a peer for an interval."""
+        return now - last_sent >= self.interval
+
+    def announce(self) -> dict[str, float | int]:
+        """The HEARTBEAT body that tells a worker the broker's numbers."""
+        return {"interval": self.interval, "liveness": self.liveness}
+
+
+def poison_message(losses: int) -> str:
+    """The error of a job given up after ``losses`` lost workers."""
+    return (f"the job lost its worker {losses} times (the worker died, stalled or overran while "
+            "running it); giving up so that it cannot crash-loop the pool")
+
+
+class Backoff:
+    """Reconnect delays: ``low`` seconds, doubling on each failure up to ``high``; reset on success."""
+
+    def __init__(self, low: float = DEFAULT_RECONNECT_MIN, high: float = DEFAULT_RECONNECT_MAX) -> None:
+        self.low = low
+        self.high = max(low, high)
+        self.current = low
+
+    def next(self) -> float:
+        """The delay before the next attempt (then doubled for the one after)."""
+        delay = self.current
+        self.current = min(self.high, self.current * 2)
+        return delay
+
+    def reset(self) -> None:
+        self.current = self.low
+
+
+class ReplyCache:
+    """Replies of recent requests by request id, bounded by count and by age (a TTL)."""
+
+    def __init__(self, capacity: int, ttl: float) -> None:
+        self.capacity = capacity
+        self.ttl = ttl
+        self._entries: OrderedDict[bytes, tuple[float, list[bytes]]] = OrderedDict()
+
+    def put(self, rid: bytes, frames: list[bytes], now: float) -> None:
+        self._entries[rid] = (now + self.ttl, frames)
+        self._entries.move_to_end(rid)
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+    def get(self, rid: bytes, now: float) -> list[bytes] | None:
+        """The stored reply of ``rid`` unless it expired."""
+        entry = self._entries.get(rid)
+        if entry is None:
+            return None
+        if entry[0] <= now:
+            del self._entries[rid]
+            return None
+        return entry[1]
+
+    def expire(self, now: float) -> int:
+        """Drop expired replies (oldest first); returns how many."""
+        dropped = 0
+        while self._entries:
+            rid, (expires, _) = next(iter(self._entries.items()))
+            if expires > now:
+                break
+            del self._entries[rid]
+            dropped += 1
+        return dropped
+
+    def __contains__(self, rid: object) -> bool:
+        return rid in self._entries
+
+    def __getitem__(self, rid: bytes) -> list[bytes]:
+        return self._entries[rid][1]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._entries)

@@ -1,0 +1,184 @@
+"""CurveZMQ on the whole pool: a real broker, real worker processes and clients, all with keys.
+
+One broker runs with ``Broker(curve=CurveServer(...))``, accepting the keys
+of ``worker`` and ``client``. Two worker processes connect: one with the
+worker key, one with a stranger's key. Allowed clients are served end to
+end (blocking, asyncio and the CLI); a client with an unknown key, or with
+no CURVE at all, gets nothing and raises the typed ``RequestTimeout``; the
+stranger worker never registers (the broker's worker list only ever shows
+the allowed worker's pid). A plain-TCP relay in front of the frontend shows
+the traffic is encrypted: the call's input and output never appear on it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from broker import errors
+from broker.client import AsyncClient, Client
+from broker.security import CurveClient, CurveServer, generate_keys
+from broker.server import Broker, BrokerThread
+from tests.pool.conftest import LOOPBACK, TEST_CONFIG, WORKER_START, unique
+from tests.pool.test_security import Relay
+from worker.cli import main
+from worker.process import WorkerConfig, start_workers, stop_workers
+
+pytestmark = pytest.mark.timeout(90)
+
+MARKER = b"curve-pool-plaintext-marker-9d2e"
+REFUSED_WAIT = 0.5  # seconds a refused client waits (it must hear nothing)
+WATCH = 1.0  # seconds the stranger worker is watched (five of its heartbeat intervals)
+
+
+@dataclass(frozen=True)
+class PoolKeys:
+    keys: Path  # every key pair
+    allowed: Path  # the broker's accepted public keys: worker.key, client.key
+    broker_public: Path  # a directory holding only broker.key (what workers and clients get)
+
+    def secret(self, name: str) -> Path:
+        return self.keys / f"{name}.key_secret"
+
+
+@dataclass
+class CurvePool:
+    thread: BrokerThread
+    keys: PoolKeys
+    worker_pid: int
+    stranger_pid: int
+
+    @property
+    def frontend(self) -> str:
+        return self.thread.frontend
+
+    def client(self, name: str = "client", timeout: float = 10.0, retries: int = 2) -> Client:
+        return Client(self.frontend, timeout=timeout, retries=retries, curve_secret=self.keys.secret(name),
+                      curve_public_dir=self.keys.broker_public)
+
+
+@pytest.fixture(scope="module")
+def pool_keys(tmp_path_factory: pytest.TempPathFactory) -> PoolKeys:
+    base = tmp_path_factory.mktemp("curve")
+    keys, allowed, broker_public = base / "keys", base / "allowed", base / "broker"
+    for directory in (keys, allowed, broker_public):
+        directory.mkdir()
+    for name in ("broker", "worker", "client", "stranger"):
+        public, _ = generate_keys(keys, name)
+        if name in ("worker", "client"):
+            shutil.copy(public, allowed / public.name)
+        if name == "broker":
+            shutil.copy(public, broker_public / public.name)
+    return PoolKeys(keys, allowed, broker_public)
+
+
+def _worker(backend: str, keys: PoolKeys, name: str) -> WorkerConfig:
+    return WorkerConfig(endpoint=backend, heartbeat=0.2,
+                        setup_socket=CurveClient.from_dir(keys.secret(name), keys.broker_public))
+
+
+@pytest.fixture(scope="module")
+def curve_pool(pool_keys: PoolKeys, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CurvePool]:
+    curve = CurveServer(secret_file=pool_keys.secret("broker"), public_dir=pool_keys.allowed)
+    broker = Broker(f"sqlite:{tmp_path_factory.mktemp('curve-state') / 'state.db'}", LOOPBACK, LOOPBACK,
+                    config=TEST_CONFIG, curve=curve)
+    with BrokerThread(broker) as thread:
+        stranger = start_workers(_worker(thread.backend, pool_keys, "stranger"), 1)
+        allowed = start_workers(_worker(thread.backend, pool_keys, "worker"), 1)
+        try:
+            made = CurvePool(thread, pool_keys, allowed[0].pid or 0, stranger[0].pid or 0)
+            _wait_for_a_worker(made)
+            yield made
+        finally:
+            stop_workers(allowed + stranger)
+
+
+def _wait_for_a_worker(pool: CurvePool) -> None:
+    with pool.client(timeout=5.0) as client:
+        deadline = time.monotonic() + WORKER_START
+        while not client.stats()["workers"]:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the allowed worker never registered")
+            time.sleep(0.05)
+
+
+def test_allowed_clients_and_workers_work_end_to_end(curve_pool: CurvePool, probe_wasm: bytes) -> None:
+    with curve_pool.client() as client:
+        probe = client.deploy(unique(probe_wasm))
+        result = client.call(probe, "add", [40, 2])
+        assert result.ok and result.results == [42]
+        assert client.call(probe, "put", input=b"kept").ok
+        assert client.state_get(probe, b"k")[0] == b"kept"
+
+
+def test_a_worker_with_an_unknown_key_never_registers(curve_pool: CurvePool) -> None:
+    with curve_pool.client() as client:
+        deadline = time.monotonic() + WATCH  # the stranger heartbeats every 0.2 s: it had five chances
+        while time.monotonic() < deadline:
+            stats = client.stats()
+            assert stats["workers"] == 1
+            assert [w["pid"] for w in stats["worker_list"]] == [curve_pool.worker_pid]
+            time.sleep(0.1)
+        assert curve_pool.stranger_pid not in {w["pid"] for w in client.stats()["worker_list"]}
+
+
+@pytest.mark.parametrize("who", ["stranger-key", "no-curve"])
+def test_a_client_with_an_unknown_key_gets_nothing(curve_pool: CurvePool, probe_wasm: bytes,
+                                                   who: str) -> None:
+    refused = (curve_pool.client("stranger", timeout=REFUSED_WAIT, retries=1) if who == "stranger-key"
+               else Client(curve_pool.frontend, timeout=REFUSED_WAIT, retries=1))
+    with refused, pytest.raises(errors.RequestTimeout):
+        refused.deploy(unique(probe_wasm))
+    with curve_pool.client() as client:  # the broker keeps serving allowed clients
+        assert client.stats()["workers"] == 1
+        deploys = client.stats()["counters"].get("deploys", 0)
+        client.deploy(unique(probe_wasm))
+        assert client.stats()["counters"]["deploys"] == deploys + 1
+
+
+def test_traffic_is_encrypted(curve_pool: CurvePool, probe_wasm: bytes) -> None:
+    port = int(curve_pool.frontend.rsplit(":", 1)[1])
+    with curve_pool.client() as client:
+        probe = client.deploy(unique(probe_wasm))
+    with Relay(port) as relay:
+        with Client(f"tcp://127.0.0.1:{relay.port}", timeout=10.0,
+                    curve_secret=curve_pool.keys.secret("client"),
+                    curve_public_dir=curve_pool.keys.broker_public) as client:
+            result = client.call(probe, "echo", input=MARKER)
+        wire = relay.wire()
+    assert result.output == MARKER  # it went through the relay, both ways
+    assert len(wire) > 2 * len(MARKER) and MARKER not in wire
+
+
+@pytest.mark.asyncio
+async def test_the_async_client_takes_the_same_keys(curve_pool: CurvePool) -> None:
+    async with AsyncClient(curve_pool.frontend, timeout=10.0, curve_secret=curve_pool.keys.secret("client"),
+                           curve_public_dir=curve_pool.keys.broker_public) as client:
+        assert (await client.stats())["workers"] == 1
+
+
+def test_the_cli_connects_with_keys(curve_pool: CurvePool, capsys: pytest.CaptureFixture[str]) -> None:
+    keys = curve_pool.keys
+    status = main(["stats", "--json", "--connect", curve_pool.frontend, "--curve-secret",
+                   str(keys.secret("client")), "--curve-public-dir", str(keys.broker_public)])
+    assert status == 0 and '"workers": 1' in capsys.readouterr().out
+
+
+def test_curve_options_go_together_and_name_bad_files(tmp_path: Path, pool_keys: PoolKeys,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stats", "--connect", "tcp://127.0.0.1:1", "--curve-secret",
+                 str(pool_keys.secret("client"))]) == 2
+    assert "go together" in capsys.readouterr().err
+    missing = tmp_path / "nope.key_secret"
+    assert main(["worker", "--connect", "tcp://127.0.0.1:1", "--curve-secret", str(missing),
+                 "--curve-public-dir", str(pool_keys.broker_public)]) == 2
+    assert str(missing) in capsys.readouterr().out
+    assert main(["broker", "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*",
+                 "--state", "memory:", "--curve-secret", str(pool_keys.secret("broker")),
+                 "--curve-public-dir", str(tmp_path)]) == 2
+    assert "no '*.key' files" in capsys.readouterr().out

@@ -1,0 +1,223 @@
+"""The register compiler: register form, branch resolution, generated source.
+
+Modules come from ``tests/fixtures/engine`` (``.wat`` sources beside the built
+``.wasm``, rebuilt by ``build.sh``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import worker.wasm as wasm
+from tests.conftest import FIXTURES
+from worker.wasm import compiler
+from worker.wasm.compiler import ir
+from worker.wasm.compiler.ir import Br, BrIf, BrTable, Const, Loc, Op, Reg, Return
+from worker.wasm.module import Module
+from worker.wasm.opcodes import Opcode
+from worker.wasm.runtime import instance as instance_module
+
+
+@pytest.fixture(scope="module")
+def engine_dir() -> Path:
+    return FIXTURES / "engine"
+
+
+@pytest.fixture(scope="module")
+def load(engine_dir: Path) -> Callable[[str], Module]:
+    def decode(name: str) -> Module:
+        return wasm.decode((engine_dir / f"{name}.wasm").read_bytes())
+    return decode
+
+
+@pytest.fixture(scope="module")
+def basic(load: Callable[[str], Module]) -> Module:
+    return load("basic")
+
+
+def func_index(module: Module, export: str) -> int:
+    return next(e.index for e in module.exports if e.name == export)
+
+
+def ops(func: ir.IRFunction) -> list[ir.Node]:
+    return [n for n in func.body if not isinstance(n, ir.Gas)]
+
+
+# ---------------------------------------------------------------- registers
+
+
+def test_registers_are_named_by_stack_height(basic: Module) -> None:
+    lowered = compiler.lower(basic, func_index(basic, "expr"))
+    assert ops(lowered) == [
+        Op(Opcode.I32_MUL, (Reg(0),), (Loc(0), Loc(1))),
+        Op(Opcode.I32_MUL, (Reg(1),), (Loc(2), Loc(3))),
+        Op(Opcode.I32_ADD, (Reg(0),), (Reg(0), Reg(1))),
+        Return((Reg(0),)),
+    ]
+
+
+def test_register_form_of_a_small_function(basic: Module) -> None:
+    index = func_index(basic, "add")
+    assert compiler.render_ir(basic, index) == (
+        f"func {index} (l0:i32, l1:i32) -> (i32)  max_height=2\n"
+        "  gas 4 check\n"
+        "  s0 = i32.add l0, l1\n"
+        "  return s0\n"
+    )
+
+
+def test_constants_fold_at_compile_time(basic: Module) -> None:
+    lowered = compiler.lower(basic, func_index(basic, "folded"))
+    assert ops(lowered) == [Return((Const(5, wasm.ValType.I32),))]
+
+
+def test_local_read_before_a_set_is_copied_first(basic: Module) -> None:
+    lowered = compiler.lower(basic, func_index(basic, "local_then_set"))
+    body = ops(lowered)
+    copy = Op(Opcode.LOCAL_GET, (Reg(0),), (Loc(0),))
+    assert body.index(copy) < next(i for i, n in enumerate(body)
+                                   if isinstance(n, Op) and n.op is Opcode.LOCAL_SET)
+    assert wasm.instantiate(basic).exports["local_then_set"](5) == 1005
+
+
+# ---------------------------------------------------------------- branches
+
+
+def _branches(nodes: list[ir.Node]) -> list[ir.Node]:
+    found: list[ir.Node] = []
+    for node in nodes:
+        if isinstance(node, Br | BrIf | BrTable):
+            found.append(node)
+        if isinstance(node, ir.Block | ir.Loop):
+            found += _branches(node.body)
+        if isinstance(node, ir.If):
+            found += _branches(node.then) + _branches(node.orelse)
+    return found
+
+
+def test_br_out_of_nested_blocks_carries_its_value(basic: Module) -> None:
+    lowered = compiler.lower(basic, func_index(basic, "nested_br"))
+    to_outer, to_inner = _branches(lowered.body)
+    assert isinstance(to_outer, BrIf) and isinstance(to_inner, BrIf)
+    assert to_outer.values == (Const(7, wasm.ValType.I32),)
+    assert to_outer.label.regs == (Reg(0),) and to_outer.label.kind is ir.LabelKind.BLOCK
+    assert to_inner.values == (Const(8, wasm.ValType.I32),)
+    assert to_outer.label is not to_inner.label
+    add = wasm.instantiate(basic).exports["nested_br"]
+    assert [add(0), add(1), add(2)] == [7, 108, 109]
+
+
+@pytest.mark.parametrize(("index", "expected"), [(0, 11), (1, 12), (2, 10), (3, 10), (-1, 10)],
+                         ids=["entry0", "entry1", "default-entry", "past-end", "huge-unsigned"])
+def test_br_table_with_results(basic: Module, index: int, expected: int) -> None:
+    assert wasm.instantiate(basic).exports["table"](index) == expected
+
+
+def test_br_table_resolves_every_target(basic: Module) -> None:
+    lowered = compiler.lower(basic, func_index(basic, "table"))
+    (table,) = _branches(lowered.body)
+    assert isinstance(table, BrTable)
+    assert [label.base for label in table.labels] == [0, 0]
+    assert table.values == (Const(10, wasm.ValType.I32),)
+    assert len({table.labels[0].id, table.labels[1].id, table.default.id}) == 3
+
+
+def test_loop_back_edge(basic: Module) -> None:
+    lowered = compiler.lower(basic, func_index(basic, "sum"))
+    loops = [n for n in lowered.body if isinstance(n, ir.Block)]
+    back = [b for b in _branches(lowered.body) if isinstance(b, Br)]
+    assert back and back[0].label.kind is ir.LabelKind.LOOP
+    assert "while True:" in compiler.render_python(basic, func_index(basic, "sum"))
+    assert loops
+    assert wasm.instantiate(basic).exports["sum"](100) == 5050
+
+
+@pytest.mark.parametrize(("export", "args", "expected"), [
+    ("divmod", (17, 5), (3, 2)),
+    ("swap_block", (1, 2), (2, 1)),
+    ("mv_loop", (5,), 77),
+])
+def test_multi_value(basic: Module, export: str, args: tuple[int, ...], expected: object) -> None:
+    assert wasm.instantiate(basic).exports[export](*args) == expected
+
+
+def test_operands_are_evaluated_left_to_right(basic: Module) -> None:
+    assert wasm.instantiate(basic).exports["order"]() == 1 * 10 - 2
+
+
+# ---------------------------------------------------------------- generated source
+
+
+def test_generated_source_is_a_plain_def(basic: Module) -> None:
+    source = compiler.render_python(basic, func_index(basic, "fib"))
+    index = func_index(basic, "fib")
+    assert f"def f{index}(d, l0):" in source
+    assert f"f{index}(d - 1, " in source  # a direct call, depth counted down
+    assert source.startswith(f"# wasm function {index}: (i32) -> (i32)")
+    compile(source, "<test>", "exec")
+
+
+def test_metered_variant_differs(basic: Module) -> None:
+    index = func_index(basic, "sum")
+    assert "gas" not in compiler.render_python(basic, index)
+    metered = compiler.render_python(basic, index, metered=True)
+    assert "gas -= " in metered and "if gas < 0: raise out_of_gas()" in metered
+
+
+HOSTILE = ("__import__", "pwned", "SystemExit", "os.system", "eval", "exec", '"""', "'")
+
+
+def test_generated_source_contains_no_module_text(load: Callable[[str], Module]) -> None:
+    module = load("names")
+    assert module.names.functions  # the fixture really has a name section
+    first = module.num_imported_funcs
+    for index in range(first, first + len(module.funcs)):
+        for metered in (False, True):
+            source = compiler.render_python(module, index, metered=metered)
+            for text in HOSTILE:
+                assert text not in source, (text, source)
+        assert not any(text in compiler.render_ir(module, index) for text in HOSTILE[:4])
+
+
+def test_module_with_hostile_names_runs(load: Callable[[str], Module]) -> None:
+    calls: list[int] = []
+    instance = wasm.instantiate(load("names"), {"__import__('os')": {"system('echo pwned')": calls.append}})
+    assert instance.exports["__import__('os').system('echo pwned')"](41) == 42
+    assert instance.exports['"""; raise SystemExit; """']() == 5
+    assert calls == []
+
+
+# ---------------------------------------------------------------- compilation
+
+
+def test_compiled_code_is_cached_per_module_and_variant(basic: Module) -> None:
+    plain = compiler.compile_module(basic)
+    assert compiler.compile_module(basic) is plain
+    metered = compiler.compile_module(basic, metered=True)
+    assert metered is not plain and metered.metered
+    assert set(plain.compile_all().codes) == set(metered.compile_all().codes)
+    assert len(plain.codes) == len(basic.funcs)
+
+
+def test_big_modules_compile_functions_on_their_first_call(load: Callable[[str], Module],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(instance_module, "EAGER_CODE_BYTES", 0)  # treat the fixture as big
+    module = load("basic")  # a fresh Module: nothing compiled yet
+    fib, add = func_index(module, "fib"), func_index(module, "add")
+    instance = wasm.instantiate(module)
+    compiled = compiler.compile_module(module)
+    assert fib not in compiled.codes
+    assert instance.exports["fib"](10) == 55
+    assert fib in compiled.codes and add not in compiled.codes
+    assert instance.exports["fib"].fn.__name__ == f"f{fib}"  # the stub stepped aside
+    again = wasm.instantiate(module)  # a second instance starts with the compiled code
+    assert again.exports["fib"].fn.__name__ == f"f{fib}" and again.exports["fib"](11) == 89
+
+
+def test_small_modules_compile_at_instantiation(load: Callable[[str], Module]) -> None:
+    module = load("basic")
+    wasm.instantiate(module)
+    assert len(compiler.compile_module(module).codes) == len(module.funcs)

@@ -1,0 +1,149 @@
+"""Straight-line emission: registers folded into the expressions that use them.
+
+Theory of operation
+-------------------
+Registers are Python locals, but most are read exactly once, right after
+they are written, so the emitter folds them: a register's expression stays
+*pending* until its single use, where it is inlined (``l2 = (l0 + l1) %
+0x100000000`` rather than ``s0 = l0; s1 = l1; s0 = ...; l2 = s0``). A pending
+expression is written to its register instead (*flushed*) when something it
+reads is about to be assigned, at every control node (joins need real
+registers), or when it grows too big.
+
+Expressions that are impure (read memory or globals, may trap, call) keep
+their relative order. Pending entries are kept in creation order, which is
+stack order, and an operation always consumes a suffix of the stack, so
+inlining never reorders them; flushing an impure entry first flushes the
+older impure ones, and a statement with effects flushes every impure entry
+it does not consume. Pure expressions may move freely: a trap ends the call,
+and nothing can observe a local that was written early.
+
+Integer results of wrapping operations stay unmasked while they feed other
+wrapping operations (only the low bits matter there) and are masked once,
+where a full value is needed (see ``exprs.X.wrap``).
+"""
+
+from __future__ import annotations
+
+from .exprs import Rule, X, as_value, const_text
+from .ir import Const, Loc, Operand, Reg
+
+MAX_FOLD = 48  # operations one folded expression may hold (bounds nesting and line length)
+
+Line = tuple[int, str]
+
+
+class Folder:
+    """The pending-expression machinery and the output lines of one function."""
+
+    def __init__(self) -> None:
+        self.out: list[Line] = []
+        self.ind = 2
+        self.pending: dict[str, X] = {}
+        self.constants: dict[str, float] = {}
+        self.temps = 0
+
+    # ------------------------------------------------------------ lines
+
+    def line(self, text: str, ind: int | None = None) -> None:
+        self.out.append((self.ind if ind is None else ind, text))
+
+    # ------------------------------------------------------------ operands and folding
+
+    def operand(self, operand: Operand) -> X:
+        if isinstance(operand, Reg):
+            name = f"s{operand.h}"
+            pending = self.pending.pop(name, None)
+            return pending if pending is not None else X(name, reads=frozenset((name,)))
+        if isinstance(operand, Loc):
+            name = f"l{operand.i}"
+            return X(name, reads=frozenset((name,)))
+        return self.constant(operand)
+
+    def constant(self, const: Const) -> X:
+        x = const_text(const)
+        if x.text.startswith("kf"):
+            self.constants[x.text] = float(const.value)
+        return x
+
+    def assign(self, target: str, x: X) -> None:
+        """Emit ``target = x`` (``x`` no longer pending): older impure work runs first."""
+        if x.impure:
+            self.flush_impure()
+        self.write(target, x)
+
+    def write(self, target: str, x: X) -> None:
+        self.flush_reading(target)
+        x = as_value(x)
+        if x.text != target:
+            self.line(f"{target} = {x.text}")
+
+    def flush_one(self, reg: str) -> None:
+        x = self.pending.pop(reg, None)
+        if x is not None:
+            self.write(reg, x)
+
+    def flush_reading(self, name: str) -> None:
+        """Write out pending expressions that read ``name`` before it changes."""
+        for reg in [r for r, x in self.pending.items() if name in x.reads]:
+            x = self.pending.get(reg)
+            if x is not None and x.impure:
+                self.flush_impure(upto=reg)
+            self.flush_one(reg)
+
+    def flush_impure(self, upto: str | None = None) -> None:
+        """Write out pending impure expressions in their order (those older than ``upto``)."""
+        for reg in [r for r, x in self.pending.items() if x.impure]:
+            if reg == upto:
+                return
+            self.flush_one(reg)
+
+    def flush_all(self) -> None:
+        while self.pending:
+            self.flush_one(next(iter(self.pending)))
+
+    def drop_pure(self) -> None:
+        """Forget pending values a branch discards; impure ones still run."""
+        self.flush_impure()
+        self.pending.clear()
+
+    def define(self, reg: str, x: X) -> None:
+        """``reg`` now holds ``x``: keep it pending for its single use, or write it."""
+        if x.size > MAX_FOLD:
+            self.assign(reg, x)
+        else:
+            self.pending[reg] = x
+
+    def materialize(self, x: X, home: str) -> X:
+        """``x`` as a plain name (writing it to ``home`` if it is an expression)."""
+        if x.atomic and not x.cond and not x.impure and not x.wrap and x.size == 1:
+            return x
+        self.assign(home, x)
+        return X(home, reads=frozenset((home,)))
+
+    def home(self, operand: Operand) -> str:
+        if isinstance(operand, Reg):
+            return f"s{operand.h}"
+        self.temps += 1
+        return f"t{self.temps}"
+
+
+def truth(x: X) -> X:
+    """``x`` ready to be tested for non-zero: a condition as it is, an integer masked."""
+    return x if x.cond else as_value(x)
+
+
+def result_wrap(rule: Rule, args: list[X]) -> tuple[int, bool]:
+    """Whether the result of ``rule`` on ``args`` still needs its mask, and whether it may be big.
+
+    A sum of two masked values is at most one bit out of range; anything more
+    (products, shifts, longer sums) is *big* and gets ``&`` rather than ``%``.
+    """
+    if rule.wraps_if_all:
+        wrap = rule.wraps if all(a.wrap for a in args) else 0
+    elif rule.wraps_if_any:
+        wrap = rule.wraps if any(a.wrap for a in args) else 0
+    else:
+        wrap = rule.wraps
+    big = rule.big or any(a.big or (a.wrap and rule.loose) for a in args)
+    return wrap, bool(wrap and big)
