@@ -15,10 +15,12 @@ import worker.wasm as wasm
 from tests.conftest import FIXTURES
 from worker.wasm import compiler
 from worker.wasm.compiler import ir
+from worker.wasm.compiler.exprs import HELPER_NAMES
 from worker.wasm.compiler.ir import Br, BrIf, BrTable, Const, Loc, Op, Reg, Return
 from worker.wasm.module import Module
 from worker.wasm.opcodes import Opcode
 from worker.wasm.runtime import instance as instance_module
+from worker.wasm.runtime.helpers import BASE_NAMESPACE
 
 
 @pytest.fixture(scope="module")
@@ -221,3 +223,9 @@ def test_small_modules_compile_at_instantiation(load: Callable[[str], Module]) -
     module = load("basic")
     wasm.instantiate(module)
     assert len(compiler.compile_module(module).codes) == len(module.funcs)
+
+
+def test_every_helper_the_rules_name_is_in_the_namespace() -> None:
+    assert HELPER_NAMES.issubset(BASE_NAMESPACE)
+    expected = {"i32_div_s", "f32_nearest", "ld_u32", "st_u64", "memory_grow", "table_init"}
+    assert expected.issubset(HELPER_NAMES)

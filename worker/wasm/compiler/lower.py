@@ -44,7 +44,7 @@ from ..module import Instr, Module
 from ..numeric_float import f32_from_bits, f64_from_bits
 from ..numeric_int import MASK32, MASK64
 from ..opcodes import OPS, Family, Opcode
-from ..types import ExternKind, FuncType, ValType
+from ..types import FuncType, ValType
 from .ir import (
     Block,
     Br,
@@ -521,8 +521,3 @@ _SHAPES: dict[Opcode, tuple[int, int, ValType | None]] = {info.op: _shape(info.o
 def lower_function(info: ModuleInfo, index: int) -> IRFunction:
     """The register form of module-defined function ``index`` (function index space)."""
     return Lowerer(info, index).run()
-
-
-def imported_funcs(module: Module) -> int:
-    """How many functions the module imports."""
-    return sum(1 for i in module.imports if i.kind == ExternKind.FUNC)
