@@ -47,6 +47,11 @@ busy until that FINAL.
 are kept so a client's retry gets the same answer: the ground for
 exactly-once delivery.
 
+*Blocks* (op ``block``) are run by :class:`broker.blocks.BlockCoordinator`
+through thin hooks here: while a block waits or runs, ordinary calls stay
+queued, idle workers take the block's calls first, and a block call's
+reads, FINAL and losses go to the coordinator (read its docstring).
+
 Anything garbled, unknown or oversized is answered with an ERROR (frontend)
 or dropped (backend) and counted; no input makes the core raise.
 """

@@ -193,6 +193,7 @@ class Broker:
         """Graceful shutdown (safe from any thread): refuse new work, let what is in flight finish for up
         to ``timeout`` seconds, then stop as :meth:`stop` does (workers told to re-register, store closed).
         """
+        self.core.drain()  # sets a flag: refusals start with the next request, whichever thread calls
         self._drain_until = self.clock() + timeout
         self._tick_due = True
         if self._loop is not None and not self._loop.is_closed():

@@ -5,6 +5,8 @@ Engines, in table order:
 - ``wasmpool``: our engine, ``worker.wasm.decode`` + ``instantiate`` without
   gas metering; the compile time is split into decode (with validation) and
   instantiate (which includes compiling the functions to Python).
+- ``metered``: the same engine with gas metering on (a gas limit so large that
+  no benchmark reaches it), to measure what metering costs side by side.
 - ``pywasm``: the pure-Python interpreter people use today (2.x API:
   ``Runtime``, ``ModuleDesc.from_reader``, ``invocate``).
 - ``wasmtime``: native code from Cranelift, the ceiling.
@@ -31,6 +33,7 @@ from typing import Any
 from .programs import Benchmark
 
 INSTALL_HINT = "install with: pip install -e '.[bench]'  (or: make bench)"
+METERED_GAS_LIMIT = 2**62  # gas for the metered runs: far more than any benchmark uses in a whole run
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class WasmpoolEngine(Engine):
 
     name = "wasmpool"
     title = "wasmpool (this engine)"
+    gas_limit: int | None = None  # None: the unmetered compile variant
 
     def _api(self) -> Any:
         """The ``worker.wasm`` package, or None if it cannot be imported."""
@@ -105,7 +109,7 @@ class WasmpoolEngine(Engine):
         start = time.perf_counter()
         module = wasm.decode(data)
         decoded = time.perf_counter()
-        instance = wasm.instantiate(module)
+        instance = wasm.instantiate(module, gas_limit=self.gas_limit)
         done = time.perf_counter()
         func = instance.exports["run"]
         mask = bench.mask
@@ -115,6 +119,14 @@ class WasmpoolEngine(Engine):
 
         parts = {"decode": decoded - start, "instantiate": done - decoded}
         return Loaded(run, done - start, parts)
+
+
+class MeteredEngine(WasmpoolEngine):
+    """Our engine with gas metering: the metered compile variant, a limit no benchmark reaches."""
+
+    name = "metered"
+    title = "wasmpool with gas metering (gas_limit=2**62)"
+    gas_limit = METERED_GAS_LIMIT
 
 
 class PywasmEngine(Engine):
@@ -199,7 +211,7 @@ class PythonEngine(Engine):
         return Loaded(bench.python, None)
 
 
-ENGINES: tuple[Engine, ...] = (WasmpoolEngine(), PywasmEngine(), WasmtimeEngine(), PythonEngine())
+ENGINES: tuple[Engine, ...] = (WasmpoolEngine(), MeteredEngine(), PywasmEngine(), WasmtimeEngine(), PythonEngine())
 """Every engine, in table order."""
 
 ENGINE_NAMES: tuple[str, ...] = tuple(e.name for e in ENGINES)

@@ -23,7 +23,9 @@ Ratios (each the median of the engine's repeats):
 - ``vs_pywasm``  = pywasm / wasmpool: how many times faster we are (goal >= 100);
 - ``vs_python``  = wasmpool / python: how many times slower than the
   hand-written Python (goal <= 2);
-- ``vs_wasmtime`` = wasmpool / wasmtime: how many times faster native code is.
+- ``vs_wasmtime`` = wasmpool / wasmtime: how many times faster native code is;
+- ``gas_cost``   = metered / wasmpool: what gas metering costs (goal <= 1.15,
+  i.e. at most 15% slower with metering on).
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ RATIOS: tuple[Ratio, ...] = (
           "times slower than the hand-written Python (goal <= 2)"),
     Ratio("vs_wasmtime", "wasmpool", "wasmtime", "ours/wasmtime",
           "times faster native wasmtime is than ours"),
+    Ratio("gas_cost", "metered", "wasmpool", "metered/ours",
+          "time with gas metering on / without: what metering costs (goal <= 1.15)"),
 )  # fmt: skip
 
 

@@ -12,8 +12,9 @@ slow call), and every engine must compute the same checksum or the run stops
 scaled.
 
 The table shows, per benchmark, wasmpool's execution and compile time
-(decode + validate + instantiate, also per KiB of code section), pywasm,
-wasmtime and the hand-written Python, then three ratios (see
+(decode + validate + instantiate, also per KiB of code section), wasmpool
+with gas metering on (``metered``), pywasm, wasmtime and the hand-written
+Python, then four ratios (see
 ``bench/engine/suite.py``) with their medians on the last row. Optional
 engines that are not installed appear as ``n/a`` with a note on how to
 install them. ``--json`` prints the same data as one JSON document instead.
@@ -43,7 +44,7 @@ MISSING = "n/a"
 FAILED = "error"
 NOT_SELECTED = "not selected (--engines)"
 TIME_UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"))
-ENGINE_COLUMNS = ("wasmpool", "pywasm", "wasmtime", "python")  # table order of the time columns
+ENGINE_COLUMNS = ("wasmpool", "metered", "pywasm", "wasmtime", "python")  # table order of the time columns
 
 
 class Exit(IntEnum):
@@ -111,7 +112,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"samples per engine and benchmark; shows the median (default {DEFAULT_REPEAT})")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     parser.add_argument("--engines", metavar="LIST", action="append",
-                        help="run only these engines (comma-separated: wasmpool,pywasm,wasmtime,python)")
+                        help="run only these engines (comma-separated: wasmpool,metered,pywasm,wasmtime,python)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes, one call: checks that all engines agree; the times mean nothing")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and engines, then exit")
@@ -343,7 +344,8 @@ def _rows(suite: ModuleType, report: dict[str, Any]) -> list[list[str]]:
             *(format_ratio(bench["ratios"][key]) for key in keys),
         ])  # fmt: skip
     medians = report["medians"]
-    rows.append(["median", "", "", "", format_rate(medians["compile_ms_per_kib"]), "", "", "",
+    rows.append(["median", "", "", "", format_rate(medians["compile_ms_per_kib"]),
+                 *("" for _ in ENGINE_COLUMNS[1:]),
                  *(format_ratio(medians[key]) for key in keys)])  # fmt: skip
     return rows
 

@@ -163,14 +163,15 @@ class FunctionEmitter(Folder):
                     args[i] = self.materialize(args[i], self.home(node.args[i]))
         if rule.value_first and args[0].impure and args[1].impure:  # m[a] = v evaluates v first
             args[0] = self.materialize(args[0], self.home(node.args[0]))
+        if node.op in (Opcode.I32_EQZ, Opcode.I64_EQZ) and (args[0].cond or as_value(args[0]).atomic):
+            # ``not c`` tests a comparison directly (not ``(1 if c else 0) == 0``)
+            x = condition(args[0]) if args[0].cond else as_value(args[0])
+            self.define(str(node.outs[0]), X(f"not {paren(x)}", False, True, x.impure, x.reads, x.size + 1))
+            return
         if node.op in (Opcode.SELECT, Opcode.SELECT_T):
             args = [as_value(args[0]), as_value(args[1]), condition(truth(args[2]))]
         else:
             args = [loose(a) if i in rule.loose else as_value(a) for i, a in enumerate(args)]
-        if node.op in (Opcode.I32_EQZ, Opcode.I64_EQZ) and (args[0].cond or args[0].atomic):
-            x = args[0]
-            self.define(str(node.outs[0]), X(f"not {paren(x)}", False, True, x.impure, x.reads, x.size + 1))
-            return
         if node.op in _USES_MEMORY:
             self.uses_memory = True
         if node.op in (Opcode.I32_DIV_U, Opcode.I32_REM_U, Opcode.I64_DIV_U, Opcode.I64_REM_U):
