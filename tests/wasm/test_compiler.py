@@ -229,3 +229,29 @@ def test_every_helper_the_rules_name_is_in_the_namespace() -> None:
     assert HELPER_NAMES.issubset(BASE_NAMESPACE)
     expected = {"i32_div_s", "f32_nearest", "ld_u32", "st_u64", "memory_grow", "table_init"}
     assert expected.issubset(HELPER_NAMES)
+
+
+# ---------------------------------------------------------------- mask elision
+
+
+MASK_CASES = [
+    pytest.param("small_index", (0xFFFF_FFFF,), 255 * 4 + 1024, True, id="and-shl-add-fits"),
+    pytest.param("big_sum", (0xFFFF,), (0xFFFF_0000 + 0xFFFF_0000) % 2**32, False, id="sum-past-2**32-wraps"),
+    pytest.param("bytes_shl", (0,), ((0xFF ^ 0xFE) << 24) % 2**32, True, id="byte-loads-shifted"),
+    pytest.param("shr_mul", (0xFFFF_FFFF,), 225, True, id="shr-products-fit"),
+    pytest.param("wide", (2**64 - 1, 2**64 - 1), (0xFFFF_FFFF**2 + 0xFFFF_FFFF) % 2**64, True,
+                 id="i64-product"),
+    pytest.param("sub_and", (0,), 7, True, id="negative-intermediate-and"),
+]
+
+
+@pytest.mark.parametrize(("export", "args", "expected", "elided"), MASK_CASES)
+def test_small_operands_need_no_mask(load: Callable[[str], Module], export: str, args: tuple[int, ...],
+                                     expected: int, elided: bool) -> None:
+    module = load("masks")
+    source = compiler.render_python(module, func_index(module, export))
+    (result,) = [line.strip() for line in source.splitlines() if line.strip().startswith("return")]
+    masks = ("% 0x100000000", "& 0xffffffff", "% 0x10000000000000000", "& 0xffffffffffffffff")
+    masked = result.endswith(masks)
+    assert masked is not elided, result
+    assert wasm.instantiate(module).exports[export].call_raw(list(args)) == expected

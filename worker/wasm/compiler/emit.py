@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from ..opcodes import BULK_UNIT, BULK_UNIT_GAS, OPS, Imm, Opcode
 from ..types import FuncType, ValType
-from .exprs import RULES, X, as_value, condition, loose, paren
+from .exprs import RULES, X, as_value, condition, loose, paren, result_bound
 from .fold import Folder, Line, result_wrap, truth
 from .ir import (
     Block,
@@ -187,7 +187,12 @@ class FunctionEmitter(Folder):
             return
         reads = frozenset().union(*(a.reads for a in args))
         wrap, big = result_wrap(rule, args)
-        x = X(text, rule.atomic, rule.cond, impure, reads, 1 + sum(a.size for a in args), wrap, big)
+        width, bound = result_bound(node.op, args)
+        if bound > 1 << width:
+            bound = 0
+        elif bound:  # the exact result is the wasm value: no mask needed
+            wrap, big = 0, False
+        x = X(text, rule.atomic, rule.cond, impure, reads, 1 + sum(a.size for a in args), wrap, big, bound)
         if self.metered and node.op in _GROW:
             self.flush_impure()
             self.assign(str(node.outs[0]), x)

@@ -7,7 +7,9 @@ value representation (i32/i64 as unsigned ints, floats as floats, see
 (add, sub, mul, shl...) leave their result unmasked (:attr:`X.wrap`) so that a
 chain of them is masked once, by ``% 0x100000000`` (twice as fast as ``&``
 when the value is already in range or just below it) or by ``& 0xffffffff``
-for products and shifts. Signed comparisons flip the sign bit instead of
+for products and shifts; no mask at all when the operands are known small
+enough that the exact result fits (:func:`result_bound`: byte loads, ``and``
+with a constant, shifts by constants...). Signed comparisons flip the sign bit instead of
 converting (``(a ^ 0x80000000) < (b ^ 0x80000000)``); everything with subtle
 semantics calls the ``numeric`` helper of the same name (``i32_div_s``,
 ``f32_nearest``...), which the instance namespace provides. Comparisons yield
@@ -51,6 +53,7 @@ class X:
     size: int = 1  # how many operations it folds (bounds nesting)
     wrap: int = 0  # 32/64: an integer only congruent to the value mod 2**wrap (needs a mask)
     big: bool = False  # with wrap: may be far outside the range (a product, a shift)
+    bound: int = 0  # when not 0: the value is an exact integer in [0, bound) (see :func:`result_bound`)
 
 
 def paren(x: X) -> str:
@@ -61,7 +64,7 @@ def paren(x: X) -> str:
 def as_value(x: X) -> X:
     """The value as it must be stored: an i32 ``1``/``0`` from a condition, masks applied."""
     if x.cond:
-        return X(f"1 if {x.text} else 0", False, False, x.impure, x.reads, x.size)
+        return X(f"1 if {x.text} else 0", False, False, x.impure, x.reads, x.size, bound=2)
     if x.wrap:
         # ``%`` returns an in-range left operand as it is (and fixes a negative one) about twice
         # as fast as ``&``; ``&`` wins when the value is far outside the range.
@@ -102,7 +105,7 @@ def const_text(c: Const) -> X:
         return X("None")
     if c.type in (ValType.I32, ValType.I64):
         value = int(c.value)
-        return X(str(value) if value < 65536 else hex(value))
+        return X(str(value) if value < 65536 else hex(value), bound=value + 1 if value >= 0 else 0)
     if c.type in (ValType.F32, ValType.F64):
         text = float_literal(float(c.value))
         if text is None:
@@ -423,3 +426,81 @@ RULES: dict[Opcode, Rule] = {**_numeric_rules(), **_MEMORY_RULES, **_OTHER_RULES
 
 # Every helper a rule may call, so the runtime can check that its namespace provides them.
 HELPER_NAMES: frozenset[str] = frozenset(n for rule in RULES.values() for n in rule.names)
+
+
+# ---------------------------------------------------------------- value bounds (mask elision)
+#
+# A wrapping operation needs its mask only when its exact result may leave the range. When the
+# operands' values are known to be small (a byte load, an ``and`` with a constant, a shift right, a
+# constant), the exact result is bounded too, and when that bound fits the width the result is
+# already the wasm value: ``((m[a] ^ (c & 255)) << 2) + 1024`` needs no ``& 0xffffffff``. Bounds are
+# exclusive and only ever known for exact non-negative integers (``X.bound``); 0 means unknown.
+
+BoundRule = Callable[[list[X], int], int]
+
+
+def _add_bound(args: list[X], w: int) -> int:
+    a, b = args[0].bound, args[1].bound
+    return a + b - 1 if a and b else 0
+
+
+def _mul_bound(args: list[X], w: int) -> int:
+    a, b = args[0].bound, args[1].bound
+    return (a - 1) * (b - 1) + 1 if a and b else 0
+
+
+def _and_bound(args: list[X], w: int) -> int:
+    # x & y with y >= 0 lies in [0, y], whatever x is (even an unmasked negative intermediate)
+    known = [x.bound for x in args if x.bound]
+    return min(known) if known else 0
+
+
+def _or_bound(args: list[X], w: int) -> int:
+    a, b = args[0].bound, args[1].bound
+    return 1 << max((a - 1).bit_length(), (b - 1).bit_length()) if a and b else 0
+
+
+def _shl_bound(args: list[X], w: int) -> int:
+    k = _const_int(args[1])
+    a = args[0].bound
+    return ((a - 1) << (k & (w - 1))) + 1 if a and k is not None else 0
+
+
+def _shr_u_bound(args: list[X], w: int) -> int:
+    k = _const_int(args[1])
+    top = (args[0].bound or 1 << w) - 1  # the operand is masked: below 2**w
+    return (top >> (k & (w - 1) if k is not None else 0)) + 1
+
+
+def _fixed(bound: int) -> BoundRule:
+    return lambda args, w: bound
+
+
+def _bound_rules() -> dict[Opcode, tuple[int, BoundRule]]:
+    rules: dict[Opcode, tuple[int, BoundRule]] = {}
+    by_op = {"add": _add_bound, "mul": _mul_bound, "and": _and_bound, "or": _or_bound,
+             "xor": _or_bound, "shl": _shl_bound, "shr_u": _shr_u_bound}
+    loads = {"load8_u": 1 << 8, "load16_u": 1 << 16, "load32_u": 1 << 32}
+    for info in OPS.values():
+        prefix, _, name = info.name.partition(".")
+        if prefix not in ("i32", "i64"):
+            continue
+        w = int(prefix[1:])
+        if name in by_op:
+            rules[info.op] = (w, by_op[name])
+        elif name in loads:
+            rules[info.op] = (w, _fixed(loads[name]))
+    return rules
+
+
+BOUND_RULES: dict[Opcode, tuple[int, BoundRule]] = _bound_rules()
+"""Integer opcode -> (its width, how its result's bound follows from its operands')."""
+
+
+def result_bound(op: Opcode, args: list[X]) -> tuple[int, int]:
+    """(width, exclusive bound of the exact result or 0) of ``op`` on ``args``."""
+    entry = BOUND_RULES.get(op)
+    if entry is None:
+        return 0, 0
+    w, rule = entry
+    return w, rule(args, w)
