@@ -517,6 +517,7 @@ class BrokerCore:
         if worker.job is not None:
             job, worker.job = worker.job, None
             self._requeue(job, loss)
+            self._dispatch_idle()  # its job no longer holds its contract: queued ones may run now
 
     def _requeue(self, job: Job, loss: Loss) -> None:
         """A job lost its worker: run it elsewhere with a fresh time budget, or give up at the cap."""

@@ -172,3 +172,20 @@ def test_liveness_numbers() -> None:
     assert live.expires(10.0, heartbeats_busy=True, job_deadline=100.0) == 13.0
     assert live.expires(10.0, heartbeats_busy=False, job_deadline=100.0) == 103.0
     assert not live.overran(started=0.0, budget=5.0, now=7.9) and live.overran(0.0, 5.0, 8.0)
+
+
+def test_losing_a_worker_lets_a_waiting_exclusive_job_run_on_an_idle_one() -> None:
+    h = Harness(exclusive_after=1)
+    h.deploy()
+    for identity in (b"w1", b"w2", b"w3"):
+        h.ready(identity)
+    a = job_of(h.call(), b"w1")
+    b = job_of(h.call(), b"w2")
+    job_of(h.call(), b"w3")
+    h.callback(b"w1", a, 1, op="get", key=b"k")
+    h.final(b"w2", b, writes={b"k": b"v"})  # a's read is now stale
+    assert h.final(b"w1", a, writes={b"k": b"w"}) == []  # a waits to run alone: w3 still runs c
+    assert h.core.queue[0].exclusive and set(h.core.idle) == {b"w1", b"w2"}
+    h.core.worker_lost(b"w3")  # c goes back to the queue; a may run now
+    running = [w.job for w in h.core.workers.values() if w.job is not None]
+    assert [job.exclusive for job in running] == [True] and h.core.stats()["queue"] == 1
