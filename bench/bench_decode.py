@@ -4,7 +4,10 @@ The module, ``bench/decode/big.wasm`` (about 1.9 MB, 3000 functions), is
 built by ``bench/decode/build.sh`` from C that ``bench/decode/gen_big.py``
 generates. Run from the repository root:
 
-    .venv/bin/python bench/bench_decode.py [--repeat N] [--validate] [--no-gc] [MODULE]
+    .venv/bin/python bench/bench_decode.py [--repeat N] [--validate] [MODULE]
+
+``decode`` pauses CPython's cyclic garbage collector itself while it runs
+(see ``worker/wasm/decoder.py``), so the figures are what callers get.
 """
 
 from __future__ import annotations
@@ -24,19 +27,14 @@ from worker.wasm import decode  # noqa: E402  (after the path set-up, so the scr
 DEFAULT_MODULE = Path(__file__).resolve().parent / "decode" / "big.wasm"
 
 
-def measure(data: bytes, repeat: int, validate: bool, collect: bool) -> list[float]:
-    """Seconds per decode, one entry per run; ``collect=False`` pauses the cyclic GC while timing."""
+def measure(data: bytes, repeat: int, validate: bool) -> list[float]:
+    """Seconds per decode, one entry per run."""
     times = []
     for _ in range(repeat):
         gc.collect()
-        if not collect:
-            gc.disable()
-        try:
-            start = time.perf_counter()
-            decode(data, validate=validate)
-            times.append(time.perf_counter() - start)
-        finally:
-            gc.enable()
+        start = time.perf_counter()
+        decode(data, validate=validate)
+        times.append(time.perf_counter() - start)
     return times
 
 
@@ -45,17 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("module", nargs="?", type=Path, default=DEFAULT_MODULE)
     parser.add_argument("--repeat", "-n", type=int, default=5, help="decodes to time (default 5)")
     parser.add_argument("--validate", action="store_true", help="also run the validator")
-    parser.add_argument("--no-gc", action="store_true",
-                        help="pause CPython's cyclic GC while decoding (its full collections over the "
-                             "growing instruction tuples are most of the time)")
     args = parser.parse_args(argv)
     data = args.module.read_bytes()
     module = decode(data, validate=False)
     instrs = sum(len(f.body) for f in module.funcs)
-    times = measure(data, args.repeat, args.validate, not args.no_gc)
+    times = measure(data, args.repeat, args.validate)
     best, mean = min(times), sum(times) / len(times)
     mb = len(data) / 1e6
-    what = ("decode+validate" if args.validate else "decode") + (" (gc paused)" if args.no_gc else "")
+    what = "decode+validate" if args.validate else "decode"
     print(f"{args.module.name}: {mb:.2f} MB, {len(module.funcs)} functions, {instrs} instructions")
     print(f"{what} x{args.repeat}: best {best:.3f} s ({mb / best:.2f} MB/s), mean {mean:.3f} s "
           f"({mb / mean:.2f} MB/s), {instrs / best / 1e6:.2f} M instructions/s")

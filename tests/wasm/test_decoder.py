@@ -811,3 +811,20 @@ def test_huge_declared_count_fails_before_allocating() -> None:
 def test_bytearray_and_memoryview_inputs() -> None:
     data = one_func(END)
     assert decode_raw(bytearray(data)) == decode_raw(data) == decode(memoryview(data), validate=False)
+
+
+def test_decode_restores_the_garbage_collector_setting() -> None:
+    import gc
+
+    assert gc.isenabled()
+    decode_raw(one_func(END))
+    assert gc.isenabled()
+    with pytest.raises(DecodeError):
+        decode(b"\0asm\x01\0\0\0\x01\xff")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        decode_raw(one_func(END))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
