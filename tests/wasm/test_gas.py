@@ -68,6 +68,26 @@ def test_call_charges_the_callee_too(metered: Callable[..., wasm.Instance]) -> N
     assert used(metered(), "call_add") == cost(OP.I32_CONST, OP.I32_CONST, OP.CALL, OP.END) + callee
 
 
+@pytest.mark.parametrize(("arg", "arm"), [
+    (0, (OP.I32_CONST, OP.END)),
+    (5, (OP.LOCAL_GET, OP.I32_CONST, OP.I32_ADD, OP.END)),
+], ids=["else-arm", "then-arm"])
+def test_a_direct_call_charges_the_same_total(metered: Callable[..., wasm.Instance], arg: int,
+                                              arm: tuple[Opcode, ...]) -> None:
+    """``$pick`` is not exported: its entry is paid at the call site, its totals do not change."""
+    caller = cost(OP.LOCAL_GET, OP.CALL, OP.END)
+    callee = cost(OP.LOCAL_GET, OP.IF, *arm, OP.END)
+    assert used(metered(), "call_pick", arg) == caller + callee
+
+
+def test_direct_recursion_ends_with_gas_exhausted(metered: Callable[..., wasm.Instance]) -> None:
+    instance = metered(limit=100_000)
+    with pytest.raises(wasm.GasExhausted):
+        instance.exports["direct_rec"](1)
+    stretch = cost(OP.LOCAL_GET, OP.CALL, OP.END)  # what one level of $down pays
+    assert 100_000 <= instance.gas_used < 100_000 + stretch
+
+
 def test_gas_used_counts_up_to_a_trap(metered: Callable[..., wasm.Instance]) -> None:
     instance = metered()
     with pytest.raises(wasm.Trap) as raised:

@@ -25,7 +25,8 @@ from collections import OrderedDict
 from types import CodeType
 
 from ..module import Module
-from .emit import ModuleView, emit_function
+from .direct import escaped_functions
+from .emit import ModuleView, emit_function, entry_price
 from .ir import Block, If, IRFunction, Loop, Node, render_function
 from .lower import CompileError, ModuleInfo, lower_function
 from .signatures import signature_id
@@ -50,6 +51,7 @@ class CompiledModule:
         self.max_registers = max_registers
         self.info = ModuleInfo.of(module)
         self.view = module_view(module)
+        self.prepay = EntryPrices(module, self.info, max_registers) if metered else None
         self.codes: dict[int, tuple[CodeType, dict[str, float]]] = {}
         self.seconds = 0.0  # spent compiling so far
         self.source_bytes = 0
@@ -67,7 +69,7 @@ class CompiledModule:
             if found is None:
                 start = time.perf_counter()
                 source, constants = function_source(self.module, index, self.metered, self.info,
-                                                    self.view, self.max_registers)
+                                                    self.view, self.max_registers, self.prepay)
                 found = self.codes[index] = (_python_code(source, index), constants)
                 self.seconds += time.perf_counter() - start
                 self.source_bytes += len(source)
@@ -78,6 +80,32 @@ class CompiledModule:
         for defined in range(len(self.module.funcs)):
             self.code(self.info.num_imported + defined)
         return self
+
+
+class EntryPrices:
+    """The entry price of each direct function of a module (None for the others), computed on demand.
+
+    A direct function (see :mod:`.direct`) is lowered once more, on its own,
+    to price its entry; the result is kept for every later call site.
+    """
+
+    def __init__(self, module: Module, info: ModuleInfo, max_registers: int) -> None:
+        self.module = module
+        self.info = info
+        self.max_registers = max_registers
+        self.escaped = escaped_functions(module)
+        self.prices: dict[int, int | None] = {}
+
+    def __call__(self, index: int) -> int | None:
+        if index in self.prices:
+            return self.prices[index]
+        price = None
+        if index >= self.info.num_imported and index not in self.escaped:
+            ir = lower(self.module, index, self.info, self.max_registers)
+            with _deep_recursion(nesting_depth(ir)):
+                price = entry_price(ir)
+        self.prices[index] = price
+        return price
 
 
 def _python_code(source: str, index: int) -> CodeType:
@@ -121,12 +149,16 @@ def lower(module: Module, func_index: int, info: ModuleInfo | None = None,
 
 def function_source(module: Module, func_index: int, metered: bool = False,
                     info: ModuleInfo | None = None, view: ModuleView | None = None,
-                    max_registers: int = DEFAULT_MAX_REGISTERS) -> tuple[str, dict[str, float]]:
+                    max_registers: int = DEFAULT_MAX_REGISTERS,
+                    prepay: EntryPrices | None = None) -> tuple[str, dict[str, float]]:
     """The Python source of one function and the float constants it names."""
+    info = info or ModuleInfo.of(module)
     ir = lower(module, func_index, info, max_registers)
+    if metered and prepay is None:
+        prepay = EntryPrices(module, info, max_registers)
     try:
         with _deep_recursion(nesting_depth(ir)):
-            result = emit_function(ir, view or module_view(module), metered)
+            result = emit_function(ir, view or module_view(module), metered, prepay)
     except RecursionError:  # our own estimate of the recursion needed was short
         raise CompileError(f"function {func_index} is nested too deeply to compile") from None
     return result.source, result.constants

@@ -24,7 +24,8 @@ depth check, zeroes its declared locals, binds the memory's ``bytearray`` to
 ``IndexError``/``struct.error`` (memory bounds, detected by the access
 itself) and ``ZeroDivisionError`` (inlined unsigned division) into traps. The
 metered variant charges each gas block's price before it runs and checks the
-meter at entry and loop headers: a function with loops keeps the remaining
+meter at entry and loop headers (direct functions leave their entry to their
+call sites, see :mod:`.direct`): a function with loops keeps the remaining
 gas in the local ``gas`` and syncs it with the meter (``G.g``) around calls,
 at returns and when an exception leaves; a function without loops charges
 ``G.g`` directly.
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 
 from ..opcodes import BULK_UNIT, BULK_UNIT_GAS, OPS, Imm, Opcode
 from ..types import FuncType, ValType
+from .direct import Prepay, charge_call_sites, take_entry
 from .exprs import RULES, X, as_value, condition, loose, paren, result_bound
 from .fold import Folder, Line, result_wrap, truth
 from .ir import (
@@ -657,12 +659,34 @@ def _header(func: IRFunction, em: FunctionEmitter, body: list[Line]) -> list[Lin
     return lines
 
 
-def emit_function(func: IRFunction, view: ModuleView, metered: bool) -> EmitResult:
-    """The Python source of one function (``def f{index}``) and its float constants."""
+def prepare(func: IRFunction) -> None:
+    """Reshape the register form for emission: switches, return threading, gas blocks."""
     rewrite_switches(func.body)
     thread_returns(func.body)
     merge_gas(func.body)
     sink_checked_gas(func.body)
+
+
+def entry_price(func: IRFunction) -> int:
+    """What a direct call to ``func`` pays for it at the call site (see :mod:`.direct`)."""
+    prepare(func)
+    return take_entry(func.body)
+
+
+def emit_function(func: IRFunction, view: ModuleView, metered: bool,
+                  prepay: Prepay | None = None) -> EmitResult:
+    """The Python source of one function (``def f{index}``) and its float constants.
+
+    ``prepay`` (metered only) gives the entry price of each direct function
+    (None for the others); this function, when direct, leaves its entry to
+    its callers, and its calls to direct functions pay their entry prices.
+    """
+    prepare(func)
+    if metered and prepay is not None:
+        if prepay(func.index) is not None:
+            take_entry(func.body)
+        charge_call_sites(func.body, prepay)
+        merge_gas(func.body)
     em = FunctionEmitter(func, view, metered)
     if em.emit_nodes(func.body):
         em.emit_return([])
@@ -671,4 +695,4 @@ def emit_function(func: IRFunction, view: ModuleView, metered: bool) -> EmitResu
     return EmitResult(source, em.constants)
 
 
-__all__ = ["EmitResult", "ModuleView", "Need", "emit_function"]
+__all__ = ["EmitResult", "ModuleView", "Need", "emit_function", "entry_price"]

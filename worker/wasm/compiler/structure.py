@@ -424,7 +424,8 @@ def has_loops(nodes: list[Node]) -> bool:
 _TRAP_FREE_FAMILIES = frozenset({Family.VARIABLE, Family.CONST, Family.PARAMETRIC, Family.REFERENCE})
 
 
-def _trap_free(node: Node) -> bool:
+def trap_free(node: Node) -> bool:
+    """Whether the node is an instruction that can neither trap nor call."""
     if not isinstance(node, Op):
         return False
     info = OPS[node.op]
@@ -433,12 +434,40 @@ def _trap_free(node: Node) -> bool:
     return info.family in _TRAP_FREE_FAMILIES or node.op in MOVE_OPS.values()
 
 
+def path_heads(nodes: list[Node]) -> list[Gas] | None:
+    """The first gas blocks of the two paths out of the block starting ``nodes``, if it forks cleanly.
+
+    The block (``nodes[0]`` its :class:`Gas`) must reach an ``if`` through
+    instructions that can neither trap nor call. The two paths are its arms
+    when both start a gas block, or, when it has no ``else`` and its then-arm
+    always branches away, the then-arm and the gas block right after the ``if``.
+    """
+    end = 1
+    while end < len(nodes) and trap_free(nodes[end]):
+        end += 1
+    branch = nodes[end] if end < len(nodes) else None
+    if not isinstance(branch, If) or not branch.then or not isinstance(branch.then[0], Gas):
+        return None
+    first = branch.then[0]
+    if branch.orelse:
+        other = branch.orelse[0]
+    elif isinstance(branch.then[-1], _NO_FALL_THROUGH) and end + 1 < len(nodes):
+        other = nodes[end + 1]
+    else:
+        return None
+    return [first, other] if isinstance(other, Gas) else None
+
+
+_NO_FALL_THROUGH = (Br, BrTable, Return, Unreachable)
+
+
 def sink_checked_gas(nodes: list[Node]) -> None:
-    """Move a checked gas block's price into the arms of the ``if`` that ends it.
+    """Move a checked gas block's price into the two paths of the ``if`` that ends it.
 
     ``gas -= 4; check; if c: (gas -= 9 ...) else: (gas -= 3 ...)`` becomes
     ``check; if c: (gas -= 13 ...) else: (gas -= 7 ...)`` when nothing before the
-    ``if`` can trap or call: every path pays the same, one subtraction fewer.
+    ``if`` can trap or call (see :func:`path_heads`): every path pays the same,
+    one subtraction fewer.
     """
     stack = [nodes]
     while stack:
@@ -448,16 +477,8 @@ def sink_checked_gas(nodes: list[Node]) -> None:
         if not current or not isinstance(current[0], Gas) or not current[0].check:
             continue
         head = current[0]
-        end = 1
-        while end < len(current) and _trap_free(current[end]):
-            end += 1
-        branch = current[end] if end < len(current) else None
-        if not isinstance(branch, If) or not head.cost:
-            continue
-        arms = [branch.then, branch.orelse]
-        if all(arm and isinstance(arm[0], Gas) for arm in arms):
-            for arm in arms:
-                first = arm[0]
-                assert isinstance(first, Gas)
+        heads = path_heads(current) if head.cost else None
+        if heads is not None:
+            for first in heads:
                 first.cost += head.cost
             head.cost = 0

@@ -11,8 +11,11 @@ when control passes through its position: ``block``/``loop``/``if`` on entry,
 through it (a branch to a label skips its ``end``). A trap in the middle of a
 block has still paid for the whole block.
 
-The meter is checked (``gas < 0`` raises :class:`GasExhausted`) at function
-entry and at every loop header, so every loop and every recursion ends;
+The meter is checked (``gas < 0`` raises :class:`GasExhausted`) at the entry
+of every function reachable from outside its module, before every direct
+call (whose callee's entry block is paid at the call site, see
+``compiler.direct``) and at every loop header, so every loop and every
+recursion ends;
 between checks at most one straight-line stretch runs on credit, so
 ``gas_used`` may exceed the limit by less than one block when exhaustion is
 reported. Everything is deterministic: the same module, call and limit stop
