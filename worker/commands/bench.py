@@ -112,7 +112,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"samples per engine and benchmark; shows the median (default {DEFAULT_REPEAT})")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     parser.add_argument("--engines", metavar="LIST", action="append",
-                        help="run only these engines (comma-separated: wasmpool,metered,pywasm,wasmtime,python)")
+                        help="run only these engines "
+                             "(comma-separated: wasmpool,metered,pywasm,wasmtime,python)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes, one call: checks that all engines agree; the times mean nothing")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and engines, then exit")
