@@ -186,3 +186,12 @@ def test_no_metering_without_a_limit(module: Module) -> None:
 def test_metered_code_keeps_gas_in_a_local(metered: Callable[..., wasm.Instance]) -> None:
     code = metered().exports["count"].fn.__code__
     assert "gas" in code.co_varnames
+
+
+def test_metered_functions_share_the_instance_gas_cell(metered: Callable[..., wasm.Instance]) -> None:
+    instance = metered()
+    fn = instance.exports["count"].fn
+    assert fn.__code__.co_freevars == ("GAS",)
+    assert fn.__closure__ is not None and fn.__closure__[0] is instance.meter.cell
+    instance.exports["count"](10)
+    assert instance.meter.cell.cell_contents == 10**9 - instance.gas_used > 0

@@ -60,7 +60,7 @@ class CompiledModule:
             check_registers(module, self.info.num_imported + defined, max_registers)
 
     def code(self, index: int) -> tuple[CodeType, dict[str, float]]:
-        """The code object defining ``f{index}`` and the float constants it names."""
+        """The code object of ``f{index}`` (a closure over ``GAS`` when metered) and its float constants."""
         found = self.codes.get(index)
         if found is not None:
             return found
@@ -109,10 +109,25 @@ class EntryPrices:
 
 
 def _python_code(source: str, index: int) -> CodeType:
+    """The code object of ``def f{index}`` itself (nested in its gas-cell maker when metered)."""
     try:
-        return compile(source, f"<wasm function {index}>", "exec")
+        unit = compile(source, f"<wasm function {index}>", "exec")
     except (SyntaxError, RecursionError, MemoryError) as exc:  # a compiler bug or an absurd function
         raise CompileError(f"function {index} could not be compiled to Python: {exc}") from exc
+    code = _find_code(unit, f"f{index}")
+    if code is None:  # our own invariant: the emitter always defines f{index}
+        raise CompileError(f"function {index}: the generated source defines no f{index}")
+    return code
+
+
+def _find_code(code: CodeType, name: str) -> CodeType | None:
+    """The code object named ``name`` among ``code``'s constants (searched depth first)."""
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            found = const if const.co_name == name else _find_code(const, name)
+            if found is not None:
+                return found
+    return None
 
 
 _cache: OrderedDict[tuple[int, bool, int], CompiledModule] = OrderedDict()

@@ -25,10 +25,14 @@ depth check, zeroes its declared locals, binds the memory's ``bytearray`` to
 itself) and ``ZeroDivisionError`` (inlined unsigned division) into traps. The
 metered variant charges each gas block's price before it runs and checks the
 meter at entry and loop headers (direct functions leave their entry to their
-call sites, see :mod:`.direct`): a function with loops keeps the remaining
-gas in the local ``gas`` and syncs it with the meter (``G.g``) around calls,
+call sites, see :mod:`.direct`). The meter is the closure variable ``GAS``
+(the instance's gas cell, see ``runtime.gas``): each metered ``def`` is
+nested in a maker ``def gas_cell_f7(): GAS = 0 ...`` so that it compiles as
+a closure over ``GAS``, and the runtime builds the function from the inner
+code object with the instance's cell. A function with loops keeps the
+remaining gas in the local ``gas`` and syncs it with ``GAS`` around calls,
 at returns and when an exception leaves; a function without loops charges
-``G.g`` directly.
+``GAS`` directly.
 """
 
 from __future__ import annotations
@@ -71,7 +75,7 @@ from .structure import (
     merge_gas,
     ranges,
     rewrite_switches,
-    sink_checked_gas,
+    sink_gas,
     switch_runs,
     thread_returns,
 )
@@ -83,6 +87,8 @@ _ZEROS: dict[ValType, str] = {
     ValType.I32: "0", ValType.I64: "0", ValType.F32: "0.0", ValType.F64: "0.0",
     ValType.FUNCREF: "None", ValType.EXTERNREF: "None",
 }
+METER = "GAS"  # the closure variable holding the instance's remaining gas (metered code)
+MAKER_PREFIX = "gas_cell_f"  # the name of the def that makes ``GAS`` a closure variable
 _GROW = frozenset({Opcode.MEMORY_GROW, Opcode.TABLE_GROW})
 _PRICED = _BULK | _GROW  # instructions with a dynamic gas price
 
@@ -116,7 +122,7 @@ class FunctionEmitter(Folder):
         # With loops, gas lives in a fast local synced with the meter around calls; without,
         # straight-line charges go to the meter itself and calls need no syncing.
         self.local_gas = metered and has_loops(func.body)
-        self.gas = "gas" if self.local_gas else "G.g"
+        self.gas = "gas" if self.local_gas else METER
         self.analysis = Analysis()
         self.loops = 1  # the try block
         self.frames: list[Frame] = []
@@ -224,7 +230,7 @@ class FunctionEmitter(Folder):
             self.flush_impure()
             self.sync_out()
             self.emit_call_result(outs, x)
-            self.line("gas = G.g")
+            self.line(f"gas = {METER}")
         elif len(outs) == 1:
             self.define(str(outs[0]), x)
         else:
@@ -232,11 +238,11 @@ class FunctionEmitter(Folder):
             self.emit_call_result(outs, x)
 
     def sync_out(self) -> None:
-        """``G.g = gas``, unless the line before just read it back (``gas = G.g``)."""
-        if self.out and self.out[-1] == (self.ind, "gas = G.g"):
+        """``GAS = gas``, unless the line before just read it back (``gas = GAS``)."""
+        if self.out and self.out[-1] == (self.ind, f"gas = {METER}"):
             self.out.pop()
         else:
-            self.line("G.g = gas")
+            self.line(f"{METER} = gas")
 
     def emit_call_result(self, outs: tuple[Reg | Loc, ...], x: X) -> None:
         for out in outs:
@@ -620,6 +626,8 @@ def _header(func: IRFunction, em: FunctionEmitter, body: list[Line]) -> list[Lin
             f"stack {func.max_height}"),
         (0, f"def f{func.index}({params}):"),
     ]
+    if em.metered:
+        lines.append((1, f"nonlocal {METER}"))
     lines.append((1, "if not d: raise stack_exhausted()"))
     by_zero: dict[str, list[str]] = {}
     for i in range(func.nparams, len(func.locals)):
@@ -635,9 +643,9 @@ def _header(func: IRFunction, em: FunctionEmitter, body: list[Line]) -> list[Lin
         entry = body[0][1] if body and body[0][0] == 2 and body[0][1].startswith("gas -= ") else None
         if entry is not None:
             body = body[1:]
-            lines.append((1, f"gas = G.g - {entry[7:]}"))
+            lines.append((1, f"gas = {METER} - {entry[7:]}"))
         else:
-            lines.append((1, "gas = G.g"))
+            lines.append((1, f"gas = {METER}"))
     handlers: list[tuple[str, str]] = []
     if em.uses_memory:
         handlers.append(("MEMORY_ERRORS", "out_of_bounds_trap"))
@@ -650,13 +658,26 @@ def _header(func: IRFunction, em: FunctionEmitter, body: list[Line]) -> list[Lin
     for exc, trap in handlers:
         lines.append((1, f"except {exc}:"))
         if em.local_gas:
-            lines.append((2, "if gas < G.g: G.g = gas"))
+            lines.append((2, f"if gas < {METER}: {METER} = gas"))
         lines.append((2, f"raise {trap}() from None"))
     if em.local_gas:
         lines.append((1, "except BaseException:"))
-        lines.append((2, "if gas < G.g: G.g = gas"))
+        lines.append((2, f"if gas < {METER}: {METER} = gas"))
         lines.append((2, "raise"))
     return lines
+
+
+def _closure_maker(index: int, lines: list[Line]) -> list[Line]:
+    """Nest a metered ``def f{index}`` in a maker that makes ``GAS`` its closure variable."""
+    comment, *rest = lines
+    return [
+        comment,
+        (0, f"def {MAKER_PREFIX}{index}():"),
+        (1, f"global f{index}"),  # recursion calls the global f{index}
+        (1, f"{METER} = 0"),
+        *((ind + 1, text) for ind, text in rest),
+        (1, f"return f{index}"),
+    ]
 
 
 def prepare(func: IRFunction) -> None:
@@ -664,7 +685,7 @@ def prepare(func: IRFunction) -> None:
     rewrite_switches(func.body)
     thread_returns(func.body)
     merge_gas(func.body)
-    sink_checked_gas(func.body)
+    sink_gas(func.body)
 
 
 def entry_price(func: IRFunction) -> int:
@@ -691,8 +712,10 @@ def emit_function(func: IRFunction, view: ModuleView, metered: bool,
     if em.emit_nodes(func.body):
         em.emit_return([])
     lines = _header(func, em, em.out)
+    if metered:
+        lines = _closure_maker(func.index, lines)
     source = "\n".join("    " * ind + text for ind, text in lines) + "\n"
     return EmitResult(source, em.constants)
 
 
-__all__ = ["EmitResult", "ModuleView", "Need", "emit_function", "entry_price"]
+__all__ = ["MAKER_PREFIX", "METER", "EmitResult", "ModuleView", "Need", "emit_function", "entry_price"]

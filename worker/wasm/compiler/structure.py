@@ -434,15 +434,15 @@ def trap_free(node: Node) -> bool:
     return info.family in _TRAP_FREE_FAMILIES or node.op in MOVE_OPS.values()
 
 
-def path_heads(nodes: list[Node]) -> list[Gas] | None:
-    """The first gas blocks of the two paths out of the block starting ``nodes``, if it forks cleanly.
+def path_heads(nodes: list[Node], start: int = 0) -> list[Gas] | None:
+    """The first gas blocks of the two paths out of the block at ``nodes[start]``, if it forks cleanly.
 
-    The block (``nodes[0]`` its :class:`Gas`) must reach an ``if`` through
+    The block (``nodes[start]`` its :class:`Gas`) must reach an ``if`` through
     instructions that can neither trap nor call. The two paths are its arms
     when both start a gas block, or, when it has no ``else`` and its then-arm
     always branches away, the then-arm and the gas block right after the ``if``.
     """
-    end = 1
+    end = start + 1
     while end < len(nodes) and trap_free(nodes[end]):
         end += 1
     branch = nodes[end] if end < len(nodes) else None
@@ -461,24 +461,27 @@ def path_heads(nodes: list[Node]) -> list[Gas] | None:
 _NO_FALL_THROUGH = (Br, BrTable, Return, Unreachable)
 
 
-def sink_checked_gas(nodes: list[Node]) -> None:
-    """Move a checked gas block's price into the two paths of the ``if`` that ends it.
+def sink_gas(nodes: list[Node]) -> None:
+    """Move each gas block's price into the two paths of the ``if`` that ends it, recursively.
 
     ``gas -= 4; check; if c: (gas -= 9 ...) else: (gas -= 3 ...)`` becomes
     ``check; if c: (gas -= 13 ...) else: (gas -= 7 ...)`` when nothing before the
     ``if`` can trap or call (see :func:`path_heads`): every path pays the same,
-    one subtraction fewer.
+    one subtraction fewer, and nothing can observe the difference (a check
+    stays where it was; no trap, call or check runs in between). Blocks are
+    visited in order, outer lists first, so prices cascade: a loop body that
+    forks twice before its back edge pays its whole iteration in one
+    subtraction on the path that loops.
     """
     stack = [nodes]
     while stack:
         current = stack.pop()
-        for node in current:
+        for i, node in enumerate(current):
+            if isinstance(node, Gas) and node.cost:
+                heads = path_heads(current, i)
+                if heads is not None:
+                    for first in heads:
+                        first.cost += node.cost
+                    node.cost = 0
+        for node in reversed(current):
             stack.extend(_children(node))
-        if not current or not isinstance(current[0], Gas) or not current[0].check:
-            continue
-        head = current[0]
-        heads = path_heads(current) if head.cost else None
-        if heads is not None:
-            for first in heads:
-                first.cost += head.cost
-            head.cost = 0

@@ -28,13 +28,19 @@ checked before they run. Host functions price themselves through
 ``caller.gas.charge(n)``. Each instance has its own meter; a call into
 another instance's function runs on that instance's meter.
 
-Compiled code keeps the remaining gas in a local and syncs it with the
-meter's ``g`` slot (the namespace name ``G``) around calls, at returns and
-when an exception leaves the function (keeping the smaller value, since gas
-only goes down); :class:`GasMeter` is that object.
+The remaining gas itself lives in a closure cell, :attr:`GasMeter.cell`:
+every metered function of an instance is built as a closure over it (the
+free variable ``GAS``), so compiled code reads and writes it with the
+cheapest operations CPython has for a shared variable (no attribute lookup).
+Functions with loops keep a copy in a local and sync it with the cell around
+calls, at returns and when an exception leaves the function (keeping the
+smaller value, since gas only goes down). :class:`GasMeter` is the view of
+the cell that instances and host functions use.
 """
 
 from __future__ import annotations
+
+from types import CellType
 
 from ..errors import GasExhausted
 from ..opcodes import BULK_UNIT, BULK_UNIT_GAS, GROW_PAGE_GAS
@@ -60,14 +66,25 @@ def bulk_gas(count: int) -> int:
 class GasMeter:
     """An instance's gas: ``limit`` (None: unmetered), ``used``, ``remaining``, :meth:`charge`.
 
-    ``g`` is the remaining gas itself, read and written by compiled code.
+    ``cell`` holds the remaining gas, read and written by compiled code as
+    the closure variable ``GAS``; ``g`` is the same value as an attribute.
     """
 
-    __slots__ = ("g", "limit")
+    __slots__ = ("cell", "limit")
 
     def __init__(self, limit: int | None) -> None:
         self.limit = limit
-        self.g = limit if limit is not None else 0
+        self.cell = CellType(limit if limit is not None else 0)
+
+    @property
+    def g(self) -> int:
+        """The remaining gas (negative once exhausted; 0 when unmetered)."""
+        value: int = self.cell.cell_contents
+        return value
+
+    @g.setter
+    def g(self, value: int) -> None:
+        self.cell.cell_contents = value
 
     @property
     def remaining(self) -> int | None:
@@ -85,8 +102,9 @@ class GasMeter:
             return
         if amount < 0:
             raise ValueError("gas charges cannot be negative")
-        self.g -= amount
-        if self.g < 0:
+        cell = self.cell
+        cell.cell_contents -= amount
+        if cell.cell_contents < 0:
             raise GasExhausted()
 
     def __repr__(self) -> str:

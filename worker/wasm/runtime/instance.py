@@ -29,13 +29,17 @@ function's raw callable, imported ones included), ``r{i}`` (the Function
 objects, for ``ref.func``), ``M``/``MEM`` (memory 0's bytearray and object),
 ``t{i}``/``T{i}`` (table element lists and objects), ``gv{i}`` (values of
 immutable globals), ``gb{i}`` (mutable Global objects), ``E``/``D`` (element
-and data segments, emptied when dropped) and ``G`` (the gas meter).
+and data segments, emptied when dropped) and ``G`` (the gas meter). Metered
+functions are closures over the meter's cell (``GAS``, see ``runtime.gas``):
+each is built from its code object with the instance's namespace as globals
+and that cell as its closure.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from types import FunctionType
 from typing import Any
 
 from ..compiler import CompiledModule, compile_module
@@ -234,8 +238,9 @@ def _install(inst: Instance, compiled: CompiledModule, index: int) -> RawFn:
     """Compile function ``index`` if needed and define it in the namespace (``f{index}``)."""
     code, constants = compiled.code(index)
     inst.ns.update(constants)
-    exec(code, inst.ns)
-    fn: RawFn = inst.ns[f"f{index}"]
+    closure = (inst.meter.cell,) if code.co_freevars else None  # metered code: a closure over GAS
+    fn: RawFn = FunctionType(code, inst.ns, code.co_name, None, closure)
+    inst.ns[code.co_name] = fn
     if index < len(inst.funcs):
         inst.funcs[index].fn = fn
     return fn
