@@ -59,6 +59,7 @@ or dropped (backend) and counted; no input makes the core raise.
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -296,7 +297,8 @@ class BrokerCore:
         elif self.draining and op in DRAIN_REFUSED:
             raise errors.Busy("the broker is shutting down; send the request to another broker or later")
         else:
-            logs.event(self.log, "request", rid, op=str(op), code_id=message.body.get("code_id"))
+            if self.log.isEnabledFor(logging.INFO):  # the arguments cost on the hot path: only when logged
+                logs.event(self.log, "request", rid, op=str(op), code_id=message.body.get("code_id"))
             self._client_ops[op](identity, message)
 
     def _stored_reply(self, op: Op, rid: bytes) -> list[bytes] | None:
@@ -459,8 +461,9 @@ class BrokerCore:
         worker.expires = self._expiry(worker)
         frames = [p.WORKER_TAG, bytes((Command.REQUEST,)), job.job_id, job.request]
         self._out.append(Outgoing(Side.BACKEND, worker.identity, frames))
-        logs.event(self.log, "dispatched", job.request_id, job=job.job_id.hex(), worker=worker.pid,
-                   attempt=job.attempts)
+        if self.log.isEnabledFor(logging.INFO):
+            logs.event(self.log, "dispatched", job.request_id, job=job.job_id.hex(), worker=worker.pid,
+                       attempt=job.attempts)
 
     def _make_idle(self, worker: WorkerState) -> None:
         if self.blocks.assign(worker):
@@ -635,8 +638,10 @@ class BrokerCore:
         result["attempts"] = job.attempts
         latency = self.clock() - job.arrival
         self.metrics.answered(result["status"], latency)
-        logs.event(self.log, "answered", job.request_id, status=str(result["status"]), attempts=job.attempts,
-                   gas_used=result.get("gas_used", 0), latency_ms=round(latency * 1000, 3))
+        if self.log.isEnabledFor(logging.INFO):
+            logs.event(self.log, "answered", job.request_id, status=str(result["status"]),
+                       attempts=job.attempts, gas_used=result.get("gas_used", 0),
+                       latency_ms=round(latency * 1000, 3))
         self._reply(job.client, job.request_id, result)
 
     # --- time ------------------------------------------------------------------------

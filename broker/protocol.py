@@ -243,6 +243,20 @@ def send_frames(sock: zmq.Socket[Any], identity: bytes | None, frames: Sequence[
     sock.send(frames[-1], NOBLOCK)
 
 
+def receive_all(sock: zmq.Socket[Any]) -> list[bytes]:
+    """One whole message without blocking (raises zmq.Again when none waits).
+
+    Zero-copy frames tell whether more follow (``Frame.more``), which saves
+    a ``RCVMORE`` query per frame on the hot path.
+    """
+    frame = sock.recv(NOBLOCK, copy=False)
+    frames = [frame.bytes]
+    while frame.more:
+        frame = sock.recv(NOBLOCK, copy=False)
+        frames.append(frame.bytes)
+    return frames
+
+
 def receive_rest(sock: zmq.Socket[Any]) -> list[bytes]:
     """The remaining frames of a message whose first frame was just received."""
     frames = []

@@ -32,7 +32,7 @@ from broker import protocol as p
 from broker.core import BrokerConfig, BrokerCore, Outgoing, Side
 from broker.limits import OperatorLimits
 from broker.metrics import MetricsServer
-from broker.protocol import receive_rest, send_frames
+from broker.protocol import receive_all, send_frames
 from broker.security import CurveServer, apply_server, authenticator
 from broker.state import StateStore, open_store
 
@@ -257,8 +257,8 @@ class Broker:
         for count in range(BATCH):
             if not sock.getsockopt(EVENTS) & POLLIN:  # type: ignore[operator]
                 return count
-            identity = sock.recv(NOBLOCK)
-            self._send(handle(identity, receive_rest(sock)))
+            frames = receive_all(sock)
+            self._send(handle(frames[0], frames[1:]))
         return BATCH
 
     def _send(self, messages: list[Outgoing]) -> None:

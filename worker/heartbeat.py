@@ -1,47 +1,60 @@
-"""The worker's I/O thread: it owns the DEALER to the broker, heartbeats, reconnects and watches the job.
+"""The worker's DEALER to the broker, shared by the main thread and a heartbeat thread under one lock.
 
-Why a thread
+Why two threads
     A job runs Python code the engine compiled, in the process's main
     thread (where SIGALRM enforces the call's time limit). While it runs,
-    the main thread cannot answer or send anything, yet the broker must
-    tell a merely busy worker from a dead or frozen one. So the DEALER
-    socket to the broker belongs to this :class:`Pump` thread, and the main
-    thread talks to it over an ``inproc`` PAIR (ZeroMQ sockets must not be
-    shared between threads). Every message passes straight through in both
-    directions, except HEARTBEATs from the broker, which the pump absorbs.
+    the main thread cannot send anything, yet the broker must tell a merely
+    busy worker from a dead or frozen one. So a :class:`Heartbeat` thread
+    speaks for the worker while a job computes.
 
-Heartbeats (see ``broker.liveness``)
-    The pump sends a HEARTBEAT whenever it has sent nothing for an
-    interval, busy or idle; the interpreter's GIL switch interval lets it
-    run beside a busy main thread. A SIGSTOPped process stops every thread,
-    so it falls silent and the broker re-dispatches its job. The broker's
-    HEARTBEAT answering READY carries its interval and liveness; the pump
-    adopts them. Any frame from the broker counts as a heartbeat.
+One socket, one lock (the hot path has no extra hop)
+    ZeroMQ sockets are not thread-safe; a socket may be used by several
+    threads only with a full memory barrier between them. :class:`Line`
+    owns the DEALER and a lock, and every use of the socket, by either
+    thread, happens with the lock held. The main thread sends and receives
+    directly (a REQUEST and its FINAL cross no other thread); whoever holds
+    the lock is responsible for heartbeats:
+
+    - idle, or waiting for a CALLBACK reply, the main thread holds the lock
+      while it polls, and sends a HEARTBEAT itself whenever it has sent
+      nothing for an interval (it polls at most until the next one is due);
+    - while a job computes (:meth:`Line.computing`) the lock is free and the
+      heartbeat thread, on each wake-up, takes it briefly: it moves whatever
+      the broker sent meanwhile into :attr:`Line.inbox` (the main thread
+      reads that first, so the broker's frames keep counting as heard) and
+      sends a HEARTBEAT when one is due.
+
+    A SIGSTOPped process stops every thread, so it falls silent and the
+    broker re-dispatches its job. HEARTBEATs from the broker are absorbed;
+    the one answering READY carries the broker's interval and liveness,
+    which the line adopts. Any frame from the broker counts as a heartbeat.
 
 Reconnecting
-    When the broker is silent for the liveness window, the pump closes the
-    socket, waits (1 s doubling to 32 s: :class:`~broker.liveness.Backoff`),
-    opens a new one and hands the main thread a DISCONNECT, which makes it
-    register again with READY (Paranoid Pirate).
+    When the broker has been silent for the liveness window, the main
+    thread (on its next wait) closes the socket, waits (1 s doubling to
+    32 s: :class:`~broker.liveness.Backoff`), opens a new one and hands the
+    worker a DISCONNECT, which makes it register again with READY
+    (Paranoid Pirate).
 
 Watchdog
-    The pump sees each REQUEST pass to the main thread and the FINAL come
-    back. A job still running ``watchdog`` seconds after its own time limit
-    means the main thread is wedged where SIGALRM cannot reach it (inside
-    a long C call): the pump ends the process with :data:`EXIT_WEDGED`, and
-    the supervisor starts a fresh one. The broker has by then counted the
-    job as lost (it overran).
+    The main thread marks each job's start with its time limit. A job still
+    running ``watchdog`` seconds after its own time limit means the main
+    thread is wedged where SIGALRM cannot reach it (inside a long C call):
+    the heartbeat thread ends the process with :data:`EXIT_WEDGED`, and the
+    supervisor starts a fresh one. The broker has by then counted the job
+    as lost (it overran).
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import msgpack
 import zmq
 
 from broker import errors
@@ -54,49 +67,30 @@ if TYPE_CHECKING:
 
 EXIT_WEDGED = 75  # the watchdog ended a worker whose job outlived its time limit
 CLOSE_LINGER_MS = 200
-_pumps = itertools.count()
-COMMAND_REQUEST = bytes((Command.REQUEST,))
-COMMAND_FINAL = bytes((Command.FINAL,))
 COMMAND_HEARTBEAT = bytes((Command.HEARTBEAT,))
-POLLIN = int(zmq.POLLIN)
+HEARTBEAT_BODY = p.pack({})
+POLLIN, EVENTS = int(zmq.POLLIN), int(zmq.EVENTS)
+WAKE_SHARE = 0.25  # the heartbeat thread wakes this often per interval while a job computes
+WAKE_MAX = 0.25  # ... and at least this often (seconds), for the watchdog
 
 
-class Pump(threading.Thread):
-    """The I/O thread; see the module docstring. ``endpoint`` is the inproc address for the main thread."""
+class Line:
+    """The DEALER to the broker, its lock, and the liveness bookkeeping; see the module docstring."""
 
-    def __init__(self, config: WorkerConfig, context: zmq.Context[Any]) -> None:
-        super().__init__(name="wasmpool-heartbeat", daemon=True)
+    def __init__(self, config: WorkerConfig, context: zmq.Context[Any], stopping: threading.Event) -> None:
         self.config = config
         self.context = context
+        self.stopping = stopping
+        self.lock = threading.Lock()
         self.liveness = Liveness(config.heartbeat, config.liveness)
         self.backoff = Backoff(config.reconnect_min, config.reconnect_max)
-        self.endpoint = f"inproc://wasmpool-pump-{os.getpid()}-{next(_pumps)}"
-        self.inner: zmq.Socket[Any] = context.socket(zmq.PAIR)
-        self.inner.setsockopt(zmq.LINGER, 0)
-        self.inner.bind(self.endpoint)
-        self.dealer: zmq.Socket[Any] | None = None
-        self.poller = zmq.Poller()
-        self.stopping = threading.Event()
-        self.reconnects = 0
+        self.inbox: deque[list[bytes]] = deque()  # frames the heartbeat thread took in during a job
+        self.busy = False  # a job computes: the heartbeat thread speaks for the worker
         self.job_deadline: float | None = None  # when the watchdog ends the process
+        self.reconnects = 0
+        self.dropped = 0
         self.last_heard = self.last_sent = time.monotonic()
-
-    # --- lifecycle ------------------------------------------------------------------------
-
-    def run(self) -> None:
-        self.dealer = self._connect()
-        try:
-            while not self.stopping.is_set():
-                self._turn()
-            self._flush_inner()
-        finally:
-            self.dealer.close(linger=CLOSE_LINGER_MS)
-            self.inner.close(linger=0)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Send what the main thread queued (its DISCONNECT), close, and join."""
-        self.stopping.set()
-        self.join(timeout)
+        self.socket = self._connect()
 
     def _connect(self) -> zmq.Socket[Any]:
         sock: zmq.Socket[Any] = self.context.socket(zmq.DEALER)
@@ -106,89 +100,137 @@ class Pump(threading.Thread):
             self.config.setup_socket(sock)
         sock.connect(self.config.endpoint)
         self.last_heard = time.monotonic()
-        self.poller = zmq.Poller()
-        self.poller.register(self.inner, zmq.POLLIN)
-        self.poller.register(sock, zmq.POLLIN)
         return sock
 
-    # --- the loop -----------------------------------------------------------------------------
+    # --- the main thread --------------------------------------------------------------------
 
-    def _turn(self) -> None:
-        assert self.dealer is not None
-        wait = max(0.0, self.last_sent + self.liveness.interval - time.monotonic())
-        ready = dict(self.poller.poll(int(min(wait, self.liveness.interval) * 1000) + 1))
-        if self.dealer in ready:
-            self._from_broker()
-        if self.inner in ready:
-            self._from_main()
-        now = time.monotonic()
-        if self.liveness.heartbeat_due(self.last_sent, now):
-            self._send([p.WORKER_TAG, COMMAND_HEARTBEAT, b"hb", p.pack({})])
-        if now - self.last_heard > self.liveness.window:
-            self._reconnect()
-        if self.job_deadline is not None and now > self.job_deadline:
-            os._exit(EXIT_WEDGED)  # the main thread is stuck beyond the reach of SIGALRM
-
-    def _from_broker(self) -> None:
-        """Everything waiting from the broker: heartbeats absorbed, the rest handed to the main thread."""
-        assert self.dealer is not None
-        while self.dealer.getsockopt(zmq.EVENTS) & POLLIN:  # type: ignore[operator]
-            frames: list[bytes] = self.dealer.recv_multipart(zmq.NOBLOCK)
-            self.last_heard = time.monotonic()
-            self.backoff.reset()
-            if len(frames) > 1 and frames[1] == COMMAND_HEARTBEAT:
-                self._adopt(frames)
-                continue
-            if len(frames) > 3 and frames[1] == COMMAND_REQUEST:
-                self._watch(frames[3])
-            self.inner.send_multipart(frames)
-
-    def _from_main(self) -> None:
-        while self.inner.getsockopt(zmq.EVENTS) & POLLIN:  # type: ignore[operator]
-            frames: list[bytes] = self.inner.recv_multipart(zmq.NOBLOCK)
-            if len(frames) > 1 and frames[1] == COMMAND_FINAL:
-                self.job_deadline = None
+    def send(self, frames: list[bytes]) -> None:
+        """Send without blocking; with the broker away long enough to fill the queue, drop the message."""
+        with self.lock:
             self._send(frames)
 
-    def _flush_inner(self) -> None:
-        """On the way out: pass on what the main thread sent last (FINAL, DISCONNECT)."""
-        if self.inner.poll(0):
-            self._from_main()
+    def receive(self, timeout: float) -> list[bytes] | None:
+        """The next message from the broker that is not a HEARTBEAT, within ``timeout`` seconds.
+
+        Sends HEARTBEATs while it waits, and reconnects (returning a
+        DISCONNECT for the worker) when the broker has been silent too long.
+        """
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                while self.inbox:
+                    frames = self._take(self.inbox.popleft())
+                    if frames is not None:
+                        return frames
+                now = time.monotonic()
+                if now - self.last_sent >= self.liveness.interval:
+                    self._send([p.WORKER_TAG, COMMAND_HEARTBEAT, b"hb", HEARTBEAT_BODY])
+                if now - self.last_heard > self.liveness.window:
+                    return self._reconnect()
+                left = deadline - now
+                if left <= 0:
+                    return None
+                wait = min(left, self.last_sent + self.liveness.interval - now)
+                if self.socket.poll(max(0, int(wait * 1000)) + 1):
+                    self._drain()
+
+    @contextmanager
+    def computing(self, timeout: float) -> Iterator[None]:
+        """Around a job's execution: the heartbeat thread speaks for the worker, the watchdog is armed.
+
+        The main thread must not hold the lock outside its own socket calls
+        here (a CALLBACK takes it for its round trip and gives it back).
+        """
+        if self.config.watchdog > 0:
+            self.job_deadline = time.monotonic() + timeout + self.config.watchdog
+        self.busy = True
+        try:
+            yield
+        finally:
+            self.busy = False
+            self.job_deadline = None
+
+    def close(self) -> None:
+        """Close, giving a last message (DISCONNECT) a moment to leave."""
+        with self.lock:
+            self.socket.close(linger=CLOSE_LINGER_MS)
+
+    # --- with the lock held --------------------------------------------------------------------
 
     def _send(self, frames: list[bytes]) -> None:
-        assert self.dealer is not None
         try:
-            self.dealer.send_multipart(frames, zmq.NOBLOCK)
+            p.send_frames(self.socket, None, frames)
         except zmq.Again:  # the broker is away and the queue is full: the message is lost
-            pass
+            self.dropped += 1
         self.last_sent = time.monotonic()
 
-    def _adopt(self, frames: list[bytes]) -> None:
-        """A broker HEARTBEAT that carries its interval and liveness: judge it by the same numbers."""
+    def _drain(self) -> None:
+        """Everything waiting on the socket, into the inbox."""
+        sock = self.socket
+        while sock.getsockopt(EVENTS) & POLLIN:  # type: ignore[operator]
+            self.inbox.append(p.receive_all(sock))
+            self.last_heard = time.monotonic()
+            self.backoff.reset()
+
+    def _take(self, frames: list[bytes]) -> list[bytes] | None:
+        """A message for the worker, or None for a HEARTBEAT (adopting the broker's numbers it carries)."""
+        if len(frames) < 2 or frames[1] != COMMAND_HEARTBEAT:
+            return frames
         try:
             body = p.decode_broker(frames, self.config.limits).body
         except errors.ProtocolError:
-            return
+            return None
         if "interval" in body or "liveness" in body:
             self.liveness = Liveness(float(body.get("interval", self.liveness.interval)),
                                      int(body.get("liveness", self.liveness.liveness)))
+        return None
 
-    def _watch(self, request: bytes) -> None:
-        """Arm the watchdog for a job: its own time limit plus ``watchdog`` seconds."""
-        try:
-            timeout = msgpack.unpackb(request).get("timeout")
-        except Exception:  # the main thread will refuse it; nothing to watch
-            return
-        if type(timeout) in (int, float) and self.config.watchdog > 0:
-            self.job_deadline = time.monotonic() + timeout + self.config.watchdog
-
-    def _reconnect(self) -> None:
-        """The broker fell silent: wait (backing off), connect anew, have the main thread register again."""
-        assert self.dealer is not None
-        self.dealer.close(linger=0)
+    def _reconnect(self) -> list[bytes]:
+        """The broker fell silent: wait (backing off), connect anew, have the worker register again."""
+        self.socket.close(linger=0)
         self.reconnects += 1
-        if self.stopping.wait(self.backoff.next()):
-            self.dealer = self._connect()
+        self.inbox.clear()
+        self.stopping.wait(self.backoff.next())
+        self.socket = self._connect()
+        self.last_sent = time.monotonic()
+        return p.encode(p.WORKER_TAG, Command.DISCONNECT, b"reconnect", {})
+
+    # --- the heartbeat thread ------------------------------------------------------------------
+
+    def beat(self) -> None:
+        """While a job computes: take in the broker's frames and heartbeat when due (never blocks long)."""
+        if not self.busy or not self.lock.acquire(timeout=self.liveness.interval * WAKE_SHARE):
             return
-        self.dealer = self._connect()
-        self.inner.send_multipart(p.encode(p.WORKER_TAG, Command.DISCONNECT, b"reconnect", {}))
+        try:
+            if not self.busy:  # the job ended meanwhile: the main thread speaks again
+                return
+            self._drain()
+            if time.monotonic() - self.last_sent >= self.liveness.interval:
+                self._send([p.WORKER_TAG, COMMAND_HEARTBEAT, b"hb", HEARTBEAT_BODY])
+        finally:
+            self.lock.release()
+
+    def watch(self) -> None:
+        """End the process when the running job has outlived its time limit by ``watchdog`` seconds."""
+        deadline = self.job_deadline
+        if deadline is not None and time.monotonic() > deadline:
+            os._exit(EXIT_WEDGED)  # the main thread is stuck beyond the reach of SIGALRM
+
+
+class Heartbeat(threading.Thread):
+    """The thread that heartbeats for a computing worker and runs the watchdog."""
+
+    def __init__(self, line: Line) -> None:
+        super().__init__(name="wasmpool-heartbeat", daemon=True)
+        self.line = line
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        line = self.line
+        while not self.stopping.wait(min(line.liveness.interval * WAKE_SHARE, WAKE_MAX)):
+            line.watch()
+            line.beat()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stopping.set()
+        self.join(timeout)

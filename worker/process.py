@@ -43,13 +43,12 @@ from broker import protocol as p
 from broker.protocol import Command, ErrorCode, Op, Status
 from worker import wasm
 from worker.cache import DEFAULT_BYTES, DEFAULT_ENTRIES, ModuleCache
-from worker.heartbeat import Pump
+from worker.heartbeat import Heartbeat, Line
 from worker.host import DEFAULT_HOST_LIMITS, CallContext, CallState, Host, HostLimits, check_imports
 from worker.supervisor import handle_stop_signals, worn_out
 from worker.wasm.types import ValType
 
 DEFAULT_BACKEND = "tcp://127.0.0.1:5556"
-CLOSE_LINGER_MS = 200
 MASKS = {ValType.I32: (1 << 32) - 1, ValType.I64: (1 << 64) - 1}
 
 
@@ -74,40 +73,30 @@ class WorkerConfig:
 
 
 class Link:
-    """The worker's DEALER socket: send messages, receive checked ones, CALLBACK round trips."""
+    """The worker's side of the protocol over a :class:`~worker.heartbeat.Line`: messages, CALLBACKs."""
 
-    def __init__(self, config: WorkerConfig, context: zmq.Context[Any], pump: str | None = None) -> None:
+    def __init__(self, config: WorkerConfig, line: Line) -> None:
         self.config = config
-        if pump is not None:  # through the I/O thread that owns the DEALER (worker.heartbeat)
-            self.socket: zmq.Socket[Any] = context.socket(zmq.PAIR)
-            self.socket.setsockopt(zmq.LINGER, 0)
-            self.socket.connect(pump)
-        else:
-            self.socket = context.socket(zmq.DEALER)
-            self.socket.setsockopt(zmq.LINGER, 0)
-            self.socket.setsockopt(zmq.MAXMSGSIZE, 4 * config.limits.max_body)
-            if config.setup_socket is not None:
-                config.setup_socket(self.socket)
-            self.socket.connect(config.endpoint)
+        self.line = line
         self._seq = itertools.count(1)
         self.disconnected = False  # the broker asked us to register again
-        self.dropped = 0
+
+    @property
+    def dropped(self) -> int:
+        return self.line.dropped
 
     def send(self, command: Command, request_id: bytes, body: dict[str, Any]) -> None:
         """Send without blocking; with the broker away long enough to fill the queue, drop the message."""
-        try:
-            p.send_frames(self.socket, None, p.encode(p.WORKER_TAG, command, request_id, body))
-        except zmq.Again:
-            self.dropped += 1
+        self.line.send(p.encode(p.WORKER_TAG, command, request_id, body))
 
     def receive(self, timeout: float) -> p.Message | None:
         """The next well-formed message within ``timeout`` seconds (garbled ones are skipped)."""
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
-            if not self.socket.poll(int(left * 1000) + 1):
+            frames = self.line.receive(left)
+            if frames is None:
                 return None
             try:
-                frames = [self.socket.recv(p.NOBLOCK), *p.receive_rest(self.socket)]
                 return p.decode_broker(frames, self.config.limits)
             except errors.ProtocolError:
                 continue
@@ -132,7 +121,7 @@ class Link:
 
     def close(self) -> None:
         """Close, giving a last message (DISCONNECT) a moment to leave."""
-        self.socket.close(linger=CLOSE_LINGER_MS)
+        self.line.close()
 
 
 def _checked_reply(body: dict[str, Any]) -> dict[str, Any]:
@@ -171,20 +160,22 @@ class Worker:
     def run(self) -> None:
         """Serve jobs until :meth:`stop` (or a signal); always says DISCONNECT and closes.
 
-        The DEALER to the broker belongs to a :class:`~worker.heartbeat.Pump`
-        thread, which heartbeats even while a job runs here.
+        The DEALER to the broker is a :class:`~worker.heartbeat.Line`; a
+        :class:`~worker.heartbeat.Heartbeat` thread speaks for the worker
+        while a job computes.
         """
-        pump = Pump(self.config, self.context)
-        self.link = link = Link(self.config, self.context, pump.endpoint)
-        pump.start()
+        line = Line(self.config, self.context, self.stopping)
+        self.link = link = Link(self.config, line)
+        heartbeat = Heartbeat(line)
+        heartbeat.start()
         try:
             self._ready(full=True)
             while not self.stopping.is_set():
                 self._step(link)
         finally:
             with signals_ignored():  # a second Ctrl-C or a SIGTERM must not cut the goodbye short
+                heartbeat.stop()
                 _quietly(lambda: link.send(Command.DISCONNECT, b"bye", {}))
-                pump.stop()
                 link.close()
 
     def _recycle_when_worn(self) -> None:
@@ -200,7 +191,7 @@ class Worker:
     def _step(self, link: Link) -> None:
         message = link.receive(self.config.heartbeat)
         if message is None:
-            return  # heartbeats are the pump thread's (worker.heartbeat)
+            return  # heartbeats were sent while waiting (worker.heartbeat)
         if message.command is Command.REQUEST:
             result = self.execute(message.request_id, message.body)
             self.jobs_done += 1
@@ -235,8 +226,9 @@ class Worker:
         call = CallState(reader=self._reader(job_id), input=job.get("input", b""),
                          context=CallContext(**job.get("context", {})), readonly=job["readonly"])
         box: dict[str, Any] = {}
+        assert self.link is not None
         try:
-            with time_limit(job["timeout"]):
+            with self.link.line.computing(job["timeout"]), time_limit(job["timeout"]):
                 results = self._run(job_id, job, call, box)
         except (KeyboardInterrupt, SystemExit):
             raise
