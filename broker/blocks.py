@@ -35,10 +35,29 @@ Life of a block (:class:`BlockCoordinator`, one per broker):
    :meth:`BlockRun.read` instead of the store -- an aborted task gets an
    error, the worker ends the call, and its FINAL is refused -- and its
    FINAL becomes the :class:`Outcome` given to :meth:`BlockRun.finish`.
+   *Chunks*: a task is in fact a run of consecutive calls ``a .. b-1``
+   (:meth:`BlockRun.next_chunk`; about ``block_chunks_per_worker`` chunks
+   per worker, at most MAX_CHUNK calls), one REQUEST whose ``chunk`` lists
+   the calls' job bodies. The worker runs them one after another: a call
+   reads the writes of the chunk's earlier ok calls locally, and any other
+   location with one CALLBACK ``get`` (with the call's ``index``) answered
+   by :meth:`BlockRun.chunk_read` -- the same answer for every call of the
+   chunk, so the worker keeps it for the chunk. One FINAL lists every call's
+   result with where each read came from (the position of the chunk call
+   whose write it saw, or -1: the broker's answer); the broker turns that
+   into the call's read set (versions) and records the calls in order with
+   :meth:`BlockRun.finish_reads`, so validation stays per call. A chunk
+   re-executing an aborted call also takes the following calls whose
+   validation now fails. A block with more than 1/SERIAL_ABORT_SHARE of its
+   calls aborted goes *serial*: one chunk at a time, as long as the rest of
+   the block, so high contention costs about one serial execution.
 4. *Non-determinism is never an outcome*: a lost worker (DISCONNECT,
    silence, READY while busy, unreachable), a task past its deadline, or a
    FINAL whose code says time limit, unavailable state or internal error
-   re-issues the call (:meth:`BlockRun.task_lost`). A call lost
+   re-issues the call (:meth:`BlockRun.task_lost`; every call of a lost
+   chunk counts a loss, and from then on runs alone, so a poison call is
+   pinned and fails the block by itself; the calls after a nondeterministic
+   result in a chunk are re-issued without counting). A call lost
    ``max_attempts`` times, or the block's own time limit, fails the whole
    block (BlockFailed, nothing committed). So a block either fails as a
    whole or gives the receipts every node gives.
@@ -60,6 +79,7 @@ node's configuration.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,17 +87,31 @@ from typing import Any
 from broker import errors
 from broker import protocol as p
 from broker.block import BlockCall, BlockRun, Outcome, StateTree, Task, TaskAborted
+from broker.block.mvmemory import ReadVersion, Version
 from broker.block.receipts import Location, Value
 from broker.core import BrokerCore, Job, WorkerState
-from broker.protocol import ErrorCode, Op, Status
+from broker.protocol import Op, Status
 from broker.state import StaleRead
 
 MAX_PENDING_BLOCKS = 64
 DEFAULT_BLOCK_TIMEOUT = 60.0
 
-NONDETERMINISTIC: frozenset[int] = frozenset({ErrorCode.TIMEOUT, ErrorCode.STATE_UNAVAILABLE,
-                                              ErrorCode.INTERNAL})
+NONDETERMINISTIC: frozenset[int] = p.NONDETERMINISTIC
 """Codes of a FINAL that say how the machine fared, not what the call does: re-execute, never record."""
+
+MAX_CHUNK = 128
+"""The most calls in one chunk task (bounds a chunk's messages and what one loss costs)."""
+
+SERIAL_ABORT_SHARE = 8
+"""A block goes serial once more than 1/SERIAL_ABORT_SHARE of its calls had an execution aborted."""
+
+
+@dataclass(eq=False, slots=True)
+class Chunk:
+    """One dispatched task: consecutive calls run in order by one worker, and the reads served for it."""
+
+    tasks: list[Task]
+    reads: dict[Location, ReadVersion] = field(default_factory=dict)  # broker answers, by location
 
 
 @dataclass(eq=False, slots=True)
@@ -86,13 +120,14 @@ class Block:
 
     holder: Job  # in the core's ``active`` map: its ``client`` follows the client's retries
     calls: tuple[BlockCall, ...]
-    requests: tuple[bytes, ...]  # packed worker REQUEST body per call
+    jobs: tuple[dict[str, Any], ...]  # the worker job body of each call
     dry_run: bool
     expected_root: bytes | None
     deadline: float
     run: BlockRun | None = None
     versions: dict[Location, int] = field(default_factory=dict)  # store version of each storage read
     losses: Counter[int] = field(default_factory=Counter)  # non-deterministic endings per call
+    serial: bool = False  # too many aborts: one chunk at a time, as long as the rest of the block
 
     @property
     def request_id(self) -> bytes:
@@ -106,7 +141,7 @@ class BlockCoordinator:
         self.core = core
         self.pending: deque[Block] = deque()
         self.current: Block | None = None
-        self.tasks: dict[Job, Task] = {}  # the current block's dispatched, unfinished tasks
+        self.tasks: dict[Job, Chunk] = {}  # the current block's dispatched, unfinished chunks
         self._tree: StateTree | None = None
 
     # --- the state tree ---------------------------------------------------------------------
@@ -138,7 +173,7 @@ class BlockCoordinator:
         now = self.core.clock()
         holder = Job(rid, identity, Op.BLOCK, "", b"", now, now + timeout)
         self.core.active[rid] = holder
-        self.pending.append(Block(holder, calls, tuple(self._worker_request(c) for c in calls),
+        self.pending.append(Block(holder, calls, tuple(self._worker_job(c) for c in calls),
                                   bool(body.get("dry_run", False)), body.get("state_root"), now + timeout))
         self.core.counters["blocks_accepted"] += 1
 
@@ -152,43 +187,66 @@ class BlockCoordinator:
         block = self.current
         if block is None or block.run is None:
             return False
-        task = block.run.next_task()
-        if task is None:  # validations run inside next_task: they may have finished the block
+        if not self._offer(worker, block):  # validations run inside next_chunk: they may finish the block
             self._advance(block)
             return False
-        self._dispatch(worker, block, task)
         return True
 
     def read(self, job: Job, body: dict[str, Any]) -> dict[str, Any]:
         """A task's state read (CALLBACK ``get``): the CALLBACK_REPLY body."""
-        task, block = self.tasks.get(job), self.current
-        if task is None or block is None or block.run is None:
+        chunk, block = self.tasks.get(job), self.current
+        if chunk is None or block is None or block.run is None:
             return {"seq": body["seq"], "error": "this block task is over"}
+        index = body.get("index", 0)
+        if index >= len(chunk.tasks):
+            return {"seq": body["seq"], "error": f"no call {index} in this chunk"}
+        location = (block.calls[chunk.tasks[index].tx_index].code_id, body["key"])
         try:
-            value = block.run.read(task, job.code_id, body["key"])
+            value, version = block.run.chunk_read(chunk.tasks, *location)
         except TaskAborted as exc:
             return {"seq": body["seq"], "error": f"block task aborted: {exc}"}
+        chunk.reads[location] = version
         return {"seq": body["seq"], "value": value}
+
+    def code(self, job: Job, body: dict[str, Any]) -> dict[str, Any]:
+        """A task's module fetch (CALLBACK ``code``) for the call at ``index`` of its chunk."""
+        chunk, block = self.tasks.get(job), self.current
+        index = body.get("index", 0)
+        if chunk is None or block is None or index >= len(chunk.tasks):
+            return {"seq": body["seq"], "error": "this block task is over"}
+        code_id = block.calls[chunk.tasks[index].tx_index].code_id
+        return {"seq": body["seq"], "code": self.core.store.get_code(code_id)}
 
     def finished(self, job: Job, result: dict[str, Any]) -> None:
         """A task's FINAL: an outcome for the run, or a loss when it says nothing about the call."""
-        task, block = self.tasks.pop(job, None), self.current
-        if task is None or block is None or block.run is None:
+        chunk, block = self.tasks.pop(job, None), self.current
+        if chunk is None or block is None or block.run is None:
             self.core.counters["block_stray_finals"] += 1
             return
-        if result.get("code") in NONDETERMINISTIC:
-            self._lose(block, task, str(result.get("error") or result["status"]))
-        elif not block.run.finish(task, outcome(job.code_id, result)):
-            self.core.counters["block_refused"] += 1
+        results = result.get("chunk", [])
+        for position, task in enumerate(chunk.tasks):
+            entry = results[position] if position < len(results) else None
+            if entry is None:  # the worker stopped before this call: not executed, not a loss
+                self._lose(block, task, "the chunk ended before this call", count=False)
+                continue
+            recorded = self._record(block, chunk, position, entry)
+            if recorded is not None:
+                self._lose(block, task, recorded)
+                results = results[:position + 1]  # later calls may have read what this one did
+        stats = block.run.stats
+        if stats.aborts * SERIAL_ABORT_SHARE > block.run.block_size and not block.serial:
+            block.serial = True
+            self.core.counters["blocks_serial"] += 1
         self._advance(block)
 
     def lost(self, job: Job, why: object) -> None:
         """A task lost its worker (or its deadline passed): re-issue it."""
-        task, block = self.tasks.pop(job, None), self.current
-        if task is None or block is None:
+        chunk, block = self.tasks.pop(job, None), self.current
+        if chunk is None or block is None:
             return
         job.abandoned = True  # a late FINAL of this job is not wanted
-        self._lose(block, task, f"worker {why}")
+        for task in chunk.tasks:  # each call counts: a lost chunk's calls then run alone (a poison is pinned)
+            self._lose(block, task, f"worker {why}")
         self._advance(block)
 
     def step(self) -> None:
@@ -221,11 +279,11 @@ class BlockCoordinator:
                                     f"{self.core.config.max_gas}", rid)
         return call
 
-    def _worker_request(self, call: BlockCall) -> bytes:
-        """The REQUEST a worker gets for ``call``: an ordinary job body."""
-        return p.pack({"code_id": call.code_id, "function": call.function, "args": list(call.args),
-                       "input": call.input, "context": dict(call.context), "gas_limit": call.gas_limit,
-                       "timeout": self.core.config.default_timeout, "readonly": False})
+    def _worker_job(self, call: BlockCall) -> dict[str, Any]:
+        """The job body a worker gets for ``call``: an ordinary job, one entry of a chunk."""
+        return {"code_id": call.code_id, "function": call.function, "args": list(call.args),
+                "input": call.input, "context": dict(call.context), "gas_limit": call.gas_limit,
+                "timeout": self.core.config.default_timeout, "readonly": False}
 
     def _writers_in_flight(self) -> bool:
         """True while an ordinary call runs whose commit could still land."""
@@ -249,18 +307,74 @@ class BlockCoordinator:
         block.versions[contract, key] = version
         return value
 
-    def _dispatch(self, worker: WorkerState, block: Block, task: Task) -> None:
+    def _chunk_limit(self, block: Block) -> int:
+        """How many calls the next chunk may take: a few chunks per worker, or the rest of the block."""
+        assert block.run is not None
+        size = block.run.block_size
+        if block.serial:
+            return size
+        workers = max(1, len(self.core.workers)) * self.core.config.block_chunks_per_worker
+        return max(1, min(MAX_CHUNK, math.ceil(size / workers)))
+
+    def _offer(self, worker: WorkerState, block: Block) -> bool:
+        """Give ``worker`` the next chunk, if there is one now; True when it got one.
+
+        A serial block runs one chunk at a time; a call that was lost before
+        runs alone, so a poison call is pinned and fails the block by itself.
+        """
+        assert block.run is not None
+        if block.serial and self.tasks:
+            return False
+        tasks = block.run.next_chunk(self._chunk_limit(block), solo=block.losses)
+        if not tasks:
+            return False
+        self._dispatch(worker, block, tasks)
+        return True
+
+    def _dispatch(self, worker: WorkerState, block: Block, tasks: list[Task]) -> None:
         now, config = self.core.clock(), self.core.config
-        call = block.calls[task.tx_index]
-        job = Job(block.request_id, block.holder.client, Op.BLOCK, call.code_id,
-                  block.requests[task.tx_index], now, now + config.default_timeout + config.grace)
-        self.tasks[job] = task
+        jobs = [block.jobs[task.tx_index] for task in tasks]
+        request = p.pack({**jobs[0], "chunk": jobs})
+        budget = len(tasks) * config.default_timeout + config.grace
+        job = Job(block.request_id, block.holder.client, Op.BLOCK, jobs[0]["code_id"], request, now,
+                  now + budget)
+        self.tasks[job] = Chunk(tasks)
         self.core.counters["block_tasks"] += 1
+        self.core.counters["block_chunk_calls"] += len(tasks)
         self.core._dispatch(worker, job)
 
-    def _lose(self, block: Block, task: Task, why: str) -> None:
+    def _record(self, block: Block, chunk: Chunk, position: int, entry: dict[str, Any]) -> str | None:
+        """Give the run one call's result from a chunk FINAL; a reason to re-issue the call instead."""
+        assert block.run is not None
+        task = chunk.tasks[position]
+        try:
+            p.check_fields(entry, p.CHUNK_RESULT_FIELDS)
+        except errors.BadRequest as exc:
+            return f"a malformed result: {exc.reason}"
+        if entry["code"] in NONDETERMINISTIC:
+            return str(entry.get("error") or entry["status"])
+        code_id = block.calls[task.tx_index].code_id
+        read_set: dict[Location, ReadVersion] = {}
+        for key, writer in entry["reads"]:
+            location = (code_id, key)
+            if writer < 0:
+                if location not in chunk.reads:
+                    return "a read the broker did not serve"
+                read_set.setdefault(location, chunk.reads[location])
+            elif writer < position and block.calls[chunk.tasks[writer].tx_index].code_id == code_id:
+                written = chunk.tasks[writer]
+                read_set.setdefault(location, Version(written.tx_index, written.incarnation))
+            else:
+                return f"a read of call {writer}'s writes in the chunk"
+        if not block.run.finish_reads(task, outcome(code_id, entry), read_set):
+            self.core.counters["block_refused"] += 1
+        return None
+
+    def _lose(self, block: Block, task: Task, why: str, count: bool = True) -> None:
         """A non-deterministic ending: re-issue the call, or fail the block past the cap."""
-        if block.run is None or not block.run.task_lost(task):
+        if block is not self.current or block.run is None or not block.run.task_lost(task):
+            return
+        if not count:
             return
         block.losses[task.tx_index] += 1
         self.core.counters["block_tasks_lost"] += 1
@@ -274,10 +388,8 @@ class BlockCoordinator:
         if block is not self.current or block.run is None:
             return
         for worker in list(self.core.idle.values()):
-            task = block.run.next_task()
-            if task is None:
+            if not self._offer(worker, block):
                 break
-            self._dispatch(worker, block, task)
         if block.run.done:  # the last validations run inside next_task
             self._complete(block)
 

@@ -111,6 +111,7 @@ class BrokerConfig:
     max_module: int = 16 * 1024 * 1024  # operator ceilings: see broker.limits
     max_input: int = 16 * 1024 * 1024
     max_args: int = 10_000
+    block_chunks_per_worker: int = 4  # a block is cut into runs of consecutive calls, ~this many per worker
     max_losses: int = 3  # the poison-pill cap: a job that lost this many workers fails (WORKER_LOST)
     result_ttl: float = 3600.0  # how long a reply is kept for a retried request id
     receipt_purge: float = 60.0  # how often expired stored replies are purged
@@ -547,6 +548,8 @@ class BrokerCore:
             reply: dict[str, Any] = {"seq": body["seq"], "error": "no such job on this broker"}
         elif body["op"] == Op.GET:
             reply = self.blocks.read(job, body) if job.op is Op.BLOCK else self._serve_read(job, body)
+        elif job.op is Op.BLOCK:
+            reply = self.blocks.code(job, body)
         else:
             reply = {"seq": body["seq"], "code": self.store.get_code(job.code_id)}
         self.counters["callbacks"] += 1

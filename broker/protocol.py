@@ -405,12 +405,15 @@ WORKER_SCHEMAS: dict[Command | str, dict[str, Field]] = {
     Command.READY: {**CACHE_REPORT, "pid": Field(is_count, "a process id"),
                     "heartbeats": Field(is_bool, "a boolean (heartbeats while busy)")},
     Command.FINAL: {**RESULT_FIELDS, **CACHE_REPORT,
-                    "leaving": Field(is_bool, "a boolean (the worker stops after this job)")},
+                    "leaving": Field(is_bool, "a boolean (the worker stops after this job)"),
+                    "chunk": Field(list_of(is_map), "a list of call results (a block chunk)")},
     Command.HEARTBEAT: {},
     Command.DISCONNECT: {},
     Op.GET: {"seq": Field(is_count, "a sequence number", required=True),
-             "key": Field(is_bytes, "bytes", required=True)},
-    Op.CODE: {"seq": Field(is_count, "a sequence number", required=True)},
+             "key": Field(is_bytes, "bytes", required=True),
+             "index": Field(is_count, "a call's position in the chunk")},
+    Op.CODE: {"seq": Field(is_count, "a sequence number", required=True),
+              "index": Field(is_count, "a call's position in the chunk")},
 }
 
 JOB_FIELDS: dict[str, Field] = {
@@ -418,8 +421,20 @@ JOB_FIELDS: dict[str, Field] = {
     "gas_limit": Field(is_count, "a non-negative integer", required=True),
     "timeout": Field(is_positive, "a positive number of seconds", required=True),
     "readonly": Field(is_bool, "a boolean", required=True),
+    "chunk": Field(list_of(is_map), "a list of jobs run one after another (a block chunk)"),
 }
-"""A broker -> worker REQUEST (a job)."""
+"""A broker -> worker REQUEST (a job). With ``chunk``, each entry is such a job body too."""
+
+CHUNK_RESULT_FIELDS: dict[str, Field] = {
+    **RESULT_FIELDS,
+    "reads": Field(list_of(lambda r: type(r) is list and len(r) == 2 and is_bytes(r[0]) and is_int(r[1])),
+                   "a list of [key, chunk position of the write read or -1]", required=True),
+}
+"""One call's result in a chunk FINAL: its result and where each read came from."""
+
+NONDETERMINISTIC: frozenset[int] = frozenset({ErrorCode.TIMEOUT, ErrorCode.STATE_UNAVAILABLE,
+                                              ErrorCode.INTERNAL})
+"""Codes of a result that say how the machine fared, not what the call does (a block re-executes)."""
 
 CALLBACK_REPLY_FIELDS: dict[str, Field] = {
     "seq": Field(is_count, "a sequence number", required=True),

@@ -44,7 +44,15 @@ from broker.protocol import Command, ErrorCode, Op, Status
 from worker import wasm
 from worker.cache import DEFAULT_BYTES, DEFAULT_ENTRIES, ModuleCache
 from worker.heartbeat import Heartbeat, Line
-from worker.host import DEFAULT_HOST_LIMITS, CallContext, CallState, Host, HostLimits, check_imports
+from worker.host import (
+    DEFAULT_HOST_LIMITS,
+    CallContext,
+    CallState,
+    Host,
+    HostLimits,
+    StateReader,
+    check_imports,
+)
 from worker.supervisor import handle_stop_signals, worn_out
 from worker.wasm.types import ValType
 
@@ -142,6 +150,56 @@ class BrokerState:
         return value
 
 
+UNWRITTEN = -1
+"""The chunk position reported for a read answered by the broker (no earlier call of the chunk wrote it)."""
+
+
+class ChunkState:
+    """State as a block chunk's calls see it: the earlier calls' writes over broker reads.
+
+    A location the chunk's own calls did not write reads the same value for
+    every call of the chunk (the write of the highest transaction before the
+    chunk), so a broker answer is kept for the rest of the chunk.
+    """
+
+    def __init__(self, link: Link, job_id: bytes) -> None:
+        self.link = link
+        self.job_id = job_id
+        self.written: dict[tuple[str, bytes], tuple[int, bytes | None]] = {}  # -> (writer position, value)
+        self.fetched: dict[tuple[str, bytes], bytes | None] = {}
+
+    def reader(self, position: int, code_id: str) -> ChunkReader:
+        return ChunkReader(self, position, code_id)
+
+    def wrote(self, position: int, code_id: str, writes: dict[bytes, bytes | None]) -> None:
+        """An ok call's writes: later calls of the chunk read them."""
+        for key, value in writes.items():
+            self.written[code_id, key] = (position, value)
+
+
+class ChunkReader:
+    """One chunk call's state reader (the host ABI's StateReader), noting where each read came from."""
+
+    def __init__(self, chunk: ChunkState, position: int, code_id: str) -> None:
+        self.chunk = chunk
+        self.position = position
+        self.code_id = code_id
+        self.reads: list[list[Any]] = []  # [key, writer position or UNWRITTEN]
+
+    def get(self, key: bytes) -> bytes | None:
+        location = (self.code_id, key)
+        chunk = self.chunk
+        if location in chunk.written:
+            writer, value = chunk.written[location]
+            self.reads.append([key, writer])
+            return value
+        if location not in chunk.fetched:
+            reply = chunk.link.callback(chunk.job_id, {"op": Op.GET, "key": key, "index": self.position})
+            chunk.fetched[location] = reply.get("value")
+        self.reads.append([key, UNWRITTEN])
+        return chunk.fetched[location]
+
+
 class Worker:
     """One worker: the receive loop, the module cache and job execution."""
 
@@ -193,7 +251,10 @@ class Worker:
         if message is None:
             return  # heartbeats were sent while waiting (worker.heartbeat)
         if message.command is Command.REQUEST:
-            result = self.execute(message.request_id, message.body)
+            if "chunk" in message.body:
+                result = self.execute_chunk(message.request_id, message.body["chunk"])
+            else:
+                result = self.execute(message.request_id, message.body)
             self.jobs_done += 1
             self._recycle_when_worn()
             if self.stopping.is_set():  # on its way out (SIGTERM, recycling): the broker sends no new job
@@ -221,15 +282,44 @@ class Worker:
 
     # --- jobs ---------------------------------------------------------------------
 
-    def execute(self, job_id: bytes, job: dict[str, Any]) -> dict[str, Any]:
-        """Run one job; every outcome, good or bad, becomes a FINAL body."""
-        call = CallState(reader=self._reader(job_id), input=job.get("input", b""),
+    def execute_chunk(self, job_id: bytes, jobs: list[dict[str, Any]]) -> dict[str, Any]:
+        """Run a block chunk's calls one after another; the FINAL body lists each call's result.
+
+        Each call sees the writes of the chunk's earlier ok calls
+        (:class:`ChunkState`); each result says where every read came from.
+        A result that says nothing about the call (a time limit, an aborted
+        read) ends the chunk: the broker re-issues the calls after it.
+        """
+        assert self.link is not None
+        chunk = ChunkState(self.link, job_id)
+        results: list[dict[str, Any]] = []
+        for position, job in enumerate(jobs):
+            try:
+                p.check_fields(job, p.JOB_FIELDS)
+            except errors.BadRequest as exc:
+                bad = CallState(chunk.reader(position, ""))
+                failed = _failure(errors.InternalError(exc.reason), bad, None, 0)
+                results.append({**failed, "reads": []})
+                break
+            reader = chunk.reader(position, job["code_id"])
+            result = self.execute(job_id, job, reader, position)
+            results.append({**result, "reads": reader.reads})
+            if result["code"] in p.NONDETERMINISTIC:
+                break
+            if result["status"] == Status.OK:
+                chunk.wrote(position, job["code_id"], result["writes"])
+        return {"status": Status.OK, "code": ErrorCode.OK, "chunk": results}
+
+    def execute(self, job_id: bytes, job: dict[str, Any], reader: StateReader | None = None,
+                index: int | None = None) -> dict[str, Any]:
+        """Run one job (or call ``index`` of a chunk); every outcome, good or bad, becomes a FINAL body."""
+        call = CallState(reader=reader or self._reader(job_id), input=job.get("input", b""),
                          context=CallContext(**job.get("context", {})), readonly=job["readonly"])
         box: dict[str, Any] = {}
         assert self.link is not None
         try:
             with self.link.line.computing(job["timeout"]), time_limit(job["timeout"]):
-                results = self._run(job_id, job, call, box)
+                results = self._run(job_id, job, call, box, index)
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:
@@ -242,8 +332,9 @@ class Worker:
         assert self.link is not None
         return BrokerState(self.link, job_id)
 
-    def _run(self, job_id: bytes, job: dict[str, Any], call: CallState, box: dict[str, Any]) -> list[Any]:
-        loaded = self.module(job_id, job["code_id"])
+    def _run(self, job_id: bytes, job: dict[str, Any], call: CallState, box: dict[str, Any],
+             index: int | None = None) -> list[Any]:
+        loaded = self.module(job_id, job["code_id"], index)
         if loaded.problem is not None:
             raise wasm.LinkError(loaded.problem)
         self.host.begin(call)
@@ -252,12 +343,16 @@ class Worker:
         function = _export(instance, job["function"])
         return _results(function(*_arguments(function.type, job.get("args", []))))
 
-    def module(self, job_id: bytes, code_id: str) -> Loaded:
-        """The decoded module, from the cache or fetched from the broker and checked against the ABI."""
+    def module(self, job_id: bytes, code_id: str, index: int | None = None) -> Loaded:
+        """The decoded module, from the cache or fetched from the broker and checked against the ABI.
+
+        ``index``: the call's position in a block chunk (its calls may run different contracts).
+        """
         loaded = self.cache.get(code_id)
         if loaded is None:
             assert self.link is not None
-            code = self.link.callback(job_id, {"op": Op.CODE}).get("code")
+            ask: dict[str, Any] = {"op": Op.CODE} if index is None else {"op": Op.CODE, "index": index}
+            code = self.link.callback(job_id, ask).get("code")
             if code is None or p.code_id(code) != code_id:
                 raise errors.StateUnavailable(f"the broker has no valid module {code_id}")
             loaded = load(code)

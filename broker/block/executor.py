@@ -66,7 +66,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -150,6 +150,53 @@ class BlockRun:
                 return self._issue(task)
         return None
 
+    def next_chunk(self, limit: int, solo: Container[int] = ()) -> list[Task]:
+        """Execution tasks of up to ``limit`` consecutive calls for one worker, or [] for now.
+
+        The first task is :meth:`next_task`'s. The chunk then takes the next
+        call while it is ready to execute, or queued for re-execution, or
+        executed but no longer valid (its validation is run here, and an
+        abort makes it part of the chunk): so a chunk whose first call was
+        aborted re-executes the run of calls that read its writes in one task.
+        It stops at the first call that is none of these (still valid, running,
+        suspended) -- whatever the chunk holds, every call in it is an
+        ordinary live execution task, recorded one by one with
+        :meth:`finish_reads`. A transaction in ``solo`` is never part of a
+        longer chunk (the coordinator keeps calls that lost workers alone).
+        """
+        first = self.next_task()
+        if first is None:
+            return []
+        chunk = [first]
+        while len(chunk) < limit and first.tx_index not in solo and chunk[-1].tx_index + 1 not in solo:
+            task = self._claim(chunk[-1].tx_index + 1)
+            if task is None:
+                break
+            chunk.append(task)
+        return chunk
+
+    def chunk_read(self, chunk: Sequence[Task], contract: str, key: bytes) -> tuple[Value, ReadVersion]:
+        """What every call of a consecutive chunk reads at a location no earlier call of the chunk wrote.
+
+        For calls ``a .. b-1`` run one after another, a location the chunk's own
+        calls did not write reads, for each of them, the write of the highest
+        transaction below ``a`` (or the base): the answer for the first call is
+        the answer for all, with its version. Meeting an ESTIMATE suspends the
+        whole chunk on the blocking transaction and raises TaskAborted.
+        """
+        if not chunk or not all(self._is_live(task) for task in chunk):
+            raise TaskAborted("this chunk is no longer live")
+        self.stats.reads += 1
+        result = self.memory.read((contract, key), chunk[0].tx_index)
+        if result.kind is ReadKind.ESTIMATE:
+            for task in chunk:
+                suspended = self.scheduler.add_dependency(task.tx_index, result.blocking)
+                assert suspended, "an ESTIMATE of an executed transaction"
+                del self._reads[task.tx_index]
+            self.stats.suspensions += 1
+            raise TaskAborted(f"transactions from {chunk[0].tx_index} wait for transaction {result.blocking}")
+        return result.value, result.version
+
     def read(self, task: Task, contract: str, key: bytes) -> Value:
         """What ``task``'s execution reads at (contract, key); raises TaskAborted (see the module doc)."""
         reads = self._live_reads(task)
@@ -174,9 +221,21 @@ class BlockRun:
         if not self._is_live(task):
             self.stats.refused += 1
             return False
+        reads = self._reads[task.tx_index]
+        return self.finish_reads(task, outcome, {location: read.version for location, read in reads.items()})
+
+    def finish_reads(self, task: Task, outcome: Outcome, read_set: dict[Location, ReadVersion]) -> bool:
+        """Like :meth:`finish`, with the read set given: the versions the execution's reads resolved to.
+
+        For a chunk's call: a read of an earlier call's write in the chunk has
+        that call's version (record the chunk in order), any other read the
+        version :meth:`chunk_read` returned.
+        """
+        if not self._is_live(task):
+            self.stats.refused += 1
+            return False
         tx_index = task.tx_index
-        reads = self._reads.pop(tx_index)
-        read_set = {location: read.version for location, read in reads.items()}
+        del self._reads[tx_index]
         wrote_new = self.memory.record(Version(tx_index, task.incarnation), read_set,
                                        outcome.effective_writes())
         self._outcomes[tx_index] = outcome
@@ -235,6 +294,20 @@ class BlockRun:
         self._reads[task.tx_index] = {}
         self.stats.executions += 1
         return task
+
+    def _claim(self, tx_index: int) -> Task | None:
+        """The execution task of ``tx_index`` for a chunk, if it is due (see :meth:`next_chunk`)."""
+        for queued in self._ready:
+            if queued.tx_index == tx_index:
+                self._ready.remove(queued)
+                return queued
+        task = self.scheduler.claim_execution(tx_index)
+        if task is None:
+            check = self.scheduler.claim_validation(tx_index)
+            task = None if check is None else self._validate(check)
+            if task is None:  # still valid, or made ready with execution_idx below it
+                task = self.scheduler.claim_execution(tx_index)
+        return None if task is None else self._issue(task)
 
     def _validate(self, task: Task) -> Task | None:
         """Run a validation task here and now; returns the re-execution it calls for, if due now."""

@@ -142,6 +142,32 @@ class Scheduler:
         self.active += 1
         return self._incarnate(tx_index)
 
+    def claim_execution(self, tx_index: int) -> Task | None:
+        """Hand out the execution of ``tx_index`` out of turn when it is ready (a chunk's next call).
+
+        ``execution_idx`` moves past it when it pointed there; when it points
+        lower, its probe will find the transaction EXECUTING and skip it, as
+        it skips any transaction that is not ready.
+        """
+        if not 0 <= tx_index < self.block_size or self._status[tx_index] is not TxStatus.READY_TO_EXECUTE:
+            return None
+        if self.execution_idx == tx_index:
+            self.execution_idx += 1
+        self.active += 1
+        return self._incarnate(tx_index)
+
+    def claim_validation(self, tx_index: int) -> Task | None:
+        """A validation of ``tx_index``'s last execution out of turn, when it is EXECUTED.
+
+        An extra validation is always safe (``validation_idx`` is untouched: the
+        transaction is validated again in turn); it lets a chunk re-execute a
+        run of calls its first call's abort invalidated, in one task.
+        """
+        if not 0 <= tx_index < self.block_size or self._status[tx_index] is not TxStatus.EXECUTED:
+            return None
+        self.active += 1
+        return Task(TaskKind.VALIDATION, tx_index, self._incarnation[tx_index])
+
     def _incarnate(self, tx_index: int) -> Task:
         """READY_TO_EXECUTE -> EXECUTING: the execution task of the current incarnation."""
         self._status[tx_index] = TxStatus.EXECUTING

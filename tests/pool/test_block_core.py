@@ -9,6 +9,7 @@ loop :func:`serial` below, independent of the code under test.
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +42,7 @@ from broker.block import (
     run_serial,
 )
 from broker.block.mvmemory import ReadKind
-from broker.block.receipts import encode
+from broker.block.receipts import Location, Value, encode
 from broker.block.scheduler import SchedulerError
 from broker.protocol import Status
 
@@ -640,3 +641,117 @@ def test_the_token_contract_on_the_engine_matches_serial_execution(token_wasm: b
         assert run.writes() == writes
     supply = sum(number(v) for (_, k), v in writes.items() if k.startswith(b"bal:"))
     assert supply == 150
+
+
+# --- chunks: runs of consecutive calls executed by one worker (the pool's tasks) ------------------
+
+
+class ChunkView:
+    """One chunk call's view, as a worker has it: earlier ok calls of the chunk, else the run's chunk read."""
+
+    def __init__(self, run: BlockRun, chunk: Sequence[Task], position: int,
+                 written: dict[Location, tuple[int, Value]], served: dict[Location, Any]) -> None:
+        self.run, self.chunk, self.position = run, chunk, position
+        self.written, self.served = written, served
+        self.reads: dict[Location, Any] = {}
+
+    def get(self, contract: str, key: bytes) -> Value:
+        location = (contract, key)
+        if location in self.written:
+            writer, value = self.written[location]
+            task = self.chunk[writer]
+            self.reads.setdefault(location, Version(task.tx_index, task.incarnation))
+            return value
+        if location not in self.served:
+            self.served[location] = self.run.chunk_read(self.chunk, contract, key)
+        value, version = self.served[location]
+        self.reads.setdefault(location, version)
+        return value
+
+
+def execute_chunk(run: BlockRun, chunk: Sequence[Task],
+                  calls: Sequence[Call]) -> list[tuple[Outcome, dict[Location, Any]]] | None:
+    """Run a chunk's calls in order (None when a read aborted it): outcomes with their read sets."""
+    written: dict[Location, tuple[int, Value]] = {}
+    served: dict[Location, Any] = {}
+    results = []
+    for position, task in enumerate(chunk):
+        view = ChunkView(run, chunk, position, written, served)
+        try:
+            outcome = calls[task.tx_index].run(view)
+        except TaskAborted:
+            return None
+        for location, value in outcome.effective_writes().items():
+            written[location] = (position, value)
+        results.append((outcome, view.reads))
+    return results
+
+
+def run_chunked(calls: Sequence[Call], initial: State, workers: int, seed: int, losses: int) -> BlockRun:
+    """Simulated workers taking chunks; a chunk executes at one event and delivers at a later one."""
+    rng = random.Random(seed)
+    run = BlockRun(len(calls), storage_of(initial))
+    busy: list[tuple[list[Task], list[tuple[Outcome, dict[Location, Any]]] | None] | None] = [None] * workers
+    for _ in range(100_000):
+        if run.done:
+            return run
+        worker = rng.randrange(workers)
+        held = busy[worker]
+        if held is None:
+            tasks = run.next_chunk(rng.randint(1, 6))
+            busy[worker] = (tasks, None) if tasks else None
+        elif losses and rng.random() < 0.1:
+            losses -= 1
+            busy[worker] = None
+            for task in held[0]:
+                run.task_lost(task)
+        elif held[1] is None:
+            results = execute_chunk(run, held[0], calls)
+            busy[worker] = (held[0], results) if results is not None else None
+        else:
+            busy[worker] = None
+            for task, (outcome, reads) in zip(held[0], held[1], strict=True):
+                run.finish_reads(task, outcome, reads)
+    raise AssertionError("the chunked block did not finish")
+
+
+@pytest.mark.parametrize("losses", [0, 3], ids=["no-losses", "workers-lost"])
+@pytest.mark.parametrize("workers", [1, 2, 4], ids=lambda n: f"{n}-workers")
+@given(block=blocks(), seed=st.integers(0, 2**32))
+@settings(max_examples=40, deadline=None)
+def test_random_chunked_blocks_match_serial_execution(block: tuple[list[Call], State], seed: int,
+                                                      workers: int, losses: int) -> None:
+    calls, initial = block
+    check_against_serial(calls, initial, run_chunked(calls, initial, workers, seed, losses))
+
+
+def test_an_aborted_chunk_reexecutes_the_calls_that_read_its_writes_in_one_chunk() -> None:
+    calls = [Mint(A, 10), Transfer(A, B, 5), Transfer(B, C, 2), Mint(C, 1)]
+    run = BlockRun(len(calls), storage_of({(TOKEN, balance_key(A)): encoded(5)}))
+    late = run.next_chunk(1)  # call 0, delivered after the chunk of calls 1..3 ran
+    early = run.next_chunk(10)
+    assert [task.tx_index for task in early] == [1, 2, 3]
+    for tasks in (early, late):
+        results = execute_chunk(run, tasks, calls)
+        assert results is not None
+        for task, (outcome, reads) in zip(tasks, results, strict=True):
+            assert run.finish_reads(task, outcome, reads)
+    again = run.next_chunk(10)  # 1 read A before 0 minted; 2 read 1's B, 3 read 2's C: all go again
+    assert [(task.tx_index, task.incarnation) for task in again] == [(1, 1), (2, 1), (3, 1)]
+    assert run.stats.aborts == 3
+
+
+def test_a_chunk_read_of_an_estimate_suspends_every_call_of_the_chunk() -> None:
+    calls = [Mint(A, 10), Mint(A, 1), Transfer(A, B, 5), Increment(b"x")]
+    run = BlockRun(len(calls), storage_of({}))
+    first, second = run.next_chunk(1), run.next_chunk(1)
+    for tasks in (second, first):  # 1 runs before 0 wrote A: its validation fails, A is an ESTIMATE
+        results = execute_chunk(run, tasks, calls)
+        assert results is not None
+        run.finish_reads(tasks[0], *results[0])
+    assert [task.tx_index for task in run.next_chunk(1)] == [1]  # the re-execution of 1
+    rest = run.next_chunk(3)
+    assert [task.tx_index for task in rest] == [2, 3]
+    with pytest.raises(TaskAborted, match="wait for transaction 1"):
+        run.chunk_read(rest, TOKEN, balance_key(A))
+    assert [run.scheduler.status(i)[0] for i in (2, 3)] == [TxStatus.ABORTING, TxStatus.ABORTING]

@@ -46,7 +46,8 @@ from worker.host import CallContext, CallState, Host
 from worker.process import WorkerConfig, start_workers
 
 BLOCK_CONFIG = BrokerConfig(limits=TEST_LIMITS, grace=0.5, default_timeout=1.5, heartbeat_interval=0.25,
-                            liveness=4, max_attempts=3)
+                            liveness=4, max_attempts=3, block_chunks_per_worker=1)
+# One chunk per worker: a block of a few calls is cut into chunks of several (in-chunk reads, chunk aborts).
 SETTLE = 60.0
 OWNER = b"own"
 BURN = 1_000_000  # write_then_burn iterations: a call that keeps its worker busy for a while
@@ -503,7 +504,10 @@ def test_random_blocks_match_serial_execution(pools: Pools, workers: int, kill: 
         assert root_of(dict(committed(fixture.db))) == result.state_root
 
     lost = _counter(fixture, "block_tasks_lost")
+    chunked = _counter(fixture, "block_chunk_calls") - _counter(fixture, "block_tasks")
     check()
+    # Chunks held several calls each (calls dispatched beyond one per task).
+    assert _counter(fixture, "block_chunk_calls") - _counter(fixture, "block_tasks") > chunked
     if kill:  # the kills did hit running calls (which were then executed again)
         assert _counter(fixture, "block_tasks_lost") > lost
 
