@@ -18,12 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-import zmq
-
 from broker.client import Client
 from broker.core import BrokerConfig
 from broker.server import Broker, BrokerThread
-from tests.pool.conftest import LOOPBACK, TEST_LIMITS
+from tests.pool.conftest import LOOPBACK, TEST_LIMITS, rebind
 from worker.process import WorkerConfig
 from worker.process import main as worker_main
 from worker.supervisor import Supervisor
@@ -35,7 +33,6 @@ CPU_LIMIT_SECONDS = 2  # RLIMIT_CPU of the poison-pill test's workers
 WAIT = 60.0
 U64 = 1 << 64
 MIX = 31
-REBIND_TRIES = 50
 T = TypeVar("T")
 
 
@@ -120,7 +117,7 @@ class FaultPool:
         """Stop the broker (its store closes) and start a new one on the same ports and database."""
         frontend, backend = self.frontend, self.backend
         self.thread.stop()
-        self.thread = _rebind(lambda: _broker(self.db, frontend, backend, self.config))
+        self.thread = rebind(lambda: _broker(self.db, frontend, backend, self.config))
 
     def stop(self) -> None:
         self._watching.set()
@@ -137,18 +134,6 @@ def _broker(db: Path, frontend: str, backend: str, config: BrokerConfig) -> Brok
     except BaseException:
         broker.close()
         raise
-
-
-def _rebind(start: Callable[[], BrokerThread]) -> BrokerThread:
-    """Start again on the same ports; the old listeners close asynchronously, so retry briefly."""
-    for _ in range(REBIND_TRIES):
-        try:
-            return start()
-        except zmq.ZMQError as exc:
-            if exc.errno != zmq.EADDRINUSE:
-                raise
-            time.sleep(0.1)
-    return start()
 
 
 def start_fault_pool(db: Path, workers: int, *, config: BrokerConfig = FAULT_CONFIG,

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+import zmq
 
 from broker.client import Client
 from broker.core import BrokerConfig
@@ -128,3 +130,19 @@ def probe(client: Client, probe_wasm: bytes) -> str:
 def token(client: Client, token_wasm: bytes) -> str:
     """A freshly deployed token contract's code id."""
     return client.deploy(unique(token_wasm))
+
+
+REBIND_TRIES = 50
+_T = TypeVar("_T")
+
+
+def rebind(start: Callable[[], _T]) -> _T:
+    """Start again on the same ports; the old listeners close asynchronously, so retry briefly."""
+    for _ in range(REBIND_TRIES):
+        try:
+            return start()
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EADDRINUSE:
+                raise
+            time.sleep(0.1)
+    return start()

@@ -5,26 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import zmq
-
-from tests.pool.conftest import TEST_CONFIG, Pool, start_pool, unique
-
-REBIND_TRIES = 50
-
-
-def _rebind(start: Callable[[], Pool]) -> Pool:
-    """Start again on the same ports; the old listeners close asynchronously, so retry briefly."""
-    for _ in range(REBIND_TRIES):
-        try:
-            return start()
-        except zmq.ZMQError as exc:
-            if exc.errno != zmq.EADDRINUSE:
-                raise
-            time.sleep(0.1)
-    return start()
+from tests.pool.conftest import TEST_CONFIG, rebind, start_pool, unique
 
 
 def test_committed_state_survives_a_broker_restart(tmp_path: Path, counter_wasm: bytes) -> None:
@@ -38,7 +21,7 @@ def test_committed_state_survives_a_broker_restart(tmp_path: Path, counter_wasm:
         worker = first.workers
         first.workers = []
         first.stop()  # the broker only; the worker process keeps running
-        second = _rebind(lambda: start_pool(db, 0, frontend=first.frontend, backend=first.backend))
+        second = rebind(lambda: start_pool(db, 0, frontend=first.frontend, backend=first.backend))
         second.workers = worker
         try:
             second.wait_for_workers(1)  # the old worker registers with the new broker

@@ -29,8 +29,8 @@ from collections.abc import Callable
 from ..module import Expr, Module
 from ..opcodes import Opcode
 from ..types import ExternKind
-from .ir import Block, Gas, If, Loop, Node, Op, Switch
-from .structure import path_heads
+from .ir import Gas, Node, Op
+from .structure import children, path_heads
 
 Prepay = Callable[[int], "int | None"]  # function index -> its entry price if direct, else None
 
@@ -81,16 +81,6 @@ def charge_call_sites(nodes: list[Node], prepay: Prepay) -> None:
                 nodes.insert(i, Gas(price, True))
                 i += 1
         else:
-            for child in _children(node):
+            for child in children(node):
                 charge_call_sites(child, prepay)
         i += 1
-
-
-def _children(node: Node) -> list[list[Node]]:
-    if isinstance(node, Block | Loop):
-        return [node.body]
-    if isinstance(node, If):
-        return [node.then, node.orelse]
-    if isinstance(node, Switch):
-        return node.cases
-    return []

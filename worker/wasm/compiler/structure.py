@@ -394,12 +394,13 @@ def merge_gas(nodes: list[Node]) -> None:
             last = node
         elif not isinstance(node, Op):
             last = None
-            for child in _children(node):
+            for child in children(node):
                 merge_gas(child)
         i += 1
 
 
-def _children(node: Node) -> list[list[Node]]:
+def children(node: Node) -> list[list[Node]]:
+    """The nested bodies of a structured node (none for plain instructions)."""
     if isinstance(node, Block | Loop):
         return [node.body]
     if isinstance(node, If):
@@ -416,7 +417,7 @@ def has_loops(nodes: list[Node]) -> bool:
         for node in stack.pop():
             if isinstance(node, Loop):
                 return True
-            stack.extend(_children(node))
+            stack.extend(children(node))
     return False
 
 
@@ -484,4 +485,4 @@ def sink_gas(nodes: list[Node]) -> None:
                         first.cost += node.cost
                     node.cost = 0
         for node in reversed(current):
-            stack.extend(_children(node))
+            stack.extend(children(node))
