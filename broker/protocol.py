@@ -231,7 +231,6 @@ def guess_request_id(frames: Sequence[bytes]) -> bytes:
 
 NOBLOCK = int(zmq.NOBLOCK)  # plain ints: pyzmq's enum flags cost an enum operation per frame
 SEND_MORE = NOBLOCK | int(zmq.SNDMORE)
-RCVMORE = int(zmq.RCVMORE)
 
 
 def send_frames(sock: zmq.Socket[Any], identity: bytes | None, frames: Sequence[bytes]) -> None:
@@ -254,14 +253,6 @@ def receive_all(sock: zmq.Socket[Any]) -> list[bytes]:
     while frame.more:
         frame = sock.recv(NOBLOCK, copy=False)
         frames.append(frame.bytes)
-    return frames
-
-
-def receive_rest(sock: zmq.Socket[Any]) -> list[bytes]:
-    """The remaining frames of a message whose first frame was just received."""
-    frames = []
-    while sock.getsockopt(RCVMORE):
-        frames.append(sock.recv(NOBLOCK))
     return frames
 
 

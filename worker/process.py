@@ -505,24 +505,6 @@ def _quietly(action: Callable[[], object]) -> None:
         pass
 
 
-class _Leaving:
-    """The process's stop signal: the first SIGINT/SIGTERM stops the worker, later ones are ignored.
-
-    Ctrl-C reaches every process of the group and ``wasmpool worker`` then
-    sends SIGTERM too; a second signal landing in the worker's goodbye
-    (its DISCONNECT) would cut it short.
-    """
-
-    leaving = False
-
-    @classmethod
-    def handle(cls, signum: int, frame: FrameType | None) -> None:
-        if cls.leaving:
-            return
-        cls.leaving = True
-        raise KeyboardInterrupt if signum == signal.SIGINT else SystemExit(0)
-
-
 def main(config: WorkerConfig) -> None:
     """A worker process's entry point: serve until SIGTERM (graceful; a second one stops at once).
 

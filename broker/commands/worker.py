@@ -5,18 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import time
-from multiprocessing.process import BaseProcess
 from types import FrameType
 
 from broker.commands import liveness_options, operator
 from broker.security import SecurityError
 from worker.cache import DEFAULT_BYTES, DEFAULT_ENTRIES
-from worker.process import DEFAULT_BACKEND, WorkerConfig, start_workers
+from worker.process import DEFAULT_BACKEND, WorkerConfig
 from worker.supervisor import Supervisor
 
 MIB = 1024 * 1024
-RESPAWN_DELAY = 1.0
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -64,12 +61,3 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def supervise(workers: list[BaseProcess], config: WorkerConfig) -> None:
-    """Replace any worker process that died (at most one per RESPAWN_DELAY seconds), forever."""
-    while True:
-        time.sleep(RESPAWN_DELAY)
-        for index, process in enumerate(workers):
-            if not process.is_alive():
-                print(f"worker {process.name} exited with {process.exitcode}; starting a new one", flush=True)
-                workers[index] = start_workers(config, 1)[0]
-                break

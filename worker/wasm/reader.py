@@ -133,11 +133,6 @@ def read_s32(data: bytes, pos: int, end: int) -> tuple[int, int]:
     return _read_signed(data, pos, end, _FAST_BITS_32, LebBits.I32)
 
 
-def read_s33(data: bytes, pos: int, end: int) -> tuple[int, int]:
-    """A signed 33-bit LEB128 integer (block types)."""
-    return read_leb(data, pos, end, LebBits.S33, True)
-
-
 def read_s64(data: bytes, pos: int, end: int) -> tuple[int, int]:
     """A signed 64-bit LEB128 integer (as a signed Python int); fast path as in :func:`read_u32`."""
     return _read_signed(data, pos, end, _FAST_BITS_64, LebBits.I64)

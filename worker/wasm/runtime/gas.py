@@ -43,7 +43,7 @@ from __future__ import annotations
 from types import CellType
 
 from ..errors import GasExhausted
-from ..opcodes import BULK_UNIT, BULK_UNIT_GAS, GROW_PAGE_GAS
+from ..opcodes import GROW_PAGE_GAS
 
 TABLE_GROW_UNIT = 64  # elements per GROW_PAGE_GAS for table.grow
 
@@ -56,11 +56,6 @@ def grow_page_gas(pages: int) -> int:
 def grow_elems_gas(count: int) -> int:
     """The dynamic price of growing a table by ``count`` elements."""
     return GROW_PAGE_GAS * ((count + TABLE_GROW_UNIT - 1) // TABLE_GROW_UNIT)
-
-
-def bulk_gas(count: int) -> int:
-    """The dynamic price of a bulk instruction moving ``count`` bytes or elements."""
-    return BULK_UNIT_GAS * ((count + BULK_UNIT - 1) // BULK_UNIT)
 
 
 class GasMeter:
