@@ -25,7 +25,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import zmq
 import zmq.asyncio
@@ -152,9 +152,12 @@ def with_curve(setup: SocketSetup | None, secret: KeyPath | None,
     return both
 
 
-def _socket(context: zmq.Context[Any], endpoint: str, setup: SocketSetup | None) -> zmq.Socket[Any]:
-    """A DEALER, set up (e.g. as a CurveZMQ client) before it connects."""
-    sock: zmq.Socket[Any] = context.socket(zmq.DEALER)
+_S = TypeVar("_S", bound=zmq.Socket[Any])
+
+
+def _socket(context: zmq.Context[_S], endpoint: str, setup: SocketSetup | None) -> _S:
+    """A DEALER (blocking or asyncio, as ``context`` makes them), set up before it connects."""
+    sock = context.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     if setup is not None:
         setup(sock)
@@ -267,11 +270,8 @@ class AsyncClient:
         self.retries = retries
         self.limits = limits
         setup_socket = with_curve(setup_socket, curve_secret, curve_public_dir)
-        self.socket: zmq.asyncio.Socket = (context or zmq.asyncio.Context.instance()).socket(zmq.DEALER)
-        self.socket.setsockopt(zmq.LINGER, 0)
-        if setup_socket is not None:
-            setup_socket(self.socket)
-        self.socket.connect(endpoint)
+        self.socket: zmq.asyncio.Socket = _socket(context or zmq.asyncio.Context.instance(), endpoint,
+                                                  setup_socket)
         self._ids = _RequestIds()
         self._pending: dict[bytes, asyncio.Future[p.Message]] = {}
         self._reader: asyncio.Task[None] | None = None

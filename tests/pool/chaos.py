@@ -21,7 +21,7 @@ from typing import TypeVar
 from broker.client import Client
 from broker.core import BrokerConfig
 from broker.server import Broker, BrokerThread
-from tests.pool.conftest import LOOPBACK, TEST_LIMITS, rebind
+from tests.pool.conftest import LOOPBACK, TEST_LIMITS, BrokerEndpoints, rebind
 from worker.process import WorkerConfig
 from worker.process import main as worker_main
 from worker.supervisor import Supervisor
@@ -66,7 +66,7 @@ def wait_until(probe: Callable[[], T | None], what: str, timeout: float = WAIT, 
 
 
 @dataclass
-class FaultPool:
+class FaultPool(BrokerEndpoints):
     """A broker thread over ``db`` and supervised worker processes."""
 
     db: Path
@@ -75,14 +75,6 @@ class FaultPool:
     config: BrokerConfig = FAULT_CONFIG
     _watching: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
-
-    @property
-    def frontend(self) -> str:
-        return self.thread.frontend
-
-    @property
-    def backend(self) -> str:
-        return self.thread.backend
 
     def client(self, timeout: float = 30.0, retries: int = 2) -> Client:
         return Client(self.frontend, timeout=timeout, retries=retries)

@@ -35,12 +35,10 @@ WORKER_START = 60.0
 _tags = itertools.count()
 
 
-@dataclass
-class Pool:
-    """A running broker (in a thread) and its worker processes."""
+class BrokerEndpoints:
+    """The endpoints of the broker thread a test pool holds as ``thread``."""
 
     thread: BrokerThread
-    workers: list[BaseProcess] = field(default_factory=list)
 
     @property
     def frontend(self) -> str:
@@ -49,6 +47,14 @@ class Pool:
     @property
     def backend(self) -> str:
         return self.thread.backend
+
+
+@dataclass
+class Pool(BrokerEndpoints):
+    """A running broker (in a thread) and its worker processes."""
+
+    thread: BrokerThread
+    workers: list[BaseProcess] = field(default_factory=list)
 
     def client(self, timeout: float = 30.0) -> Client:
         return Client(self.frontend, timeout=timeout)
