@@ -81,6 +81,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,7 +104,11 @@ MAX_CHUNK = 128
 """The most calls in one chunk task (bounds a chunk's messages and what one loss costs)."""
 
 SERIAL_ABORT_SHARE = 8
-"""A block goes serial once more than 1/SERIAL_ABORT_SHARE of its calls had an execution aborted."""
+"""A block goes serial once more than 1/SERIAL_ABORT_SHARE of its calls had an execution aborted
+(or are predicted to, from their declared access sets)."""
+
+MAX_PREFETCH_BYTES = 4 * 1024 * 1024
+"""The most key and value bytes of prefetched reads one chunk REQUEST carries (further reads: CALLBACKs)."""
 
 
 @dataclass(eq=False, slots=True)
@@ -127,6 +132,7 @@ class Block:
     run: BlockRun | None = None
     versions: dict[Location, int] = field(default_factory=dict)  # store version of each storage read
     losses: Counter[int] = field(default_factory=Counter)  # non-deterministic endings per call
+    access: tuple[tuple[Location, ...], ...] = ()  # each call's declared locations (a hint), no repeats
     serial: bool = False  # too many aborts: one chunk at a time, as long as the rest of the block
 
     @property
@@ -174,7 +180,8 @@ class BlockCoordinator:
         holder = Job(rid, identity, Op.BLOCK, "", b"", now, now + timeout)
         self.core.active[rid] = holder
         self.pending.append(Block(holder, calls, tuple(self._worker_job(c) for c in calls),
-                                  bool(body.get("dry_run", False)), body.get("state_root"), now + timeout))
+                                  bool(body.get("dry_run", False)), body.get("state_root"), now + timeout,
+                                  access=tuple(declared(c) for c in calls)))
         self.core.counters["blocks_accepted"] += 1
 
     def holds(self, job: Job) -> bool:
@@ -287,7 +294,7 @@ class BlockCoordinator:
 
     def _writers_in_flight(self) -> bool:
         """True while an ordinary call runs whose commit could still land."""
-        jobs = (w.job for w in self.core.workers.values() if w.job is not None)
+        jobs = (job for w in self.core.workers.values() for job in w.jobs)
         return any(not job.abandoned and not job.readonly and job.op is not Op.BLOCK for job in jobs)
 
     def _start(self, block: Block, now: float) -> None:
@@ -299,7 +306,17 @@ class BlockCoordinator:
         else:
             self.current = block
             block.run = BlockRun(len(block.calls), lambda contract, key: self._storage(block, contract, key))
+            self._predict(block)
             self._advance(block)
+
+    def _predict(self, block: Block) -> None:
+        """Start the block serial when its declared access sets predict more aborts than serial allows."""
+        workers = len(self.core.workers)
+        if workers > 1 and any(block.access):
+            conflicts = predicted_conflicts(block.access, self._chunk_limit(block), workers)
+            if conflicts * SERIAL_ABORT_SHARE > len(block.calls):
+                block.serial = True
+                self.core.counters["blocks_serial_predicted"] += 1
 
     def _storage(self, block: Block, contract: str, key: bytes) -> Value:
         """Committed state for the run (read once per location), its version noted for the commit."""
@@ -333,15 +350,60 @@ class BlockCoordinator:
 
     def _dispatch(self, worker: WorkerState, block: Block, tasks: list[Task]) -> None:
         now, config = self.core.clock(), self.core.config
-        jobs = [block.jobs[task.tx_index] for task in tasks]
-        request = p.pack({**jobs[0], "chunk": jobs})
+        chunk = Chunk(tasks)
+        first = block.jobs[tasks[0].tx_index]
+        request = p.pack({**first, "chunk": self._prefetched(block, chunk)})
         budget = len(tasks) * config.default_timeout + config.grace
-        job = Job(block.request_id, block.holder.client, Op.BLOCK, jobs[0]["code_id"], request, now,
+        job = Job(block.request_id, block.holder.client, Op.BLOCK, first["code_id"], request, now,
                   now + budget)
-        self.tasks[job] = Chunk(tasks)
+        self.tasks[job] = chunk
         self.core.counters["block_tasks"] += 1
         self.core.counters["block_chunk_calls"] += len(tasks)
         self.core._dispatch(worker, job)
+
+    def _prefetched(self, block: Block, chunk: Chunk) -> list[dict[str, Any]]:
+        """The chunk's job bodies with the reads answered ahead (``prefetched``), noted in ``chunk.reads``.
+
+        Each call's hints -- its declared locations and, for a re-execution,
+        what its previous incarnation read -- are read as a CALLBACK ``get``
+        would be (:meth:`BlockRun.chunk_prefetch`: one answer for the whole
+        chunk, so each location is sent once, with the first call that expects
+        it) until the bytes reach the cap; a location behind an ESTIMATE is
+        left to a CALLBACK.
+        """
+        assert block.run is not None
+        wanted: dict[Location, int] = {}  # location -> position of the first call expecting to read it
+        for position, task in enumerate(chunk.tasks):
+            for location in self._hints(block, task):
+                wanted.setdefault(location, position)
+        jobs = [block.jobs[task.tx_index] for task in chunk.tasks]
+        if not wanted:
+            return jobs
+        pairs: list[list[list[Value]]] = [[] for _ in jobs]  # per call: [key, value] answered ahead
+        room = min(MAX_PREFETCH_BYTES, self.core.config.limits.max_body // 4)
+        sent = 0
+        try:
+            answers = block.run.chunk_prefetch(chunk.tasks, wanted)
+        except TaskAborted:  # not expected for a chunk just handed out; then simply nothing is sent ahead
+            return jobs
+        for location, value, version in answers:
+            room -= len(location[1]) + (0 if value is None else len(value))
+            if room < 0:
+                break
+            chunk.reads[location] = version
+            pairs[wanted[location]].append([location[1], value])
+            sent += 1
+        self.core.counters["block_prefetched"] += sent
+        return [{**job, "prefetched": ahead} if ahead else job
+                for job, ahead in zip(jobs, pairs, strict=True)]
+
+    def _hints(self, block: Block, task: Task) -> Iterable[Location]:
+        """The locations ``task``'s call should read: declared, and read by its previous incarnation."""
+        assert block.run is not None
+        declared = block.access[task.tx_index]
+        if task.incarnation == 0:
+            return declared
+        return (*declared, *block.run.memory.read_set(task.tx_index))
 
     def _record(self, block: Block, chunk: Chunk, position: int, entry: dict[str, Any]) -> str | None:
         """Give the run one call's result from a chunk FINAL; a reason to re-issue the call instead."""
@@ -435,6 +497,38 @@ class BlockCoordinator:
             self.current = None
         if not self.pending:
             self.core._dispatch_idle()
+
+
+def declared(call: BlockCall) -> tuple[Location, ...]:
+    """A call's declared access set as locations of its contract, each once, in order."""
+    return tuple(dict.fromkeys((call.code_id, key) for key in call.access))
+
+
+def predicted_conflicts(access: Sequence[Sequence[Location]], chunk_size: int, workers: int) -> int:
+    """How many calls declared a location that an earlier call of a chunk running alongside declared.
+
+    The block is cut into chunks of ``chunk_size`` calls; with ``workers``
+    workers, chunk ``c`` runs alongside chunks ``c-workers+1 .. c-1`` (the
+    order they are handed out in). A call counts once, however many of its
+    locations overlap; an overlap inside its own chunk is no conflict (the
+    worker passes writes along), nor is a call without declared access.
+    """
+    never = -workers  # a chunk index no chunk runs alongside
+    last: dict[Location, int] = {}  # location -> the latest chunk that declared it
+    earlier: dict[Location, int] = {}  # location -> the latest chunk before that one that declared it
+    conflicts = 0
+    for index, locations in enumerate(access):
+        current = index // chunk_size
+        hit = False
+        for location in locations:
+            seen = last.get(location, never)
+            if seen == current:
+                seen = earlier.get(location, never)
+            else:
+                earlier[location], last[location] = seen, current
+            hit = hit or current - workers < seen
+        conflicts += hit
+    return conflicts
 
 
 def outcome(code_id: str, result: dict[str, Any]) -> Outcome:

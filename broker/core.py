@@ -161,9 +161,20 @@ class WorkerState:
     cache: frozenset[str] = frozenset()
     hits: int = 0
     misses: int = 0
-    job: Job | None = None
+    jobs: deque[Job] = field(default_factory=deque)  # dispatched and unfinished, in order: the first runs
+    credits: int = 1  # how many jobs it may hold at once (READY's ``credits``): one runs, the rest wait
     heartbeats: bool = False  # it said on READY that it heartbeats while busy (broker.liveness)
     last_sent: float = 0.0  # when the broker last sent it a REQUEST or HEARTBEAT
+
+    @property
+    def job(self) -> Job | None:
+        """The job it runs now (the oldest one it holds), if any."""
+        return self.jobs[0] if self.jobs else None
+
+    @property
+    def free(self) -> int:
+        """Jobs it may still be given."""
+        return self.credits - len(self.jobs)
 
 
 class BrokerCore:
@@ -178,7 +189,8 @@ class BrokerCore:
         self.validate = validate
         self.started = clock()
         self.workers: dict[bytes, WorkerState] = {}
-        self.idle: dict[bytes, WorkerState] = {}  # insertion order = longest idle first
+        self.idle: dict[bytes, WorkerState] = {}  # no job; insertion order = longest idle first
+        self.spare: dict[bytes, WorkerState] = {}  # running a job, with a credit left for the next one
         self.queue: deque[Job] = deque()
         self.active: dict[bytes, Job] = {}  # client request id -> queued or running job
         self.replies = ReplyCache(self.config.reply_cache, self.config.result_ttl)
@@ -389,13 +401,14 @@ class BrokerCore:
         misses = self.retired_cache[1] + sum(w.misses for w in self.workers.values())
         return {
             "workers": len(self.workers), "idle": len(self.idle), "queue": len(self.queue),
-            "in_flight": sum(1 for w in self.workers.values() if w.job is not None),
+            "in_flight": sum(len(w.jobs) for w in self.workers.values()),
             "jobs_done": self.counters["jobs_done"], "cache_hits": hits, "cache_misses": misses,
             "cache_hit_rate": hits / (hits + misses) if hits + misses else 0.0,
             "metrics": self.metrics.snapshot(),
             "sequence": self.store.sequence(), "uptime": self.clock() - self.started,
             "counters": dict(self.counters),
-            "worker_list": [{"pid": w.pid, "busy": w.job is not None, "cached": len(w.cache)}
+            "worker_list": [{"pid": w.pid, "busy": w.job is not None, "held": len(w.jobs),
+                             "credits": w.credits, "cached": len(w.cache)}
                             for w in self.workers.values()],
         }
 
@@ -416,15 +429,19 @@ class BrokerCore:
         if self.blocks.holds(job):
             return False
         if job.exclusive:
-            return not any(w.job is not None and w.job.code_id == job.code_id and not w.job.abandoned
-                           for w in self.workers.values())
+            return not any(held.code_id == job.code_id and not held.abandoned
+                           for w in self.workers.values() for held in w.jobs)
         return job.code_id not in self.exclusive
 
     def _pick_worker(self, code_id: str) -> WorkerState | None:
-        for worker in self.idle.values():
-            if code_id in worker.cache:
-                return worker
-        return next(iter(self.idle.values()), None)
+        """An idle worker (one with the module cached if any), else a busy one with a credit left."""
+        for workers in (self.idle, self.spare):
+            for worker in workers.values():
+                if code_id in worker.cache:
+                    return worker
+            if workers:
+                return next(iter(workers.values()))
+        return None
 
     def _pick_job(self, worker: WorkerState) -> Job | None:
         """The first runnable queued job (within the window) whose module ``worker`` has, else the first."""
@@ -444,36 +461,65 @@ class BrokerCore:
         return job
 
     def _dispatch_idle(self) -> None:
-        """Give runnable queued jobs to idle workers (after an exclusive job ends)."""
-        for worker in list(self.idle.values()):
+        """Give runnable queued jobs to workers with credits (after an exclusive job or a block ends)."""
+        for worker in [*self.idle.values(), *self.spare.values()]:
+            if not self._fill(worker):
+                return
+
+    def _fill(self, worker: WorkerState) -> bool:
+        """Give ``worker`` queued jobs up to its free credits, in one REQUEST; False when none was left."""
+        jobs = []
+        while worker.free > 0 and (not worker.jobs or worker.jobs[-1].op is not Op.BLOCK):
             job = self._pick_job(worker)
             if job is None:
-                return
-            self._dispatch(worker, job)
+                break
+            self._assign(worker, job)
+            jobs.append(job)
+        if len(jobs) == 1:
+            self._send_job(worker, jobs[0])
+        elif jobs:
+            body = p.pack({"jobs": [[job.job_id, job.request] for job in jobs]})
+            frames = [p.WORKER_TAG, bytes((Command.REQUEST,)), jobs[0].job_id, body]
+            self._out.append(Outgoing(Side.BACKEND, worker.identity, frames))
+            self.counters["batched_jobs"] += len(jobs)
+        return worker.free > 0
 
     def _dispatch(self, worker: WorkerState, job: Job) -> None:
+        """Send ``job`` to ``worker`` (which has a free credit)."""
+        self._assign(worker, job)
+        self._send_job(worker, job)
+
+    def _send_job(self, worker: WorkerState, job: Job) -> None:
+        frames = [p.WORKER_TAG, bytes((Command.REQUEST,)), job.job_id, job.request]
+        self._out.append(Outgoing(Side.BACKEND, worker.identity, frames))
+
+    def _assign(self, worker: WorkerState, job: Job) -> None:
+        """The broker's side of a dispatch: a job id, an attempt, the worker's credit taken."""
         self.idle.pop(worker.identity, None)
         self._next_job += 1
         job.job_id = self._next_job.to_bytes(8, "big")
         job.attempts += 1
         job.reads = {}
-        job.started = worker.last_sent = self.clock()
-        worker.job = job
+        job.started = worker.last_sent = self.clock()  # a waiting job's start is reset when it runs
+        worker.jobs.append(job)
+        if worker.free > 0 and job.op is not Op.BLOCK:
+            self.spare[worker.identity] = worker
+        else:
+            self.spare.pop(worker.identity, None)
         worker.expires = self._expiry(worker)
-        frames = [p.WORKER_TAG, bytes((Command.REQUEST,)), job.job_id, job.request]
-        self._out.append(Outgoing(Side.BACKEND, worker.identity, frames))
         if self.log.isEnabledFor(logging.INFO):
             logs.event(self.log, "dispatched", job.request_id, job=job.job_id.hex(), worker=worker.pid,
                        attempt=job.attempts)
 
     def _make_idle(self, worker: WorkerState) -> None:
-        if self.blocks.assign(worker):
+        """A worker has credits again: fill them (a block's task first), or note it idle or spare."""
+        if not worker.jobs and self.blocks.assign(worker):
             return
-        job = self._pick_job(worker)
-        if job is None:
+        self._fill(worker)
+        if not worker.jobs:
             self.idle[worker.identity] = worker
-        else:
-            self._dispatch(worker, job)
+        elif worker.free > 0 and worker.jobs[-1].op is not Op.BLOCK:
+            self.spare[worker.identity] = worker
 
     # --- workers ---------------------------------------------------------------
 
@@ -485,12 +531,11 @@ class BrokerCore:
         self._note_cache(worker, message.body)
         worker.pid = message.body.get("pid", worker.pid)
         worker.heartbeats = message.body.get("heartbeats", False)
+        worker.credits = message.body.get("credits", 1)
         if worker.heartbeats:  # tell it the broker's numbers: both sides judge liveness alike
             self._out.append(Outgoing(Side.BACKEND, identity, p.encode(
                 p.WORKER_TAG, Command.HEARTBEAT, b"hb", self.liveness.announce())))
-        if worker.job is not None:  # the worker dropped its job: run it elsewhere
-            job, worker.job = worker.job, None
-            self._requeue(job, Loss.DROPPED)
+        self._requeue_held(worker, Loss.DROPPED)  # the worker dropped its jobs: run them elsewhere
         if worker.identity not in self.idle:
             self._make_idle(worker)
 
@@ -515,13 +560,28 @@ class BrokerCore:
     def _forget(self, worker: WorkerState, loss: Loss = Loss.LEFT) -> None:
         self.workers.pop(worker.identity, None)
         self.idle.pop(worker.identity, None)
+        self.spare.pop(worker.identity, None)
         self.retired_cache[0] += worker.hits
         self.retired_cache[1] += worker.misses
         self.counters["workers_left"] += 1
-        if worker.job is not None:
-            job, worker.job = worker.job, None
-            self._requeue(job, loss)
-            self._dispatch_idle()  # its job no longer holds its contract: queued ones may run now
+        if worker.jobs:
+            self._requeue_held(worker, loss)
+            self._dispatch_idle()  # its jobs no longer hold their contracts: queued ones may run now
+
+    def _requeue_held(self, worker: WorkerState, loss: Loss) -> None:
+        """Take back every job ``worker`` holds: the running one was lost, the waiting ones never started."""
+        jobs = list(worker.jobs)
+        worker.jobs.clear()
+        self.spare.pop(worker.identity, None)
+        for job in reversed(jobs[1:]):  # to the queue's head in their order; the lost one goes before them
+            job.attempts -= 1
+            if job.op is Op.BLOCK:
+                self.blocks.lost(job, "its worker left before it started")
+            elif not job.abandoned:
+                self.counters["requeued_waiting"] += 1
+                self._submit(job, front=True)
+        if jobs:
+            self._requeue(jobs[0], loss)
 
     def _requeue(self, job: Job, loss: Loss) -> None:
         """A job lost its worker: run it elsewhere with a fresh time budget, or give up at the cap."""
@@ -543,8 +603,8 @@ class BrokerCore:
 
     def _callback(self, worker: WorkerState | None, identity: bytes, message: p.Message) -> None:
         body = message.body
-        job = worker.job if worker is not None else None
-        if job is None or job.job_id != message.request_id:
+        job = _held(worker, message.request_id)  # the job it runs: earlier ones' FINALs may still be kept
+        if job is None:
             reply: dict[str, Any] = {"seq": body["seq"], "error": "no such job on this broker"}
         elif body["op"] == Op.GET:
             reply = self.blocks.read(job, body) if job.op is Op.BLOCK else self._serve_read(job, body)
@@ -570,23 +630,34 @@ class BrokerCore:
                 p.WORKER_TAG, Command.DISCONNECT, message.request_id, {})))
             return
         self._note_cache(worker, message.body)
-        job = worker.job
-        if job is not None and job.job_id != message.request_id:
-            self.counters["stray_finals"] += 1  # about an earlier job: this one is still running
-            return
-        worker.job = None
-        if job is None:
-            self.counters["stray_finals"] += 1
-        elif job.abandoned:
-            self.counters["late_finals"] += 1
-        elif job.op is Op.BLOCK:
-            self.blocks.finished(job, message.body)
+        if "finals" in message.body:  # several jobs' results, in the order it ran them
+            for job_id, result in message.body["finals"]:
+                if not self._result(worker, job_id, _checked_result(result)):
+                    break
         else:
-            self._complete(job, message.body)
+            self._result(worker, message.request_id, message.body)
         if message.body.get("leaving"):  # stopping or recycled: it takes no further job
             self._forget(worker, Loss.LEFT)
         elif worker.identity not in self.idle:
             self._make_idle(worker)
+
+    def _result(self, worker: WorkerState, job_id: bytes, result: dict[str, Any]) -> bool:
+        """One job's result from ``worker``, whose oldest job it must be; False for a stray one."""
+        job = worker.job
+        if job is None or job.job_id != job_id:
+            self.counters["stray_finals"] += 1  # not the job it runs (about an earlier one, or garbled)
+            return False
+        worker.jobs.popleft()
+        if worker.jobs:  # the next job it holds starts now
+            worker.jobs[0].started = self.clock()
+        if job.abandoned:
+            self.counters["late_finals"] += 1
+            return True
+        if job.op is Op.BLOCK:
+            self.blocks.finished(job, result)
+        else:
+            self._complete(job, result)
+        return True
 
     def _complete(self, job: Job, result: dict[str, Any]) -> None:
         """Commit an ok call's writes (or re-execute it on a stale read), then answer."""
@@ -654,8 +725,8 @@ class BrokerCore:
 
     def _expiry(self, worker: WorkerState) -> float:
         """When a silent worker is forgotten: after the heartbeat window (see broker.liveness)."""
-        job = worker.job
-        return self.liveness.expires(self.clock(), worker.heartbeats, None if job is None else job.deadline)
+        deadline = max((job.deadline for job in worker.jobs), default=None)
+        return self.liveness.expires(self.clock(), worker.heartbeats, deadline)
 
     def _expire_queued(self, now: float) -> None:
         if any(job.deadline <= now for job in self.queue):
@@ -664,8 +735,8 @@ class BrokerCore:
             self._time_out(late, "waiting in the queue")
 
     def _expire_running(self, now: float) -> None:
-        late = [w.job for w in self.workers.values()
-                if w.job is not None and not w.job.abandoned and w.job.deadline <= now]
+        late = [job for w in self.workers.values() for job in w.jobs
+                if not job.abandoned and job.deadline <= now]
         for job in late:
             job.abandoned = True
         self._time_out(late, "running")
@@ -707,6 +778,24 @@ class BrokerCore:
 
 DRAIN_REFUSED = frozenset({Op.DEPLOY, Op.CALL, Op.QUERY, Op.BLOCK})
 """What a draining broker refuses (with BUSY); stats and state reads are still answered."""
+
+
+def _held(worker: WorkerState | None, job_id: bytes) -> Job | None:
+    """The job ``worker`` holds with id ``job_id``, if any."""
+    if worker is not None:
+        for job in worker.jobs:
+            if job.job_id == job_id:
+                return job
+    return None
+
+
+def _checked_result(result: dict[str, Any]) -> dict[str, Any]:
+    """One result of a batched FINAL as a FINAL body is checked; a malformed one becomes an internal error."""
+    try:
+        p.check_fields(result, p.WORKER_SCHEMAS[Command.FINAL])
+    except errors.BadRequest as exc:
+        return _failed({}, ErrorCode.INTERNAL, f"the worker sent a malformed result: {exc.reason}")
+    return result
 
 
 def _failed(result: dict[str, Any], code: ErrorCode, message: str) -> dict[str, Any]:

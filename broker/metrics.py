@@ -124,7 +124,7 @@ class Family:
 
 GAUGES = (  # stats key, metric name, help
     ("queue", "queue_length", "Requests waiting for a worker."),
-    ("in_flight", "in_flight", "Jobs running on a worker."),
+    ("in_flight", "in_flight", "Jobs held by workers (running or waiting there, prefetched)."),
     ("workers", "workers_alive", "Registered worker processes."),
     ("idle", "workers_idle", "Registered workers without a job."),
     ("uptime", "uptime_seconds", "Seconds since the broker started."),

@@ -54,7 +54,7 @@ U64_MAX = 2**64 - 1
 class Command(IntEnum):
     """The one-byte command frame."""
 
-    READY = 1  # worker -> broker: register, idle with one credit; carries the cache report
+    READY = 1  # worker -> broker: register with its credits (default one); carries the cache report
     REQUEST = 2  # client -> broker: a request; broker -> worker: a job
     CALLBACK = 3  # worker -> broker: a state read or a code fetch during a job
     CALLBACK_REPLY = 4  # broker -> worker: the answer to a CALLBACK
@@ -331,6 +331,14 @@ _CALL: dict[str, Field] = {
     "timeout": Field(is_positive, "a positive number of seconds"),
 }
 
+MAX_CREDITS = 16
+"""The most jobs a worker may hold at once (its running job and those waiting in its socket)."""
+
+
+def is_credits(v: Any) -> bool:
+    return is_count(v) and 1 <= v <= MAX_CREDITS
+
+
 def is_map(v: Any) -> bool:
     return type(v) is dict
 
@@ -342,8 +350,39 @@ def is_root(v: Any) -> bool:
 
 ROOT_SIZE = 32
 
-BLOCK_CALL: dict[str, Field] = {name: spec for name, spec in _CALL.items() if name != "timeout"}
-"""One call of a BLOCK request (each is checked by the broker; the block has one time limit)."""
+MAX_ACCESS_KEYS = 256
+"""The most keys a block call may declare in ``access``."""
+
+MAX_ACCESS_KEY = 64 * 1024
+"""The longest key ``access`` or ``prefetched`` may hold: the host ABI's key limit (``HostLimits.key``)."""
+
+
+def is_key(v: Any) -> bool:
+    """A state key: bytes within the ABI's key limit."""
+    return type(v) is bytes and len(v) <= MAX_ACCESS_KEY
+
+
+def is_access(v: Any) -> bool:
+    """A block call's declared access set: a list of at most MAX_ACCESS_KEYS keys."""
+    return type(v) is list and len(v) <= MAX_ACCESS_KEYS and all(is_key(k) for k in v)
+
+
+def is_prefetched(v: Any) -> bool:
+    """Reads answered ahead of a chunk call: a list of [key, value or nil]."""
+    return type(v) is list and all(type(e) is list and len(e) == 2 and is_key(e[0])
+                                   and (e[1] is None or type(e[1]) is bytes) for e in v)
+
+
+BLOCK_CALL: dict[str, Field] = {
+    **{name: spec for name, spec in _CALL.items() if name != "timeout"},
+    "access": Field(is_access, f"a list of at most {MAX_ACCESS_KEYS} keys (bytes, each at most "
+                               f"{MAX_ACCESS_KEY} long) the call expects to read"),
+}
+"""One call of a BLOCK request (each is checked by the broker; the block has one time limit).
+
+``access`` is a hint (the keys of the call's own contract it will read): it
+changes how fast a block runs, never its result.
+"""
 
 BLOCK_REQUEST: dict[str, Field] = {
     "calls": Field(list_of(is_map), "a list of call maps", required=True),
@@ -394,7 +433,8 @@ CACHE_REPORT: dict[str, Field] = {
 
 WORKER_SCHEMAS: dict[Command | str, dict[str, Field]] = {
     Command.READY: {**CACHE_REPORT, "pid": Field(is_count, "a process id"),
-                    "heartbeats": Field(is_bool, "a boolean (heartbeats while busy)")},
+                    "heartbeats": Field(is_bool, "a boolean (heartbeats while busy)"),
+                    "credits": Field(is_credits, f"a count of jobs from 1 to {MAX_CREDITS}")},
     Command.FINAL: {**RESULT_FIELDS, **CACHE_REPORT,
                     "leaving": Field(is_bool, "a boolean (the worker stops after this job)"),
                     "chunk": Field(list_of(is_map), "a list of call results (a block chunk)")},
@@ -413,8 +453,43 @@ JOB_FIELDS: dict[str, Field] = {
     "timeout": Field(is_positive, "a positive number of seconds", required=True),
     "readonly": Field(is_bool, "a boolean", required=True),
     "chunk": Field(list_of(is_map), "a list of jobs run one after another (a block chunk)"),
+    "prefetched": Field(is_prefetched, "a list of [key, value or nil] (reads answered ahead)"),
 }
-"""A broker -> worker REQUEST (a job). With ``chunk``, each entry is such a job body too."""
+"""A broker -> worker REQUEST (a job). With ``chunk``, each entry is such a job body too.
+
+A chunk entry's ``prefetched`` holds reads of its contract's state the
+broker answered when it sent the chunk: they hold for every call of the
+chunk, which reads them without a CALLBACK.
+"""
+
+def is_job_id(v: Any) -> bool:
+    return type(v) is bytes and 0 < len(v) <= MAX_REQUEST_ID
+
+
+def pairs_of(first: Check, second: Check) -> Check:
+    return list_of(lambda v: type(v) is list and len(v) == 2 and first(v[0]) and second(v[1]))
+
+
+BATCH_FIELDS: dict[str, Field] = {
+    "jobs": Field(pairs_of(is_job_id, is_bytes), "a list of [job id, packed job body]", required=True),
+}
+"""A REQUEST carrying several jobs (a worker with several free credits): each body is a packed job.
+
+The worker runs them one after another, in order; each is checked
+(``JOB_FIELDS``) when its turn comes. The message's request id is the first job's.
+"""
+
+FINALS_FIELDS: dict[str, Field] = {
+    **CACHE_REPORT,
+    "leaving": Field(is_bool, "a boolean (the worker stops after these jobs)"),
+    "finals": Field(pairs_of(is_job_id, is_map), "a list of [job id, result]", required=True),
+}
+"""A FINAL carrying the results of several consecutive jobs, in the order the worker ran them.
+
+Each result is an ordinary FINAL body (``RESULT_FIELDS``), checked when the
+broker takes it. A worker sends a job's FINAL alone whenever the job wrote
+state, so what it wrote is committed before any later job reads.
+"""
 
 CHUNK_RESULT_FIELDS: dict[str, Field] = {
     **RESULT_FIELDS,
@@ -482,10 +557,12 @@ def decode_client(frames: Sequence[bytes], limits: ProtocolLimits = DEFAULT_LIMI
 
 
 def decode_worker(frames: Sequence[bytes], limits: ProtocolLimits = DEFAULT_LIMITS) -> Message:
-    """A worker message, fully checked (CALLBACKs by their op)."""
+    """A worker message, fully checked (CALLBACKs by their op; a batched FINAL's results one by one later)."""
     message = decode(frames, WORKER_TAG, WORKER_COMMANDS, limits)
     if message.command is Command.CALLBACK:
         _, schema = op_schema(message.body, WORKER_SCHEMAS, message.request_id)
+    elif message.command is Command.FINAL and "finals" in message.body:
+        schema = FINALS_FIELDS
     else:
         schema = WORKER_SCHEMAS[message.command]
     check_fields(message.body, schema, message.request_id)
@@ -493,9 +570,12 @@ def decode_worker(frames: Sequence[bytes], limits: ProtocolLimits = DEFAULT_LIMI
 
 
 def decode_broker(frames: Sequence[bytes], limits: ProtocolLimits = DEFAULT_LIMITS) -> Message:
-    """A message from the broker to a worker, fully checked."""
+    """A message from the broker to a worker, fully checked (a batch's jobs one by one later)."""
     message = decode(frames, WORKER_TAG, frozenset(BROKER_SCHEMAS), limits)
-    check_fields(message.body, BROKER_SCHEMAS[message.command], message.request_id)
+    if message.command is Command.REQUEST and "jobs" in message.body:
+        check_fields(message.body, BATCH_FIELDS, message.request_id)
+    else:
+        check_fields(message.body, BROKER_SCHEMAS[message.command], message.request_id)
     return message
 
 

@@ -51,7 +51,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +64,9 @@ from broker.protocol import Command
 
 if TYPE_CHECKING:
     from worker.process import WorkerConfig
+
+FinalFrames = Callable[[list[list[Any]], bool], list[bytes]]
+"""Encodes kept job results ([job id, result] in order) as one FINAL; the flag says the worker is leaving."""
 
 EXIT_WEDGED = 75  # the watchdog ended a worker whose job outlived its time limit
 CLOSE_LINGER_MS = 200
@@ -85,6 +88,8 @@ class Line:
         self.liveness = Liveness(config.heartbeat, config.liveness)
         self.backoff = Backoff(config.reconnect_min, config.reconnect_max)
         self.inbox: deque[list[bytes]] = deque()  # frames the heartbeat thread took in during a job
+        self.finals: list[list[Any]] = []  # [job id, result] of finished jobs not sent yet (batched FINALs)
+        self.final_frames: FinalFrames | None = None  # how the worker encodes them (with its cache report)
         self.busy = False  # a job computes: the heartbeat thread speaks for the worker
         self.job_deadline: float | None = None  # when the watchdog ends the process
         self.reconnects = 0
@@ -134,6 +139,33 @@ class Line:
                 if self.socket.poll(max(0, int(wait * 1000)) + 1):
                     self._drain()
 
+    def arrived(self) -> list[list[bytes]]:
+        """The broker's messages that are already here (not HEARTBEATs), without waiting."""
+        with self.lock:
+            self._drain()
+            arrived = []
+            while self.inbox:
+                frames = self._take(self.inbox.popleft())
+                if frames is not None:
+                    arrived.append(frames)
+            return arrived
+
+    def finished(self, job_id: bytes, result: dict[str, Any]) -> int:
+        """Keep a job's result to send with the next ones (:meth:`flush`); returns how many are kept."""
+        with self.lock:
+            self.finals.append([job_id, result])
+            return len(self.finals)
+
+    def flush(self, leaving: bool = False) -> None:
+        """Send the kept results now, in one FINAL (``leaving``: the worker takes no further job)."""
+        with self.lock:
+            self._flush(leaving)
+
+    def forget_finals(self) -> None:
+        """Drop the kept results (the broker forgot this worker and gave its jobs to others)."""
+        with self.lock:
+            self.finals.clear()
+
     @contextmanager
     def computing(self, timeout: float) -> Iterator[None]:
         """Around a job's execution: the heartbeat thread speaks for the worker, the watchdog is armed.
@@ -163,6 +195,11 @@ class Line:
         except zmq.Again:  # the broker is away and the queue is full: the message is lost
             self.dropped += 1
         self.last_sent = time.monotonic()
+
+    def _flush(self, leaving: bool = False) -> None:
+        if (self.finals or leaving) and self.final_frames is not None:
+            finals, self.finals = self.finals, []
+            self._send(self.final_frames(finals, leaving))
 
     def _drain(self) -> None:
         """Everything waiting on the socket, into the inbox."""
@@ -205,6 +242,7 @@ class Line:
             if not self.busy:  # the job ended meanwhile: the main thread speaks again
                 return
             self._drain()
+            self._flush()  # results kept back behind a job that takes long: they go now
             if time.monotonic() - self.last_sent >= self.liveness.interval:
                 self._send([p.WORKER_TAG, COMMAND_HEARTBEAT, b"hb", HEARTBEAT_BODY])
         finally:

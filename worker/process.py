@@ -28,6 +28,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ from worker.supervisor import handle_stop_signals, worn_out
 from worker.wasm.types import ValType
 
 DEFAULT_BACKEND = "tcp://127.0.0.1:5556"
+DEFAULT_PREFETCH = 7  # with the running job, 8 credits: results go back in FINALs of up to 4
 MASKS = {ValType.I32: (1 << 32) - 1, ValType.I64: (1 << 64) - 1}
 
 
@@ -74,6 +76,7 @@ class WorkerConfig:
     watchdog: float = 5.0  # end the process when a job outlives its time limit by this much (0: never)
     max_jobs: int = 0  # recycle the process after this many jobs (0: never)
     max_memory_mb: int = 0  # recycle the process once its resident memory exceeds this (0: never)
+    prefetch: int = DEFAULT_PREFETCH  # jobs held besides the running one (READY's credits - 1): Worker._ready
     callback_timeout: float = 10.0
     limits: p.ProtocolLimits = p.DEFAULT_LIMITS
     host_limits: HostLimits = DEFAULT_HOST_LIMITS
@@ -88,6 +91,7 @@ class Link:
         self.line = line
         self._seq = itertools.count(1)
         self.disconnected = False  # the broker asked us to register again
+        self.waiting: deque[p.Message] = deque()  # REQUESTs that arrived while a job ran (prefetched)
 
     @property
     def dropped(self) -> int:
@@ -110,6 +114,14 @@ class Link:
                 continue
         return None
 
+    def take_arrived(self) -> None:
+        """Queue in :attr:`waiting` what the broker already sent (the next jobs), without waiting."""
+        for frames in self.line.arrived():
+            try:
+                self.waiting.append(p.decode_broker(frames, self.config.limits))
+            except errors.ProtocolError:
+                continue
+
     def callback(self, job_id: bytes, body: dict[str, Any]) -> dict[str, Any]:
         """Ask the broker something about the running job and wait for the matching reply."""
         seq = next(self._seq)
@@ -122,6 +134,9 @@ class Link:
             if message.command is Command.DISCONNECT:
                 self.disconnected = True
                 raise errors.StateUnavailable("the broker forgot this worker during the call")
+            if message.command is Command.REQUEST:  # the next job, prefetched: it runs after this one
+                self.waiting.append(message)
+                continue
             if (message.command is Command.CALLBACK_REPLY and message.request_id == job_id
                     and message.body["seq"] == seq):
                 return _checked_reply(message.body)
@@ -159,7 +174,9 @@ class ChunkState:
 
     A location the chunk's own calls did not write reads the same value for
     every call of the chunk (the write of the highest transaction before the
-    chunk), so a broker answer is kept for the rest of the chunk.
+    chunk), so a broker answer is kept for the rest of the chunk -- and the
+    broker may send such answers with the chunk (each entry's
+    ``prefetched``): read without a CALLBACK, reported alike (UNWRITTEN).
     """
 
     def __init__(self, link: Link, job_id: bytes) -> None:
@@ -167,6 +184,16 @@ class ChunkState:
         self.job_id = job_id
         self.written: dict[tuple[str, bytes], tuple[int, bytes | None]] = {}  # -> (writer position, value)
         self.fetched: dict[tuple[str, bytes], bytes | None] = {}
+
+    def prefill(self, jobs: list[dict[str, Any]]) -> None:
+        """Keep the broker's answers sent with the chunk, up to the first malformed entry (it ends the chunk)."""
+        for job in jobs:
+            try:
+                p.check_fields(job, p.JOB_FIELDS)
+            except errors.BadRequest:
+                return
+            for key, value in job.get("prefetched", ()):
+                self.fetched.setdefault((job["code_id"], key), value)
 
     def reader(self, position: int, code_id: str) -> ChunkReader:
         return ChunkReader(self, position, code_id)
@@ -214,6 +241,7 @@ class Worker:
         self.jobs_done = 0
         self.stopping = threading.Event()
         self.recycled: str | None = None  # why the worker stopped itself to be replaced
+        self.batch = max(1, credits(config.prefetch) // 2)  # results kept back for one FINAL, at most
 
     def run(self) -> None:
         """Serve jobs until :meth:`stop` (or a signal); always says DISCONNECT and closes.
@@ -223,6 +251,7 @@ class Worker:
         while a job computes.
         """
         line = Line(self.config, self.context, self.stopping)
+        line.final_frames = self._final_frames
         self.link = link = Link(self.config, line)
         heartbeat = Heartbeat(line)
         heartbeat.start()
@@ -247,30 +276,82 @@ class Worker:
         self.stopping.set()
 
     def _step(self, link: Link) -> None:
-        message = link.receive(self.config.heartbeat)
+        message = link.waiting.popleft() if link.waiting else link.receive(self.config.heartbeat)
         if message is None:
             return  # heartbeats were sent while waiting (worker.heartbeat)
         if message.command is Command.REQUEST:
-            if "chunk" in message.body:
-                result = self.execute_chunk(message.request_id, message.body["chunk"])
+            body = message.body
+            if "jobs" in body:  # several jobs: they run one after another, before anything received later
+                link.waiting.extendleft(reversed(self._unbatch(body["jobs"])))
+                return
+            if "chunk" in body:
+                result = self.execute_chunk(message.request_id, body["chunk"])
+            elif "refused" in body:
+                refused = CallState(self._reader(message.request_id))
+                result = _failure(errors.BadRequest(body["refused"]), refused, None, 0)
             else:
-                result = self.execute(message.request_id, message.body)
+                result = self.execute(message.request_id, body)
             self.jobs_done += 1
             self._recycle_when_worn()
-            if self.stopping.is_set():  # on its way out (SIGTERM, recycling): the broker sends no new job
-                result["leaving"] = True
-            link.send(Command.FINAL, message.request_id, {**result, **self._cache_report(full=False)})
-            if link.disconnected:
-                self._ready(full=True)
+            self._finished(link, message.request_id, result, urgent="chunk" in body)
         elif message.command is Command.DISCONNECT:
             self._ready(full=True)
 
+    def _finished(self, link: Link, job_id: bytes, result: dict[str, Any], urgent: bool) -> None:
+        """Send a job's FINAL, or keep it to go with the next jobs' (one message for several).
+
+        A result is kept only while more jobs wait here, for at most half the
+        credits; a job that wrote state, a block chunk, or a worker on its way
+        out (SIGTERM, recycling: the broker sends it no new job) sends at once,
+        and the heartbeat thread sends what is kept when the next job takes long.
+        """
+        kept = link.line.finished(job_id, result)
+        leaving = self.stopping.is_set()
+        if not link.waiting:
+            link.take_arrived()
+        if urgent or leaving or result.get("writes") or not link.waiting or kept >= self.batch:
+            link.line.flush(leaving)
+        if link.disconnected:
+            self._ready(full=True)
+
+    def _unbatch(self, jobs: list[list[Any]]) -> list[p.Message]:
+        """The jobs of a batched REQUEST as single REQUESTs (a malformed one is answered as refused)."""
+        messages = []
+        for job_id, packed in jobs:
+            try:
+                body = p.unpack(packed, self.config.limits, job_id)
+                p.check_fields(body, p.JOB_FIELDS, job_id)
+            except errors.ProtocolError as exc:
+                body = {"refused": exc.reason}
+            messages.append(p.Message(Command.REQUEST, job_id, body))
+        return messages
+
+    def _final_frames(self, finals: list[list[Any]], leaving: bool) -> list[bytes]:
+        """One FINAL for kept results: a single job's body as it is, several as ``finals``."""
+        report = self._cache_report(full=False)
+        if leaving:
+            report["leaving"] = True
+        if len(finals) == 1:
+            job_id, result = finals[0]
+            return p.encode(p.WORKER_TAG, Command.FINAL, job_id, {**result, **report})
+        return p.encode(p.WORKER_TAG, Command.FINAL, finals[0][0], {"finals": finals, **report})
+
     def _ready(self, full: bool) -> None:
-        """READY: register with the broker (one credit), with the cache report."""
+        """READY: register with the broker, with the cache report.
+
+        READY gives the broker ``1 + prefetch`` credits: the process runs one
+        job at a time, and the next ``prefetch`` wait in its socket so it
+        never sits idle for a FINAL -> REQUEST round trip through the broker
+        (as a Celery worker's prefetch, or AMQP's ``basic.qos``). Jobs it held
+        when the broker forgot it were given to other workers: they are dropped.
+        """
         assert self.link is not None
         self.link.disconnected = False
-        self.link.send(Command.READY, b"ready", {**self._cache_report(full), "pid": os.getpid(),
-                                                 "heartbeats": True})
+        self.link.waiting.clear()
+        self.link.line.forget_finals()
+        report = self._cache_report(full)
+        self.link.send(Command.READY, b"ready", {**report, "pid": os.getpid(), "heartbeats": True,
+                                                 "credits": credits(self.config.prefetch)})
 
     def _cache_report(self, full: bool) -> dict[str, Any]:
         """Cache counters, and the cached code ids if they changed since the last report (or ``full``)."""
@@ -292,6 +373,7 @@ class Worker:
         """
         assert self.link is not None
         chunk = ChunkState(self.link, job_id)
+        chunk.prefill(jobs)
         results: list[dict[str, Any]] = []
         for position, job in enumerate(jobs):
             try:
@@ -358,6 +440,11 @@ class Worker:
             loaded = load(code)
             self.cache.put(code_id, loaded, len(code))
         return loaded
+
+
+def credits(prefetch: int) -> int:
+    """READY's credits for ``prefetch`` (clamped to what the protocol allows)."""
+    return max(1, min(p.MAX_CREDITS, 1 + prefetch))
 
 
 class Loaded(NamedTuple):

@@ -66,7 +66,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import deque
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -196,6 +196,29 @@ class BlockRun:
             self.stats.suspensions += 1
             raise TaskAborted(f"transactions from {chunk[0].tx_index} wait for transaction {result.blocking}")
         return result.value, result.version
+
+    def chunk_prefetch(self, chunk: Sequence[Task],
+                       locations: Iterable[Location]) -> Iterator[tuple[Location, Value, ReadVersion]]:
+        """:meth:`chunk_read` of ``locations`` ahead of execution, for a chunk about to be sent.
+
+        Yields (location, value, version) for each location that has an answer
+        now; a location behind an ESTIMATE is skipped, not suspended on (the
+        chunk stays live: a call that does read it asks with :meth:`chunk_read`
+        and waits then). Lazy: stop iterating to read no further. Raises
+        TaskAborted at once when the chunk is not live.
+        """
+        if not chunk or not all(self._is_live(task) for task in chunk):
+            raise TaskAborted("this chunk is no longer live")
+        return self._prefetch(chunk[0].tx_index, locations)
+
+    def _prefetch(self, below: int,
+                  locations: Iterable[Location]) -> Iterator[tuple[Location, Value, ReadVersion]]:
+        read = self.memory.read
+        for location in locations:
+            result = read(location, below)
+            if result.kind is not ReadKind.ESTIMATE:
+                self.stats.reads += 1
+                yield location, result.value, result.version
 
     def read(self, task: Task, contract: str, key: bytes) -> Value:
         """What ``task``'s execution reads at (contract, key); raises TaskAborted (see the module doc)."""

@@ -1,7 +1,8 @@
 """The data of a block: calls in, outcomes of executions, receipts and the block result out.
 
 - :class:`BlockCall`: one call of a block (what a client sends): code id,
-  function, numeric args, input bytes, context and gas limit.
+  function, numeric args, input bytes, context, gas limit and an optional
+  declared access set (a speed hint).
 - :class:`Outcome`: what one *execution* of a call produced (status,
   output, gas used, logs, writes, results, error); the executor records the
   outcome of the execution that was finally validated.
@@ -54,7 +55,13 @@ def _writes_from_wire(raw: Iterable[Sequence[Any]]) -> tuple[Write, ...]:
 
 @dataclass(frozen=True, slots=True)
 class BlockCall:
-    """One call of a block: which contract function, with what, in what context, with how much gas."""
+    """One call of a block: which contract function, with what, in what context, with how much gas.
+
+    ``access`` is the call's declared access set: keys of its own contract it
+    expects to read. A hint for speed (the broker sends their values with
+    the call), never part of the result: a missing or wrong list changes no
+    receipt. Sent on the wire only when not empty.
+    """
 
     code_id: str
     function: str
@@ -62,16 +69,21 @@ class BlockCall:
     input: bytes = b""
     context: Mapping[str, Any] = field(default_factory=dict)
     gas_limit: int = DEFAULT_GAS_LIMIT
+    access: tuple[bytes, ...] = ()
 
     def to_wire(self) -> dict[str, Any]:
-        return {"code_id": self.code_id, "function": self.function, "args": list(self.args),
+        wire = {"code_id": self.code_id, "function": self.function, "args": list(self.args),
                 "input": self.input, "context": dict(self.context), "gas_limit": self.gas_limit}
+        if self.access:
+            wire["access"] = list(self.access)
+        return wire
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> BlockCall:
         return cls(code_id=raw["code_id"], function=raw["function"], args=tuple(raw.get("args", ())),
                    input=bytes(raw.get("input", b"")), context=dict(raw.get("context", {})),
-                   gas_limit=int(raw.get("gas_limit", DEFAULT_GAS_LIMIT)))
+                   gas_limit=int(raw.get("gas_limit", DEFAULT_GAS_LIMIT)),
+                   access=tuple(bytes(key) for key in raw.get("access", ())))
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,9 @@ import argparse
 from typing import Any
 
 from broker import liveness as lv
+from broker.protocol import MAX_CREDITS
 from broker.server import Broker
+from worker.process import DEFAULT_PREFETCH
 
 DEFAULT_DRAIN = 30.0
 DEFAULT_WATCHDOG = 5.0
@@ -29,8 +31,22 @@ def add_heartbeat_options(parser: argparse.ArgumentParser) -> None:
                              f"(default {DEFAULT_DRAIN}); a second signal stops at once")
 
 
+def _prefetch(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < MAX_CREDITS:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_CREDITS - 1}")
+    return value
+
+
+def add_prefetch_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--prefetch", type=_prefetch, default=DEFAULT_PREFETCH, metavar="N",
+                        help="jobs a worker process holds besides the one it runs, so it never waits "
+                             f"for the broker between jobs (default {DEFAULT_PREFETCH}; 0: one at a time)")
+
+
 def add_broker_options(parser: argparse.ArgumentParser) -> None:
     add_heartbeat_options(parser)
+    add_prefetch_option(parser)
     parser.add_argument("--max-losses", type=int, default=lv.DEFAULT_MAX_LOSSES, metavar="N",
                         help="fail a job with WORKER_LOST after it lost this many workers "
                              f"(the poison-pill cap; default {lv.DEFAULT_MAX_LOSSES})")
@@ -41,6 +57,7 @@ def add_broker_options(parser: argparse.ArgumentParser) -> None:
 
 def add_worker_options(parser: argparse.ArgumentParser) -> None:
     add_heartbeat_options(parser)
+    add_prefetch_option(parser)
     parser.add_argument("--reconnect-min", type=float, default=lv.DEFAULT_RECONNECT_MIN, metavar="SECONDS",
                         help=f"first reconnect delay, doubling (default {lv.DEFAULT_RECONNECT_MIN})")
     parser.add_argument("--reconnect-max", type=float, default=lv.DEFAULT_RECONNECT_MAX, metavar="SECONDS",
@@ -65,7 +82,7 @@ def worker_fields(args: argparse.Namespace) -> dict[str, Any]:
     """WorkerConfig fields from the worker's options (those it has; the broker command has fewer)."""
     names = {"heartbeat": "heartbeat_interval", "liveness": "liveness", "reconnect_min": "reconnect_min",
              "reconnect_max": "reconnect_max", "watchdog": "job_deadline", "max_jobs": "max_jobs_per_process",
-             "max_memory_mb": "max_memory_mb"}
+             "max_memory_mb": "max_memory_mb", "prefetch": "prefetch"}
     return {field: getattr(args, option) for field, option in names.items() if hasattr(args, option)}
 
 

@@ -106,7 +106,7 @@ def metered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Metered]:
     broker = Broker(f"sqlite:{tmp_path_factory.mktemp('metrics') / 'state.db'}", LOOPBACK, LOOPBACK,
                     config=TEST_CONFIG, metrics_port=0)
     with BrokerThread(broker) as thread:
-        workers = start_workers(WorkerConfig(endpoint=thread.backend, heartbeat=0.2), 1)
+        workers = start_workers(WorkerConfig(endpoint=thread.backend, heartbeat=0.2, prefetch=1), 1)
         try:
             made = Metered(thread, workers)
             deadline = time.monotonic() + WORKER_START
@@ -158,7 +158,8 @@ def test_queue_length_and_in_flight_show_waiting_jobs(metered: Metered, metered_
         while value(seen, "queue_length") < 1:
             assert time.monotonic() < deadline, "the jobs never queued"
             seen = metered.scrape()
-        assert value(seen, "in_flight") == 1 and value(seen, "workers_idle") == 0
+        # the worker runs one job and holds one more (its prefetch credit); the third waits in the queue
+        assert value(seen, "in_flight") == 2 and value(seen, "workers_idle") == 0
         statuses = []
         for _ in range(3):
             assert dealer.poll(20_000), "no answer"
