@@ -8,12 +8,18 @@ an injected clock. Tests drive it with byte frames and a fake clock.
 
 Theory of operation
 -------------------
-*Workers* register with READY, which gives the broker their one credit: a
-worker is either idle (may be given one job) or busy (has exactly one job).
-As in Majordomo, a worker's FINAL returns the credit: it is idle again.
+*Workers* register with READY, which gives the broker their credits (one
+unless it says more): a worker holds at most that many jobs, in order; it
+runs the first, the others wait in its socket (prefetched, so it never
+waits for the broker between jobs). A worker is idle (no job), spare (busy
+with a credit left) or full. As in Majordomo, a FINAL returns the credit of
+its job; several freed credits are filled with one REQUEST carrying a
+``jobs`` batch, and a FINAL may carry several consecutive jobs' results
+(``finals``), taken one by one, each for the oldest job the worker holds.
 READY and FINAL carry the worker's module-cache report (the contents only
 when they changed), and the broker routes a call to an idle worker that
-has the module cached when there is one. Idle workers send HEARTBEATs; one that falls silent for
+has the module cached when there is one, else to a spare one (one with the
+module first). Idle workers send HEARTBEATs; one that falls silent for
 ``liveness`` intervals is forgotten, and a HEARTBEAT from a worker the
 broker does not know (say, after a broker restart) is answered with
 DISCONNECT, which makes the worker register again. Heartbeats both ways,

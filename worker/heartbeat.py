@@ -24,6 +24,12 @@ One socket, one lock (the hot path has no extra hop)
       reads that first, so the broker's frames keep counting as heard) and
       sends a HEARTBEAT when one is due.
 
+    Results the worker keeps back to send several in one FINAL
+    (:meth:`Line.finished`) also go out under the lock: the main thread
+    sends them when no job waits, and the heartbeat thread on its next
+    wake-up while a job computes, so a long job never holds back the
+    answers of the quick ones before it by more than a wake-up interval.
+
     A SIGSTOPped process stops every thread, so it falls silent and the
     broker re-dispatches its job. HEARTBEATs from the broker are absorbed;
     the one answering READY carries the broker's interval and liveness,
