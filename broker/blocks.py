@@ -51,6 +51,29 @@ Life of a block (:class:`BlockCoordinator`, one per broker):
    validation now fails. A block with more than 1/SERIAL_ABORT_SHARE of its
    calls aborted goes *serial*: one chunk at a time, as long as the rest of
    the block, so high contention costs about one serial execution.
+   *Prefetched reads*: a CALLBACK costs a round trip (the worker idle) of
+   about the time of a whole call, so the broker answers likely reads
+   before they are asked (:meth:`BlockCoordinator._prefetched`): for each
+   call of a chunk it is sending, the keys the call declared (``access``,
+   like a Solana transaction's account list) and, for a re-execution, the
+   keys its previous incarnation read (*learned hints*: they help under
+   contention without any declaration). Each is resolved exactly as a
+   CALLBACK ``get`` would be (:meth:`BlockRun.chunk_prefetch`, the version
+   noted in the chunk's reads), sent once per chunk with the first call
+   expecting it (the entry's ``prefetched``), up to MAX_PREFETCH_BYTES; a
+   key behind an ESTIMATE is left out rather than suspending the chunk. The
+   worker reads them like broker answers (writer position -1), so
+   validation is unchanged, and a wrong or missing hint costs at most a
+   CALLBACK: hints change speed, never a receipt.
+   *Predicted serial*: a block whose access sets predict that more than
+   1/SERIAL_ABORT_SHARE of its calls would abort starts serial instead of
+   wasting a parallel round (:func:`predicted_conflicts`: cut as the first
+   chunks would be, a call counts when a location it declares was declared
+   by an earlier call of another chunk running at the same time; calls
+   without ``access`` count as no conflict). A serial chunk is the whole
+   rest of the block: measured against chunks of MAX_CHUNK run one after
+   another, it is faster (the worker never waits for the broker between
+   chunks; the broker's work on one large FINAL is the same work).
 4. *Non-determinism is never an outcome*: a lost worker (DISCONNECT,
    silence, READY while busy, unreachable), a task past its deadline, or a
    FINAL whose code says time limit, unavailable state or internal error
@@ -88,11 +111,11 @@ from typing import Any
 from broker import errors
 from broker import protocol as p
 from broker.block import BlockCall, BlockRun, Outcome, StateTree, Task, TaskAborted
-from broker.block.mvmemory import ReadVersion, Version
+from broker.block.mvmemory import ReadVersion, Storage, Version
 from broker.block.receipts import Location, Value
 from broker.core import BrokerCore, Job, WorkerState
 from broker.protocol import Op, Status
-from broker.state import StaleRead
+from broker.state import StaleRead, StateStore
 
 MAX_PENDING_BLOCKS = 64
 DEFAULT_BLOCK_TIMEOUT = 60.0
@@ -121,11 +144,10 @@ class Chunk:
 
 @dataclass(eq=False, slots=True)
 class Block:
-    """One accepted block: its calls, the worker REQUEST of each, and its run once started."""
+    """One accepted block: its calls (and their declared access sets), and its run once started."""
 
     holder: Job  # in the core's ``active`` map: its ``client`` follows the client's retries
     calls: tuple[BlockCall, ...]
-    jobs: tuple[dict[str, Any], ...]  # the worker job body of each call
     dry_run: bool
     expected_root: bytes | None
     deadline: float
@@ -179,9 +201,8 @@ class BlockCoordinator:
         now = self.core.clock()
         holder = Job(rid, identity, Op.BLOCK, "", b"", now, now + timeout)
         self.core.active[rid] = holder
-        self.pending.append(Block(holder, calls, tuple(self._worker_job(c) for c in calls),
-                                  bool(body.get("dry_run", False)), body.get("state_root"), now + timeout,
-                                  access=tuple(declared(c) for c in calls)))
+        self.pending.append(Block(holder, calls, bool(body.get("dry_run", False)), body.get("state_root"),
+                                  now + timeout, access=tuple(declared(c) for c in calls)))
         self.core.counters["blocks_accepted"] += 1
 
     def holds(self, job: Job) -> bool:
@@ -287,7 +308,11 @@ class BlockCoordinator:
         return call
 
     def _worker_job(self, call: BlockCall) -> dict[str, Any]:
-        """The job body a worker gets for ``call``: an ordinary job, one entry of a chunk."""
+        """The job body a worker gets for ``call``: an ordinary job, one entry of a chunk.
+
+        Made when the call is sent, not kept with the block: fewer objects
+        living through a block means fewer, shorter garbage collections.
+        """
         return {"code_id": call.code_id, "function": call.function, "args": list(call.args),
                 "input": call.input, "context": dict(call.context), "gas_limit": call.gas_limit,
                 "timeout": self.core.config.default_timeout, "readonly": False}
@@ -305,7 +330,7 @@ class BlockCoordinator:
                 f"the state root is {self.tree.root.hex()}, not the expected {block.expected_root.hex()}"))
         else:
             self.current = block
-            block.run = BlockRun(len(block.calls), lambda contract, key: self._storage(block, contract, key))
+            block.run = BlockRun(len(block.calls), storage(self.core.store, block.versions))
             self._predict(block)
             self._advance(block)
 
@@ -317,12 +342,6 @@ class BlockCoordinator:
             if conflicts * SERIAL_ABORT_SHARE > len(block.calls):
                 block.serial = True
                 self.core.counters["blocks_serial_predicted"] += 1
-
-    def _storage(self, block: Block, contract: str, key: bytes) -> Value:
-        """Committed state for the run (read once per location), its version noted for the commit."""
-        value, version = self.core.store.get(contract, key)
-        block.versions[contract, key] = version
-        return value
 
     def _chunk_limit(self, block: Block) -> int:
         """How many calls the next chunk may take: a few chunks per worker, or the rest of the block."""
@@ -351,8 +370,9 @@ class BlockCoordinator:
     def _dispatch(self, worker: WorkerState, block: Block, tasks: list[Task]) -> None:
         now, config = self.core.clock(), self.core.config
         chunk = Chunk(tasks)
-        first = block.jobs[tasks[0].tx_index]
-        request = p.pack({**first, "chunk": self._prefetched(block, chunk)})
+        jobs = self._prefetched(block, chunk)
+        first = {name: value for name, value in jobs[0].items() if name != "prefetched"}
+        request = p.pack({**first, "chunk": jobs})
         budget = len(tasks) * config.default_timeout + config.grace
         job = Job(block.request_id, block.holder.client, Op.BLOCK, first["code_id"], request, now,
                   now + budget)
@@ -376,7 +396,7 @@ class BlockCoordinator:
         for position, task in enumerate(chunk.tasks):
             for location in self._hints(block, task):
                 wanted.setdefault(location, position)
-        jobs = [block.jobs[task.tx_index] for task in chunk.tasks]
+        jobs = [self._worker_job(block.calls[task.tx_index]) for task in chunk.tasks]
         if not wanted:
             return jobs
         pairs: list[list[list[Value]]] = [[] for _ in jobs]  # per call: [key, value] answered ahead
@@ -394,8 +414,10 @@ class BlockCoordinator:
             pairs[wanted[location]].append([location[1], value])
             sent += 1
         self.core.counters["block_prefetched"] += sent
-        return [{**job, "prefetched": ahead} if ahead else job
-                for job, ahead in zip(jobs, pairs, strict=True)]
+        for job, ahead in zip(jobs, pairs, strict=True):
+            if ahead:
+                job["prefetched"] = ahead
+        return jobs
 
     def _hints(self, block: Block, task: Task) -> Iterable[Location]:
         """The locations ``task``'s call should read: declared, and read by its previous incarnation."""
@@ -497,6 +519,22 @@ class BlockCoordinator:
             self.current = None
         if not self.pending:
             self.core._dispatch_idle()
+
+
+def storage(store: StateStore, versions: dict[Location, int]) -> Storage:
+    """Committed state for a run (read once per location), each version noted in ``versions`` for the commit.
+
+    A closure over the store and the versions only, not the block: a block
+    that referred to itself through its run's storage would be a reference
+    cycle, left to the cyclic garbage collector (a pause of tens of
+    milliseconds at the start of a later block) instead of freed at once.
+    """
+    def read(contract: str, key: bytes) -> Value:
+        value, version = store.get(contract, key)
+        versions[contract, key] = version
+        return value
+
+    return read
 
 
 def declared(call: BlockCall) -> tuple[Location, ...]:

@@ -214,6 +214,8 @@ class Client:
 
         Raises StateRootMismatch when ``state_root`` (the expected pre-state
         root) is given and differs, BlockFailed when the block could not finish.
+        A call's declared ``access`` (BlockCall.access, or the wire map's
+        ``access`` list of keys) is passed through: a hint for speed only.
         """
         return block_result(self.request(block_body(calls, dry_run, state_root, timeout)))
 

@@ -1,12 +1,15 @@
 """The worker process: one DEALER socket to the broker, one job at a time.
 
-Life of a worker: connect, send READY (one credit, with the module cache's
-contents), then wait. A REQUEST is a job: find the module in the LRU cache
-or fetch it from the broker with a CALLBACK (``code``), instantiate it with
-the host ABI, call the export, and send FINAL with the result, the
-buffered write set and the cache report; as in Majordomo, FINAL also hands
-the credit back. State reads during the call are CALLBACKs (``get``)
-answered by the broker from committed state.
+Life of a worker: connect, send READY (its credits -- the running job plus
+``prefetch`` waiting ones -- and the module cache's contents), then wait. A
+REQUEST is a job (or a batch of jobs, run in order): find the module in the
+LRU cache or fetch it from the broker with a CALLBACK (``code``),
+instantiate it with the host ABI, call the export, and send FINAL with the
+result, the buffered write set and the cache report; as in Majordomo, FINAL
+also hands the credit back. The results of consecutive jobs that wrote
+nothing may travel in one FINAL (:meth:`Worker._finished`). State reads
+during the call are CALLBACKs (``get``) answered by the broker from
+committed state.
 
 While idle the worker sends a HEARTBEAT every ``heartbeat`` seconds; a
 broker that does not know it (it restarted) answers DISCONNECT, and the
@@ -185,15 +188,19 @@ class ChunkState:
         self.written: dict[tuple[str, bytes], tuple[int, bytes | None]] = {}  # -> (writer position, value)
         self.fetched: dict[tuple[str, bytes], bytes | None] = {}
 
-    def prefill(self, jobs: list[dict[str, Any]]) -> None:
-        """Keep the broker's answers sent with the chunk, up to the first malformed entry (it ends the chunk)."""
-        for job in jobs:
+    def prefill(self, jobs: list[dict[str, Any]]) -> tuple[int, str]:
+        """Check the chunk's entries and keep the answers sent with them, up to the first malformed one.
+
+        Returns how many leading entries are well formed, and what is wrong with the next (if any).
+        """
+        for position, job in enumerate(jobs):
             try:
                 p.check_fields(job, p.JOB_FIELDS)
-            except errors.BadRequest:
-                return
+            except errors.BadRequest as exc:
+                return position, exc.reason
             for key, value in job.get("prefetched", ()):
                 self.fetched.setdefault((job["code_id"], key), value)
+        return len(jobs), ""
 
     def reader(self, position: int, code_id: str) -> ChunkReader:
         return ChunkReader(self, position, code_id)
@@ -373,16 +380,9 @@ class Worker:
         """
         assert self.link is not None
         chunk = ChunkState(self.link, job_id)
-        chunk.prefill(jobs)
+        well_formed, problem = chunk.prefill(jobs)
         results: list[dict[str, Any]] = []
-        for position, job in enumerate(jobs):
-            try:
-                p.check_fields(job, p.JOB_FIELDS)
-            except errors.BadRequest as exc:
-                bad = CallState(chunk.reader(position, ""))
-                failed = _failure(errors.InternalError(exc.reason), bad, None, 0)
-                results.append({**failed, "reads": []})
-                break
+        for position, job in enumerate(jobs[:well_formed]):
             reader = chunk.reader(position, job["code_id"])
             result = self.execute(job_id, job, reader, position)
             results.append({**result, "reads": reader.reads})
@@ -390,6 +390,11 @@ class Worker:
                 break
             if result["status"] == Status.OK:
                 chunk.wrote(position, job["code_id"], result["writes"])
+        else:
+            if well_formed < len(jobs):  # a malformed entry: an internal error, which ends the chunk
+                bad = CallState(chunk.reader(well_formed, ""))
+                failed = _failure(errors.InternalError(problem), bad, None, 0)
+                results.append({**failed, "reads": []})
         return {"status": Status.OK, "code": ErrorCode.OK, "chunk": results}
 
     def execute(self, job_id: bytes, job: dict[str, Any], reader: StateReader | None = None,

@@ -1,7 +1,12 @@
 """Block throughput: 1,000 token transfers through the pool (Block-STM) next to serial execution.
 
 For each contention level -- *low* (random accounts among 10,000) and
-*high* (10 hot accounts) -- one block of ``--calls`` transfers is run:
+*high* (10 hot accounts) -- one block of ``--calls`` transfers is run, in
+two modes: *optimistic* (the calls as they are: every first read of a
+chunk is a CALLBACK, conflicts are found by aborts) and *declared access*
+(each transfer's ``access`` lists the sender's and the recipient's balance
+keys, ``b"bal:" + account`` as ``examples/token.c`` forms them: the broker
+sends their values with the chunk, and predicts contention):
 
 - **serial**: the calls one after another in this process, on the engine
   with the real host ABI over an in-memory dict (no broker, no IPC; the
@@ -27,6 +32,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -48,25 +54,32 @@ TOKEN = REPO / "examples" / "token.wasm"
 LOOPBACK = "tcp://127.0.0.1:*"
 BALANCE = 1_000_000
 CONTENTION = {"low": 10_000, "high": 10}  # accounts the transfers pick from
+MODES = {"optimistic": False, "declared access": True}  # mode -> transfers carry access sets
 
 
 def account(index: int) -> bytes:
     return b"acct%05d" % index
 
 
-def transfers(code_id: str, accounts: int, count: int, seed: int) -> list[BlockCall]:
-    """``count`` transfers of 1..9 tokens between random distinct accounts."""
+def balance_key(name: bytes) -> bytes:
+    """The token contract's balance key of an account (``balance_key`` in examples/token.c)."""
+    return b"bal:" + name
+
+
+def transfers(code_id: str, accounts: int, count: int, seed: int, declare: bool) -> list[BlockCall]:
+    """``count`` transfers of 1..9 tokens between random distinct accounts (with their access sets)."""
     rng = random.Random(seed)
     calls = []
     for _ in range(count):
         frm, to = rng.sample(range(accounts), 2)
+        access = (balance_key(account(frm)), balance_key(account(to))) if declare else ()
         calls.append(BlockCall(code_id, "transfer", input=b"%s %d" % (account(to), rng.randint(1, 9)),
-                               context={"caller": account(frm)}, gas_limit=1_000_000))
+                               context={"caller": account(frm)}, gas_limit=1_000_000, access=access))
     return calls
 
 
 def genesis(code_id: str, accounts: int) -> dict[Location, bytes]:
-    return {(code_id, b"bal:" + account(i)): BALANCE.to_bytes(8, "little") for i in range(accounts)}
+    return {(code_id, balance_key(account(i))): BALANCE.to_bytes(8, "little") for i in range(accounts)}
 
 
 # --- serial, in process ------------------------------------------------------------------------
@@ -93,7 +106,8 @@ def serial(module: wasm.Module, calls: Sequence[BlockCall], before: dict[Locatio
         host.begin(record)
         instance = wasm.instantiate(module, imports=imports, gas_limit=call.gas_limit)
         try:
-            instance.exports[call.function]()
+            function: Any = instance.exports[call.function]
+            function()
             outcome = Outcome(Status.OK, output=record.output, gas_used=instance.gas_used,
                               logs=tuple(record.logs),
                               writes={(call.code_id, k): v for k, v in record.writes.items()})
@@ -131,20 +145,30 @@ def pool_run(workers: int, token: bytes, blocks: dict[str, list[BlockCall]], bef
             results = {}
             for name, calls in blocks.items():
                 best, result = float("inf"), None
+                before_counters = client.stats()["counters"]
                 for _ in range(repeat):
                     start = time.perf_counter()
                     result = client.execute_block(calls, dry_run=True, timeout=600.0)
                     best = min(best, time.perf_counter() - start)
                 assert result is not None
                 results[name] = (best, result)
-            stats = client.stats()["counters"]
-            print(f"  ({workers} workers: {stats.get('block_tasks', 0)} tasks for "
-                  f"{stats.get('block_calls', 0)} calls, {stats.get('block_aborts', 0)} aborts, "
-                  f"{stats.get('block_suspensions', 0)} suspensions)", flush=True)
+                report(workers, name, before_counters, client.stats()["counters"], repeat)
             return results
     finally:
         stop_workers(processes)
         thread.stop()
+
+
+COUNTERS = {"block_tasks": "tasks", "block_aborts": "aborts", "block_suspensions": "suspensions",
+            "callbacks": "callbacks", "block_prefetched": "prefetched",
+            "blocks_serial": "serial after aborts", "blocks_serial_predicted": "serial predicted"}
+
+
+def report(workers: int, name: str, before: dict[str, int], after: dict[str, int], repeat: int) -> None:
+    """One line of what the broker did for a block (per run: the counters' growth over ``repeat`` runs)."""
+    done = ", ".join(f"{(after.get(c, 0) - before.get(c, 0)) / repeat:.4g} {what}"
+                     for c, what in COUNTERS.items())
+    print(f"  {workers} workers, {name}: {done}", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -159,28 +183,33 @@ def main(argv: Sequence[str] | None = None) -> None:
     code_id = p.code_id(token)
     module = wasm.decode(token)
     before = genesis(code_id, max(CONTENTION.values()))
-    blocks = {name: transfers(code_id, accounts, args.calls, seed=7) for name, accounts in CONTENTION.items()}
+    blocks = {f"{level}, {mode}": transfers(code_id, accounts, args.calls, seed=7, declare=declare)
+              for level, accounts in CONTENTION.items() for mode, declare in MODES.items()}
     rows: dict[str, dict[str, float]] = {name: {} for name in blocks}
     expected: dict[str, BlockResult] = {}
-    for name, calls in blocks.items():
+    for level in CONTENTION:  # access sets do not matter serially: one baseline per contention level
+        calls = blocks[f"{level}, {next(iter(MODES))}"]
         best = float("inf")
         for _ in range(args.repeat):
             start = time.perf_counter()
-            expected[name] = serial(module, calls, before)
+            expected[level] = serial(module, calls, before)
             best = min(best, time.perf_counter() - start)
-        rows[name]["serial"] = args.calls / best
+        for mode in MODES:
+            rows[f"{level}, {mode}"]["serial"] = args.calls / best
     for workers in args.workers:
         for name, (seconds, result) in pool_run(workers, token, blocks, before, args.repeat).items():
-            if result.receipts != expected[name].receipts or result.state_root != expected[name].state_root:
-                raise SystemExit(f"the pool's {name}-contention block differs from serial execution")
+            want = expected[name.split(",")[0]]
+            if result.receipts != want.receipts or result.state_root != want.state_root:
+                raise SystemExit(f"the pool's block ({name}) differs from serial execution")
             rows[name][f"{workers} workers"] = args.calls / seconds
     columns = ["serial", *(f"{w} workers" for w in args.workers)]
     print(f"\nblock of {args.calls} transfers, calls/s (best of {args.repeat}); results equal to serial: yes")
-    print(f"| contention | {' | '.join(columns)} |")
-    print(f"|---|{'---|' * len(columns)}")
+    print(f"| contention | mode | {' | '.join(columns)} |")
+    print(f"|---|---|{'---|' * len(columns)}")
     for name, row in rows.items():
-        label = f"{name} ({CONTENTION[name]:,} accounts)"
-        print(f"| {label} | {' | '.join(f'{row[c]:,.0f}' for c in columns)} |")
+        level, mode = name.split(", ")
+        label = f"{level} ({CONTENTION[level]:,} accounts)"
+        print(f"| {label} | {mode} | {' | '.join(f'{row[c]:,.0f}' for c in columns)} |")
 
 
 if __name__ == "__main__":

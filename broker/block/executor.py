@@ -44,7 +44,9 @@ versions there if other commits may happen during the block):
 - a worker is idle (READY, FINAL) -> ``task = run.next_task()``; a task is a
   job running ``calls[task.tx_index]``, its job id naming (block, task);
 - that job's CALLBACK ``get`` -> ``run.read(task, code_id, key)``; on
-  :class:`TaskAborted` answer an error: the call ends, its FINAL is refused;
+  :class:`TaskAborted` answer an error: the call ends, its FINAL is refused
+  (a chunk's reads: ``run.chunk_read``, or ``run.chunk_prefetch`` to answer
+  likely reads before the chunk is sent, without ever suspending it);
 - its FINAL -> ``run.finish(task, outcome)``, writes keyed (code_id, key);
   results that are not a function of the reads (timeouts, infrastructure
   errors) are better reported as ``run.task_lost(task)``;

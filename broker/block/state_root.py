@@ -54,7 +54,6 @@ from __future__ import annotations
 import hashlib
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final
 
@@ -78,37 +77,48 @@ class Domain(IntEnum):
     BRANCH = 2
 
 
-def _h(*parts: bytes) -> bytes:
-    return hashlib.sha256(b"".join(parts)).digest()
+_sha256 = hashlib.sha256
+_PATH_TAG: Final = bytes((Domain.PATH,))
+_LEAF_TAG: Final = bytes((Domain.LEAF,))
+_BRANCH_TAG: Final = bytes((Domain.BRANCH,))
 
 
 def key_path(contract: str, key: bytes) -> bytes:
     """The 256-bit position of a key in the trie."""
     name = contract.encode("utf-8")
-    return _h(bytes((Domain.PATH,)), len(name).to_bytes(CONTRACT_LENGTH_BYTES, "big"), name, key)
+    return _sha256(_PATH_TAG + len(name).to_bytes(CONTRACT_LENGTH_BYTES, "big") + name + key).digest()
 
 
 def leaf_hash(path: bytes, value: bytes) -> bytes:
     """The node of a single entry."""
-    return _h(bytes((Domain.LEAF,)), path, _h(value))
+    return _sha256(_LEAF_TAG + path + _sha256(value).digest()).digest()
 
 
 def branch_hash(left: bytes, right: bytes) -> bytes:
     """The node of a set split on one bit."""
-    return _h(bytes((Domain.BRANCH,)), left, right)
+    return _sha256(_BRANCH_TAG + left + right).digest()
 
 
-@dataclass(frozen=True, slots=True)
+# The trie's nodes are plain slotted objects, immutable by convention (never changed once made,
+# so trees share them): they are made by the thousand per block, and a frozen dataclass costs
+# several times more to construct.
+
+
 class _Leaf:
-    position: int  # the path as an integer
-    hash: bytes
+    __slots__ = ("hash", "position")
+
+    def __init__(self, position: int, hash: bytes) -> None:
+        self.position = position  # the path as an integer
+        self.hash = hash
 
 
-@dataclass(frozen=True, slots=True)
 class _Branch:
-    left: _Node
-    right: _Node
-    hash: bytes
+    __slots__ = ("hash", "left", "right")
+
+    def __init__(self, left: _Node, right: _Node, hash: bytes) -> None:
+        self.left = left
+        self.right = right
+        self.hash = hash
 
 
 _Node = _Leaf | _Branch | None
@@ -118,58 +128,59 @@ def _hash_of(node: _Node) -> bytes:
     return EMPTY_ROOT if node is None else node.hash
 
 
-def _bit(position: int, depth: int) -> int:
-    return (position >> (PATH_BITS - 1 - depth)) & 1
-
-
-def _split(leaves: list[_Leaf], depth: int) -> int:
-    """Where bit ``depth`` turns from 0 to 1 in leaves sorted by position."""
-    return bisect_left(leaves, 1, key=lambda leaf: _bit(leaf.position, depth))
+def _split(positions: list[int], low: int, high: int, depth: int) -> int:
+    """Where bit ``depth`` turns from 0 to 1 in ``positions[low:high]``: sorted, sharing ``depth`` bits."""
+    shift = PATH_BITS - depth
+    one = ((positions[low] >> shift) << shift) | (1 << (shift - 1))  # the shared prefix, then bit 1
+    return bisect_left(positions, one, low, high)
 
 
 def _join(left: _Node, right: _Node) -> _Node:
     """The node over two sibling subtrees; a lone leaf moves up (its subtree has one entry)."""
-    if left is None and (right is None or isinstance(right, _Leaf)):
+    if left is None and (right is None or type(right) is _Leaf):
         return right
-    if right is None and isinstance(left, _Leaf):
+    if right is None and type(left) is _Leaf:
         return left
-    return _Branch(left, right, branch_hash(_hash_of(left), _hash_of(right)))
+    return _Branch(left, right, _sha256(_BRANCH_TAG + _hash_of(left) + _hash_of(right)).digest())
 
 
-def _build(leaves: list[_Leaf], depth: int) -> _Node:
+def _build(leaves: list[_Leaf], positions: list[int], low: int, high: int, depth: int) -> _Node:
+    """The node of ``leaves[low:high]`` (sorted, ``positions`` alongside) sharing their ``depth`` bits."""
+    if high - low <= 1:
+        return leaves[low] if high > low else None
+    middle = _split(positions, low, high, depth)
+    left = _build(leaves, positions, low, middle, depth + 1)
+    right = _build(leaves, positions, middle, high, depth + 1)
+    return _Branch(left, right, _sha256(_BRANCH_TAG + _hash_of(left) + _hash_of(right)).digest())
+
+
+def _built(leaves: list[_Leaf], depth: int) -> _Node:
     """The node of leaves sorted by position that share their first ``depth`` bits."""
-    if len(leaves) <= 1:
-        return leaves[0] if leaves else None
-    middle = _split(leaves, depth)
-    left, right = _build(leaves[:middle], depth + 1), _build(leaves[middle:], depth + 1)
-    return _Branch(left, right, branch_hash(_hash_of(left), _hash_of(right)))
+    return _build(leaves, [leaf.position for leaf in leaves], 0, len(leaves), depth)
 
 
-class _Change:
-    """A write routed down the trie: position, and the new leaf (None deletes)."""
+class _Changes:
+    """Writes routed down the trie: sorted positions and, alongside, the new leaves (None deletes)."""
 
-    __slots__ = ("leaf", "position")
+    __slots__ = ("leaves", "positions")
 
-    def __init__(self, position: int, leaf: _Leaf | None) -> None:
-        self.position = position
-        self.leaf = leaf
-
-
-def _change_split(changes: list[_Change], depth: int) -> int:
-    return bisect_left(changes, 1, key=lambda change: _bit(change.position, depth))
+    def __init__(self, positions: list[int], leaves: list[_Leaf | None]) -> None:
+        self.positions = positions
+        self.leaves = leaves
 
 
-def _update(node: _Node, changes: list[_Change], depth: int) -> _Node:
-    """``node`` (at ``depth``) with sorted ``changes`` applied; untouched subtrees are shared."""
-    if not changes:
-        return node
+def _update(node: _Node, changes: _Changes, low: int, high: int, depth: int) -> _Node:
+    """``node`` (at ``depth``) with ``changes[low:high]`` (some) applied; untouched subtrees are shared."""
     if isinstance(node, _Branch):
-        middle = _change_split(changes, depth)
-        return _join(_update(node.left, changes[:middle], depth + 1),
-                     _update(node.right, changes[middle:], depth + 1))
+        middle = _split(changes.positions, low, high, depth)
+        left = node.left if middle == low else _update(node.left, changes, low, middle, depth + 1)
+        right = node.right if middle == high else _update(node.right, changes, middle, high, depth + 1)
+        return _join(left, right)
+    if high - low == 1 and (node is None or node.position == changes.positions[low]):
+        return changes.leaves[low]  # the common case: one key written (or deleted) where it was
     merged: dict[int, _Leaf | None] = {} if node is None else {node.position: node}
-    merged.update((change.position, change.leaf) for change in changes)
-    return _build(sorted((leaf for leaf in merged.values() if leaf is not None),
+    merged.update(zip(changes.positions[low:high], changes.leaves[low:high], strict=True))
+    return _built(sorted((leaf for leaf in merged.values() if leaf is not None),
                          key=lambda leaf: leaf.position), depth)
 
 
@@ -178,14 +189,14 @@ def _leaf(contract: str, key: bytes, value: bytes) -> _Leaf:
     return _Leaf(int.from_bytes(path, "big"), leaf_hash(path, value))
 
 
-def _changes(writes: Mapping[Location, Value]) -> list[_Change]:
-    changes = []
+def _changes(writes: Mapping[Location, Value]) -> _Changes:
+    rows = []
     for (contract, key), value in writes.items():
         path = key_path(contract, key)
-        leaf = None if value is None else _Leaf(int.from_bytes(path, "big"), leaf_hash(path, value))
-        changes.append(_Change(int.from_bytes(path, "big"), leaf))
-    changes.sort(key=lambda change: change.position)
-    return changes
+        rows.append((int.from_bytes(path, "big"), None if value is None else leaf_hash(path, value)))
+    rows.sort(key=lambda row: row[0])
+    return _Changes([position for position, _ in rows],
+                    [None if digest is None else _Leaf(position, digest) for position, digest in rows])
 
 
 class StateTree:
@@ -200,7 +211,7 @@ class StateTree:
     def from_items(cls, entries: Iterable[Entry]) -> StateTree:
         """The tree of a whole state (a full pass, e.g. after a restart); later duplicates win."""
         leaves = {leaf.position: leaf for leaf in (_leaf(c, k, v) for c, k, v in entries)}
-        return cls(_build(sorted(leaves.values(), key=lambda leaf: leaf.position), 0))
+        return cls(_built(sorted(leaves.values(), key=lambda leaf: leaf.position), 0))
 
     @property
     def root(self) -> bytes:
@@ -209,7 +220,10 @@ class StateTree:
 
     def updated(self, writes: Mapping[Location, Value]) -> StateTree:
         """The tree after a write set ((contract, key) -> value, None deletes); self is unchanged."""
-        return StateTree(_update(self._node, _changes(writes), 0))
+        changes = _changes(writes)
+        if not changes.positions:
+            return StateTree(self._node)
+        return StateTree(_update(self._node, changes, 0, len(changes.positions), 0))
 
     def __len__(self) -> int:
         return _count(self._node)

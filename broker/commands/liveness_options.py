@@ -93,8 +93,16 @@ def graceful_stop(broker: Broker, drain: float) -> Any:
     def handle() -> None:
         signals.append(1)
         if len(signals) == 1:
-            print(f"draining: no new requests; finishing in-flight ones (up to {drain:.0f}s)", flush=True)
             broker.drain(drain)
+            _say(f"draining: no new requests; finishing in-flight ones (up to {drain:.0f}s)")
         else:
             broker.stop()
     return handle
+
+
+def _say(message: str) -> None:
+    """Print a status line; a closed stdout (its reader gone) must not keep the broker from stopping."""
+    try:
+        print(message, flush=True)
+    except OSError:
+        pass

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from broker.client import Client
 from broker.commands.broker import connectable
 from broker.commands.client import format_stats, number, show
 from tests.conftest import REPO_ROOT
@@ -201,3 +202,25 @@ def test_the_worker_command_serves_and_leaves_cleanly(tmp_path: Path, probe_wasm
         assert proc.stdout is not None
         proc.stdout.close()
         pool.stop()
+
+
+def test_a_broker_whose_stdout_reader_is_gone_still_stops_on_sigterm(tmp_path: Path) -> None:
+    """The drain notice cannot be printed (a broken pipe): the first SIGTERM must still stop the broker."""
+    command = [sys.executable, "-m", "worker", "broker", "--frontend", "tcp://127.0.0.1:*",
+               "--backend", "tcp://127.0.0.1:*", "--state", f"sqlite:{tmp_path / 'state.db'}"]
+    proc = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"clients (\S+),", line)
+        assert match is not None, line
+        with Client(match.group(1), timeout=SHUTDOWN) as client:
+            assert client.stats()["workers"] == 0  # serving: its signal handlers are in place
+        proc.stdout.close()  # nobody reads the broker's output any more
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(SHUTDOWN) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
