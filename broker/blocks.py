@@ -102,6 +102,7 @@ node's configuration.
 
 from __future__ import annotations
 
+import gc
 import math
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
@@ -171,6 +172,7 @@ class BlockCoordinator:
         self.current: Block | None = None
         self.tasks: dict[Job, Chunk] = {}  # the current block's dispatched, unfinished chunks
         self._tree: StateTree | None = None
+        self._collector_was_on = False  # the cyclic GC's state before the running block paused it
 
     # --- the state tree ---------------------------------------------------------------------
 
@@ -330,6 +332,8 @@ class BlockCoordinator:
                 f"the state root is {self.tree.root.hex()}, not the expected {block.expected_root.hex()}"))
         else:
             self.current = block
+            self._collector_was_on = gc.isenabled()
+            gc.disable()  # a full collection of the broker's heap mid-block would stall every worker
             block.run = BlockRun(len(block.calls), storage(self.core.store, block.versions))
             self._predict(block)
             self._advance(block)
@@ -517,6 +521,8 @@ class BlockCoordinator:
                 job.abandoned = True
             self.tasks.clear()
             self.current = None
+            if self._collector_was_on:
+                gc.enable()  # what the block left is collected later, outside any block
         if not self.pending:
             self.core._dispatch_idle()
 

@@ -39,7 +39,7 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO))
 
 from broker import protocol as p  # noqa: E402
-from broker.block import BlockCall, BlockResult, Outcome, compute_root  # noqa: E402
+from broker.block import BlockCall, BlockResult, Outcome, StateTree  # noqa: E402
 from broker.block.receipts import Location, Value  # noqa: E402
 from broker.client import Client  # noqa: E402
 from broker.core import BrokerConfig  # noqa: E402
@@ -93,8 +93,13 @@ class _Reader:
         return self.state.get((self.code_id, key))
 
 
-def serial(module: wasm.Module, calls: Sequence[BlockCall], before: dict[Location, bytes]) -> BlockResult:
-    """Run the calls one after another (the worker's semantics) and build the BlockResult."""
+def serial(module: wasm.Module, calls: Sequence[BlockCall], before: dict[Location, bytes],
+           tree: StateTree) -> BlockResult:
+    """Run the calls one after another (the worker's semantics) and build the BlockResult.
+
+    ``tree`` is the state tree of ``before``, kept by the node as the pool's
+    broker keeps its own: the root after the block is an incremental update.
+    """
     host = Host()
     imports = host.imports()
     state: dict[Location, Value] = dict(before)
@@ -121,8 +126,7 @@ def serial(module: wasm.Module, calls: Sequence[BlockCall], before: dict[Locatio
         state.update(outcome.effective_writes())
         written.update(outcome.effective_writes())
         outcomes.append(outcome)
-    root = compute_root((c, k, v) for (c, k), v in state.items() if v is not None)
-    return BlockResult.build(outcomes, written, root)
+    return BlockResult.build(outcomes, written, tree.updated(written).root)
 
 
 # --- the pool ------------------------------------------------------------------------------------
@@ -183,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     code_id = p.code_id(token)
     module = wasm.decode(token)
     before = genesis(code_id, max(CONTENTION.values()))
+    tree = StateTree.from_items((c, k, v) for (c, k), v in before.items())
     blocks = {f"{level}, {mode}": transfers(code_id, accounts, args.calls, seed=7, declare=declare)
               for level, accounts in CONTENTION.items() for mode, declare in MODES.items()}
     rows: dict[str, dict[str, float]] = {name: {} for name in blocks}
@@ -192,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         best = float("inf")
         for _ in range(args.repeat):
             start = time.perf_counter()
-            expected[level] = serial(module, calls, before)
+            expected[level] = serial(module, calls, before, tree)
             best = min(best, time.perf_counter() - start)
         for mode in MODES:
             rows[f"{level}, {mode}"]["serial"] = args.calls / best

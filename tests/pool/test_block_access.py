@@ -12,6 +12,7 @@ of ``tests/pool/test_blocks.py``.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -294,3 +295,18 @@ def test_block_calls_carry_access_on_the_wire_only_when_declared(access: tuple[b
     wire = made.to_wire()
     assert ("access" in wire) is bool(access)
     assert BlockCall.from_wire(msgpack.unpackb(encode(wire))) == made
+
+
+@pytest.mark.parametrize("collector_on", [True, False], ids=["gc-on", "gc-off"])
+def test_a_block_leaves_the_cyclic_collector_as_it_found_it(two: Fixture, collector_on: bool) -> None:
+    """The broker pauses the cyclic GC while a block runs (its thread shares this process) and restores it."""
+    senders = [b"gc-s%d" % i for i in range(4)]
+    fund(two, senders)
+    calls = [transfer(two, s, b"gc-r%d" % i, 1) for i, s in enumerate(senders)]
+    was = gc.isenabled()
+    try:
+        (gc.enable if collector_on else gc.disable)()
+        execute(two, calls, dry_run=True)
+        assert gc.isenabled() is collector_on
+    finally:
+        (gc.enable if was else gc.disable)()
