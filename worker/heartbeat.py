@@ -57,8 +57,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import zmq
@@ -172,21 +171,22 @@ class Line:
         with self.lock:
             self.finals.clear()
 
-    @contextmanager
-    def computing(self, timeout: float) -> Iterator[None]:
-        """Around a job's execution: the heartbeat thread speaks for the worker, the watchdog is armed.
+    def computing(self, timeout: float) -> None:
+        """A job starts computing: the heartbeat thread speaks for the worker, the watchdog is armed.
 
-        The main thread must not hold the lock outside its own socket calls
-        here (a CALLBACK takes it for its round trip and gives it back).
+        Until :meth:`computed`, the main thread must not hold the lock outside
+        its own socket calls (a CALLBACK takes it for its round trip and gives
+        it back). Two plain calls rather than a context manager: this is on
+        every job's path.
         """
         if self.config.watchdog > 0:
             self.job_deadline = time.monotonic() + timeout + self.config.watchdog
         self.busy = True
-        try:
-            yield
-        finally:
-            self.busy = False
-            self.job_deadline = None
+
+    def computed(self) -> None:
+        """The job ended (however): the main thread speaks for the worker again, the watchdog disarmed."""
+        self.busy = False
+        self.job_deadline = None
 
     def close(self) -> None:
         """Close, giving a last message (DISCONNECT) a moment to leave."""

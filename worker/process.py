@@ -404,9 +404,17 @@ class Worker:
                          context=CallContext(**job.get("context", {})), readonly=job["readonly"])
         box: dict[str, Any] = {}
         assert self.link is not None
+        line, limit, alarm = self.link.line, job["timeout"], alarm_ready()
         try:
-            with self.link.line.computing(job["timeout"]), time_limit(job["timeout"]):
+            line.computing(limit)
+            if alarm:  # CallTimeout is raised inside the call after ``limit`` seconds
+                setitimer(ITIMER_REAL, limit)
+            try:
                 results = self._run(job_id, job, call, box, index)
+            finally:  # inside the outer try: an alarm due just now still becomes a result
+                if alarm:
+                    setitimer(ITIMER_REAL, 0)
+                line.computed()
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:
@@ -524,30 +532,21 @@ def _alarm(signum: int, frame: FrameType | None) -> None:
 
 
 ITIMER_REAL = signal.ITIMER_REAL
-
-
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Raise CallTimeout inside the body after ``seconds``.
-
-    Needs :func:`install_alarm` first and the main thread; elsewhere it is a no-op.
-    """
-    if signal.getsignal(signal.SIGALRM) is not _alarm or threading.current_thread() is not MAIN_THREAD:
-        yield
-        return
-    signal.setitimer(ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(ITIMER_REAL, 0)
-
-
+setitimer = signal.setitimer
 MAIN_THREAD = threading.main_thread()
+_alarm_installed = False
+
+
+def alarm_ready() -> bool:
+    """True when a call's time limit can be enforced here: :func:`install_alarm` ran, in the main thread."""
+    return _alarm_installed and threading.current_thread() is MAIN_THREAD
 
 
 def install_alarm() -> None:
     """Make SIGALRM raise CallTimeout (once per worker process, from its main thread)."""
+    global _alarm_installed
     signal.signal(signal.SIGALRM, _alarm)
+    _alarm_installed = True
 
 
 def tune_allocator() -> None:
