@@ -233,13 +233,17 @@ NOBLOCK = int(zmq.NOBLOCK)  # plain ints: pyzmq's enum flags cost an enum operat
 SEND_MORE = NOBLOCK | int(zmq.SNDMORE)
 
 
+_send: Callable[[zmq.Socket[Any], bytes, int], Any] = zmq.backend.Socket.send
+"""libzmq's send itself: pyzmq's Socket.send adds Python-level options we never use, on every frame."""
+
+
 def send_frames(sock: zmq.Socket[Any], identity: bytes | None, frames: Sequence[bytes]) -> None:
     """Send one message without blocking: the ROUTER identity (if any), then ``frames``."""
     if identity is not None:
-        sock.send(identity, SEND_MORE)
+        _send(sock, identity, SEND_MORE)
     for frame in frames[:-1]:
-        sock.send(frame, SEND_MORE)
-    sock.send(frames[-1], NOBLOCK)
+        _send(sock, frame, SEND_MORE)
+    _send(sock, frames[-1], NOBLOCK)
 
 
 def receive_all(sock: zmq.Socket[Any]) -> list[bytes]:
