@@ -25,6 +25,7 @@ from collections import OrderedDict
 from types import CodeType
 
 from ..module import Module
+from ..types import ExternKind
 from .direct import escaped_functions
 from .emit import ModuleView, emit_function, entry_price
 from .ir import Block, If, IRFunction, Loop, Node, render_function
@@ -52,6 +53,8 @@ class CompiledModule:
         self.info = ModuleInfo.of(module)
         self.view = module_view(module)
         self.prepay = EntryPrices(module, self.info, max_registers) if metered else None
+        self.signatures = [signature_id(ftype) for ftype in module.types]  # by type index, for instances
+        self._names: tuple[list[str], list[str]] | None = None
         self.codes: dict[int, tuple[CodeType, dict[str, float]]] = {}
         self.seconds = 0.0  # spent compiling so far
         self.source_bytes = 0
@@ -74,6 +77,14 @@ class CompiledModule:
                 self.seconds += time.perf_counter() - start
                 self.source_bytes += len(source)
         return found
+
+    def names(self) -> tuple[list[str], list[str]]:
+        """The namespace names of every function's raw callable (``f{i}``) and funcref (``r{i}``)."""
+        if self._names is None:
+            imported = sum(1 for imp in self.module.imports if imp.kind == ExternKind.FUNC)
+            count = imported + len(self.module.funcs)
+            self._names = ([f"f{i}" for i in range(count)], [f"r{i}" for i in range(count)])
+        return self._names
 
     def compile_all(self) -> CompiledModule:
         """Compile every function now (timing, tests, warming a cache)."""

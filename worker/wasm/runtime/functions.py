@@ -67,9 +67,10 @@ class Function:
     __slots__ = ("depth_limit", "fn", "instance", "reentry_limit", "sig", "type")
 
     def __init__(self, ftype: FuncType, fn: RawFn, depth_limit: int, reentry_limit: int,
-                 instance: Any = None) -> None:
+                 instance: Any = None, sig: int | None = None) -> None:
+        """``sig``: ``signature_id(ftype)`` when the caller knows it already (instantiation does)."""
         self.type = ftype
-        self.sig = signature_id(ftype)
+        self.sig = signature_id(ftype) if sig is None else sig
         self.fn = fn
         self.depth_limit = depth_limit
         self.reentry_limit = reentry_limit

@@ -126,7 +126,8 @@ def _import_name(imp: Import) -> str:
     return f"{imp.module!r}.{imp.name!r}"
 
 
-def _link_func(inst: Instance, imp: Import, value: Any, ftype: FuncType, caller: Caller) -> Function:
+def _link_func(inst: Instance, imp: Import, value: Any, ftype: FuncType, caller: Caller,
+               sig: int) -> Function:
     limits = inst.limits
     if isinstance(value, Function):
         if value.type != ftype:
@@ -138,7 +139,7 @@ def _link_func(inst: Instance, imp: Import, value: Any, ftype: FuncType, caller:
         fn = host_raw(value, ftype, None)
     else:
         raise LinkError(f"import {_import_name(imp)}: expected a function, got {type(value).__name__}")
-    return Function(ftype, fn, limits.call_depth, limits.host_reentry, inst)
+    return Function(ftype, fn, limits.call_depth, limits.host_reentry, inst, sig)
 
 
 def _link_table(imp: Import, value: Any, declared: TableType) -> Table:
@@ -169,13 +170,15 @@ def _link_global(imp: Import, value: Any, declared: GlobalType) -> Global:
     return value
 
 
-def _resolve_imports(inst: Instance, imports: Mapping[str, Mapping[str, Any]], caller: Caller) -> None:
+def _resolve_imports(inst: Instance, imports: Mapping[str, Mapping[str, Any]], caller: Caller,
+                     signatures: list[int]) -> None:
     module = inst.module
     for imp in module.imports:
         value = _lookup(imports, imp)
         if imp.kind == ExternKind.FUNC:
             assert isinstance(imp.desc, int)
-            inst.funcs.append(_link_func(inst, imp, value, module.types[imp.desc], caller))
+            inst.funcs.append(_link_func(inst, imp, value, module.types[imp.desc], caller,
+                                         signatures[imp.desc]))
         elif imp.kind == ExternKind.TABLE:
             assert isinstance(imp.desc, TableType)
             inst.tables.append(_link_table(imp, value, imp.desc))
@@ -220,18 +223,19 @@ def eval_const(inst: Instance, expr: Expr) -> Any:
 def _define_functions(inst: Instance, compiled: CompiledModule) -> None:
     """Bind every function's raw callable as ``f{i}``: compiled ones directly, the rest as stubs."""
     module, ns, limits = inst.module, inst.ns, inst.limits
+    raw_names, ref_names = compiled.names()
     for index, func in enumerate(inst.funcs):
-        ns[f"f{index}"] = func.fn
+        ns[raw_names[index]] = func.fn
     first = len(inst.funcs)
     for defined, code in enumerate(module.funcs):
         index = first + defined
         ready = compiled.codes.get(index)
         fn = _install(inst, compiled, index) if ready is not None else _stub(inst, compiled, index)
-        ns[f"f{index}"] = fn
+        ns[raw_names[index]] = fn
         inst.funcs.append(Function(module.types[code.type_index], fn, limits.call_depth,
-                                   limits.host_reentry, inst))
+                                   limits.host_reentry, inst, compiled.signatures[code.type_index]))
     for index, function in enumerate(inst.funcs):
-        ns[f"r{index}"] = function
+        ns[ref_names[index]] = function
 
 
 def _install(inst: Instance, compiled: CompiledModule, index: int) -> RawFn:
@@ -340,8 +344,8 @@ def instantiate(module: Module, imports: Mapping[str, Mapping[str, Any]] | None 
         raise ValueError("gas_limit cannot be negative")
     inst = Instance(module, limits, gas_limit)
     caller = Caller(inst)
-    _resolve_imports(inst, imports or {}, caller)
     compiled = compile_module(module, metered=gas_limit is not None, max_registers=limits.max_registers)
+    _resolve_imports(inst, imports or {}, caller, compiled.signatures)
     if sum(func.size for func in module.funcs) <= EAGER_CODE_BYTES:
         compiled.compile_all()  # small modules: every compile error surfaces here, no first-call delay
     _raise_recursion_limit(limits.call_depth)
