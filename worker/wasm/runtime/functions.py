@@ -172,9 +172,7 @@ class Caller:
 
 def host_raw(fn: Callable[..., Any], ftype: FuncType, caller: Caller | None) -> RawFn:
     """The raw callable running Python ``fn`` as a wasm function of type ``ftype``."""
-    to_public = [TO_PUBLIC[t] for t in ftype.params]
-    results = ftype.results
-    convert = _result_converter(results)
+    to_public, convert = _host_shape(ftype)
 
     def call(d: int, *args: Any) -> Any:
         state = _STATE
@@ -194,6 +192,17 @@ def host_raw(fn: Callable[..., Any], ftype: FuncType, caller: Caller | None) -> 
         return convert(value)
 
     return call
+
+
+_HOST_SHAPES: dict[FuncType, tuple[list[Callable[[Any], Any]], Callable[[Any], Any]]] = {}
+
+
+def _host_shape(ftype: FuncType) -> tuple[list[Callable[[Any], Any]], Callable[[Any], Any]]:
+    """The argument and result converters of a host function of type ``ftype`` (made once per type)."""
+    shape = _HOST_SHAPES.get(ftype)
+    if shape is None:
+        shape = _HOST_SHAPES[ftype] = ([TO_PUBLIC[t] for t in ftype.params], _result_converter(ftype.results))
+    return shape
 
 
 def _result_converter(results: tuple[ValType, ...]) -> Callable[[Any], Any]:
