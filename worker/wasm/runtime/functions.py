@@ -170,9 +170,9 @@ class Caller:
         return self._instance
 
 
-def host_raw(fn: Callable[..., Any], ftype: FuncType, caller: Caller | None) -> RawFn:
-    """The raw callable running Python ``fn`` as a wasm function of type ``ftype``."""
-    to_public, convert = _host_shape(ftype)
+def host_raw(fn: Callable[..., Any], ftype: FuncType, caller: Caller | None, sig: int | None = None) -> RawFn:
+    """The raw callable running Python ``fn`` as a wasm function of type ``ftype`` (``sig``: its id)."""
+    to_public, convert = _host_shape(ftype, signature_id(ftype) if sig is None else sig)
 
     def call(d: int, *args: Any) -> Any:
         state = _STATE
@@ -194,14 +194,14 @@ def host_raw(fn: Callable[..., Any], ftype: FuncType, caller: Caller | None) -> 
     return call
 
 
-_HOST_SHAPES: dict[FuncType, tuple[list[Callable[[Any], Any]], Callable[[Any], Any]]] = {}
+_HOST_SHAPES: dict[int, tuple[list[Callable[[Any], Any]], Callable[[Any], Any]]] = {}
 
 
-def _host_shape(ftype: FuncType) -> tuple[list[Callable[[Any], Any]], Callable[[Any], Any]]:
-    """The argument and result converters of a host function of type ``ftype`` (made once per type)."""
-    shape = _HOST_SHAPES.get(ftype)
+def _host_shape(ftype: FuncType, sig: int) -> tuple[list[Callable[[Any], Any]], Callable[[Any], Any]]:
+    """The argument and result converters of a host function of type ``ftype`` (made once per signature)."""
+    shape = _HOST_SHAPES.get(sig)
     if shape is None:
-        shape = _HOST_SHAPES[ftype] = ([TO_PUBLIC[t] for t in ftype.params], _result_converter(ftype.results))
+        shape = _HOST_SHAPES[sig] = ([TO_PUBLIC[t] for t in ftype.params], _result_converter(ftype.results))
     return shape
 
 

@@ -134,9 +134,9 @@ def _link_func(inst: Instance, imp: Import, value: Any, ftype: FuncType, caller:
             raise LinkError(f"import {_import_name(imp)}: function type {value.type} does not match {ftype}")
         return value
     if isinstance(value, HostFunc):
-        fn = host_raw(value.fn, ftype, caller if value.caller else None)
+        fn = host_raw(value.fn, ftype, caller if value.caller else None, sig)
     elif callable(value) and not isinstance(value, Table | Memory | Global):
-        fn = host_raw(value, ftype, None)
+        fn = host_raw(value, ftype, None, sig)
     else:
         raise LinkError(f"import {_import_name(imp)}: expected a function, got {type(value).__name__}")
     return Function(ftype, fn, limits.call_depth, limits.host_reentry, inst, sig)
