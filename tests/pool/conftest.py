@@ -87,15 +87,20 @@ def start_pool(db: Path, workers: int, frontend: str = LOOPBACK, backend: str = 
     return pool
 
 
+def serving_pool(factory: pytest.TempPathFactory, name: str, workers: int) -> Iterator[Pool]:
+    """A pool over a fresh SQLite file, once its ``workers`` registered; stopped afterwards (for fixtures)."""
+    pool = start_pool(factory.mktemp(name) / "state.db", workers=workers)
+    try:
+        pool.wait_for_workers(workers)
+        yield pool
+    finally:
+        pool.stop()
+
+
 @pytest.fixture(scope="session")
 def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
     """The shared pool: two worker processes."""
-    shared = start_pool(tmp_path_factory.mktemp("pool") / "state.db", workers=2)
-    try:
-        shared.wait_for_workers(2)
-        yield shared
-    finally:
-        shared.stop()
+    yield from serving_pool(tmp_path_factory, "pool", 2)
 
 
 @pytest.fixture

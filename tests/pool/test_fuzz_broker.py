@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from broker import protocol as p
 from broker.protocol import Command, Op
-from tests.pool.conftest import Pool, start_pool, unique
+from tests.pool.conftest import Pool, serving_pool, unique
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -100,12 +100,7 @@ class Fuzzers:
 
 @pytest.fixture(scope="module")
 def fuzz_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
-    pool = start_pool(tmp_path_factory.mktemp("fuzz") / "state.db", workers=1)
-    try:
-        pool.wait_for_workers(1)
-        yield pool
-    finally:
-        pool.stop()
+    yield from serving_pool(tmp_path_factory, "fuzz", 1)
 
 
 def test_the_broker_serves_a_good_client_through_garbage(fuzz_pool: Pool, probe_wasm: bytes) -> None:

@@ -20,7 +20,7 @@ import zmq
 from broker import protocol as p
 from broker.client import Client
 from broker.protocol import Command, ErrorCode
-from tests.pool.conftest import Pool, start_pool, unique
+from tests.pool.conftest import Pool, serving_pool, unique
 from worker.process import DEFAULT_PREFETCH, WorkerConfig, credits, start_workers, stop_workers
 
 CALLS = 400
@@ -29,12 +29,7 @@ CALLS = 400
 @pytest.fixture(scope="module")
 def single(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
     """A pool of its own: one worker process with the default prefetch."""
-    pool = start_pool(tmp_path_factory.mktemp("prefetch") / "state.db", workers=1)
-    try:
-        pool.wait_for_workers(1)
-        yield pool
-    finally:
-        pool.stop()
+    yield from serving_pool(tmp_path_factory, "prefetch", 1)
 
 
 def dealer(endpoint: str) -> zmq.Socket[bytes]:
