@@ -580,10 +580,8 @@ class BrokerCore:
         worker.jobs.clear()
         self.spare.pop(worker.identity, None)
         for job in reversed(jobs[1:]):  # to the queue's head in their order; the lost one goes before them
-            job.attempts -= 1
-            if job.op is Op.BLOCK:
-                self.blocks.lost(job, "its worker left before it started")
-            elif not job.abandoned:
+            job.attempts -= 1  # (a block's task never waits behind another: only calls and queries here)
+            if not job.abandoned:
                 self.counters["requeued_waiting"] += 1
                 self._submit(job, front=True)
         if jobs:
