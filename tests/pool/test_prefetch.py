@@ -10,6 +10,7 @@ and writes committed before later jobs read.
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ import zmq
 
 from broker import protocol as p
 from broker.client import Client
+from broker.commands import worker as worker_command
 from broker.protocol import Command, ErrorCode
 from tests.pool.conftest import Pool, serving_pool, unique
 from worker.process import DEFAULT_PREFETCH, WorkerConfig, credits, start_workers, stop_workers
@@ -156,3 +158,21 @@ def receive_from_worker(router: zmq.Socket[bytes], wanted: Command) -> tuple[byt
         message = p.decode_worker(frames)
         if message.command is wanted:
             return identity, message
+
+
+@pytest.mark.parametrize(("argv", "expected"), [([], DEFAULT_PREFETCH), (["--prefetch", "0"], 0),
+                                                (["--prefetch", "15"], 15)], ids=["default", "zero", "most"])
+def test_the_worker_command_takes_prefetch(argv: list[str], expected: int) -> None:
+    parser = argparse.ArgumentParser()
+    worker_command.configure(parser)
+    config = worker_command.config_from(parser.parse_args(argv), "tcp://127.0.0.1:5556")
+    assert config.prefetch == expected
+    assert credits(config.prefetch) == expected + 1
+
+
+@pytest.mark.parametrize("value", ["-1", "16", "two"])
+def test_the_worker_command_refuses_a_prefetch_out_of_range(value: str) -> None:
+    parser = argparse.ArgumentParser()
+    worker_command.configure(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--prefetch", value])
