@@ -182,6 +182,11 @@ class WorkerState:
         """Jobs it may still be given."""
         return self.credits - len(self.jobs)
 
+    @property
+    def takes_more(self) -> bool:
+        """It has a free credit for a call or query (a block's chunk always runs alone: none behind it)."""
+        return self.free > 0 and (not self.jobs or self.jobs[-1].op is not Op.BLOCK)
+
 
 class BrokerCore:
     """Worker registry, queue, routing, in-flight jobs and commits; see the module docstring."""
@@ -475,7 +480,7 @@ class BrokerCore:
     def _fill(self, worker: WorkerState) -> bool:
         """Give ``worker`` queued jobs up to its free credits, in one REQUEST; False when none was left."""
         jobs = []
-        while worker.free > 0 and (not worker.jobs or worker.jobs[-1].op is not Op.BLOCK):
+        while worker.takes_more:
             job = self._pick_job(worker)
             if job is None:
                 break
@@ -501,17 +506,13 @@ class BrokerCore:
 
     def _assign(self, worker: WorkerState, job: Job) -> None:
         """The broker's side of a dispatch: a job id, an attempt, the worker's credit taken."""
-        self.idle.pop(worker.identity, None)
         self._next_job += 1
         job.job_id = self._next_job.to_bytes(8, "big")
         job.attempts += 1
         job.reads = {}
         job.started = worker.last_sent = self.clock()  # a waiting job's start is reset when it runs
         worker.jobs.append(job)
-        if worker.free > 0 and job.op is not Op.BLOCK:
-            self.spare[worker.identity] = worker
-        else:
-            self.spare.pop(worker.identity, None)
+        self._place(worker)
         worker.expires = self._expiry(worker)
         if self.log.isEnabledFor(logging.INFO):
             logs.event(self.log, "dispatched", job.request_id, job=job.job_id.hex(), worker=worker.pid,
@@ -522,10 +523,18 @@ class BrokerCore:
         if not worker.jobs and self.blocks.assign(worker):
             return
         self._fill(worker)
+        self._place(worker)
+
+    def _place(self, worker: WorkerState) -> None:
+        """File a worker by what it holds: idle (nothing), spare (busy, takes more) or neither."""
         if not worker.jobs:
             self.idle[worker.identity] = worker
-        elif worker.free > 0 and worker.jobs[-1].op is not Op.BLOCK:
+        else:
+            self.idle.pop(worker.identity, None)
+        if worker.jobs and worker.takes_more:
             self.spare[worker.identity] = worker
+        else:
+            self.spare.pop(worker.identity, None)
 
     # --- workers ---------------------------------------------------------------
 

@@ -203,7 +203,7 @@ class Line:
         self.last_sent = time.monotonic()
 
     def _flush(self, leaving: bool = False) -> None:
-        if (self.finals or leaving) and self.final_frames is not None:
+        if self.finals and self.final_frames is not None:
             finals, self.finals = self.finals, []
             self._send(self.final_frames(finals, leaving))
 
