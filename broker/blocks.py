@@ -111,7 +111,7 @@ from typing import Any
 
 from broker import errors
 from broker import protocol as p
-from broker.block import BlockCall, BlockRun, Outcome, StateTree, Task, TaskAborted
+from broker.block import BlockCall, BlockRun, Outcome, RollingCommit, StateTree, Task, TaskAborted
 from broker.block.mvmemory import ReadVersion, Storage, Version
 from broker.block.receipts import Location, Value
 from broker.core import BrokerCore, Job, WorkerState
@@ -130,6 +130,9 @@ MAX_CHUNK = 128
 SERIAL_ABORT_SHARE = 8
 """A block goes serial once more than 1/SERIAL_ABORT_SHARE of its calls had an execution aborted
 (or are predicted to, from their declared access sets)."""
+
+MAX_QUEUED_TASKS = 4
+"""The most tasks a worker holds at once when re-executions are waiting (it runs them in turn)."""
 
 MAX_PREFETCH_BYTES = 4 * 1024 * 1024
 """The most key and value bytes of prefetched reads one chunk REQUEST carries (further reads: CALLBACKs)."""
@@ -157,6 +160,7 @@ class Block:
     losses: Counter[int] = field(default_factory=Counter)  # non-deterministic endings per call
     access: tuple[tuple[Location, ...], ...] = ()  # each call's declared locations (a hint), no repeats
     serial: bool = False  # too many aborts: one chunk at a time, as long as the rest of the block
+    commit: RollingCommit | None = None  # receipts and state tree of the calls final so far (once running)
 
     @property
     def request_id(self) -> bytes:
@@ -173,6 +177,7 @@ class BlockCoordinator:
         self.tasks: dict[Job, Chunk] = {}  # the current block's dispatched, unfinished chunks
         self._tree: StateTree | None = None
         self._collector_was_on = False  # the cyclic GC's state before the running block paused it
+        self.collector_due = False  # a block ended with the collector paused: settle() turns it back on
 
     # --- the state tree ---------------------------------------------------------------------
 
@@ -269,14 +274,19 @@ class BlockCoordinator:
             self.core.counters["blocks_serial"] += 1
         self._advance(block)
 
-    def lost(self, job: Job, why: object) -> None:
-        """A task lost its worker (or its deadline passed): re-issue it."""
+    def lost(self, job: Job, why: object, started: bool = True) -> None:
+        """A task lost its worker (or its deadline passed): re-issue it.
+
+        Each call of a task that had ``started`` counts a loss (a lost chunk's
+        calls then run alone, so a poison call is pinned); a task that only
+        waited at the worker behind another counts none.
+        """
         chunk, block = self.tasks.pop(job, None), self.current
         if chunk is None or block is None:
             return
         job.abandoned = True  # a late FINAL of this job is not wanted
-        for task in chunk.tasks:  # each call counts: a lost chunk's calls then run alone (a poison is pinned)
-            self._lose(block, task, f"worker {why}")
+        for task in chunk.tasks:
+            self._lose(block, task, f"worker {why}", count=started)
         self._advance(block)
 
     def step(self) -> None:
@@ -293,6 +303,28 @@ class BlockCoordinator:
             self.core.counters["internal_errors"] += 1
             if self.current is not None:
                 self._fail(self.current, errors.InternalError(f"internal error in the block: {exc!r}"))
+
+    def settle(self) -> None:
+        """After the messages of an event were sent: the work that must not delay them.
+
+        - The running block's rolling commit takes the calls that became
+          final (:meth:`BlockRun.roll`): after the worker whose FINAL made
+          them final got its next task, not before.
+        - The collector paused for a block is turned back on, not at the
+          block's end: the first allocation after :func:`gc.enable` runs a
+          collection over everything the block left, which must not delay
+          the block's reply.
+        """
+        block = self.current
+        if block is not None and block.run is not None and block.commit is not None:
+            try:
+                block.run.roll(block.commit)
+            except Exception as exc:  # a bug must not take the broker down, nor leave calls held
+                self.core.counters["internal_errors"] += 1
+                self._fail(block, errors.InternalError(f"internal error in the block: {exc!r}"))
+        elif self.collector_due:
+            self.collector_due = False
+            gc.enable()
 
     # --- inside -------------------------------------------------------------------------------
 
@@ -332,9 +364,15 @@ class BlockCoordinator:
                 f"the state root is {self.tree.root.hex()}, not the expected {block.expected_root.hex()}"))
         else:
             self.current = block
-            self._collector_was_on = gc.isenabled()
+            if self.collector_due:  # blocks back to back: collect between them, as between any two
+                self.collector_due = False
+                gc.collect()
+                self._collector_was_on = True
+            else:
+                self._collector_was_on = gc.isenabled()
             gc.disable()  # a full collection of the broker's heap mid-block would stall every worker
             block.run = BlockRun(len(block.calls), storage(self.core.store, block.versions))
+            block.commit = RollingCommit(self.tree)
             self._predict(block)
             self._advance(block)
 
@@ -369,6 +407,16 @@ class BlockCoordinator:
         if not tasks:
             return False
         self._dispatch(worker, block, tasks)
+        queued = 1
+        block.run.validate_ahead()
+        while (block.run.reexecution_next and queued < MAX_QUEUED_TASKS and worker.free > 0
+               and not block.serial):  # re-executions wait at the worker, not a round trip each
+            tasks = block.run.next_chunk(self._chunk_limit(block), solo=block.losses)
+            if not tasks:
+                break
+            self._dispatch(worker, block, tasks)
+            self.core.counters["block_tasks_queued"] += 1
+            queued += 1
         return True
 
     def _dispatch(self, worker: WorkerState, block: Block, tasks: list[Task]) -> None:
@@ -482,9 +530,9 @@ class BlockCoordinator:
             self._complete(block)
 
     def _complete(self, block: Block) -> None:
-        assert block.run is not None
-        result, after = block.run.result(self.tree, block.dry_run)
-        writes = block.run.writes()
+        assert block.run is not None and block.commit is not None
+        result = block.run.roll(block.commit).result(block.dry_run)
+        after, writes = block.commit.tree, block.commit.writes
         if not block.dry_run and writes:
             reads = {location: block.versions[location] for location in block.run.memory.base_reads}
             try:
@@ -521,8 +569,7 @@ class BlockCoordinator:
                 job.abandoned = True
             self.tasks.clear()
             self.current = None
-            if self._collector_was_on:
-                gc.enable()  # what the block left is collected later, outside any block
+            self.collector_due = self._collector_was_on  # re-enabled by settle(), once the reply is out
         if not self.pending:
             self.core._dispatch_idle()
 

@@ -184,7 +184,7 @@ class WorkerState:
 
     @property
     def takes_more(self) -> bool:
-        """It has a free credit for a call or query (a block's chunk always runs alone: none behind it)."""
+        """It has a free credit for a call or query (none waits behind a block's task)."""
         return self.free > 0 and (not self.jobs or self.jobs[-1].op is not Op.BLOCK)
 
 
@@ -292,6 +292,16 @@ class BrokerCore:
                 worker.last_sent = now
                 self._out.append(Outgoing(Side.BACKEND, worker.identity, p.encode(
                     p.WORKER_TAG, Command.HEARTBEAT, b"hb", {})))
+        return self._flush()
+
+    def settle(self) -> list[Outgoing]:
+        """Work that waits until the messages of the last event were sent (the server calls it after sending).
+
+        A running block's rolling commit, and re-enabling the garbage
+        collector paused for a block (:meth:`BlockCoordinator.settle`).
+        Returns what to send (nothing, unless the block failed there).
+        """
+        self.blocks.settle()
         return self._flush()
 
     def drain(self) -> None:
@@ -589,7 +599,10 @@ class BrokerCore:
         worker.jobs.clear()
         self.spare.pop(worker.identity, None)
         for job in reversed(jobs[1:]):  # to the queue's head in their order; the lost one goes before them
-            job.attempts -= 1  # (a block's task never waits behind another: only calls and queries here)
+            if job.op is Op.BLOCK:  # a block's waiting task: its calls are re-issued, no loss counted
+                self.blocks.lost(job, loss, started=False)
+                continue
+            job.attempts -= 1
             if not job.abandoned:
                 self.counters["requeued_waiting"] += 1
                 self._submit(job, front=True)

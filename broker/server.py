@@ -260,6 +260,7 @@ class Broker:
             except zmq.Again:
                 return count
             self._send(handle(frames[0], frames[1:]))
+            self._send(self.core.settle())
         return BATCH
 
     def _send(self, messages: list[Outgoing]) -> None:

@@ -10,12 +10,15 @@ The core is Block-STM (Gelashvili et al., 2022) as plain, socket-free objects:
 - :mod:`broker.block.executor` -- :class:`BlockRun`, the coordinator a broker
   drives with four events (next task, read, finish, lost), the serial
   reference and an in-process driver with simulated workers.
+- :mod:`broker.block.commit` -- the rolling commit: receipts and the state
+  root built as calls become final, while later calls still run.
 - :mod:`broker.block.receipts` -- calls, outcomes, receipts and the block
   result, with a deterministic msgpack encoding.
 - :mod:`broker.block.state_root` -- the state root: a compact binary Merkle
   trie over hashed (contract, key), updated incrementally per block.
 """
 
+from broker.block.commit import RollingCommit
 from broker.block.executor import (
     BlockRun,
     BlockStats,
@@ -44,6 +47,7 @@ __all__ = [
     "MVMemory",
     "Outcome",
     "Receipt",
+    "RollingCommit",
     "Scheduler",
     "SerialView",
     "StateTree",

@@ -73,9 +73,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
+from broker.block.commit import RollingCommit
 from broker.block.mvmemory import Location, MVMemory, ReadKind, ReadVersion, Storage, Value, Version
 from broker.block.receipts import BlockResult, Outcome
-from broker.block.scheduler import Scheduler, Task, TaskKind
+from broker.block.scheduler import Scheduler, Task, TaskKind, TxStatus
 from broker.block.state_root import StateTree
 
 
@@ -127,6 +128,34 @@ class BlockRun:
         self._outcomes: list[Outcome | None] = [None] * block_size
         self._reads: dict[int, dict[Location, _Read]] = {}  # live execution's reads, by tx index
         self._ready: deque[Task] = deque()  # re-executions produced by validations
+        self._final = 0  # calls below this index are final (see advance_final)
+
+    def validate_ahead(self) -> None:
+        """Run every validation due now, queuing the re-executions they call for.
+
+        :meth:`next_task` validates only until it meets an execution task, so
+        calls aborted further on are found one offer at a time; validations
+        are cheap and local, and running them early is what Block-STM's
+        scheduler does anyway (any worker may take a validation task first).
+        """
+        scheduler = self.scheduler
+        while scheduler.validation_idx < min(scheduler.execution_idx, self.block_size):
+            task = scheduler.next_task()
+            follow = None if task is None else self._validate(task)
+            if follow is not None:
+                self._ready.append(self._issue(follow))
+
+    @property
+    def reexecution_next(self) -> bool:
+        """True when :meth:`next_task` would hand out a re-execution now (no validation comes first)."""
+        if self._ready:
+            return True
+        scheduler = self.scheduler
+        tx_index = scheduler.execution_idx
+        if tx_index >= self.block_size or scheduler.validation_idx < tx_index:
+            return False
+        status, incarnation = scheduler.status(tx_index)
+        return status is TxStatus.READY_TO_EXECUTE and incarnation > 0
 
     @property
     def done(self) -> bool:
@@ -282,6 +311,39 @@ class BlockRun:
 
     # --- results ------------------------------------------------------------------
 
+    @property
+    def final(self) -> int:
+        """How many leading calls are final: their outcomes can no longer change."""
+        return self._final
+
+    def advance_final(self) -> int:
+        """Extend the final prefix as far as it goes now, and return its length.
+
+        Call ``i`` becomes final when every call below it is final, its last
+        incarnation is EXECUTED, and its read set still validates: its reads
+        then resolve only to final writes (or the base), which no later event
+        can change, so no validation will ever abort it and its outcome and
+        writes are those of serial execution. (Aborts come only from failed
+        validations; a lost task is never an EXECUTED one.) This lets the
+        caller build receipts and fold writes into the state tree while later
+        calls still run -- a rolling commit -- instead of after the last one.
+        """
+        scheduler, memory, final = self.scheduler, self.memory, self._final
+        while final < self.block_size:
+            status, _ = scheduler.status(final)
+            if status is not TxStatus.EXECUTED or not memory.validate_read_set(final):
+                break
+            final += 1
+        self._final = final
+        return final
+
+    def outcome(self, tx_index: int) -> Outcome:
+        """The outcome of a final call (``tx_index`` below :attr:`final`)."""
+        outcome = self._outcomes[tx_index]
+        if tx_index >= self._final or outcome is None:
+            raise RuntimeError(f"call {tx_index} is not final")
+        return outcome
+
     def outcomes(self) -> list[Outcome]:
         """The final outcome of every call, in block order (only once :attr:`done`)."""
         self._check_done()
@@ -294,9 +356,16 @@ class BlockRun:
 
     def result(self, tree: StateTree, dry_run: bool = False) -> tuple[BlockResult, StateTree]:
         """The BlockResult, with the state root of ``tree`` after the writes, and that new tree."""
-        writes = self.writes()
-        after = tree.updated(writes)
-        return BlockResult.build(self.outcomes(), writes, after.root, dry_run), after
+        commit = self.roll(RollingCommit(tree))
+        self._check_done()
+        return commit.result(dry_run), commit.tree
+
+    def roll(self, commit: RollingCommit) -> RollingCommit:
+        """Give ``commit`` the outcomes that became final since it last took some (and fold a full batch)."""
+        for tx_index in range(len(commit), self.advance_final()):
+            commit.add(self.outcome(tx_index))
+        commit.fold()
+        return commit
 
     # --- inside ---------------------------------------------------------------------
 

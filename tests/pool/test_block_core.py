@@ -27,6 +27,7 @@ from broker.block import (
     MVMemory,
     Outcome,
     Receipt,
+    RollingCommit,
     Scheduler,
     StateTree,
     Task,
@@ -687,12 +688,15 @@ def execute_chunk(run: BlockRun, chunk: Sequence[Task],
     return results
 
 
-def run_chunked(calls: Sequence[Call], initial: State, workers: int, seed: int, losses: int) -> BlockRun:
+def run_chunked(calls: Sequence[Call], initial: State, workers: int, seed: int, losses: int,
+                after_event: Callable[[BlockRun, random.Random], None] | None = None) -> BlockRun:
     """Simulated workers taking chunks; a chunk executes at one event and delivers at a later one."""
     rng = random.Random(seed)
     run = BlockRun(len(calls), storage_of(initial))
     busy: list[tuple[list[Task], list[tuple[Outcome, dict[Location, Any]]] | None] | None] = [None] * workers
     for _ in range(100_000):
+        if after_event is not None:
+            after_event(run, rng)
         if run.done:
             return run
         worker = rng.randrange(workers)
@@ -723,6 +727,66 @@ def test_random_chunked_blocks_match_serial_execution(block: tuple[list[Call], S
                                                       workers: int, losses: int) -> None:
     calls, initial = block
     check_against_serial(calls, initial, run_chunked(calls, initial, workers, seed, losses))
+
+
+@pytest.mark.parametrize("losses", [0, 3], ids=["no-losses", "workers-lost"])
+@given(block=blocks(), seed=st.integers(0, 2**32), fold=st.integers(1, 8))
+@settings(max_examples=60, deadline=None)
+def test_calls_declared_final_mid_block_keep_their_serial_outcome(block: tuple[list[Call], State], seed: int,
+                                                                 fold: int, losses: int) -> None:
+    """The rolling commit's premise: once advance_final says a call is final, its outcome never changes.
+
+    After random events of a chunked run with three workers (validations run
+    ahead at random too), the calls newly final are given to a
+    RollingCommit folding every ``fold`` locations; each one's outcome is
+    then already the serial outcome, and the rolled result is byte for byte
+    the one built after the block.
+    """
+    calls, initial = block
+    expected, final_state, written = serial(calls, initial)
+    tree = StateTree.from_items((c, k, v) for (c, k), v in initial.items() if v is not None)
+    commit = RollingCommit(tree, fold=fold)
+    finals: list[int] = []
+
+    def after_event(run: BlockRun, rng: random.Random) -> None:
+        if rng.random() < 0.3:
+            run.validate_ahead()
+        before = run.final
+        run.roll(commit)
+        assert run.final >= before
+        for index in range(before, run.final):
+            assert run.outcome(index) == expected[index], f"call {index} was final with another outcome"
+        finals.append(run.final)
+
+    run = run_chunked(calls, initial, 3, seed, losses, after_event)
+    assert run.advance_final() == len(calls)
+    result = run.roll(commit).result()
+    assert result.encode() == BlockResult.build(expected, written, root_of(final_state)).encode()
+    assert commit.tree.root == root_of(final_state)
+    assert finals == sorted(finals)
+
+
+def test_a_call_is_not_final_before_the_calls_below_it() -> None:
+    calls = [Mint(A, 10), Transfer(A, B, 5)]
+    run = BlockRun(len(calls), storage_of({}))
+    first, second = run.next_task(), run.next_task()
+    assert first is not None and second is not None
+    outcome = calls[1].run(DictView({}))  # ran before the mint: reverts
+    assert run.finish_reads(second, outcome, {(TOKEN, balance_key(A)): None})
+    assert run.advance_final() == 0  # call 1 is executed, but call 0 is not
+    with pytest.raises(RuntimeError, match="not final"):
+        run.outcome(1)
+    assert run.finish_reads(first, calls[0].run(DictView({})), {(TOKEN, b"supply"): None})
+    assert run.advance_final() == 1  # call 1 read A's balance before the mint wrote it: not valid
+    run.validate_ahead()
+    assert run.reexecution_next  # the validation ahead found it and queued its re-execution
+    again = run.next_task()
+    assert again == Task(TaskKind.EXECUTION, 1, 1)
+    state = {(TOKEN, balance_key(A)): encoded(10), (TOKEN, b"supply"): encoded(10)}
+    reread = calls[1].run(DictView(state))
+    assert run.finish_reads(again, reread, {(TOKEN, balance_key(A)): Version(0, 0),
+                                            (TOKEN, balance_key(B)): None})
+    assert run.advance_final() == 2 and run.outcome(1) == reread
 
 
 def test_an_aborted_chunk_reexecutes_the_calls_that_read_its_writes_in_one_chunk() -> None:
