@@ -140,10 +140,27 @@ MAX_PREFETCH_BYTES = 4 * 1024 * 1024
 
 @dataclass(eq=False, slots=True)
 class Chunk:
-    """One dispatched task: consecutive calls run in order by one worker, and the reads served for it."""
+    """One dispatched task: consecutive calls run in order by one worker, and the reads served for it.
+
+    ``chain`` is every call the worker runs as one sequence up to this
+    chunk's last: the calls of the chunks it continues (carried writes),
+    then its own; a chunk's reads name their writers by position in it.
+    """
 
     tasks: list[Task]
+    worker: bytes  # the identity of the worker it was sent to
+    chain: list[Task]
     reads: dict[Location, ReadVersion] = field(default_factory=dict)  # broker answers, by location
+
+    @property
+    def base(self) -> int:
+        """The chain position of the chunk's first call."""
+        return len(self.chain) - len(self.tasks)
+
+    @property
+    def end(self) -> int:
+        """The index of the call right after the chunk."""
+        return self.tasks[-1].tx_index + 1
 
 
 @dataclass(eq=False, slots=True)
@@ -175,6 +192,7 @@ class BlockCoordinator:
         self.pending: deque[Block] = deque()
         self.current: Block | None = None
         self.tasks: dict[Job, Chunk] = {}  # the current block's dispatched, unfinished chunks
+        self.tails: dict[bytes, tuple[Job, Chunk]] = {}  # per worker: the current block's chunk sent last
         self._tree: StateTree | None = None
         self._collector_was_on = False  # the cyclic GC's state before the running block paused it
         self.collector_due = False  # a block ended with the collector paused: settle() turns it back on
@@ -273,6 +291,9 @@ class BlockCoordinator:
             block.serial = True
             self.core.counters["blocks_serial"] += 1
         self._advance(block)
+        worker = self.core.workers.get(chunk.worker)
+        if worker is not None and block is self.current:  # it runs the chunk after this one: send the next
+            self._continue(worker, block)
 
     def lost(self, job: Job, why: object, started: bool = True) -> None:
         """A task lost its worker (or its deadline passed): re-issue it.
@@ -386,11 +407,11 @@ class BlockCoordinator:
                 self.core.counters["blocks_serial_predicted"] += 1
 
     def _chunk_limit(self, block: Block) -> int:
-        """How many calls the next chunk may take: a few chunks per worker, or the rest of the block."""
+        """How many calls the next chunk may take: a few chunks per worker (serial: MAX_CHUNK)."""
         assert block.run is not None
         size = block.run.block_size
         if block.serial:
-            return size
+            return MAX_CHUNK
         workers = max(1, len(self.core.workers)) * self.core.config.block_chunks_per_worker
         return max(1, min(MAX_CHUNK, math.ceil(size / workers)))
 
@@ -407,6 +428,8 @@ class BlockCoordinator:
         if not tasks:
             return False
         self._dispatch(worker, block, tasks)
+        if self._continue(worker, block):
+            return True
         queued = 1
         block.run.validate_ahead()
         while (block.run.reexecution_next and queued < MAX_QUEUED_TASKS and worker.free > 0
@@ -419,16 +442,46 @@ class BlockCoordinator:
             queued += 1
         return True
 
+    def _continue(self, worker: WorkerState, block: Block) -> bool:
+        """Send ``worker`` the chunk that continues the one it runs now; True when it got one.
+
+        Only where one worker runs the block's calls in order -- a serial
+        block, or a pool of one worker -- so the worker never waits for the
+        broker between two chunks: it carries its running chunk's writes over
+        (:meth:`_dispatch`). With several workers running side by side the
+        next calls go to another worker instead: a chunk waiting here would
+        start from older state than one sent when this worker is free.
+        """
+        assert block.run is not None
+        tail = self.tails.get(worker.identity)
+        if (not (block.serial or len(self.core.workers) == 1) or worker.free <= 0 or tail is None
+                or tail[0] not in self.tasks or len(worker.jobs) != 1):
+            return False
+        tasks = block.run.continuation(tail[1].end, self._chunk_limit(block), solo=block.losses)
+        if not tasks:
+            return False
+        self._dispatch(worker, block, tasks)
+        self.core.counters["block_tasks_continued"] += 1
+        return True
+
     def _dispatch(self, worker: WorkerState, block: Block, tasks: list[Task]) -> None:
+        """Send ``worker`` a chunk; it continues the worker's running chunk if that one ends just before."""
         now, config = self.core.clock(), self.core.config
-        chunk = Chunk(tasks)
+        tail = self.tails.get(worker.identity)
+        if tail is not None and (tail[0] not in self.tasks or tail[1].end != tasks[0].tx_index):
+            tail = None
+        chunk = Chunk(tasks, worker.identity, tasks if tail is None else [*tail[1].chain, *tasks])
         jobs = self._prefetched(block, chunk)
         first = {name: value for name, value in jobs[0].items() if name != "prefetched"}
-        request = p.pack({**first, "chunk": jobs})
+        body = {**first, "chunk": jobs}
+        if tail is not None:
+            body["after"] = tail[0].job_id
+        request = p.pack(body)
         budget = len(tasks) * config.default_timeout + config.grace
         job = Job(block.request_id, block.holder.client, Op.BLOCK, first["code_id"], request, now,
                   now + budget)
         self.tasks[job] = chunk
+        self.tails[worker.identity] = (job, chunk)
         self.core.counters["block_tasks"] += 1
         self.core.counters["block_chunk_calls"] += len(tasks)
         self.core._dispatch(worker, job)
@@ -489,7 +542,8 @@ class BlockCoordinator:
             return f"a malformed result: {exc.reason}"
         if entry["code"] in NONDETERMINISTIC:
             return str(entry.get("error") or entry["status"])
-        code_id = block.calls[task.tx_index].code_id
+        calls = block.calls
+        code_id = calls[task.tx_index].code_id
         read_set: dict[Location, ReadVersion] = {}
         for key, writer in entry["reads"]:
             location = (code_id, key)
@@ -497,11 +551,11 @@ class BlockCoordinator:
                 if location not in chunk.reads:
                     return "a read the broker did not serve"
                 read_set.setdefault(location, chunk.reads[location])
-            elif writer < position and block.calls[chunk.tasks[writer].tx_index].code_id == code_id:
-                written = chunk.tasks[writer]
+            elif writer < chunk.base + position and calls[chunk.chain[writer].tx_index].code_id == code_id:
+                written = chunk.chain[writer]
                 read_set.setdefault(location, Version(written.tx_index, written.incarnation))
             else:
-                return f"a read of call {writer}'s writes in the chunk"
+                return f"a read of call {writer}'s writes in the chain"
         if not block.run.finish_reads(task, outcome(code_id, entry), read_set):
             self.core.counters["block_refused"] += 1
         return None
@@ -568,6 +622,7 @@ class BlockCoordinator:
             for job in self.tasks:
                 job.abandoned = True
             self.tasks.clear()
+            self.tails.clear()
             self.current = None
             self.collector_due = self._collector_was_on  # re-enabled by settle(), once the reply is out
         if not self.pending:

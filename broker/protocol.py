@@ -451,6 +451,11 @@ WORKER_SCHEMAS: dict[Command | str, dict[str, Field]] = {
               "index": Field(is_count, "a call's position in the chunk")},
 }
 
+
+def is_job_id(v: Any) -> bool:
+    return type(v) is bytes and 0 < len(v) <= MAX_REQUEST_ID
+
+
 JOB_FIELDS: dict[str, Field] = {
     **_CALL,
     "gas_limit": Field(is_count, "a non-negative integer", required=True),
@@ -458,17 +463,16 @@ JOB_FIELDS: dict[str, Field] = {
     "readonly": Field(is_bool, "a boolean", required=True),
     "chunk": Field(list_of(is_map), "a list of jobs run one after another (a block chunk)"),
     "prefetched": Field(is_prefetched, "a list of [key, value or nil] (reads answered ahead)"),
+    "after": Field(is_job_id, "the job id of the chunk this chunk continues"),
 }
 """A broker -> worker REQUEST (a job). With ``chunk``, each entry is such a job body too.
 
 A chunk entry's ``prefetched`` holds reads of its contract's state the
 broker answered when it sent the chunk: they hold for every call of the
-chunk, which reads them without a CALLBACK.
+chunk, which reads them without a CALLBACK. A chunk with ``after``
+continues that chunk (the last one the worker ran): its calls come right
+after that chunk's, and they read its calls' writes as their own chunk's.
 """
-
-def is_job_id(v: Any) -> bool:
-    return type(v) is bytes and 0 < len(v) <= MAX_REQUEST_ID
-
 
 def pairs_of(first: Check, second: Check) -> Check:
     return list_of(lambda v: type(v) is list and len(v) == 2 and first(v[0]) and second(v[1]))
@@ -498,7 +502,7 @@ state, so what it wrote is committed before any later job reads.
 CHUNK_RESULT_FIELDS: dict[str, Field] = {
     **RESULT_FIELDS,
     "reads": Field(list_of(lambda r: type(r) is list and len(r) == 2 and is_bytes(r[0]) and is_int(r[1])),
-                   "a list of [key, chunk position of the write read or -1]", required=True),
+                   "a list of [key, chain position of the write read, or -1]", required=True),
 }
 """One call's result in a chunk FINAL: its result and where each read came from."""
 

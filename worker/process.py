@@ -180,12 +180,23 @@ class ChunkState:
     chunk), so a broker answer is kept for the rest of the chunk -- and the
     broker may send such answers with the chunk (each entry's
     ``prefetched``): read without a CALLBACK, reported alike (UNWRITTEN).
+
+    A chunk that *continues* the previous one (its calls come right after
+    that chunk's, in the same block: the REQUEST's ``after``) starts from
+    that chunk's writes, carried over (``carried``): the two are one *chain*
+    of calls, and positions are counted along the chain (``base`` is the
+    position of this chunk's first call). Broker answers are not carried:
+    each chunk has its own.
     """
 
-    def __init__(self, link: Link, job_id: bytes) -> None:
+    def __init__(self, link: Link, job_id: bytes, carried: ChunkState | None = None) -> None:
         self.link = link
         self.job_id = job_id
-        self.written: dict[tuple[str, bytes], tuple[int, bytes | None]] = {}  # -> (writer position, value)
+        self.base: int = 0 if carried is None else carried.end
+        self.end: int = self.base  # the chain position after this chunk's calls (set by prefill)
+        # location -> (chain position of the writer, value); a continued chain's dict goes on growing
+        self.written: dict[tuple[str, bytes], tuple[int, bytes | None]] = (
+            {} if carried is None else carried.written)
         self.fetched: dict[tuple[str, bytes], bytes | None] = {}
 
     def prefill(self, jobs: list[dict[str, Any]]) -> tuple[int, str]:
@@ -193,6 +204,7 @@ class ChunkState:
 
         Returns how many leading entries are well formed, and what is wrong with the next (if any).
         """
+        self.end = self.base + len(jobs)
         for position, job in enumerate(jobs):
             try:
                 p.check_fields(job, p.JOB_FIELDS)
@@ -206,9 +218,10 @@ class ChunkState:
         return ChunkReader(self, position, code_id)
 
     def wrote(self, position: int, code_id: str, writes: dict[bytes, bytes | None]) -> None:
-        """An ok call's writes: later calls of the chunk read them."""
+        """An ok call's writes (``position`` in the chunk): later calls of the chain read them."""
+        at = self.base + position
         for key, value in writes.items():
-            self.written[code_id, key] = (position, value)
+            self.written[code_id, key] = (at, value)
 
 
 class ChunkReader:
@@ -218,7 +231,7 @@ class ChunkReader:
         self.chunk = chunk
         self.position = position
         self.code_id = code_id
-        self.reads: list[list[Any]] = []  # [key, writer position or UNWRITTEN]
+        self.reads: list[list[Any]] = []  # [key, writer's chain position or UNWRITTEN]
 
     def get(self, key: bytes) -> bytes | None:
         location = (self.code_id, key)
@@ -245,6 +258,7 @@ class Worker:
         self.imports = self.host.imports()
         self.link: Link | None = None
         self.reported = -1  # cache generation last reported to the broker
+        self._last_chunk: ChunkState | None = None  # the block chunk run last: the next one may continue it
         self.jobs_done = 0
         self.stopping = threading.Event()
         self.recycled: str | None = None  # why the worker stopped itself to be replaced
@@ -292,7 +306,7 @@ class Worker:
                 link.waiting.extendleft(reversed(self._unbatch(body["jobs"])))
                 return
             if "chunk" in body:
-                result = self.execute_chunk(message.request_id, body["chunk"])
+                result = self.execute_chunk(message.request_id, body["chunk"], body.get("after"))
             elif "refused" in body:
                 refused = CallState(self._reader(message.request_id))
                 result = _failure(errors.BadRequest(body["refused"]), refused, None, 0)
@@ -370,17 +384,25 @@ class Worker:
 
     # --- jobs ---------------------------------------------------------------------
 
-    def execute_chunk(self, job_id: bytes, jobs: list[dict[str, Any]]) -> dict[str, Any]:
+    def execute_chunk(self, job_id: bytes, jobs: list[dict[str, Any]], after: bytes | None = None
+                      ) -> dict[str, Any]:
         """Run a block chunk's calls one after another; the FINAL body lists each call's result.
 
-        Each call sees the writes of the chunk's earlier ok calls
+        Each call sees the writes of the chain's earlier ok calls
         (:class:`ChunkState`); each result says where every read came from.
         A result that says nothing about the call (a time limit, an aborted
-        read) ends the chunk: the broker re-issues the calls after it.
+        read) ends the chunk: the broker re-issues the calls after it. A
+        chunk ``after`` another continues it: only the last chunk run here can
+        be continued (else the first call fails as an internal error, and the
+        broker re-issues the calls).
         """
         assert self.link is not None
-        chunk = ChunkState(self.link, job_id)
+        last, self._last_chunk = self._last_chunk, None
+        chunk = ChunkState(self.link, job_id, last if after is not None else None)
         well_formed, problem = chunk.prefill(jobs)
+        if after is not None and (last is None or last.job_id != after):
+            well_formed, problem = 0, f"chunk {after.hex()} is not the last chunk this worker ran"
+        self._last_chunk = chunk
         results: list[dict[str, Any]] = []
         for position, job in enumerate(jobs[:well_formed]):
             reader = chunk.reader(position, job["code_id"])

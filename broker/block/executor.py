@@ -196,9 +196,26 @@ class BlockRun:
         longer chunk (the coordinator keeps calls that lost workers alone).
         """
         first = self.next_task()
-        if first is None:
+        return [] if first is None else self._extend([first], limit, solo)
+
+    def continuation(self, start: int, limit: int, solo: Container[int] = ()) -> list[Task]:
+        """A chunk from call ``start`` on, when the next execution task would start there anyway; else [].
+
+        For a worker that will run it right after its chunk ending at
+        ``start`` and carry that chunk's writes over (see :meth:`next_chunk`
+        for how a chunk grows): due validations run first
+        (:meth:`validate_ahead`), and a waiting re-execution or a lower
+        call ready to execute goes first, to any worker, as usual.
+        """
+        self.validate_ahead()
+        if self._ready or self.scheduler.execution_idx != start or start in solo:
             return []
-        chunk = [first]
+        first = self._claim(start)
+        return [] if first is None else self._extend([first], limit, solo)
+
+    def _extend(self, chunk: list[Task], limit: int, solo: Container[int]) -> list[Task]:
+        """Grow a chunk with the calls after it while they are due (none past a call in ``solo``)."""
+        first = chunk[0]
         while len(chunk) < limit and first.tx_index not in solo and chunk[-1].tx_index + 1 not in solo:
             task = self._claim(chunk[-1].tx_index + 1)
             if task is None:

@@ -28,7 +28,7 @@ from broker.block.receipts import encode
 from broker.blocks import predicted_conflicts
 from tests.pool.test_blocks import OWNER, Fixture, Pools, assert_same, call, committed, root_of
 from worker.host import DEFAULT_HOST_LIMITS
-from worker.process import UNWRITTEN, ChunkState
+from worker.process import UNWRITTEN, ChunkState, Link, Worker, WorkerConfig
 
 SETUP_BALANCE = 1_000
 
@@ -179,6 +179,58 @@ def test_a_worker_chunk_reads_prefetched_answers_as_broker_answers_without_askin
     assert [reader.get(b"x"), reader.get(b"gone"), reader.get(b"y")] == [b"1", None, b"mine"]
     assert reader.reads == [[b"x", UNWRITTEN], [b"gone", UNWRITTEN], [b"y", 0]]
     assert chunk.reader(1, two_).get(b"x") == b"2"  # answers are per contract
+
+
+def test_a_continuing_chunk_reads_the_writes_it_carries_at_their_chain_positions() -> None:
+    """The worker side of a chain: the second chunk starts from the first one's writes, positions go on."""
+    code = "a" * 64
+    first = ChunkState(None, b"c1")  # type: ignore[arg-type]  # no broker: any CALLBACK would fail
+    assert first.prefill([chunk_job(code), chunk_job(code)]) == (2, "")
+    first.wrote(1, code, {b"x": b"from-1"})
+    second = ChunkState(None, b"c2", first)  # type: ignore[arg-type]
+    assert second.prefill([chunk_job(code, [[b"x", b"stale"], [b"y", b"7"]]), chunk_job(code)]) == (2, "")
+    assert (second.base, second.end) == (2, 4)
+    reader = second.reader(0, code)
+    assert [reader.get(b"x"), reader.get(b"y")] == [b"from-1", b"7"]  # a carried write beats an answer
+    assert reader.reads == [[b"x", 1], [b"y", UNWRITTEN]]
+    second.wrote(0, code, {b"y": b"from-2"})
+    assert second.reader(1, code).get(b"y") == b"from-2"
+    assert second.written[code, b"y"] == (2, b"from-2")  # chain position 2: the third call of the chain
+
+
+def test_a_chunk_that_continues_another_than_the_last_one_run_is_refused_by_the_worker() -> None:
+    """Continuing a chunk the worker did not run last would read the wrong writes: its first call fails.
+
+    An internal error (a nondeterministic code), so the broker re-issues the
+    calls instead of recording anything.
+    """
+    worker = Worker(WorkerConfig(endpoint="tcp://127.0.0.1:1"))
+    worker.link = Link(worker.config, None)  # type: ignore[arg-type]  # no broker: nothing may be sent
+    result = worker.execute_chunk(b"c2", [chunk_job("a" * 64)], after=b"c1")
+    [entry] = result["chunk"]
+    assert entry["code"] in p.NONDETERMINISTIC and "not the last chunk" in entry["error"]
+
+
+def test_a_serial_block_runs_as_one_chain_of_chunks_without_waiting_or_aborts(two: Fixture) -> None:
+    """A contended block goes serial: its chunks run on one worker, each sent while the one before runs.
+
+    Each continuing chunk is sent before the chunk ahead of it has
+    finished, so its prefetched balances are older than what that chunk
+    writes: only the writes the worker carries along the chain give the
+    right values. A stale read would show as an abort; there is none, and
+    the receipts are those of serial execution.
+    """
+    hot = [b"ch-%d" % i for i in range(5)]
+    fund(two, hot)
+    calls = [transfer(two, hot[i % 5], hot[(i * 3 + 1) % 5], 1 + i % 4) for i in range(300)]
+    expected = two.serial().block(calls, committed(two.db))
+    names = ("block_aborts", "block_tasks_continued", "blocks_serial_predicted", "block_tasks_lost")
+    start = counters(two, *names)
+    same_outcome(execute(two, calls, dry_run=True), expected)
+    done = grown(start, counters(two, *names))
+    assert done["blocks_serial_predicted"] == 1
+    assert done["block_tasks_continued"] >= 1
+    assert done["block_aborts"] == 0 and done["block_tasks_lost"] == 0
 
 
 def test_a_malformed_chunk_entry_stops_the_prefill_there() -> None:
