@@ -43,14 +43,30 @@ Life of a block (:class:`BlockCoordinator`, one per broker):
    location with one CALLBACK ``get`` (with the call's ``index``) answered
    by :meth:`BlockRun.chunk_read` -- the same answer for every call of the
    chunk, so the worker keeps it for the chunk. One FINAL lists every call's
-   result with where each read came from (the position of the chunk call
-   whose write it saw, or -1: the broker's answer); the broker turns that
-   into the call's read set (versions) and records the calls in order with
-   :meth:`BlockRun.finish_reads`, so validation stays per call. A chunk
-   re-executing an aborted call also takes the following calls whose
-   validation now fails. A block with more than 1/SERIAL_ABORT_SHARE of its
-   calls aborted goes *serial*: one chunk at a time, as long as the rest of
-   the block, so high contention costs about one serial execution.
+   result with where each read came from (the chain position of the call
+   whose write it saw, see below, or -1: the broker's answer); the broker
+   turns that into the call's read set (versions) and records the calls in
+   order with :meth:`BlockRun.finish_reads`, so validation stays per call.
+   A chunk re-executing an aborted call also takes the following calls
+   whose validation now fails. A block with more than 1/SERIAL_ABORT_SHARE
+   of its calls aborted goes *serial*: one worker runs the rest of the
+   block, chunk after chunk, so high contention costs about one serial
+   execution.
+   *Chains*: where one worker runs the block's calls in order -- a serial
+   block, or a pool of one worker -- the broker sends it the next chunk
+   while the one before still runs (:meth:`BlockCoordinator._continue`,
+   :meth:`BlockRun.continuation`), so it never waits for the broker
+   between chunks. Such a chunk *continues* the running one (the REQUEST's
+   ``after``): the worker carries that chunk's writes over, as if the two
+   were one chunk, and reads name their writer by its position along the
+   chain (:attr:`Chunk.chain`). Its prefetched answers may be older than
+   what the running chunk writes; the carried writes take precedence, and
+   as everywhere the read versions are checked by validation.
+   *Validations ahead*: after handing out a task the broker runs every
+   validation due (:meth:`BlockRun.validate_ahead`), so calls aborted
+   together are found together, and their re-executions go to the worker
+   at once, waiting in its credits (up to MAX_QUEUED_TASKS tasks) instead
+   of a round trip each.
    *Prefetched reads*: a CALLBACK costs a round trip (the worker idle) of
    about the time of a whole call, so the broker answers likely reads
    before they are asked (:meth:`BlockCoordinator._prefetched`): for each
@@ -70,10 +86,13 @@ Life of a block (:class:`BlockCoordinator`, one per broker):
    wasting a parallel round (:func:`predicted_conflicts`: cut as the first
    chunks would be, a call counts when a location it declares was declared
    by an earlier call of another chunk running at the same time; calls
-   without ``access`` count as no conflict). A serial chunk is the whole
-   rest of the block: measured against chunks of MAX_CHUNK run one after
-   another, it is faster (the worker never waits for the broker between
-   chunks; the broker's work on one large FINAL is the same work).
+   without ``access`` count as no conflict). Serial chunks are MAX_CHUNK
+   calls, in a chain.
+   *Rolling commit*: after the messages of each event are sent
+   (:meth:`BlockCoordinator.settle`), the calls that became final
+   (:meth:`BlockRun.advance_final`) get their receipts and their writes
+   folded into the state tree (:class:`~broker.block.RollingCommit`), while
+   later calls still run: at the last FINAL only the rest remains.
 4. *Non-determinism is never an outcome*: a lost worker (DISCONNECT,
    silence, READY while busy, unreachable), a task past its deadline, or a
    FINAL whose code says time limit, unavailable state or internal error
@@ -87,7 +106,9 @@ Life of a block (:class:`BlockCoordinator`, one per broker):
 5. *Done*: the write set is committed with
    :meth:`~broker.state.StateStore.commit_many` in one atomic commit
    (not at all for a dry run), the state tree moves on, the client gets the
-   result, and held calls resume.
+   result, and held calls resume. The cyclic garbage collector, paused
+   while the block ran (a full collection over the broker's heap would
+   stall every worker), is turned back on once the reply is sent.
 
 The state tree (:class:`~broker.block.StateTree`) is built from
 :meth:`~broker.state.StateStore.items` when the first block needs it and

@@ -175,3 +175,59 @@ def test_a_single_final_still_answers_a_job_of_a_worker_with_credits(h: Harness)
     cmd, body = only_client_reply(h.final(W, job))
     assert cmd is Command.FINAL and body["status"] == "ok"
     assert not h.core.workers[W].jobs and W in h.core.idle
+
+
+# --- block chunks in credits ---------------------------------------------------------------------
+
+
+def block(h: Harness, calls: int, rid: bytes = b"blk") -> list[Outgoing]:
+    body = {"op": "block", "calls": [{"code_id": PROBE_ID, "function": "add", "args": [i, 1]}
+                                     for i in range(calls)]}
+    return h.client(body, rid=rid)
+
+
+def chunk_request(out: Outgoing) -> tuple[bytes, dict[str, Any]]:
+    body = reply_body(out)
+    assert "chunk" in body
+    return out.frames[2], body
+
+
+def chunk_final(h: Harness, identity: bytes, job_id: bytes, calls: int) -> list[Outgoing]:
+    """The chunk's FINAL: every call ok, reading nothing."""
+    entries = [{**result(), "reads": []} for _ in range(calls)]
+    return h.worker(identity, Command.FINAL, job_id, {"status": "ok", "code": 0, "chunk": entries})
+
+
+def test_a_lone_worker_gets_its_next_chunk_while_one_runs_and_it_continues_that_chunk(h: Harness) -> None:
+    """One worker: each chunk is sent as the one before starts running, naming it in ``after``.
+
+    300 calls in chunks of 75 (four per worker): two are sent at once; each
+    FINAL brings the next. Then the worker is lost: the calls of the chunk
+    it ran count a loss each, those of the chunk waiting behind it none.
+    """
+    ready(h, W, 8)
+    outs = block(h, 300)
+    (first, second) = [chunk_request(o) for o in requests_to(outs, W)]
+    assert len(first[1]["chunk"]) == 75 and "after" not in first[1]
+    assert second[1]["after"] == first[0] and len(second[1]["chunk"]) == 75
+    (third,) = [chunk_request(o) for o in requests_to(chunk_final(h, W, first[0], 75), W)]
+    assert third[1]["after"] == second[0]
+    lost = h.core.counters["block_tasks_lost"]
+    h.worker(W, Command.DISCONNECT)
+    assert h.core.counters["block_tasks_lost"] - lost == 75  # the running chunk's calls only
+    sent = [chunk_request(o) for o in requests_to(ready(h, b"w2", 8), b"w2")]
+    # The lost calls run alone from then on (a poison call is pinned): one call per chunk, the next
+    # ones waiting in the credits as re-executions, each continuing the one before it.
+    assert [len(body["chunk"]) for _, body in sent] == [1, 1, 1, 1]
+    assert "after" not in sent[0][1]
+    assert [body["after"] for _, body in sent[1:]] == [job_id for job_id, _ in sent[:-1]]
+
+
+def test_chunks_are_not_chained_when_several_workers_share_a_block(h: Harness) -> None:
+    """Two workers: each gets one chunk; a chunk waiting behind another would start from older state."""
+    ready(h, W, 8)
+    ready(h, b"w2", 8)
+    outs = block(h, 16)
+    for identity in (W, b"w2"):
+        (request,) = [chunk_request(o) for o in requests_to(outs, identity)]
+        assert "after" not in request[1]
