@@ -19,7 +19,9 @@ sends their values with the chunk, and predicts contention):
   module in every worker; the best time counts.
 
 Every pool result is checked against the serial one (same receipts, same
-state root). Run from the repository root:
+state root). With ``--cpu`` (Linux: read from /proc) each pool line also
+says how much CPU one block took in the client, the broker thread and the
+worker processes. Run from the repository root:
 ``.venv/bin/python bench/pool/block_bench.py``. Not a test: numbers depend on
 the machine (see bench/pool/README.md).
 """
@@ -27,8 +29,10 @@ the machine (see bench/pool/README.md).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -132,8 +136,34 @@ def serial(module: wasm.Module, calls: Sequence[BlockCall], before: dict[Locatio
 # --- the pool ------------------------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int, tid: int | None = None) -> float:
+    """CPU time (user + system) of a process, or of one of its threads, from /proc."""
+    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    with open(path) as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU of the client thread, the broker thread and the worker processes (None where /proc is missing)."""
+
+    def __init__(self, workers: Sequence[Any]) -> None:
+        broker = next(t for t in threading.enumerate() if t.name == "wasmpool-broker")
+        self.parts = {"client": (os.getpid(), threading.get_native_id()),
+                      "broker": (os.getpid(), broker.native_id)}
+        self.workers = [process.pid for process in workers]
+
+    def sample(self) -> dict[str, float] | None:
+        try:
+            taken = {name: cpu_seconds(pid, tid) for name, (pid, tid) in self.parts.items()}
+            taken["workers"] = sum(cpu_seconds(pid) for pid in self.workers)
+        except OSError:
+            return None
+        return taken
+
+
 def pool_run(workers: int, token: bytes, blocks: dict[str, list[BlockCall]], before: dict[Location, bytes],
-             repeat: int) -> dict[str, tuple[float, BlockResult]]:
+             repeat: int, cpu: bool = False) -> dict[str, tuple[float, BlockResult]]:
     """Best time and result of each block on a pool of ``workers`` processes (dry runs: same pre-state)."""
     store = MemoryStore()
     store.put_code(p.code_id(token), token)
@@ -147,16 +177,23 @@ def pool_run(workers: int, token: bytes, blocks: dict[str, list[BlockCall]], bef
                 time.sleep(0.05)
             client.execute_block(next(iter(blocks.values()))[: workers * 4], dry_run=True)  # compile
             results = {}
+            meter = CpuMeter(processes) if cpu else None
             for name, calls in blocks.items():
                 best, result = float("inf"), None
                 before_counters = client.stats()["counters"]
+                spent = None if meter is None else meter.sample()
                 for _ in range(repeat):
                     start = time.perf_counter()
                     result = client.execute_block(calls, dry_run=True, timeout=600.0)
                     best = min(best, time.perf_counter() - start)
+                after = None if meter is None else meter.sample()
                 assert result is not None
                 results[name] = (best, result)
                 report(workers, name, before_counters, client.stats()["counters"], repeat)
+                if spent is not None and after is not None:
+                    print("    CPU per block: " + ", ".join(
+                        f"{part} {(after[part] - spent[part]) / repeat * 1000:.0f} ms" for part in after),
+                        flush=True)
             return results
     finally:
         stop_workers(processes)
@@ -181,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2, 4],
                         help="pool sizes (default 1 2 4)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement, best counts (default 3)")
+    parser.add_argument("--cpu", action="store_true",
+                        help="also print the CPU one block took in the client, broker and workers")
     args = parser.parse_args(argv)
     tune_allocator()  # as in a worker process: the serial baseline gets the same allocator
     token = TOKEN.read_bytes()
@@ -202,7 +241,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         for mode in MODES:
             rows[f"{level}, {mode}"]["serial"] = args.calls / best
     for workers in args.workers:
-        for name, (seconds, result) in pool_run(workers, token, blocks, before, args.repeat).items():
+        runs = pool_run(workers, token, blocks, before, args.repeat, args.cpu)
+        for name, (seconds, result) in runs.items():
             want = expected[name.split(",")[0]]
             if result.receipts != want.receipts or result.state_root != want.state_root:
                 raise SystemExit(f"the pool's block ({name}) differs from serial execution")
