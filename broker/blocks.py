@@ -346,7 +346,7 @@ class BlockCoordinator:
             if self.current is not None:
                 self._fail(self.current, errors.InternalError(f"internal error in the block: {exc!r}"))
 
-    def settle(self) -> None:
+    def settle(self, closing: bool = False) -> None:
         """After the messages of an event were sent: the work that must not delay them.
 
         - The running block's rolling commit takes the calls that became
@@ -356,9 +356,16 @@ class BlockCoordinator:
           block's end: the first allocation after :func:`gc.enable` runs a
           collection over everything the block left, which must not delay
           the block's reply.
+
+        ``closing``: the broker stops; the collector is turned back on even
+        if a block still runs (it is abandoned with the broker).
         """
         block = self.current
-        if block is not None and block.run is not None and block.commit is not None:
+        if closing:
+            if self.collector_due or (block is not None and self._collector_was_on):
+                self.collector_due = False
+                gc.enable()
+        elif block is not None and block.run is not None and block.commit is not None:
             try:
                 block.run.roll(block.commit)
             except Exception as exc:  # a bug must not take the broker down, nor leave calls held

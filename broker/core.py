@@ -294,14 +294,15 @@ class BrokerCore:
                     p.WORKER_TAG, Command.HEARTBEAT, b"hb", {})))
         return self._flush()
 
-    def settle(self) -> list[Outgoing]:
+    def settle(self, closing: bool = False) -> list[Outgoing]:
         """Work that waits until the messages of the last event were sent (the server calls it after sending).
 
         A running block's rolling commit, and re-enabling the garbage
-        collector paused for a block (:meth:`BlockCoordinator.settle`).
-        Returns what to send (nothing, unless the block failed there).
+        collector paused for a block (:meth:`BlockCoordinator.settle`; with
+        ``closing``, when the broker stops, only the latter). Returns what to
+        send (nothing, unless the block failed there).
         """
-        self.blocks.settle()
+        self.blocks.settle(closing)
         return self._flush()
 
     def drain(self) -> None:

@@ -153,6 +153,7 @@ class Broker:
                 self._ticker.cancel()
             for fd in fds:
                 loop.remove_reader(fd)
+            self.core.settle(closing=True)  # a collector paused for a block is not left paused
             self._farewell()
             self.close()
 
@@ -164,6 +165,7 @@ class Broker:
                 self._tick_due = False
                 self._send(self.core.tick())
                 self._send(self.core.heartbeats())
+                self._send(self.core.settle())
                 self._check_drain()
             if moved:
                 if self.clock() - yielded > FAIRNESS:  # busy for a while: let the node's other tasks run

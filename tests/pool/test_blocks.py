@@ -16,6 +16,7 @@ its short time limits keep kills and timeouts quick.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import sqlite3
@@ -35,9 +36,10 @@ from broker import errors
 from broker import protocol as p
 from broker.block import BlockCall, BlockResult, Outcome, compute_root
 from broker.block.receipts import Location, Value
-from broker.client import AsyncClient
+from broker.client import AsyncClient, Client
 from broker.core import BrokerConfig
 from broker.protocol import Status
+from broker.server import Broker, BrokerThread
 from broker.state import MemoryStore, SQLiteStore, StaleRead, StateStore
 from tests.pool.conftest import EXAMPLES, FIXTURES, TEST_LIMITS, Pool, start_pool
 from worker import wasm
@@ -323,12 +325,50 @@ def test_a_call_that_never_ends_fails_the_whole_block_after_the_retry_cap(two: F
     """Time limits are not outcomes (machines differ): the call is retried, then the block fails."""
     before = committed(two.db)
     calls = [call(two.probe, "put", b"lost"), call(two.probe, "write_then_spin", gas=10**9)]
+    collector = gc.isenabled()
     with two.pool.client() as client:
         with pytest.raises(errors.BlockFailed, match="call 1 could not be executed: 3 executions"):
             client.execute_block(calls)
         with pytest.raises(errors.BlockFailed, match="time limit"):
             client.execute_block(calls, timeout=0.5)
+    # A block that failed on a timer does not leave the collector paused (the broker is a thread of
+    # this process here), even with no further message to handle: the next tick settles it.
+    deadline = time.monotonic() + 5
+    while gc.isenabled() is not collector and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert gc.isenabled() is collector
     assert committed(two.db) == before
+
+
+def test_a_broker_stopped_mid_block_leaves_the_collector_on(tmp_path: Path) -> None:
+    """The broker (a thread of this process here) pauses the cyclic GC for a block; stopping restores it."""
+    store = MemoryStore()
+    token = (EXAMPLES / "token.wasm").read_bytes()
+    store.put_code(p.code_id(token), token)
+    thread = BrokerThread(Broker(store, "tcp://127.0.0.1:*", "tcp://127.0.0.1:*")).start()
+    assert gc.isenabled()
+    box: dict[str, BaseException] = {}
+
+    def send() -> None:  # no worker ever takes the block: it runs until the broker stops
+        try:
+            with Client(thread.frontend, timeout=3.0, retries=0) as client:
+                client.execute_block([BlockCall(p.code_id(token), "transfer", input=b"b 1")])
+        except BaseException as exc:
+            box["error"] = exc
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        deadline = time.monotonic() + 10
+        while gc.isenabled() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not gc.isenabled(), "the block did not start"
+    finally:
+        thread.stop()
+        gc_after_stop = gc.isenabled()
+        gc.enable()
+        sender.join(10)
+    assert gc_after_stop
 
 
 def test_ordinary_calls_wait_for_a_running_block(two: Fixture) -> None:
