@@ -197,7 +197,7 @@ class Block:
     versions: dict[Location, int] = field(default_factory=dict)  # store version of each storage read
     losses: Counter[int] = field(default_factory=Counter)  # non-deterministic endings per call
     access: tuple[tuple[Location, ...], ...] = ()  # each call's declared locations (a hint), no repeats
-    serial: bool = False  # too many aborts: one chunk at a time, as long as the rest of the block
+    serial: bool = False  # too many aborts (or predicted): one worker runs the rest, chunk after chunk
     commit: RollingCommit | None = None  # receipts and state tree of the calls final so far (once running)
 
     @property
@@ -446,8 +446,9 @@ class BlockCoordinator:
     def _offer(self, worker: WorkerState, block: Block) -> bool:
         """Give ``worker`` the next chunk, if there is one now; True when it got one.
 
-        A serial block runs one chunk at a time; a call that was lost before
-        runs alone, so a poison call is pinned and fails the block by itself.
+        A serial block runs on one worker at a time (as a chain of chunks); a
+        call that was lost before runs alone, so a poison call is pinned and
+        fails the block by itself.
         """
         assert block.run is not None
         if block.serial and self.tasks:
