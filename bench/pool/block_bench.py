@@ -6,7 +6,11 @@ two modes: *optimistic* (the calls as they are: every first read of a
 chunk is a CALLBACK, conflicts are found by aborts) and *declared access*
 (each transfer's ``access`` lists the sender's and the recipient's balance
 keys, ``b"bal:" + account`` as ``examples/token.c`` forms them: the broker
-sends their values with the chunk, and predicts contention):
+sends their values with the chunk, and predicts contention). A third
+block, *heavy*, has the low-contention pattern with calls that cost more
+CPU: ``move`` of ``work.wasm`` with ``--rounds`` rounds of mixing (3,000:
+about 8 transfers' worth), access declared -- what changes when a call
+costs much more than the pool's own work per call.
 
 - **serial**: the calls one after another in this process, on the engine
   with the real host ABI over an in-memory dict (no broker, no IPC; the
@@ -55,6 +59,7 @@ from worker.host import CallContext, CallState, Host  # noqa: E402
 from worker.process import WorkerConfig, start_workers, stop_workers, tune_allocator  # noqa: E402
 
 TOKEN = REPO / "examples" / "token.wasm"
+WORK = HERE / "work.wasm"
 LOOPBACK = "tcp://127.0.0.1:*"
 BALANCE = 1_000_000
 CONTENTION = {"low": 10_000, "high": 10}  # accounts the transfers pick from
@@ -82,6 +87,18 @@ def transfers(code_id: str, accounts: int, count: int, seed: int, declare: bool)
     return calls
 
 
+def moves(code_id: str, accounts: int, count: int, seed: int, rounds: int) -> list[BlockCall]:
+    """``count`` calls of work.wasm's ``move`` between random distinct accounts, access declared."""
+    rng = random.Random(seed)
+    calls = []
+    for _ in range(count):
+        frm, to = rng.sample(range(accounts), 2)
+        keys = tuple(b"w" + n.to_bytes(4, "little") for n in (frm, to))
+        calls.append(BlockCall(code_id, "move", args=(frm, to, rounds), gas_limit=100 * rounds + 100_000,
+                               access=keys))
+    return calls
+
+
 def genesis(code_id: str, accounts: int) -> dict[Location, bytes]:
     return {(code_id, balance_key(account(i))): BALANCE.to_bytes(8, "little") for i in range(accounts)}
 
@@ -97,7 +114,7 @@ class _Reader:
         return self.state.get((self.code_id, key))
 
 
-def serial(module: wasm.Module, calls: Sequence[BlockCall], before: dict[Location, bytes],
+def serial(modules: dict[str, wasm.Module], calls: Sequence[BlockCall], before: dict[Location, bytes],
            tree: StateTree) -> BlockResult:
     """Run the calls one after another (the worker's semantics) and build the BlockResult.
 
@@ -113,10 +130,10 @@ def serial(module: wasm.Module, calls: Sequence[BlockCall], before: dict[Locatio
         record = CallState(reader=_Reader(state, call.code_id), input=call.input,
                            context=CallContext(**call.context))
         host.begin(record)
-        instance = wasm.instantiate(module, imports=imports, gas_limit=call.gas_limit)
+        instance = wasm.instantiate(modules[call.code_id], imports=imports, gas_limit=call.gas_limit)
         try:
             function: Any = instance.exports[call.function]
-            function()
+            function(*call.args)
             outcome = Outcome(Status.OK, output=record.output, gas_used=instance.gas_used,
                               logs=tuple(record.logs),
                               writes={(call.code_id, k): v for k, v in record.writes.items()})
@@ -162,11 +179,13 @@ class CpuMeter:
         return taken
 
 
-def pool_run(workers: int, token: bytes, blocks: dict[str, list[BlockCall]], before: dict[Location, bytes],
-             repeat: int, cpu: bool = False) -> dict[str, tuple[float, BlockResult]]:
+def pool_run(workers: int, codes: Sequence[bytes], blocks: dict[str, list[BlockCall]],
+             before: dict[Location, bytes], repeat: int,
+             cpu: bool = False) -> dict[str, tuple[float, BlockResult]]:
     """Best time and result of each block on a pool of ``workers`` processes (dry runs: same pre-state)."""
     store = MemoryStore()
-    store.put_code(p.code_id(token), token)
+    for code in codes:
+        store.put_code(p.code_id(code), code)
     store.commit_many({}, before)
     config = BrokerConfig(max_timeout=600.0)
     thread = BrokerThread(Broker(store, LOOPBACK, LOOPBACK, config=config)).start()
@@ -175,7 +194,8 @@ def pool_run(workers: int, token: bytes, blocks: dict[str, list[BlockCall]], bef
         with Client(thread.frontend, timeout=600.0) as client:
             while client.stats()["workers"] < workers:
                 time.sleep(0.05)
-            client.execute_block(next(iter(blocks.values()))[: workers * 4], dry_run=True)  # compile
+            for calls in blocks.values():  # every module compiled in every worker
+                client.execute_block(calls[: workers * 4], dry_run=True)
             results = {}
             meter = CpuMeter(processes) if cpu else None
             for name, calls in blocks.items():
@@ -220,42 +240,47 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement, best counts (default 3)")
     parser.add_argument("--cpu", action="store_true",
                         help="also print the CPU one block took in the client, broker and workers")
+    parser.add_argument("--rounds", type=int, default=3000,
+                        help="mixing rounds of each heavy call (default 3000; 0 leaves the heavy block out)")
     args = parser.parse_args(argv)
     tune_allocator()  # as in a worker process: the serial baseline gets the same allocator
-    token = TOKEN.read_bytes()
-    code_id = p.code_id(token)
-    module = wasm.decode(token)
-    before = genesis(code_id, max(CONTENTION.values()))
+    codes = [TOKEN.read_bytes(), WORK.read_bytes()]
+    token_id, work_id = (p.code_id(code) for code in codes)
+    modules = {p.code_id(code): wasm.decode(code) for code in codes}
+    before = genesis(token_id, max(CONTENTION.values()))
     tree = StateTree.from_items((c, k, v) for (c, k), v in before.items())
-    blocks = {f"{level}, {mode}": transfers(code_id, accounts, args.calls, seed=7, declare=declare)
+    labels = {level: f"{level} ({accounts:,} accounts)" for level, accounts in CONTENTION.items()}
+    blocks = {f"{level}, {mode}": transfers(token_id, accounts, args.calls, seed=7, declare=declare)
               for level, accounts in CONTENTION.items() for mode, declare in MODES.items()}
+    if args.rounds:
+        labels["heavy"] = f"low, {args.rounds:,}-round calls"
+        blocks["heavy, declared access"] = moves(work_id, CONTENTION["low"], args.calls, 7, args.rounds)
     rows: dict[str, dict[str, float]] = {name: {} for name in blocks}
     expected: dict[str, BlockResult] = {}
-    for level in CONTENTION:  # access sets do not matter serially: one baseline per contention level
-        calls = blocks[f"{level}, {next(iter(MODES))}"]
-        best = float("inf")
-        for _ in range(args.repeat):
-            start = time.perf_counter()
-            expected[level] = serial(module, calls, before, tree)
-            best = min(best, time.perf_counter() - start)
-        for mode in MODES:
-            rows[f"{level}, {mode}"]["serial"] = args.calls / best
+    for name, calls in blocks.items():  # access sets do not matter serially: one baseline per level
+        level = name.split(",")[0]
+        if level not in expected:
+            best = float("inf")
+            for _ in range(args.repeat):
+                start = time.perf_counter()
+                expected[level] = serial(modules, calls, before, tree)
+                best = min(best, time.perf_counter() - start)
+            serial_rate = args.calls / best
+        rows[name]["serial"] = serial_rate
     for workers in args.workers:
-        runs = pool_run(workers, token, blocks, before, args.repeat, args.cpu)
+        runs = pool_run(workers, codes, blocks, before, args.repeat, args.cpu)
         for name, (seconds, result) in runs.items():
             want = expected[name.split(",")[0]]
             if result.receipts != want.receipts or result.state_root != want.state_root:
                 raise SystemExit(f"the pool's block ({name}) differs from serial execution")
             rows[name][f"{workers} workers"] = args.calls / seconds
     columns = ["serial", *(f"{w} workers" for w in args.workers)]
-    print(f"\nblock of {args.calls} transfers, calls/s (best of {args.repeat}); results equal to serial: yes")
+    print(f"\nblock of {args.calls} calls, calls/s (best of {args.repeat}); results equal to serial: yes")
     print(f"| contention | mode | {' | '.join(columns)} |")
     print(f"|---|---|{'---|' * len(columns)}")
     for name, row in rows.items():
         level, mode = name.split(", ")
-        label = f"{level} ({CONTENTION[level]:,} accounts)"
-        print(f"| {label} | {mode} | {' | '.join(f'{row[c]:,.0f}' for c in columns)} |")
-
+        print(f"| {labels[level]} | {mode} | {' | '.join(f'{row[c]:,.0f}' for c in columns)} |")
 
 if __name__ == "__main__":
     main()
