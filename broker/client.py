@@ -25,7 +25,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import zmq
 import zmq.asyncio
@@ -165,20 +165,31 @@ def _socket(context: zmq.Context[_S], endpoint: str, setup: SocketSetup | None) 
     return sock
 
 
-class Client:
+class _Connection(Generic[_S]):
+    """What both clients keep: the broker's endpoint, the wait and retry policy, the limits, the DEALER."""
+
+    socket: _S
+
+    def _connect(self, endpoint: str, timeout: float, retries: int, limits: p.ProtocolLimits,
+                 context: zmq.Context[_S], setup_socket: SocketSetup | None, curve_secret: KeyPath | None,
+                 curve_public_dir: KeyPath | None) -> None:
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.retries = retries
+        self.limits = limits
+        self.socket = _socket(context, endpoint, with_curve(setup_socket, curve_secret, curve_public_dir))
+        self._ids = _RequestIds()
+
+
+class Client(_Connection[zmq.Socket[Any]]):
     """A blocking client; one request at a time (use one Client per thread)."""
 
     def __init__(self, endpoint: str = DEFAULT_ENDPOINT, *, timeout: float = DEFAULT_WAIT, retries: int = 2,
                  context: zmq.Context[Any] | None = None, limits: p.ProtocolLimits = p.DEFAULT_LIMITS,
                  setup_socket: SocketSetup | None = None, curve_secret: KeyPath | None = None,
                  curve_public_dir: KeyPath | None = None) -> None:
-        self.endpoint = endpoint
-        self.timeout = timeout
-        self.retries = retries
-        self.limits = limits
-        setup_socket = with_curve(setup_socket, curve_secret, curve_public_dir)
-        self.socket = _socket(context or zmq.Context.instance(), endpoint, setup_socket)
-        self._ids = _RequestIds()
+        self._connect(endpoint, timeout, retries, limits, context or zmq.Context.instance(), setup_socket,
+                      curve_secret, curve_public_dir)
 
     def deploy(self, module: bytes) -> str:
         """Deploy a module; returns its code id. Raises InvalidModule with the engine's message."""
@@ -260,21 +271,15 @@ class Client:
         self.close()
 
 
-class AsyncClient:
+class AsyncClient(_Connection[zmq.asyncio.Socket]):
     """An asyncio client: many requests may be in flight at once on its one socket."""
 
     def __init__(self, endpoint: str = DEFAULT_ENDPOINT, *, timeout: float = DEFAULT_WAIT, retries: int = 2,
                  context: zmq.asyncio.Context | None = None, limits: p.ProtocolLimits = p.DEFAULT_LIMITS,
                  setup_socket: SocketSetup | None = None, curve_secret: KeyPath | None = None,
                  curve_public_dir: KeyPath | None = None) -> None:
-        self.endpoint = endpoint
-        self.timeout = timeout
-        self.retries = retries
-        self.limits = limits
-        setup_socket = with_curve(setup_socket, curve_secret, curve_public_dir)
-        self.socket: zmq.asyncio.Socket = _socket(context or zmq.asyncio.Context.instance(), endpoint,
-                                                  setup_socket)
-        self._ids = _RequestIds()
+        self._connect(endpoint, timeout, retries, limits, context or zmq.asyncio.Context.instance(),
+                      setup_socket, curve_secret, curve_public_dir)
         self._pending: dict[bytes, asyncio.Future[p.Message]] = {}
         self._reader: asyncio.Task[None] | None = None
 
