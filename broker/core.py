@@ -302,7 +302,10 @@ class BrokerCore:
         ``closing``, when the broker stops, only the latter). Returns what to
         send (nothing, unless the block failed there).
         """
-        self.blocks.settle(closing)
+        blocks = self.blocks
+        if blocks.current is None and not blocks.collector_due:
+            return []  # ordinary traffic: nothing waits (this runs after every message)
+        blocks.settle(closing)
         return self._flush()
 
     def drain(self) -> None:
