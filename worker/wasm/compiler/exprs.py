@@ -299,7 +299,7 @@ def _conversion_rules() -> dict[str, Rule]:
     return {
         "i32.wrap_i64": _rule("{0} & 0xffffffff", loose=(0,)),
         "i64.extend_i32_s": _rule("({0} ^ 0x80000000) - 0x80000000", wraps=64),
-        "i64.extend_i32_u": Rule(lambda a, imm: a[0].text, atomic=True),
+        "i64.extend_i32_u": _rule("{0}", atomic=True),  # the i32 value is its own u64 extension
         "f64.convert_i32_s": _rule("float(({0} ^ 0x80000000) - 0x80000000)", atomic=True,
                                    names=("float",)),
         "f64.convert_i32_u": _rule("float({0})", atomic=True, names=("float",)),
