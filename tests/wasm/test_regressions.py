@@ -52,3 +52,27 @@ def test_extend_i32_u_of_a_comparison(gas_limit: int | None) -> None:
         (O.LOCAL_GET, 0), (O.LOCAL_GET, 1), O.I32_LT_U, O.I64_EXTEND_I32_U, (O.I64_CONST, 7), O.I64_ADD,
     ], gas_limit=gas_limit)
     assert (f(1, 2), f(2, 1)) == (8, 7)
+
+
+# ---------------------------------------------------------------- a switch's index is a local the cases read
+
+
+def _switch_on_local() -> list[Instruction]:
+    """A C ``switch (x)`` of 40 entries alternating between two cases, each returning ``x + k``."""
+    table = tuple(i % 2 for i in range(40))
+    return [
+        (O.BLOCK, None), (O.BLOCK, None), (O.BLOCK, None),
+        (O.LOCAL_GET, 0), (O.BR_TABLE, (table, 2)),
+        O.END,
+        (O.LOCAL_GET, 0), (O.I32_CONST, 100), O.I32_ADD, O.RETURN,
+        O.END,
+        (O.LOCAL_GET, 0), (O.I32_CONST, 200), O.I32_ADD, O.RETURN,
+        O.END,
+        (O.LOCAL_GET, 0),
+    ]
+
+
+@pytest.mark.parametrize("gas_limit", VARIANTS)
+def test_switch_keeps_its_index_local(gas_limit: int | None) -> None:
+    f = one_function(["i32"], ["i32"], _switch_on_local(), gas_limit=gas_limit)
+    assert (f(5), f(4), f(39), f(50)) == (205, 104, 239, 50)

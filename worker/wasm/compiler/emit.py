@@ -185,6 +185,8 @@ class FunctionEmitter(Folder):
         if node.op in (Opcode.I32_DIV_U, Opcode.I32_REM_U, Opcode.I64_DIV_U, Opcode.I64_REM_U):
             self.uses_div = True
         text = rule.build(args, node.imm)
+        if self.metered and node.op in _GROW:  # the helper refuses, before allocating, a grow gas cannot pay
+            text = f"{text[:-1]}, {self.gas})"
         impure = rule.impure or any(a.impure for a in args)
         if self.metered and node.op in _BULK:
             self.charge_bulk(args[-1])
@@ -517,9 +519,13 @@ class FunctionEmitter(Folder):
         index = self.switch_index(node)
         runs = switch_runs(node)
         if len(runs) > len(node.cases):  # a case serves several runs: map entries to cases first
+            # into a fresh name: the index may be a local the cases read again
             table = ", ".join(str(c) for c in node.table)
-            self.assign(index.text, X(f"({table},)[{index.text}] if {index.text} < {len(node.table)} "
-                                      f"else {node.default}", False))
+            self.temps += 1
+            mapped = f"t{self.temps}"
+            self.assign(mapped, X(f"({table},)[{index.text}] if {index.text} < {len(node.table)} "
+                            f"else {node.default}", False))
+            index = X(mapped, reads=frozenset((mapped,)))
             runs = [(number, number) for number in range(len(node.cases))]
         self.case_tree(node, runs, 0, len(runs), index.text)
 
