@@ -1,0 +1,24 @@
+"""A reference interpreter: the test oracle for the engine's compiled code.
+
+The engine turns each function into Python source through a register
+compiler, with expression folding and control-flow structuring; a bug there
+gives wrong results that the spec suite may never show. This package is a
+second execution path that shares nothing with :mod:`worker.wasm.compiler`
+nor with the engine's runtime: a plain stack machine (:mod:`.machine`) over
+the decoded ``Module``, with its own store (:mod:`.store`) and
+instantiation (:mod:`.instance`). Integer instructions are written afresh
+from the spec (:mod:`.ints`); float instructions do sign and comparison work
+themselves and take the subtle parts (rounding, NaN propagation,
+conversions to f32) from :mod:`worker.wasm.numeric_float`, the semantic
+definitions the spec suite pins (:mod:`.floats`). Every value is held as
+its bit pattern, so results compare bit for bit with the engine's
+``call_raw``. Traps carry the engine's :class:`~worker.wasm.errors.TrapKind`.
+
+It is slow by design (one dict dispatch per instruction); use it in tests
+and differential runs, never to serve calls.
+"""
+
+from .instance import instantiate
+from .store import RefFunction, RefGlobal, RefInstance, RefMemory, RefTable
+
+__all__ = ["RefFunction", "RefGlobal", "RefInstance", "RefMemory", "RefTable", "instantiate"]
