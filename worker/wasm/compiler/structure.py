@@ -306,21 +306,47 @@ def _rewrite_chain(head: Block) -> list[list[Node]]:
 # ---------------------------------------------------------------- return threading
 
 
-def _return_tail(nodes: list[Node]) -> list[Node] | None:
-    """``nodes`` when they are only gas blocks and a return (a continuation worth copying)."""
-    if nodes and isinstance(nodes[-1], Return) and all(isinstance(n, Gas) for n in nodes[:-1]):
-        return nodes
+def _return_tail(nodes: list[Node], start: int) -> list[Node] | None:
+    """``nodes[start:]`` when they are only gas blocks and a return (a continuation worth copying).
+
+    Scans forward only over gas blocks, so that asking after every construct
+    of a long list stays linear; the tail comes back compact (:func:`_compact`).
+    """
+    end = start
+    while end < len(nodes) and isinstance(nodes[end], Gas):
+        end += 1
+    if end == len(nodes) - 1 and isinstance(nodes[end], Return):
+        return _compact(nodes[start:end], nodes[end])
     return None
+
+
+def _compact(gas: list[Node], ret: Node) -> list[Node]:
+    """Gas blocks then ``ret`` as at most one gas block then ``ret``.
+
+    Nothing runs between the gas blocks, so one block with their summed cost
+    (checked if any was) charges the same: it is what :func:`merge_gas` makes
+    of them anyway. Keeping tails this size stops nested constructs, each
+    adding its own gas block to the continuation it passes inwards, from
+    growing the copies quadratically.
+    """
+    cost = check = 0
+    for node in gas:
+        assert isinstance(node, Gas)
+        cost += node.cost
+        check |= node.check
+    return [Gas(cost, bool(check)), ret] if gas else [ret]
 
 
 def _continuation(nodes: list[Node], i: int, exit_tail: list[Node] | None) -> list[Node] | None:
     """What runs after ``nodes[i]`` when it is a return: its own tail, or the list's exit."""
-    rest = nodes[i + 1:]
-    tail = _return_tail(rest)
+    tail = _return_tail(nodes, i + 1)
     if tail is not None:
         return tail
-    if exit_tail is not None and all(isinstance(n, Gas) for n in rest):
-        return [*rest, *exit_tail]
+    end = i + 1
+    while end < len(nodes) and isinstance(nodes[end], Gas):
+        end += 1
+    if exit_tail is not None and end == len(nodes):
+        return _compact([*nodes[i + 1:], *exit_tail[:-1]], exit_tail[-1])
     return None
 
 
@@ -355,7 +381,7 @@ def thread_returns(nodes: list[Node], exit_tail: list[Node] | None = None,
             thread_returns(node.body, tail, targets)
         elif isinstance(node, If):
             tail = _continuation(nodes, i, exit_tail)
-            if tail is not None and _return_tail(nodes[i + 1:]) is not None:
+            if tail is not None and _return_tail(nodes, i + 1) is not None:
                 for arm in (node.then, node.orelse):
                     if falls(arm):
                         arm.extend(_copy_tail(tail, None, ()))
