@@ -234,7 +234,7 @@ class BlockCoordinator:
 
     # --- hooks called by the core -----------------------------------------------------------
 
-    def request(self, identity: bytes, message: p.Message) -> None:
+    def request(self, identity: bytes, key: bytes, message: p.Message) -> None:
         """A BLOCK request: check it and queue the block (raises the PoolError to answer with)."""
         body, rid = message.body, message.request_id
         calls = tuple(self._checked_call(index, raw, rid) for index, raw in enumerate(body["calls"]))
@@ -245,8 +245,8 @@ class BlockCoordinator:
         if len(self.pending) >= MAX_PENDING_BLOCKS:
             raise errors.Busy(f"{len(self.pending)} blocks are waiting; try again later")
         now = self.core.clock()
-        holder = Job(rid, identity, Op.BLOCK, "", b"", now, now + timeout)
-        self.core.active[rid] = holder
+        holder = Job(rid, identity, Op.BLOCK, "", b"", now, now + timeout, key=key)
+        self.core.active[key] = holder
         self.pending.append(Block(holder, calls, bool(body.get("dry_run", False)), body.get("state_root"),
                                   now + timeout, access=tuple(declared(c) for c in calls)))
         self.core.counters["blocks_accepted"] += 1
@@ -632,7 +632,7 @@ class BlockCoordinator:
         counters["block_aborts"] += stats.aborts
         counters["block_suspensions"] += stats.suspensions
         self._end(block)
-        self.core._reply(block.holder.client, block.request_id, result.to_wire())
+        self.core._reply(block.holder.client, block.holder.key, block.request_id, result.to_wire())
 
     def _fail(self, block: Block, exc: errors.PoolError) -> None:
         """End a block without committing anything, answering (and remembering) an ERROR."""
@@ -641,12 +641,12 @@ class BlockCoordinator:
         self.core.counters["blocks_failed"] += 1
         self._end(block)
         frames = p.error_frames(block.request_id, p.error_code(exc), exc.reason)
-        self.core._remember(block.request_id, frames)
+        self.core._remember(block.holder.key, frames)
         self.core._send_client(block.holder.client, frames)
 
     def _end(self, block: Block) -> None:
         """Forget a block: its still-running tasks become late, and held calls may run again."""
-        self.core.active.pop(block.request_id, None)
+        self.core.active.pop(block.holder.key, None)
         if block is self.current:
             for job in self.tasks:
                 job.abandoned = True

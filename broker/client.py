@@ -6,6 +6,13 @@ a fresh request id; when no answer comes within the wait, the same request
 and the broker answers a repeated id without running it twice. Only then
 does the client give up with :class:`~broker.errors.RequestTimeout`.
 
+Request ids are the client's own: the broker keeps them apart from every
+other client's by the client's CURVE key, or without CURVE by its *session
+id*, which the client sends as its ZeroMQ identity (``ROUTING_ID``). A fresh
+client picks a random one; pass ``session=`` (and ``request_id=`` to
+:meth:`Client.request`) to retry a request after the client process itself
+restarted and still get its original answer.
+
 ``setup_socket`` (e.g. making the socket a CurveZMQ client) runs before the
 socket connects. ``curve_secret=FILE, curve_public_dir=DIR`` does the CURVE
 part directly: the client's own ``NAME.key_secret`` and the directory
@@ -105,6 +112,22 @@ def block_result(body: Mapping[str, Any]) -> BlockResult:
     return BlockResult.from_wire(body)
 
 
+SESSION_SIZE = 16
+"""Bytes of a random session id."""
+
+
+def new_session() -> bytes:
+    """A random session id: 16 bytes, the first never zero (identities starting so are libzmq's own)."""
+    return bytes([1 + os.urandom(1)[0] % 255]) + os.urandom(SESSION_SIZE - 1)
+
+
+def check_session(session: bytes) -> bytes:
+    """A session id must be 1..255 bytes and not start with a zero byte (libzmq's own identities do)."""
+    if not 0 < len(session) <= 255 or session[:1] == b"\0":
+        raise ValueError("a session id is 1..255 bytes and does not start with a zero byte")
+    return bytes(session)
+
+
 class _RequestIds:
     """Unique request ids: a random per-client prefix and a counter."""
 
@@ -155,10 +178,11 @@ def with_curve(setup: SocketSetup | None, secret: KeyPath | None,
 _S = TypeVar("_S", bound=zmq.Socket[Any])
 
 
-def _socket(context: zmq.Context[_S], endpoint: str, setup: SocketSetup | None) -> _S:
-    """A DEALER (blocking or asyncio, as ``context`` makes them), set up before it connects."""
+def _socket(context: zmq.Context[_S], endpoint: str, setup: SocketSetup | None, session: bytes) -> _S:
+    """A DEALER (blocking or asyncio, as ``context`` makes them) named ``session``, set up to connect."""
     sock = context.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.ROUTING_ID, session)
     if setup is not None:
         setup(sock)
     sock.connect(endpoint)
@@ -172,12 +196,14 @@ class _Connection(Generic[_S]):
 
     def _connect(self, endpoint: str, timeout: float, retries: int, limits: p.ProtocolLimits,
                  context: zmq.Context[_S], setup_socket: SocketSetup | None, curve_secret: KeyPath | None,
-                 curve_public_dir: KeyPath | None) -> None:
+                 curve_public_dir: KeyPath | None, session: bytes | None) -> None:
         self.endpoint = endpoint
+        self.session = new_session() if session is None else check_session(session)
         self.timeout = timeout
         self.retries = retries
         self.limits = limits
-        self.socket = _socket(context, endpoint, with_curve(setup_socket, curve_secret, curve_public_dir))
+        self.socket = _socket(context, endpoint, with_curve(setup_socket, curve_secret, curve_public_dir),
+                              self.session)
         self._ids = _RequestIds()
 
 
@@ -187,9 +213,9 @@ class Client(_Connection[zmq.Socket[Any]]):
     def __init__(self, endpoint: str = DEFAULT_ENDPOINT, *, timeout: float = DEFAULT_WAIT, retries: int = 2,
                  context: zmq.Context[Any] | None = None, limits: p.ProtocolLimits = p.DEFAULT_LIMITS,
                  setup_socket: SocketSetup | None = None, curve_secret: KeyPath | None = None,
-                 curve_public_dir: KeyPath | None = None) -> None:
+                 curve_public_dir: KeyPath | None = None, session: bytes | None = None) -> None:
         self._connect(endpoint, timeout, retries, limits, context or zmq.Context.instance(), setup_socket,
-                      curve_secret, curve_public_dir)
+                      curve_secret, curve_public_dir, session)
 
     def deploy(self, module: bytes) -> str:
         """Deploy a module; returns its code id. Raises InvalidModule with the engine's message."""
@@ -230,9 +256,13 @@ class Client(_Connection[zmq.Socket[Any]]):
         """
         return block_result(self.request(block_body(calls, dry_run, state_root, timeout)))
 
-    def request(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Send one request, retrying with the same id, and return the FINAL body."""
-        rid = self._ids.next()
+    def request(self, body: Mapping[str, Any], *, request_id: bytes | None = None) -> dict[str, Any]:
+        """Send one request, retrying with the same id, and return the FINAL body.
+
+        ``request_id`` (1..32 bytes) replaces the fresh one: the same id from
+        the same session (or CURVE key) is answered once, however often sent.
+        """
+        rid = self._ids.next() if request_id is None else bytes(request_id)
         frames = p.encode(p.CLIENT_TAG, Command.REQUEST, rid, body)
         wait = _wait_for(body, self.timeout)
         self.socket.setsockopt(zmq.SNDTIMEO, int(wait * 1000))  # no peer (e.g. CURVE refused): no send
@@ -277,9 +307,9 @@ class AsyncClient(_Connection[zmq.asyncio.Socket]):
     def __init__(self, endpoint: str = DEFAULT_ENDPOINT, *, timeout: float = DEFAULT_WAIT, retries: int = 2,
                  context: zmq.asyncio.Context | None = None, limits: p.ProtocolLimits = p.DEFAULT_LIMITS,
                  setup_socket: SocketSetup | None = None, curve_secret: KeyPath | None = None,
-                 curve_public_dir: KeyPath | None = None) -> None:
+                 curve_public_dir: KeyPath | None = None, session: bytes | None = None) -> None:
         self._connect(endpoint, timeout, retries, limits, context or zmq.asyncio.Context.instance(),
-                      setup_socket, curve_secret, curve_public_dir)
+                      setup_socket, curve_secret, curve_public_dir, session)
         self._pending: dict[bytes, asyncio.Future[p.Message]] = {}
         self._reader: asyncio.Task[None] | None = None
 
@@ -310,10 +340,10 @@ class AsyncClient(_Connection[zmq.asyncio.Socket]):
                             state_root: bytes | None = None, timeout: float | None = None) -> BlockResult:
         return block_result(await self.request(block_body(calls, dry_run, state_root, timeout)))
 
-    async def request(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Send one request, retrying with the same id, and return the FINAL body."""
+    async def request(self, body: Mapping[str, Any], *, request_id: bytes | None = None) -> dict[str, Any]:
+        """Send one request, retrying with the same id, and return the FINAL body (see Client.request)."""
         self._start_reader()
-        rid = self._ids.next()
+        rid = self._ids.next() if request_id is None else bytes(request_id)
         frames = p.encode(p.CLIENT_TAG, Command.REQUEST, rid, body)
         future: asyncio.Future[p.Message] = asyncio.get_running_loop().create_future()
         self._pending[rid] = future

@@ -48,10 +48,16 @@ arrived is answered with status ``timeout``; if a worker still holds it,
 the job is abandoned (its late FINAL commits nothing) and the worker stays
 busy until that FINAL.
 
-*Request ids*: a REQUEST whose id is queued or running is not run twice
-(the reply goes to the latest sender), and the replies of recent requests
-are kept so a client's retry gets the same answer: the ground for
-exactly-once delivery.
+*Request ids* are scoped to the client that sent them (:func:`client_scope`):
+its CURVE public key when CURVE is on, otherwise its connection identity,
+which the pool's clients choose themselves (a random session id, kept
+across reconnects). Every map of requests (in flight, stored replies,
+durable receipts) is keyed by the scope and the id together
+(:func:`scoped_key`), so one client can never read, pre-empt or hijack
+another's request. Within a scope, a REQUEST whose id is queued or running
+is not run twice (the reply goes to the latest sender), and the replies of
+recent requests are kept so a client's retry gets the same answer: the
+ground for exactly-once delivery.
 
 *Blocks* (op ``block``) are run by :class:`broker.blocks.BlockCoordinator`
 through thin hooks here: while a block waits or runs, ordinary calls stay
@@ -66,6 +72,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -146,6 +153,7 @@ class Job:
     exclusive: bool = False  # re-executed alone on its contract (after repeated stale reads)
     losses: int = 0  # times a worker died, stalled or left holding this job (broker.liveness)
     started: float = 0.0  # when the current attempt was dispatched
+    key: bytes = b""  # the request id scoped to its client (scoped_key): what active and replies use
 
     @property
     def budget(self) -> float:
@@ -199,11 +207,12 @@ class BrokerCore:
         self.clock = clock
         self.validate = validate
         self.started = clock()
+        self.boot = os.urandom(8)  # scopes connections named by libzmq to this run (client_scope)
         self.workers: dict[bytes, WorkerState] = {}
         self.idle: dict[bytes, WorkerState] = {}  # no job; insertion order = longest idle first
         self.spare: dict[bytes, WorkerState] = {}  # running a job, with a credit left for the next one
         self.queue: deque[Job] = deque()
-        self.active: dict[bytes, Job] = {}  # client request id -> queued or running job
+        self.active: dict[bytes, Job] = {}  # scoped request id (scoped_key) -> queued or running job
         self.replies = ReplyCache(self.config.reply_cache, self.config.result_ttl)
         self.liveness = Liveness(self.config.heartbeat_interval, self.config.liveness)
         self.draining = False  # shutting down: new work is refused, in-flight work finishes
@@ -219,7 +228,7 @@ class BrokerCore:
         self.retired_cache = [0, 0]  # hits, misses of workers since forgotten
         self._out: list[Outgoing] = []
         self._next_job = 0
-        self._client_ops: dict[Op, Callable[[bytes, p.Message], None]] = {
+        self._client_ops: dict[Op, Callable[[bytes, bytes, p.Message], None]] = {
             Op.DEPLOY: self._deploy, Op.CALL: self._call, Op.QUERY: self._call,
             Op.STATS: self._stats, Op.STATE_GET: self._state_get, Op.BLOCK: self._block,
         }
@@ -231,13 +240,20 @@ class BrokerCore:
 
     # --- entry points -----------------------------------------------------
 
-    def client_message(self, identity: bytes, frames: list[bytes]) -> list[Outgoing]:
-        """Handle one frontend message (frames after the identity); returns what to send."""
+    def client_message(self, identity: bytes, frames: list[bytes], principal: bytes | None = None
+                       ) -> list[Outgoing]:
+        """Handle one frontend message (frames after the identity); returns what to send.
+
+        ``principal`` is the sender's authenticated name (its CURVE public
+        key, which the server reads from the message's ZAP ``User-Id``), or
+        None without CURVE: it scopes the request id (:func:`client_scope`).
+        """
         rid = p.guess_request_id(frames)
         try:
             op, message = p.decode_client(frames, self.config.limits)
             rid = message.request_id
-            self._client_request(identity, op, message)
+            key = scoped_key(client_scope(identity, principal, self.boot), rid)
+            self._client_request(identity, key, op, message)
         except errors.PoolError as exc:
             self._client_error(identity, rid, exc)
         except Exception as exc:  # a bug must not take the broker down
@@ -323,27 +339,27 @@ class BrokerCore:
 
     # --- clients ------------------------------------------------------------
 
-    def _client_request(self, identity: bytes, op: Op, message: p.Message) -> None:
+    def _client_request(self, identity: bytes, key: bytes, op: Op, message: p.Message) -> None:
         rid = message.request_id
-        stored = self._stored_reply(op, rid)
+        stored = self._stored_reply(op, key, rid)
         if stored is not None:
             self.counters["duplicates"] += 1
             self._send_client(identity, stored)
-        elif rid in self.active:
+        elif key in self.active:
             self.counters["duplicates"] += 1
-            self.active[rid].client = identity
+            self.active[key].client = identity
         elif self.draining and op in DRAIN_REFUSED:
             raise errors.Busy("the broker is shutting down; send the request to another broker or later")
         else:
             if self.log.isEnabledFor(logging.INFO):  # the arguments cost on the hot path: only when logged
                 logs.event(self.log, "request", rid, op=str(op), code_id=message.body.get("code_id"))
-            self._client_ops[op](identity, message)
+            self._client_ops[op](identity, key, message)
 
-    def _stored_reply(self, op: Op, rid: bytes) -> list[bytes] | None:
-        """The reply already given to ``rid``: kept in memory, or a committed call's durable receipt."""
-        frames = self.replies.get(rid, self.clock())
+    def _stored_reply(self, op: Op, key: bytes, rid: bytes) -> list[bytes] | None:
+        """The reply already given to request ``key``: kept in memory, or a committed call's receipt."""
+        frames = self.replies.get(key, self.clock())
         if frames is None and op is Op.CALL:
-            receipt = self.store.receipt(rid)
+            receipt = self.store.receipt(key)
             if receipt is not None:
                 frames = [p.CLIENT_TAG, bytes((Command.FINAL,)), rid, receipt]
                 self.counters["receipts_replayed"] += 1
@@ -356,18 +372,19 @@ class BrokerCore:
         logs.event(self.log, "rejected", rid, code=code.name, reason=exc.reason, limit=limit or None)
         self._send_client(identity, p.error_frames(rid, code, exc.reason, limit))
 
-    def _reply(self, identity: bytes, rid: bytes, body: dict[str, Any]) -> None:
+    def _reply(self, identity: bytes, key: bytes, rid: bytes, body: dict[str, Any]) -> None:
+        """Send a FINAL for request ``rid`` (scoped as ``key``), remembered for the client's retries."""
         frames = p.encode(p.CLIENT_TAG, Command.FINAL, rid, body)
-        self._remember(rid, frames)
+        self._remember(key, frames)
         self._send_client(identity, frames)
 
-    def _remember(self, rid: bytes, frames: list[bytes]) -> None:
-        self.replies.put(rid, frames, self.clock())
+    def _remember(self, key: bytes, frames: list[bytes]) -> None:
+        self.replies.put(key, frames, self.clock())
 
     def _send_client(self, identity: bytes, frames: list[bytes]) -> None:
         self._out.append(Outgoing(Side.FRONTEND, identity, frames))
 
-    def _deploy(self, identity: bytes, message: p.Message) -> None:
+    def _deploy(self, identity: bytes, key: bytes, message: p.Message) -> None:
         module: bytes = message.body["code"]
         limits.check_deploy(module, self.config, message.request_id)
         try:
@@ -378,21 +395,22 @@ class BrokerCore:
         self.store.put_code(code_id, module)
         self.known_code.add(code_id)
         self.counters["deploys"] += 1
-        self._reply(identity, message.request_id, {"code_id": code_id})
+        self._reply(identity, key, message.request_id, {"code_id": code_id})
 
     def _has_code(self, code_id: str) -> bool:
         if code_id not in self.known_code and self.store.get_code(code_id) is not None:
             self.known_code.add(code_id)
         return code_id in self.known_code
 
-    def _call(self, identity: bytes, message: p.Message) -> None:
-        body, rid = message.body, message.request_id
+    def _call(self, identity: bytes, key: bytes, message: p.Message) -> None:
+        body = message.body
         if not self._has_code(body["code_id"]):
             raise errors.UnknownCode(f"no module deployed with code id {body['code_id']}")
         if len(self.queue) >= self.config.max_queue:
             raise errors.Busy(f"the queue is full ({len(self.queue)} requests); try again later")
         job = self._new_job(identity, message)
-        self.active[rid] = job
+        job.key = key
+        self.active[key] = job
         self._submit(job)
 
     def _new_job(self, identity: bytes, message: p.Message) -> Job:
@@ -410,15 +428,15 @@ class BrokerCore:
         return Job(message.request_id, identity, op, body["code_id"], p.pack(request), now,
                    now + timeout + cfg.grace)
 
-    def _stats(self, identity: bytes, message: p.Message) -> None:
-        self._reply(identity, message.request_id, self.stats())
+    def _stats(self, identity: bytes, key: bytes, message: p.Message) -> None:
+        self._reply(identity, key, message.request_id, self.stats())
 
-    def _block(self, identity: bytes, message: p.Message) -> None:
-        self.blocks.request(identity, message)
+    def _block(self, identity: bytes, key: bytes, message: p.Message) -> None:
+        self.blocks.request(identity, key, message)
 
-    def _state_get(self, identity: bytes, message: p.Message) -> None:
+    def _state_get(self, identity: bytes, key: bytes, message: p.Message) -> None:
         value, version = self.store.get(message.body["code_id"], message.body["key"])
-        self._reply(identity, message.request_id, {"value": value, "version": version})
+        self._reply(identity, key, message.request_id, {"value": value, "version": version})
 
     def stats(self) -> dict[str, Any]:
         """Pool statistics: workers, queue, in flight, jobs done, cache hit rate, counters."""
@@ -709,7 +727,7 @@ class BrokerCore:
         """
         receipt = p.pack({**result, "attempts": job.attempts})
         try:
-            self.store.commit_with_receipt(job.code_id, job.reads, writes, job.request_id, receipt,
+            self.store.commit_with_receipt(job.code_id, job.reads, writes, job.key, receipt,
                                            self.config.result_ttl)
         except StaleRead:
             self.counters["reexecutions"] += 1
@@ -736,7 +754,7 @@ class BrokerCore:
             job.exclusive = False
             self.exclusive.discard(job.code_id)
             self._dispatch_idle()
-        self.active.pop(job.request_id, None)
+        self.active.pop(job.key, None)
         self.counters["jobs_done"] += 1
         self.counters[f"status_{result['status']}"] += 1
         result["attempts"] = job.attempts
@@ -746,7 +764,7 @@ class BrokerCore:
             logs.event(self.log, "answered", job.request_id, status=str(result["status"]),
                        attempts=job.attempts, gas_used=result.get("gas_used", 0),
                        latency_ms=round(latency * 1000, 3))
-        self._reply(job.client, job.request_id, result)
+        self._reply(job.client, job.key, job.request_id, result)
 
     # --- time ------------------------------------------------------------------------
 
@@ -804,6 +822,35 @@ class BrokerCore:
             self._next_purge = now + self.config.receipt_purge
             self.replies.expire(now)
             self.store.purge_receipts()
+
+
+SCOPE_CURVE, SCOPE_CHOSEN, SCOPE_CONNECTION = b"k", b"s", b"c"
+"""How a client's scope was found: its CURVE key, an identity it chose, or an identity libzmq made."""
+
+
+def client_scope(identity: bytes, principal: bytes | None, boot: bytes) -> bytes:
+    """Whose request ids these are: what keeps one client's ids apart from every other's.
+
+    With CURVE, the client's public key (``principal``): it alone proves who
+    sent the request, whatever socket it came on. Without it, the ROUTER
+    identity: the pool's clients set it to a random session id of their own
+    (``Client(session=...)``), which they keep across reconnects and broker
+    restarts, and ZeroMQ refuses a second connection claiming an identity
+    already connected. An identity libzmq generated (it starts with a zero
+    byte and counts up from the same value in every broker run) is scoped
+    to this broker run by ``boot``, so a later run never mistakes a new
+    connection for an old one.
+    """
+    if principal is not None:
+        return SCOPE_CURVE + principal
+    if identity[:1] != b"\0":
+        return SCOPE_CHOSEN + identity
+    return SCOPE_CONNECTION + boot + identity
+
+
+def scoped_key(scope: bytes, rid: bytes) -> bytes:
+    """The key of request ``rid`` of the client ``scope``: length-prefixed, so no two pairs collide."""
+    return len(scope).to_bytes(2, "big") + scope + rid
 
 
 DRAIN_REFUSED = frozenset({Op.DEPLOY, Op.CALL, Op.QUERY, Op.BLOCK})

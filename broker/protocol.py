@@ -260,6 +260,22 @@ def receive_all(sock: zmq.Socket[Any]) -> list[bytes]:
     return frames
 
 
+def receive_authenticated(sock: zmq.Socket[Any]) -> tuple[list[bytes], bytes]:
+    """:func:`receive_all`, plus the sender's ZAP ``User-Id`` (with CURVE: its Z85 public key).
+
+    The ZAP handler names every CURVE peer it admits; libzmq attaches that
+    name to each message, so the broker knows which key sent it whatever
+    the sender claims in its frames.
+    """
+    frame = sock.recv(NOBLOCK, copy=False)
+    user = frame.get("User-Id")
+    frames = [frame.bytes]
+    while frame.more:
+        frame = sock.recv(NOBLOCK, copy=False)
+        frames.append(frame.bytes)
+    return frames, user.encode() if isinstance(user, str) else bytes(user)
+
+
 # --- schemas ----------------------------------------------------------------
 
 Check = Callable[[Any], bool]

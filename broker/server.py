@@ -32,7 +32,7 @@ from broker import protocol as p
 from broker.core import BrokerConfig, BrokerCore, Outgoing, Side
 from broker.limits import OperatorLimits
 from broker.metrics import MetricsServer
-from broker.protocol import receive_all, send_frames
+from broker.protocol import receive_all, receive_authenticated, send_frames
 from broker.security import CurveServer, apply_server, authenticator
 from broker.state import StateStore, open_store
 
@@ -251,8 +251,20 @@ class Broker:
         """Receive and handle what is waiting on both sockets; returns how many messages moved."""
         assert self._sockets is not None
         frontend, backend = self._sockets
-        return (self._drain(frontend, self.core.client_message)
-                + self._drain(backend, self.core.worker_message))
+        clients = self._drain_authenticated if self.curve is not None else self._drain
+        return clients(frontend, self.core.client_message) + self._drain(backend, self.core.worker_message)
+
+    def _drain_authenticated(self, sock: zmq.Socket[Any],
+                             handle: Callable[[bytes, list[bytes], bytes], list[Outgoing]]) -> int:
+        """:meth:`_drain` for CURVE clients: each message goes in with its sender's public key."""
+        for count in range(BATCH):
+            try:
+                frames, user = receive_authenticated(sock)
+            except zmq.Again:
+                return count
+            self._send(handle(frames[0], frames[1:], user))
+            self._send(self.core.settle())
+        return BATCH
 
     def _drain(self, sock: zmq.Socket[Any],
                handle: Callable[[bytes, list[bytes]], list[Outgoing]]) -> int:

@@ -366,11 +366,29 @@ def test_too_many_stale_reads_end_in_a_conflict() -> None:
 
 def test_a_repeated_request_id_is_not_run_twice(h: Harness) -> None:
     h.client({"op": "call", "code_id": PROBE_ID, "function": "f"}, b"same")
-    h.client({"op": "call", "code_id": PROBE_ID, "function": "f"}, b"same", identity=b"reconnected")
-    assert len(h.core.queue) == 1
+    h.client({"op": "call", "code_id": PROBE_ID, "function": "f"}, b"same")
+    assert len(h.core.queue) == 1 and h.core.counters["duplicates"] == 1
+
+
+def test_the_same_request_id_from_another_client_is_another_request(h: Harness) -> None:
+    h.client({"op": "call", "code_id": PROBE_ID, "function": "f"}, b"same")
+    h.client({"op": "call", "code_id": PROBE_ID, "function": "f"}, b"same", identity=b"client-2")
+    assert len(h.core.queue) == 2 and h.core.counters["duplicates"] == 0
+    outs = h.ready(b"w1") + h.ready(b"w2")
+    replies = h.final(b"w1", job_of(outs, b"w1")) + h.final(b"w2", job_of(outs, b"w2"))
+    assert sorted(out.identity for out in replies) == [CLIENT, b"client-2"]  # each gets its own answer
+
+
+def test_a_curve_key_scopes_request_ids_whatever_the_connection(h: Harness) -> None:
+    body = p.encode(p.CLIENT_TAG, Command.REQUEST, b"same", {"op": "call", "code_id": PROBE_ID,
+                                                             "function": "f"})
+    h.core.client_message(b"conn-1", body, principal=b"K" * 40)
+    h.core.client_message(b"conn-2", body, principal=b"K" * 40)  # the same key, reconnected
+    h.core.client_message(b"conn-1", body, principal=b"L" * 40)  # another key
+    assert len(h.core.queue) == 2
     job = job_of(h.ready(b"w"), b"w")
-    (out,) = h.final(b"w", job)
-    assert out.identity == b"reconnected"  # the answer goes to the latest sender
+    (out,) = [o for o in h.final(b"w", job) if o.side is Side.FRONTEND]
+    assert out.identity == b"conn-2"  # the answer goes to the key's latest connection
 
 
 def test_a_finished_request_id_gets_the_same_answer_again(h: Harness) -> None:

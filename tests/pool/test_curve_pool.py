@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from broker import errors
-from broker.client import AsyncClient, Client
+from broker.client import AsyncClient, Client, Result, call_body
+from broker.protocol import Op
 from broker.security import CurveClient, CurveServer, generate_keys
 from broker.server import Broker, BrokerThread
 from tests.pool.conftest import LOOPBACK, TEST_CONFIG, WORKER_START, unique
@@ -68,9 +69,9 @@ def pool_keys(tmp_path_factory: pytest.TempPathFactory) -> PoolKeys:
     keys, allowed, broker_public = base / "keys", base / "allowed", base / "broker"
     for directory in (keys, allowed, broker_public):
         directory.mkdir()
-    for name in ("broker", "worker", "client", "stranger"):
+    for name in ("broker", "worker", "client", "other", "stranger"):
         public, _ = generate_keys(keys, name)
-        if name in ("worker", "client"):
+        if name in ("worker", "client", "other"):
             shutil.copy(public, allowed / public.name)
         if name == "broker":
             shutil.copy(public, broker_public / public.name)
@@ -182,3 +183,15 @@ def test_curve_options_go_together_and_name_bad_files(tmp_path: Path, pool_keys:
                  "--state", "memory:", "--curve-secret", str(pool_keys.secret("broker")),
                  "--curve-public-dir", str(tmp_path)]) == 2
     assert "no '*.key' files" in capsys.readouterr().out
+
+
+def test_request_ids_are_scoped_by_the_clients_key(curve_pool: CurvePool, counter_wasm: bytes) -> None:
+    """Another key's client reusing an id runs its own call; the same key on a new connection does not."""
+    body = call_body(Op.CALL, "", "increment", None, None, None, None, None)
+    with curve_pool.client() as client, curve_pool.client("other") as other:
+        body["code_id"] = client.deploy(unique(counter_wasm))
+        assert Result.from_body(client.request(body, request_id=b"shared")).results == [1]
+        assert Result.from_body(other.request(body, request_id=b"shared")).results == [2]
+    with curve_pool.client() as reconnected:  # the first key again, on a new socket and session
+        assert Result.from_body(reconnected.request(body, request_id=b"shared")).results == [1]
+        assert reconnected.state_get(body["code_id"], b"count")[0] == (2).to_bytes(8, "little")

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from broker import protocol as p
-from broker.core import BrokerConfig, BrokerCore
+from broker.core import BrokerConfig, BrokerCore, client_scope, scoped_key
 from broker.liveness import Backoff, Liveness, ReplyCache
 from broker.protocol import Command, ErrorCode
-from tests.pool.test_core import PROBE, Harness, command, job_of, only_client_reply, reply_body
+from tests.pool.test_core import CLIENT, PROBE, Harness, command, job_of, only_client_reply, reply_body
 
 CFG = BrokerConfig()
 WINDOW = CFG.heartbeat_interval * CFG.liveness
@@ -124,19 +124,23 @@ def test_a_committed_reply_survives_a_restart_of_the_core(h: Harness) -> None:
     job = job_of(h.ready(b"w") + h.client(body, rid=b"once"), b"w")
     h.final(b"w", job, writes={b"k": b"v"}, results=[1])
     restarted = BrokerCore(h.store, config=BrokerConfig(), clock=h.clock)
-    (out,) = restarted.client_message(b"c", p.encode(p.CLIENT_TAG, Command.REQUEST, b"once", body))
+    request = p.encode(p.CLIENT_TAG, Command.REQUEST, b"once", body)
+    (out,) = restarted.client_message(CLIENT, request)  # the same session, reconnected
     assert command(out) is Command.FINAL and reply_body(out)["results"] == [1]
     assert restarted.counters["receipts_replayed"] == 1 and h.store.sequence() == 1
     assert restarted.queue == type(restarted.queue)()  # not run again
+    assert restarted.client_message(b"another-session", request) == []  # another client's: queued
+    assert len(restarted.queue) == 1
 
 
 def test_replies_expire_after_their_ttl() -> None:
     h = Harness(result_ttl=10.0)
     h.deploy()
     h.client({"op": "stats"}, rid=b"s")
-    assert h.core.replies.get(b"s", h.clock.now) is not None
+    key = scoped_key(client_scope(CLIENT, None, h.core.boot), b"s")
+    assert h.core.replies.get(key, h.clock.now) is not None
     h.clock.now += 10.0
-    assert h.core.replies.get(b"s", h.clock.now) is None
+    assert h.core.replies.get(key, h.clock.now) is None
 
 
 def test_a_draining_broker_refuses_new_work_and_finishes_what_it_has(h: Harness) -> None:
