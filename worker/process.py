@@ -443,6 +443,8 @@ class Worker:
             return _failure(exc, call, box.get("instance"), job["gas_limit"])
         finally:
             self.host.end()
+            if "instance" in box:  # freed now, not by the cycle collector (its gas_used stays readable)
+                box["instance"].release()
         return _success(results, call, box["instance"])
 
     def _reader(self, job_id: bytes) -> BrokerState:

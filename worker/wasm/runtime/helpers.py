@@ -5,7 +5,9 @@
 bound ``struct`` accessors for inlined loads and stores (``ld_u32``,
 ``st_u64``...), trap constructors, and the helpers below for instructions
 too rare or too subtle to inline (bulk memory, tables, ``memory.grow``,
-``call_indirect`` failures). Bounds checks follow the spec: a bulk
+``call_indirect`` failures). Metered code charges a grow's dynamic price
+(``memory_grow_gas``, ``table_grow_gas``: nothing for a grow that will be
+refused) and checks the meter *before* the grow allocates. Bounds checks follow the spec: a bulk
 instruction checks its whole range before touching anything, so it either
 completes or traps with nothing written.
 """
@@ -71,6 +73,11 @@ def memory_grow(memory: Memory, pages: int) -> int:
     return FAILED if old < 0 else old
 
 
+def memory_grow_gas(memory: Memory, pages: int) -> int:
+    """The dynamic price of ``memory.grow``, charged before it runs: 0 when it will be refused."""
+    return grow_page_gas(pages) if memory.can_grow(pages) else 0
+
+
 def memory_fill(m: bytearray, dst: int, value: int, count: int) -> None:
     if dst + count > len(m):
         raise out_of_bounds_trap()
@@ -107,11 +114,13 @@ def table_set(table: list[Any], index: int, ref: Any) -> None:
 
 def table_grow(table: Table, ref: Any, count: int) -> int:
     """``table.grow``: the old size, or -1 (as an i32)."""
-    old = len(table.elems)
-    if old + count > table.cap:
-        return FAILED
-    table.elems.extend([ref] * count)
-    return old
+    old = table.grow_runtime(count, ref)
+    return FAILED if old < 0 else old
+
+
+def table_grow_gas(table: Table, count: int) -> int:
+    """The dynamic price of ``table.grow``, charged before it runs: 0 when it will be refused."""
+    return grow_elems_gas(count) if table.can_grow(count) else 0
 
 
 def table_fill(table: list[Any], index: int, ref: Any, count: int) -> None:
@@ -178,6 +187,8 @@ BASE_NAMESPACE: dict[str, Any] = {
     "table_get": table_get,
     "table_set": table_set,
     "table_grow": table_grow,
+    "memory_grow_gas": memory_grow_gas,
+    "table_grow_gas": table_grow_gas,
     "table_fill": table_fill,
     "table_copy": table_copy,
     "table_init": table_init,

@@ -49,6 +49,7 @@ from ..numeric_float import f32_from_bits, f64_from_bits
 from ..numeric_int import MASK32, MASK64
 from ..opcodes import Opcode
 from ..types import ExternKind, FuncType, GlobalType, Limits, MemType, TableType, ValType
+from .budget import Budget, memory_bytes, table_bytes
 from .functions import Caller, Function, HostFunc, RawFn, host_raw
 from .gas import GasMeter
 from .globals import Global
@@ -65,11 +66,14 @@ EAGER_CODE_BYTES = 256 * 1024  # modules with less code are compiled whole at in
 class Instance:
     """A module instance: its exports, gas and memory."""
 
-    __slots__ = ("exports", "funcs", "globals", "limits", "memories", "meter", "module", "ns", "tables")
+    __slots__ = ("budget", "exports", "funcs", "globals", "host_memory", "limits", "memories", "meter",
+                 "module", "ns", "tables")
 
     def __init__(self, module: Module, limits: RuntimeLimits, gas_limit: int | None) -> None:
         self.module = module
         self.limits = limits
+        self.budget = Budget(limits.instance_bytes)
+        self.host_memory: Memory | None = None  # what ``memory`` returns, found once at export time
         self.ns: dict[str, Any] = dict(BASE_NAMESPACE)
         self.meter = GasMeter(gas_limit)
         self.ns["G"] = self.meter
@@ -90,14 +94,45 @@ class Instance:
 
     @property
     def memory(self) -> Memory | None:
-        """The exported memory if there is one, else memory 0, else None."""
-        for value in self.exports.values():
-            if isinstance(value, Memory):
-                return value
-        return self.memories[0] if self.memories else None
+        """The exported memory if there is one, else memory 0, else None (host functions' view; O(1))."""
+        return self.host_memory
+
+    def release(self) -> None:
+        """Let go of everything the instance holds, so that reference counting frees it at once.
+
+        An instance is full of reference cycles (its namespace holds functions
+        whose globals are that namespace; its functions point back at it), so
+        without this only the cycle collector frees a dead instance, and its
+        memories with it. Afterwards the instance's own functions raise
+        :class:`LinkError` when called; objects it exported stay usable only as
+        far as they do not need it. Idempotent; ``with instance:`` calls it on
+        exit. Release only an instance nothing else links to.
+        """
+        for function in self.funcs:
+            if function.instance is self:
+                function.fn = _released
+                function.instance = None
+        self.ns.clear()
+        self.funcs.clear()
+        self.tables.clear()
+        self.memories.clear()
+        self.globals.clear()
+        self.exports.clear()
+        self.host_memory = None
+
+    def __enter__(self) -> Instance:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
 
     def __repr__(self) -> str:
         return f"<Instance exports={sorted(self.exports)}>"
+
+
+def _released(d: int, *args: Any) -> Any:
+    """What a released instance's functions become."""
+    raise LinkError("the function's instance was released")
 
 
 # ---------------------------------------------------------------- import matching
@@ -261,20 +296,41 @@ def _stub(inst: Instance, compiled: CompiledModule, index: int) -> RawFn:
     return first_call
 
 
+def check_sizes(module: Module, limits: RuntimeLimits) -> None:
+    """LinkError unless the tables and memories ``module`` defines fit ``limits``, each and together.
+
+    Runs before anything is allocated. Imported tables and memories are not
+    counted: their creator's budget bounds them (see ``runtime.budget``).
+    """
+    for table_type in module.tables:
+        if table_type.limits.min > limits.table_elements:
+            raise LinkError(f"table of {table_type.limits.min} elements exceeds the runtime limit "
+                            f"{limits.table_elements}")
+    for mem_type in module.mems:
+        if mem_type.limits.min > limits.memory_pages:
+            raise LinkError(f"memory of {mem_type.limits.min} pages exceeds the runtime limit "
+                            f"{limits.memory_pages}")
+    elements = sum(table_type.limits.min for table_type in module.tables)
+    pages = sum(mem_type.limits.min for mem_type in module.mems)
+    needed = table_bytes(elements) + memory_bytes(pages)
+    if needed > limits.instance_bytes:
+        raise LinkError(f"{len(module.tables)} tables of {elements} elements and {len(module.mems)} memories "
+                        f"of {pages} pages need {needed} bytes, over the runtime limit instance_bytes="
+                        f"{limits.instance_bytes}")
+
+
 def _allocate(inst: Instance) -> None:
     module, ns, limits = inst.module, inst.ns, inst.limits
+    check_sizes(module, limits)
     for definition in module.globals:
         inst.globals.append(Global.of_runtime(definition.type, eval_const(inst, definition.init)))
     for table_type in module.tables:
         lim = table_type.limits
-        if lim.min > limits.table_elements:
-            raise LinkError(f"table of {lim.min} elements exceeds the runtime limit {limits.table_elements}")
-        inst.tables.append(Table(lim.min, lim.max, table_type.elem, limit_elements=limits.table_elements))
+        inst.tables.append(Table(lim.min, lim.max, table_type.elem, limit_elements=limits.table_elements,
+                                 budget=inst.budget))
     for mem_type in module.mems:
         lim = mem_type.limits
-        if lim.min > limits.memory_pages:
-            raise LinkError(f"memory of {lim.min} pages exceeds the runtime limit {limits.memory_pages}")
-        inst.memories.append(Memory(lim.min, lim.max, limit_pages=limits.memory_pages))
+        inst.memories.append(Memory(lim.min, lim.max, limit_pages=limits.memory_pages, budget=inst.budget))
     for index, glob in enumerate(inst.globals):
         if glob.type.mutable:
             ns[f"gb{index}"] = glob
@@ -299,7 +355,11 @@ _EXPORT_SPACES = {
 def _exports(inst: Instance) -> None:
     for export in inst.module.exports:
         space: list[Any] = getattr(inst, _EXPORT_SPACES[ExternKind(export.kind)])
-        inst.exports[export.name] = space[export.index]
+        value = inst.exports[export.name] = space[export.index]
+        if inst.host_memory is None and isinstance(value, Memory):
+            inst.host_memory = value
+    if inst.host_memory is None and inst.memories:
+        inst.host_memory = inst.memories[0]
 
 
 # ---------------------------------------------------------------- initialization
@@ -343,9 +403,36 @@ def instantiate(module: Module, imports: Mapping[str, Mapping[str, Any]] | None 
     if gas_limit is not None and gas_limit < 0:
         raise ValueError("gas_limit cannot be negative")
     inst = Instance(module, limits, gas_limit)
-    caller = Caller(inst)
-    compiled = compile_module(module, metered=gas_limit is not None, max_registers=limits.max_registers)
-    _resolve_imports(inst, imports or {}, caller, compiled.signatures)
+    try:
+        _build(inst, imports or {})
+    except BaseException:
+        if _confined(module):  # nothing of it can be reachable: free it at once (it holds cycles)
+            inst.release()
+        raise
+    return inst
+
+
+def _confined(module: Module) -> bool:
+    """Whether none of an instance's functions can be reachable from outside if instantiation fails.
+
+    They escape only through imports: a table or a global they are written
+    into, or a function taking a reference. (A failed instance's writes stay.)
+    """
+    for imp in module.imports:
+        if imp.kind in (ExternKind.TABLE, ExternKind.GLOBAL):
+            return False
+        takes_refs = imp.kind == ExternKind.FUNC and isinstance(imp.desc, int) and any(
+            t.is_ref for t in module.types[imp.desc].params)
+        if takes_refs:
+            return False
+    return True
+
+
+def _build(inst: Instance, imports: Mapping[str, Mapping[str, Any]]) -> None:
+    module, limits = inst.module, inst.limits
+    metered = inst.meter.limit is not None
+    compiled = compile_module(module, metered=metered, max_registers=limits.max_registers)
+    _resolve_imports(inst, imports, Caller(inst), compiled.signatures)
     if sum(func.size for func in module.funcs) <= EAGER_CODE_BYTES:
         compiled.compile_all()  # small modules: every compile error surfaces here, no first-call delay
     _raise_recursion_limit(limits.call_depth)
@@ -355,7 +442,6 @@ def instantiate(module: Module, imports: Mapping[str, Mapping[str, Any]] | None 
     _initialize(inst)
     if module.start is not None:
         inst.funcs[module.start].invoke(())
-    return inst
 
 
 __all__ = ["Instance", "RuntimeLimits", "ValType", "eval_const", "instantiate"]

@@ -3,23 +3,28 @@
 Compiled code binds the ``bytearray`` itself (``m``) and indexes it directly,
 so growing must keep the same object: :meth:`Memory.grow` extends it. The
 memory's growth limit is its declared maximum, capped by the runtime limit
-``memory_pages`` of whoever created it.
+``memory_pages`` of whoever created it, and its pages count against the
+:class:`~.budget.Budget` of the instance that defined it (if any): a grow
+the budget cannot cover fails with -1 before allocating.
 """
 
 from __future__ import annotations
 
 from ..errors import Trap, TrapKind
 from ..types import MAX_PAGES, PAGE_SIZE, Limits, MemType
+from .budget import Budget, memory_bytes
 from .limits import DEFAULT_RUNTIME_LIMITS
 
 
 class Memory:
     """A linear memory of 64 KiB pages (the public ``wasm.Memory``)."""
 
-    __slots__ = ("cap", "data", "max")
+    __slots__ = ("budget", "cap", "data", "max")
 
     def __init__(self, min_pages: int, max_pages: int | None = None, *,
-                 limit_pages: int = DEFAULT_RUNTIME_LIMITS.memory_pages) -> None:
+                 limit_pages: int = DEFAULT_RUNTIME_LIMITS.memory_pages,
+                 budget: Budget | None = None) -> None:
+        """``budget``: what the pages count against (the defining instance's); None: only the caps."""
         bad_max = max_pages is not None and not min_pages <= max_pages <= MAX_PAGES
         if not 0 <= min_pages <= MAX_PAGES or bad_max:
             raise ValueError(f"invalid memory limits {min_pages}..{max_pages}")
@@ -27,6 +32,9 @@ class Memory:
         self.cap = min(MAX_PAGES if max_pages is None else max_pages, limit_pages)
         if min_pages > self.cap:
             raise ValueError(f"memory of {min_pages} pages exceeds the limit of {self.cap} pages")
+        if budget is not None and not budget.take(memory_bytes(min_pages)):
+            raise ValueError(f"memory of {min_pages} pages exceeds the budget {budget}")
+        self.budget = budget
         self.data = bytearray(min_pages * PAGE_SIZE)
 
     @property
@@ -54,11 +62,19 @@ class Memory:
         self._span(addr, len(data))
         self.data[addr:addr + len(data)] = data
 
+    def can_grow(self, pages: int) -> bool:
+        """Whether :meth:`grow` would grant ``pages`` pages (within the cap and the budget)."""
+        if pages < 0 or len(self.data) // PAGE_SIZE + pages > self.cap:
+            return False
+        return self.budget is None or self.budget.fits(memory_bytes(pages))
+
     def grow(self, pages: int) -> int:
         """Add ``pages`` zeroed pages; the old size in pages, or -1 when it cannot grow."""
         old = len(self.data) // PAGE_SIZE
-        if pages < 0 or old + pages > self.cap:
+        if not self.can_grow(pages):
             return -1
+        if self.budget is not None:
+            self.budget.take(memory_bytes(pages))
         if pages:
             self.data.extend(bytes(pages * PAGE_SIZE))
         return old

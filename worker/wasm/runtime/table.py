@@ -2,7 +2,9 @@
 
 Compiled code binds the list (``t0``) and indexes it directly, so growing
 extends the same object. Elements are None (null) or, in a funcref table,
-:class:`~.functions.Function` objects.
+:class:`~.functions.Function` objects. Like a memory, a table counts its
+elements against the :class:`~.budget.Budget` of the instance that defined
+it, if any.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 from ..errors import Trap, TrapKind
 from ..types import MAX_TABLE_SIZE, Limits, TableType, ValType
+from .budget import Budget, table_bytes
 from .limits import DEFAULT_RUNTIME_LIMITS
 from .values import TO_RUNTIME
 
@@ -18,10 +21,12 @@ from .values import TO_RUNTIME
 class Table:
     """A table of references (the public ``wasm.Table``)."""
 
-    __slots__ = ("cap", "elem", "elems", "max")
+    __slots__ = ("budget", "cap", "elem", "elems", "max")
 
     def __init__(self, min: int, max: int | None = None, elem: str = "funcref", *,
-                 init: Any = None, limit_elements: int = DEFAULT_RUNTIME_LIMITS.table_elements) -> None:
+                 init: Any = None, limit_elements: int = DEFAULT_RUNTIME_LIMITS.table_elements,
+                 budget: Budget | None = None) -> None:
+        """``budget``: what the elements count against (the defining instance's); None: only the caps."""
         self.elem = ValType(elem)
         if not self.elem.is_ref:
             raise ValueError(f"a table holds references, not {elem}")
@@ -31,6 +36,9 @@ class Table:
         self.cap = limit_elements if max is None else min_(max, limit_elements)
         if min > self.cap:
             raise ValueError(f"table of {min} elements exceeds the limit of {self.cap}")
+        if budget is not None and not budget.take(table_bytes(min)):
+            raise ValueError(f"table of {min} elements exceeds the budget {budget}")
+        self.budget = budget
         self.elems: list[Any] = [TO_RUNTIME[self.elem](init)] * min
 
     @property
@@ -56,12 +64,24 @@ class Table:
         self._check(index)
         self.elems[index] = TO_RUNTIME[self.elem](ref)
 
+    def can_grow(self, count: int) -> bool:
+        """Whether :meth:`grow` would add ``count`` elements (within the cap and the budget)."""
+        if count < 0 or len(self.elems) + count > self.cap:
+            return False
+        return self.budget is None or self.budget.fits(table_bytes(count))
+
     def grow(self, count: int, ref: Any = None) -> int:
         """Append ``count`` copies of ``ref``; the old size, or -1 when it cannot grow."""
+        return self.grow_runtime(count, TO_RUNTIME[self.elem](ref))
+
+    def grow_runtime(self, count: int, ref: Any) -> int:
+        """:meth:`grow` with ``ref`` already a runtime value (what ``table.grow`` passes)."""
         old = len(self.elems)
-        if count < 0 or old + count > self.cap:
+        if not self.can_grow(count):
             return -1
-        self.elems.extend([TO_RUNTIME[self.elem](ref)] * count)
+        if self.budget is not None:
+            self.budget.take(table_bytes(count))
+        self.elems.extend([ref] * count)
         return old
 
     def __repr__(self) -> str:

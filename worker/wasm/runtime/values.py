@@ -16,6 +16,7 @@ Each direction is a table keyed by :class:`ValType`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -40,10 +41,16 @@ def _int_in(width: int) -> Converter:
 
 
 def _float_in(width: int) -> Converter:
+    """Numbers in (f32 rounds as ``f32.demote_f64`` does); an int too large for a float is a TypeError."""
     def convert(value: Any) -> float:
         if not isinstance(value, int | float):
             raise TypeError(f"expected an f{width} number, got {type(value).__name__}")
-        return f32_round(float(value)) if width == 32 else float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # only an int can be too large for a float
+            bits = int(value).bit_length()
+            raise TypeError(f"an integer of {bits} bits does not fit in f{width}") from None
+        return f32_round(number) if width == 32 else number
     return convert
 
 
@@ -122,11 +129,18 @@ ZERO: dict[ValType, Any] = {
 
 
 def host_result(vtype: ValType, value: Any) -> Any:
-    """A host function's result as a runtime value; a wrong type is a trap."""
+    """A host function's result as a runtime value; a wrong type or a value out of range is a trap.
+
+    Stricter than arguments: a finite f32 result beyond the f32 range (which
+    would round to infinity) is a host bug, not a value to pass on.
+    """
     try:
-        return TO_RUNTIME[vtype](value)
+        converted = TO_RUNTIME[vtype](value)
     except TypeError as exc:
         raise Trap(TrapKind.HOST, f"host function returned a bad {vtype} result: {exc}") from None
+    if vtype is ValType.F32 and math.isinf(converted) and not math.isinf(value):
+        raise Trap(TrapKind.HOST, f"host function returned a bad f32 result: {value:.6g} is out of range")
+    return converted
 
 
 __all__ = ["FROM_BITS", "MASK32", "MASK64", "TO_BITS", "TO_PUBLIC", "TO_RUNTIME", "ZERO", "host_result"]
