@@ -203,8 +203,8 @@ class FunctionEmitter(Folder):
         x = X(text, rule.atomic, rule.cond, impure, reads, 1 + sum(a.size for a in args), wrap, big, bound)
         if self.metered and node.op in _GROW:
             self.flush_impure()
-            self.charge_grow(node, args)
             self.assign(str(node.outs[0]), x)
+            self.charge_grow(node, args)
             return
         self.define(str(node.outs[0]), x)
 
@@ -216,11 +216,10 @@ class FunctionEmitter(Folder):
         self.line(f"if {self.gas} < 0: raise out_of_gas()")
 
     def charge_grow(self, node: Op, args: list[X]) -> None:
-        """Charge a grow before it allocates: its price if it will be granted, else nothing."""
-        target = "MEM" if node.op is Opcode.MEMORY_GROW else f"T{node.imm}"
-        price = "memory_grow_gas" if node.op is Opcode.MEMORY_GROW else "table_grow_gas"
-        self.line(f"{self.gas} -= {price}({target}, {args[-1].text})")
-        self.line(f"if {self.gas} < 0: raise out_of_gas()")
+        result = str(node.outs[0])
+        count = args[-1].text
+        unit = "grow_page_gas" if node.op is Opcode.MEMORY_GROW else "grow_elems_gas"
+        self.line(f"if {result} != 0xffffffff: {self.gas} -= {unit}({count})")
 
     def emit_call(self, node: Op, callee: str, args: list[X]) -> None:
         call = f"{callee}({', '.join(['d - 1', *(as_value(a).text for a in args)])})"
@@ -466,7 +465,21 @@ class FunctionEmitter(Folder):
             return
         if self.table_dispatch(node, runs, index, xs):
             return
+        targets = list({id(label): label for _, label in runs}.values())
+        if node.values and len(runs) > len(targets):
+            # each target's moves once: map the entries to target numbers, then a tree over targets
+            index = self.target_index(node, targets, index)
+            runs = list(enumerate(targets))
         self.br_tree(runs, 0, len(runs), index.text, xs)
+
+    def target_index(self, node: BrTable, targets: list[Label], index: X) -> X:
+        """A fresh name holding the number (in ``targets``) of the label ``index`` selects."""
+        number = {id(label): k for k, label in enumerate(targets)}
+        table = ", ".join(str(number[id(label)]) for label in node.labels)
+        self.temps += 1
+        mapped, i = f"t{self.temps}", index.text
+        self.line(f"{mapped} = ({table},)[{i}] if {i} < {len(node.labels)} else {number[id(node.default)]}")
+        return X(mapped, reads=frozenset((mapped,)))
 
     def table_dispatch(self, node: BrTable, runs: list[tuple[int, Label]], index: X, xs: list[X]) -> bool:
         """A jump table straight to states of the innermost state machine, when nothing moves."""
