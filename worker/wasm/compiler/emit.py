@@ -203,8 +203,8 @@ class FunctionEmitter(Folder):
         x = X(text, rule.atomic, rule.cond, impure, reads, 1 + sum(a.size for a in args), wrap, big, bound)
         if self.metered and node.op in _GROW:
             self.flush_impure()
-            self.assign(str(node.outs[0]), x)
             self.charge_grow(node, args)
+            self.assign(str(node.outs[0]), x)
             return
         self.define(str(node.outs[0]), x)
 
@@ -216,10 +216,11 @@ class FunctionEmitter(Folder):
         self.line(f"if {self.gas} < 0: raise out_of_gas()")
 
     def charge_grow(self, node: Op, args: list[X]) -> None:
-        result = str(node.outs[0])
-        count = args[-1].text
-        unit = "grow_page_gas" if node.op is Opcode.MEMORY_GROW else "grow_elems_gas"
-        self.line(f"if {result} != 0xffffffff: {self.gas} -= {unit}({count})")
+        """Charge a grow before it allocates: its price if it will be granted, else nothing."""
+        target = "MEM" if node.op is Opcode.MEMORY_GROW else f"T{node.imm}"
+        price = "memory_grow_gas" if node.op is Opcode.MEMORY_GROW else "table_grow_gas"
+        self.line(f"{self.gas} -= {price}({target}, {args[-1].text})")
+        self.line(f"if {self.gas} < 0: raise out_of_gas()")
 
     def emit_call(self, node: Op, callee: str, args: list[X]) -> None:
         call = f"{callee}({', '.join(['d - 1', *(as_value(a).text for a in args)])})"
