@@ -19,6 +19,19 @@ text file ``NAME.key`` holding its public key and a private twin
   ``*.key`` files. A peer whose key is not there fails the handshake and the
   server's application never sees a single message from it; a peer without
   CURVE fails too, because the mechanisms differ.
+- *Roles*: the broker's two sockets accept two separate sets of keys. Each
+  socket names a ZAP domain (:class:`PeerRole`: ``clients`` on the frontend,
+  ``workers`` on the backend) and the handler checks a peer's key against
+  that domain's directory only, so a client's key cannot register as a
+  worker (and see, or forge the results of, other clients' calls) and a
+  worker's key cannot call. A key in both sets is refused at startup. The
+  broker's ``--curve-public-dir DIR`` holds them as ``DIR/clients/*.key``
+  and ``DIR/workers/*.key`` (:meth:`CurveServer.from_dir`), the layout
+  ``wasmpool keys generate`` writes.
+
+Without CURVE the backend must not be reachable by strangers: bind it to
+loopback or a private interface. :func:`exposed` tells whether an endpoint
+is bound beyond loopback; the broker warns at startup when its backend is.
 
 libzmq accepts *every* CURVE key when no ZAP handler is bound on the
 context, so the authenticator must run, on the same context as the server
@@ -33,6 +46,7 @@ option is touched: pyzmq's own loader would only log such errors.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import shutil
 import tempfile
@@ -52,7 +66,6 @@ from zmq.utils.z85 import Z85CHARS
 PUBLIC_SUFFIX = ".key"
 SECRET_SUFFIX = ".key_secret"
 DEFAULT_KEY_NAMES = ("broker", "worker", "client")
-ANY_DOMAIN = "*"
 Z85_KEY_LENGTH = 40  # a 32-byte Curve25519 key in Z85 text
 
 
@@ -66,6 +79,13 @@ class FileMode(IntEnum):
 
 class SecurityError(Exception):
     """A key file or key directory cannot be used; the message names the path and the reason."""
+
+
+class PeerRole(StrEnum):
+    """Who connects to a server socket; also the ZAP domain and the allowed-keys subdirectory's name."""
+
+    CLIENTS = "clients"  # the frontend: deploy, call, query, blocks
+    WORKERS = "workers"  # the backend: take jobs and report their results
 
 
 class AuthMode(StrEnum):
@@ -210,33 +230,78 @@ def load_allowed(directory: str | os.PathLike[str]) -> dict[Path, bytes]:
 
 @dataclass(frozen=True, slots=True)
 class CurveServer:
-    """How a server socket does CURVE: its own secret key file and the directory of allowed client keys.
+    """How server sockets do CURVE: their secret key file and the allowed public keys of each role.
 
-    ``domain`` is the ZAP domain of the server sockets; the default ``"*"``
-    is the one the authenticator uses for every domain.
+    ``public_dir`` holds the keys of clients (the frontend), ``worker_dir``
+    those of workers (the backend). A server for clients alone (a test
+    server, an embedding without workers) may leave ``worker_dir`` out;
+    the broker requires it (:meth:`roles`).
     """
 
     secret_file: Path
     public_dir: Path
-    domain: str = ANY_DOMAIN
+    worker_dir: Path | None = None
+
+    @classmethod
+    def from_dir(cls, secret_file: str | os.PathLike[str], public_dir: str | os.PathLike[str]) -> CurveServer:
+        """The broker CLI's meaning: ``public_dir`` holds ``clients/`` and ``workers/``; checked now."""
+        base = Path(public_dir)
+        missing = [role.value for role in PeerRole if not (base / role).is_dir()]
+        if missing:
+            raise SecurityError(f"{base}: no {' or '.join(f'{m}/' for m in missing)} directory: the broker "
+                                f"accepts clients' keys from {base / PeerRole.CLIENTS} and workers' from "
+                                f"{base / PeerRole.WORKERS} (wasmpool keys generate writes them)")
+        made = cls(Path(secret_file), base / PeerRole.CLIENTS, base / PeerRole.WORKERS)
+        made.roles()
+        return made
+
+    def allowed(self) -> dict[PeerRole, Path]:
+        """The directory of allowed keys of each role this server has."""
+        dirs = {PeerRole.CLIENTS: self.public_dir}
+        if self.worker_dir is not None:
+            dirs[PeerRole.WORKERS] = self.worker_dir
+        return dirs
 
     def check(self) -> None:
         """Raise :class:`SecurityError` now if any file this configuration names is unusable."""
         load_secret(self.secret_file)
-        load_allowed(self.public_dir)
+        keys = {role: load_allowed(path) for role, path in self.allowed().items()}
+        _check_apart(keys)
+
+    def roles(self) -> None:
+        """:meth:`check`, and that workers have keys of their own (what a broker needs)."""
+        if self.worker_dir is None:
+            raise SecurityError("CURVE on the broker needs the workers' keys apart from the clients' "
+                                "(worker_dir): one set for both would let a client register as a worker")
+        self.check()
 
 
-def apply_server(socket: zmq.Socket[Any], config: CurveServer) -> None:
-    """Make ``socket`` a CURVE server with the configured secret key; call before ``bind``.
+def _check_apart(keys: dict[PeerRole, dict[Path, bytes]]) -> None:
+    """No key may be both a client's and a worker's: roles are told apart by key alone."""
+    if len(keys) < 2:
+        return
+    workers = {key: path for path, key in keys[PeerRole.WORKERS].items()}
+    both = [(path, workers[key]) for path, key in keys[PeerRole.CLIENTS].items() if key in workers]
+    if both:
+        client, worker = both[0]
+        raise SecurityError(f"{client} and {worker}: the same key is allowed as a client and as a worker; "
+                            "give each role its own key pair")
 
-    Client keys are checked by the ZAP handler of :func:`authenticator`,
-    which must be running on this socket's context.
+
+def apply_server(socket: zmq.Socket[Any], config: CurveServer, role: PeerRole = PeerRole.CLIENTS) -> None:
+    """Make ``socket`` a CURVE server for peers of ``role``; call before ``bind``.
+
+    Peer keys are checked by the ZAP handler of :func:`authenticator`,
+    which must be running on this socket's context, against ``role``'s
+    allowed keys only (the socket's ZAP domain names the role).
     """
     public, secret = load_secret(config.secret_file)
     _check_unused(socket)
+    if role not in config.allowed():
+        raise SecurityError(f"no allowed keys for {role} in this CURVE configuration")
     socket.curve_secretkey = secret
     socket.curve_publickey = public
-    socket.zap_domain = config.domain.encode()
+    socket.zap_domain = role.value.encode()
     socket.curve_server = True
 
 
@@ -320,11 +385,37 @@ def authenticator(config: CurveServer, *, context: zmq.Context[Any] | None = Non
 
 
 def allow_clients(auth: zmq.auth.Authenticator, config: CurveServer) -> int:
-    """(Re)load the allowed client keys into a running authenticator; returns how many there are.
+    """(Re)load the allowed keys of every role into a running authenticator; returns how many there are.
 
-    Call it again after adding or removing key files: the handler keeps the
-    set it loaded last.
+    Each role's directory becomes its own ZAP domain, so a key is accepted
+    only on the sockets of its role. Call it again after adding or removing
+    key files: the handler keeps the sets it loaded last.
     """
-    allowed = load_allowed(config.public_dir)
-    auth.configure_curve(domain=config.domain, location=config.public_dir)
-    return len(allowed)
+    config.check()
+    count = 0
+    for role, directory in config.allowed().items():
+        count += len(load_allowed(directory))
+        auth.configure_curve(domain=role.value, location=directory)
+    return count
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "lo", "ip6-localhost"})
+
+
+def exposed(endpoint: str) -> bool:
+    """True when ``endpoint`` (a bind address) may be reached from other machines.
+
+    ``tcp://`` on a wildcard, a routable address, a host name or an
+    interface other than loopback is exposed; loopback addresses, ``ipc://``
+    and ``inproc://`` are not.
+    """
+    transport, _, address = endpoint.partition("://")
+    if transport not in ("tcp", "ws", "wss", "udp", "pgm", "epgm"):
+        return False
+    host = address.rsplit(":", 1)[0].strip("[]").split(";")[-1]
+    if host in LOOPBACK_NAMES:
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:  # "*", an interface or a host name
+        return True

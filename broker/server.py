@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -28,12 +29,13 @@ from typing import Any, cast
 
 import zmq
 
+from broker import logs
 from broker import protocol as p
 from broker.core import BrokerConfig, BrokerCore, Outgoing, Side
 from broker.limits import OperatorLimits
 from broker.metrics import MetricsServer
 from broker.protocol import receive_all, receive_authenticated, send_frames
-from broker.security import CurveServer, apply_server, authenticator
+from broker.security import CurveServer, PeerRole, apply_server, authenticator, exposed
 from broker.state import StateStore, open_store
 
 DEFAULT_FRONTEND = "tcp://*:5555"
@@ -54,9 +56,12 @@ class Broker:
     ``setup_socket`` is called on each ROUTER socket before it binds (e.g. to
     make it a CurveZMQ server).
 
-    ``curve`` makes both sockets CurveZMQ servers that accept only the keys
-    in its ``public_dir`` (a ZAP handler runs on the broker's context, which
-    is a private one unless ``context`` is given); ``limits`` applies the
+    ``curve`` makes both sockets CurveZMQ servers: the frontend accepts only
+    the client keys of its ``public_dir``, the backend only the worker keys
+    of its ``worker_dir`` (a ZAP handler runs on the broker's context, which
+    is a private one unless ``context`` is given). Without ``curve``, a
+    backend bound beyond loopback is logged as a warning at :meth:`bind`
+    (kept in :attr:`warnings`): whoever reaches it can register as a worker; ``limits`` applies the
     operator's ceilings (``broker.limits``); ``metrics_port`` serves the
     Prometheus endpoint on ``metrics_host`` (``broker.metrics``; 0 picks a
     free port, read back from :attr:`metrics_port` after :meth:`bind`).
@@ -68,6 +73,8 @@ class Broker:
                  tick: float = TICK, setup_socket: Callable[[zmq.Socket[Any]], object] | None = None,
                  curve: CurveServer | None = None, limits: OperatorLimits | None = None,
                  metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> None:
+        if curve is not None:
+            curve.roles()  # separate client and worker keys, before anything is opened
         self._owns_store = isinstance(state, str)
         self.store = open_store(state) if isinstance(state, str) else state
         if limits is not None:
@@ -93,6 +100,7 @@ class Broker:
         self._stopping = False
         self._drain_until: float | None = None  # set by drain(): graceful shutdown in progress
         self.sent_dropped = 0
+        self.warnings: list[str] = []  # what bind() found unsafe about the configuration
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -105,17 +113,28 @@ class Broker:
             self._guarded = True
         if self.metrics is not None:
             self.metrics.bind()
-        frontend = self._socket(self.frontend_bind)
+        frontend = self._socket(self.frontend_bind, PeerRole.CLIENTS)
         try:
-            backend = self._socket(self.backend_bind)
+            backend = self._socket(self.backend_bind, PeerRole.WORKERS)
         except zmq.ZMQError:
             frontend.close(linger=0)
             raise
         self._sockets = (frontend, backend)
         self.frontend_endpoint = frontend.getsockopt_string(zmq.LAST_ENDPOINT)
         self.backend_endpoint = backend.getsockopt_string(zmq.LAST_ENDPOINT)
+        self._warn_if_exposed()
 
-    def _socket(self, endpoint: str) -> zmq.Socket[Any]:
+    def _warn_if_exposed(self) -> None:
+        """Log a warning when the backend takes workers from other machines without CURVE."""
+        if self.curve is None and exposed(self.backend_bind):
+            warning = (f"the backend {self.backend_endpoint} is reachable beyond loopback without CURVE: "
+                       "anyone who reaches it can register as a worker, see every call and commit forged "
+                       "writes; bind it to a private interface or enable CURVE (docs/deploy.md)")
+            self.warnings.append(warning)
+            logs.event(logs.get_logger("broker"), "exposed_backend", level=logging.WARNING,
+                       endpoint=self.backend_endpoint, message=warning)
+
+    def _socket(self, endpoint: str, role: PeerRole) -> zmq.Socket[Any]:
         sock: zmq.Socket[Any] = self.context.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.MAXMSGSIZE, HARD_LIMIT_FACTOR * self.core.config.limits.max_body)
@@ -124,7 +143,7 @@ class Broker:
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a send to a vanished peer fails instead of vanishing
         try:
             if self.curve is not None:
-                apply_server(sock, self.curve)
+                apply_server(sock, self.curve, role)
             if self.setup_socket is not None:
                 self.setup_socket(sock)
             sock.bind(endpoint)

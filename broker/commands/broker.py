@@ -74,7 +74,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"broker: clients {broker.frontend_endpoint}, workers {broker.backend_endpoint}, "
           f"state {args.state}", flush=True)
     if options["curve"] is not None:
-        print(f"broker: CurveZMQ on, accepting the keys in {options['curve'].public_dir}", flush=True)
+        curve = options["curve"]
+        print(f"broker: CurveZMQ on, accepting clients' keys in {curve.public_dir} and workers' keys in "
+              f"{curve.worker_dir}", flush=True)
+    for warning in broker.warnings:
+        print(f"broker: WARNING: {warning}", flush=True)
     if args.metrics_port is not None:
         port = broker.metrics.port if broker.metrics is not None else args.metrics_port
         print(f"broker: metrics on http://{args.metrics_host}:{port}/metrics", flush=True)

@@ -38,7 +38,8 @@ class Exporter(StrEnum):
 
 
 PUBLIC_DIR_HELP = {
-    Role.SERVER: "directory of the public keys (*.key) of the workers and clients to accept",
+    Role.SERVER: "directory of the public keys (*.key) to accept: clients' in DIR/clients, workers' in "
+                 "DIR/workers (a key is accepted in its role only)",
     Role.CLIENT: "directory holding the broker's public key, broker.key",
 }
 
@@ -62,9 +63,7 @@ def curve_server(args: argparse.Namespace) -> CurveServer | None:
     files = _curve_files(args)
     if files is None:
         return None
-    config = CurveServer(secret_file=files[0], public_dir=files[1])
-    config.check()
-    return config
+    return CurveServer.from_dir(files[0], files[1])
 
 
 def curve_client(args: argparse.Namespace) -> CurveClient | None:

@@ -1,7 +1,8 @@
 """CurveZMQ on the whole pool: a real broker, real worker processes and clients, all with keys.
 
 One broker runs with ``Broker(curve=CurveServer(...))``, accepting the keys
-of ``worker`` and ``client``. Two worker processes connect: one with the
+of ``client`` and ``other`` as clients and of ``worker`` as a worker: each key
+in its own role only. Two worker processes connect: one with the
 worker key, one with a stranger's key. Allowed clients are served end to
 end (blocking, asyncio and the CLI); a client with an unknown key, or with
 no CURVE at all, gets nothing and raises the typed ``RequestTimeout``; the
@@ -17,8 +18,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from broker import errors
 from broker.client import AsyncClient, Client, Result, call_body
@@ -40,7 +44,7 @@ WATCH = 1.0  # seconds the stranger worker is watched (five of its heartbeat int
 @dataclass(frozen=True)
 class PoolKeys:
     keys: Path  # every key pair
-    allowed: Path  # the broker's accepted public keys: worker.key, client.key
+    allowed: Path  # the broker's accepted public keys: clients/{client,other}.key, workers/worker.key
     broker_public: Path  # a directory holding only broker.key (what workers and clients get)
 
     def secret(self, name: str) -> Path:
@@ -67,12 +71,14 @@ class CurvePool:
 def pool_keys(tmp_path_factory: pytest.TempPathFactory) -> PoolKeys:
     base = tmp_path_factory.mktemp("curve")
     keys, allowed, broker_public = base / "keys", base / "allowed", base / "broker"
-    for directory in (keys, allowed, broker_public):
-        directory.mkdir()
+    for directory in (keys, allowed / "clients", allowed / "workers", broker_public):
+        directory.mkdir(parents=True)
     for name in ("broker", "worker", "client", "other", "stranger"):
         public, _ = generate_keys(keys, name)
-        if name in ("worker", "client", "other"):
-            shutil.copy(public, allowed / public.name)
+        if name in ("client", "other"):
+            shutil.copy(public, allowed / "clients" / public.name)
+        if name == "worker":
+            shutil.copy(public, allowed / "workers" / public.name)
         if name == "broker":
             shutil.copy(public, broker_public / public.name)
     return PoolKeys(keys, allowed, broker_public)
@@ -85,7 +91,7 @@ def _worker(backend: str, keys: PoolKeys, name: str) -> WorkerConfig:
 
 @pytest.fixture(scope="module")
 def curve_pool(pool_keys: PoolKeys, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CurvePool]:
-    curve = CurveServer(secret_file=pool_keys.secret("broker"), public_dir=pool_keys.allowed)
+    curve = CurveServer.from_dir(pool_keys.secret("broker"), pool_keys.allowed)
     broker = Broker(f"sqlite:{tmp_path_factory.mktemp('curve-state') / 'state.db'}", LOOPBACK, LOOPBACK,
                     config=TEST_CONFIG, curve=curve)
     with BrokerThread(broker) as thread:
@@ -126,6 +132,41 @@ def test_a_worker_with_an_unknown_key_never_registers(curve_pool: CurvePool) -> 
             assert [w["pid"] for w in stats["worker_list"]] == [curve_pool.worker_pid]
             time.sleep(0.1)
         assert curve_pool.stranger_pid not in {w["pid"] for w in client.stats()["worker_list"]}
+
+
+HANDSHAKE_EVENTS = zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+
+
+def handshake(endpoint: str, keys: PoolKeys, name: str) -> int:
+    """Connect a CURVE DEALER with ``name``'s key and return how its handshake ended (a monitor event)."""
+    context: zmq.Context[Any] = zmq.Context()
+    sock = context.socket(zmq.DEALER)
+    monitor = sock.get_monitor_socket(HANDSHAKE_EVENTS)
+    try:
+        CurveClient.from_dir(keys.secret(name), keys.broker_public)(sock)
+        sock.connect(endpoint)
+        assert monitor.poll(int(WORKER_START * 1000)), "no handshake at all"
+        event: int = recv_monitor_message(monitor)["event"]
+        return event
+    finally:
+        sock.disable_monitor()
+        monitor.close(linger=0)
+        sock.close(linger=0)
+        context.term()
+
+
+@pytest.mark.parametrize(("name", "side", "allowed"), [
+    pytest.param("worker", "backend", True, id="worker-key-as-worker"),
+    pytest.param("client", "backend", False, id="client-key-as-worker"),
+    pytest.param("client", "frontend", True, id="client-key-as-client"),
+    pytest.param("worker", "frontend", False, id="worker-key-as-client"),
+])
+def test_a_key_is_accepted_in_its_own_role_only(curve_pool: CurvePool, name: str, side: str,
+                                                allowed: bool) -> None:
+    """A client key cannot register as a worker (and see or forge calls); a worker key cannot call."""
+    endpoint = curve_pool.thread.backend if side == "backend" else curve_pool.frontend
+    expected = zmq.EVENT_HANDSHAKE_SUCCEEDED if allowed else zmq.EVENT_HANDSHAKE_FAILED_AUTH
+    assert handshake(endpoint, curve_pool.keys, name) == expected
 
 
 @pytest.mark.parametrize("who", ["stranger-key", "no-curve"])
@@ -179,6 +220,12 @@ def test_curve_options_go_together_and_name_bad_files(tmp_path: Path, pool_keys:
     assert main(["worker", "--connect", "tcp://127.0.0.1:1", "--curve-secret", str(missing),
                  "--curve-public-dir", str(pool_keys.broker_public)]) == 2
     assert str(missing) in capsys.readouterr().out
+    assert main(["broker", "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*",
+                 "--state", "memory:", "--curve-secret", str(pool_keys.secret("broker")),
+                 "--curve-public-dir", str(tmp_path)]) == 2
+    assert "no clients/ or workers/ directory" in capsys.readouterr().out
+    (tmp_path / "clients").mkdir()
+    (tmp_path / "workers").mkdir()
     assert main(["broker", "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*",
                  "--state", "memory:", "--curve-secret", str(pool_keys.secret("broker")),
                  "--curve-public-dir", str(tmp_path)]) == 2

@@ -12,6 +12,7 @@ same marker sent without CURVE does.
 from __future__ import annotations
 
 import argparse
+import logging
 import selectors
 import shutil
 import socket
@@ -35,12 +36,14 @@ from broker.security import (
     apply_client,
     apply_server,
     authenticator,
+    exposed,
     generate_keys,
     key_paths,
     load_allowed,
     load_public,
     load_secret,
 )
+from broker.server import Broker
 from worker.cli import main
 
 pytestmark = pytest.mark.timeout(30)
@@ -449,14 +452,65 @@ def test_keys_generate_makes_the_three_pool_pairs(tmp_path: Path, capsys: pytest
     for name in ("broker", "worker", "client"):
         public, _ = load_secret(target / f"{name}.key_secret")
         assert load_public(target / f"{name}.key") == public
+    shared = sorted(p.relative_to(target).as_posix() for p in target.rglob("*.key") if p.parent != target)
+    assert shared == ["allowed/clients/client.key", "allowed/workers/worker.key", "broker/broker.key"]
+    config = CurveServer.from_dir(target / "broker.key_secret", target / "allowed")
+    assert (config.public_dir, config.worker_dir) == (target / "allowed/clients", target / "allowed/workers")
+
+
+def test_the_broker_refuses_one_key_set_for_both_roles(keys: Keys, tmp_path: Path) -> None:
+    with pytest.raises(SecurityError, match="no clients/ or workers/ directory"):
+        CurveServer.from_dir(keys.broker_secret, keys.allowed_dir)  # the flat layout: one set for both
+    with pytest.raises(SecurityError, match="apart from the clients'"):
+        Broker(curve=keys.server())
+    both = CurveServer(keys.broker_secret, keys.allowed_dir, worker_dir=keys.allowed_dir)
+    with pytest.raises(SecurityError, match="allowed as a client and as a worker"):
+        both.roles()
+
+
+@pytest.mark.parametrize(("endpoint", "expected"), [
+    ("tcp://127.0.0.1:5556", False), ("tcp://localhost:5556", False), ("tcp://[::1]:5556", False),
+    ("ipc:///run/wasmpool/backend", False), ("inproc://backend", False), ("tcp://*:5556", True),
+    ("tcp://0.0.0.0:5556", True), ("tcp://10.0.0.5:5556", True), ("tcp://eth0:5556", True),
+])
+def test_which_bind_addresses_are_exposed(endpoint: str, expected: bool) -> None:
+    assert exposed(endpoint) is expected
+
+
+def test_the_broker_warns_when_its_backend_is_exposed_without_curve(caplog: pytest.LogCaptureFixture) -> None:
+    private = Broker("memory:", f"tcp://{LOOPBACK}:*", f"tcp://{LOOPBACK}:*")
+    exposed_broker = Broker("memory:", f"tcp://{LOOPBACK}:*", "tcp://0.0.0.0:*")
+    try:
+        with caplog.at_level(logging.WARNING, logger="wasmpool"):
+            private.bind()
+            assert private.warnings == [] and not caplog.records
+            exposed_broker.bind()
+        (warning,) = exposed_broker.warnings
+        assert "without CURVE" in warning and "register as a worker" in warning
+        assert [r.getMessage() for r in caplog.records] == ["exposed_backend"]
+    finally:
+        private.close()
+        exposed_broker.close()
 
 
 def test_keys_generate_one_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _ = wasmpool(capsys, "keys", "generate", str(tmp_path), "--name", "edge")
+    status, out, _ = wasmpool(capsys, "keys", "generate", str(tmp_path), "--client", "edge")
     assert status == 0
     assert out.split() == ["edge", "public", str(tmp_path / "edge.key"),
                            "edge", "secret", str(tmp_path / "edge.key_secret")]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["edge.key", "edge.key_secret"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["allowed", "edge.key", "edge.key_secret"]
+    assert load_public(tmp_path / "allowed" / "clients" / "edge.key") == load_public(tmp_path / "edge.key")
+
+
+def test_keys_generate_gives_each_role_its_own_keys(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, _ = wasmpool(capsys, "keys", "generate", str(tmp_path), "--worker", "w1", "--client", "c1")
+    assert status == 0
+    assert [p.name for p in (tmp_path / "allowed" / "workers").iterdir()] == ["w1.key"]
+    assert [p.name for p in (tmp_path / "allowed" / "clients").iterdir()] == ["c1.key"]
+    status, _, err = wasmpool(capsys, "keys", "generate", str(tmp_path / "x"), "--worker", "a",
+                              "--client", "a")
+    assert status == 2 and "one key pair per role" in err
 
 
 def test_keys_generate_refuses_existing_files_and_writes_nothing(tmp_path: Path,
@@ -470,14 +524,14 @@ def test_keys_generate_refuses_existing_files_and_writes_nothing(tmp_path: Path,
     status, _, _ = wasmpool(capsys, "keys", "generate", str(tmp_path), "--force")
     assert status == 0
     assert load_secret(tmp_path / "worker.key_secret") != before
-    assert len(list(tmp_path.iterdir())) == 6
+    assert len(list(tmp_path.iterdir())) == 8  # six key files, the allowed/ and broker/ directories
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         pytest.param(["keys"], "choose an action", id="no-action"),
-        pytest.param(["keys", "generate", "DIR", "--name", "../up"], "invalid key name", id="bad-name"),
+        pytest.param(["keys", "generate", "DIR", "--client", "../up"], "invalid key name", id="bad-name"),
         pytest.param(["keys", "generate", "DIR/file"], "cannot create directory", id="dir-is-a-file"),
     ],
 )
@@ -494,6 +548,7 @@ def test_keys_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], a
 def test_keys_module_api() -> None:
     parser = argparse.ArgumentParser()
     keys_command.configure(parser)
-    args = parser.parse_args(["generate", "d", "--name", "a", "--name", "b", "--force"])
-    assert (args.keys_action, args.directory, args.names) == ("generate", Path("d"), ["a", "b"])
+    args = parser.parse_args(["generate", "d", "--client", "a", "--worker", "b", "--client", "c", "--force"])
+    assert (args.keys_action, args.directory) == ("generate", Path("d"))
+    assert (args.clients, args.workers) == (["a", "c"], ["b"])
     assert args.force is True
