@@ -76,3 +76,40 @@ def _switch_on_local() -> list[Instruction]:
 def test_switch_keeps_its_index_local(gas_limit: int | None) -> None:
     f = one_function(["i32"], ["i32"], _switch_on_local(), gas_limit=gas_limit)
     assert (f(5), f(4), f(39), f(50)) == (205, 104, 239, 50)
+
+
+# ---------------------------------------------------------------- an operand written where another reads
+
+
+def _divide_then_select_a_global() -> ModuleBuilder:
+    """``select(x / floor(x), g, 1)``: the divisor is materialized in the register the global then takes."""
+    builder = ModuleBuilder()
+    builder.global_("f64", True, [(O.F64_CONST, 0x4014_0000_0000_0000)])  # 5.0
+    builder.func(["f64"], ["f64"], [
+        (O.LOCAL_GET, 0), (O.LOCAL_GET, 0), O.F64_FLOOR, O.F64_DIV, (O.GLOBAL_GET, 0), (O.I32_CONST, 1),
+        O.SELECT,
+    ], export="f")
+    return builder
+
+
+@pytest.mark.parametrize("gas_limit", VARIANTS)
+def test_select_operand_does_not_overwrite_a_divisor(gas_limit: int | None) -> None:
+    module = wasm.decode(_divide_then_select_a_global().build())
+    f = wasm.instantiate(module, {}, gas_limit=gas_limit).exports["f"]
+    assert (f(3.0), f(-2.0**31)) == (1.0, 1.0)
+
+
+@pytest.mark.parametrize("gas_limit", VARIANTS)
+def test_call_indirect_argument_does_not_overwrite_a_divisor(gas_limit: int | None) -> None:
+    builder = ModuleBuilder()
+    builder.global_("f64", True, [(O.F64_CONST, 0x4014_0000_0000_0000)])  # 5.0
+    builder.table(1, 1)
+    first = builder.func(["f64", "f64"], ["f64"], [(O.LOCAL_GET, 0)])
+    sig = builder.type(["f64", "f64"], ["f64"])
+    builder.func(["f64"], ["f64"], [
+        (O.LOCAL_GET, 0), (O.LOCAL_GET, 0), O.F64_FLOOR, O.F64_DIV, (O.GLOBAL_GET, 0), (O.I32_CONST, 0),
+        (O.CALL_INDIRECT, (sig, 0)),
+    ], export="f")
+    builder.elem([(O.I32_CONST, 0)], [first])
+    f = wasm.instantiate(wasm.decode(builder.build()), {}, gas_limit=gas_limit).exports["f"]
+    assert f(3.0) == 1.0

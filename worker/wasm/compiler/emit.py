@@ -168,7 +168,7 @@ class FunctionEmitter(Folder):
                 keep = set(range(len(args)))
             for i in sorted(keep):
                 if i in rule.dup or args[i].impure or i not in rule.lazy:
-                    args[i] = self.materialize(args[i], self.home(node.args[i]))
+                    self.materialize_arg(args, i, node.args)
         if rule.value_first and args[0].impure and args[1].impure:  # m[a] = v evaluates v first
             args[0] = self.materialize(args[0], self.home(node.args[0]))
         if node.op in (Opcode.I32_EQZ, Opcode.I64_EQZ) and (args[0].cond or as_value(args[0]).atomic):
@@ -207,6 +207,19 @@ class FunctionEmitter(Folder):
             self.assign(str(node.outs[0]), x)
             return
         self.define(str(node.outs[0]), x)
+
+    def materialize_arg(self, args: list[X], i: int, operands: tuple[Operand, ...]) -> None:
+        """Write operand ``args[i]`` to its home, first writing out earlier operands that read that home.
+
+        Operands taken for one instruction are no longer pending, so writing a
+        register does not flush them: an earlier operand folded over a value
+        materialized in that register (a division's divisor) would read the new one.
+        """
+        home = self.home(operands[i])
+        for j in range(i):
+            if home in args[j].reads:
+                args[j] = self.materialize(args[j], self.home(operands[j]))
+        args[i] = self.materialize(args[i], home)
 
     def charge_bulk(self, count: X) -> None:
         self.flush_impure()
@@ -260,9 +273,12 @@ class FunctionEmitter(Folder):
         sig = self.view.type_sigs[type_index]
         args = [self.operand(a) for a in node.args]
         self.flush_impure()
-        params = [a if not a.impure else self.materialize(a, self.home(o))
-                  for a, o in zip(args[:-1], node.args[:-1], strict=True)]
-        index = self.materialize(as_value(args[-1]), self.home(node.args[-1]))
+        for k in range(len(args) - 1):
+            if args[k].impure:
+                self.materialize_arg(args, k, node.args)
+        args[-1] = as_value(args[-1])
+        self.materialize_arg(args, len(args) - 1, node.args)
+        params, index = args[:-1], args[-1]
         self.flush_reading("e")
         i = index.text
         self.line(f"e = t{table}[{i}] if {i} < len(t{table}) else None")
