@@ -13,7 +13,7 @@ import pytest
 import worker.wasm as wasm
 from tests.conftest import FIXTURES
 from worker.wasm.module import Module
-from worker.wasm.opcodes import BULK_UNIT, GROW_PAGE_GAS, OPS, Opcode
+from worker.wasm.opcodes import BRANCH_VALUE_GAS, BULK_UNIT, GROW_PAGE_GAS, HOST_CALL_GAS, OPS, Opcode
 
 ENGINE = FIXTURES / "engine"
 OP = Opcode
@@ -51,9 +51,10 @@ def test_straight_line_function(metered: Callable[..., wasm.Instance]) -> None:
 
 def test_a_taken_branch_skips_the_ends_it_jumps_over(metered: Callable[..., wasm.Instance]) -> None:
     head = (OP.BLOCK, OP.BLOCK, OP.I32_CONST, OP.LOCAL_GET, OP.I32_EQZ, OP.BR_IF)
-    assert used(metered(), "early", 0) == cost(*head, OP.END)
+    carried = BRANCH_VALUE_GAS  # the br_if carries one value, taken or not
+    assert used(metered(), "early", 0) == cost(*head, OP.END) + carried
     fall = (OP.DROP, OP.I32_CONST, OP.END, OP.DROP, OP.I32_CONST, OP.END, OP.END)
-    assert used(metered(), "early", 1) == cost(*head, *fall)
+    assert used(metered(), "early", 1) == cost(*head, *fall) + carried
 
 
 @pytest.mark.parametrize("n", [1, 2, 10, 100])
@@ -120,7 +121,7 @@ def test_host_functions_charge_through_the_caller(metered: Callable[..., wasm.In
         caller.gas.charge(amount)
 
     instance = metered(charge=charge)
-    assert used(instance, "host", 500) == cost(OP.LOCAL_GET, OP.CALL, OP.END) + 500
+    assert used(instance, "host", 500) == cost(OP.LOCAL_GET, OP.CALL, OP.END) + HOST_CALL_GAS + 500
 
 
 def test_a_host_charge_past_the_limit_is_gas_exhausted(metered: Callable[..., wasm.Instance]) -> None:

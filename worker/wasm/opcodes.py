@@ -65,12 +65,22 @@ class Gas(IntEnum):
     CALL = 10  # direct call
     CALL_INDIRECT = 15  # indirect call, including the signature check
     MEMORY_GROW = 100  # memory.grow / table.grow, plus GROW_PAGE per page
-    BULK = 10  # memory/table copy, fill, init, plus BULK_BYTE per byte or element
+    BULK = 20  # memory/table copy, fill, init, plus BULK_UNIT_GAS per unit of bytes or elements
+    CONVERT = 8  # float -> int truncations, int -> f32 conversions, f32.demote, reinterpretations
+    F32 = 4  # f32 add, sub, mul (each result is rounded to single precision by a helper)
 
 
 GROW_PAGE_GAS = 1000  # per 64 KiB page granted by memory.grow (per 64 elements for table.grow)
-BULK_UNIT_GAS = 1  # per started 64 bytes (or elements) moved by a bulk instruction
-BULK_UNIT = 64
+BULK_UNIT_GAS = 1  # per started unit moved by a bulk instruction:
+BULK_UNIT = 64  # ... bytes for memory.copy/fill/init
+TABLE_BULK_UNIT = 4  # ... elements for table.copy/fill/init (an element costs ~16 bytes' time)
+
+# Calls (see docs/gas.md "Calls"). A frame's slots are its parameters, declared locals and
+# registers (the operand stack's maximum height): what CPython allocates and the code zeroes.
+FRAME_FREE_SLOTS = 16  # slots the call instruction's own price covers
+FRAME_SLOTS_PER_GAS = 2  # beyond them, 1 gas per started 2 slots, paid with the callee's entry
+HOST_CALL_GAS = 100  # on top of CALL for a call to an imported function (the host crossing)
+BRANCH_VALUE_GAS = 1  # per value a br, br_if, br_table or return carries
 
 
 class Opcode(IntEnum):
@@ -437,9 +447,9 @@ _ROWS: list[tuple[Opcode, str, Imm, str | None, str | None, Gas, Family, int]] =
     (Opcode.F32_TRUNC, 'f32.trunc', _I.NONE, 'f32', 'f32', _G.BASE, _F.NUMERIC, 0),
     (Opcode.F32_NEAREST, 'f32.nearest', _I.NONE, 'f32', 'f32', _G.BASE, _F.NUMERIC, 0),
     (Opcode.F32_SQRT, 'f32.sqrt', _I.NONE, 'f32', 'f32', _G.DIV, _F.NUMERIC, 0),
-    (Opcode.F32_ADD, 'f32.add', _I.NONE, 'f32 f32', 'f32', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.F32_SUB, 'f32.sub', _I.NONE, 'f32 f32', 'f32', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.F32_MUL, 'f32.mul', _I.NONE, 'f32 f32', 'f32', _G.BASE, _F.NUMERIC, 0),
+    (Opcode.F32_ADD, 'f32.add', _I.NONE, 'f32 f32', 'f32', _G.F32, _F.NUMERIC, 0),
+    (Opcode.F32_SUB, 'f32.sub', _I.NONE, 'f32 f32', 'f32', _G.F32, _F.NUMERIC, 0),
+    (Opcode.F32_MUL, 'f32.mul', _I.NONE, 'f32 f32', 'f32', _G.F32, _F.NUMERIC, 0),
     (Opcode.F32_DIV, 'f32.div', _I.NONE, 'f32 f32', 'f32', _G.DIV, _F.NUMERIC, 0),
     (Opcode.F32_MIN, 'f32.min', _I.NONE, 'f32 f32', 'f32', _G.BASE, _F.NUMERIC, 0),
     (Opcode.F32_MAX, 'f32.max', _I.NONE, 'f32 f32', 'f32', _G.BASE, _F.NUMERIC, 0),
@@ -459,30 +469,30 @@ _ROWS: list[tuple[Opcode, str, Imm, str | None, str | None, Gas, Family, int]] =
     (Opcode.F64_MAX, 'f64.max', _I.NONE, 'f64 f64', 'f64', _G.BASE, _F.NUMERIC, 0),
     (Opcode.F64_COPYSIGN, 'f64.copysign', _I.NONE, 'f64 f64', 'f64', _G.BASE, _F.NUMERIC, 0),
     (Opcode.I32_WRAP_I64, 'i32.wrap_i64', _I.NONE, 'i64', 'i32', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.I32_TRUNC_F32_S, 'i32.trunc_f32_s', _I.NONE, 'f32', 'i32', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.I32_TRUNC_F32_U, 'i32.trunc_f32_u', _I.NONE, 'f32', 'i32', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.I32_TRUNC_F64_S, 'i32.trunc_f64_s', _I.NONE, 'f64', 'i32', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.I32_TRUNC_F64_U, 'i32.trunc_f64_u', _I.NONE, 'f64', 'i32', _G.BASE, _F.NUMERIC, 0),
+    (Opcode.I32_TRUNC_F32_S, 'i32.trunc_f32_s', _I.NONE, 'f32', 'i32', _G.CONVERT, _F.NUMERIC, 0),
+    (Opcode.I32_TRUNC_F32_U, 'i32.trunc_f32_u', _I.NONE, 'f32', 'i32', _G.CONVERT, _F.NUMERIC, 0),
+    (Opcode.I32_TRUNC_F64_S, 'i32.trunc_f64_s', _I.NONE, 'f64', 'i32', _G.CONVERT, _F.NUMERIC, 0),
+    (Opcode.I32_TRUNC_F64_U, 'i32.trunc_f64_u', _I.NONE, 'f64', 'i32', _G.CONVERT, _F.NUMERIC, 0),
     (Opcode.I64_EXTEND_I32_S, 'i64.extend_i32_s', _I.NONE, 'i32', 'i64', _G.BASE, _F.NUMERIC, 0),
     (Opcode.I64_EXTEND_I32_U, 'i64.extend_i32_u', _I.NONE, 'i32', 'i64', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.I64_TRUNC_F32_S, 'i64.trunc_f32_s', _I.NONE, 'f32', 'i64', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.I64_TRUNC_F32_U, 'i64.trunc_f32_u', _I.NONE, 'f32', 'i64', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.I64_TRUNC_F64_S, 'i64.trunc_f64_s', _I.NONE, 'f64', 'i64', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.I64_TRUNC_F64_U, 'i64.trunc_f64_u', _I.NONE, 'f64', 'i64', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.F32_CONVERT_I32_S, 'f32.convert_i32_s', _I.NONE, 'i32', 'f32', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.F32_CONVERT_I32_U, 'f32.convert_i32_u', _I.NONE, 'i32', 'f32', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.F32_CONVERT_I64_S, 'f32.convert_i64_s', _I.NONE, 'i64', 'f32', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.F32_CONVERT_I64_U, 'f32.convert_i64_u', _I.NONE, 'i64', 'f32', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.F32_DEMOTE_F64, 'f32.demote_f64', _I.NONE, 'f64', 'f32', _G.BASE, _F.NUMERIC, 0),
+    (Opcode.I64_TRUNC_F32_S, 'i64.trunc_f32_s', _I.NONE, 'f32', 'i64', _G.CONVERT, _F.NUMERIC, 0),
+    (Opcode.I64_TRUNC_F32_U, 'i64.trunc_f32_u', _I.NONE, 'f32', 'i64', _G.CONVERT, _F.NUMERIC, 0),
+    (Opcode.I64_TRUNC_F64_S, 'i64.trunc_f64_s', _I.NONE, 'f64', 'i64', _G.CONVERT, _F.NUMERIC, 0),
+    (Opcode.I64_TRUNC_F64_U, 'i64.trunc_f64_u', _I.NONE, 'f64', 'i64', _G.CONVERT, _F.NUMERIC, 0),
+    (Opcode.F32_CONVERT_I32_S, 'f32.convert_i32_s', _I.NONE, 'i32', 'f32', _G.CONVERT, _F.NUMERIC, 0),
+    (Opcode.F32_CONVERT_I32_U, 'f32.convert_i32_u', _I.NONE, 'i32', 'f32', _G.CONVERT, _F.NUMERIC, 0),
+    (Opcode.F32_CONVERT_I64_S, 'f32.convert_i64_s', _I.NONE, 'i64', 'f32', _G.CONVERT, _F.NUMERIC, 0),
+    (Opcode.F32_CONVERT_I64_U, 'f32.convert_i64_u', _I.NONE, 'i64', 'f32', _G.CONVERT, _F.NUMERIC, 0),
+    (Opcode.F32_DEMOTE_F64, 'f32.demote_f64', _I.NONE, 'f64', 'f32', _G.CONVERT, _F.NUMERIC, 0),
     (Opcode.F64_CONVERT_I32_S, 'f64.convert_i32_s', _I.NONE, 'i32', 'f64', _G.BASE, _F.NUMERIC, 0),
     (Opcode.F64_CONVERT_I32_U, 'f64.convert_i32_u', _I.NONE, 'i32', 'f64', _G.BASE, _F.NUMERIC, 0),
     (Opcode.F64_CONVERT_I64_S, 'f64.convert_i64_s', _I.NONE, 'i64', 'f64', _G.BASE, _F.NUMERIC, 0),
     (Opcode.F64_CONVERT_I64_U, 'f64.convert_i64_u', _I.NONE, 'i64', 'f64', _G.BASE, _F.NUMERIC, 0),
     (Opcode.F64_PROMOTE_F32, 'f64.promote_f32', _I.NONE, 'f32', 'f64', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.I32_REINTERPRET_F32, 'i32.reinterpret_f32', _I.NONE, 'f32', 'i32', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.I64_REINTERPRET_F64, 'i64.reinterpret_f64', _I.NONE, 'f64', 'i64', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.F32_REINTERPRET_I32, 'f32.reinterpret_i32', _I.NONE, 'i32', 'f32', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.F64_REINTERPRET_I64, 'f64.reinterpret_i64', _I.NONE, 'i64', 'f64', _G.BASE, _F.NUMERIC, 0),
+    (Opcode.I32_REINTERPRET_F32, 'i32.reinterpret_f32', _I.NONE, 'f32', 'i32', _G.CONVERT, _F.NUMERIC, 0),
+    (Opcode.I64_REINTERPRET_F64, 'i64.reinterpret_f64', _I.NONE, 'f64', 'i64', _G.CONVERT, _F.NUMERIC, 0),
+    (Opcode.F32_REINTERPRET_I32, 'f32.reinterpret_i32', _I.NONE, 'i32', 'f32', _G.CONVERT, _F.NUMERIC, 0),
+    (Opcode.F64_REINTERPRET_I64, 'f64.reinterpret_i64', _I.NONE, 'i64', 'f64', _G.CONVERT, _F.NUMERIC, 0),
     (Opcode.I32_EXTEND8_S, 'i32.extend8_s', _I.NONE, 'i32', 'i32', _G.BASE, _F.NUMERIC, 0),
     (Opcode.I32_EXTEND16_S, 'i32.extend16_s', _I.NONE, 'i32', 'i32', _G.BASE, _F.NUMERIC, 0),
     (Opcode.I64_EXTEND8_S, 'i64.extend8_s', _I.NONE, 'i64', 'i64', _G.BASE, _F.NUMERIC, 0),
@@ -491,14 +501,14 @@ _ROWS: list[tuple[Opcode, str, Imm, str | None, str | None, Gas, Family, int]] =
     (Opcode.REF_NULL, 'ref.null', _I.REFTYPE, None, None, _G.BASE, _F.REFERENCE, 0),
     (Opcode.REF_IS_NULL, 'ref.is_null', _I.NONE, None, None, _G.BASE, _F.REFERENCE, 0),
     (Opcode.REF_FUNC, 'ref.func', _I.FUNC, None, None, _G.BASE, _F.REFERENCE, 0),
-    (Opcode.I32_TRUNC_SAT_F32_S, 'i32.trunc_sat_f32_s', _I.NONE, 'f32', 'i32', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.I32_TRUNC_SAT_F32_U, 'i32.trunc_sat_f32_u', _I.NONE, 'f32', 'i32', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.I32_TRUNC_SAT_F64_S, 'i32.trunc_sat_f64_s', _I.NONE, 'f64', 'i32', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.I32_TRUNC_SAT_F64_U, 'i32.trunc_sat_f64_u', _I.NONE, 'f64', 'i32', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.I64_TRUNC_SAT_F32_S, 'i64.trunc_sat_f32_s', _I.NONE, 'f32', 'i64', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.I64_TRUNC_SAT_F32_U, 'i64.trunc_sat_f32_u', _I.NONE, 'f32', 'i64', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.I64_TRUNC_SAT_F64_S, 'i64.trunc_sat_f64_s', _I.NONE, 'f64', 'i64', _G.BASE, _F.NUMERIC, 0),
-    (Opcode.I64_TRUNC_SAT_F64_U, 'i64.trunc_sat_f64_u', _I.NONE, 'f64', 'i64', _G.BASE, _F.NUMERIC, 0),
+    (Opcode.I32_TRUNC_SAT_F32_S, 'i32.trunc_sat_f32_s', _I.NONE, 'f32', 'i32', _G.CONVERT, _F.NUMERIC, 0),
+    (Opcode.I32_TRUNC_SAT_F32_U, 'i32.trunc_sat_f32_u', _I.NONE, 'f32', 'i32', _G.CONVERT, _F.NUMERIC, 0),
+    (Opcode.I32_TRUNC_SAT_F64_S, 'i32.trunc_sat_f64_s', _I.NONE, 'f64', 'i32', _G.CONVERT, _F.NUMERIC, 0),
+    (Opcode.I32_TRUNC_SAT_F64_U, 'i32.trunc_sat_f64_u', _I.NONE, 'f64', 'i32', _G.CONVERT, _F.NUMERIC, 0),
+    (Opcode.I64_TRUNC_SAT_F32_S, 'i64.trunc_sat_f32_s', _I.NONE, 'f32', 'i64', _G.CONVERT, _F.NUMERIC, 0),
+    (Opcode.I64_TRUNC_SAT_F32_U, 'i64.trunc_sat_f32_u', _I.NONE, 'f32', 'i64', _G.CONVERT, _F.NUMERIC, 0),
+    (Opcode.I64_TRUNC_SAT_F64_S, 'i64.trunc_sat_f64_s', _I.NONE, 'f64', 'i64', _G.CONVERT, _F.NUMERIC, 0),
+    (Opcode.I64_TRUNC_SAT_F64_U, 'i64.trunc_sat_f64_u', _I.NONE, 'f64', 'i64', _G.CONVERT, _F.NUMERIC, 0),
     (Opcode.MEMORY_INIT, 'memory.init', _I.MEMORY_INIT, 'i32 i32 i32', '', _G.BULK, _F.MEMORY, 0),
     (Opcode.DATA_DROP, 'data.drop', _I.DATA, '', '', _G.BASE, _F.MEMORY, 0),
     (Opcode.MEMORY_COPY, 'memory.copy', _I.MEMORY_COPY, 'i32 i32 i32', '', _G.BULK, _F.MEMORY, 0),

@@ -43,8 +43,9 @@ from ..errors import LinkError
 from ..module import Instr, Module
 from ..numeric_float import f32_from_bits, f64_from_bits
 from ..numeric_int import MASK32, MASK64
-from ..opcodes import OPS, Family, Opcode
+from ..opcodes import BRANCH_VALUE_GAS, HOST_CALL_GAS, OPS, Family, Opcode
 from ..types import FuncType, ValType
+from .frames import frame_gas, frame_slots
 from .ir import (
     Block,
     Br,
@@ -178,6 +179,7 @@ class Lowerer:
         self.dead = False
         self.gas: Gas | None = None
         self._new_gas(check=True)
+        self._pay(frame_gas(frame_slots(len(self.locals), self.code.max_height)))
 
     # -- helpers
 
@@ -196,8 +198,12 @@ class Lowerer:
         self.gas = gas
 
     def _charge(self, op: Opcode) -> None:
+        self._pay(OPS[op].gas)
+
+    def _pay(self, price: int) -> None:
+        """Add a price (beyond the opcode table's) to the current gas block."""
         if self.gas is not None:
-            self.gas.cost += OPS[op].gas
+            self.gas.cost += price
 
     def push(self, operand: Operand) -> None:
         if isinstance(operand, Loc):
@@ -322,6 +328,8 @@ class Lowerer:
 
     def call(self, ins: Instr) -> None:
         ftype = self.info.func_types[ins.imm]
+        if ins.imm < self.info.num_imported:
+            self._pay(HOST_CALL_GAS)
         self._call(ins, ftype, len(ftype.params))
 
     def call_indirect(self, ins: Instr) -> None:
@@ -439,12 +447,14 @@ class Lowerer:
     def br(self, ins: Instr) -> None:
         label = self._target(ins.imm)
         values = self.top(label.arity)
+        self._pay(BRANCH_VALUE_GAS * len(values))
         self.cur.append(Return(values) if label.kind is LabelKind.FUNC else Br(label, values))
         self._go_dead()
 
     def br_if(self, ins: Instr) -> None:
         cond = self.pop()
         label = self._target(ins.imm)
+        self._pay(BRANCH_VALUE_GAS * label.arity)
         self.cur.append(BrIf(label, cond, self.top(label.arity)))
         self._new_gas()
 
@@ -454,10 +464,12 @@ class Lowerer:
         labels = tuple(self._target(d) for d in depths)
         default_label = self._target(default)
         values = self.top(default_label.arity)
+        self._pay(BRANCH_VALUE_GAS * len(values))
         self.cur.append(BrTable(index, labels, default_label, values))
         self._go_dead()
 
     def return_(self, ins: Instr) -> None:
+        self._pay(BRANCH_VALUE_GAS * len(self.type.results))
         self.cur.append(Return(self.top(len(self.type.results))))
         self._go_dead()
 
