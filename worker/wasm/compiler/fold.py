@@ -18,12 +18,20 @@ older impure ones, and a statement with effects flushes every impure entry
 it does not consume. Pure expressions may move freely: a trap ends the call,
 and nothing can observe a local that was written early.
 
+The bookkeeping is linear: besides the pending entries themselves, the
+folder keeps the impure ones in order and, for every name, the entries that
+read it, so that flushing what reads a name, or the impure entries, touches
+only the entries it writes out (a deep stack of pending values would
+otherwise be rescanned at every assignment).
+
 Integer results of wrapping operations stay unmasked while they feed other
 wrapping operations (only the low bits matter there) and are masked once,
 where a full value is needed (see ``exprs.X.wrap``).
 """
 
 from __future__ import annotations
+
+from itertools import takewhile
 
 from .exprs import Rule, X, as_value, const_text
 from .ir import Const, Loc, Operand, Reg
@@ -39,7 +47,9 @@ class Folder:
     def __init__(self) -> None:
         self.out: list[Line] = []
         self.ind = 2
-        self.pending: dict[str, X] = {}
+        self.pending: dict[str, X] = {}  # in creation order
+        self.impure: dict[str, None] = {}  # the impure pending entries, in creation order
+        self.readers: dict[str, dict[str, None]] = {}  # name -> pending entries reading it, in order
         self.constants: dict[str, float] = {}
         self.temps = 0
 
@@ -53,7 +63,7 @@ class Folder:
     def operand(self, operand: Operand) -> X:
         if isinstance(operand, Reg):
             name = f"s{operand.h}"
-            pending = self.pending.pop(name, None)
+            pending = self.take(name)
             return pending if pending is not None else X(name, reads=frozenset((name,)))
         if isinstance(operand, Loc):
             name = f"l{operand.i}"
@@ -78,14 +88,35 @@ class Folder:
         if x.text != target:
             self.line(f"{target} = {x.text}")
 
-    def flush_one(self, reg: str) -> None:
+    def take(self, reg: str) -> X | None:
+        """Remove ``reg``'s pending expression (if any) from the bookkeeping and return it."""
         x = self.pending.pop(reg, None)
+        if x is not None:
+            self.impure.pop(reg, None)
+            for name in x.reads:
+                readers = self.readers[name]
+                del readers[reg]
+                if not readers:
+                    del self.readers[name]
+        return x
+
+    def put(self, reg: str, x: X) -> None:
+        """Make ``x`` the newest pending expression, held for ``reg``."""
+        self.take(reg)
+        self.pending[reg] = x
+        if x.impure:
+            self.impure[reg] = None
+        for name in x.reads:
+            self.readers.setdefault(name, {})[reg] = None
+
+    def flush_one(self, reg: str) -> None:
+        x = self.take(reg)
         if x is not None:
             self.write(reg, x)
 
     def flush_reading(self, name: str) -> None:
         """Write out pending expressions that read ``name`` before it changes."""
-        for reg in [r for r, x in self.pending.items() if name in x.reads]:
+        for reg in list(self.readers.get(name, ())):
             x = self.pending.get(reg)
             if x is not None and x.impure:
                 self.flush_impure(upto=reg)
@@ -93,9 +124,8 @@ class Folder:
 
     def flush_impure(self, upto: str | None = None) -> None:
         """Write out pending impure expressions in their order (those older than ``upto``)."""
-        for reg in [r for r, x in self.pending.items() if x.impure]:
-            if reg == upto:
-                return
+        older = list(takewhile(lambda reg: reg != upto, self.impure))
+        for reg in older:
             self.flush_one(reg)
 
     def flush_all(self) -> None:
@@ -106,13 +136,14 @@ class Folder:
         """Forget pending values a branch discards; impure ones still run."""
         self.flush_impure()
         self.pending.clear()
+        self.readers.clear()
 
     def define(self, reg: str, x: X) -> None:
         """``reg`` now holds ``x``: keep it pending for its single use, or write it."""
         if x.size > MAX_FOLD:
             self.assign(reg, x)
         else:
-            self.pending[reg] = x
+            self.put(reg, x)
 
     def materialize(self, x: X, home: str) -> X:
         """``x`` as a plain name (writing it to ``home`` if it is an expression)."""
