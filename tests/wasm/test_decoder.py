@@ -767,6 +767,8 @@ LIMIT_CASES: dict[str, tuple[int, bytes]] = {
     "br_table_size": (2, one_func(bytes([Opcode.I32_CONST, 0, Opcode.BR_TABLE]) + vec(_many(3, u32(0)))
                                   + u32(0) + END)),
     "name_length": (3, module(section(SectionId.EXPORT, vec([name("abcd") + b"\x00\x00"])))),
+    "carried_values": (0, one_func(bytes([Opcode.BLOCK, I32, Opcode.I32_CONST, 0, Opcode.BR, 0, Opcode.END,
+                                          Opcode.DROP]) + END)),
 }
 
 

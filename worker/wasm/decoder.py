@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterator
 from enum import IntEnum, IntFlag
 from typing import Any
 
+from .carried import carried_values, widest
 from .errors import DecodeError, LimitError, UnsupportedFeature
 from .limits import DEFAULT_LIMITS, DecodeLimits
 from .module import (
@@ -160,6 +161,19 @@ def _read_blocktype(data: bytes, pos: int, end: int) -> tuple[ValType | int | No
     if index < 0:
         raise DecodeError(Malformed.BLOCK_TYPE, pos)
     return index, nxt
+
+
+def _carry_check(types: list[FuncType], imports: list[Import], func_types: list[int],
+                 limits: DecodeLimits) -> list[int] | None:
+    """Every function's type index, when some type passes more values than the limit allows per byte.
+
+    Otherwise no instruction can pass more values than its own size allows,
+    and the bodies need no counting (see :mod:`.carried`).
+    """
+    if widest(types) <= limits.carried_values:
+        return None
+    imported = [i.desc for i in imports if i.kind is ExternKind.FUNC and isinstance(i.desc, int)]
+    return [*imported, *func_types]
 
 
 def _read_labels(data: bytes, pos: int, end: int, maximum: int) -> tuple[tuple[tuple[int, ...], int], int]:
@@ -417,6 +431,7 @@ class _ModuleDecoder:
         self.func: int | None = None  # the function being decoded, for error messages
         # First use of a data index in code (offset, func) while no data count section was seen.
         self.data_use: tuple[int, int | None] | None = None
+        self._carry: list[int] | None = None  # type index of every function, when bodies need counting
 
     # -- driver -------------------------------------------------------------
 
@@ -667,6 +682,7 @@ class _ModuleDecoder:
         if count != len(self.func_types):
             raise DecodeError(Malformed.FUNC_CODE, offset)
         first = self.imported[ExternKind.FUNC]
+        self._carry = _carry_check(self.types, self.imports, self.func_types, self.limits)
         for i in range(count):
             self.func = first + i
             self.bodies.append(self._body(r))
@@ -687,10 +703,23 @@ class _ModuleDecoder:
                                             Malformed.END_EXPECTED)
         if pos != end:
             raise DecodeError(Malformed.SECTION_SIZE, pos)
+        if self._carry is not None:
+            self._check_carried(instrs, size, offset)
         if data_use >= 0 and self.data_count is None and self.data_use is None:
             self.data_use = (data_use, self.func)
         r.pos = end
         return _Body(local_types, tuple(instrs), start, size)
+
+    def _check_carried(self, instrs: list[Instr], size: int, offset: int) -> None:
+        """The ``carried_values`` limit: values passed by calls, returns and branches, per body byte."""
+        assert self._carry is not None and self.func is not None
+        func_types = self._carry
+        own = func_types[self.func]
+        results = len(self.types[own].results) if own < len(self.types) else 0
+        total = carried_values(instrs, self.types, func_types, results)
+        per_byte = -(-total // size)
+        if per_byte > self.limits.carried_values:
+            raise LimitError("carried_values", per_byte, self.limits.carried_values, offset)
 
     def _locals(self, r: Reader) -> tuple[ValType, ...]:
         """Local declarations: groups of (count, type), summed before being expanded."""

@@ -26,6 +26,10 @@ class DecodeLimits:
     body_size: int = 7_654_321
     nesting_depth: int = 10_000
     br_table_size: int = 1_000_000
+    # values a body's calls, returns and branches pass (a br_table's to each distinct target), per byte
+    # of the body, rounded up: each becomes a name in the generated code (see ``carried``); compiler
+    # output passes well under one per byte
+    carried_values: int = 4
     name_length: int = 100_000
 
 
