@@ -3,7 +3,9 @@
 The compiler turns each value a call, a return or a branch passes into a
 name in the generated Python: a call's arguments and results, the values a
 ``br``/``br_if``/``return`` carries, and, for a ``br_table``, the values
-carried to *each distinct target* (each target's registers differ). An
+carried to *each distinct target* (each target's registers differ). A
+block's parameters and results count too: the compiler names each of them
+at the block's entry and end. An
 instruction of two bytes can pass a thousand values (a call to a function
 with many results), and a ``br_table`` of ``k`` distinct targets each
 carrying ``v`` values makes ``k * v`` moves from ``k + v`` bytes: that is how
@@ -43,8 +45,10 @@ def carried_values(body: Sequence[Instr], types: Sequence[FuncType], func_types:
     for op, imm, _ in body:
         if op is Opcode.BLOCK or op is Opcode.IF:
             labels.append(_block_arity(imm, types, loop=False))
+            total += _block_values(imm, types)
         elif op is Opcode.LOOP:
             labels.append(_block_arity(imm, types, loop=True))
+            total += _block_values(imm, types)
         elif op is Opcode.END:
             if len(labels) > 1:
                 labels.pop()
@@ -71,6 +75,15 @@ def _passes(types: Sequence[FuncType], index: int) -> int:
         return 0
     ftype = types[index]
     return len(ftype.params) + len(ftype.results)
+
+
+def _block_values(blocktype: object, types: Sequence[FuncType]) -> int:
+    """Values a block takes and gives (the compiler names each at its entry and end)."""
+    if isinstance(blocktype, ValType):
+        return 1
+    if isinstance(blocktype, int) and 0 <= blocktype < len(types):
+        return _passes(types, blocktype)
+    return 0
 
 
 def _block_arity(blocktype: object, types: Sequence[FuncType], loop: bool) -> int:
