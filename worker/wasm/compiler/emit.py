@@ -17,9 +17,10 @@ owner of the target label is either the innermost frame (``break``,
 tested after each loop). Branch values move into the target label's
 registers by a (parallel) assignment first.
 
-*Function shape.* ``def f7(d, l0, l1):`` takes the remaining call depth ``d``
-and the parameters; it returns None, one value or a tuple. It begins with the
-depth check, zeroes its declared locals, binds the memory's ``bytearray`` to
+*Function shape.* ``def f7(d, l0, l1):`` takes the stack budget left ``d``
+(in frame units, see :mod:`.frames`) and the parameters; it returns None, one
+value or a tuple; its calls pass ``d`` minus its own units. It begins with the
+budget check, zeroes its declared locals, binds the memory's ``bytearray`` to
 ``m`` when it touches memory, and wraps the body in one ``try`` that turns
 ``IndexError``/``struct.error`` (memory bounds, detected by the access
 itself) and ``ZeroDivisionError`` (inlined unsigned division) into traps. The
@@ -39,11 +40,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..opcodes import BULK_UNIT, BULK_UNIT_GAS, OPS, Imm, Opcode
+from ..opcodes import BULK_UNIT, BULK_UNIT_GAS, OPS, TABLE_BULK_UNIT, Imm, Opcode
 from ..types import FuncType, ValType
 from .direct import Prepay, charge_call_sites, take_entry
 from .exprs import RULES, X, as_value, condition, loose, paren, result_bound
 from .fold import Folder, Line, result_wrap, truth
+from .frames import frame_slots, stack_units
 from .ir import (
     Block,
     Br,
@@ -89,6 +91,7 @@ _ZEROS: dict[ValType, str] = {
 }
 METER = "GAS"  # the closure variable holding the instance's remaining gas (metered code)
 MAKER_PREFIX = "gas_cell_f"  # the name of the def that makes ``GAS`` a closure variable
+_TABLE_BULK = frozenset({Opcode.TABLE_FILL, Opcode.TABLE_COPY, Opcode.TABLE_INIT})
 _GROW = frozenset({Opcode.MEMORY_GROW, Opcode.TABLE_GROW})
 _PRICED = _BULK | _GROW  # instructions with a dynamic gas price
 
@@ -119,6 +122,7 @@ class FunctionEmitter(Folder):
         self.func = func
         self.view = view
         self.metered = metered
+        self.units = stack_units(frame_slots(len(func.locals), func.max_height))  # of the budget ``d``
         # With loops, gas lives in a fast local synced with the meter around calls; without,
         # straight-line charges go to the meter itself and calls need no syncing.
         self.local_gas = metered and has_loops(func.body)
@@ -187,7 +191,7 @@ class FunctionEmitter(Folder):
         text = rule.build(args, node.imm)
         impure = rule.impure or any(a.impure for a in args)
         if self.metered and node.op in _BULK:
-            self.charge_bulk(args[-1])
+            self.charge_bulk(args[-1], node.op)
         if rule.stmt:
             if impure:
                 self.flush_impure()
@@ -221,9 +225,10 @@ class FunctionEmitter(Folder):
                 args[j] = self.materialize(args[j], self.home(operands[j]))
         args[i] = self.materialize(args[i], home)
 
-    def charge_bulk(self, count: X) -> None:
+    def charge_bulk(self, count: X, op: Opcode) -> None:
         self.flush_impure()
-        units = f"({paren(count)} + {BULK_UNIT - 1}) // {BULK_UNIT}"
+        unit = TABLE_BULK_UNIT if op in _TABLE_BULK else BULK_UNIT
+        units = f"({paren(count)} + {unit - 1}) // {unit}"
         price = units if BULK_UNIT_GAS == 1 else f"{BULK_UNIT_GAS} * {units}"
         self.line(f"{self.gas} -= {price}")
         self.line(f"if {self.gas} < 0: raise out_of_gas()")
@@ -236,7 +241,7 @@ class FunctionEmitter(Folder):
         self.line(f"if {self.gas} < 0: raise out_of_gas()")
 
     def emit_call(self, node: Op, callee: str, args: list[X]) -> None:
-        call = f"{callee}({', '.join(['d - 1', *(as_value(a).text for a in args)])})"
+        call = f"{callee}({', '.join([f'd - {self.units}', *(as_value(a).text for a in args)])})"
         reads = frozenset().union(*(a.reads for a in args), ("e",) if callee == "e.fn" else ())
         x = X(call, True, False, True, reads, 1 + sum(a.size for a in args))
         outs = node.outs
@@ -553,7 +558,7 @@ class FunctionEmitter(Folder):
             self.temps += 1
             mapped = f"t{self.temps}"
             self.assign(mapped, X(f"({table},)[{index.text}] if {index.text} < {len(node.table)} "
-                            f"else {node.default}", False))
+                                  f"else {node.default}", False))
             index = X(mapped, reads=frozenset((mapped,)))
             runs = [(number, number) for number in range(len(node.cases))]
         self.case_tree(node, runs, 0, len(runs), index.text)
@@ -663,7 +668,8 @@ def _header(func: IRFunction, em: FunctionEmitter, body: list[Line]) -> list[Lin
     ]
     if em.metered:
         lines.append((1, f"nonlocal {METER}"))
-    lines.append((1, "if not d: raise stack_exhausted()"))
+    lines.append((1, "if not d: raise stack_exhausted()" if em.units == 1
+                  else f"if d < {em.units}: raise stack_exhausted()"))
     by_zero: dict[str, list[str]] = {}
     for i in range(func.nparams, len(func.locals)):
         by_zero.setdefault(_ZEROS[func.locals[i]], []).append(f"l{i}")

@@ -24,7 +24,10 @@ operands. Gas blocks are laid out here too (see :mod:`..runtime.gas` for
 the rule): a :class:`~.ir.Gas` node starts the function, each loop body (with
 a meter check), each ``if`` arm, the fall-through of each ``br_if``, and every
 join after a targeted block, an ``if`` or a loop; each instruction's price from
-the opcode table is added to the gas node that covers it.
+the opcode table is added to the gas node that covers it, and so are the
+static extras: the function's frame price (:mod:`.frames`) in the entry
+block, the host crossing of a call to an import, and the price per value a
+branch or ``return`` carries.
 
 The rules are grouped by family: :data:`_CONTROL` for control instructions,
 :data:`_VARIABLE` for locals, and one generic rule, driven by the opcode

@@ -1,7 +1,8 @@
 """Function objects, host functions and the boundary between Python and wasm.
 
 Every wasm function, compiled or host, has one *raw callable* ``fn(d, *args)``:
-``d`` is the remaining call depth and the arguments and results are runtime
+``d`` is the stack budget left (frame units, see ``compiler.frames``: one
+per frame, more for a large one) and the arguments and results are runtime
 values (see ``values``); it returns None, one value or a tuple. Compiled
 functions call each other's raw callables directly, so linking two instances
 costs nothing at run time. A :class:`Function` (the funcref value, and what
@@ -11,7 +12,7 @@ exports hold) wraps one with its type, an interned signature id for
 * ``f(*args)``: public values in and out, arity and types checked (TypeError);
 * ``f.call_raw(bits)``: exact bit patterns in and out.
 
-Both start the call at the instance's depth limit, or, when called from
+Both start the call at the instance's stack budget, or, when called from
 inside a host function (re-entry), at the depth the wasm caller had left.
 ``RecursionError`` never escapes: it becomes :class:`StackExhausted`.
 

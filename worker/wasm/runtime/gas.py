@@ -1,6 +1,12 @@
 """Gas metering: what is charged, when, and the meter hosts charge through.
 
-Prices come from the opcode table (``OpInfo.gas``). The compiler lays the
+Prices come from the opcode table (``OpInfo.gas``), plus three static
+extras the compiler adds to the block that holds the instruction (constants
+in ``opcodes``): a call pays for the callee's frame (``compiler.frames``:
+1 gas per ``FRAME_SLOTS_PER_GAS`` slots beyond ``FRAME_FREE_SLOTS``, in the
+callee's entry block), a call to an imported function ``HOST_CALL_GAS`` for
+the host crossing, and ``br``/``br_if``/``br_table``/``return``
+``BRANCH_VALUE_GAS`` per value carried. The compiler lays the
 code out in *gas blocks*, straight-line runs with a single entry, and
 charges each block's total before it runs. Block boundaries are where
 control can arrive from elsewhere or leave early: the function entry, each
@@ -23,10 +29,11 @@ at the same point with the same ``gas_used``.
 
 Dynamic prices: ``memory.grow`` adds ``GROW_PAGE_GAS`` per page granted
 (``table.grow`` the same per started 64 elements), bulk instructions
-``BULK_UNIT_GAS`` per started ``BULK_UNIT`` bytes or elements, charged and
-checked before they run. Host functions price themselves through
-``caller.gas.charge(n)``. Each instance has its own meter; a call into
-another instance's function runs on that instance's meter.
+``BULK_UNIT_GAS`` per started ``BULK_UNIT`` bytes (memory) or
+``TABLE_BULK_UNIT`` elements (tables), charged and checked before they run.
+Host functions price themselves through ``caller.gas.charge(n)``. Each
+instance has its own meter; a call into another instance's function runs on
+that instance's meter.
 
 The remaining gas itself lives in a closure cell, :attr:`GasMeter.cell`:
 every metered function of an instance is built as a closure over it (the
