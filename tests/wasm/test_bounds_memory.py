@@ -18,6 +18,7 @@ import worker.wasm as wasm
 from worker.wasm.builder import ModuleBuilder
 from worker.wasm.opcodes import GROW_PAGE_GAS, OPS
 from worker.wasm.opcodes import Opcode as O
+from worker.wasm.runtime import setup_gas
 from worker.wasm.runtime.budget import TABLE_ELEMENT_BYTES
 from worker.wasm.types import PAGE_SIZE
 
@@ -296,3 +297,64 @@ def test_huge_int_arguments_are_a_type_error() -> None:
     assert f() == 1.0
     with pytest.raises(TypeError, match="does not fit in f64"):
         identity(2**2000)
+
+
+# ---------------------------------------------------------------- instantiation is paid before it is done
+
+
+def large_module(functions: int = 0, globals_: int = 0, items: int = 0, data: int = 0, pages: int = 0,
+                 exports: int = 0) -> wasm.Module:
+    builder = ModuleBuilder()
+    for _ in range(max(functions, 1 if items or exports else 0)):
+        builder.func([], [], [])
+    for index in range(globals_):
+        builder.global_("i64", index % 2 == 1, [(O.I64_CONST, index)])
+    if items:
+        builder.table(items)
+        builder.elem([(O.I32_CONST, 0)], [0] * items)
+    if pages or data:
+        builder.memory(max(pages, 1))
+    if data:
+        builder.data([(O.I32_CONST, 0)], b"\x01" * data)
+    for index in range(exports):
+        builder.export(f"e{index}", wasm.ExternKind.FUNC, 0)
+    return wasm.decode(builder.build())
+
+
+def test_instantiation_is_charged_by_what_the_module_declares() -> None:
+    module = large_module(functions=100, globals_=50, items=1000, data=65 * 64, pages=2, exports=10)
+    price = (100 * setup_gas.FUNCTION_GAS + 50 * setup_gas.GLOBAL_GAS + 1000 * setup_gas.ELEM_ITEM_GAS
+             + 10 * setup_gas.EXPORT_GAS + 2 * setup_gas.SEGMENT_GAS + 65 + 16 * setup_gas.TABLE_UNIT_GAS
+             + 2 * setup_gas.MEMORY_PAGE_GAS)
+    assert setup_gas.instantiation_gas(module) == price
+    instance = wasm.instantiate(module, gas_limit=10**6)
+    assert instance.gas_used == price - setup_gas.ALLOWANCE > 0
+    assert wasm.instantiate(module).gas_used == 0  # unmetered
+
+
+def test_small_modules_instantiate_within_the_allowance() -> None:
+    module = large_module(functions=10, globals_=10, pages=1)
+    assert wasm.instantiate(module, gas_limit=1).gas_used == 0
+
+
+def test_instantiation_past_the_limit_is_exhausted_before_allocating(traced: None) -> None:
+    module = large_module(pages=256, items=1000)  # 16 MiB of memory
+    with pytest.raises(wasm.GasExhausted, match="instantiation costs"):
+        wasm.instantiate(module, gas_limit=1_000)
+    assert peak() < 1 * MIB
+
+
+def test_instantiation_past_the_limit_runs_nothing() -> None:
+    builder = ModuleBuilder()
+    hit = builder.import_func("env", "hit")
+    for _ in range(100):
+        builder.func([], [], [])
+    builder.start = builder.func([], [], [(O.CALL, hit)])
+    module = wasm.decode(builder.build())
+    calls: list[int] = []
+    imports = {"env": {"hit": lambda: calls.append(1)}}
+    with pytest.raises(wasm.GasExhausted):
+        wasm.instantiate(module, imports, gas_limit=10_000)
+    assert calls == []
+    wasm.instantiate(module, imports, gas_limit=10**6).release()
+    assert calls == [1]

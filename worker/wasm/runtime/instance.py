@@ -38,12 +38,12 @@ and that cell as its closure.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import FunctionType
 from typing import Any
 
 from ..compiler import CompiledModule, compile_module
-from ..errors import LinkError
+from ..errors import GasExhausted, LinkError
 from ..module import Elem, Expr, Import, Module, SegmentMode
 from ..numeric_float import f32_from_bits, f64_from_bits
 from ..numeric_int import MASK32, MASK64
@@ -56,6 +56,7 @@ from .globals import Global
 from .helpers import BASE_NAMESPACE, memory_init, table_init
 from .limits import DEFAULT_RUNTIME_LIMITS, RuntimeLimits
 from .memory import Memory
+from .setup_gas import instantiation_charge
 from .table import Table
 
 Export = Function | Table | Memory | Global
@@ -228,30 +229,30 @@ def _resolve_imports(inst: Instance, imports: Mapping[str, Mapping[str, Any]], c
 # ---------------------------------------------------------------- allocation
 
 
-_CONSTS: dict[Opcode, Any] = {
-    Opcode.I32_CONST: lambda v: v & MASK32,
-    Opcode.I64_CONST: lambda v: v & MASK64,
-    Opcode.F32_CONST: f32_from_bits,
-    Opcode.F64_CONST: f64_from_bits,
+_CONST_RULES: dict[Opcode, Callable[[Instance, Any], Any]] = {
+    Opcode.I32_CONST: lambda inst, v: v & MASK32,
+    Opcode.I64_CONST: lambda inst, v: v & MASK64,
+    Opcode.F32_CONST: lambda inst, bits: f32_from_bits(bits),
+    Opcode.F64_CONST: lambda inst, bits: f64_from_bits(bits),
+    Opcode.GLOBAL_GET: lambda inst, index: inst.globals[index].v,
+    Opcode.REF_NULL: lambda inst, _: None,
+    Opcode.REF_FUNC: lambda inst, index: inst.funcs[index],
 }
+"""Each instruction a constant expression may hold: its value from (instance, immediate)."""
+
+_END, _REF_FUNC = Opcode.END, Opcode.REF_FUNC  # locals of the hot loops (enum attributes are slow)
 
 
 def eval_const(inst: Instance, expr: Expr) -> Any:
     """The value of a constant expression (runtime representation)."""
     value: Any = None
-    for ins in expr:
-        if ins.op in _CONSTS:
-            value = _CONSTS[ins.op](ins.imm)
-        elif ins.op is Opcode.GLOBAL_GET:
-            value = inst.globals[ins.imm].v
-        elif ins.op is Opcode.REF_NULL:
-            value = None
-        elif ins.op is Opcode.REF_FUNC:
-            value = inst.funcs[ins.imm]
-        elif ins.op is Opcode.END:
+    for op, imm, _ in expr:
+        if op is _END:
             break
-        else:
-            raise LinkError(f"unsupported instruction in a constant expression: {ins.op.name}")
+        rule = _CONST_RULES.get(op)
+        if rule is None:
+            raise LinkError(f"unsupported instruction in a constant expression: {op.name}")
+        value = rule(inst, imm)
     return value
 
 
@@ -321,7 +322,6 @@ def check_sizes(module: Module, limits: RuntimeLimits) -> None:
 
 def _allocate(inst: Instance) -> None:
     module, ns, limits = inst.module, inst.ns, inst.limits
-    check_sizes(module, limits)
     for definition in module.globals:
         inst.globals.append(Global.of_runtime(definition.type, eval_const(inst, definition.init)))
     for table_type in module.tables:
@@ -353,20 +353,23 @@ _EXPORT_SPACES = {
 
 
 def _exports(inst: Instance) -> None:
+    spaces: dict[int, list[Any]] = {int(kind): getattr(inst, name) for kind, name in _EXPORT_SPACES.items()}
+    exports = inst.exports
     for export in inst.module.exports:
-        space: list[Any] = getattr(inst, _EXPORT_SPACES[ExternKind(export.kind)])
-        value = inst.exports[export.name] = space[export.index]
-        if inst.host_memory is None and isinstance(value, Memory):
-            inst.host_memory = value
-    if inst.host_memory is None and inst.memories:
-        inst.host_memory = inst.memories[0]
+        exports[export.name] = spaces[export.kind][export.index]
+    memory_kind = ExternKind.MEMORY  # host functions' memory: the first exported one, else memory 0
+    exported = (inst.memories[e.index] for e in inst.module.exports if e.kind == memory_kind)
+    inst.host_memory = next(exported, inst.memories[0] if inst.memories else None)
 
 
 # ---------------------------------------------------------------- initialization
 
 
 def _elem_values(inst: Instance, elem: Elem) -> list[Any]:
-    return [eval_const(inst, expr) for expr in elem.init]
+    """The segment's references; ``ref.func`` items (nearly all of them) without a general evaluation."""
+    funcs = inst.funcs
+    return [funcs[expr[0].imm] if expr[0].op is _REF_FUNC and len(expr) == 2 else eval_const(inst, expr)
+            for expr in elem.init]
 
 
 def _initialize(inst: Instance) -> None:
@@ -412,6 +415,17 @@ def instantiate(module: Module, imports: Mapping[str, Mapping[str, Any]] | None 
     return inst
 
 
+def _charge_instantiation(inst: Instance) -> None:
+    """Charge the instantiation's price to the instance's own meter (see ``runtime.setup_gas``)."""
+    meter = inst.meter
+    if meter.limit is None:
+        return
+    price = instantiation_charge(inst.module)
+    meter.g -= price
+    if meter.g < 0:
+        raise GasExhausted(f"instantiation costs {price} gas, over the limit of {meter.limit}")
+
+
 def _confined(module: Module) -> bool:
     """Whether none of an instance's functions can be reachable from outside if instantiation fails.
 
@@ -430,6 +444,8 @@ def _confined(module: Module) -> bool:
 
 def _build(inst: Instance, imports: Mapping[str, Mapping[str, Any]]) -> None:
     module, limits = inst.module, inst.limits
+    check_sizes(module, limits)  # before anything is allocated
+    _charge_instantiation(inst)  # before any work is done
     metered = inst.meter.limit is not None
     compiled = compile_module(module, metered=metered, max_registers=limits.max_registers)
     _resolve_imports(inst, imports, Caller(inst), compiled.signatures)
