@@ -5,7 +5,9 @@ Each shape is a function of a size ``n`` that builds a one-function module
 measures every shape at 1x, 4x and 16x, each size in a fresh subprocess:
 decode and validate, then compile every function in the unmetered and in
 the metered variant. It prints per size the code size in KiB (function
-bodies), the seconds of each step, the peak memory growth (``ru_maxrss``
+bodies), the CPU seconds of each step (``time.process_time``: the machine
+may be shared, and wall time would count the other processes' turns), the
+peak memory growth (``ru_maxrss``
 at the end minus ``ru_maxrss`` after the imports, so it includes what the
 decoder and CPython's ``compile()`` held), ms/KiB (decode, validate and the
 slower variant: what loading the module in one variant costs) and MB/KiB,
@@ -258,14 +260,14 @@ def measure(shape: str, n: int) -> dict[str, object]:
 
     data = SHAPES[shape][0](n)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    times = [time.perf_counter()]
+    times = [time.process_time()]
     try:
         module = wasm.decode(data)
         validate(module)
-        times.append(time.perf_counter())
+        times.append(time.process_time())
         for metered in (False, True):
             compiler.compile_module(module, metered=metered).compile_all()
-            times.append(time.perf_counter())
+            times.append(time.process_time())
     except wasm.LimitError as err:
         return {"kib": _code_kib(data), "refused": f"{err.limit}"}
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
