@@ -14,6 +14,18 @@ definitions the spec suite pins (:mod:`.floats`). Every value is held as
 its bit pattern, so results compare bit for bit with the engine's
 ``call_raw``. Traps carry the engine's :class:`~worker.wasm.errors.TrapKind`.
 
+Where the spec leaves a result open, the reference says so: when a binary
+float instruction (``add``, ``sub``, ``mul``, ``div``, ``min``, ``max``) meets
+two different NaNs, any of them (quieted) or the canonical NaN is a valid
+result, and the engine's choice is not even stable: CPython computes
+``a * b`` on floats with different C code once its interpreter has
+specialized the instruction, and the two pick different operands. The
+reference counts such events in ``RefInstance.nan_choices`` so that a
+differential test knows from which call on bit-exact agreement is no longer
+required. Against another engine, any NaN made by float arithmetic may
+differ (the spec lets its sign and payload vary), so the reference also
+counts those, in ``RefInstance.nan_results``.
+
 It is slow by design (one dict dispatch per instruction); use it in tests
 and differential runs, never to serve calls.
 """

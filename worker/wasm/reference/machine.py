@@ -32,9 +32,9 @@ from typing import Any
 
 from ..errors import StackExhausted, Trap, TrapKind
 from ..module import Instr
-from ..opcodes import Opcode
+from ..opcodes import OPS, Opcode
 from ..types import ValType
-from .ops import LOADS, NUMERIC, STORES, Access, load_value, store_bytes
+from .ops import LOADS, NAN_CHOOSING, NAN_MAKING, NUMERIC, STORES, Access, is_nan, load_value, store_bytes
 from .store import RefFunction, RefInstance
 
 RECURSION_PER_CALL = 4  # Python frames one wasm call takes (invoke, run, handler, ...)
@@ -326,6 +326,38 @@ def _numeric(arity: int, fn: Callable[..., int]) -> Handler:
     return run_numeric
 
 
+def _nan_choosing(width: int, fn: Callable[..., int]) -> Handler:
+    """A binary float instruction that counts the times it meets two different NaNs (see the store)."""
+    def run_binary(frame: Frame, imm: None) -> None:
+        a, b = frame.pop_n(2)
+        if a != b and is_nan(width, a) and is_nan(width, b):
+            frame.inst.nan_choices += 1
+        result = fn(a, b)
+        if is_nan(width, result):
+            frame.inst.nan_results += 1
+        frame.stack.append(result)
+    return run_binary
+
+
+def _nan_making(width: int, arity: int, fn: Callable[..., int]) -> Handler:
+    """A float instruction that counts the NaNs it makes (their bits are the spec's free choice)."""
+    def run_making(frame: Frame, imm: None) -> None:
+        result = fn(*frame.pop_n(arity))
+        if is_nan(width, result):
+            frame.inst.nan_results += 1
+        frame.stack.append(result)
+    return run_making
+
+
+def _numeric_handler(op: Opcode, arity: int, fn: Callable[..., int]) -> Handler:
+    width = 32 if OPS[op].name.startswith("f32") else 64
+    if op in NAN_CHOOSING:
+        return _nan_choosing(width, fn)
+    if op in NAN_MAKING:
+        return _nan_making(width, arity, fn)
+    return _numeric(arity, fn)
+
+
 # ---------------------------------------------------------------- memory
 
 
@@ -481,7 +513,9 @@ TABLE: dict[Opcode, Handler] = {
 REFERENCE: dict[Opcode, Handler] = {
     _O.REF_NULL: _ref_null, _O.REF_IS_NULL: _ref_is_null, _O.REF_FUNC: _ref_func,
 }
-NUMERICS: dict[Opcode, Handler] = {op: _numeric(arity, fn) for op, (arity, fn) in NUMERIC.items()}
+NUMERICS: dict[Opcode, Handler] = {
+    op: _numeric_handler(op, arity, fn) for op, (arity, fn) in NUMERIC.items()
+}
 
 HANDLERS: dict[Opcode, Handler] = {
     **CONTROL, **PARAMETRIC, **VARIABLE, **CONSTANTS, **MEMORY, **TABLE, **REFERENCE, **NUMERICS,

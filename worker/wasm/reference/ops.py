@@ -75,6 +75,30 @@ def _numeric(name: str) -> Operation:
     return partial(table[op], _WIDTH[vtype])
 
 
+NAN_CHOOSING: frozenset[Opcode] = frozenset(
+    info.op for info in OPS.values()
+    if info.family is Family.NUMERIC and info.name[0] == "f" and info.name.split(".")[1]
+    in ("add", "sub", "mul", "div", "min", "max")
+)
+"""Float instructions that must pick one NaN when both operands are NaNs (the spec leaves it open)."""
+
+
+NAN_MAKING: frozenset[Opcode] = frozenset(
+    info.op for info in OPS.values()
+    if info.family is Family.NUMERIC and info.pushes is not None and info.pushes[0].value[0] == "f"
+    and not any(part in info.name for part in ("abs", "neg", "copysign", "reinterpret", "convert_i"))
+)
+"""Float instructions whose NaN results the spec leaves open (sign and payload): arithmetic, rounding,
+``sqrt``, ``min``/``max``, promotion and demotion; not the bit operations nor integer conversions."""
+
+
+def is_nan(width: int, bits: int) -> bool:
+    """Whether an f32/f64 bit pattern is a NaN (exponent all ones, fraction not zero)."""
+    fraction = width - 9 if width == 32 else width - 12
+    exponent = (bits >> fraction) & ((1 << (width - 1 - fraction)) - 1)
+    return exponent == (1 << (width - 1 - fraction)) - 1 and bits & ((1 << fraction) - 1) != 0
+
+
 NUMERIC: dict[Opcode, tuple[int, Operation]] = {
     info.op: (len(info.pops or ()), _numeric(info.name))
     for info in OPS.values() if info.family is Family.NUMERIC

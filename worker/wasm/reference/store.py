@@ -125,6 +125,8 @@ class RefInstance:
     datas: list[bytes] = field(default_factory=list)
     exports: dict[str, Any] = field(default_factory=dict)
     bodies: dict[int, Any] = field(default_factory=dict)  # per defined function: its analysed Body
+    nan_choices: int = 0  # times a float instruction met two different NaNs (see the package docstring)
+    nan_results: int = 0  # NaNs made by float instructions whose NaN bits the spec leaves open
 
     def block_type(self, imm: Any) -> FuncType:
         """A block type immediate as a function type."""

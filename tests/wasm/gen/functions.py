@@ -1,0 +1,526 @@
+"""Random, valid, terminating function bodies: typed expression trees and structured control flow.
+
+A :class:`FuncGen` writes one function's body as ``(Opcode, imm)`` pairs for
+:class:`~worker.wasm.builder.ModuleBuilder`. It keeps the validator's view
+of the code while it writes: the locals and their types, and the label stack
+(the types a branch to each label carries), so every branch it emits is to a
+real label with the right values, at a random depth.
+
+* :meth:`FuncGen.expr` leaves exactly one value of a given type: a constant,
+  local, global, any numeric instruction of that result type over generated
+  operands, ``select``, ``local.tee``, a ``block``/``if``/``loop`` with a
+  result whose body may branch out carrying values (``br``, ``br_if``,
+  ``br_table``, ``return``), a block with parameters, a call (multi-value
+  results spilled to scratch locals), an indirect call, or a load.
+* :meth:`FuncGen.stmt` leaves nothing: ``local.set``, ``global.set``,
+  stores, bounded loops, ``if`` without results, branches, dropped values.
+
+Termination: every loop has its own counter local, set to a small number
+before the loop and decremented at the top of every iteration (so every
+branch back to the loop counts); no generated code reads or writes a counter
+otherwise, and no branch goes back to a loop from code that runs after its
+counter is found to be zero (the result part of a ``loop (result t)``).
+Calls only go to functions defined earlier, and only to those whose
+estimated cost (instructions, times the iterations of the loops they
+sit in, plus their callees' cost) keeps the caller's cost bounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from worker.wasm.builder import Instruction, ModuleBuilder
+from worker.wasm.opcodes import OPS, Family, Imm, Opcode, OpInfo
+from worker.wasm.opcodes import Opcode as O
+from worker.wasm.types import ValType
+
+from .values import NUM_TYPES, Chooser, draw_value
+
+Code = list[Instruction]
+
+NUMERIC_OPS: list[OpInfo] = [info for info in OPS.values() if info.family is Family.NUMERIC]
+"""Every numeric instruction (all unary, binary, compare, test and conversion rows)."""
+
+OPS_BY_RESULT: dict[ValType, list[OpInfo]] = {
+    t: [info for info in NUMERIC_OPS if info.pushes == (t,)] for t in NUM_TYPES
+}
+LOADS_BY_RESULT: dict[ValType, list[OpInfo]] = {
+    t: [info for info in OPS.values() if info.imm is Imm.MEMARG and info.pushes == (t,)] for t in NUM_TYPES
+}
+STORES: list[OpInfo] = [info for info in OPS.values() if info.imm is Imm.MEMARG and not info.pushes]
+CONSTS: dict[ValType, Opcode] = {
+    ValType.I32: O.I32_CONST, ValType.I64: O.I64_CONST, ValType.F32: O.F32_CONST, ValType.F64: O.F64_CONST,
+}
+DIVISIONS = frozenset({O.I32_DIV_S, O.I32_DIV_U, O.I32_REM_S, O.I32_REM_U,
+                       O.I64_DIV_S, O.I64_DIV_U, O.I64_REM_S, O.I64_REM_U})
+MEMORY_BYTES = 65536  # the generated modules' memory: one page to start with
+LOOP_LIMIT = 3  # a loop runs at most this many times (+1 for the exit check)
+COST_LIMIT = 20_000  # the estimated instructions one call of a generated function may run
+NO_BRANCH: tuple[ValType, ...] = (ValType.V128,)  # a label no generated branch may target
+
+
+def const(vtype: ValType, bits: int) -> Instruction:
+    """A constant instruction for a bit pattern (integer immediates are signed in the builder)."""
+    return (CONSTS[vtype], bits)
+
+
+@dataclass(frozen=True)
+class Callee:
+    """A function a generated body may call: index, type, table slot and estimated cost per call."""
+
+    index: int
+    params: tuple[ValType, ...]
+    results: tuple[ValType, ...]
+    cost: int
+
+
+@dataclass
+class Env:
+    """What the module offers a body: globals (type, mutable), earlier functions, the builder's types."""
+
+    builder: ModuleBuilder
+    globals: list[tuple[ValType, bool]]
+    callees: list[Callee] = field(default_factory=list)
+    table_size: int = 0
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Weights of the expression and statement forms (how a generator spends its choices)."""
+
+    expr_forms: dict[str, int]
+    stmt_forms: dict[str, int]
+    max_depth: int
+    budget: int  # instructions per function, roughly
+
+
+EXPRESSIONS = Profile(
+    expr_forms={"const": 6, "local": 6, "global": 1, "op": 30, "select": 3, "tee": 2, "block": 2,
+                "br_if": 2, "br_table": 2, "if": 2, "call": 1, "load": 2, "loop": 1, "params": 1,
+                "indirect": 1},
+    stmt_forms={"set": 4, "global_set": 1, "store": 2, "drop": 1, "switch": 1},
+    max_depth=5, budget=120,
+)
+"""Mostly numeric trees, with every other form mixed in."""
+
+CONTROL = Profile(
+    expr_forms={"const": 5, "local": 6, "global": 1, "op": 8, "select": 2, "tee": 2, "block": 5,
+                "br_if": 4, "br_table": 4, "if": 4, "call": 2, "load": 1, "loop": 3, "params": 2,
+                "indirect": 1},
+    stmt_forms={"set": 4, "global_set": 1, "store": 1, "drop": 1, "if": 3, "block": 3, "loop": 3,
+                "br_if": 3, "call": 1, "switch": 2},
+    max_depth=5, budget=250,
+)
+"""Nested blocks, loops and ifs with branches at random depths."""
+
+
+class FuncGen:
+    """Writes one function body; see the module docstring."""
+
+    def __init__(self, chooser: Chooser, env: Env, params: tuple[ValType, ...],
+                 results: tuple[ValType, ...], profile: Profile) -> None:
+        self.c = chooser
+        self.env = env
+        self.params = params
+        self.results = results
+        self.profile = profile
+        self.locals: list[ValType] = list(params)
+        for vtype in NUM_TYPES:
+            self.locals += [vtype] * (1 + chooser.below(2))
+        self.counters: set[int] = set()
+        self.labels: list[tuple[ValType, ...]] = [results]
+        self.emitted = 0
+        self.multiplier = 1  # iterations of the loops around the code being written
+        self.cost = 0
+        self._expr_forms: dict[str, Callable[[ValType, int], Code]] = {
+            "const": self._const, "local": self._local_get, "global": self._global_get, "op": self._op,
+            "select": self._select, "tee": self._tee, "block": self._block_expr, "br_if": self._br_if_expr,
+            "br_table": self._br_table_expr, "if": self._if_expr, "call": self._call_expr,
+            "load": self._load, "loop": self._loop_expr, "params": self._params_block,
+            "indirect": self._indirect_expr,
+        }
+        self._stmt_forms: dict[str, Callable[[int], Code]] = {
+            "set": self._set, "global_set": self._global_set, "store": self._store, "drop": self._drop,
+            "if": self._if_stmt, "block": self._block_stmt, "loop": self._loop_stmt,
+            "br_if": self._br_if_stmt, "call": self._call_stmt, "switch": self._switch_stmt,
+        }
+
+    # -- the whole body
+
+    def body(self) -> Code:
+        """The function body (without its final ``end``)."""
+        return self.seq(self.results, self.profile.max_depth)
+
+    @property
+    def declared_locals(self) -> list[ValType]:
+        return self.locals[len(self.params):]
+
+    def seq(self, results: tuple[ValType, ...], depth: int) -> Code:
+        """Statements, then either the values ``results`` or a branch out (the innermost label is ours)."""
+        code: Code = []
+        for _ in range(self.c.below(3) if depth > 0 and not self._spent else 0):
+            code += self.stmt(depth - 1)
+        if depth > 0 and self.c.chance(12):
+            return code + self._branch_out(depth - 1)
+        for vtype in results:
+            code += self.expr(vtype, depth)
+        return code
+
+    @property
+    def _spent(self) -> bool:
+        return self.emitted > self.profile.budget
+
+    def _emit(self, code: Code) -> Code:
+        self.emitted += len(code)
+        self.cost += len(code) * self.multiplier
+        return code
+
+    def _weighted(self, forms: dict[str, int]) -> str:
+        total = sum(forms.values())
+        roll = self.c.below(total)
+        for form, weight in forms.items():
+            roll -= weight
+            if roll < 0:
+                return form
+        raise AssertionError("unreachable")
+
+    # -- expressions
+
+    def expr(self, vtype: ValType, depth: int) -> Code:
+        """Code leaving one value of ``vtype``."""
+        if depth <= 0 or self._spent:
+            return self._leaf(vtype)
+        form = self._weighted(self.profile.expr_forms)
+        return self._expr_forms[form](vtype, depth - 1)
+
+    def _leaf(self, vtype: ValType) -> Code:
+        roll = self.c.below(3)
+        if roll == 0:
+            return self._const(vtype, 0)
+        if roll == 1:
+            return self._global_get(vtype, 0)
+        return self._local_get(vtype, 0)
+
+    def _const(self, vtype: ValType, depth: int) -> Code:
+        return self._emit([const(vtype, draw_value(self.c, vtype))])
+
+    def _locals_of(self, vtype: ValType) -> list[int]:
+        return [i for i, t in enumerate(self.locals) if t == vtype and i not in self.counters]
+
+    def _local_get(self, vtype: ValType, depth: int) -> Code:
+        return self._emit([(O.LOCAL_GET, self.c.pick(self._locals_of(vtype)))])
+
+    def _global_get(self, vtype: ValType, depth: int) -> Code:
+        found = [i for i, (t, _) in enumerate(self.env.globals) if t == vtype]
+        return self._emit([(O.GLOBAL_GET, self.c.pick(found))])
+
+    def _op(self, vtype: ValType, depth: int) -> Code:
+        info = self.c.pick(OPS_BY_RESULT[vtype])
+        code: Code = []
+        for i, operand in enumerate(info.pops or ()):
+            code += self.expr(operand, depth)
+            if info.op in DIVISIONS and i == 1 and self.c.chance(50):
+                code += self._emit([const(operand, 1), (O.I32_OR if operand == ValType.I32 else O.I64_OR)])
+        return code + self._emit([info.op])
+
+    def _select(self, vtype: ValType, depth: int) -> Code:
+        code = self.expr(vtype, depth) + self.expr(vtype, depth) + self.expr(ValType.I32, depth)
+        return code + self._emit([(O.SELECT_T, (vtype,)) if self.c.chance(30) else O.SELECT])
+
+    def _tee(self, vtype: ValType, depth: int) -> Code:
+        return self.expr(vtype, depth) + self._emit([(O.LOCAL_TEE, self.c.pick(self._locals_of(vtype)))])
+
+    def _block_expr(self, vtype: ValType, depth: int) -> Code:
+        self.labels.append((vtype,))
+        body = self.seq((vtype,), depth)
+        self.labels.pop()
+        return self._emit([(O.BLOCK, vtype)]) + body + self._emit([O.END])
+
+    def _br_if_expr(self, vtype: ValType, depth: int) -> Code:
+        """``block (result t) e1 cond br_if 0 drop e2 end``, or a ``br_if`` to an outer label of type t."""
+        outer = [d for d, types in enumerate(reversed(self.labels)) if types == (vtype,)]
+        self.labels.append((vtype,))
+        if outer and self.c.chance(40):
+            target = self.c.pick(outer) + 1
+            code = self.expr(vtype, depth) + self.expr(ValType.I32, depth) + self._emit([(O.BR_IF, target)])
+        else:
+            code = self.expr(vtype, depth) + self.expr(ValType.I32, depth) + self._emit([(O.BR_IF, 0)])
+            code += self._emit([O.DROP]) + self.expr(vtype, depth)
+        self.labels.pop()
+        return self._emit([(O.BLOCK, vtype)]) + code + self._emit([O.END])
+
+    def _br_table_expr(self, vtype: ValType, depth: int) -> Code:
+        """Two nested blocks of type t, a ``br_table`` picking one; its index may be a local read again."""
+        self.labels += [(vtype,), (vtype,)]
+        value = self.expr(vtype, depth)
+        index_locals = self._locals_of(ValType.I32)
+        reuse = self.c.chance(50)
+        index_local = self.c.pick(index_locals)
+        index = self._emit([(O.LOCAL_GET, index_local)]) if reuse else self.expr(ValType.I32, depth)
+        targets = self._table([0, 1])
+        inner = value + index + self._emit([(O.BR_TABLE, (targets, self.c.below(2)))])
+        self.labels.pop()
+        # Between the blocks: combine the carried value with something (the index local, when reused).
+        between = self._emit([(O.LOCAL_GET, index_local)]) if reuse else self.expr(ValType.I32, depth)
+        between += self._to_type(vtype) + self._combine(vtype)
+        self.labels.pop()
+        return (self._emit([(O.BLOCK, vtype), (O.BLOCK, vtype)]) + inner + self._emit([O.END]) + between
+                + self._emit([O.END]))
+
+    def _to_type(self, vtype: ValType) -> Code:
+        """Convert an i32 on the stack to ``vtype``."""
+        convert = {ValType.I32: [], ValType.I64: [O.I64_EXTEND_I32_U], ValType.F32: [O.F32_CONVERT_I32_S],
+                   ValType.F64: [O.F64_CONVERT_I32_U]}
+        return self._emit(list(convert[vtype]))
+
+    def _combine(self, vtype: ValType) -> Code:
+        """A binary instruction ``t t -> t``."""
+        options = [i.op for i in OPS_BY_RESULT[vtype] if i.pops == (vtype, vtype) and i.op not in DIVISIONS]
+        return self._emit([self.c.pick(options)])
+
+    def _if_expr(self, vtype: ValType, depth: int) -> Code:
+        cond = self.expr(ValType.I32, depth)
+        self.labels.append((vtype,))
+        then, other = self.seq((vtype,), depth), self.seq((vtype,), depth)
+        self.labels.pop()
+        return cond + self._emit([(O.IF, vtype)]) + then + self._emit([O.ELSE]) + other + self._emit([O.END])
+
+    def _loop_expr(self, vtype: ValType, depth: int) -> Code:
+        """``loop (result t)``: while the counter is not zero, decrement, run statements, branch back."""
+        counter, init = self._counter()
+        self.multiplier *= LOOP_LIMIT + 1
+        self.labels.append(())  # the loop's label carries nothing
+        self.labels.append(())  # the if's
+        work: Code = []
+        for _ in range(1 + self.c.below(2)):
+            work += self.stmt(depth)
+        back = self._emit([(O.BR, 1)])
+        self.labels[-2:] = [NO_BRANCH]  # a branch back from the value would skip the counter's check
+        value = self.expr(vtype, depth)
+        self.labels.pop()
+        self.multiplier //= LOOP_LIMIT + 1
+        head = self._emit([(O.LOOP, vtype), (O.LOCAL_GET, counter), (O.IF, None), (O.LOCAL_GET, counter),
+                           (O.I32_CONST, 1), O.I32_SUB, (O.LOCAL_SET, counter)])
+        return init + head + work + back + self._emit([O.END]) + value + self._emit([O.END])
+
+    def _params_block(self, vtype: ValType, depth: int) -> Code:
+        """A block with parameters (a type index): its inputs are spilled to locals, then combined."""
+        params = tuple(self.c.pick(NUM_TYPES) for _ in range(1 + self.c.below(2)))
+        type_index = self.env.builder.type(params, (vtype,))
+        code: Code = []
+        for ptype in params:
+            code += self.expr(ptype, depth)
+        self.labels.append((vtype,))
+        spill: Code = []
+        for ptype in reversed(params):
+            spill += self._emit([(O.LOCAL_SET, self.c.pick(self._locals_of(ptype)))])
+        body = self.seq((vtype,), depth)
+        self.labels.pop()
+        return code + self._emit([(O.BLOCK, type_index)]) + spill + body + self._emit([O.END])
+
+    def _callees(self, want: ValType | None) -> list[Callee]:
+        return [f for f in self.env.callees
+                if self.cost + f.cost * self.multiplier <= COST_LIMIT and (want is None or want in f.results)]
+
+    def _args(self, callee: Callee, depth: int) -> Code:
+        code: Code = []
+        for ptype in callee.params:
+            code += self.expr(ptype, depth)
+        return code
+
+    def _keep_result(self, results: tuple[ValType, ...], vtype: ValType) -> Code:
+        """Spill a call's results to locals and push back the one of type ``vtype``."""
+        keep = self.c.pick([i for i, t in enumerate(results) if t == vtype])
+        slots = [self.c.pick(self._locals_of(t)) for t in results]
+        if len(results) == 1:
+            return []
+        spill = [(O.LOCAL_SET, slot) for slot in reversed(slots)]
+        return self._emit([*spill, (O.LOCAL_GET, slots[keep])])
+
+    def _call_expr(self, vtype: ValType, depth: int) -> Code:
+        callees = self._callees(vtype)
+        if not callees:
+            return self._op(vtype, depth)
+        callee = self.c.pick(callees)
+        self.cost += callee.cost * self.multiplier
+        code = self._args(callee, depth) + self._emit([(O.CALL, callee.index)])
+        return code + self._keep_result(callee.results, vtype)
+
+    def _indirect_expr(self, vtype: ValType, depth: int) -> Code:
+        """``call_indirect`` through the table (slot i holds function i); sometimes a wrong slot traps."""
+        callees = self._callees(vtype)
+        if not callees or not self.env.table_size:
+            return self._op(vtype, depth)
+        callee = self.c.pick(callees)
+        self.cost += callee.cost * self.multiplier
+        slot = callee.index if self.c.chance(90) else self.c.below(8)  # maybe another type, or past the end
+        type_index = self.env.builder.type(callee.params, callee.results)
+        code = self._args(callee, depth)
+        code += self._emit([(O.I32_CONST, slot), (O.CALL_INDIRECT, (type_index, 0))])
+        return code + self._keep_result(callee.results, vtype)
+
+    def _address(self, width: int, depth: int) -> Code:
+        """An address: mostly a constant in bounds, sometimes computed and masked, rarely anything."""
+        roll = self.c.below(20)
+        if roll < 12:
+            return self._emit([(O.I32_CONST, self.c.below(MEMORY_BYTES - 64))])
+        if roll < 19:
+            return self.expr(ValType.I32, depth) + self._emit([(O.I32_CONST, 0xFFC0), O.I32_AND])
+        return self.expr(ValType.I32, depth)
+
+    def _memarg(self, info: OpInfo) -> tuple[int, int]:
+        return (self.c.below(info.align + 1), self.c.pick([0, 0, 1, 3, 8, 33]))
+
+    def _load(self, vtype: ValType, depth: int) -> Code:
+        info = self.c.pick(LOADS_BY_RESULT[vtype])
+        return self._address(info.width, depth) + self._emit([(info.op, self._memarg(info))])
+
+    # -- statements
+
+    def stmt(self, depth: int) -> Code:
+        """Code leaving nothing on the stack."""
+        if self._spent:
+            return self._set(0)
+        form = self._weighted(self.profile.stmt_forms)
+        return self._stmt_forms[form](max(depth, 0))
+
+    def _set(self, depth: int) -> Code:
+        vtype = self.c.pick(NUM_TYPES)
+        return self.expr(vtype, depth) + self._emit([(O.LOCAL_SET, self.c.pick(self._locals_of(vtype)))])
+
+    def _global_set(self, depth: int) -> Code:
+        mutable = [i for i, (_, mut) in enumerate(self.env.globals) if mut]
+        index = self.c.pick(mutable)
+        return self.expr(self.env.globals[index][0], depth) + self._emit([(O.GLOBAL_SET, index)])
+
+    def _store(self, depth: int) -> Code:
+        info = self.c.pick(STORES)
+        assert info.pops is not None
+        code = self._address(info.width, depth) + self.expr(info.pops[1], depth)
+        return code + self._emit([(info.op, self._memarg(info))])
+
+    def _drop(self, depth: int) -> Code:
+        return self.expr(self.c.pick(NUM_TYPES), depth) + self._emit([O.DROP])
+
+    def _if_stmt(self, depth: int) -> Code:
+        cond = self.expr(ValType.I32, depth)
+        self.labels.append(())
+        then = self.seq((), depth)
+        other = self.seq((), depth) if self.c.chance(50) else None
+        self.labels.pop()
+        code = cond + self._emit([(O.IF, None)]) + then
+        if other is not None:
+            code += self._emit([O.ELSE]) + other
+        return code + self._emit([O.END])
+
+    def _block_stmt(self, depth: int) -> Code:
+        self.labels.append(())
+        body = self.seq((), depth)
+        self.labels.pop()
+        return self._emit([(O.BLOCK, None)]) + body + self._emit([O.END])
+
+    def _counter(self) -> tuple[int, Code]:
+        """A fresh loop counter local and the code setting it to a small count."""
+        self.locals.append(ValType.I32)
+        counter = len(self.locals) - 1
+        self.counters.add(counter)
+        return counter, self._emit([(O.I32_CONST, self.c.below(LOOP_LIMIT + 1)), (O.LOCAL_SET, counter)])
+
+    def _loop_stmt(self, depth: int) -> Code:
+        """``block loop (exit when the counter is 0) (decrement) statements br 0 end end``."""
+        counter, init = self._counter()
+        self.multiplier *= LOOP_LIMIT + 1
+        self.labels += [(), ()]
+        head = self._emit([(O.BLOCK, None), (O.LOOP, None), (O.LOCAL_GET, counter), O.I32_EQZ, (O.BR_IF, 1),
+                           (O.LOCAL_GET, counter), (O.I32_CONST, 1), O.I32_SUB, (O.LOCAL_SET, counter)])
+        work: Code = []
+        for _ in range(1 + self.c.below(3)):
+            work += self.stmt(depth)
+        tail = self._emit([(O.BR, 0), O.END, O.END])
+        self.labels[-2:] = []
+        self.multiplier //= LOOP_LIMIT + 1
+        return init + head + work + tail
+
+    def _target(self) -> int:
+        """A random label depth that a branch may take."""
+        return self.c.pick([d for d, t in enumerate(reversed(self.labels)) if t != NO_BRANCH])
+
+    def _br_if_stmt(self, depth: int) -> Code:
+        """Values for a random label, a condition, ``br_if``, and the values dropped when not taken."""
+        target = self._target()
+        types = self.labels[-1 - target]
+        code: Code = []
+        for vtype in types:
+            code += self.expr(vtype, depth)
+        code += self.expr(ValType.I32, depth) + self._emit([(O.BR_IF, target)])
+        return code + self._emit([O.DROP] * len(types))
+
+    def _call_stmt(self, depth: int) -> Code:
+        callees = self._callees(None)
+        if not callees:
+            return self._set(depth)
+        callee = self.c.pick(callees)
+        self.cost += callee.cost * self.multiplier
+        code = self._args(callee, depth)
+        return code + self._emit([(O.CALL, callee.index)] + [O.DROP] * len(callee.results))
+
+    def _switch_stmt(self, depth: int) -> Code:
+        """A C ``switch`` ladder: nested blocks, a ``br_table`` on a local, cases that read the local again.
+
+        ``block (exit) block ... block  local.get x  br_table ... end case0 end case1 ... end``;
+        every case stores something computed from ``x`` in a global, then leaves for the exit (or
+        returns).
+        """
+        cases = 2 + self.c.below(4)
+        index_local = self.c.pick(self._locals_of(ValType.I32))
+        targets = self._table(list(range(cases + 1)))
+        globals_i32 = [i for i, (t, mut) in enumerate(self.env.globals) if mut and t == ValType.I32]
+        self.labels += [()] * (cases + 1)
+        code = self._emit([(O.BLOCK, None)] * (cases + 1) + [(O.LOCAL_GET, index_local)])
+        code += self._emit([(O.BR_TABLE, (targets, self.c.below(cases + 1))), O.END])
+        for case in range(cases):
+            self.labels.pop()
+            code += self._emit([(O.LOCAL_GET, index_local), (O.I32_CONST, 1000 * (case + 1)), O.I32_ADD,
+                                (O.GLOBAL_SET, self.c.pick(globals_i32))])
+            if self.c.chance(50):
+                code += self.stmt(depth)
+            if self.c.chance(15):
+                code += self._values(self.results, depth) + self._emit([O.RETURN])
+            else:
+                code += self._emit([(O.BR, cases - 1 - case)])
+            code += self._emit([O.END])
+        self.labels.pop()
+        return code
+
+    # -- leaving a block early
+
+    def _branch_out(self, depth: int) -> Code:
+        """An unconditional exit: ``br`` or ``br_table`` to random labels with their values, or ``return``."""
+        roll = self.c.below(10)
+        if roll < 2:
+            return self._values(self.results, depth) + self._emit([O.RETURN])
+        target = self._target()
+        types = self.labels[-1 - target]
+        if roll < 6:
+            return self._values(types, depth) + self._emit([(O.BR, target)])
+        same = [d for d, t in enumerate(reversed(self.labels)) if t == types]
+        targets = self._table(same)
+        index = self.expr(ValType.I32, depth)
+        if self.c.chance(50):
+            index += self._emit([(O.I32_CONST, len(targets) + 1), O.I32_REM_U])
+        return self._values(types, depth) + index + self._emit([(O.BR_TABLE, (targets, self.c.pick(same)))])
+
+    def _table(self, depths: list[int]) -> tuple[int, ...]:
+        """A ``br_table`` label list over ``depths``: short and random, or long with runs (a switch)."""
+        if self.c.chance(70):
+            return tuple(self.c.pick(depths) for _ in range(self.c.below(5)))
+        run = 1 + self.c.below(3)
+        cycle = [self.c.pick(depths) for _ in range(1 + self.c.below(3))]
+        return tuple(cycle[(i // run) % len(cycle)] for i in range(4 + self.c.below(37)))
+
+    def _values(self, types: tuple[ValType, ...], depth: int) -> Code:
+        code: Code = []
+        for vtype in types:
+            code += self.expr(vtype, depth)
+        return code
