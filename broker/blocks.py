@@ -137,7 +137,7 @@ from broker.block.mvmemory import ReadVersion, Storage, Version
 from broker.block.receipts import Location, Value
 from broker.core import BrokerCore, Job, WorkerState
 from broker.protocol import Op, Status
-from broker.state import StaleRead, StateStore
+from broker.state import STORAGE_ERRORS, StaleRead, StateStore
 
 MAX_PENDING_BLOCKS = 64
 DEFAULT_BLOCK_TIMEOUT = 60.0
@@ -623,6 +623,10 @@ class BlockCoordinator:
             except StaleRead as exc:  # only a commit from outside the broker can cause this
                 self._fail(block, errors.Conflict(f"state changed under the block: {exc}"))
                 return
+            except STORAGE_ERRORS as exc:  # disk full, I/O error: answered, and the id left free for a retry
+                self._fail(block, self.core._storage_error(exc, block.request_id, "block commit"),
+                           remember=False)
+                return
         if not block.dry_run:
             self._tree = after
         stats = block.run.stats
@@ -634,14 +638,15 @@ class BlockCoordinator:
         self._end(block)
         self.core._reply(block.holder.client, block.holder.key, block.request_id, result.to_wire())
 
-    def _fail(self, block: Block, exc: errors.PoolError) -> None:
-        """End a block without committing anything, answering (and remembering) an ERROR."""
+    def _fail(self, block: Block, exc: errors.PoolError, remember: bool = True) -> None:
+        """End a block without committing anything, answering an ERROR (remembered unless told not to)."""
         if block in self.pending:
             self.pending.remove(block)
         self.core.counters["blocks_failed"] += 1
         self._end(block)
         frames = p.error_frames(block.request_id, p.error_code(exc), exc.reason)
-        self.core._remember(block.holder.key, frames)
+        if remember:
+            self.core._remember(block.holder.key, frames)
         self.core._send_client(block.holder.client, frames)
 
     def _end(self, block: Block) -> None:

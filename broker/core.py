@@ -43,6 +43,13 @@ alone on its contract (no other job of that contract is dispatched until it
 ends), so a hot contract cannot starve it. Every other status commits
 nothing.
 
+*Storage errors*: when the store cannot write (disk full, I/O error), the
+call is answered with code ``STORAGE`` and its request id is forgotten, so
+the client's retry runs it again rather than replaying the failure; the
+error is logged (event ``storage_error``) and counted (``storage_errors``).
+Nothing else changes: queries and reads go on, and commits resume by
+themselves once the store can write again.
+
 *Time*: a request that has no answer ``timeout + grace`` seconds after it
 arrived is answered with status ``timeout``; if a worker still holds it,
 the job is abandoned (its late FINAL commits nothing) and the worker stays
@@ -85,7 +92,7 @@ from broker import protocol as p
 from broker.liveness import Liveness, Loss, ReplyCache, poison_message
 from broker.metrics import Metrics
 from broker.protocol import Command, ErrorCode, Op, Status
-from broker.state import StaleRead, StateStore
+from broker.state import STORAGE_ERRORS, StaleRead, StateStore
 from worker import wasm
 
 
@@ -275,12 +282,18 @@ class BrokerCore:
             self.counters["internal_errors"] += 1
         return self._flush()
 
-    def worker_lost(self, identity: bytes) -> list[Outgoing]:
-        """The transport says ``identity`` is gone (a send to it failed): forget it, re-queue its job."""
+    def worker_lost(self, identity: bytes, undelivered: Iterable[list[bytes]] = ()) -> list[Outgoing]:
+        """The transport says ``identity`` is gone (a send to it failed): forget it, re-queue its jobs.
+
+        ``undelivered`` are the messages whose send failed: a job they carried
+        never reached the worker, so it goes back to the queue as never tried,
+        not as a loss (a dead host's processes would otherwise pass one job
+        from corpse to corpse up to the poison-pill cap without running it).
+        """
         worker = self.workers.get(identity)
         if worker is not None:
             self.counters["workers_lost"] += 1
-            self._forget(worker, Loss.DIED)
+            self._forget(worker, Loss.DIED, _job_ids(undelivered))
         return self._flush()
 
     def tick(self) -> list[Outgoing]:
@@ -372,10 +385,15 @@ class BrokerCore:
         logs.event(self.log, "rejected", rid, code=code.name, reason=exc.reason, limit=limit or None)
         self._send_client(identity, p.error_frames(rid, code, exc.reason, limit))
 
-    def _reply(self, identity: bytes, key: bytes, rid: bytes, body: dict[str, Any]) -> None:
-        """Send a FINAL for request ``rid`` (scoped as ``key``), remembered for the client's retries."""
+    def _reply(self, identity: bytes, key: bytes, rid: bytes, body: dict[str, Any],
+               remember: bool = True) -> None:
+        """Send a FINAL for request ``rid`` (scoped as ``key``), remembered for the client's retries.
+
+        With ``remember`` false (a storage failure) the id is left free: a retry runs again.
+        """
         frames = p.encode(p.CLIENT_TAG, Command.FINAL, rid, body)
-        self._remember(key, frames)
+        if remember:
+            self._remember(key, frames)
         self._send_client(identity, frames)
 
     def _remember(self, key: bytes, frames: list[bytes]) -> None:
@@ -392,7 +410,10 @@ class BrokerCore:
         except Exception as exc:
             raise errors.InvalidModule(f"invalid module: {exc}") from exc
         code_id = p.code_id(module)
-        self.store.put_code(code_id, module)
+        try:
+            self.store.put_code(code_id, module)
+        except STORAGE_ERRORS as exc:
+            raise self._storage_error(exc, message.request_id, "deploy") from exc
         self.known_code.add(code_id)
         self.counters["deploys"] += 1
         self._reply(identity, key, message.request_id, {"code_id": code_id})
@@ -582,7 +603,9 @@ class BrokerCore:
         if worker.heartbeats:  # tell it the broker's numbers: both sides judge liveness alike
             self._out.append(Outgoing(Side.BACKEND, identity, p.encode(
                 p.WORKER_TAG, Command.HEARTBEAT, b"hb", self.liveness.announce())))
-        self._requeue_held(worker, Loss.DROPPED)  # the worker dropped its jobs: run them elsewhere
+        if worker.jobs:  # it dropped its jobs (it restarted, or lies): they run again, no loss counted
+            self.counters["requeued_dropped"] += len(worker.jobs)
+            self._requeue_held(worker, Loss.DROPPED, frozenset(job.job_id for job in worker.jobs))
         if worker.identity not in self.idle:
             self._make_idle(worker)
 
@@ -604,7 +627,8 @@ class BrokerCore:
         if worker is not None:
             self._forget(worker, Loss.LEFT)
 
-    def _forget(self, worker: WorkerState, loss: Loss = Loss.LEFT) -> None:
+    def _forget(self, worker: WorkerState, loss: Loss = Loss.LEFT, unstarted: frozenset[bytes] = frozenset()
+                ) -> None:
         self.workers.pop(worker.identity, None)
         self.idle.pop(worker.identity, None)
         self.spare.pop(worker.identity, None)
@@ -612,15 +636,21 @@ class BrokerCore:
         self.retired_cache[1] += worker.misses
         self.counters["workers_left"] += 1
         if worker.jobs:
-            self._requeue_held(worker, loss)
+            self._requeue_held(worker, loss, unstarted)
             self._dispatch_idle()  # its jobs no longer hold their contracts: queued ones may run now
 
-    def _requeue_held(self, worker: WorkerState, loss: Loss) -> None:
-        """Take back every job ``worker`` holds: the running one was lost, the waiting ones never started."""
+    def _requeue_held(self, worker: WorkerState, loss: Loss, unstarted: frozenset[bytes] = frozenset()
+                      ) -> None:
+        """Take back every job ``worker`` holds: the running one was lost, the waiting ones never started.
+
+        A running job whose id is in ``unstarted`` (it never reached the
+        worker, or the worker dropped it unrun) is no loss: it goes back as never tried.
+        """
         jobs = list(worker.jobs)
         worker.jobs.clear()
         self.spare.pop(worker.identity, None)
-        for job in reversed(jobs[1:]):  # to the queue's head in their order; the lost one goes before them
+        started = 1 if jobs and jobs[0].job_id not in unstarted else 0
+        for job in reversed(jobs[started:]):  # to the queue's head in their order, after the lost one
             if job.op is Op.BLOCK:  # a block's waiting task: its calls are re-issued, no loss counted
                 self.blocks.lost(job, loss, started=False)
                 continue
@@ -628,7 +658,7 @@ class BrokerCore:
             if not job.abandoned:
                 self.counters["requeued_waiting"] += 1
                 self._submit(job, front=True)
-        if jobs:
+        if started:
             self._requeue(jobs[0], loss)
 
     def _requeue(self, job: Job, loss: Loss) -> None:
@@ -729,6 +759,10 @@ class BrokerCore:
         try:
             self.store.commit_with_receipt(job.code_id, job.reads, writes, job.key, receipt,
                                            self.config.result_ttl)
+        except STORAGE_ERRORS as exc:
+            failure = self._storage_error(exc, job.request_id, "commit")
+            self._answer(job, _failed({}, ErrorCode.STORAGE, failure.reason), remember=False)
+            return False
         except StaleRead:
             self.counters["reexecutions"] += 1
             if job.attempts < self.config.max_attempts:
@@ -742,6 +776,13 @@ class BrokerCore:
         self.blocks.committed(job.code_id, writes)
         return True
 
+    def _storage_error(self, exc: BaseException, rid: bytes | None, what: str) -> errors.StorageError:
+        """Log and count a store that failed to write; the typed error to answer with."""
+        self.counters["storage_errors"] += 1
+        logs.event(self.log, "storage_error", rid, level=logging.ERROR, during=what, error=str(exc))
+        return errors.StorageError(f"the state store failed during {what}: {exc}; nothing was committed, "
+                                   "retry later")
+
     def _escalate(self, job: Job) -> None:
         """After ``exclusive_after`` stale reads, run the job alone on its contract: it cannot lose again."""
         if job.attempts >= self.config.exclusive_after and not job.exclusive:
@@ -749,7 +790,7 @@ class BrokerCore:
             self.exclusive.add(job.code_id)
             self.counters["exclusive_runs"] += 1
 
-    def _answer(self, job: Job, result: dict[str, Any]) -> None:
+    def _answer(self, job: Job, result: dict[str, Any], remember: bool = True) -> None:
         if job.exclusive:
             job.exclusive = False
             self.exclusive.discard(job.code_id)
@@ -764,7 +805,7 @@ class BrokerCore:
             logs.event(self.log, "answered", job.request_id, status=str(result["status"]),
                        attempts=job.attempts, gas_used=result.get("gas_used", 0),
                        latency_ms=round(latency * 1000, 3))
-        self._reply(job.client, job.key, job.request_id, result)
+        self._reply(job.client, job.key, job.request_id, result, remember)
 
     # --- time ------------------------------------------------------------------------
 
@@ -821,7 +862,10 @@ class BrokerCore:
         if now >= self._next_purge:
             self._next_purge = now + self.config.receipt_purge
             self.replies.expire(now)
-            self.store.purge_receipts()
+            try:
+                self.store.purge_receipts()
+            except STORAGE_ERRORS as exc:
+                self._storage_error(exc, None, "purge")
 
 
 SCOPE_CURVE, SCOPE_CHOSEN, SCOPE_CONNECTION = b"k", b"s", b"c"
@@ -855,6 +899,16 @@ def scoped_key(scope: bytes, rid: bytes) -> bytes:
 
 DRAIN_REFUSED = frozenset({Op.DEPLOY, Op.CALL, Op.QUERY, Op.BLOCK})
 """What a draining broker refuses (with BUSY); stats and state reads are still answered."""
+
+
+def _job_ids(messages: Iterable[list[bytes]]) -> frozenset[bytes]:
+    """The job ids of the REQUESTs among ``messages`` (broker -> worker frames): one, or a batch's."""
+    ids: set[bytes] = set()
+    for frames in messages:
+        if frames[1] == bytes((Command.REQUEST,)):
+            body = p.unpack(frames[3])
+            ids.update(job_id for job_id, _ in body.get("jobs", [[frames[2], b""]]))
+    return frozenset(ids)
 
 
 def _held(worker: WorkerState | None, job_id: bytes) -> Job | None:

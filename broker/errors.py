@@ -92,6 +92,13 @@ class StateRootMismatch(PoolError):
     """A block expected another pre-state root than the broker's current one: it was not run."""
 
 
+class StorageError(PoolError):
+    """The state store failed to write (disk full, I/O error): nothing was committed; retry later.
+
+    The request is forgotten, so the same request id sent again is run again.
+    """
+
+
 class BlockFailed(PoolError):
     """A block could not be executed to the end (lost workers, time limits): nothing was committed.
 

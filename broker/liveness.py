@@ -20,7 +20,10 @@ Lost jobs and the poison-pill cap
     A job is *lost* when its worker dies (the transport reports it gone),
     falls silent, overruns the job (no FINAL a liveness window after the
     job's own ``timeout + grace`` from dispatch, although it keeps
-    heartbeating), disconnects, or registers again while holding it. A call
+    heartbeating) or disconnects while holding it. A job whose REQUEST
+    could not be sent (the worker was already gone) or that its worker
+    dropped unrun (READY again while holding it) is not lost: it was never
+    run there, and goes back to the queue as never tried. A call
     commits only with its FINAL, so running a lost job again elsewhere is
     safe; it goes back to the head of the queue with a fresh time budget.
     After ``max_losses`` losses the job fails with ``WORKER_LOST``, so a
@@ -59,7 +62,7 @@ class Loss(StrEnum):
     SILENT = "silent"  # no frame for the liveness window
     OVERRAN = "overran"  # still no FINAL a liveness window past the job's own deadline
     LEFT = "left"  # DISCONNECT while holding the job
-    DROPPED = "dropped"  # READY again while holding the job
+    DROPPED = "dropped"  # READY again while holding the job (handed back unrun: never counted as a loss)
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,6 +136,7 @@ COUNTERS = (
 CORE_COUNTERS = (  # the core's own counters (stats["counters"]), kept where they are bumped
     ("requeued", "requeues_total", "Jobs put back on the queue after their worker died or left."),
     ("poison_pills", "poison_pill_failures_total", "Jobs given up because they kept killing workers."),
+    ("storage_errors", "storage_errors_total", "Writes the state store failed (disk full, I/O error)."),
 )
 GARBAGE_COUNTERS = {  # stats counter -> socket label, for messages refused as malformed
     "error_bad_frame": "frontend", "error_bad_body": "frontend", "error_too_large": "frontend",

@@ -105,6 +105,7 @@ class ErrorCode(IntEnum):
     INTERNAL = 11
     STATE_ROOT_MISMATCH = 17  # a block's expected pre-state root is not the current one
     BLOCK_FAILED = 18  # a block could not finish (lost workers, time limits); nothing committed
+    STORAGE = 19  # the state store failed to write (disk full, I/O error); nothing committed, retry
     TRAP = 20
     OUT_OF_GAS = 21
     REVERTED = 22
@@ -625,6 +626,7 @@ ERROR_CODES: dict[type[BaseException], ErrorCode] = {
     errors.InternalError: ErrorCode.INTERNAL,
     errors.StateRootMismatch: ErrorCode.STATE_ROOT_MISMATCH,
     errors.BlockFailed: ErrorCode.BLOCK_FAILED,
+    errors.StorageError: ErrorCode.STORAGE,
     errors.PoolError: ErrorCode.INTERNAL,
     errors.Revert: ErrorCode.REVERTED,
     errors.ReadOnlyViolation: ErrorCode.READ_ONLY,
@@ -714,6 +716,7 @@ EXCEPTION_BY_CODE: dict[int, type[errors.PoolError]] = {
     ErrorCode.INTERNAL: errors.InternalError,
     ErrorCode.STATE_ROOT_MISMATCH: errors.StateRootMismatch,
     ErrorCode.BLOCK_FAILED: errors.BlockFailed,
+    ErrorCode.STORAGE: errors.StorageError,
 }
 
 

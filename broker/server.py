@@ -298,16 +298,16 @@ class Broker:
 
     def _send(self, messages: list[Outgoing]) -> None:
         assert self._sockets is not None
-        lost = []
+        lost: dict[bytes, list[list[bytes]]] = {}
         for side, identity, frames in messages:
             try:
                 send_frames(self._sockets[side], identity, frames)
             except zmq.ZMQError as exc:  # peer gone or its queue full: the message is lost
                 self.sent_dropped += 1
                 if side is Side.BACKEND and exc.errno == zmq.EHOSTUNREACH:
-                    lost.append(identity)
-        for identity in lost:  # a worker process died: its job goes to another worker now
-            self._send(self.core.worker_lost(identity))
+                    lost.setdefault(identity, []).append(frames)
+        for identity, undelivered in lost.items():  # a worker process died: its jobs go elsewhere now
+            self._send(self.core.worker_lost(identity, undelivered))
 
     def _readable(self) -> bool:
         assert self._sockets is not None

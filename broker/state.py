@@ -54,6 +54,10 @@ class StaleRead(Exception):
         super().__init__(f"{len(keys)} key(s) of {code_id[:12]} changed since they were read")
 
 
+STORAGE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, OSError)
+"""What a store raises when it cannot write (disk full, I/O error): the broker answers STORAGE for them."""
+
+
 class StateStore(ABC):
     """Versioned per-contract key/value state plus module storage."""
 
@@ -221,11 +225,16 @@ class SQLiteStore(StateStore):
         self._db.execute("BEGIN IMMEDIATE")
         try:
             sequence = self._commit(code_id, reads, writes)
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
-        self._db.execute("COMMIT")
         return sequence
+
+    def _rollback(self) -> None:
+        """Undo the open transaction, if SQLite has not already (it rolls back itself on a full disk)."""
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
 
     def _commit(self, code_id: str, reads: Mapping[bytes, int], writes: Mapping[bytes, bytes | None]) -> int:
         stale = [k for k, v in reads.items() if self.get(code_id, k).version != v]
@@ -245,10 +254,10 @@ class SQLiteStore(StateStore):
             sequence = self._commit(code_id, reads, writes)
             self._db.execute("INSERT OR REPLACE INTO receipts VALUES (?, ?, ?)",
                              (bytes(request_id), bytes(reply), time.time() + ttl))
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
-        self._db.execute("COMMIT")
         return sequence
 
     def receipt(self, request_id: bytes) -> bytes | None:
@@ -280,10 +289,10 @@ class SQLiteStore(StateStore):
             sequence = self.sequence() + 1
             self._db.executemany(UPSERT, [(c, k, v, sequence) for (c, k), v in writes.items()])
             self._db.execute("UPDATE meta SET value = ? WHERE name = 'sequence'", (sequence,))
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
-        self._db.execute("COMMIT")
         return sequence
 
     def items(self) -> Iterator[tuple[str, bytes, bytes]]:
