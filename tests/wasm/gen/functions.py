@@ -54,6 +54,7 @@ CONSTS: dict[ValType, Opcode] = {
 }
 DIVISIONS = frozenset({O.I32_DIV_S, O.I32_DIV_U, O.I32_REM_S, O.I32_REM_U,
                        O.I64_DIV_S, O.I64_DIV_U, O.I64_REM_S, O.I64_REM_U})
+TRAPPING_TRUNCATIONS = frozenset(info.op for info in NUMERIC_OPS if ".trunc_f" in info.name)
 MEMORY_BYTES = 65536  # the generated modules' memory: one page to start with
 LOOP_LIMIT = 3  # a loop runs at most this many times (+1 for the exit check)
 COST_LIMIT = 20_000  # the estimated instructions one call of a generated function may run
@@ -217,10 +218,12 @@ class FuncGen:
 
     def _op(self, vtype: ValType, depth: int) -> Code:
         info = self.c.pick(OPS_BY_RESULT[vtype])
+        if info.op in TRAPPING_TRUNCATIONS and self.c.chance(50):  # they trap on most random floats
+            info = self.c.pick(OPS_BY_RESULT[vtype])
         code: Code = []
         for i, operand in enumerate(info.pops or ()):
             code += self.expr(operand, depth)
-            if info.op in DIVISIONS and i == 1 and self.c.chance(50):
+            if info.op in DIVISIONS and i == 1 and self.c.chance(75):
                 code += self._emit([const(operand, 1), (O.I32_OR if operand == ValType.I32 else O.I64_OR)])
         return code + self._emit([info.op])
 
