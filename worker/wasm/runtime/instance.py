@@ -175,7 +175,7 @@ def _link_func(inst: Instance, imp: Import, value: Any, ftype: FuncType, caller:
         fn = host_raw(value, ftype, None, sig)
     else:
         raise LinkError(f"import {_import_name(imp)}: expected a function, got {type(value).__name__}")
-    return Function(ftype, fn, limits.call_depth, limits.host_reentry, inst, sig)
+    return Function(ftype, fn, limits.stack_units, limits.host_reentry, inst, sig)
 
 
 def _link_table(imp: Import, value: Any, declared: TableType) -> Table:
@@ -268,7 +268,7 @@ def _define_functions(inst: Instance, compiled: CompiledModule) -> None:
         ready = compiled.codes.get(index)
         fn = _install(inst, compiled, index) if ready is not None else _stub(inst, compiled, index)
         ns[raw_names[index]] = fn
-        inst.funcs.append(Function(module.types[code.type_index], fn, limits.call_depth,
+        inst.funcs.append(Function(module.types[code.type_index], fn, limits.stack_units,
                                    limits.host_reentry, inst, compiled.signatures[code.type_index]))
     for index, function in enumerate(inst.funcs):
         ns[ref_names[index]] = function
