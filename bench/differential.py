@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import sys
+import tempfile
 import time
 import zlib
 from collections import Counter
@@ -274,7 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--control-functions", type=int, default=5, help="functions per control module")
     parser.add_argument("--minutes", type=float, default=None, help="stop a phase when the time is up")
     parser.add_argument("--no-wasmtime", dest="wasmtime", action="store_false", help="skip wasmtime")
-    parser.add_argument("--out", default="differential-out", help="where reproducers are written")
+    parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "wasmpool-differential"),
+                        help="where reproducers are written (default: a directory in the system temp dir)")
     parser.add_argument("--progress", type=int, default=50, help="print counts every N modules")
     args = parser.parse_args(argv)
     if args.wasmtime:
