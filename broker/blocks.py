@@ -616,10 +616,15 @@ class BlockCoordinator:
         assert block.run is not None and block.commit is not None
         result = block.run.roll(block.commit).result(block.dry_run)
         after, writes = block.commit.tree, block.commit.writes
-        if not block.dry_run and writes:
+        wire = result.to_wire()
+        receipt = p.pack(wire)  # the reply, kept by the store: a retry after a restart gets it, not a re-run
+        if not block.dry_run and not writes:
+            self.core._record(block.holder.key, block.request_id, wire)
+        elif not block.dry_run:
             reads = {location: block.versions[location] for location in block.run.memory.base_reads}
             try:
-                self.core.store.commit_many(reads, writes)
+                self.core.store.commit_many_with_receipt(reads, writes, block.holder.key, receipt,
+                                                         self.core.config.result_ttl)
             except StaleRead as exc:  # only a commit from outside the broker can cause this
                 self._fail(block, errors.Conflict(f"state changed under the block: {exc}"))
                 return
@@ -636,7 +641,7 @@ class BlockCoordinator:
         counters["block_aborts"] += stats.aborts
         counters["block_suspensions"] += stats.suspensions
         self._end(block)
-        self.core._reply(block.holder.client, block.holder.key, block.request_id, result.to_wire())
+        self.core._reply(block.holder.client, block.holder.key, block.request_id, wire)
 
     def _fail(self, block: Block, exc: errors.PoolError, remember: bool = True) -> None:
         """End a block without committing anything, answering an ERROR (remembered unless told not to)."""

@@ -82,7 +82,7 @@ import logging
 import os
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, NamedTuple
@@ -371,7 +371,7 @@ class BrokerCore:
     def _stored_reply(self, op: Op, key: bytes, rid: bytes) -> list[bytes] | None:
         """The reply already given to request ``key``: kept in memory, or a committed call's receipt."""
         frames = self.replies.get(key, self.clock())
-        if frames is None and op is Op.CALL:
+        if frames is None and op in DURABLE:
             receipt = self.store.receipt(key)
             if receipt is not None:
                 frames = [p.CLIENT_TAG, bytes((Command.FINAL,)), rid, receipt]
@@ -745,6 +745,9 @@ class BrokerCore:
                 result = _failed(result, ErrorCode.READ_ONLY, "a read-only query cannot write state")
             elif not self._commit(job, writes, result):
                 return
+            else:
+                self._answer(job, result, recorded=True)  # its receipt went with the commit
+                return
         elif result["status"] != Status.OK:
             result["writes"] = {}
         self._answer(job, result)
@@ -790,7 +793,9 @@ class BrokerCore:
             self.exclusive.add(job.code_id)
             self.counters["exclusive_runs"] += 1
 
-    def _answer(self, job: Job, result: dict[str, Any], remember: bool = True) -> None:
+    def _answer(self, job: Job, result: dict[str, Any], remember: bool = True,
+                recorded: bool = False) -> None:
+        """Answer a job's client; remember the reply (unless told not to), a call's in the store too."""
         if job.exclusive:
             job.exclusive = False
             self.exclusive.discard(job.code_id)
@@ -805,7 +810,20 @@ class BrokerCore:
             logs.event(self.log, "answered", job.request_id, status=str(result["status"]),
                        attempts=job.attempts, gas_used=result.get("gas_used", 0),
                        latency_ms=round(latency * 1000, 3))
+        if remember and not recorded and job.op is Op.CALL:
+            self._record(job.key, job.request_id, result)
         self._reply(job.client, job.key, job.request_id, result, remember)
+
+    def _record(self, key: bytes, rid: bytes, result: Mapping[str, Any]) -> None:
+        """Store the outcome of a request that wrote nothing as its receipt, so a retry never runs it again.
+
+        A store that fails here is logged and counted; the client still gets
+        its answer (only a broker restart before the retry would forget it).
+        """
+        try:
+            self.store.record_receipt(key, p.pack(result), self.config.result_ttl)
+        except STORAGE_ERRORS as exc:
+            self._storage_error(exc, rid, "receipt")
 
     # --- time ------------------------------------------------------------------------
 
@@ -896,6 +914,9 @@ def scoped_key(scope: bytes, rid: bytes) -> bytes:
     """The key of request ``rid`` of the client ``scope``: length-prefixed, so no two pairs collide."""
     return len(scope).to_bytes(2, "big") + scope + rid
 
+
+DURABLE = frozenset({Op.CALL, Op.BLOCK})
+"""Requests whose outcome is kept by the store (receipts), so that a restarted broker still knows it."""
 
 DRAIN_REFUSED = frozenset({Op.DEPLOY, Op.CALL, Op.QUERY, Op.BLOCK})
 """What a draining broker refuses (with BUSY); stats and state reads are still answered."""

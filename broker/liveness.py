@@ -32,10 +32,11 @@ Lost jobs and the poison-pill cap
 Stored replies (exactly-once)
     A client resends a request with the same id after a timeout. The broker
     answers a repeated id from a stored reply (:class:`ReplyCache`, bounded
-    by count and by age ``result_ttl``); the reply of a committing call is
-    also stored by the state store in the same transaction as its writes,
+    by count and by age ``result_ttl``). The outcome of every call and
+    block is also stored by the state store (a receipt, kept ``result_ttl``),
+    in the same transaction as its writes or alone when it wrote nothing,
     so even a broker restarted between commit and reply answers the retry
-    from it and never commits twice.
+    from it and never runs it twice.
 
 :class:`Backoff` is the worker's reconnect schedule: 1 s doubling to 32 s.
 """

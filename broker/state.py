@@ -103,7 +103,11 @@ class StateStore(ABC):
         """Every live entry (code id, key, value), tombstones left out: what the state root covers."""
         raise NotImplementedError(f"{type(self).__name__} cannot list its entries (state root)")
 
-    # --- receipts: the stored replies of committed calls (exactly-once across broker restarts) ---
+    # --- receipts: the stored replies of calls and blocks (exactly-once across broker restarts) ---
+    #
+    # A receipt is the packed FINAL body the client was given, kept under the
+    # request's scoped key until ``ttl`` seconds have passed; it is written in
+    # the transaction of the request's writes, or alone when it wrote nothing.
 
     def commit_with_receipt(self, code_id: str, reads: Mapping[bytes, int],
                             writes: Mapping[bytes, bytes | None], request_id: bytes, reply: bytes,
@@ -116,8 +120,19 @@ class StateStore(ABC):
         """
         return self.commit(code_id, reads, writes)
 
+    def record_receipt(self, request_id: bytes, reply: bytes, ttl: float) -> None:  # noqa: B027 - optional
+        """Store ``reply`` for ``request_id`` for ``ttl`` seconds, alone (an outcome that wrote nothing).
+
+        The default stores nothing, as :meth:`commit_with_receipt`.
+        """
+
+    def commit_many_with_receipt(self, reads: Mapping[Location, int], writes: Mapping[Location, bytes | None],
+                                 request_id: bytes, reply: bytes, ttl: float) -> int:
+        """:meth:`commit_many`, also storing ``reply`` for ``request_id`` for ``ttl`` seconds, atomically."""
+        return self.commit_many(reads, writes)
+
     def receipt(self, request_id: bytes) -> bytes | None:
-        """The stored reply of a committed request, unless it expired; the default has none."""
+        """The stored reply of a request, unless it expired; the default has none."""
         return None
 
     def purge_receipts(self) -> int:
@@ -151,6 +166,15 @@ class MemoryStore(StateStore):
                             ttl: float) -> int:
         sequence = self.commit(code_id, reads, writes)
         self._receipts[bytes(request_id)] = (time.time() + ttl, bytes(reply))
+        return sequence
+
+    def record_receipt(self, request_id: bytes, reply: bytes, ttl: float) -> None:
+        self._receipts[bytes(request_id)] = (time.time() + ttl, bytes(reply))
+
+    def commit_many_with_receipt(self, reads: Mapping[Location, int], writes: Mapping[Location, bytes | None],
+                                 request_id: bytes, reply: bytes, ttl: float) -> int:
+        sequence = self.commit_many(reads, writes)
+        self.record_receipt(request_id, reply, ttl)
         return sequence
 
     def receipt(self, request_id: bytes) -> bytes | None:
@@ -252,13 +276,26 @@ class SQLiteStore(StateStore):
         self._db.execute("BEGIN IMMEDIATE")
         try:
             sequence = self._commit(code_id, reads, writes)
-            self._db.execute("INSERT OR REPLACE INTO receipts VALUES (?, ?, ?)",
-                             (bytes(request_id), bytes(reply), time.time() + ttl))
+            self._insert_receipt(request_id, reply, ttl)
             self._db.execute("COMMIT")
         except BaseException:
             self._rollback()
             raise
         return sequence
+
+    def _insert_receipt(self, request_id: bytes, reply: bytes, ttl: float) -> None:
+        self._db.execute("INSERT OR REPLACE INTO receipts VALUES (?, ?, ?)",
+                         (bytes(request_id), bytes(reply), time.time() + ttl))
+
+    def record_receipt(self, request_id: bytes, reply: bytes, ttl: float) -> None:
+        """One receipt, in a transaction of its own."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._insert_receipt(request_id, reply, ttl)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
 
     def receipt(self, request_id: bytes) -> bytes | None:
         row = self._db.execute("SELECT reply FROM receipts WHERE request_id = ? AND expires > ?",
@@ -281,6 +318,15 @@ class SQLiteStore(StateStore):
 
     def commit_many(self, reads: Mapping[Location, int], writes: Mapping[Location, bytes | None]) -> int:
         """One IMMEDIATE transaction for a whole block: every read checked, every write applied."""
+        return self._commit_block(reads, writes, None)
+
+    def commit_many_with_receipt(self, reads: Mapping[Location, int], writes: Mapping[Location, bytes | None],
+                                 request_id: bytes, reply: bytes, ttl: float) -> int:
+        """A block's commit and its receipt (receipts and state root) in one transaction."""
+        return self._commit_block(reads, writes, (request_id, reply, ttl))
+
+    def _commit_block(self, reads: Mapping[Location, int], writes: Mapping[Location, bytes | None],
+                      receipt: tuple[bytes, bytes, float] | None) -> int:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             stale = [(c, k) for (c, k), v in reads.items() if self.get(c, k).version != v]
@@ -289,6 +335,8 @@ class SQLiteStore(StateStore):
             sequence = self.sequence() + 1
             self._db.executemany(UPSERT, [(c, k, v, sequence) for (c, k), v in writes.items()])
             self._db.execute("UPDATE meta SET value = ? WHERE name = 'sequence'", (sequence,))
+            if receipt is not None:
+                self._insert_receipt(*receipt)
             self._db.execute("COMMIT")
         except BaseException:
             self._rollback()
