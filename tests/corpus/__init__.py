@@ -1,0 +1,1 @@
+"""The corpus of real-world programs (see README.md), and the Python oracles of its tests."""
