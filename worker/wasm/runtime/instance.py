@@ -2,7 +2,12 @@
 
 Theory of operation
 -------------------
-:func:`instantiate` follows the spec's order (WebAssembly 2.0, 4.5.4):
+:func:`instantiate` follows the spec's order (WebAssembly 2.0, 4.5.4), after
+two checks that come before any work: the tables and memories the module
+defines must fit the :class:`RuntimeLimits` each and together
+(``instance_bytes``, see ``runtime.budget``), else LinkError; and a metered
+instance pays for its instantiation first (``runtime.setup_gas``), else
+GasExhausted.
 
 1. *Resolve imports* by (module, name) from a dict of dicts. Functions may be
    :class:`~.functions.Function` objects (exports of other instances, whose
@@ -17,7 +22,7 @@ Theory of operation
    object is executed in the instance's namespace, defining ``f{i}``),
    globals (initializers may read
    imported globals and take function references), tables and memories
-   (sized within the :class:`RuntimeLimits`, else LinkError).
+   (counted against the instance's :class:`~.budget.Budget`).
 3. *Exports* are the same objects.
 4. *Element segments*, in order: active ones are copied into their table
    (out of bounds: a trap, earlier segments stay written), then dropped;
@@ -33,6 +38,13 @@ and data segments, emptied when dropped) and ``G`` (the gas meter). Metered
 functions are closures over the meter's cell (``GAS``, see ``runtime.gas``):
 each is built from its code object with the instance's namespace as globals
 and that cell as its closure.
+
+Those references make an instance a web of cycles (the namespace holds
+functions whose globals are the namespace), which only the cycle collector
+would free: :meth:`Instance.release` breaks them, and a failed
+instantiation whose functions cannot have escaped is released at once.
+Host functions find the caller's memory through ``Instance.memory``, fixed
+when the exports are bound (no scan of the exports per host call).
 """
 
 from __future__ import annotations
