@@ -30,10 +30,11 @@ at the same point with the same ``gas_used``.
 Dynamic prices: ``memory.grow`` adds ``GROW_PAGE_GAS`` per page granted
 (``table.grow`` the same per started 64 elements), bulk instructions
 ``BULK_UNIT_GAS`` per started ``BULK_UNIT`` bytes (memory) or
-``TABLE_BULK_UNIT`` elements (tables), charged and checked before they run.
-Host functions price themselves through ``caller.gas.charge(n)``. Each
-instance has its own meter; a call into another instance's function runs on
-that instance's meter.
+``TABLE_BULK_UNIT`` elements (tables), all charged and checked before they
+run (a grow that will be refused is not charged). Instantiation is paid for
+first, before any of its work (``runtime.setup_gas``). Host functions price
+themselves through ``caller.gas.charge(n)``. Each instance has its own meter;
+a call into another instance's function runs on that instance's meter.
 
 The remaining gas itself lives in a closure cell, :attr:`GasMeter.cell`:
 every metered function of an instance is built as a closure over it (the
