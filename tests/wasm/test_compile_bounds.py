@@ -19,7 +19,7 @@ from worker.wasm.builder import Instruction, ModuleBuilder
 from worker.wasm.compiler.exprs import X
 from worker.wasm.compiler.fold import Folder
 from worker.wasm.compiler.ir import Block, If, Loop, Node, Switch
-from worker.wasm.compiler.structure import rewrite_switches, thread_returns
+from worker.wasm.compiler.structure import MAX_INDENT, rewrite_switches, thread_returns
 from worker.wasm.opcodes import Opcode as O
 
 VARIANTS = [pytest.param(None, id="unmetered"), pytest.param(10**9, id="metered")]
@@ -29,11 +29,11 @@ def _instance(builder: ModuleBuilder, gas_limit: int | None) -> wasm.Instance:
     return wasm.instantiate(wasm.decode(builder.build()), {}, gas_limit=gas_limit)
 
 
-def _source_size(data: bytes) -> int:
+def _source_size(data: bytes, variants: tuple[bool, ...] = (False, True)) -> int:
     module = wasm.decode(data)
     first = module.num_imported_funcs
     return sum(len(compiler.function_source(module, first + i, metered)[0])
-               for i in range(len(module.funcs)) for metered in (False, True))
+               for i in range(len(module.funcs)) for metered in variants)
 
 
 # ---------------------------------------------------------------- br_table carrying values
@@ -72,6 +72,30 @@ def test_br_table_moves_are_emitted_once_per_target() -> None:
     """The moves of a table over few targets carrying many values grew as entries x values."""
     small, large = _source_size(_table_values_shape(20)), _source_size(_table_values_shape(80))
     assert large < 5 * small
+
+
+# ---------------------------------------------------------------- every shape of the growth benchmark
+
+
+LINEAR_SHAPES = [name for name in shapes.SHAPES if name != "br_table_values"]  # that one is refused
+PAST_STRUCTURED = {  # sizes that nest deeper than structured code may (MAX_INDENT levels)
+    **dict.fromkeys(["nested_ifs", "nested_if_else", "nested_blocks_br_table", "nested_blocks_table",
+                     "nested_blocks_br", "nested_loops"], MAX_INDENT + 8),
+    "if_else_chain": (MAX_INDENT + 8) // 16,  # 16 ifs per unit
+}
+
+
+@pytest.mark.parametrize("name", LINEAR_SHAPES)
+def test_generated_source_grows_linearly(name: str) -> None:
+    """4x the shape, at most 5x the Python source (unmetered), at sizes cheap to emit.
+
+    Nesting shapes start past the depth where structured code gives way to
+    state machines (whose indentation no longer grows), so that both sizes
+    compare the same form.
+    """
+    shape, base = shapes.SHAPES[name]
+    small = PAST_STRUCTURED.get(name, max(1, base // 16))
+    assert _source_size(shape(4 * small), (False,)) < 5 * _source_size(shape(small), (False,))
 
 
 # ---------------------------------------------------------------- return threading
