@@ -461,9 +461,14 @@ def shortest_digits(x: float, single: bool = False) -> tuple[str, int]:
 
 def f32_round(value: Fraction | float) -> float:
     """The f32 nearest to value (ties to even), as a Python float; keeps -0.0."""
+    if isinstance(value, float):
+        try:  # a C cast, which rounds to nearest; it refuses only what rounds to infinity
+            return float(struct.unpack("<f", struct.pack("<f", value))[0])
+        except OverflowError:
+            pass
     if value == 0:
         return float(value)
-    return struct.unpack("<f", struct.pack("<I", f32_bits(Fraction(value))))[0]
+    return float(struct.unpack("<f", struct.pack("<I", f32_bits(Fraction(value))))[0])
 
 
 def f32_bits(q: Fraction) -> int:

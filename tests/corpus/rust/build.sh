@@ -17,3 +17,4 @@ for src in *.rs; do
     "$RUSTC" --edition 2021 --target wasm32-unknown-unknown -O --crate-type cdylib \
         -C panic=abort -C strip=debuginfo "$src" -o "${src%.rs}.wasm"
 done
+chmod a-x ./*.wasm  # the linker marks its output executable
