@@ -83,3 +83,10 @@ export function i64_to_string(x: i64, radix: i32): usize { return ret(x.toString
 
 /** i64.parse of the input string in the given radix (AssemblyScript's parseInt rules). */
 export function parse_i64(units: i32, radix: i32): i64 { return I64.parseInt(inputString(units), radix); }
+
+/** "ab" repeated n times, then the whole string reversed by halves: the stub
+ *  runtime grows the memory for strings of a few MiB. */
+export function big_string(n: i32): usize {
+  const s = "ab".repeat(n);
+  return ret(s.substring(n) + s.substring(0, n));
+}

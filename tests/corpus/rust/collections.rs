@@ -177,3 +177,19 @@ pub extern "C" fn set_ops(n: usize, m: usize) -> usize {
     let h: HashSet<i64, FixedState> = all.iter().copied().collect();
     h.len()
 }
+
+/// Allocates `mib` MiB as one zeroed Vec<u64> (the allocator grows the linear
+/// memory for it), writes every 4096th element and sums them back. Returns
+/// the memory's size in pages after the allocation, shifted left by 32,
+/// or'ed with the low 32 bits of the sum.
+#[no_mangle]
+pub extern "C" fn big_alloc(mib: usize) -> u64 {
+    let n = mib << 17;
+    let mut v = vec![0u64; n];
+    for i in (0..n).step_by(4096) {
+        v[i] = i as u64 * 3 + 1;
+    }
+    let sum: u64 = v.iter().step_by(4096).sum();
+    let pages = core::arch::wasm32::memory_size(0) as u64;
+    pages << 32 | (sum & 0xffff_ffff)
+}
