@@ -105,6 +105,9 @@ class _TwinMemory:
     def __init__(self, ours: Any, twin: _Twin) -> None:
         self.ours, self.twin = ours, twin
 
+    def __getattr__(self, name: str) -> Any:  # size and the rest: our engine's, compared after each call
+        return getattr(self.ours, name)
+
     def write(self, addr: int, data: bytes) -> None:
         self.ours.write(addr, data)
         self.twin.write(addr, bytes(data))
