@@ -113,3 +113,21 @@ def test_call_indirect_argument_does_not_overwrite_a_divisor(gas_limit: int | No
     builder.elem([(O.I32_CONST, 0)], [first])
     f = wasm.instantiate(wasm.decode(builder.build()), {}, gas_limit=gas_limit).exports["f"]
     assert f(3.0) == 1.0
+
+
+@pytest.mark.parametrize("gas_limit", VARIANTS)
+def test_operands_written_out_in_a_chain_keep_their_divisors(gas_limit: int | None) -> None:
+    """Writing operand 1 out (operand 2 reads its register) must first write out operand 0 (it reads 1's)."""
+    builder = ModuleBuilder()
+    builder.global_("f64", True, [(O.F64_CONST, 0x4014_0000_0000_0000)])  # 5.0
+    builder.table(1, 1)
+    first = builder.func(["f64", "f64", "f64"], ["f64"], [(O.LOCAL_GET, 0)])
+    sig = builder.type(["f64", "f64", "f64"], ["f64"])
+    builder.func(["f64", "f64"], ["f64"], [
+        (O.LOCAL_GET, 0), (O.LOCAL_GET, 0), O.F64_FLOOR, O.F64_DIV,
+        (O.LOCAL_GET, 1), (O.LOCAL_GET, 1), O.F64_FLOOR, O.F64_DIV,
+        (O.GLOBAL_GET, 0), (O.I32_CONST, 0), (O.CALL_INDIRECT, (sig, 0)),
+    ], export="f")
+    builder.elem([(O.I32_CONST, 0)], [first])
+    f = wasm.instantiate(wasm.decode(builder.build()), {}, gas_limit=gas_limit).exports["f"]
+    assert f(3.0, 7.0) == 1.0

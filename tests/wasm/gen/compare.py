@@ -83,7 +83,7 @@ def _run(instance: Any, generated: GeneratedModule, state: Callable[[], int],
         try:
             results: tuple[Any, ...] | None = as_tuple(func.call_raw(list(call.args)), len(func.type.results))
             trap = None
-        except (wasm.WasmError, RecursionError) as exc:
+        except Exception as exc:  # a trap, or a crash (a Python error leaking out of compiled code)
             results, trap = None, _describe_error(exc)
         outcomes.append(Outcome(results, trap, state()))
         now = nan_counts()

@@ -222,7 +222,7 @@ class FunctionEmitter(Folder):
         home = self.home(operands[i])
         for j in range(i):
             if home in args[j].reads:
-                args[j] = self.materialize(args[j], self.home(operands[j]))
+                self.materialize_arg(args, j, operands)  # its own home may be read by an earlier one
         args[i] = self.materialize(args[i], home)
 
     def charge_bulk(self, count: X, op: Opcode) -> None:
