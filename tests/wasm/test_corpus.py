@@ -892,19 +892,19 @@ def test_rust_ordered_maps(collections: Program, check: Checks) -> None:
 
 
 def test_rust_memory_growth(collections: Program, check: Checks) -> None:
-    """A 4 MiB Vec: the allocator grows the linear memory (memory.grow) and the data lands in it."""
+    """A 2 MiB Vec: the allocator grows the linear memory (memory.grow) and the data lands in it."""
     p = collections
     before = p.memory.size
-    n = 4 << 17
+    n = 2 << 17
     expected_sum = sum(i * 3 + 1 for i in range(0, n, 4096)) & M32
 
     def big_alloc() -> tuple[bool, int]:
-        result = u64(p.big_alloc(4))
+        result = u64(p.big_alloc(2))
         pages = result >> 32
-        return pages * 65536 >= (4 << 20) and pages == p.memory.size > before, result & M32
+        return pages * 65536 >= (2 << 20) and pages == p.memory.size > before, result & M32
 
-    check("big_alloc(4 MiB)", (True, expected_sum), big_alloc)
-    check("big_alloc(4 MiB) again, the memory freed and reused", (True, expected_sum), big_alloc)
+    check("big_alloc(2 MiB)", (True, expected_sum), big_alloc)
+    check("big_alloc(2 MiB) again, the memory freed and reused", (True, expected_sum), big_alloc)
     check.done(p)
 
 
@@ -1368,7 +1368,7 @@ def test_as_memory_growth(gas_limit: int | None, check: Checks) -> None:
     """Strings of a few MiB: the stub runtime grows the memory (memory.grow) as it allocates."""
     p = Program("assemblyscript/collections.wasm", gas_limit)
     before = p.memory.size
-    for n in (1, 1 << 19):
+    for n in (1, 1 << 18):
         s = "ab" * n
         check(f"big_string({n})", s[n:] + s[:n], p.as_string, "big_string", n)
     check("the memory grew", True, lambda: p.memory.size > before)
