@@ -29,7 +29,12 @@ gives the broker's own HEARTBEATs and :meth:`BrokerCore.drain` starts a
 graceful shutdown.
 
 *Requests* from clients are checked against the protocol's schemas.
-Deploys, stats and state reads are answered at once. Calls and queries
+Stats and state reads are answered at once, and so are deploys of small
+modules (or of a module already stored). A module of ``validate_inline``
+bytes or more is validated off the event loop: the deploy becomes a
+:class:`Validation` the server takes (:meth:`BrokerCore.take_validations`),
+runs in a process of its own and hands back (:meth:`BrokerCore.validated`),
+so heartbeats and calls keep flowing meanwhile. Calls and queries
 become :class:`Job`\\ s: dispatched to an idle worker or queued (bounded; a
 full queue answers BUSY). While a job runs, its worker asks for state reads
 and module code with CALLBACKs; the broker answers from committed state and
@@ -128,6 +133,11 @@ class BrokerConfig:
     liveness: int = 3
     dispatch_window: int = 64
     reply_cache: int = 10_000
+    reply_cache_bytes: int = 64 * 1024 * 1024  # the kept replies together (broker.liveness.ReplyCache)
+    reply_cache_entry: int = 1024 * 1024  # a larger reply is not kept in memory (receipts answer retries)
+    max_inflight_bytes: int = 256 * 1024 * 1024  # accepted calls' bodies, queued or running, all clients
+    max_client_bytes: int = 64 * 1024 * 1024  # the same, per client (its scope): one client cannot fill it
+    validate_inline: int = 256 * 1024  # modules this big or bigger are validated off the loop (Validation)
     max_module: int = 16 * 1024 * 1024  # operator ceilings: see broker.limits
     max_input: int = 16 * 1024 * 1024
     max_args: int = 10_000
@@ -140,6 +150,26 @@ class BrokerConfig:
 def validate_module(module: bytes) -> None:
     """Decode and validate a module with the engine (raises its DecodeError/ValidationError)."""
     wasm.decode(module)
+
+
+def module_error(module: bytes) -> str | None:
+    """Why ``module`` is invalid, or None: :func:`validate_module` for a process of the server's pool."""
+    try:
+        validate_module(module)
+    except Exception as exc:  # whatever the engine says about these bytes is the module's fault
+        return str(exc) or type(exc).__name__
+    return None
+
+
+@dataclass(eq=False, slots=True)
+class Validation:
+    """A deploy waiting for its module's validation, which runs off the broker's loop."""
+
+    identity: bytes  # the client's latest connection (a retry moves it)
+    key: bytes
+    request_id: bytes
+    module: bytes
+    code_id: str
 
 
 @dataclass(eq=False, slots=True)
@@ -161,6 +191,8 @@ class Job:
     losses: int = 0  # times a worker died, stalled or left holding this job (broker.liveness)
     started: float = 0.0  # when the current attempt was dispatched
     key: bytes = b""  # the request id scoped to its client (scoped_key): what active and replies use
+    scope: bytes = b""  # its client (client_scope), whose in-flight bytes it counts in
+    code_fetches: int = 0  # CALLBACKs for its module in this attempt (MAX_CODE_FETCHES)
 
     @property
     def budget(self) -> float:
@@ -213,14 +245,21 @@ class BrokerCore:
         self.config = config or BrokerConfig()
         self.clock = clock
         self.validate = validate
+        self.defer_validation = False  # the server validates big modules off the loop (take_validations)
+        self.validating: dict[bytes, Validation] = {}  # scoped request id -> deploy being validated
+        self._validations: list[Validation] = []  # not yet taken by the server
         self.started = clock()
+        self._scope = b""  # the client of the request being handled (client_message)
         self.boot = os.urandom(8)  # scopes connections named by libzmq to this run (client_scope)
         self.workers: dict[bytes, WorkerState] = {}
         self.idle: dict[bytes, WorkerState] = {}  # no job; insertion order = longest idle first
         self.spare: dict[bytes, WorkerState] = {}  # running a job, with a credit left for the next one
         self.queue: deque[Job] = deque()
         self.active: dict[bytes, Job] = {}  # scoped request id (scoped_key) -> queued or running job
-        self.replies = ReplyCache(self.config.reply_cache, self.config.result_ttl)
+        self.replies = ReplyCache(self.config.reply_cache, self.config.result_ttl,
+                                  self.config.reply_cache_bytes, self.config.reply_cache_entry)
+        self.inflight_bytes = 0  # bodies of accepted calls and queries not yet answered
+        self.client_bytes: Counter[bytes] = Counter()  # the same by client scope
         self.liveness = Liveness(self.config.heartbeat_interval, self.config.liveness)
         self.draining = False  # shutting down: new work is refused, in-flight work finishes
         self._next_purge = clock() + self.config.receipt_purge
@@ -259,8 +298,9 @@ class BrokerCore:
         try:
             op, message = p.decode_client(frames, self.config.limits)
             rid = message.request_id
-            key = scoped_key(client_scope(identity, principal, self.boot), rid)
-            self._client_request(identity, key, op, message)
+            scope = client_scope(identity, principal, self.boot)
+            self._scope = scope
+            self._client_request(identity, scoped_key(scope, rid), op, message)
         except errors.PoolError as exc:
             self._client_error(identity, rid, exc)
         except Exception as exc:  # a bug must not take the broker down
@@ -342,8 +382,27 @@ class BrokerCore:
         self.draining = True
 
     def in_flight(self) -> int:
-        """Requests accepted and not yet answered (queued or running)."""
-        return len(self.active)
+        """Requests accepted and not yet answered (queued or running, or deploys being validated)."""
+        return len(self.active) + len(self.validating)
+
+    def take_validations(self) -> list[Validation]:
+        """Deploys whose module the server must validate off the loop, then report with :meth:`validated`."""
+        taken, self._validations = self._validations, []
+        return taken
+
+    def validated(self, task: Validation, error: str | None) -> list[Outgoing]:
+        """A module's validation ended (``error`` says why it is invalid): store it and answer the deploy."""
+        if self.validating.pop(task.key, None) is None:
+            return self._flush()
+        if error is not None:
+            invalid = errors.InvalidModule(f"invalid module: {error}")
+            self._client_error(task.identity, task.request_id, invalid)
+        else:
+            try:
+                self._store_module(task.identity, task.key, task.request_id, task.module, task.code_id)
+            except errors.PoolError as exc:
+                self._client_error(task.identity, task.request_id, exc)
+        return self._flush()
 
     def _flush(self) -> list[Outgoing]:
         self.blocks.step()  # start a waiting block, enforce a running one's time limit
@@ -361,6 +420,9 @@ class BrokerCore:
         elif key in self.active:
             self.counters["duplicates"] += 1
             self.active[key].client = identity
+        elif key in self.validating:
+            self.counters["duplicates"] += 1
+            self.validating[key].identity = identity
         elif self.draining and op in DRAIN_REFUSED:
             raise errors.Busy("the broker is shutting down; send the request to another broker or later")
         else:
@@ -404,19 +466,33 @@ class BrokerCore:
 
     def _deploy(self, identity: bytes, key: bytes, message: p.Message) -> None:
         module: bytes = message.body["code"]
-        limits.check_deploy(module, self.config, message.request_id)
-        try:
-            self.validate(module)
-        except Exception as exc:
-            raise errors.InvalidModule(f"invalid module: {exc}") from exc
+        rid = message.request_id
+        limits.check_deploy(module, self.config, rid)
         code_id = p.code_id(module)
+        if self._has_code(code_id):  # stored already, so valid: nothing to check again
+            self.counters["deploys"] += 1
+            self._reply(identity, key, rid, {"code_id": code_id})
+        elif self.defer_validation and len(module) >= self.config.validate_inline:
+            task = Validation(identity, key, rid, module, code_id)
+            self.validating[key] = task
+            self._validations.append(task)
+            self.counters["deploys_validated_off_loop"] += 1
+        else:
+            try:
+                self.validate(module)
+            except Exception as exc:
+                raise errors.InvalidModule(f"invalid module: {exc}") from exc
+            self._store_module(identity, key, rid, module, code_id)
+
+    def _store_module(self, identity: bytes, key: bytes, rid: bytes, module: bytes, code_id: str) -> None:
+        """Keep a valid module and answer its deploy with the code id."""
         try:
             self.store.put_code(code_id, module)
         except STORAGE_ERRORS as exc:
-            raise self._storage_error(exc, message.request_id, "deploy") from exc
+            raise self._storage_error(exc, rid, "deploy") from exc
         self.known_code.add(code_id)
         self.counters["deploys"] += 1
-        self._reply(identity, key, message.request_id, {"code_id": code_id})
+        self._reply(identity, key, rid, {"code_id": code_id})
 
     def _has_code(self, code_id: str) -> bool:
         if code_id not in self.known_code and self.store.get_code(code_id) is not None:
@@ -430,9 +506,32 @@ class BrokerCore:
         if len(self.queue) >= self.config.max_queue:
             raise errors.Busy(f"the queue is full ({len(self.queue)} requests); try again later")
         job = self._new_job(identity, message)
-        job.key = key
+        job.key, job.scope = key, self._scope
+        self._admit(job)
         self.active[key] = job
         self._submit(job)
+
+    def _admit(self, job: Job) -> None:
+        """Count a call's body against the in-flight byte limits (all clients, and its own), or refuse it."""
+        size, cfg = len(job.request), self.config
+        if self.inflight_bytes + size > cfg.max_inflight_bytes:
+            self.counters["refused_inflight_bytes"] += 1
+            raise errors.Busy(f"the pool holds {self.inflight_bytes} bytes of requests (max_inflight_bytes "
+                              f"{cfg.max_inflight_bytes}); try again later")
+        if self.client_bytes[job.scope] + size > cfg.max_client_bytes:
+            self.counters["refused_client_bytes"] += 1
+            raise errors.Busy(f"this client has {self.client_bytes[job.scope]} bytes of requests in flight "
+                              f"(max_client_bytes {cfg.max_client_bytes}); wait for their answers")
+        self.inflight_bytes += size
+        self.client_bytes[job.scope] += size
+
+    def _release(self, job: Job) -> None:
+        """A call was answered: its body no longer counts in flight."""
+        size = len(job.request)
+        self.inflight_bytes -= size
+        self.client_bytes[job.scope] -= size
+        if self.client_bytes[job.scope] <= 0:
+            del self.client_bytes[job.scope]
 
     def _new_job(self, identity: bytes, message: p.Message) -> Job:
         body, cfg = message.body, self.config
@@ -466,6 +565,8 @@ class BrokerCore:
         return {
             "workers": len(self.workers), "idle": len(self.idle), "queue": len(self.queue),
             "in_flight": sum(len(w.jobs) for w in self.workers.values()),
+            "inflight_bytes": self.inflight_bytes, "reply_cache_bytes": self.replies.bytes,
+            "reply_cache_entries": len(self.replies), "validating": len(self.validating),
             "jobs_done": self.counters["jobs_done"], "cache_hits": hits, "cache_misses": misses,
             "cache_hit_rate": hits / (hits + misses) if hits + misses else 0.0,
             "metrics": self.metrics.snapshot(),
@@ -563,6 +664,7 @@ class BrokerCore:
         job.job_id = self._next_job.to_bytes(8, "big")
         job.attempts += 1
         job.reads = {}
+        job.code_fetches = 0
         job.started = worker.last_sent = self.clock()  # a waiting job's start is reset when it runs
         worker.jobs.append(job)
         self._place(worker)
@@ -601,6 +703,7 @@ class BrokerCore:
         worker.heartbeats = message.body.get("heartbeats", False)
         worker.credits = message.body.get("credits", 1)
         if worker.heartbeats:  # tell it the broker's numbers: both sides judge liveness alike
+            worker.last_sent = self.clock()  # this HEARTBEAT counts: the next is due an interval later
             self._out.append(Outgoing(Side.BACKEND, identity, p.encode(
                 p.WORKER_TAG, Command.HEARTBEAT, b"hb", self.liveness.announce())))
         if worker.jobs:  # it dropped its jobs (it restarted, or lies): they run again, no loss counted
@@ -688,7 +791,11 @@ class BrokerCore:
             reply = self.blocks.read(job, body) if job.op is Op.BLOCK else self._serve_read(job, body)
         elif job.op is Op.BLOCK:
             reply = self.blocks.code(job, body)
+        elif job.code_fetches >= MAX_CODE_FETCHES:
+            self.counters["refused_code_fetches"] += 1
+            reply = {"seq": body["seq"], "error": "the module was already sent for this job"}
         else:
+            job.code_fetches += 1
             reply = {"seq": body["seq"], "code": self.store.get_code(job.code_id)}
         self.counters["callbacks"] += 1
         self._out.append(Outgoing(Side.BACKEND, identity, p.encode(
@@ -800,7 +907,8 @@ class BrokerCore:
             job.exclusive = False
             self.exclusive.discard(job.code_id)
             self._dispatch_idle()
-        self.active.pop(job.key, None)
+        if self.active.pop(job.key, None) is job:
+            self._release(job)
         self.counters["jobs_done"] += 1
         self.counters[f"status_{result['status']}"] += 1
         result["attempts"] = job.attempts
@@ -914,6 +1022,13 @@ def scoped_key(scope: bytes, rid: bytes) -> bytes:
     """The key of request ``rid`` of the client ``scope``: length-prefixed, so no two pairs collide."""
     return len(scope).to_bytes(2, "big") + scope + rid
 
+
+MAX_CODE_FETCHES = 1
+"""CALLBACKs for its module one job attempt may make: a worker fetches it once, then compiles and caches it.
+
+Each reply carries the whole module (up to 16 MiB); a worker asking again
+and again without reading would otherwise pile copies up in the broker.
+"""
 
 DURABLE = frozenset({Op.CALL, Op.BLOCK})
 """Requests whose outcome is kept by the store (receipts), so that a restarted broker still knows it."""

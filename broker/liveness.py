@@ -107,6 +107,10 @@ def poison_message(losses: int) -> str:
             "running it); giving up so that it cannot crash-loop the pool")
 
 
+def _size(frames: list[bytes]) -> int:
+    return sum(len(frame) for frame in frames)
+
+
 class Backoff:
     """Reconnect delays: ``low`` seconds, doubling on each failure up to ``high``; reset on success."""
 
@@ -125,19 +129,44 @@ class Backoff:
         self.current = self.low
 
 
-class ReplyCache:
-    """Replies of recent requests by request id, bounded by count and by age (a TTL)."""
+DEFAULT_REPLY_BYTES = 64 * 1024 * 1024
+DEFAULT_REPLY_ENTRY = 1024 * 1024
 
-    def __init__(self, capacity: int, ttl: float) -> None:
+
+class ReplyCache:
+    """Replies of recent requests by request id, bounded by count, by bytes and by age (a TTL).
+
+    A reply larger than ``max_entry`` bytes is not kept at all (the receipt
+    the store keeps of a call or block answers its retry; other requests
+    only read, and run again); the oldest replies go first when the cache
+    holds more than ``capacity`` replies or ``max_bytes`` bytes.
+    """
+
+    def __init__(self, capacity: int, ttl: float, max_bytes: int = DEFAULT_REPLY_BYTES,
+                 max_entry: int = DEFAULT_REPLY_ENTRY) -> None:
         self.capacity = capacity
         self.ttl = ttl
+        self.max_bytes = max_bytes
+        self.max_entry = max_entry
+        self.bytes = 0  # the replies' frames together
+        self.refused = 0  # replies too large to keep
         self._entries: OrderedDict[bytes, tuple[float, list[bytes]]] = OrderedDict()
 
     def put(self, rid: bytes, frames: list[bytes], now: float) -> None:
+        size = _size(frames)
+        self._drop(rid)
+        if size > self.max_entry:
+            self.refused += 1
+            return
         self._entries[rid] = (now + self.ttl, frames)
-        self._entries.move_to_end(rid)
-        while len(self._entries) > self.capacity:
-            self._entries.popitem(last=False)
+        self.bytes += size
+        while len(self._entries) > self.capacity or self.bytes > self.max_bytes:
+            self._drop(next(iter(self._entries)))
+
+    def _drop(self, rid: bytes) -> None:
+        entry = self._entries.pop(rid, None)
+        if entry is not None:
+            self.bytes -= _size(entry[1])
 
     def get(self, rid: bytes, now: float) -> list[bytes] | None:
         """The stored reply of ``rid`` unless it expired."""
@@ -145,7 +174,7 @@ class ReplyCache:
         if entry is None:
             return None
         if entry[0] <= now:
-            del self._entries[rid]
+            self._drop(rid)
             return None
         return entry[1]
 
@@ -156,7 +185,7 @@ class ReplyCache:
             rid, (expires, _) = next(iter(self._entries.items()))
             if expires > now:
                 break
-            del self._entries[rid]
+            self._drop(rid)
             dropped += 1
         return dropped
 

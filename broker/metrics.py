@@ -128,6 +128,8 @@ GAUGES = (  # stats key, metric name, help
     ("workers", "workers_alive", "Registered worker processes."),
     ("idle", "workers_idle", "Registered workers without a job."),
     ("uptime", "uptime_seconds", "Seconds since the broker started."),
+    ("inflight_bytes", "inflight_bytes", "Bodies of accepted calls not yet answered (max_inflight_bytes)."),
+    ("reply_cache_bytes", "reply_cache_bytes", "Replies kept for retries (reply_cache_bytes)."),
 )
 COUNTERS = (
     ("cache_hits", "cache_hits_total", "Jobs whose module was in the worker's cache."),

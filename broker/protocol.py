@@ -15,8 +15,10 @@ exactly four frames::
   message about that request carries it back (workers see the broker's job
   id instead of the client's).
 - ``body``: one msgpack map, decoded under :class:`ProtocolLimits`: byte,
-  string, array and map sizes are capped inside msgpack itself, nesting
-  depth is checked after decoding, and ext types are refused.
+  string, array and map sizes are capped inside msgpack itself, so is the
+  total number of objects (:class:`ObjectBudget`: decoding stops as soon as
+  it passes ``max_objects``), nesting depth is checked after decoding, and
+  ext types are refused.
 
 Each body is then checked against a schema (:data:`CLIENT_SCHEMAS`,
 :data:`WORKER_SCHEMAS`): required fields, types and ranges. Anything that
@@ -126,6 +128,7 @@ class ProtocolLimits:
     max_array_len: int = 100_000
     max_map_len: int = 100_000
     max_depth: int = 8
+    max_objects: int = 262_144  # containers and their elements, all levels together (ObjectBudget)
 
 
 DEFAULT_LIMITS = ProtocolLimits()
@@ -153,12 +156,15 @@ def unpack(data: bytes, limits: ProtocolLimits = DEFAULT_LIMITS, request_id: byt
     """Decode a body under ``limits``; raises BadBody or MessageTooLarge."""
     if len(data) > limits.max_body:
         raise errors.MessageTooLarge(f"body of {len(data)} bytes exceeds {limits.max_body}", request_id)
+    budget = ObjectBudget(limits.max_objects)
     try:
         body = msgpack.unpackb(
             data, raw=False, strict_map_key=True, max_ext_len=0, max_bin_len=limits.max_bin_len,
             max_str_len=limits.max_str_len, max_array_len=limits.max_array_len,
-            max_map_len=limits.max_map_len,
+            max_map_len=limits.max_map_len, list_hook=budget.array, object_hook=budget.map,
         )
+    except BudgetExceeded as exc:
+        raise errors.MessageTooLarge(str(exc), request_id) from None
     except Exception as exc:  # untrusted bytes: any failure is the body's fault
         raise errors.BadBody(f"body is not valid msgpack within limits: {exc or type(exc).__name__}",
                              request_id) from exc
@@ -166,6 +172,41 @@ def unpack(data: bytes, limits: ProtocolLimits = DEFAULT_LIMITS, request_id: byt
         raise errors.BadBody(f"body must be a msgpack map, not {type(body).__name__}", request_id)
     _check_depth(body, limits.max_depth, request_id)
     return body
+
+
+class BudgetExceeded(Exception):
+    """A body holds more objects than its budget (raised from inside msgpack, to stop it)."""
+
+
+class ObjectBudget:
+    """Counts what msgpack builds, container by container, and stops it past ``limit`` objects.
+
+    msgpack caps each container's length, not their total: 16 MiB of nested
+    empty arrays, every one within the caps, decodes into some 16 million
+    lists (over a gigabyte, and seconds of work). msgpack calls these hooks
+    as each array or map is finished; every container counts one plus its
+    elements, so the count passes ``limit`` before much more than ``limit``
+    objects were ever built, and the error stops the decoding there.
+    """
+
+    __slots__ = ("left", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.left = limit
+
+    def array(self, items: list[Any]) -> list[Any]:
+        self._take(len(items) + 1)
+        return items
+
+    def map(self, items: dict[Any, Any]) -> dict[Any, Any]:
+        self._take(2 * len(items) + 1)
+        return items
+
+    def _take(self, count: int) -> None:
+        self.left -= count
+        if self.left < 0:
+            raise BudgetExceeded(f"body holds more than {self.limit} objects (max_objects)")
 
 
 def _check_depth(body: object, max_depth: int, request_id: bytes) -> None:
@@ -445,8 +486,16 @@ BLOCK_RESULT_FIELDS: dict[str, Field] = {
 }
 """The FINAL body of a BLOCK request (``BlockResult.to_wire``)."""
 
+MAX_CACHE_REPORT = 1024
+"""The most code ids a worker's cache report may list (a worker caches 64 modules by default)."""
+
+
+def is_cache_list(v: Any) -> bool:
+    return type(v) is list and len(v) <= MAX_CACHE_REPORT and all(is_code_id(x) for x in v)
+
+
 CACHE_REPORT: dict[str, Field] = {
-    "cache": Field(list_of(is_code_id), "a list of code ids"),
+    "cache": Field(is_cache_list, f"a list of at most {MAX_CACHE_REPORT} code ids"),
     "hits": Field(is_count, "a count"),
     "misses": Field(is_count, "a count"),
 }
@@ -564,12 +613,16 @@ def check_fields(body: Mapping[str, Any], schema: Mapping[str, Field], request_i
             raise errors.BadRequest(f"field {name!r} must be {field.what}", request_id)
 
 
+MAX_SHOWN = 64
+"""The most characters of a refused value an error message quotes."""
+
+
 def op_schema(body: Mapping[str, Any], schemas: Mapping[Any, dict[str, Field]],
               request_id: bytes = b"") -> tuple[Op, dict[str, Field]]:
     """The ``op`` of a body and its schema; raises BadRequest for a missing or unknown op."""
     op = body.get("op")
     if type(op) is not str or op not in schemas:
-        raise errors.BadRequest(f"unknown op {op!r}", request_id)
+        raise errors.BadRequest(f"unknown op {repr(op)[:MAX_SHOWN]}", request_id)  # never echo a huge value
     return Op(op), schemas[op]
 
 

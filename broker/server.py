@@ -8,6 +8,11 @@ ZeroMQ's descriptor is edge-triggered, so after every batch the loop asks
 the sockets (``EVENTS``) whether more is waiting before it sleeps. A tick
 timer lets the core expire deadlines.
 
+A deploy of a big module is validated off the loop: the core hands it out
+(``take_validations``), one process the broker owns (started on the first
+such deploy) decodes and validates it, and the answer goes back to the core
+as a loop callback. Heartbeats and calls flow meanwhile.
+
 Both sockets are ``ROUTER_MANDATORY``: a job sent to a worker whose
 connection is gone (its process died) fails at once, and the core hands the
 job to another worker instead of waiting for its deadline.
@@ -21,17 +26,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, cast
 
 import zmq
 
 from broker import logs
 from broker import protocol as p
-from broker.core import BrokerConfig, BrokerCore, Outgoing, Side
+from broker.core import BrokerConfig, BrokerCore, Outgoing, Side, Validation, module_error
 from broker.limits import OperatorLimits
 from broker.metrics import MetricsServer
 from broker.protocol import receive_all, receive_authenticated, send_frames
@@ -80,6 +89,8 @@ class Broker:
         if limits is not None:
             config = limits.configure(config or BrokerConfig())
         self.core = BrokerCore(self.store, config=config, clock=clock)
+        self.core.defer_validation = True  # big modules are validated by self._validator, off the loop
+        self._validator: ProcessPoolExecutor | None = None
         self.frontend_bind, self.backend_bind = frontend, backend
         self.curve = curve
         self._owns_context = context is None and curve is not None  # one ZAP handler per context
@@ -245,6 +256,9 @@ class Broker:
             for sock in self._sockets:
                 sock.close(linger=0)
             self._sockets = None
+        if self._validator is not None:
+            self._validator.shutdown(wait=False, cancel_futures=True)
+            self._validator = None
         if self.metrics is not None:
             self.metrics.close()
         self._security.close()  # the ZAP handler, after the sockets it guarded
@@ -283,6 +297,7 @@ class Broker:
                 return count
             self._send(handle(frames[0], frames[1:], user))
             self._send(self.core.settle())
+            self._validate_off_loop()
         return BATCH
 
     def _drain(self, sock: zmq.Socket[Any],
@@ -294,7 +309,34 @@ class Broker:
                 return count
             self._send(handle(frames[0], frames[1:]))
             self._send(self.core.settle())
+            self._validate_off_loop()
         return BATCH
+
+    def _validate_off_loop(self) -> None:
+        """Hand the deploys the core set aside to the validating process; answers come back to the loop."""
+        for task in self.core.take_validations():
+            if self._validator is None:
+                self._validator = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                                      initializer=exit_with_parent, initargs=(os.getpid(),))
+            future = self._validator.submit(module_error, task.module)
+            future.add_done_callback(functools.partial(self._back_to_loop, task))
+
+    def _back_to_loop(self, task: Validation, done: Future[str | None]) -> None:
+        """In the executor's thread: have the loop take the result."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._validated, task, done)
+
+    def _validated(self, task: Validation, done: Future[str | None]) -> None:
+        """In the loop: a validation ended; let the core answer the deploy."""
+        if self._sockets is None:
+            return
+        try:
+            error = done.result()
+        except Exception as exc:  # the validating process died: say so rather than leave the deploy waiting
+            error = f"the module could not be validated ({type(exc).__name__}); deploy it again"
+        self._send(self.core.validated(task, error))
 
     def _send(self, messages: list[Outgoing]) -> None:
         assert self._sockets is not None
@@ -321,6 +363,18 @@ class Broker:
         bye = [Outgoing(Side.BACKEND, identity, p.encode(p.WORKER_TAG, p.Command.DISCONNECT, b"bye", {}))
                for identity in self.core.workers]
         self._send(bye)
+
+
+ORPHAN_CHECK = 1.0  # seconds between a validating process's looks at its parent
+
+
+def exit_with_parent(parent: int) -> None:
+    """In the validating process: end it once the broker's process is gone (killed, never closed)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_CHECK)
+        os._exit(0)
+    threading.Thread(target=watch, name="wasmpool-orphan-watch", daemon=True).start()
 
 
 class BrokerThread:

@@ -27,8 +27,8 @@ from tests.pool.chaos import wait_until
 from tests.pool.conftest import TEST_LIMITS, start_pool, unique
 from worker.process import WorkerConfig, start_workers
 
-QUIET = BrokerConfig(limits=TEST_LIMITS, grace=3.0, heartbeat_interval=30.0, liveness=3)
-"""Heartbeats every 30 s: the broker learns of the dead processes only by sending them a job."""
+QUIET = BrokerConfig(limits=TEST_LIMITS, grace=3.0, heartbeat_interval=600.0, liveness=3)
+"""Heartbeats every 10 min: the broker learns of the dead processes only by sending them a job."""
 
 BOUNCES = 3  # the poison-pill cap (max_losses): as many READYs would have failed the call
 

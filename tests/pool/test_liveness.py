@@ -38,6 +38,8 @@ def test_ready_with_heartbeats_is_answered_with_the_brokers_numbers(h: Harness) 
 def test_the_broker_heartbeats_each_worker_once_per_interval(h: Harness) -> None:
     ready(h, b"w1")
     ready(h, b"w2")
+    assert h.core.heartbeats() == []  # READY's answer was a HEARTBEAT already
+    h.clock.now += CFG.heartbeat_interval
     assert {o.identity for o in h.core.heartbeats()} == {b"w1", b"w2"}
     assert h.core.heartbeats() == []
     h.clock.now += CFG.heartbeat_interval
