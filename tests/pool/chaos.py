@@ -97,6 +97,18 @@ class FaultPool(BrokerEndpoints):
             return busy[0] if busy else None
         return wait_until(probe, "a busy worker")
 
+    def computing_pid(self) -> int:
+        """The pid of a worker whose job has started (the broker served its first read; waits for one).
+
+        A job handed to a worker may still wait in its socket; a worker frozen
+        then and resumed later drops it on reconnecting, without running it.
+        """
+        def probe() -> int | None:
+            running = [w.pid for w in list(self.thread.broker.core.workers.values())
+                       if w.job is not None and w.job.reads]
+            return running[0] if running else None
+        return wait_until(probe, "a worker computing a job")
+
     def supervise(self) -> None:
         """Replace dead workers in the background, as ``wasmpool worker`` does."""
         def loop() -> None:

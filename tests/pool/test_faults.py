@@ -84,7 +84,7 @@ def test_a_sigstopped_worker_loses_its_job_and_its_late_final_is_ignored(pool: F
     with pool.client() as client:
         code_id = client.deploy(unique(FAULTS_WASM))
         pending = slow_call(pool, code_id, 5)
-        victim = pool.busy_pid()
+        victim = pool.computing_pid()  # frozen mid-computation, so that it has a late FINAL to send
         os.kill(victim, signal.SIGSTOP)
         try:
             result = pending.result(timeout=60)  # re-dispatched once the liveness window passed
