@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint layout typecheck imports pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,13 +20,21 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-typecheck: $(STAMP)
+# mypy and import-linter read packages from folders; build/layout links the
+# installed wasmpool package's folder tree together for them (tools/layout.py).
+layout: $(STAMP)
+	$(BIN)/python tools/layout.py >/dev/null
+
+typecheck: layout
 	$(BIN)/mypy
+
+imports: layout
+	cd build/layout && ../../$(BIN)/lint-imports ../../pyproject.toml
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest
 
-test: lint typecheck pytest
+test: lint typecheck imports pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

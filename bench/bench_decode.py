@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from worker.wasm import decode  # noqa: E402  (after the path set-up, so the script runs from anywhere)
+from wasmpool.wasm import decode  # noqa: E402  (after the path set-up, so the script runs from anywhere)
 
 DEFAULT_MODULE = Path(__file__).resolve().parent / "decode" / "big.wasm"
 

@@ -1,7 +1,7 @@
 """The broker's decisions as a plain state machine: frames in, frames out.
 
 Like h11's connection objects, :class:`BrokerCore` does no I/O of its own.
-The ZeroMQ loop (``broker.server``) hands it every message it receives,
+The ZeroMQ loop (``wasmpool.broker.server``) hands it every message it receives,
 together with the ROUTER identity of the sender, and sends whatever it
 returns; a periodic :meth:`BrokerCore.tick` lets it act on time, read from
 an injected clock. Tests drive it with byte frames and a fake clock.
@@ -24,7 +24,7 @@ module first). Idle workers send HEARTBEATs; one that falls silent for
 broker does not know (say, after a broker restart) is answered with
 DISCONNECT, which makes the worker register again. Heartbeats both ways,
 busy workers, lost jobs, the poison-pill cap and stored replies follow the
-policy of ``broker.liveness`` (read its docstring); :meth:`BrokerCore.heartbeats`
+policy of ``wasmpool.broker.liveness`` (read its docstring); :meth:`BrokerCore.heartbeats`
 gives the broker's own HEARTBEATs and :meth:`BrokerCore.drain` starts a
 graceful shutdown.
 
@@ -71,7 +71,7 @@ is not run twice (the reply goes to the latest sender), and the replies of
 recent requests are kept so a client's retry gets the same answer: the
 ground for exactly-once delivery.
 
-*Blocks* (op ``block``) are run by :class:`broker.blocks.BlockCoordinator`
+*Blocks* (op ``block``) are run by :class:`wasmpool.broker.blocks.coordinator.BlockCoordinator`
 through thin hooks here: while a block waits or runs, ordinary calls stay
 queued, idle workers take the block's calls first, and a block call's
 reads, FINAL and losses go to the coordinator (read its docstring).
@@ -92,13 +92,16 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, NamedTuple
 
-from broker import errors, limits, logs
-from broker import protocol as p
-from broker.liveness import Liveness, Loss, ReplyCache, poison_message
-from broker.metrics import Metrics
-from broker.protocol import Command, ErrorCode, Op, Status
-from broker.state import STORAGE_ERRORS, StaleRead, StateStore
-from worker import wasm
+from wasmpool.broker import limits, logs
+from wasmpool.broker.liveness import Loss, ReplyCache, poison_message
+from wasmpool.broker.metrics import Metrics
+from wasmpool.broker.state import STORAGE_ERRORS, StaleRead, StateStore
+
+from wasmpool import wasm
+from wasmpool.wire import errors
+from wasmpool.wire import protocol as p
+from wasmpool.wire.liveness import Liveness
+from wasmpool.wire.protocol import Command, ErrorCode, Op, Status
 
 
 class Side(IntEnum):
@@ -267,7 +270,9 @@ class BrokerCore:
         self.exclusive: set[str] = set()  # contracts held by an exclusive re-execution
         self.counters: Counter[str] = Counter()
         self.metrics = Metrics()  # latency and jobs by status (broker.metrics)
-        from broker.blocks import BlockCoordinator  # here: broker.blocks builds on this module
+        from wasmpool.broker.blocks.coordinator import (
+            BlockCoordinator,  # here: wasmpool.broker.blocks.coordinator builds on this module
+        )
 
         self.blocks = BlockCoordinator(self)  # BLOCK requests (Block-STM); see broker.blocks
         self.log = logs.get_logger("broker")

@@ -11,13 +11,13 @@ Theory of operation. An operator bounds what one request may cost the pool:
 A request above a ceiling is *rejected*, never silently clamped: the broker
 answers BAD_REQUEST with an ERROR body that also names the limit
 (``"limit": "max_gas"``), and clients raise
-:class:`~broker.errors.LimitExceeded` with that name in ``.limit``. The
+:class:`~wasmpool.wire.errors.LimitExceeded` with that name in ``.limit``. The
 defaults a call gets when it names no gas or timeout are lowered to the
 ceilings, so a call that asks for nothing is never refused.
 
 :class:`OperatorLimits` is what the CLI flags and ``Broker(limits=...)``
 fill in; :meth:`OperatorLimits.configure` folds it into a
-:class:`~broker.core.BrokerConfig`, whose fields the core checks through
+:class:`~wasmpool.broker.core.BrokerConfig`, whose fields the core checks through
 :func:`check_deploy` and :func:`check_call`.
 """
 
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from broker import errors
-from broker import protocol as p
+from wasmpool.wire import errors
+from wasmpool.wire import protocol as p
 
 MIB = 1024 * 1024
 

@@ -1,20 +1,10 @@
 """Liveness and recovery policy, as plain objects: who is dead, what a lost job becomes, what was answered.
 
-The broker core (``broker.core``) asks this module three kinds of question,
+The broker core (``wasmpool.broker.core``) asks this module three kinds of question,
 all from an injected clock, so they are tested without sockets or sleeps.
 
-Heartbeats (ZeroMQ's Paranoid Pirate / Majordomo rules)
-    Both sides send a HEARTBEAT every ``interval`` seconds when they have
-    sent nothing else in that time; *any* frame counts as a heartbeat. A
-    peer silent for ``liveness`` intervals is dead. Workers of this version
-    heartbeat from a thread of their own even while a job runs, and say so
-    in READY (``heartbeats: true``); for them silence means dead whether
-    they are busy or not, so a SIGSTOPped or wedged process is noticed
-    within the liveness window. A worker that did not say so (an older
-    one) is only expected to be heard from after its job's deadline.
-    On READY the broker answers such a worker with one HEARTBEAT carrying
-    its own ``interval`` and ``liveness``, which the worker adopts: both
-    sides always judge each other by the same numbers.
+The heartbeat contract itself (:class:`~wasmpool.wire.liveness.Liveness`) is
+shared with workers and lives in ``wasmpool.wire.liveness``.
 
 Lost jobs and the poison-pill cap
     A job is *lost* when its worker dies (the transport reports it gone),
@@ -38,21 +28,15 @@ Stored replies (exactly-once)
     so even a broker restarted between commit and reply answers the retry
     from it and never runs it twice.
 
-:class:`Backoff` is the worker's reconnect schedule: 1 s doubling to 32 s.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
 from enum import StrEnum
 
-DEFAULT_INTERVAL = 1.0
-DEFAULT_LIVENESS = 3
 DEFAULT_MAX_LOSSES = 3
-DEFAULT_RECONNECT_MIN = 1.0
-DEFAULT_RECONNECT_MAX = 32.0
 DEFAULT_RESULT_TTL = 3600.0
 
 
@@ -66,41 +50,6 @@ class Loss(StrEnum):
     DROPPED = "dropped"  # READY again while holding the job (handed back unrun: never counted as a loss)
 
 
-@dataclass(frozen=True, slots=True)
-class Liveness:
-    """The heartbeat contract between broker and workers."""
-
-    interval: float = DEFAULT_INTERVAL
-    liveness: int = DEFAULT_LIVENESS
-
-    @property
-    def window(self) -> float:
-        """Seconds of silence after which a peer is dead."""
-        return self.interval * self.liveness
-
-    def expires(self, now: float, heartbeats_busy: bool, job_deadline: float | None) -> float:
-        """When a worker last heard from at ``now`` is declared dead if it stays silent.
-
-        A worker that heartbeats while busy is judged by silence alone; an
-        older one only once its job's deadline has passed.
-        """
-        if job_deadline is None or heartbeats_busy:
-            return now + self.window
-        return max(now, job_deadline) + self.window
-
-    def overran(self, started: float, budget: float, now: float) -> bool:
-        """True when a job dispatched at ``started`` with ``budget`` seconds is a window past it."""
-        return now >= started + budget + self.window
-
-    def heartbeat_due(self, last_sent: float, now: float) -> bool:
-        """True when nothing was sent to a peer for an interval."""
-        return now - last_sent >= self.interval
-
-    def announce(self) -> dict[str, float | int]:
-        """The HEARTBEAT body that tells a worker the broker's numbers."""
-        return {"interval": self.interval, "liveness": self.liveness}
-
-
 def poison_message(losses: int) -> str:
     """The error of a job given up after ``losses`` lost workers."""
     return (f"the job lost its worker {losses} times (the worker died, stalled or overran while "
@@ -109,24 +58,6 @@ def poison_message(losses: int) -> str:
 
 def _size(frames: list[bytes]) -> int:
     return sum(len(frame) for frame in frames)
-
-
-class Backoff:
-    """Reconnect delays: ``low`` seconds, doubling on each failure up to ``high``; reset on success."""
-
-    def __init__(self, low: float = DEFAULT_RECONNECT_MIN, high: float = DEFAULT_RECONNECT_MAX) -> None:
-        self.low = low
-        self.high = max(low, high)
-        self.current = low
-
-    def next(self) -> float:
-        """The delay before the next attempt (then doubled for the one after)."""
-        delay = self.current
-        self.current = min(self.high, self.current * 2)
-        return delay
-
-    def reset(self) -> None:
-        self.current = self.low
 
 
 DEFAULT_REPLY_BYTES = 64 * 1024 * 1024

@@ -2,7 +2,7 @@
 
 Two ROUTER sockets, the frontend for clients and the backend for workers,
 are read without blocking whenever the asyncio loop reports their file
-descriptor readable. Every message goes to :class:`~broker.core.BrokerCore`
+descriptor readable. Every message goes to :class:`~wasmpool.broker.core.BrokerCore`
 with the sender's identity, and whatever the core returns is sent at once.
 ZeroMQ's descriptor is edge-triggered, so after every batch the loop asks
 the sockets (``EVENTS``) whether more is waiting before it sleeps. A tick
@@ -37,15 +37,15 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, cast
 
 import zmq
+from wasmpool.broker import logs
+from wasmpool.broker.core import BrokerConfig, BrokerCore, Outgoing, Side, Validation, module_error
+from wasmpool.broker.limits import OperatorLimits
+from wasmpool.broker.metrics import MetricsServer
+from wasmpool.broker.security import CurveServer, PeerRole, apply_server, authenticator, exposed
+from wasmpool.broker.state import StateStore, open_store
 
-from broker import logs
-from broker import protocol as p
-from broker.core import BrokerConfig, BrokerCore, Outgoing, Side, Validation, module_error
-from broker.limits import OperatorLimits
-from broker.metrics import MetricsServer
-from broker.protocol import receive_all, receive_authenticated, send_frames
-from broker.security import CurveServer, PeerRole, apply_server, authenticator, exposed
-from broker.state import StateStore, open_store
+from wasmpool.wire import protocol as p
+from wasmpool.wire.protocol import receive_all, receive_authenticated, send_frames
 
 DEFAULT_FRONTEND = "tcp://*:5555"
 DEFAULT_BACKEND = "tcp://*:5556"
@@ -71,8 +71,8 @@ class Broker:
     is a private one unless ``context`` is given). Without ``curve``, a
     backend bound beyond loopback is logged as a warning at :meth:`bind`
     (kept in :attr:`warnings`): whoever reaches it can register as a worker; ``limits`` applies the
-    operator's ceilings (``broker.limits``); ``metrics_port`` serves the
-    Prometheus endpoint on ``metrics_host`` (``broker.metrics``; 0 picks a
+    operator's ceilings (``wasmpool.broker.limits``); ``metrics_port`` serves the
+    Prometheus endpoint on ``metrics_host`` (``wasmpool.broker.metrics``; 0 picks a
     free port, read back from :attr:`metrics_port` after :meth:`bind`).
     """
 

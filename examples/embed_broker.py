@@ -17,9 +17,10 @@ import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 
-import broker
-from broker.state import MemoryStore
-from worker.process import WorkerConfig, start_workers, stop_workers
+from wasmpool.broker.state import MemoryStore
+from wasmpool.worker.process import WorkerConfig, start_workers, stop_workers
+
+import wasmpool
 
 COUNTER = Path(__file__).with_name("counter.wasm")
 
@@ -36,7 +37,7 @@ class NodeStore(MemoryStore):
 
 async def node_main() -> None:
     store = NodeStore()
-    pool = broker.Broker(state=store, frontend="tcp://127.0.0.1:*", backend="tcp://127.0.0.1:*")
+    pool = wasmpool.Broker(state=store, frontend="tcp://127.0.0.1:*", backend="tcp://127.0.0.1:*")
     pool.bind()
     print(f"broker embedded: clients on {pool.frontend_endpoint}, workers on {pool.backend_endpoint}")
     workers = start_workers(WorkerConfig(endpoint=pool.backend_endpoint), 2)
@@ -50,7 +51,7 @@ async def node_main() -> None:
 
 
 async def use_the_pool(frontend: str, store: NodeStore) -> None:
-    async with broker.AsyncClient(frontend) as client:
+    async with wasmpool.AsyncClient(frontend) as client:
         while (await client.stats())["workers"] < 2:
             await asyncio.sleep(0.1)
         code_id = await client.deploy(COUNTER.read_bytes())

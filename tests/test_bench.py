@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from worker.cli import main
-from worker.commands import bench as command
+from wasmpool.cli import bench as command
+from wasmpool.cli import main
 
 suite: ModuleType = command.load_suite()
 pyversions: ModuleType = sys.modules[f"{command.SUITE_PACKAGE}.pyversions"]

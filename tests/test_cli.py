@@ -2,7 +2,7 @@
 
 ``run`` prints one line per zero-parameter export in wagon's wasm-run format
 (``name() i32 => 42 (uint32)``: result types, then each value as Go's
-``%v`` prints it, with its Go type). Most tests call ``worker.cli.main`` in
+``%v`` prints it, with its Go type). Most tests call ``wasmpool.cli.main`` in
 process; a few run the installed ``wasmpool`` console script for real.
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES, REPO_ROOT
-from worker.cli import main
-from worker.commands.run import Linker, Width, go_float
+from wasmpool.cli import main
+from wasmpool.cli.run import Linker, Width, go_float
 
 EXAMPLE = REPO_ROOT / "examples" / "fib.wasm"
 EXAMPLE_OUTPUT = (

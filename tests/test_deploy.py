@@ -6,7 +6,7 @@ reader of ``tests/yaml_subset.py`` (PyYAML is no dependency). Then every
 ``wasmpool`` command line found in them (ExecStart, CMD, compose
 ``command``, container ``args``) must be one of the two forms the pool
 provides, must be accepted by the real command line parser
-(``worker.cli.build_parser()``), and the ports everything exposes must be
+(``wasmpool.cli.build_parser()``), and the ports everything exposes must be
 the ones those commands bind and connect to.
 """
 
@@ -26,7 +26,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from tests.yaml_subset import YamlSubsetError, load, load_all
-from worker.cli import available, build_parser
+from wasmpool.cli import available, build_parser
 
 DEPLOY = REPO_ROOT / "deploy"
 SYSTEMD = DEPLOY / "systemd"

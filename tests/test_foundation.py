@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests import conftest
-from worker import cli
+from wasmpool import cli
 
 
 def test_help_lists_only_installed_subcommands(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,1 +1,1 @@
-"""wasmpool's worker side: the WebAssembly engine (``worker.wasm``) and the worker process."""
+"""The worker: a process that takes jobs from the broker and runs them with the engine (``wasmpool.wasm``)."""

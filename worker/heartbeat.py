@@ -38,7 +38,7 @@ One socket, one lock (the hot path has no extra hop)
 Reconnecting
     When the broker has been silent for the liveness window, the main
     thread (on its next wait) closes the socket, waits (1 s doubling to
-    32 s: :class:`~broker.liveness.Backoff`), opens a new one and hands the
+    32 s: :class:`~wasmpool.broker.liveness.Backoff`), opens a new one and hands the
     worker a DISCONNECT, which makes it register again with READY
     (Paranoid Pirate).
 
@@ -62,13 +62,13 @@ from typing import TYPE_CHECKING, Any
 
 import zmq
 
-from broker import errors
-from broker import protocol as p
-from broker.liveness import Backoff, Liveness
-from broker.protocol import Command
+from wasmpool.wire import errors
+from wasmpool.wire import protocol as p
+from wasmpool.wire.liveness import Backoff, Liveness
+from wasmpool.wire.protocol import Command
 
 if TYPE_CHECKING:
-    from worker.process import WorkerConfig
+    from wasmpool.worker.process import WorkerConfig
 
 FinalFrames = Callable[[list[list[Any]], bool], list[bytes]]
 """Encodes kept job results ([job id, result] in order) as one FINAL; the flag says the worker is leaving."""

@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Protocol
 
-from broker import errors
-from worker import wasm
-from worker.wasm.types import PAGE_SIZE, FuncType, ValType
+from wasmpool.wasm.types import PAGE_SIZE, FuncType, ValType
+
+from wasmpool import wasm
+from wasmpool.wire import errors
 
 MASK32 = 0xFFFFFFFF
 MASK64 = 0xFFFFFFFFFFFFFFFF

@@ -18,7 +18,7 @@ worker registers again with READY.
 A contract failure of any kind (trap, gas, revert, bad arguments, a bad
 module, a time limit) becomes a FINAL result with a status, never a dead
 worker. The time limit is a SIGALRM timer (the worker runs in its process's
-main thread): its handler raises :class:`~broker.errors.CallTimeout` inside
+main thread): its handler raises :class:`~wasmpool.wire.errors.CallTimeout` inside
 the running Python code the engine compiled.
 """
 
@@ -41,14 +41,10 @@ from types import FrameType
 from typing import Any, NamedTuple
 
 import zmq
-
-from broker import errors
-from broker import protocol as p
-from broker.protocol import Command, ErrorCode, Op, Status
-from worker import wasm
-from worker.cache import DEFAULT_BYTES, DEFAULT_ENTRIES, ModuleCache
-from worker.heartbeat import Heartbeat, Line
-from worker.host import (
+from wasmpool.wasm.types import ValType
+from wasmpool.worker.cache import DEFAULT_BYTES, DEFAULT_ENTRIES, ModuleCache
+from wasmpool.worker.heartbeat import Heartbeat, Line
+from wasmpool.worker.host import (
     DEFAULT_HOST_LIMITS,
     CallContext,
     CallState,
@@ -57,8 +53,12 @@ from worker.host import (
     StateReader,
     check_imports,
 )
-from worker.supervisor import handle_stop_signals, worn_out
-from worker.wasm.types import ValType
+from wasmpool.worker.supervisor import handle_stop_signals, worn_out
+
+from wasmpool import wasm
+from wasmpool.wire import errors
+from wasmpool.wire import protocol as p
+from wasmpool.wire.protocol import Command, ErrorCode, Op, Status
 
 DEFAULT_BACKEND = "tcp://127.0.0.1:5556"
 DEFAULT_PREFETCH = 7  # with the running job, 8 credits: results go back in FINALs of up to 4
@@ -87,7 +87,7 @@ class WorkerConfig:
 
 
 class Link:
-    """The worker's side of the protocol over a :class:`~worker.heartbeat.Line`: messages, CALLBACKs."""
+    """The worker's side of the protocol over a :class:`~.heartbeat.Line`: messages, CALLBACKs."""
 
     def __init__(self, config: WorkerConfig, line: Line) -> None:
         self.config = config
@@ -267,8 +267,8 @@ class Worker:
     def run(self) -> None:
         """Serve jobs until :meth:`stop` (or a signal); always says DISCONNECT and closes.
 
-        The DEALER to the broker is a :class:`~worker.heartbeat.Line`; a
-        :class:`~worker.heartbeat.Heartbeat` thread speaks for the worker
+        The DEALER to the broker is a :class:`~wasmpool.worker.heartbeat.Line`; a
+        :class:`~wasmpool.worker.heartbeat.Heartbeat` thread speaks for the worker
         while a job computes.
         """
         line = Line(self.config, self.context, self.stopping)
@@ -624,7 +624,7 @@ def main(config: WorkerConfig) -> None:
     """A worker process's entry point: serve until SIGTERM (graceful; a second one stops at once).
 
     SIGINT is ignored: Ctrl-C reaches the whole process group, and the
-    parent (``worker.supervisor``, the broker's ``--with-workers``) answers it
+    parent (``wasmpool.worker.supervisor``, the broker's ``--with-workers``) answers it
     with SIGTERM.
     """
     install_alarm()

@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 :class:`Supervisor` starts N worker processes (spawned: no inherited
 sockets) and, every ``check`` seconds, replaces any that exited: killed,
-crashed, ended by its watchdog (``worker.heartbeat``), or *recycled*, i.e.
+crashed, ended by its watchdog (``wasmpool.worker.heartbeat``), or *recycled*, i.e.
 stopped by itself after ``max_jobs`` jobs or past ``max_memory_mb`` of
 resident memory (:func:`worn_out`), so that leaks and fragmentation from
 many contracts cannot accumulate. A process that dies young (within
@@ -32,10 +32,10 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from broker.liveness import Backoff
+from wasmpool.wire.liveness import Backoff
 
 if TYPE_CHECKING:
-    from worker.process import WorkerConfig
+    from wasmpool.worker.process import WorkerConfig
 
 MIB = 1024 * 1024
 STATM = "/proc/self/statm"
@@ -111,7 +111,7 @@ class Supervisor:
 
     def _spawn(self, index: int) -> BaseProcess:
         """Start one worker process (spawn start method: no inherited sockets)."""
-        from worker.process import main
+        from wasmpool.worker.process import main
         process = multiprocessing.get_context("spawn").Process(
             target=self.target or main, args=(self.config,), name=f"wasmpool-worker-{index}", daemon=True)
         process.start()
@@ -150,5 +150,5 @@ class Supervisor:
 
     def stop(self, drain: float = DEFAULT_DRAIN) -> None:
         """SIGTERM every process (each finishes its job), wait up to ``drain`` seconds, SIGKILL the rest."""
-        from worker.process import stop_workers
+        from wasmpool.worker.process import stop_workers
         stop_workers(self.processes, drain)

@@ -1,7 +1,7 @@
 """Compile work and memory against module size, for hostile and ordinary code shapes.
 
 Each shape is a function of a size ``n`` that builds a one-function module
-(two for the call chain) with :mod:`worker.wasm.builder`. The benchmark
+(two for the call chain) with :mod:`wasmpool.wasm.builder`. The benchmark
 measures every shape at 1x, 4x and 16x, each size in a fresh subprocess:
 decode and validate, then compile every function in the unmetered and in
 the metered variant. It prints per size the code size in KiB (function
@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from worker.wasm.builder import Instruction, ModuleBuilder  # noqa: E402
-from worker.wasm.opcodes import Opcode as O  # noqa: E402
+from wasmpool.wasm.builder import Instruction, ModuleBuilder  # noqa: E402
+from wasmpool.wasm.opcodes import Opcode as O  # noqa: E402
 
 Shape = Callable[[int], bytes]
 GOAL_EXPONENT = 1.2
@@ -254,9 +254,9 @@ def measure(shape: str, n: int) -> dict[str, object]:
     import resource
     import time
 
-    import worker.wasm as wasm
-    from worker.wasm import compiler
-    from worker.wasm.validator import validate
+    import wasmpool.wasm as wasm
+    from wasmpool.wasm import compiler
+    from wasmpool.wasm.validator import validate
 
     data = SHAPES[shape][0](n)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -277,7 +277,7 @@ def measure(shape: str, n: int) -> dict[str, object]:
 
 def _code_kib(data: bytes) -> float:
     """The size of the code section's function bodies (what the budget is per KiB of)."""
-    import worker.wasm as wasm
+    import wasmpool.wasm as wasm
 
     unbounded = wasm.DecodeLimits(nesting_depth=10**9, br_table_size=10**9, carried_values=10**9)
     module = wasm.decode(data, unbounded)

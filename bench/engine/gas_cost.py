@@ -2,7 +2,7 @@
 
 Gas is meant to bound CPU: whatever instructions a contract chooses, a unit
 of gas should buy about the same time. This benchmark builds one module per
-*mix* with :class:`worker.wasm.builder.ModuleBuilder`: an exported ``run()``
+*mix* with :class:`wasmpool.wasm.builder.ModuleBuilder`: an exported ``run()``
 whose body is a loop repeating the mix forever. Each mix runs on a fresh
 metered instance until its gas limit is exhausted; the time that takes over
 the gas it used is the mix's cost in µs per gas unit. The limit is first
@@ -31,10 +31,10 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import worker.wasm as wasm
-from worker.wasm.builder import Instruction, ModuleBuilder, uleb
-from worker.wasm.opcodes import Opcode as O
-from worker.wasm.types import ValType
+import wasmpool.wasm as wasm
+from wasmpool.wasm.builder import Instruction, ModuleBuilder, uleb
+from wasmpool.wasm.opcodes import Opcode as O
+from wasmpool.wasm.types import ValType
 
 GOAL = 10.0  # worst / median
 REPEAT = 8  # copies of the mix in one loop iteration

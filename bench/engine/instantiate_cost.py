@@ -7,7 +7,7 @@ it runs (``worker/wasm/runtime/setup_gas.py``); this script checks that the
 price keeps pace with the time: for each *shape* (many functions, globals,
 element items, exports, imports, data bytes, table elements, memory pages)
 it builds modules at 1x, 4x and 16x a base size with
-:class:`worker.wasm.builder.ModuleBuilder`, instantiates each (metered,
+:class:`wasmpool.wasm.builder.ModuleBuilder`, instantiates each (metered,
 decoded and compiled once beforehand, as the pool's caches do), and prints
 the best time of ``--repeat`` runs, its price in gas (``instantiation_gas``,
 before the allowance), the µs per gas unit and its ratio to the
@@ -33,10 +33,10 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import worker.wasm as wasm
-from worker.wasm.builder import Instruction, ModuleBuilder
-from worker.wasm.opcodes import Opcode as O
-from worker.wasm.runtime.setup_gas import instantiation_gas
+import wasmpool.wasm as wasm
+from wasmpool.wasm.builder import Instruction, ModuleBuilder
+from wasmpool.wasm.opcodes import Opcode as O
+from wasmpool.wasm.runtime.setup_gas import instantiation_gas
 
 FACTORS = (1, 4, 16)
 Shape = Callable[[int], ModuleBuilder]

@@ -2,7 +2,7 @@
 
 Engines, in table order:
 
-- ``wasmpool``: our engine, ``worker.wasm.decode`` + ``instantiate`` without
+- ``wasmpool``: our engine, ``wasmpool.wasm.decode`` + ``instantiate`` without
   gas metering; the compile time is split into decode (with validation) and
   instantiate (which includes compiling the functions to Python).
 - ``metered``: the same engine with gas metering on (a gas limit no call
@@ -91,16 +91,16 @@ class WasmpoolEngine(Engine):
     gas_limit: int | None = None  # None: the unmetered compile variant
 
     def _api(self) -> Any:
-        """The ``worker.wasm`` package, or None if it cannot be imported."""
-        return _import("worker.wasm")
+        """The ``wasmpool.wasm`` package, or None if it cannot be imported."""
+        return _import("wasmpool.wasm")
 
     def unavailable(self) -> str | None:
         wasm = self._api()
         if wasm is None:
-            return "worker.wasm cannot be imported"
+            return "wasmpool.wasm cannot be imported"
         missing = [f for f in ("decode", "instantiate") if not callable(getattr(wasm, f, None))]
         if missing:
-            return f"engine not runnable yet: worker.wasm has no {' / '.join(missing)}"
+            return f"engine not runnable yet: wasmpool.wasm has no {' / '.join(missing)}"
         return None
 
     def version(self) -> str:

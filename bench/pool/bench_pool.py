@@ -34,9 +34,9 @@ from typing import Any
 
 import zmq
 
-from broker import protocol as p
-from broker.client import Client
-from broker.protocol import Command
+from wasmpool.client import Client
+from wasmpool.wire import protocol as p
+from wasmpool.wire.protocol import Command
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -153,7 +153,7 @@ def with_relay(reply: bytes, use: Callable[[str], Any]) -> Any:
 
 def start_pool() -> tuple[subprocess.Popen[str], str]:
     """``wasmpool broker --with-workers 2`` in memory; returns the process and the frontend."""
-    command = [sys.executable, "-m", "worker", "broker", "--frontend", LOOPBACK, "--backend", LOOPBACK,
+    command = [sys.executable, "-m", "wasmpool", "broker", "--frontend", LOOPBACK, "--backend", LOOPBACK,
                "--state", "memory:", "--with-workers", "2"]
     proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None

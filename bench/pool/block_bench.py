@@ -46,17 +46,18 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO))
 
-from broker import protocol as p  # noqa: E402
-from broker.block import BlockCall, BlockResult, Outcome, StateTree  # noqa: E402
-from broker.block.receipts import Location, Value  # noqa: E402
-from broker.client import Client  # noqa: E402
-from broker.core import BrokerConfig  # noqa: E402
-from broker.protocol import Status  # noqa: E402
-from broker.server import Broker, BrokerThread  # noqa: E402
-from broker.state import MemoryStore  # noqa: E402
-from worker import wasm  # noqa: E402
-from worker.host import CallContext, CallState, Host  # noqa: E402
-from worker.process import WorkerConfig, start_workers, stop_workers, tune_allocator  # noqa: E402
+from wasmpool.broker.blocks import BlockCall, BlockResult, Outcome, StateTree  # noqa: E402
+from wasmpool.broker.blocks.receipts import Location, Value  # noqa: E402
+from wasmpool.broker.core import BrokerConfig  # noqa: E402
+from wasmpool.broker.server import Broker, BrokerThread  # noqa: E402
+from wasmpool.broker.state import MemoryStore  # noqa: E402
+from wasmpool.worker.host import CallContext, CallState, Host  # noqa: E402
+from wasmpool.worker.process import WorkerConfig, start_workers, stop_workers, tune_allocator  # noqa: E402
+
+from wasmpool import wasm  # noqa: E402
+from wasmpool.client import Client  # noqa: E402
+from wasmpool.wire import protocol as p  # noqa: E402
+from wasmpool.wire.protocol import Status  # noqa: E402
 
 TOKEN = REPO / "examples" / "token.wasm"
 WORK = HERE / "work.wasm"

@@ -25,12 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from broker.client import Client  # noqa: E402
+from wasmpool.client import Client  # noqa: E402
 
 PROBE = (ROOT / "tests" / "pool" / "fixtures" / "probe.wasm").read_bytes()
 BROKER = """
 import asyncio
-from broker.server import Broker
+from wasmpool.broker.server import Broker
 broker = Broker("memory:", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*")
 broker.bind()
 print(broker.frontend_endpoint, broker.backend_endpoint, flush=True)
@@ -107,7 +107,7 @@ def main() -> None:
     broker = subprocess.Popen([sys.executable, "-c", BROKER], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert broker.stdout is not None
     frontend, backend = broker.stdout.readline().split()
-    workers = subprocess.Popen([sys.executable, "-m", "worker", "worker", "--connect", backend,
+    workers = subprocess.Popen([sys.executable, "-m", "wasmpool", "worker", "--connect", backend,
                                 "--processes", "2"], cwd=ROOT)
     try:
         with Client(frontend) as client:

@@ -39,7 +39,7 @@ MIB = 1024 * 1024
 ASKED = itertools.count()
 BROKER = """
 import asyncio, sys
-from broker.server import Broker
+from wasmpool.broker.server import Broker
 broker = Broker("memory:", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*")
 broker.bind()
 print(broker.frontend_endpoint, broker.backend_endpoint, flush=True)
@@ -65,7 +65,7 @@ class Broker:
         return 0.0
 
     def worker(self) -> None:
-        self.workers.append(subprocess.Popen([sys.executable, "-m", "worker", "worker", "--connect",
+        self.workers.append(subprocess.Popen([sys.executable, "-m", "wasmpool", "worker", "--connect",
                                               self.backend, "--processes", "1"], cwd=ROOT))
 
     def stop(self) -> None:

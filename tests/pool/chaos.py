@@ -1,7 +1,7 @@
 """Helpers for the fault tests: a pool with supervised workers, ways to hurt them, and the serial replay.
 
 A :class:`FaultPool` is a broker (in a thread, over SQLite) whose worker
-processes are kept alive by a real :class:`~worker.supervisor.Supervisor`:
+processes are kept alive by a real :class:`~wasmpool.worker.supervisor.Supervisor`:
 a killed worker is replaced as ``wasmpool worker`` would replace it. The
 liveness numbers are shortened (0.25 s heartbeats, 3 missed = dead) so the
 tests wait for events in well under a second; nothing else is faked.
@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from broker.client import Client
-from broker.core import BrokerConfig
-from broker.server import Broker, BrokerThread
+from wasmpool.broker.core import BrokerConfig
+from wasmpool.broker.server import Broker, BrokerThread
+from wasmpool.worker.process import WorkerConfig
+from wasmpool.worker.process import main as worker_main
+from wasmpool.worker.supervisor import Supervisor
+
 from tests.pool.conftest import LOOPBACK, TEST_LIMITS, BrokerEndpoints, rebind
-from worker.process import WorkerConfig
-from worker.process import main as worker_main
-from worker.supervisor import Supervisor
+from wasmpool.client import Client
 
 HEARTBEAT = 0.25
 FAULT_CONFIG = BrokerConfig(limits=TEST_LIMITS, grace=3.0, default_timeout=10.0,

@@ -19,12 +19,12 @@ from typing import TypeVar
 
 import pytest
 import zmq
+from wasmpool.broker.core import BrokerConfig
+from wasmpool.broker.server import Broker, BrokerThread
+from wasmpool.worker.process import WorkerConfig, start_workers, stop_workers
 
-from broker.client import Client
-from broker.core import BrokerConfig
-from broker.protocol import ProtocolLimits
-from broker.server import Broker, BrokerThread
-from worker.process import WorkerConfig, start_workers, stop_workers
+from wasmpool.client import Client
+from wasmpool.wire.protocol import ProtocolLimits
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from broker import errors
-from broker.client import AsyncClient, Client
-from broker.protocol import Status
 from tests.pool.conftest import Pool, unique
+from wasmpool.client import AsyncClient, Client
+from wasmpool.wire import errors
+from wasmpool.wire.protocol import Status
 
 
 @pytest.mark.asyncio

@@ -20,15 +20,15 @@ import msgpack
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from wasmpool.broker.blocks import BlockCall, BlockResult
+from wasmpool.broker.blocks.coordinator import predicted_conflicts
+from wasmpool.broker.blocks.receipts import encode
+from wasmpool.worker.host import DEFAULT_HOST_LIMITS
+from wasmpool.worker.process import UNWRITTEN, ChunkState, Link, Worker, WorkerConfig
 
-from broker import errors
-from broker import protocol as p
-from broker.block import BlockCall, BlockResult
-from broker.block.receipts import encode
-from broker.blocks import predicted_conflicts
 from tests.pool.test_blocks import OWNER, Fixture, Pools, assert_same, call, committed, root_of
-from worker.host import DEFAULT_HOST_LIMITS
-from worker.process import UNWRITTEN, ChunkState, Link, Worker, WorkerConfig
+from wasmpool.wire import errors
+from wasmpool.wire import protocol as p
 
 SETUP_BALANCE = 1_000
 

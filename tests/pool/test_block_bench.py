@@ -14,9 +14,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from wasmpool.broker.blocks import StateTree
 
-from broker import protocol as p
-from broker.block import StateTree
+from wasmpool.wire import protocol as p
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "pool" / "block_bench.py"
 
@@ -32,7 +32,7 @@ def bench() -> ModuleType:
 
 
 def test_the_heavy_calls_move_one_unit_and_output_their_mixing(bench: ModuleType) -> None:
-    from worker import wasm
+    from wasmpool import wasm
 
     work = bench.WORK.read_bytes()
     code_id = p.code_id(work)

@@ -18,9 +18,7 @@ import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from broker import protocol as p
-from broker.block import (
+from wasmpool.broker.blocks import (
     BlockCall,
     BlockResult,
     BlockRun,
@@ -42,10 +40,12 @@ from broker.block import (
     run_block,
     run_serial,
 )
-from broker.block.mvmemory import ReadKind
-from broker.block.receipts import Location, Value, encode
-from broker.block.scheduler import SchedulerError
-from broker.protocol import Status
+from wasmpool.broker.blocks.mvmemory import ReadKind
+from wasmpool.broker.blocks.receipts import Location, Value, encode
+from wasmpool.broker.blocks.scheduler import SchedulerError
+
+from wasmpool.wire import protocol as p
+from wasmpool.wire.protocol import Status
 
 TOKEN = "token"
 COUNTER = "counter"
@@ -589,8 +589,9 @@ REAL_GAS = 1_000_000
 def engine_executor(token_wasm: bytes, calls: Sequence[tuple[str, bytes, bytes]]) -> Callable[[int, View],
                                                                                                  Outcome]:
     """Execute (function, input, caller) calls of the token contract with a host reading through the view."""
-    from worker import wasm
-    from worker.host import CallContext, CallState, Host
+    from wasmpool.worker.host import CallContext, CallState, Host
+
+    from wasmpool import wasm
 
     code_id = p.code_id(token_wasm)
     module = wasm.decode(token_wasm)

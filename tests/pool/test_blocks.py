@@ -31,21 +31,21 @@ import msgpack
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from wasmpool.broker.blocks import BlockCall, BlockResult, Outcome, compute_root
+from wasmpool.broker.blocks.receipts import Location, Value
+from wasmpool.broker.core import BrokerConfig
+from wasmpool.broker.server import Broker, BrokerThread
+from wasmpool.broker.state import MemoryStore, SQLiteStore, StaleRead, StateStore
+from wasmpool.worker.host import CallContext, CallState, Host
+from wasmpool.worker.process import WorkerConfig, start_workers
 
-from broker import errors
-from broker import protocol as p
-from broker.block import BlockCall, BlockResult, Outcome, compute_root
-from broker.block.receipts import Location, Value
-from broker.client import AsyncClient, Client
-from broker.core import BrokerConfig
-from broker.protocol import Status
-from broker.server import Broker, BrokerThread
-from broker.state import MemoryStore, SQLiteStore, StaleRead, StateStore
 from tests.pool.conftest import EXAMPLES, FIXTURES, TEST_LIMITS, Pool, start_pool
-from worker import wasm
-from worker.cli import main
-from worker.host import CallContext, CallState, Host
-from worker.process import WorkerConfig, start_workers
+from wasmpool import wasm
+from wasmpool.cli import main
+from wasmpool.client import AsyncClient, Client
+from wasmpool.wire import errors
+from wasmpool.wire import protocol as p
+from wasmpool.wire.protocol import Status
 
 BLOCK_CONFIG = BrokerConfig(limits=TEST_LIMITS, grace=0.5, default_timeout=1.5, heartbeat_interval=0.25,
                             liveness=4, max_attempts=3, block_chunks_per_worker=1)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from worker.cache import ModuleCache
+from wasmpool.worker.cache import ModuleCache
 
 
 def test_hits_and_misses_are_counted() -> None:

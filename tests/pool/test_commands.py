@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from broker.client import Client
-from broker.commands.broker import connectable
-from broker.commands.client import format_stats, number, show
 from tests.conftest import REPO_ROOT
 from tests.pool.conftest import EXAMPLES, FIXTURES, Pool, start_pool, unique
-from worker.cli import main
+from wasmpool.cli import main
+from wasmpool.cli.broker import connectable
+from wasmpool.cli.client import format_stats, number, show
+from wasmpool.client import Client
 
 SHUTDOWN = 20.0
 
@@ -125,7 +125,7 @@ def test_helpers_for_people() -> None:
 @pytest.mark.slow
 def test_the_make_run_command_demonstrates_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     """`wasmpool broker --with-workers 1 --demo examples/token.wasm`, then Ctrl-C to the process group."""
-    command = [sys.executable, "-m", "worker", "broker", "--frontend", "tcp://127.0.0.1:*",
+    command = [sys.executable, "-m", "wasmpool", "broker", "--frontend", "tcp://127.0.0.1:*",
                "--backend", "tcp://127.0.0.1:*", "--state", f"sqlite:{tmp_path / 'state.db'}",
                "--with-workers", "1", "--demo", str(EXAMPLES / "token.wasm")]
     proc = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -180,7 +180,7 @@ def test_the_embedding_example_runs() -> None:
 @pytest.mark.slow
 def test_the_worker_command_serves_and_leaves_cleanly(tmp_path: Path, probe_wasm: bytes) -> None:
     pool = start_pool(tmp_path / "state.db", workers=0)
-    command = [sys.executable, "-m", "worker", "worker", "--connect", pool.backend, "--processes", "1"]
+    command = [sys.executable, "-m", "wasmpool", "worker", "--connect", pool.backend, "--processes", "1"]
     proc = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     try:
@@ -206,7 +206,7 @@ def test_the_worker_command_serves_and_leaves_cleanly(tmp_path: Path, probe_wasm
 
 def test_a_broker_whose_stdout_reader_is_gone_still_stops_on_sigterm(tmp_path: Path) -> None:
     """The drain notice cannot be printed (a broken pipe): the first SIGTERM must still stop the broker."""
-    command = [sys.executable, "-m", "worker", "broker", "--frontend", "tcp://127.0.0.1:*",
+    command = [sys.executable, "-m", "wasmpool", "broker", "--frontend", "tcp://127.0.0.1:*",
                "--backend", "tcp://127.0.0.1:*", "--state", f"sqlite:{tmp_path / 'state.db'}"]
     proc = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True, start_new_session=True)

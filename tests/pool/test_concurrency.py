@@ -9,9 +9,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from broker.client import Client, Result
-from broker.protocol import Status
 from tests.pool.conftest import Pool
+from wasmpool.client import Client, Result
+from wasmpool.wire.protocol import Status
 
 CLIENTS = 10
 CALLS_EACH = 100

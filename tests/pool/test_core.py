@@ -9,11 +9,11 @@ import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from wasmpool.broker.core import BrokerConfig, BrokerCore, Outgoing, Side
+from wasmpool.broker.state import MemoryStore
 
-from broker import protocol as p
-from broker.core import BrokerConfig, BrokerCore, Outgoing, Side
-from broker.protocol import Command, ErrorCode
-from broker.state import MemoryStore
+from wasmpool.wire import protocol as p
+from wasmpool.wire.protocol import Command, ErrorCode
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROBE = (FIXTURES / "probe.wasm").read_bytes()

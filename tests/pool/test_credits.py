@@ -13,11 +13,11 @@ from typing import Any
 
 import msgpack
 import pytest
+from wasmpool.broker.core import Outgoing, Side
 
-from broker import protocol as p
-from broker.core import Outgoing, Side
-from broker.protocol import Command, ErrorCode
 from tests.pool.test_core import PROBE_ID, Harness, command, only_client_reply, reply_body
+from wasmpool.wire import protocol as p
+from wasmpool.wire.protocol import Command, ErrorCode
 
 W = b"w1"
 

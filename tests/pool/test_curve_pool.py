@@ -22,17 +22,17 @@ from typing import Any
 
 import pytest
 import zmq
+from wasmpool.broker.security import CurveClient, CurveServer, generate_keys
+from wasmpool.broker.server import Broker, BrokerThread
+from wasmpool.worker.process import WorkerConfig, start_workers, stop_workers
 from zmq.utils.monitor import recv_monitor_message
 
-from broker import errors
-from broker.client import AsyncClient, Client, Result, call_body
-from broker.protocol import Op
-from broker.security import CurveClient, CurveServer, generate_keys
-from broker.server import Broker, BrokerThread
 from tests.pool.conftest import LOOPBACK, TEST_CONFIG, WORKER_START, unique
 from tests.pool.test_security import Relay
-from worker.cli import main
-from worker.process import WorkerConfig, start_workers, stop_workers
+from wasmpool.cli import main
+from wasmpool.client import AsyncClient, Client, Result, call_body
+from wasmpool.wire import errors
+from wasmpool.wire.protocol import Op
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import threading
 
-from broker import errors
-from broker.client import Client
 from tests.pool.chaos import wait_until
 from tests.pool.conftest import Pool, unique
+from wasmpool.client import Client
+from wasmpool.wire import errors
 
 FUNCTIONS, OPS = 100, 1000  # about 300 KB of code: over validate_inline, seconds to validate
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from broker.client import Client, block_body, call_body
-from broker.protocol import Op
 from tests.pool.conftest import rebind, start_pool, unique
+from wasmpool.client import Client, block_body, call_body
+from wasmpool.wire.protocol import Op
 
 SESSION = b"durable-outcomes"
 SMALL_GAS = 20_000

@@ -19,11 +19,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from wasmpool.broker.state import SQLiteStore
 
-from broker.client import AsyncClient, Client, Result
-from broker.errors import Busy
-from broker.protocol import ErrorCode
-from broker.state import SQLiteStore
 from tests.pool.chaos import (
     FaultPool,
     cpu_limited_worker,
@@ -33,6 +30,9 @@ from tests.pool.chaos import (
     wait_until,
 )
 from tests.pool.conftest import FIXTURES, unique
+from wasmpool.client import AsyncClient, Client, Result
+from wasmpool.wire.errors import Busy
+from wasmpool.wire.protocol import ErrorCode
 
 SLOW = 20_000_000  # loop iterations of slow_mix: about two seconds of a worker's time
 BIG_GAS = 10_000_000_000

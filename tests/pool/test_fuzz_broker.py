@@ -27,9 +27,9 @@ import zmq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from broker import protocol as p
-from broker.protocol import Command, Op
 from tests.pool.conftest import Pool, serving_pool, unique
+from wasmpool.wire import protocol as p
+from wasmpool.wire.protocol import Command, Op
 
 pytestmark = pytest.mark.timeout(120)
 

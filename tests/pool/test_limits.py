@@ -18,15 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from wasmpool.broker.limits import Limit, OperatorLimits
+from wasmpool.broker.server import Broker, BrokerThread
 
-from broker import errors
-from broker.client import Client
-from broker.commands import operator
-from broker.limits import Limit, OperatorLimits
-from broker.protocol import ErrorCode, Status
-from broker.server import Broker, BrokerThread
 from tests.pool.conftest import FIXTURES, LOOPBACK, TEST_CONFIG, Pool, unique
-from worker.cli import build_parser
+from wasmpool.cli import build_parser, operator
+from wasmpool.client import Client
+from wasmpool.wire import errors
+from wasmpool.wire.protocol import ErrorCode, Status
 
 pytestmark = pytest.mark.timeout(60)
 

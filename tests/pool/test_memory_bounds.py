@@ -16,14 +16,14 @@ from typing import Any
 import msgpack
 import pytest
 import zmq
+from wasmpool.broker.core import MAX_CODE_FETCHES, BrokerConfig
+from wasmpool.worker.process import WorkerConfig, start_workers
 
-from broker import protocol as p
-from broker.client import Client
-from broker.core import MAX_CODE_FETCHES, BrokerConfig
-from broker.protocol import Command, ErrorCode, Op
 from tests.pool.chaos import wait_until
 from tests.pool.conftest import TEST_LIMITS, Pool, start_pool, unique
-from worker.process import WorkerConfig, start_workers
+from wasmpool.client import Client
+from wasmpool.wire import protocol as p
+from wasmpool.wire.protocol import Command, ErrorCode, Op
 
 KIB = 1024
 INPUT = 256 * KIB

@@ -22,17 +22,17 @@ from typing import Any
 
 import pytest
 import zmq
+from wasmpool.broker import logs
+from wasmpool.broker.metrics import CONTENT_TYPE, Histogram, render
+from wasmpool.broker.server import Broker, BrokerThread
+from wasmpool.worker.process import WorkerConfig, start_workers, stop_workers
 
-from broker import logs
-from broker import protocol as p
-from broker.client import Client
-from broker.commands.client import format_stats
-from broker.metrics import CONTENT_TYPE, Histogram, render
-from broker.protocol import Command
-from broker.server import Broker, BrokerThread
 from tests.pool.conftest import LOOPBACK, TEST_CONFIG, WORKER_START, unique
-from worker.cli import main
-from worker.process import WorkerConfig, start_workers, stop_workers
+from wasmpool.cli import main
+from wasmpool.cli.client import format_stats
+from wasmpool.client import Client
+from wasmpool.wire import protocol as p
+from wasmpool.wire.protocol import Command
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -8,11 +8,11 @@ import msgpack
 import pytest
 import zmq
 
-from broker import errors
-from broker import protocol as p
-from broker.client import Client
-from broker.protocol import Command, ErrorCode, Status
 from tests.pool.conftest import TEST_LIMITS, Pool, unique
+from wasmpool.client import Client
+from wasmpool.wire import errors
+from wasmpool.wire import protocol as p
+from wasmpool.wire.protocol import Command, ErrorCode, Status
 
 # --- deploy and numbers ---------------------------------------------------------------------
 

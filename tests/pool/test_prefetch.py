@@ -17,13 +17,13 @@ from collections.abc import Iterator
 
 import pytest
 import zmq
+from wasmpool.worker.process import DEFAULT_PREFETCH, WorkerConfig, credits, start_workers, stop_workers
 
-from broker import protocol as p
-from broker.client import Client
-from broker.commands import worker as worker_command
-from broker.protocol import Command, ErrorCode
 from tests.pool.conftest import Pool, serving_pool, unique
-from worker.process import DEFAULT_PREFETCH, WorkerConfig, credits, start_workers, stop_workers
+from wasmpool.cli import worker as worker_command
+from wasmpool.client import Client
+from wasmpool.wire import protocol as p
+from wasmpool.wire.protocol import Command, ErrorCode
 
 CALLS = 400
 

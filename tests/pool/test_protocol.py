@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broker import errors
-from broker import protocol as p
-from broker.protocol import Command, ErrorCode, Status
-from worker import wasm
+from wasmpool import wasm
+from wasmpool.wire import errors
+from wasmpool.wire import protocol as p
+from wasmpool.wire.protocol import Command, ErrorCode, Status
 
 CODE_ID = "ab" * 32
 RID = b"r1"

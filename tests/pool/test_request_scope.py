@@ -11,11 +11,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from broker.client import Client, Result, call_body
-from broker.protocol import Op
+from wasmpool.worker.process import WorkerConfig, start_workers
+
 from tests.pool.chaos import wait_until
 from tests.pool.conftest import Pool, rebind, start_pool, unique
-from worker.process import WorkerConfig, start_workers
+from wasmpool.client import Client, Result, call_body
+from wasmpool.wire.protocol import Op
 
 SAME_ID = b"the-same-request-id"
 

@@ -26,9 +26,7 @@ from typing import Any
 import pytest
 import zmq
 import zmq.asyncio
-
-from broker.commands import keys as keys_command
-from broker.security import (
+from wasmpool.broker.security import (
     AuthMode,
     CurveServer,
     SecurityError,
@@ -43,8 +41,10 @@ from broker.security import (
     load_public,
     load_secret,
 )
-from broker.server import Broker
-from worker.cli import main
+from wasmpool.broker.server import Broker
+
+from wasmpool.cli import keys as keys_command
+from wasmpool.cli import main
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -6,8 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from broker.state import ABSENT, MemoryStore, SQLiteStore, StaleRead, StateStore, Versioned, open_store
+from wasmpool.broker.state import (
+    ABSENT,
+    MemoryStore,
+    SQLiteStore,
+    StaleRead,
+    StateStore,
+    Versioned,
+    open_store,
+)
 
 A = "a" * 64
 B = "b" * 64

@@ -8,8 +8,7 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from broker.block.state_root import EMPTY_ROOT, StateTree, compute_root, key_path, root_hex
+from wasmpool.broker.blocks.state_root import EMPTY_ROOT, StateTree, compute_root, key_path, root_hex
 
 State = dict[tuple[str, bytes], bytes]
 Writes = dict[tuple[str, bytes], bytes | None]

@@ -15,14 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from wasmpool.broker.metrics import render
+from wasmpool.broker.server import Broker, BrokerThread
+from wasmpool.broker.state import SQLiteStore
+from wasmpool.worker.process import WorkerConfig, start_workers
 
-from broker.client import Client, Result, call_body
-from broker.metrics import render
-from broker.protocol import ErrorCode, Op, Status
-from broker.server import Broker, BrokerThread
-from broker.state import SQLiteStore
 from tests.pool.conftest import LOOPBACK, TEST_CONFIG, Pool, unique
-from worker.process import WorkerConfig, start_workers
+from wasmpool.client import Client, Result, call_body
+from wasmpool.wire.protocol import ErrorCode, Op, Status
 
 BIG = bytes(range(256)) * 128  # 32 KiB: a commit that needs new pages
 UNLIMITED_PAGES = 1_073_741_823  # SQLite's largest max_page_count

@@ -52,11 +52,12 @@ from enum import StrEnum
 from types import FrameType
 from typing import Any
 
-import worker.wasm as wasm
+import wasmpool.wasm as wasm
+from wasmpool.wasm import TrapKind
+from wasmpool.wasm.types import MAX_PAGES
+
 from tests.conftest import SPEC_SKIP_MESSAGE, spec_dir
 from tests.wasm.spec_cases import SpecCommand, load_script, script_names
-from worker.wasm import TrapKind
-from worker.wasm.types import MAX_PAGES
 
 COMMAND_CPU_SECONDS = 15.0  # CPU time one command may take before it is failed
 MESSAGE_LIMIT = 600  # characters of an outcome message

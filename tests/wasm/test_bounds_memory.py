@@ -1,6 +1,6 @@
 """Memory an instance may hold is bounded and paid for: the instance budget, grows, release.
 
-Each test builds its module with :mod:`worker.wasm.builder` and checks an
+Each test builds its module with :mod:`wasmpool.wasm.builder` and checks an
 outcome decided before anything large is allocated (``tracemalloc`` peaks,
 live objects), never a timing.
 """
@@ -13,14 +13,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
-import worker.wasm as wasm
-from worker.wasm.builder import ModuleBuilder
-from worker.wasm.opcodes import GROW_PAGE_GAS, OPS
-from worker.wasm.opcodes import Opcode as O
-from worker.wasm.runtime import setup_gas
-from worker.wasm.runtime.budget import TABLE_ELEMENT_BYTES
-from worker.wasm.types import PAGE_SIZE
+import wasmpool.wasm as wasm
+from wasmpool.wasm.builder import ModuleBuilder
+from wasmpool.wasm.opcodes import GROW_PAGE_GAS, OPS
+from wasmpool.wasm.opcodes import Opcode as O
+from wasmpool.wasm.runtime import setup_gas
+from wasmpool.wasm.runtime.budget import TABLE_ELEMENT_BYTES
+from wasmpool.wasm.types import PAGE_SIZE
 
 MIB = 1024 * 1024
 VARIANTS = [pytest.param(None, id="unmetered"), pytest.param(10**9, id="metered")]

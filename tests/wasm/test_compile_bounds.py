@@ -11,16 +11,16 @@ import sys
 from collections.abc import Callable, Iterator
 
 import pytest
+import wasmpool.wasm as wasm
+from wasmpool.wasm import compiler
+from wasmpool.wasm.builder import Instruction, ModuleBuilder
+from wasmpool.wasm.compiler.exprs import X
+from wasmpool.wasm.compiler.fold import Folder
+from wasmpool.wasm.compiler.ir import Block, If, Loop, Node, Switch
+from wasmpool.wasm.compiler.structure import MAX_INDENT, rewrite_switches, thread_returns
+from wasmpool.wasm.opcodes import Opcode as O
 
-import worker.wasm as wasm
 from bench.engine import compile_growth as shapes
-from worker.wasm import compiler
-from worker.wasm.builder import Instruction, ModuleBuilder
-from worker.wasm.compiler.exprs import X
-from worker.wasm.compiler.fold import Folder
-from worker.wasm.compiler.ir import Block, If, Loop, Node, Switch
-from worker.wasm.compiler.structure import MAX_INDENT, rewrite_switches, thread_returns
-from worker.wasm.opcodes import Opcode as O
 
 VARIANTS = [pytest.param(None, id="unmetered"), pytest.param(10**9, id="metered")]
 

@@ -10,17 +10,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import wasmpool.wasm as wasm
+from wasmpool.wasm import compiler
+from wasmpool.wasm.compiler import ir
+from wasmpool.wasm.compiler.exprs import HELPER_NAMES
+from wasmpool.wasm.compiler.ir import Br, BrIf, BrTable, Const, Loc, Op, Reg, Return
+from wasmpool.wasm.module import Module
+from wasmpool.wasm.opcodes import Opcode
+from wasmpool.wasm.runtime import instance as instance_module
+from wasmpool.wasm.runtime.helpers import BASE_NAMESPACE
 
-import worker.wasm as wasm
 from tests.conftest import FIXTURES
-from worker.wasm import compiler
-from worker.wasm.compiler import ir
-from worker.wasm.compiler.exprs import HELPER_NAMES
-from worker.wasm.compiler.ir import Br, BrIf, BrTable, Const, Loc, Op, Reg, Return
-from worker.wasm.module import Module
-from worker.wasm.opcodes import Opcode
-from worker.wasm.runtime import instance as instance_module
-from worker.wasm.runtime.helpers import BASE_NAMESPACE
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,7 @@ import struct
 from collections.abc import Callable
 
 import pytest
-
-from worker.wasm import (
+from wasmpool.wasm import (
     DecodeError,
     DecodeLimits,
     ExternKind,
@@ -29,10 +28,10 @@ from worker.wasm import (
     ValType,
     decode,
 )
-from worker.wasm.module import Data, Export, Import, Instr, SectionId, SegmentMode
-from worker.wasm.opcodes import OPS, Imm, Opcode, OpInfo
-from worker.wasm.reader import read_leb, read_s32, read_s64, read_u32
-from worker.wasm.types import TypeCode
+from wasmpool.wasm.module import Data, Export, Import, Instr, SectionId, SegmentMode
+from wasmpool.wasm.opcodes import OPS, Imm, Opcode, OpInfo
+from wasmpool.wasm.reader import read_leb, read_s32, read_s64, read_u32
+from wasmpool.wasm.types import TypeCode
 
 # ---------------------------------------------------------------------------
 # Builders

@@ -11,7 +11,7 @@ trap kind, and after every call the same memory and globals.
 
 NaNs are compared bit for bit too, sign and payload. The spec lets NaN results
 of arithmetic vary, but this engine documents deterministic ones
-(:mod:`worker.wasm.numeric_float`: the IEEE double operation's NaN, a NaN
+(:mod:`wasmpool.wasm.numeric_float`: the IEEE double operation's NaN, a NaN
 operand's payload kept and quieted, the canonical NaN for invalid operations,
 sign operations as pure bit work), and the reference computes float
 arithmetic through those same definitions on the same hardware, so any NaN
@@ -27,14 +27,14 @@ mismatches and how to rebuild the module.
 from __future__ import annotations
 
 import pytest
+import wasmpool.wasm as wasm
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from wasmpool.wasm.opcodes import Opcode as O
 
-import worker.wasm as wasm
 from tests.wasm.gen.compare import compare
 from tests.wasm.gen.functions import NUMERIC_OPS
 from tests.wasm.gen.modules import GeneratedModule, generate_module, generate_op_module
-from worker.wasm.opcodes import Opcode as O
 
 
 def reproducible(examples: int) -> settings:

@@ -1,4 +1,4 @@
-"""``wasmpool dump`` and ``worker.wasm.dump``: the -h/-x/-d views, JSON, names, errors.
+"""``wasmpool dump`` and ``wasmpool.wasm.dump``: the -h/-x/-d views, JSON, names, errors.
 
 The expected text in ``tests/fixtures/sections.*.expected`` was produced by
 this implementation once and then checked line by line against
@@ -31,14 +31,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from wasmpool.wasm import dump
+from wasmpool.wasm.decoder import decode
+from wasmpool.wasm.errors import WasmError
 
 from tests.conftest import FIXTURES, REPO_ROOT
 from tests.wasm.spec_cases import SpecCommand, params
-from worker.cli import main
-from worker.commands.dump import resolve_function
-from worker.wasm import dump
-from worker.wasm.decoder import decode
-from worker.wasm.errors import WasmError
+from wasmpool.cli import main
+from wasmpool.cli.dump import resolve_function
 
 SECTIONS = FIXTURES / "sections.wasm"
 
@@ -295,7 +295,7 @@ def test_hex_rows_pad_short_rows_and_escape_unprintables() -> None:
     ],
 )
 def test_functype_text(params: tuple[str, ...], results: tuple[str, ...], text: str) -> None:
-    from worker.wasm.types import FuncType, ValType
+    from wasmpool.wasm.types import FuncType, ValType
 
     ft = FuncType(tuple(ValType(p) for p in params), tuple(ValType(r) for r in results))
     assert dump.functype_text(ft) == text

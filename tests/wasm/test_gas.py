@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+import wasmpool.wasm as wasm
+from wasmpool.wasm.module import Module
+from wasmpool.wasm.opcodes import BRANCH_VALUE_GAS, BULK_UNIT, GROW_PAGE_GAS, HOST_CALL_GAS, OPS, Opcode
 
-import worker.wasm as wasm
 from tests.conftest import FIXTURES
-from worker.wasm.module import Module
-from worker.wasm.opcodes import BRANCH_VALUE_GAS, BULK_UNIT, GROW_PAGE_GAS, HOST_CALL_GAS, OPS, Opcode
 
 ENGINE = FIXTURES / "engine"
 OP = Opcode

@@ -12,13 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-
-import worker.wasm as wasm
-from worker.wasm.builder import Instruction, ModuleBuilder
-from worker.wasm.compiler.frames import frame_gas, stack_units
-from worker.wasm.opcodes import BRANCH_VALUE_GAS, BULK_UNIT_GAS, OPS, TABLE_BULK_UNIT, Opcode
-from worker.wasm.opcodes import Opcode as O
-from worker.wasm.types import ValType
+import wasmpool.wasm as wasm
+from wasmpool.wasm.builder import Instruction, ModuleBuilder
+from wasmpool.wasm.compiler.frames import frame_gas, stack_units
+from wasmpool.wasm.opcodes import BRANCH_VALUE_GAS, BULK_UNIT_GAS, OPS, TABLE_BULK_UNIT, Opcode
+from wasmpool.wasm.opcodes import Opcode as O
+from wasmpool.wasm.types import ValType
 
 I32 = ValType.I32
 BIG = 49_000

@@ -1,4 +1,4 @@
-"""Tests of ``worker.wasm.numeric``: the exact numerics of WebAssembly 2.0.
+"""Tests of ``wasmpool.wasm.numeric``: the exact numerics of WebAssembly 2.0.
 
 Expected values come from three independent places: hand-checked tables of
 the boundaries the spec is picky about, exact rational arithmetic
@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from wasmpool.wasm import numeric as n
+from wasmpool.wasm.errors import TRAP_MESSAGES, Trap, TrapKind
+from wasmpool.wasm.opcodes import OPS, Family, Imm
 
 from tests.conftest import SPEC_SKIP_MESSAGE, spec_dir
 from tests.wasm.spec_cases import load_script
-from worker.wasm import numeric as n
-from worker.wasm.errors import TRAP_MESSAGES, Trap, TrapKind
-from worker.wasm.opcodes import OPS, Family, Imm
 
 M32 = 0xFFFF_FFFF
 M64 = 0xFFFF_FFFF_FFFF_FFFF

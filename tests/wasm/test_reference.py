@@ -1,6 +1,6 @@
 """The reference interpreter against the WebAssembly spec suite, and a few direct checks.
 
-The reference (:mod:`worker.wasm.reference`) is the oracle of the
+The reference (:mod:`wasmpool.wasm.reference`) is the oracle of the
 differential tests, so it must itself be right: every execution command of
 the spec suite's scripts (``assert_return``, ``assert_trap``,
 ``assert_exhaustion``, linking and instantiation failures) runs through it
@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import wasmpool.wasm as wasm
+from wasmpool.wasm import reference
+from wasmpool.wasm.builder import ModuleBuilder
+from wasmpool.wasm.opcodes import Opcode as O
+from wasmpool.wasm.types import FuncType, GlobalType, Limits, TableType, ValType
 
-import worker.wasm as wasm
 from tests.wasm.spec_cases import load_script, script_names
 from tests.wasm.spec_runner import SPECTEST_F32_BITS, SPECTEST_F64, SPECTEST_PRINTS, ScriptRunner
-from worker.wasm import reference
-from worker.wasm.builder import ModuleBuilder
-from worker.wasm.opcodes import Opcode as O
-from worker.wasm.types import FuncType, GlobalType, Limits, TableType, ValType
 
 # Scripts whose commands the reference does not all pass, with the reason (none known).
 KNOWN_FAILURES: dict[str, str] = {}

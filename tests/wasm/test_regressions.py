@@ -1,6 +1,6 @@
 """Regression tests for engine bugs found on real programs, each from its minimal case.
 
-Modules are assembled with :mod:`worker.wasm.builder`; every case runs on both
+Modules are assembled with :mod:`wasmpool.wasm.builder`; every case runs on both
 variants (unmetered and metered), since production runs metered code.
 """
 
@@ -10,10 +10,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-
-import worker.wasm as wasm
-from worker.wasm.builder import Instruction, ModuleBuilder
-from worker.wasm.opcodes import Opcode as O
+import wasmpool.wasm as wasm
+from wasmpool.wasm.builder import Instruction, ModuleBuilder
+from wasmpool.wasm.opcodes import Opcode as O
 
 VARIANTS = [pytest.param(None, id="unmetered"), pytest.param(10**9, id="metered")]
 

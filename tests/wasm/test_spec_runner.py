@@ -16,8 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import wasmpool.wasm as wasm
+from wasmpool.wasm import TrapKind
+from wasmpool.wasm.module import SectionId
+from wasmpool.wasm.opcodes import Opcode
+from wasmpool.wasm.types import CODE_BY_VALTYPE, ExternKind, TypeCode, ValType
 
-import worker.wasm as wasm
 from tests.conftest import SPEC_ENV
 from tests.wasm import spec_runner
 from tests.wasm.spec_cases import iter_commands, script_names
@@ -39,10 +43,6 @@ from tests.wasm.spec_runner import (
     results_of,
     trap_kind_for,
 )
-from worker.wasm import TrapKind
-from worker.wasm.module import SectionId
-from worker.wasm.opcodes import Opcode
-from worker.wasm.types import CODE_BY_VALTYPE, ExternKind, TypeCode, ValType
 
 needs_engine = pytest.mark.skipif(
     not hasattr(wasm, "instantiate"), reason="the engine has no instantiate yet"

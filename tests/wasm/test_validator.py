@@ -1,6 +1,6 @@
 """Hand-written tests of the validator: every error path, messages, stack heights.
 
-Modules are built directly from ``worker.wasm.module``'s dataclasses and
+Modules are built directly from ``wasmpool.wasm.module``'s dataclasses and
 ``Instr`` tuples, so these tests need neither wat2wasm nor the decoder. One
 "rich" module supplies every index space (a memory, two tables of different
 reference types, globals, passive segments, several function types); each
@@ -14,12 +14,22 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-
-from worker.wasm.errors import ValidationError
-from worker.wasm.module import CodeInfo, Data, Elem, Export, Func, Global, Import, Instr, Module, SegmentMode
-from worker.wasm.opcodes import OPS, Imm, Opcode
-from worker.wasm.types import ExternKind, FuncType, GlobalType, Limits, MemType, TableType, ValType
-from worker.wasm.validator import validate
+from wasmpool.wasm.errors import ValidationError
+from wasmpool.wasm.module import (
+    CodeInfo,
+    Data,
+    Elem,
+    Export,
+    Func,
+    Global,
+    Import,
+    Instr,
+    Module,
+    SegmentMode,
+)
+from wasmpool.wasm.opcodes import OPS, Imm, Opcode
+from wasmpool.wasm.types import ExternKind, FuncType, GlobalType, Limits, MemType, TableType, ValType
+from wasmpool.wasm.validator import validate
 
 I32, I64, F32, F64 = ValType.I32, ValType.I64, ValType.F32, ValType.F64
 FUNCREF, EXTERNREF = ValType.FUNCREF, ValType.EXTERNREF

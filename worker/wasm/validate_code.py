@@ -26,7 +26,7 @@ dispatches through an if/elif chain, and nothing recurses on nesting depth.
 
 What the compiler gets
 ----------------------
-For every body a :class:`~worker.wasm.module.CodeInfo`: ``heights[i]`` is
+For every body a :class:`~wasmpool.wasm.module.CodeInfo`: ``heights[i]`` is
 the operand-stack height before ``body[i]`` (values above the locals,
 counted from the function's start), or ``-1`` when no run-time path reaches
 ``body[i]``: everything after a ``br``, ``br_table``, ``return`` or

@@ -2,9 +2,9 @@
 
 Theory of operation
 -------------------
-:func:`validate` checks a :class:`~worker.wasm.module.Module` in the spec's
+:func:`validate` checks a :class:`~wasmpool.wasm.module.Module` in the spec's
 order of definitions and raises the first
-:class:`~worker.wasm.errors.ValidationError` it finds:
+:class:`~wasmpool.wasm.errors.ValidationError` it finds:
 
 1. the context C: type indices of imported and defined functions, the
    limits of tables and memories (at most one memory in 2.0);
@@ -14,7 +14,7 @@ order of definitions and raises the first
    constant expressions see only the *imported* globals (the spec's context
    C'; the spec suite holds element and data offsets to the same rule as
    global initialisers, spec issue #1522);
-4. every function body, by :mod:`worker.wasm.validate_code`, which returns
+4. every function body, by :mod:`wasmpool.wasm.validate_code`, which returns
    the operand-stack heights the compiler names its registers by.
 
 Constant expressions are sequences of ``t.const``, ``ref.null``,

@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import worker.wasm as wasm
-from worker.wasm import reference
+import wasmpool.wasm as wasm
+from wasmpool.wasm import reference
 
 from .modules import GeneratedModule
 
@@ -61,7 +61,7 @@ class Run:
 
     For the reference's runs, ``nan_choices`` holds the calls in which two
     different NaNs met in a float instruction (the spec lets either come out,
-    and the engine's choice varies, see :mod:`worker.wasm.reference`), and
+    and the engine's choice varies, see :mod:`wasmpool.wasm.reference`), and
     ``nan_made`` the calls that made any NaN whose sign and payload the spec
     leaves open (what another engine may legitimately do differently).
     """

@@ -1,7 +1,7 @@
 """Random, valid, terminating function bodies: typed expression trees and structured control flow.
 
 A :class:`FuncGen` writes one function's body as ``(Opcode, imm)`` pairs for
-:class:`~worker.wasm.builder.ModuleBuilder`. It keeps the validator's view
+:class:`~wasmpool.wasm.builder.ModuleBuilder`. It keeps the validator's view
 of the code while it writes: the locals and their types, and the label stack
 (the types a branch to each label carries), so every branch it emits is to a
 real label with the right values, at a random depth.
@@ -30,10 +30,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from worker.wasm.builder import Instruction, ModuleBuilder
-from worker.wasm.opcodes import OPS, Family, Imm, Opcode, OpInfo
-from worker.wasm.opcodes import Opcode as O
-from worker.wasm.types import ValType
+from wasmpool.wasm.builder import Instruction, ModuleBuilder
+from wasmpool.wasm.opcodes import OPS, Family, Imm, Opcode, OpInfo
+from wasmpool.wasm.opcodes import Opcode as O
+from wasmpool.wasm.types import ValType
 
 from .values import NUM_TYPES, Chooser, draw_value
 

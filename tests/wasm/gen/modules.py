@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from worker.wasm.builder import ModuleBuilder
-from worker.wasm.opcodes import OPS, Opcode
-from worker.wasm.types import ExternKind, ValType
+from wasmpool.wasm.builder import ModuleBuilder
+from wasmpool.wasm.opcodes import OPS, Opcode
+from wasmpool.wasm.types import ExternKind, ValType
 
 from .functions import CONTROL, EXPRESSIONS, NUMERIC_OPS, Callee, Code, Env, FuncGen, Profile, const
 from .values import NUM_TYPES, Chooser, draw_value

@@ -11,7 +11,7 @@ import random
 from collections.abc import Sequence
 from typing import TypeVar
 
-from worker.wasm.types import ValType
+from wasmpool.wasm.types import ValType
 
 T = TypeVar("T")
 

@@ -3,16 +3,16 @@
 The engine turns each function into Python source through a register
 compiler, with expression folding and control-flow structuring; a bug there
 gives wrong results that the spec suite may never show. This package is a
-second execution path that shares nothing with :mod:`worker.wasm.compiler`
+second execution path that shares nothing with :mod:`wasmpool.wasm.compiler`
 nor with the engine's runtime: a plain stack machine (:mod:`.machine`) over
 the decoded ``Module``, with its own store (:mod:`.store`) and
 instantiation (:mod:`.instance`). Integer instructions are written afresh
 from the spec (:mod:`.ints`); float instructions do sign and comparison work
 themselves and take the subtle parts (rounding, NaN propagation,
-conversions to f32) from :mod:`worker.wasm.numeric_float`, the semantic
+conversions to f32) from :mod:`wasmpool.wasm.numeric_float`, the semantic
 definitions the spec suite pins (:mod:`.floats`). Every value is held as
 its bit pattern, so results compare bit for bit with the engine's
-``call_raw``. Traps carry the engine's :class:`~worker.wasm.errors.TrapKind`.
+``call_raw``. Traps carry the engine's :class:`~wasmpool.wasm.errors.TrapKind`.
 
 Where the spec leaves a result open, the reference says so: when a binary
 float instruction (``add``, ``sub``, ``mul``, ``div``, ``min``, ``max``) meets

@@ -6,7 +6,7 @@ What is plain bit work is written here from the spec: ``neg``/``abs``/
 comparisons compare the exact values, and truncation to integers takes the
 exact integer part of the value and checks its range. Arithmetic, rounding to
 integral values, ``min``/``max`` (which NaN comes out), int-to-f32
-conversions and the width changes use :mod:`worker.wasm.numeric_float`, the
+conversions and the width changes use :mod:`wasmpool.wasm.numeric_float`, the
 engine's semantic definitions that the spec suite pins; they are applied to
 values decoded from bits and their results encoded back, so NaN payloads are
 whatever those definitions give. Nothing comes from the compiler.

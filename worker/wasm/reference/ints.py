@@ -4,7 +4,7 @@ Every value is its unsigned bit pattern (a Python ``int`` in ``[0, 2**N)``);
 each function takes the width ``n`` (32 or 64) first and its operands in
 stack order, and returns the result's bit pattern. Signed views are taken
 explicitly with :func:`signed`. Nothing here is shared with the compiler or
-with :mod:`worker.wasm.numeric_int`: this is the second, independent reading
+with :mod:`wasmpool.wasm.numeric_int`: this is the second, independent reading
 of the spec that the differential tests compare the engine against.
 """
 

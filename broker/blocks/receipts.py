@@ -27,7 +27,7 @@ from typing import Any
 
 import msgpack
 
-from broker.protocol import Status
+from wasmpool.wire.protocol import Status
 
 Location = tuple[str, bytes]
 Value = bytes | None

@@ -1,5 +1,5 @@
 import sys
 
-from worker.cli import main
+from wasmpool.cli import main
 
 sys.exit(main(sys.argv[1:]))

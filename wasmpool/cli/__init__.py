@@ -15,18 +15,18 @@ from collections.abc import Sequence
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("worker.commands.run", "run a module's exported functions (like wagon's wasm-run)"),
-    "dump": ("worker.commands.dump", "print a module's sections, entries and code (like wasm-objdump)"),
-    "bench": ("worker.commands.bench", "run the benchmark suite and print a table of times and ratios"),
-    "broker": ("broker.commands.broker", "start the broker"),
-    "worker": ("broker.commands.worker", "start worker processes connected to a broker"),
-    "deploy": ("broker.commands.client", "deploy a module to the pool"),
-    "call": ("broker.commands.client", "call a deployed contract"),
-    "query": ("broker.commands.client", "call a deployed contract read-only"),
-    "state": ("broker.commands.client", "read a contract's committed state"),
-    "stats": ("broker.commands.client", "print pool statistics"),
-    "block": ("broker.commands.client", "execute a block of calls from a file"),
-    "keys": ("broker.commands.keys", "generate CurveZMQ key pairs"),
+    "run": ("wasmpool.cli.run", "run a module's exported functions (like wagon's wasm-run)"),
+    "dump": ("wasmpool.cli.dump", "print a module's sections, entries and code (like wasm-objdump)"),
+    "bench": ("wasmpool.cli.bench", "run the benchmark suite and print a table of times and ratios"),
+    "broker": ("wasmpool.cli.broker", "start the broker"),
+    "worker": ("wasmpool.cli.worker", "start worker processes connected to a broker"),
+    "deploy": ("wasmpool.cli.client", "deploy a module to the pool"),
+    "call": ("wasmpool.cli.client", "call a deployed contract"),
+    "query": ("wasmpool.cli.client", "call a deployed contract read-only"),
+    "state": ("wasmpool.cli.client", "read a contract's committed state"),
+    "stats": ("wasmpool.cli.client", "print pool statistics"),
+    "block": ("wasmpool.cli.client", "execute a block of calls from a file"),
+    "keys": ("wasmpool.cli.keys", "generate CurveZMQ key pairs"),
 }
 
 

@@ -7,11 +7,11 @@ import os
 import signal
 from types import FrameType
 
-from broker.commands import liveness_options, operator
-from broker.security import SecurityError
-from worker.cache import DEFAULT_BYTES, DEFAULT_ENTRIES
-from worker.process import DEFAULT_BACKEND, WorkerConfig
-from worker.supervisor import Supervisor
+from wasmpool.broker.security import SecurityError
+from wasmpool.cli import liveness_options, operator
+from wasmpool.worker.cache import DEFAULT_BYTES, DEFAULT_ENTRIES
+from wasmpool.worker.process import DEFAULT_BACKEND, WorkerConfig
+from wasmpool.worker.supervisor import Supervisor
 
 MIB = 1024 * 1024
 

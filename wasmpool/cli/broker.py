@@ -18,14 +18,14 @@ from pathlib import Path
 
 import zmq
 
-from broker.commands import liveness_options, operator
-from broker.commands.demo import run_demo
-from broker.core import BrokerConfig
-from broker.metrics import MetricsUnavailable
-from broker.security import SecurityError
-from broker.server import DEFAULT_BACKEND, DEFAULT_FRONTEND, Broker
-from broker.state import DEFAULT_URL
-from worker.process import WorkerConfig, start_workers, stop_workers
+from wasmpool.broker.core import BrokerConfig
+from wasmpool.broker.metrics import MetricsUnavailable
+from wasmpool.broker.security import SecurityError
+from wasmpool.broker.server import DEFAULT_BACKEND, DEFAULT_FRONTEND, Broker
+from wasmpool.broker.state import DEFAULT_URL
+from wasmpool.cli import liveness_options, operator
+from wasmpool.cli.demo import run_demo
+from wasmpool.worker.process import WorkerConfig, start_workers, stop_workers
 
 DEFAULTS = BrokerConfig()
 ANY_HOSTS = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "*": "127.0.0.1"}

@@ -17,13 +17,13 @@ from typing import Any
 
 import msgpack
 
-from broker import errors
-from broker.block.receipts import DEFAULT_GAS_LIMIT, BlockCall, BlockResult
-from broker.client import DEFAULT_ENDPOINT, Client, Number, Result
-from broker.commands import operator
-from broker.metrics import GARBAGE_COUNTERS
-from broker.protocol import ROOT_SIZE, Status
-from broker.security import SecurityError
+from wasmpool.broker.blocks.receipts import DEFAULT_GAS_LIMIT, BlockCall, BlockResult
+from wasmpool.broker.metrics import GARBAGE_COUNTERS
+from wasmpool.broker.security import SecurityError
+from wasmpool.cli import operator
+from wasmpool.client import DEFAULT_ENDPOINT, Client, Number, Result
+from wasmpool.wire import errors
+from wasmpool.wire.protocol import ROOT_SIZE, Status
 
 MULTI_COMMAND = True
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2

@@ -1,6 +1,6 @@
 """Command-line options for liveness, recovery and shutdown (``wasmpool broker`` and ``wasmpool worker``).
 
-The defaults are those of ``broker.liveness``: heartbeats every second, a
+The defaults are those of ``wasmpool.broker.liveness``: heartbeats every second, a
 peer dead after 3 missed, reconnects backing off from 1 s to 32 s, a job
 given up after losing 3 workers, replies kept an hour. The broker tells its
 workers its heartbeat numbers on READY, so the two sides always agree; a
@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from broker import liveness as lv
-from broker.protocol import MAX_CREDITS
-from broker.server import Broker
-from worker.process import DEFAULT_PREFETCH
+from wasmpool.broker import liveness as recovery
+from wasmpool.broker.server import Broker
+from wasmpool.wire import liveness as lv
+from wasmpool.wire.protocol import MAX_CREDITS
+from wasmpool.worker.process import DEFAULT_PREFETCH
 
 DEFAULT_DRAIN = 30.0
 DEFAULT_WATCHDOG = 5.0
@@ -47,12 +48,12 @@ def add_prefetch_option(parser: argparse.ArgumentParser) -> None:
 def add_broker_options(parser: argparse.ArgumentParser) -> None:
     add_heartbeat_options(parser)
     add_prefetch_option(parser)
-    parser.add_argument("--max-losses", type=int, default=lv.DEFAULT_MAX_LOSSES, metavar="N",
+    parser.add_argument("--max-losses", type=int, default=recovery.DEFAULT_MAX_LOSSES, metavar="N",
                         help="fail a job with WORKER_LOST after it lost this many workers "
-                             f"(the poison-pill cap; default {lv.DEFAULT_MAX_LOSSES})")
-    parser.add_argument("--result-ttl", type=float, default=lv.DEFAULT_RESULT_TTL, metavar="SECONDS",
+                             f"(the poison-pill cap; default {recovery.DEFAULT_MAX_LOSSES})")
+    parser.add_argument("--result-ttl", type=float, default=recovery.DEFAULT_RESULT_TTL, metavar="SECONDS",
                         help="how long replies are kept for retried request ids "
-                             f"(default {lv.DEFAULT_RESULT_TTL:.0f})")
+                             f"(default {recovery.DEFAULT_RESULT_TTL:.0f})")
 
 
 def add_worker_options(parser: argparse.ArgumentParser) -> None:

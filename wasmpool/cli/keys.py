@@ -2,7 +2,7 @@
 
 Theory of operation: each ``NAME`` gets ``DIR/NAME.key`` (the public key, to
 hand out) and ``DIR/NAME.key_secret`` (mode 0600, to keep) through
-:func:`broker.security.generate_keys`, and its public key is also placed in
+:func:`wasmpool.broker.security.generate_keys`, and its public key is also placed in
 the broker's allowed-keys directory under its role: ``DIR/allowed/clients/``
 or ``DIR/allowed/workers/`` (what ``wasmpool broker --curve-public-dir
 DIR/allowed`` reads; a key is accepted in its own role only). Without names
@@ -23,7 +23,7 @@ import sys
 from enum import IntEnum
 from pathlib import Path
 
-from broker.security import BROKER_KEY, FileMode, PeerRole, SecurityError, generate_keys, key_paths
+from wasmpool.broker.security import BROKER_KEY, FileMode, PeerRole, SecurityError, generate_keys, key_paths
 
 PROG = "wasmpool keys"
 ALLOWED_DIR = "allowed"  # DIR/allowed/{clients,workers}: the broker's --curve-public-dir

@@ -32,11 +32,11 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-import worker.wasm as wasm
-from worker.wasm import dump
-from worker.wasm.errors import Trap, WasmError
-from worker.wasm.module import Module
-from worker.wasm.types import ExternKind, FuncType, ValType
+import wasmpool.wasm as wasm
+from wasmpool.wasm import dump
+from wasmpool.wasm.errors import Trap, WasmError
+from wasmpool.wasm.module import Module
+from wasmpool.wasm.types import ExternKind, FuncType, ValType
 
 PROG = "wasmpool run"
 

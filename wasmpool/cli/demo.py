@@ -1,7 +1,7 @@
 """The ``make run`` demonstration: deploy the token contract, move tokens, show balances.
 
 Run by ``wasmpool broker --demo FILE`` once the broker serves: it talks to
-the pool through the ordinary :class:`~broker.client.AsyncClient`, exactly
+the pool through the ordinary :class:`~wasmpool.client.AsyncClient`, exactly
 as any other client would, then prints how to submit more calls from
 another terminal.
 """
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from broker.client import AsyncClient, Result
+from wasmpool.client import AsyncClient, Result
 
 ACCOUNTS = ("alice", "bob", "carol")
 STEPS = (  # caller, function, input text

@@ -2,9 +2,9 @@
 
 Each group is a pair: ``add_*`` puts the options on a parser, and a builder
 turns the parsed arguments into the object the library takes
-(:class:`~broker.security.CurveServer` / :class:`~broker.security.CurveClient`,
-:class:`~broker.limits.OperatorLimits`). Builders raise
-:class:`~broker.security.SecurityError` or ``ValueError`` with a message for
+(:class:`~wasmpool.broker.security.CurveServer` / :class:`~wasmpool.broker.security.CurveClient`,
+:class:`~wasmpool.broker.limits.OperatorLimits`). Builders raise
+:class:`~wasmpool.broker.security.SecurityError` or ``ValueError`` with a message for
 people; the commands print it and exit with status 2.
 """
 
@@ -16,11 +16,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from broker import logs, metrics
-from broker.limits import Limit, OperatorLimits
-from broker.logs import LEVELS, LogFormat
-from broker.security import CurveClient, CurveServer, SecurityError
-from broker.server import Broker
+from wasmpool.broker import logs, metrics
+from wasmpool.broker.limits import Limit, OperatorLimits
+from wasmpool.broker.logs import LEVELS, LogFormat
+from wasmpool.broker.security import CurveClient, CurveServer, SecurityError
+from wasmpool.broker.server import Broker
 
 
 class Role(StrEnum):

@@ -22,7 +22,7 @@ exactly four frames::
 
 Each body is then checked against a schema (:data:`CLIENT_SCHEMAS`,
 :data:`WORKER_SCHEMAS`): required fields, types and ranges. Anything that
-fails raises a :class:`~broker.errors.ProtocolError` carrying the request id
+fails raises a :class:`~wasmpool.wire.errors.ProtocolError` carrying the request id
 when it could be read, so the broker can answer with an ERROR frame.
 
 Errors travel as codes: :func:`error_code` is the one place where an
@@ -42,8 +42,8 @@ from typing import Any
 import msgpack
 import zmq
 
-from broker import errors
-from worker import wasm
+from wasmpool import wasm
+from wasmpool.wire import errors
 
 CLIENT_TAG = b"WPC01"
 WORKER_TAG = b"WPW01"

@@ -1,10 +1,10 @@
-"""Blocks in the broker: the glue between :class:`~broker.core.BrokerCore` and Block-STM's :class:`BlockRun`.
+"""Blocks in the broker: the glue between :class:`~..core.BrokerCore` and Block-STM's :class:`BlockRun`.
 
 Theory of operation
 -------------------
 A BLOCK request (op ``block``) carries an ordered list of calls. The pool
 executes them in parallel on its workers with Block-STM
-(:mod:`broker.block`) and answers with a :class:`~broker.block.BlockResult`:
+(:mod:`wasmpool.broker.blocks`) and answers with a :class:`~wasmpool.broker.blocks.BlockResult`:
 one receipt per call in block order, the combined write set and the state
 root after it -- bit for bit what executing the calls one after another
 would give, whatever the number of workers, their speed or their crashes.
@@ -30,7 +30,7 @@ Life of a block (:class:`BlockCoordinator`, one per broker):
    Otherwise a :class:`BlockRun` is created over committed storage and
    every idle worker is offered an execution task, before any queued
    query. A task is an ordinary worker REQUEST for ``calls[tx_index]`` (the
-   broker's :class:`~broker.core.Job` with op ``block``), so workers need
+   broker's :class:`~wasmpool.broker.core.Job` with op ``block``), so workers need
    nothing new: the task's state reads (CALLBACK ``get``) are answered by
    :meth:`BlockRun.read` instead of the store -- an aborted task gets an
    error, the worker ends the call, and its FINAL is refused -- and its
@@ -91,7 +91,7 @@ Life of a block (:class:`BlockCoordinator`, one per broker):
    *Rolling commit*: after the messages of each event are sent
    (:meth:`BlockCoordinator.settle`), the calls that became final
    (:meth:`BlockRun.advance_final`) get their receipts and their writes
-   folded into the state tree (:class:`~broker.block.RollingCommit`), while
+   folded into the state tree (:class:`~wasmpool.broker.blocks.RollingCommit`), while
    later calls still run: at the last FINAL only the rest remains.
 4. *Non-determinism is never an outcome*: a lost worker (DISCONNECT,
    silence, READY while busy, unreachable), a task past its deadline, or a
@@ -104,14 +104,14 @@ Life of a block (:class:`BlockCoordinator`, one per broker):
    block (BlockFailed, nothing committed). So a block either fails as a
    whole or gives the receipts every node gives.
 5. *Done*: the write set is committed with
-   :meth:`~broker.state.StateStore.commit_many` in one atomic commit
+   :meth:`~wasmpool.broker.state.StateStore.commit_many` in one atomic commit
    (not at all for a dry run), the state tree moves on, the client gets the
    result, and held calls resume. The cyclic garbage collector, paused
    while the block ran (a full collection over the broker's heap would
    stall every worker), is turned back on once the reply is sent.
 
-The state tree (:class:`~broker.block.StateTree`) is built from
-:meth:`~broker.state.StateStore.items` when the first block needs it and
+The state tree (:class:`~wasmpool.broker.blocks.StateTree`) is built from
+:meth:`~wasmpool.broker.state.StateStore.items` when the first block needs it and
 is then kept current by every commit, ordinary ones included
 (:meth:`BlockCoordinator.committed`): a pool that never runs a block pays
 nothing for it.
@@ -130,14 +130,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from broker import errors
-from broker import protocol as p
-from broker.block import BlockCall, BlockRun, Outcome, RollingCommit, StateTree, Task, TaskAborted
-from broker.block.mvmemory import ReadVersion, Storage, Version
-from broker.block.receipts import Location, Value
-from broker.core import BrokerCore, Job, WorkerState
-from broker.protocol import Op, Status
-from broker.state import STORAGE_ERRORS, StaleRead, StateStore
+from wasmpool.broker.blocks import BlockCall, BlockRun, Outcome, RollingCommit, StateTree, Task, TaskAborted
+from wasmpool.broker.blocks.mvmemory import ReadVersion, Storage, Version
+from wasmpool.broker.blocks.receipts import Location, Value
+from wasmpool.broker.core import BrokerCore, Job, WorkerState
+from wasmpool.broker.state import STORAGE_ERRORS, StaleRead, StateStore
+
+from wasmpool.wire import errors
+from wasmpool.wire import protocol as p
+from wasmpool.wire.protocol import Op, Status
 
 MAX_PENDING_BLOCKS = 64
 DEFAULT_BLOCK_TIMEOUT = 60.0

@@ -5,7 +5,7 @@ state root after it -- depends only on the final outcomes, in block order.
 Built after the last call finished, it is pure waiting time for every
 worker: at a thousand calls the state-tree update alone takes longer than
 a tenth of the block. :class:`RollingCommit` takes the outcomes one by one
-as :meth:`~broker.block.BlockRun.advance_final` declares them final, while
+as :meth:`~wasmpool.broker.blocks.BlockRun.advance_final` declares them final, while
 later calls still run, and folds their writes into the state tree in
 batches of ``fold`` locations (a batch rehashes the shared upper part of
 the trie once, so batches are cheaper per key than single writes).
@@ -18,9 +18,9 @@ entries, never on how the writes were grouped.
 
 from __future__ import annotations
 
-from broker.block.mvmemory import Location, Value
-from broker.block.receipts import BlockResult, Outcome, Receipt, sorted_writes
-from broker.block.state_root import StateTree
+from wasmpool.broker.blocks.mvmemory import Location, Value
+from wasmpool.broker.blocks.receipts import BlockResult, Outcome, Receipt, sorted_writes
+from wasmpool.broker.blocks.state_root import StateTree
 
 FOLD_LOCATIONS = 256
 """Written locations gathered before they are folded into the state tree (one batch)."""

@@ -4,7 +4,7 @@ Both speak the frontend protocol over one DEALER socket. Every request gets
 a fresh request id; when no answer comes within the wait, the same request
 (same id) is sent again, up to ``retries`` times (ZeroMQ's "lazy pirate"),
 and the broker answers a repeated id without running it twice. Only then
-does the client give up with :class:`~broker.errors.RequestTimeout`.
+does the client give up with :class:`~wasmpool.wire.errors.RequestTimeout`.
 
 Request ids are the client's own: the broker keeps them apart from every
 other client's by the client's CURVE key, or without CURVE by its *session
@@ -20,7 +20,7 @@ holding the broker's ``broker.key``, as the CLI's ``--curve-*`` options.
 
 A contract's own outcome, good or bad, is a :class:`Result` (``status`` ok,
 trap, out_of_gas, reverted, timeout or error). A request the pool cannot
-serve raises the typed :class:`~broker.errors.PoolError` for the ERROR code
+serve raises the typed :class:`~wasmpool.wire.errors.PoolError` for the ERROR code
 the broker sent (InvalidModule, UnknownCode, Busy, BadRequest, ...).
 """
 
@@ -37,11 +37,11 @@ from typing import Any, Generic, TypeVar
 import zmq
 import zmq.asyncio
 
-from broker import errors
-from broker import protocol as p
-from broker.block.receipts import BlockCall, BlockResult
-from broker.protocol import Command, ErrorCode, Op, Status
-from broker.security import CurveClient
+from wasmpool.broker.blocks.receipts import BlockCall, BlockResult
+from wasmpool.broker.security import CurveClient
+from wasmpool.wire import errors
+from wasmpool.wire import protocol as p
+from wasmpool.wire.protocol import Command, ErrorCode, Op, Status
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 DEFAULT_WAIT = 30.0

@@ -2,24 +2,24 @@
 
 The core is Block-STM (Gelashvili et al., 2022) as plain, socket-free objects:
 
-- :mod:`broker.block.mvmemory` -- the multi-version memory: every call's
+- :mod:`wasmpool.broker.blocks.mvmemory` -- the multi-version memory: every call's
   writes by transaction index and incarnation, ESTIMATE markers, reads and
   read-set validation.
-- :mod:`broker.block.scheduler` -- the collaborative scheduler: execution and
+- :mod:`wasmpool.broker.blocks.scheduler` -- the collaborative scheduler: execution and
   validation indices, incarnations, dependencies, done detection, lost tasks.
-- :mod:`broker.block.executor` -- :class:`BlockRun`, the coordinator a broker
+- :mod:`wasmpool.broker.blocks.executor` -- :class:`BlockRun`, the coordinator a broker
   drives with four events (next task, read, finish, lost), the serial
   reference and an in-process driver with simulated workers.
-- :mod:`broker.block.commit` -- the rolling commit: receipts and the state
+- :mod:`wasmpool.broker.blocks.commit` -- the rolling commit: receipts and the state
   root built as calls become final, while later calls still run.
-- :mod:`broker.block.receipts` -- calls, outcomes, receipts and the block
+- :mod:`wasmpool.broker.blocks.receipts` -- calls, outcomes, receipts and the block
   result, with a deterministic msgpack encoding.
-- :mod:`broker.block.state_root` -- the state root: a compact binary Merkle
+- :mod:`wasmpool.broker.blocks.state_root` -- the state root: a compact binary Merkle
   trie over hashed (contract, key), updated incrementally per block.
 """
 
-from broker.block.commit import RollingCommit
-from broker.block.executor import (
+from wasmpool.broker.blocks.commit import RollingCommit
+from wasmpool.broker.blocks.executor import (
     BlockRun,
     BlockStats,
     Execute,
@@ -31,10 +31,10 @@ from broker.block.executor import (
     run_block,
     run_serial,
 )
-from broker.block.mvmemory import Location, MVMemory, Storage, Value, Version
-from broker.block.receipts import BlockCall, BlockResult, Outcome, Receipt
-from broker.block.scheduler import Scheduler, Task, TaskKind, TxStatus
-from broker.block.state_root import EMPTY_ROOT, StateTree, compute_root
+from wasmpool.broker.blocks.mvmemory import Location, MVMemory, Storage, Value, Version
+from wasmpool.broker.blocks.receipts import BlockCall, BlockResult, Outcome, Receipt
+from wasmpool.broker.blocks.scheduler import Scheduler, Task, TaskKind, TxStatus
+from wasmpool.broker.blocks.state_root import EMPTY_ROOT, StateTree, compute_root
 
 __all__ = [
     "EMPTY_ROOT",

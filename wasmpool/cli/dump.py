@@ -1,7 +1,7 @@
 """``wasmpool dump FILE.wasm``: print a module's sections, entries and code, like ``wasm-objdump``.
 
 Reads the file, decodes (and by default validates) it, and prints the views
-that ``worker.wasm.dump`` formats: ``-h`` section headers, ``-x`` section
+that ``wasmpool.wasm.dump`` formats: ``-h`` section headers, ``-x`` section
 details, ``-d`` disassembly, ``--json`` all of it as one JSON document, and
 ``--ir``/``--python`` the register form or generated Python of one function.
 With no view chosen it prints the headers. A missing file or a module that
@@ -17,11 +17,11 @@ from collections.abc import Callable
 from enum import IntEnum
 from pathlib import Path
 
-import worker.wasm as wasm
-from worker.wasm import dump
-from worker.wasm.errors import WasmError
-from worker.wasm.module import Module
-from worker.wasm.types import ExternKind
+import wasmpool.wasm as wasm
+from wasmpool.wasm import dump
+from wasmpool.wasm.errors import WasmError
+from wasmpool.wasm.module import Module
+from wasmpool.wasm.types import ExternKind
 
 
 class Exit(IntEnum):
@@ -111,7 +111,7 @@ def render(args: argparse.Namespace, data: bytes, module: Module) -> str:
 def render_function(module: Module, spec: str, renderer: str) -> list[str]:
     """``--ir``/``--python``: the compiler's view of one module-defined function."""
     index = resolve_function(module, spec)
-    from worker.wasm import compiler
+    from wasmpool.wasm import compiler
 
     try:
         text: str = getattr(compiler, renderer)(module, index)

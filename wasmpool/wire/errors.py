@@ -11,7 +11,7 @@ Two families, kept apart on purpose:
   ``Result`` whose ``status`` says what happened.
 
 Wire codes for both (and for the engine's own errors) are assigned in one
-place, :func:`broker.protocol.error_code`.
+place, :func:`wasmpool.wire.protocol.error_code`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class MessageTooLarge(ProtocolError):
 
 
 class UnknownCommand(ProtocolError):
-    """The command byte is not a :class:`~broker.protocol.Command` valid here."""
+    """The command byte is not a :class:`~wasmpool.wire.protocol.Command` valid here."""
 
 
 class BadRequest(ProtocolError):

@@ -4,8 +4,8 @@ Theory of operation
 -------------------
 :class:`BlockRun` is Block-STM (Gelashvili et al., 2022) arranged for a
 broker that owns all state and workers that only execute: it joins the
-multi-version memory (:mod:`broker.block.mvmemory`) and the collaborative
-scheduler (:mod:`broker.block.scheduler`) behind four events.
+multi-version memory (:mod:`wasmpool.broker.blocks.mvmemory`) and the collaborative
+scheduler (:mod:`wasmpool.broker.blocks.scheduler`) behind four events.
 
 - :meth:`BlockRun.next_task` -- a worker is idle: the next *execution* task
   ``(tx_index, incarnation)``, or None for now. Validation tasks never leave
@@ -73,11 +73,11 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-from broker.block.commit import RollingCommit
-from broker.block.mvmemory import Location, MVMemory, ReadKind, ReadVersion, Storage, Value, Version
-from broker.block.receipts import BlockResult, Outcome
-from broker.block.scheduler import Scheduler, Task, TaskKind, TxStatus
-from broker.block.state_root import StateTree
+from wasmpool.broker.blocks.commit import RollingCommit
+from wasmpool.broker.blocks.mvmemory import Location, MVMemory, ReadKind, ReadVersion, Storage, Value, Version
+from wasmpool.broker.blocks.receipts import BlockResult, Outcome
+from wasmpool.broker.blocks.scheduler import Scheduler, Task, TaskKind, TxStatus
+from wasmpool.broker.blocks.state_root import StateTree
 
 
 class View(Protocol):

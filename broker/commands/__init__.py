@@ -1,1 +1,0 @@
-"""Subcommands of the ``wasmpool`` CLI that talk to or run the pool."""

@@ -1,1 +1,0 @@
-"""Subcommands of the ``wasmpool`` CLI that need only the engine."""
