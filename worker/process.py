@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from multiprocessing.process import BaseProcess
 from types import FrameType
-from typing import Any, NamedTuple
+from typing import Any
 
 import zmq
 from wasmpool.wasm.types import ValType
@@ -51,8 +51,8 @@ from wasmpool.worker.host import (
     Host,
     HostLimits,
     StateReader,
-    check_imports,
 )
+from wasmpool.worker.modules import Loaded, load
 from wasmpool.worker.supervisor import handle_stop_signals, worn_out
 
 from wasmpool import wasm
@@ -482,23 +482,6 @@ class Worker:
 def credits(prefetch: int) -> int:
     """READY's credits for ``prefetch`` (clamped to what the protocol allows)."""
     return max(1, min(p.MAX_CREDITS, 1 + prefetch))
-
-
-class Loaded(NamedTuple):
-    """A cached module and the ABI check's verdict on its imports (made once per module)."""
-
-    module: wasm.Module
-    problem: str | None
-
-
-def load(code: bytes) -> Loaded:
-    """Decode a module and check its imports against the host ABI."""
-    module = wasm.decode(code)
-    try:
-        check_imports(module)
-    except wasm.LinkError as exc:
-        return Loaded(module, str(exc))
-    return Loaded(module, None)
 
 
 def _export(instance: Any, name: str) -> Any:
