@@ -37,11 +37,11 @@ from typing import Any, Generic, TypeVar
 import zmq
 import zmq.asyncio
 
-from wasmpool.broker.blocks.receipts import BlockCall, BlockResult
 from wasmpool.broker.security import CurveClient
 from wasmpool.wire import errors
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command, ErrorCode, Op, Status
+from wasmpool.wire.receipts import BlockCall, BlockResult
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 DEFAULT_WAIT = 30.0

@@ -47,7 +47,6 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO))
 
 from wasmpool.broker.blocks import BlockCall, BlockResult, Outcome, StateTree  # noqa: E402
-from wasmpool.broker.blocks.receipts import Location, Value  # noqa: E402
 from wasmpool.broker.core import BrokerConfig  # noqa: E402
 from wasmpool.broker.server import Broker, BrokerThread  # noqa: E402
 from wasmpool.broker.state import MemoryStore  # noqa: E402
@@ -58,6 +57,7 @@ from wasmpool import wasm  # noqa: E402
 from wasmpool.client import Client  # noqa: E402
 from wasmpool.wire import protocol as p  # noqa: E402
 from wasmpool.wire.protocol import Status  # noqa: E402
+from wasmpool.wire.receipts import Location, Value  # noqa: E402
 
 TOKEN = REPO / "examples" / "token.wasm"
 WORK = HERE / "work.wasm"

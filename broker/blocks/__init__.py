@@ -12,7 +12,7 @@ The core is Block-STM (Gelashvili et al., 2022) as plain, socket-free objects:
   reference and an in-process driver with simulated workers.
 - :mod:`wasmpool.broker.blocks.commit` -- the rolling commit: receipts and the state
   root built as calls become final, while later calls still run.
-- :mod:`wasmpool.broker.blocks.receipts` -- calls, outcomes, receipts and the block
+- :mod:`wasmpool.wire.receipts` -- calls, outcomes, receipts and the block
   result, with a deterministic msgpack encoding.
 - :mod:`wasmpool.broker.blocks.state_root` -- the state root: a compact binary Merkle
   trie over hashed (contract, key), updated incrementally per block.
@@ -32,9 +32,10 @@ from wasmpool.broker.blocks.executor import (
     run_serial,
 )
 from wasmpool.broker.blocks.mvmemory import Location, MVMemory, Storage, Value, Version
-from wasmpool.broker.blocks.receipts import BlockCall, BlockResult, Outcome, Receipt
 from wasmpool.broker.blocks.scheduler import Scheduler, Task, TaskKind, TxStatus
 from wasmpool.broker.blocks.state_root import EMPTY_ROOT, StateTree, compute_root
+
+from wasmpool.wire.receipts import BlockCall, BlockResult, Outcome, Receipt
 
 __all__ = [
     "EMPTY_ROOT",

@@ -19,8 +19,9 @@ entries, never on how the writes were grouped.
 from __future__ import annotations
 
 from wasmpool.broker.blocks.mvmemory import Location, Value
-from wasmpool.broker.blocks.receipts import BlockResult, Outcome, Receipt, sorted_writes
 from wasmpool.broker.blocks.state_root import StateTree
+
+from wasmpool.wire.receipts import BlockResult, Outcome, Receipt, sorted_writes
 
 FOLD_LOCATIONS = 256
 """Written locations gathered before they are folded into the state tree (one batch)."""

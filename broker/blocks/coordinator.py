@@ -132,13 +132,13 @@ from typing import Any
 
 from wasmpool.broker.blocks import BlockCall, BlockRun, Outcome, RollingCommit, StateTree, Task, TaskAborted
 from wasmpool.broker.blocks.mvmemory import ReadVersion, Storage, Version
-from wasmpool.broker.blocks.receipts import Location, Value
 from wasmpool.broker.core import BrokerCore, Job, WorkerState
 from wasmpool.broker.state import STORAGE_ERRORS, StaleRead, StateStore
 
 from wasmpool.wire import errors
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Op, Status
+from wasmpool.wire.receipts import Location, Value
 
 MAX_PENDING_BLOCKS = 64
 DEFAULT_BLOCK_TIMEOUT = 60.0

@@ -75,9 +75,10 @@ from typing import Protocol
 
 from wasmpool.broker.blocks.commit import RollingCommit
 from wasmpool.broker.blocks.mvmemory import Location, MVMemory, ReadKind, ReadVersion, Storage, Value, Version
-from wasmpool.broker.blocks.receipts import BlockResult, Outcome
 from wasmpool.broker.blocks.scheduler import Scheduler, Task, TaskKind, TxStatus
 from wasmpool.broker.blocks.state_root import StateTree
+
+from wasmpool.wire.receipts import BlockResult, Outcome
 
 
 class View(Protocol):

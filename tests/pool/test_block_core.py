@@ -41,11 +41,11 @@ from wasmpool.broker.blocks import (
     run_serial,
 )
 from wasmpool.broker.blocks.mvmemory import ReadKind
-from wasmpool.broker.blocks.receipts import Location, Value, encode
 from wasmpool.broker.blocks.scheduler import SchedulerError
 
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Status
+from wasmpool.wire.receipts import Location, Value, encode
 
 TOKEN = "token"
 COUNTER = "counter"

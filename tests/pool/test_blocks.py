@@ -32,7 +32,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wasmpool.broker.blocks import BlockCall, BlockResult, Outcome, compute_root
-from wasmpool.broker.blocks.receipts import Location, Value
 from wasmpool.broker.core import BrokerConfig
 from wasmpool.broker.server import Broker, BrokerThread
 from wasmpool.broker.state import MemoryStore, SQLiteStore, StaleRead, StateStore
@@ -46,6 +45,7 @@ from wasmpool.client import AsyncClient, Client
 from wasmpool.wire import errors
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Status
+from wasmpool.wire.receipts import Location, Value
 
 BLOCK_CONFIG = BrokerConfig(limits=TEST_LIMITS, grace=0.5, default_timeout=1.5, heartbeat_interval=0.25,
                             liveness=4, max_attempts=3, block_chunks_per_worker=1)

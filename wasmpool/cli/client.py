@@ -17,13 +17,13 @@ from typing import Any
 
 import msgpack
 
-from wasmpool.broker.blocks.receipts import DEFAULT_GAS_LIMIT, BlockCall, BlockResult
 from wasmpool.broker.metrics import GARBAGE_COUNTERS
 from wasmpool.broker.security import SecurityError
 from wasmpool.cli import operator
 from wasmpool.client import DEFAULT_ENDPOINT, Client, Number, Result
 from wasmpool.wire import errors
 from wasmpool.wire.protocol import ROOT_SIZE, Status
+from wasmpool.wire.receipts import DEFAULT_GAS_LIMIT, BlockCall, BlockResult
 
 MULTI_COMMAND = True
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
