@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from imports import REPO, package_dirs  # noqa: E402
+from imports import REPO, package_dirs
 
 TARGET = REPO / "build" / "layout"
 FILES = ("*.py", "py.typed")
