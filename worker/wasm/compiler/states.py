@@ -16,19 +16,45 @@ loop of a huge function stays a plain ``while`` loop.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from .exprs import paren
+from .exprs import X, paren
 from .fold import Line
-from .ir import Block, BrIf, Gas, If, Loop, Node, Op, Switch
+from .ir import Block, BrIf, Gas, If, Loop, Node, Op, Operand, Switch
 from .routes import Frame, FrameKind, Mode, Route
-from .structure import tree_depth
-
-if TYPE_CHECKING:
-    from .emit import FunctionEmitter
+from .structure import Analysis, tree_depth
 
 
-def emit_states(em: FunctionEmitter, root: Block | Loop | If) -> bool:
+class Emitter(Protocol):
+    """What a state machine needs of the function emitter that hands it a construct.
+
+    The emitter (``emit.FunctionEmitter``) drives the state machine and the
+    state machine calls back into it for the code between branch targets;
+    this interface is the state machine's side of that contract.
+    """
+
+    out: list[Line]
+    ind: int
+    loops: int
+    frames: list[Frame]
+    routes: dict[int, Route]
+    analysis: Analysis
+
+    def line(self, text: str, ind: int | None = None) -> None: ...
+    def flush_all(self) -> None: ...
+    def new_frame(self, kind: FrameKind) -> Frame: ...
+    def after_frame(self, frame: Frame) -> None: ...
+    def emit_construct(self, node: Block | Loop | If, force_flat: bool = False) -> bool: ...
+    def emit_op(self, node: Op) -> None: ...
+    def emit_gas(self, node: Gas) -> None: ...
+    def emit_br_if(self, node: BrIf) -> None: ...
+    def emit_switch(self, node: Switch) -> None: ...
+    def emit_terminal(self, node: Node) -> None: ...
+    def switch_index(self, node: Switch) -> X: ...
+    def cond_text(self, operand: Operand) -> X: ...
+
+
+def emit_states(em: Emitter, root: Block | Loop | If) -> bool:
     """Flatten ``root`` into ``while True:`` over states dispatched on ``lbl``."""
     frame = em.new_frame(FrameKind.STATES)
     bound = tree_depth(3 * em.analysis.count_constructs(root) + 2)
@@ -52,7 +78,7 @@ def emit_states(em: FunctionEmitter, root: Block | Loop | If) -> bool:
     return True
 
 
-def _dispatch(em: FunctionEmitter, states: list[list[Line]], lo: int, hi: int, ind: int,
+def _dispatch(em: Emitter, states: list[list[Line]], lo: int, hi: int, ind: int,
               state_ind: int) -> None:
     if hi - lo == 1:
         shift = ind - state_ind
@@ -69,7 +95,7 @@ def _dispatch(em: FunctionEmitter, states: list[list[Line]], lo: int, hi: int, i
 class Machine:
     """Collects the states of one flattened region (see :func:`emit_states`)."""
 
-    def __init__(self, em: FunctionEmitter, frame: Frame, state_ind: int) -> None:
+    def __init__(self, em: Emitter, frame: Frame, state_ind: int) -> None:
         self.em = em
         self.frame = frame
         self.state_ind = state_ind

@@ -57,7 +57,7 @@ def _link(inst: RefInstance, imp: Import, value: Any, call_depth: int) -> None:
                 raise LinkError(f"{where}: function type {value.type} is not {ftype}")
             inst.funcs.append(value)
         elif callable(value):
-            inst.funcs.append(RefFunction(ftype, host=value, depth_limit=call_depth))
+            inst.funcs.append(RefFunction(ftype, call_export, host=value, depth_limit=call_depth))
         else:
             raise LinkError(f"{where}: not a function")
     elif imp.kind == ExternKind.TABLE:
@@ -89,7 +89,8 @@ def evaluate(inst: RefInstance, expr: Expr) -> Any:
 def _allocate(inst: RefInstance, call_depth: int, memory_pages: int, table_elements: int) -> None:
     module = inst.module
     for code in module.funcs:
-        inst.funcs.append(RefFunction(module.types[code.type_index], inst, code, depth_limit=call_depth))
+        inst.funcs.append(RefFunction(module.types[code.type_index], call_export, inst, code,
+                                     depth_limit=call_depth))
     for glob in module.globals:
         inst.globals.append(RefGlobal(glob.type, evaluate(inst, glob.init)))
     for ttype in module.tables:

@@ -95,11 +95,21 @@ class RefGlobal:
         return self.value
 
 
+Entry = Callable[["RefFunction", Sequence[Any]], Any]
+"""The machine's boundary call (``machine.call_export``): a function and bit patterns in, results out."""
+
+
 @dataclass(eq=False, slots=True)
 class RefFunction:
-    """A function instance: a module's function (``instance``, ``code``) or a host callable."""
+    """A function instance: a module's function (``instance``, ``code``) or a host callable.
+
+    ``entry`` is how the function is run from outside: the machine's boundary
+    call, handed over by instantiation (which knows the machine; the store,
+    which the machine is built on, does not).
+    """
 
     type: FuncType
+    entry: Entry
     instance: RefInstance | None = None
     code: Func | None = None
     host: HostCallable | None = None
@@ -107,9 +117,7 @@ class RefFunction:
 
     def call_raw(self, args: Sequence[Any]) -> Any:
         """Call with bit patterns; returns None, one bit pattern or a tuple (as the engine's ``call_raw``)."""
-        from .machine import call_export  # the machine needs this module: imported on first use
-
-        return call_export(self, args)
+        return self.entry(self, args)
 
 
 @dataclass(eq=False, slots=True)

@@ -39,7 +39,7 @@ from typing import Any
 from ..compiler.signatures import signature_id
 from ..errors import StackExhausted, Trap, TrapKind, WasmError
 from ..types import FuncType, ValType
-from .values import FROM_BITS, TO_BITS, TO_PUBLIC, TO_RUNTIME, host_result
+from .values import FROM_BITS, TO_BITS, TO_PUBLIC, TO_RUNTIME, FuncRef, host_result
 
 RawFn = Callable[..., Any]
 
@@ -62,7 +62,7 @@ class _CallState(threading.local):
 _STATE = _CallState()
 
 
-class Function:
+class Function(FuncRef):
     """A wasm function (compiled or host): the funcref value and the export object."""
 
     __slots__ = ("depth_limit", "fn", "instance", "reentry_limit", "sig", "type")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..types import GlobalType, ValType
-from .values import TO_BITS, TO_PUBLIC, TO_RUNTIME, ZERO
+from .values import FROM_BITS, TO_BITS, TO_PUBLIC, TO_RUNTIME, ZERO
 
 
 class Global:
@@ -52,8 +52,6 @@ class Global:
 
     @raw.setter
     def raw(self, bits: Any) -> None:
-        from .values import FROM_BITS
-
         if not self.type.mutable:
             raise AttributeError("cannot set an immutable global")
         self.v = FROM_BITS[self.type.valtype](bits)

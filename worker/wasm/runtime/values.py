@@ -54,10 +54,20 @@ def _float_in(width: int) -> Converter:
     return convert
 
 
-def _funcref_in(value: Any) -> Any:
-    from .functions import Function
+class FuncRef:
+    """What a non-null ``funcref`` value is at run time: the base of ``functions.Function``.
 
-    if value is not None and not isinstance(value, Function):
+    The conversions below only need to recognise a function reference, not
+    to call one, so the type they check lives here and the callable
+    ``Function`` (which converts its arguments with these tables) derives
+    from it.
+    """
+
+    __slots__ = ()
+
+
+def _funcref_in(value: Any) -> Any:
+    if value is not None and not isinstance(value, FuncRef):
         raise TypeError(f"expected a function reference or None, got {type(value).__name__}")
     return value
 
@@ -143,4 +153,6 @@ def host_result(vtype: ValType, value: Any) -> Any:
     return converted
 
 
-__all__ = ["FROM_BITS", "MASK32", "MASK64", "TO_BITS", "TO_PUBLIC", "TO_RUNTIME", "ZERO", "host_result"]
+__all__ = [
+    "FROM_BITS", "MASK32", "MASK64", "TO_BITS", "TO_PUBLIC", "TO_RUNTIME", "ZERO", "FuncRef", "host_result",
+]
