@@ -589,6 +589,7 @@ REAL_GAS = 1_000_000
 def engine_executor(token_wasm: bytes, calls: Sequence[tuple[str, bytes, bytes]]) -> Callable[[int, View],
                                                                                                  Outcome]:
     """Execute (function, input, caller) calls of the token contract with a host reading through the view."""
+    from wasmpool.worker import codes
     from wasmpool.worker.host import CallContext, CallState, Host
 
     from wasmpool import wasm
@@ -615,10 +616,10 @@ def engine_executor(token_wasm: bytes, calls: Sequence[tuple[str, bytes, bytes]]
         except Exception as exc:
             if is_abort(exc):
                 raise  # the coordinator suspended this execution: not an outcome
-            code = p.error_code(exc)
+            code = codes.error_code(exc)
             gas = REAL_GAS if code is p.ErrorCode.OUT_OF_GAS else instance.gas_used
             return Outcome(p.status_for(code), gas_used=gas, logs=tuple(call.logs),
-                           error=p.error_message(exc))
+                           error=codes.error_message(exc))
         finally:
             host.end()
         return Outcome(Status.OK, output=call.output, gas_used=instance.gas_used, logs=tuple(call.logs),

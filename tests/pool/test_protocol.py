@@ -1,4 +1,4 @@
-"""The wire protocol: frames, msgpack limits, schemas and the one error mapping."""
+"""The wire protocol: frames, msgpack limits, schemas and the error mapping of the pool's own errors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wasmpool import wasm
 from wasmpool.wire import errors
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command, ErrorCode, Status
@@ -123,20 +122,15 @@ def test_any_frames_decode_or_raise_a_protocol_error(frames: list[bytes]) -> Non
             pass
 
 
-def trap_from(cause: BaseException) -> wasm.Trap:
+def cause_of(cause: BaseException) -> Exception:
+    """A foreign exception raised from ``cause`` (as a host call's error wrapped by the engine)."""
     try:
-        raise wasm.Trap(wasm.TrapKind.HOST) from cause
-    except wasm.Trap as trap:
-        return trap
+        raise RuntimeError("wrapped") from cause
+    except RuntimeError as wrapper:
+        return wrapper
 
 
 ERROR_CASES = {
-    "gas": (wasm.GasExhausted(), ErrorCode.OUT_OF_GAS, Status.OUT_OF_GAS),
-    "stack": (wasm.StackExhausted(), ErrorCode.TRAP, Status.TRAP),
-    "trap": (wasm.Trap(wasm.TrapKind.UNREACHABLE), ErrorCode.TRAP, Status.TRAP),
-    "link": (wasm.LinkError("x"), ErrorCode.LINK_ERROR, Status.ERROR),
-    "decode": (wasm.DecodeError("x"), ErrorCode.INVALID_MODULE, Status.ERROR),
-    "validation": (wasm.ValidationError("x"), ErrorCode.INVALID_MODULE, Status.ERROR),
     "revert": (errors.Revert("no"), ErrorCode.REVERTED, Status.REVERTED),
     "read-only": (errors.ReadOnlyViolation("no"), ErrorCode.READ_ONLY, Status.ERROR),
     "call-timeout": (errors.CallTimeout("slow"), ErrorCode.TIMEOUT, Status.TIMEOUT),
@@ -145,12 +139,10 @@ ERROR_CASES = {
     "busy": (errors.Busy("full"), ErrorCode.BUSY, Status.ERROR),
     "bad-body": (errors.BadBody("x"), ErrorCode.BAD_BODY, Status.ERROR),
     "python-bug": (KeyError("x"), ErrorCode.INTERNAL, Status.ERROR),
-    "recursion": (RecursionError(), ErrorCode.TRAP, Status.TRAP),
-    "revert-inside-trap": (trap_from(errors.Revert("no")), ErrorCode.REVERTED, Status.REVERTED),
-    "gas-inside-trap": (trap_from(wasm.GasExhausted()), ErrorCode.OUT_OF_GAS, Status.OUT_OF_GAS),
-    "timeout-inside-trap": (trap_from(errors.CallTimeout("x")), ErrorCode.TIMEOUT, Status.TIMEOUT),
-    "bug-inside-trap": (trap_from(KeyError("x")), ErrorCode.TRAP, Status.TRAP),
+    "revert-inside-error": (cause_of(errors.Revert("no")), ErrorCode.REVERTED, Status.REVERTED),
+    "bug-inside-error": (cause_of(KeyError("x")), ErrorCode.INTERNAL, Status.ERROR),
 }
+"""The pool's own errors; the engine's are coded by the worker (tests/pool/test_codes.py)."""
 
 
 @pytest.mark.parametrize(("exc", "code", "status"), ERROR_CASES.values(), ids=ERROR_CASES.keys())
@@ -160,7 +152,7 @@ def test_error_code_maps_every_exception(exc: BaseException, code: ErrorCode, st
 
 
 def test_error_message_names_the_decisive_exception() -> None:
-    assert p.error_message(trap_from(errors.Revert("insufficient balance"))) == "insufficient balance"
+    assert p.error_message(cause_of(errors.Revert("insufficient balance"))) == "insufficient balance"
     assert p.error_message(KeyError("k")) == "KeyError: 'k'"
 
 

@@ -20,6 +20,9 @@ What the broker does with a job whose worker died is its own business
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from wasmpool.wire.messages import Heartbeat
 
 DEFAULT_INTERVAL = 1.0
 DEFAULT_LIVENESS = 3
@@ -57,9 +60,9 @@ class Liveness:
         """True when nothing was sent to a peer for an interval."""
         return now - last_sent >= self.interval
 
-    def announce(self) -> dict[str, float | int]:
+    def announce(self) -> dict[str, Any]:
         """The HEARTBEAT body that tells a worker the broker's numbers."""
-        return {"interval": self.interval, "liveness": self.liveness}
+        return Heartbeat(self.interval, self.liveness).to_body()
 
 
 class Backoff:

@@ -26,9 +26,12 @@ fails raises a :class:`~wasmpool.wire.errors.ProtocolError` carrying the request
 when it could be read, so the broker can answer with an ERROR frame.
 
 Errors travel as codes: :func:`error_code` is the one place where an
-exception (the engine's, the broker's or a contract's) becomes an
-:class:`ErrorCode`, and :data:`STATUS_BY_CODE` turns a code into the
-``status`` of a call result. See docs/protocol.md for the full description.
+exception becomes an :class:`ErrorCode`, by a table: :data:`ERROR_CODES`
+holds the pool's own errors, and the worker extends it with the engine's
+(``wasmpool.worker.codes``), so the wire never loads the engine.
+:data:`STATUS_BY_CODE` turns a code into the ``status`` of a call result.
+Typed message bodies are in :mod:`wasmpool.wire.messages`. See
+docs/protocol.md for the full description.
 """
 
 from __future__ import annotations
@@ -37,12 +40,11 @@ import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import msgpack
 import zmq
 
-from wasmpool import wasm
 from wasmpool.wire import errors
 
 CLIENT_TAG = b"WPC01"
@@ -228,12 +230,17 @@ def encode(tag: bytes, command: Command, request_id: bytes, body: Mapping[str, A
     return [tag, bytes((command,)), request_id, pack(body)]
 
 
-def error_frames(request_id: bytes, code: ErrorCode, message: str, limit: str = "") -> list[bytes]:
-    """An ERROR reply for the frontend; ``limit`` names the operator ceiling a request went above."""
+def error_body(code: int, message: str, limit: str = "") -> dict[str, Any]:
+    """An ERROR body (:class:`~wasmpool.wire.messages.ErrorReply`); ``limit`` only when there is one."""
     body: dict[str, Any] = {"code": int(code), "message": message}
     if limit:
         body["limit"] = limit
-    return encode(CLIENT_TAG, Command.ERROR, request_id, body)
+    return body
+
+
+def error_frames(request_id: bytes, code: ErrorCode, message: str, limit: str = "") -> list[bytes]:
+    """An ERROR reply for the frontend; ``limit`` names the operator ceiling a request went above."""
+    return encode(CLIENT_TAG, Command.ERROR, request_id, error_body(code, message, limit))
 
 
 def decode(frames: Sequence[bytes], tag: bytes, allowed: frozenset[Command],
@@ -476,6 +483,22 @@ RESULT_FIELDS: dict[str, Field] = {
     "error": Field(optional(is_str), "a message"),
 }
 
+DEPLOY_REPLY_FIELDS: dict[str, Field] = {"code_id": Field(is_code_id, "a hex sha256 code id", required=True)}
+"""The FINAL body of a DEPLOY request."""
+
+STATE_REPLY_FIELDS: dict[str, Field] = {
+    "value": Field(optional(is_bytes), "bytes or nil"),
+    "version": Field(is_count, "a version"),
+}
+"""The FINAL body of a STATE_GET request."""
+
+ERROR_FIELDS: dict[str, Field] = {
+    "code": Field(is_count, "an error code"),
+    "message": Field(is_str, "a message"),
+    "limit": Field(is_str, "the name of an operator ceiling"),
+}
+"""The body of an ERROR reply."""
+
 BLOCK_RESULT_FIELDS: dict[str, Field] = {
     "receipts": Field(list_of(is_map), "a list of receipts", required=True),
     "writes": Field(list_of(lambda w: type(w) is list and len(w) == 3), "a list of [code id, key, value]",
@@ -617,9 +640,12 @@ MAX_SHOWN = 64
 """The most characters of a refused value an error message quotes."""
 
 
-def op_schema(body: Mapping[str, Any], schemas: Mapping[Any, dict[str, Field]],
-              request_id: bytes = b"") -> tuple[Op, dict[str, Field]]:
-    """The ``op`` of a body and its schema; raises BadRequest for a missing or unknown op."""
+_V = TypeVar("_V")
+
+
+def op_schema(body: Mapping[str, Any], schemas: Mapping[Any, _V], request_id: bytes = b"") -> tuple[Op, _V]:
+    """The ``op`` of a body and its entry in ``schemas`` (a schema, or a message class); raises BadRequest
+    for a missing or unknown op."""
     op = body.get("op")
     if type(op) is not str or op not in schemas:
         raise errors.BadRequest(f"unknown op {repr(op)[:MAX_SHOWN]}", request_id)  # never echo a huge value
@@ -687,46 +713,46 @@ ERROR_CODES: dict[type[BaseException], ErrorCode] = {
     errors.BadCall: ErrorCode.BAD_CALL,
     errors.StateUnavailable: ErrorCode.STATE_UNAVAILABLE,
     errors.ContractError: ErrorCode.INTERNAL,
-    wasm.GasExhausted: ErrorCode.OUT_OF_GAS,
-    wasm.Trap: ErrorCode.TRAP,
-    wasm.LinkError: ErrorCode.LINK_ERROR,
-    wasm.DecodeError: ErrorCode.INVALID_MODULE,
-    wasm.ValidationError: ErrorCode.INVALID_MODULE,
-    wasm.WasmError: ErrorCode.INTERNAL,
-    RecursionError: ErrorCode.TRAP,
 }
-"""Exception class -> wire code; looked up along the exception's MRO."""
+"""The pool's own exception classes -> wire code; looked up along the exception's MRO.
 
-_KNOWN = (errors.PoolError, errors.ContractError, wasm.WasmError)
+The engine's exceptions are mapped where the engine runs, in the worker
+(``wasmpool.worker.codes``, which extends this table): the wire never loads the engine.
+"""
+
+KNOWN: tuple[type[BaseException], ...] = (errors.PoolError, errors.ContractError)
+"""The exception families whose messages are meant for people (shown without their class name)."""
+
 MAX_CAUSES = 16
 
 
-def error_code(exc: BaseException) -> ErrorCode:
-    """THE mapping from an exception to its wire code.
+def error_code(exc: BaseException, table: Mapping[type[BaseException], ErrorCode] = ERROR_CODES,
+               known: tuple[type[BaseException], ...] = KNOWN) -> ErrorCode:
+    """The mapping from an exception to its wire code, by ``table`` (the pool's own errors by default).
 
     The engine may hand a host function's exception back wrapped in a Trap
     whose ``__cause__`` it is; the innermost exception along the ``__cause__``
-    chain that is ours or the engine's decides (so a revert or gas exhaustion
-    inside a host call keeps its meaning). Anything else is INTERNAL.
+    chain that is ``known`` decides (so a revert or gas exhaustion inside a
+    host call keeps its meaning). Anything else is INTERNAL.
     """
-    chosen = decisive(exc)
-    return next((ERROR_CODES[cls] for cls in type(chosen).__mro__ if cls in ERROR_CODES), ErrorCode.INTERNAL)
+    chosen = decisive(exc, known)
+    return next((table[cls] for cls in type(chosen).__mro__ if cls in table), ErrorCode.INTERNAL)
 
 
-def decisive(exc: BaseException) -> BaseException:
-    """The exception that decides ``exc``'s code: the innermost known one along ``__cause__``."""
+def decisive(exc: BaseException, known: tuple[type[BaseException], ...] = KNOWN) -> BaseException:
+    """The exception that decides ``exc``'s code: the innermost ``known`` one along ``__cause__``."""
     chosen = exc
     for link in _causes(exc):
-        if isinstance(link, _KNOWN):
+        if isinstance(link, known):
             chosen = link
     return chosen
 
 
-def error_message(exc: BaseException) -> str:
+def error_message(exc: BaseException, known: tuple[type[BaseException], ...] = KNOWN) -> str:
     """A message for people: the decisive exception's text (or its class name)."""
-    chosen = decisive(exc)
+    chosen = decisive(exc, known)
     text, name = str(chosen), type(chosen).__name__
-    if isinstance(chosen, _KNOWN):
+    if isinstance(chosen, known):
         return text or name
     return f"{name}: {text}" if text else name
 

@@ -1,0 +1,530 @@
+"""Typed message bodies: one frozen dataclass per body that crosses a socket.
+
+Each class is tied to its schema in :mod:`wasmpool.wire.protocol` (the one
+field table): :func:`wire` refuses, when the class is defined, a field the
+schema does not know and a required schema field the class lacks. So the
+classes name the fields, the schemas check them, and the two cannot drift.
+
+- ``to_body()`` gives the msgpack-ready dict sent on the wire, exactly as
+  the pool sent it before these classes existed: same keys, same order,
+  optional fields left out when unset (``OMIT_NONE``).
+- ``from_body(body)`` checks the body against the schema (raising
+  :class:`~wasmpool.wire.errors.BadRequest`, or the op's error for an
+  unknown ``op``) and builds the message; unknown fields are ignored, as
+  the protocol allows later versions to add fields.
+
+The bodies built for every call (:class:`Job`, :class:`CallResult`) write
+their dict out literally and read it back field by field: they are on the
+pool's hot path, where a loop over the fields would cost more than the dict.
+
+Composite bodies (a worker's FINAL: a result plus its cache report) are
+:class:`Final` and :class:`Finals`, built from the parts above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, ClassVar, Self, TypeVar
+
+from wasmpool.wire import errors
+from wasmpool.wire import protocol as p
+from wasmpool.wire.protocol import Command, ErrorCode, Op, Status
+
+Number = int | float
+
+_M = TypeVar("_M", bound="WireBody")
+
+
+class WireBody:
+    """What every message class shares: its schema, its wire fields, and the generic conversions."""
+
+    __slots__ = ()
+
+    SCHEMA: ClassVar[Mapping[str, p.Field]]
+    FIELDS: ClassVar[tuple[str, ...]]
+    OMIT_NONE: ClassVar[frozenset[str]]
+    OPS: ClassVar[frozenset[Op]]
+
+    def to_body(self) -> dict[str, Any]:
+        """The wire body: every field, in order, but those of ``OMIT_NONE`` that are None."""
+        omit = self.OMIT_NONE
+        return {name: value for name in self.FIELDS
+                if (value := getattr(self, name)) is not None or name not in omit}
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any], request_id: bytes = b"") -> Self:
+        """The message of a decoded body, checked against the schema (and its ``op``, if it has one)."""
+        if not cls.OPS:
+            p.check_fields(body, cls.SCHEMA, request_id)
+            return cls.from_checked(body)
+        op, schema = p.op_schema(body, {op: cls.SCHEMA for op in cls.OPS}, request_id)
+        p.check_fields(body, schema, request_id)
+        return cls(**{name: op if name == "op" else body[name] for name in cls.FIELDS if name in body})
+
+    @classmethod
+    def from_checked(cls, body: Mapping[str, Any]) -> Self:
+        """The message of a body already checked (e.g. by ``decode_worker``): no check again."""
+        return cls(**{name: body[name] for name in cls.FIELDS if name in body})
+
+
+def wire(schema: Mapping[str, p.Field], *, omit_none: Iterable[str] = (),
+         ops: Iterable[Op] = ()) -> Callable[[type[_M]], type[_M]]:
+    """Tie a message dataclass to ``schema``: its fields must be the schema's (``op`` aside, for requests).
+
+    Every required schema field is a field of the class, every field is in
+    the schema, and every optional one has a default (so a checked body
+    always builds its message).
+
+    ``omit_none`` names the fields left out of the body when None;
+    ``ops`` the request ``op`` values the class stands for (it then has an ``op`` field).
+    """
+    def tie(cls: type[_M]) -> type[_M]:
+        names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+        own = set(names) - {"op"} if ops else set(names)
+        unknown = own - schema.keys()
+        missing = {name for name, spec in schema.items() if spec.required} - own
+        bare = {f.name for f in fields(cls)  # type: ignore[arg-type]
+                if f.default is MISSING and f.default_factory is MISSING and f.name in schema
+                and not schema[f.name].required}
+        if unknown or missing or bare:
+            raise TypeError(f"{cls.__name__} does not match its schema: unknown fields {sorted(unknown)}, "
+                            f"missing required fields {sorted(missing)}, optional fields without a "
+                            f"default {sorted(bare)}")
+        omitted = frozenset(omit_none)
+        if omitted - set(names):
+            raise TypeError(f"{cls.__name__}: omit_none names no field {sorted(omitted - set(names))}")
+        cls.SCHEMA, cls.FIELDS, cls.OMIT_NONE, cls.OPS = schema, names, omitted, frozenset(ops)
+        return cls
+    return tie
+
+
+# --- broker -> worker ---------------------------------------------------------------------------
+
+
+@wire(p.JOB_FIELDS, omit_none=("prefetched", "chunk", "after"))
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job(WireBody):
+    """A job (broker -> worker REQUEST): one call, or with ``chunk`` a block chunk's calls in order.
+
+    A chunk's body is its first call's job with ``chunk`` (every call's job
+    body, each maybe with ``prefetched``) and ``after``: see :meth:`chunk_of`.
+    """
+
+    code_id: str
+    function: str
+    args: list[Number] = field(default_factory=list)
+    input: bytes = b""
+    context: dict[str, Any] = field(default_factory=dict)
+    gas_limit: int
+    timeout: float
+    readonly: bool
+    prefetched: list[list[Any]] | None = None
+    chunk: list[dict[str, Any]] | None = None
+    after: bytes | None = None
+
+    def to_body(self) -> dict[str, Any]:
+        body = {"code_id": self.code_id, "function": self.function, "args": self.args, "input": self.input,
+                "context": self.context, "gas_limit": self.gas_limit, "timeout": self.timeout,
+                "readonly": self.readonly}
+        if self.prefetched is not None:
+            body["prefetched"] = self.prefetched
+        if self.chunk is not None:
+            body["chunk"] = self.chunk
+        if self.after is not None:
+            body["after"] = self.after
+        return body
+
+    @classmethod
+    def from_checked(cls, body: Mapping[str, Any]) -> Self:
+        get = body.get
+        return cls(code_id=body["code_id"], function=body["function"], args=get("args", []),
+                   input=get("input", b""), context=get("context", {}), gas_limit=body["gas_limit"],
+                   timeout=body["timeout"], readonly=body["readonly"], prefetched=get("prefetched"),
+                   chunk=get("chunk"), after=get("after"))
+
+    @classmethod
+    def chunk_of(cls, jobs: list[dict[str, Any]], after: bytes | None = None) -> dict[str, Any]:
+        """A chunk's REQUEST body: the first job's fields (not its ``prefetched``), ``chunk``, ``after``."""
+        body = {name: value for name, value in jobs[0].items() if name != "prefetched"}
+        body["chunk"] = jobs
+        if after is not None:
+            body["after"] = after
+        return body
+
+
+@wire(p.BATCH_FIELDS)
+@dataclass(frozen=True, slots=True)
+class JobBatch(WireBody):
+    """Several jobs in one REQUEST (a worker with several free credits): [job id, packed job body] pairs."""
+
+    jobs: list[list[bytes]]
+
+
+@wire(p.CALLBACK_REPLY_FIELDS, omit_none=("version",))
+@dataclass(frozen=True, slots=True)
+class ReadReply(WireBody):
+    """The CALLBACK_REPLY to a ``get``: the value (None when absent) and, for committed state, its version."""
+
+    seq: int
+    value: bytes | None = None
+    version: int | None = None
+
+
+@wire(p.CALLBACK_REPLY_FIELDS)
+@dataclass(frozen=True, slots=True)
+class CodeReply(WireBody):
+    """The CALLBACK_REPLY to a ``code`` fetch: the module's bytes (None when the store has none)."""
+
+    seq: int
+    code: bytes | None = None
+
+
+@wire(p.CALLBACK_REPLY_FIELDS)
+@dataclass(frozen=True, slots=True)
+class RefusedReply(WireBody):
+    """A CALLBACK_REPLY that refuses the CALLBACK; the worker's call fails with StateUnavailable."""
+
+    seq: int
+    error: str = ""
+
+
+CallbackReply = ReadReply | CodeReply | RefusedReply
+
+
+def callback_reply(body: Mapping[str, Any], request_id: bytes = b"") -> CallbackReply:
+    """The typed CALLBACK_REPLY of a body: a refusal, a module, or a read (by the fields it carries)."""
+    p.check_fields(body, p.CALLBACK_REPLY_FIELDS, request_id)
+    kind: type[CallbackReply] = (RefusedReply if "error" in body else CodeReply if "code" in body
+                                 else ReadReply)
+    return kind.from_checked(body)
+
+
+@wire(p.BROKER_SCHEMAS[Command.HEARTBEAT], omit_none=("interval", "liveness"))
+@dataclass(frozen=True, slots=True)
+class Heartbeat(WireBody):
+    """A HEARTBEAT: empty, or (the broker's answer to READY) with the numbers the worker adopts."""
+
+    interval: float | None = None
+    liveness: int | None = None
+
+
+# --- worker -> broker ---------------------------------------------------------------------------
+
+
+@wire(p.CACHE_REPORT, omit_none=("hits", "misses", "cache"))
+@dataclass(frozen=True, slots=True)
+class CacheReport(WireBody):
+    """A worker's module-cache counters, and its cached code ids when they changed since the last report."""
+
+    hits: int | None = None
+    misses: int | None = None
+    cache: list[str] | None = None
+
+
+@wire(p.WORKER_SCHEMAS[Command.READY], omit_none=("hits", "misses", "cache", "pid"))
+@dataclass(frozen=True, slots=True)
+class Ready(WireBody):
+    """READY: a worker registers, with its cache report, process id and credits.
+
+    The defaults are what the broker assumes of a worker that leaves a field out.
+    """
+
+    hits: int | None = None
+    misses: int | None = None
+    cache: list[str] | None = None
+    pid: int | None = None
+    heartbeats: bool = False
+    credits: int = 1
+
+    @classmethod
+    def of(cls, report: CacheReport, pid: int, credits: int, heartbeats: bool = True) -> Ready:
+        return cls(report.hits, report.misses, report.cache, pid, heartbeats, credits)
+
+
+@wire(p.WORKER_SCHEMAS[Op.GET], omit_none=("index",), ops=(Op.GET,))
+@dataclass(frozen=True, slots=True)
+class ReadCallback(WireBody):
+    """A CALLBACK ``get``: read ``key`` of the job's contract (``index``: the call's place in a chunk)."""
+
+    key: bytes
+    seq: int
+    index: int | None = None
+    op: Op = Op.GET
+
+    def to_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"op": Op.GET, "key": self.key}
+        if self.index is not None:
+            body["index"] = self.index
+        body["seq"] = self.seq
+        return body
+
+
+@wire(p.WORKER_SCHEMAS[Op.CODE], omit_none=("index",), ops=(Op.CODE,))
+@dataclass(frozen=True, slots=True)
+class CodeCallback(WireBody):
+    """A CALLBACK ``code``: fetch the job's module (``index``: the call's place in a chunk)."""
+
+    seq: int
+    index: int | None = None
+    op: Op = Op.CODE
+
+    def to_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"op": Op.CODE}
+        if self.index is not None:
+            body["index"] = self.index
+        body["seq"] = self.seq
+        return body
+
+
+Callback = ReadCallback | CodeCallback
+
+CALLBACKS: dict[str, type[Callback]] = {Op.GET: ReadCallback, Op.CODE: CodeCallback}
+
+
+def callback(body: Mapping[str, Any], request_id: bytes = b"") -> Callback:
+    """The typed CALLBACK of a body, by its ``op``."""
+    op, _ = p.op_schema(body, CALLBACKS, request_id)
+    return CALLBACKS[op].from_body(body, request_id)
+
+
+@wire(p.RESULT_FIELDS)
+@dataclass(frozen=True, slots=True)
+class CallResult(WireBody):
+    """How one call ended: the FINAL body of a job (and, with ``attempts``, the client's reply)."""
+
+    status: Status
+    code: int
+    results: list[Number] = field(default_factory=list)
+    output: bytes = b""
+    gas_used: int = 0
+    logs: list[bytes] = field(default_factory=list)
+    writes: dict[bytes, bytes | None] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_body(self) -> dict[str, Any]:
+        return {"status": self.status, "code": self.code, "results": self.results, "output": self.output,
+                "gas_used": self.gas_used, "logs": self.logs, "writes": self.writes, "error": self.error}
+
+    @classmethod
+    def from_checked(cls, body: Mapping[str, Any]) -> Self:
+        get = body.get
+        return cls(body["status"], body["code"], get("results", []), get("output", b""), get("gas_used", 0),
+                   get("logs", []), get("writes", {}), get("error"))
+
+    @classmethod
+    def failed(cls, code: ErrorCode, message: str, gas_used: int = 0, logs: list[bytes] | None = None
+               ) -> CallResult:
+        """A result that commits nothing, with ``code``'s status and ``message``."""
+        return cls(p.status_for(code), int(code), gas_used=gas_used, logs=[] if logs is None else logs,
+                   error=message)
+
+
+@wire(p.CHUNK_RESULT_FIELDS)
+@dataclass(frozen=True, slots=True)
+class ChunkCallResult(WireBody):
+    """One call's result in a chunk's FINAL: a :class:`CallResult` and where each of its reads came from."""
+
+    status: Status
+    code: int
+    reads: list[list[Any]]
+    results: list[Number] = field(default_factory=list)
+    output: bytes = b""
+    gas_used: int = 0
+    logs: list[bytes] = field(default_factory=list)
+    writes: dict[bytes, bytes | None] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_body(self) -> dict[str, Any]:
+        return {"status": self.status, "code": self.code, "results": self.results, "output": self.output,
+                "gas_used": self.gas_used, "logs": self.logs, "writes": self.writes, "error": self.error,
+                "reads": self.reads}
+
+    @classmethod
+    def of(cls, result: CallResult, reads: list[list[Any]]) -> ChunkCallResult:
+        return cls(result.status, result.code, reads, result.results, result.output, result.gas_used,
+                   result.logs, result.writes, result.error)
+
+    def result(self) -> CallResult:
+        return CallResult(self.status, self.code, self.results, self.output, self.gas_used, self.logs,
+                          self.writes, self.error)
+
+
+@wire(p.WORKER_SCHEMAS[Command.FINAL])
+@dataclass(frozen=True, slots=True)
+class ChunkFinal(WireBody):
+    """The result part of a chunk's FINAL: status ok and each call's :class:`ChunkCallResult` body."""
+
+    chunk: list[dict[str, Any]] = field(default_factory=list)
+    status: Status = Status.OK
+    code: int = ErrorCode.OK
+
+    def to_body(self) -> dict[str, Any]:
+        return {"status": self.status, "code": self.code, "chunk": self.chunk}
+
+
+@dataclass(frozen=True, slots=True)
+class Final:
+    """A worker's FINAL for one job: its result (a call's, or a chunk's), its cache report, ``leaving``."""
+
+    result: CallResult | ChunkFinal
+    report: CacheReport
+    leaving: bool = False
+
+    def to_body(self) -> dict[str, Any]:
+        body = {**self.result.to_body(), **self.report.to_body()}
+        if self.leaving:
+            body["leaving"] = True
+        return body
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any], request_id: bytes = b"") -> Final:
+        p.check_fields(body, p.WORKER_SCHEMAS[Command.FINAL], request_id)
+        if "chunk" in body:
+            result: CallResult | ChunkFinal = ChunkFinal(body["chunk"], body["status"], body["code"])
+        else:
+            result = CallResult.from_checked(body)
+        return cls(result, CacheReport.from_checked(body), body.get("leaving", False))
+
+
+@dataclass(frozen=True, slots=True)
+class Finals:
+    """A FINAL with several consecutive jobs' results ([job id, result body]), in the order they ran."""
+
+    finals: list[list[Any]]
+    report: CacheReport
+    leaving: bool = False
+
+    def to_body(self) -> dict[str, Any]:
+        body = {"finals": self.finals, **self.report.to_body()}
+        if self.leaving:
+            body["leaving"] = True
+        return body
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any], request_id: bytes = b"") -> Finals:
+        p.check_fields(body, p.FINALS_FIELDS, request_id)
+        return cls(body["finals"], CacheReport.from_checked(body), body.get("leaving", False))
+
+
+# --- client -> broker ---------------------------------------------------------------------------
+
+
+@wire(p.CLIENT_SCHEMAS[Op.DEPLOY], ops=(Op.DEPLOY,))
+@dataclass(frozen=True, slots=True)
+class DeployRequest(WireBody):
+    """Deploy a module."""
+
+    code: bytes
+    op: Op = Op.DEPLOY
+
+    def to_body(self) -> dict[str, Any]:
+        return {"op": Op.DEPLOY, "code": self.code}
+
+
+@wire(p.CLIENT_SCHEMAS[Op.CALL], omit_none=("input", "context", "gas_limit", "timeout"),
+      ops=(Op.CALL, Op.QUERY))
+@dataclass(frozen=True, slots=True)
+class CallRequest(WireBody):
+    """A call (its writes commit when ok) or a query (read-only); optional fields are sent only when set."""
+
+    op: Op
+    code_id: str
+    function: str
+    args: list[Number] = field(default_factory=list)
+    input: bytes | None = None
+    context: dict[str, Any] | None = None
+    gas_limit: int | None = None
+    timeout: float | None = None
+
+
+@wire(p.CLIENT_SCHEMAS[Op.STATS], ops=(Op.STATS,))
+@dataclass(frozen=True, slots=True)
+class StatsRequest(WireBody):
+    """Ask for the pool's statistics."""
+
+    op: Op = Op.STATS
+
+
+@wire(p.CLIENT_SCHEMAS[Op.STATE_GET], ops=(Op.STATE_GET,))
+@dataclass(frozen=True, slots=True)
+class StateGetRequest(WireBody):
+    """Read a contract's committed value for a key."""
+
+    code_id: str
+    key: bytes
+    op: Op = Op.STATE_GET
+
+    def to_body(self) -> dict[str, Any]:
+        return {"op": Op.STATE_GET, "code_id": self.code_id, "key": self.key}
+
+
+@wire(p.CLIENT_SCHEMAS[Op.BLOCK], omit_none=("state_root", "timeout"), ops=(Op.BLOCK,))
+@dataclass(frozen=True, slots=True)
+class BlockRequest(WireBody):
+    """An ordered block of calls (their wire maps); ``dry_run`` commits nothing."""
+
+    calls: list[dict[str, Any]]
+    dry_run: bool = False
+    state_root: bytes | None = None
+    timeout: float | None = None
+    op: Op = Op.BLOCK
+
+    def to_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"op": Op.BLOCK, "calls": self.calls, "dry_run": self.dry_run}
+        if self.state_root is not None:
+            body["state_root"] = self.state_root
+        if self.timeout is not None:
+            body["timeout"] = self.timeout
+        return body
+
+
+ClientRequest = DeployRequest | CallRequest | StatsRequest | StateGetRequest | BlockRequest
+
+REQUESTS: dict[str, type[ClientRequest]] = {
+    Op.DEPLOY: DeployRequest, Op.CALL: CallRequest, Op.QUERY: CallRequest, Op.STATS: StatsRequest,
+    Op.STATE_GET: StateGetRequest, Op.BLOCK: BlockRequest,
+}
+
+
+def client_request(body: Mapping[str, Any], request_id: bytes = b"") -> ClientRequest:
+    """The typed client REQUEST of a body, by its ``op``."""
+    op, _ = p.op_schema(body, REQUESTS, request_id)
+    return REQUESTS[op].from_body(body, request_id)
+
+
+# --- broker -> client ---------------------------------------------------------------------------
+
+
+@wire(p.DEPLOY_REPLY_FIELDS)
+@dataclass(frozen=True, slots=True)
+class DeployReply(WireBody):
+    """The FINAL of a deploy: the module's code id."""
+
+    code_id: str
+
+
+@wire(p.STATE_REPLY_FIELDS)
+@dataclass(frozen=True, slots=True)
+class StateReply(WireBody):
+    """The FINAL of a state_get: the value (None when absent) and its version."""
+
+    value: bytes | None = None
+    version: int = 0
+
+
+@wire(p.ERROR_FIELDS, omit_none=("limit",))
+@dataclass(frozen=True, slots=True)
+class ErrorReply(WireBody):
+    """An ERROR: the code, a message for people, and the operator ceiling a request went above, if any."""
+
+    code: int = ErrorCode.INTERNAL
+    message: str = "error"
+    limit: str | None = None
+
+    def to_body(self) -> dict[str, Any]:
+        return p.error_body(self.code, self.message, self.limit or "")
+
+    def error(self) -> errors.PoolError:
+        """The typed exception a client raises for this ERROR."""
+        return p.error_for(self.code, self.message, self.limit)
