@@ -4,7 +4,8 @@ A node (a blockchain client, a service) runs the broker as one more task on
 its own event loop and plugs in its own state store through the
 ``StateStore`` interface; here a store that tells the node about every
 commit. Worker processes connect to the broker's backend as usual (here two
-local ones); clients reach the frontend like any other pool.
+local ones, supervised: one that exits is replaced); clients reach the
+frontend like any other pool.
 
 Run from the repository root:
 
@@ -18,7 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from wasmpool.broker.state import MemoryStore
-from wasmpool.worker.process import WorkerConfig, start_workers, stop_workers
+from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.supervisor import supervise
 
 import wasmpool
 
@@ -40,14 +42,14 @@ async def node_main() -> None:
     pool = wasmpool.Broker(state=store, frontend="tcp://127.0.0.1:*", backend="tcp://127.0.0.1:*")
     pool.bind()
     print(f"broker embedded: clients on {pool.frontend_endpoint}, workers on {pool.backend_endpoint}")
-    workers = start_workers(WorkerConfig(endpoint=pool.backend_endpoint), 2)
+    workers = supervise(WorkerConfig(endpoint=pool.backend_endpoint), 2)  # restarted if one exits
     serving = asyncio.create_task(pool.serve())  # one more task on the node's event loop
     try:
         await use_the_pool(pool.frontend_endpoint, store)
     finally:
         pool.stop()
         await serving
-        stop_workers(workers)
+        workers.stop()
 
 
 async def use_the_pool(frontend: str, store: NodeStore) -> None:

@@ -48,13 +48,16 @@ sys.path.insert(0, str(REPO))
 
 from wasmpool.broker.blocks import BlockCall, BlockResult, Outcome, StateTree  # noqa: E402
 from wasmpool.broker.core import BrokerConfig  # noqa: E402
-from wasmpool.broker.server import Broker, BrokerThread  # noqa: E402
 from wasmpool.broker.state import MemoryStore  # noqa: E402
+from wasmpool.worker import codes  # noqa: E402
+from wasmpool.worker.config import WorkerConfig  # noqa: E402
 from wasmpool.worker.host import CallContext, CallState, Host  # noqa: E402
-from wasmpool.worker.process import WorkerConfig, start_workers, stop_workers, tune_allocator  # noqa: E402
+from wasmpool.worker.process import tune_allocator  # noqa: E402
+from wasmpool.worker.supervisor import start_workers, stop_workers  # noqa: E402
 
 from wasmpool import wasm  # noqa: E402
 from wasmpool.client import Client  # noqa: E402
+from wasmpool.embed import Broker, BrokerThread  # noqa: E402
 from wasmpool.wire import protocol as p  # noqa: E402
 from wasmpool.wire.protocol import Status  # noqa: E402
 from wasmpool.wire.receipts import Location, Value  # noqa: E402
@@ -139,10 +142,10 @@ def serial(modules: dict[str, wasm.Module], calls: Sequence[BlockCall], before: 
                               logs=tuple(record.logs),
                               writes={(call.code_id, k): v for k, v in record.writes.items()})
         except Exception as exc:
-            code = p.error_code(exc)
+            code = codes.error_code(exc)
             gas = call.gas_limit if code is p.ErrorCode.OUT_OF_GAS else instance.gas_used
             outcome = Outcome(p.status_for(code), gas_used=gas, logs=tuple(record.logs),
-                              error=p.error_message(exc))
+                              error=codes.error_message(exc))
         finally:
             host.end()
         state.update(outcome.effective_writes())

@@ -20,10 +20,11 @@ from typing import TypeVar
 import pytest
 import zmq
 from wasmpool.broker.core import BrokerConfig
-from wasmpool.broker.server import Broker, BrokerThread
-from wasmpool.worker.process import WorkerConfig, start_workers, stop_workers
+from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.supervisor import start_workers, stop_workers
 
 from wasmpool.client import Client
+from wasmpool.embed import Broker, BrokerThread
 from wasmpool.wire.protocol import ProtocolLimits
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -22,8 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wasmpool.broker.blocks import BlockCall, BlockResult
 from wasmpool.broker.blocks.coordinator import predicted_conflicts
+from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.host import DEFAULT_HOST_LIMITS
-from wasmpool.worker.process import UNWRITTEN, ChunkState, Link, Worker, WorkerConfig
+from wasmpool.worker.process import Worker
+from wasmpool.worker.readers import UNWRITTEN, ChunkState
 
 from tests.pool.test_blocks import OWNER, Fixture, Pools, assert_same, call, committed, root_of
 from wasmpool.wire import errors
@@ -205,7 +207,6 @@ def test_a_chunk_that_continues_another_than_the_last_one_run_is_refused_by_the_
     calls instead of recording anything.
     """
     worker = Worker(WorkerConfig(endpoint="tcp://127.0.0.1:1"))
-    worker.link = Link(worker.config, None)  # type: ignore[arg-type]  # no broker: nothing may be sent
     result = worker.execute_chunk(b"c2", [chunk_job("a" * 64)], after=b"c1")
     [entry] = result["chunk"]
     assert entry["code"] in p.NONDETERMINISTIC and "not the last chunk" in entry["error"]

@@ -33,15 +33,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wasmpool.broker.blocks import BlockCall, BlockResult, Outcome, compute_root
 from wasmpool.broker.core import BrokerConfig
-from wasmpool.broker.server import Broker, BrokerThread
 from wasmpool.broker.state import MemoryStore, SQLiteStore, StaleRead, StateStore
+from wasmpool.worker import codes
+from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.host import CallContext, CallState, Host
-from wasmpool.worker.process import WorkerConfig, start_workers
+from wasmpool.worker.supervisor import start_workers
 
 from tests.pool.conftest import EXAMPLES, FIXTURES, TEST_LIMITS, Pool, start_pool
 from wasmpool import wasm
 from wasmpool.cli import main
 from wasmpool.client import AsyncClient, Client
+from wasmpool.embed import Broker, BrokerThread
 from wasmpool.wire import errors
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Status
@@ -88,10 +90,10 @@ class Serial:
                                         gas_limit=call.gas_limit)
             value = instance.exports[call.function](*call.args)
         except Exception as exc:
-            code = p.error_code(exc)
+            code = codes.error_code(exc)
             gas = call.gas_limit if code is p.ErrorCode.OUT_OF_GAS else instance.gas_used
             return Outcome(p.status_for(code), gas_used=min(gas, call.gas_limit), logs=tuple(record.logs),
-                           error=p.error_message(exc))
+                           error=codes.error_message(exc))
         finally:
             self.host.end()
         results = () if value is None else value if isinstance(value, tuple) else (value,)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -224,3 +225,46 @@ def test_a_broker_whose_stdout_reader_is_gone_still_stops_on_sigterm(tmp_path: P
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+@pytest.mark.slow
+def test_the_brokers_own_workers_are_supervised_a_killed_one_is_replaced(tmp_path: Path,
+                                                                        probe_wasm: bytes) -> None:
+    """`wasmpool broker --with-workers 1`: SIGKILL its worker, and a new worker process serves calls."""
+    command = [sys.executable, "-m", "wasmpool", "broker", "--frontend", "tcp://127.0.0.1:*",
+               "--backend", "tcp://127.0.0.1:*", "--state", f"sqlite:{tmp_path / 'state.db'}",
+               "--with-workers", "1", "--heartbeat-interval", "0.25"]
+    proc = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        first = _read_until(proc, "broker: clients ")[-1]
+        frontend = re.search(r"clients (\S+),", first)
+        assert frontend is not None
+        with Client(frontend.group(1), timeout=30.0) as client:
+            [killed] = _worker_pids(client, lambda pids: len(pids) == 1)
+            os.kill(killed, signal.SIGKILL)
+            [replacement] = _worker_pids(client, lambda pids: len(pids) == 1 and killed not in pids)
+            assert client.call(client.deploy(unique(probe_wasm)), "add", [40, 2]).results == [42]
+            assert [w["pid"] for w in client.stats()["worker_list"]] == [replacement]
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(SHUTDOWN) == 0
+        _assert_group_gone(proc.pid)
+        assert proc.stdout is not None
+        assert f"(pid {killed}) exited with -9; starting a new one" in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+
+def _worker_pids(client: Client, done: Callable[[list[int]], bool]) -> list[int]:
+    """The registered workers' process ids, once ``done`` holds for them."""
+    deadline = time.monotonic() + SHUTDOWN * 3
+    while time.monotonic() < deadline:
+        pids = [worker["pid"] for worker in client.stats()["worker_list"]]
+        if done(pids):
+            return pids
+        time.sleep(0.1)
+    raise AssertionError(f"the workers never came to a state the test waits for (now {pids})")

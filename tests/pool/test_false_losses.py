@@ -19,7 +19,8 @@ from typing import Any
 
 import zmq
 from wasmpool.broker.core import BrokerConfig
-from wasmpool.worker.process import WorkerConfig, start_workers
+from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.supervisor import start_workers
 
 from tests.pool.chaos import wait_until
 from tests.pool.conftest import TEST_LIMITS, start_pool, unique

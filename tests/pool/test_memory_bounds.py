@@ -17,7 +17,8 @@ import msgpack
 import pytest
 import zmq
 from wasmpool.broker.core import MAX_CODE_FETCHES, BrokerConfig
-from wasmpool.worker.process import WorkerConfig, start_workers
+from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.supervisor import start_workers
 
 from tests.pool.chaos import wait_until
 from tests.pool.conftest import TEST_LIMITS, Pool, start_pool, unique

@@ -24,13 +24,14 @@ import pytest
 import zmq
 from wasmpool.broker import logs
 from wasmpool.broker.metrics import CONTENT_TYPE, Histogram, render
-from wasmpool.broker.server import Broker, BrokerThread
-from wasmpool.worker.process import WorkerConfig, start_workers, stop_workers
+from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.supervisor import start_workers, stop_workers
 
 from tests.pool.conftest import LOOPBACK, TEST_CONFIG, WORKER_START, unique
 from wasmpool.cli import main
 from wasmpool.cli.client import format_stats
 from wasmpool.client import Client
+from wasmpool.embed import Broker, BrokerThread
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command
 

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 
 import pytest
 import zmq
-from wasmpool.worker.process import DEFAULT_PREFETCH, WorkerConfig, credits, start_workers, stop_workers
+from wasmpool.worker.config import DEFAULT_PREFETCH, WorkerConfig, credits
+from wasmpool.worker.supervisor import start_workers, stop_workers
 
 from tests.pool.conftest import Pool, serving_pool, unique
 from wasmpool.cli import worker as worker_command

@@ -11,7 +11,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from wasmpool.worker.process import WorkerConfig, start_workers
+from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.supervisor import start_workers
 
 from tests.pool.chaos import wait_until
 from tests.pool.conftest import Pool, rebind, start_pool, unique

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 from wasmpool.broker.metrics import render
-from wasmpool.broker.server import Broker, BrokerThread
 from wasmpool.broker.state import SQLiteStore
-from wasmpool.worker.process import WorkerConfig, start_workers
+from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.supervisor import start_workers
 
 from tests.pool.conftest import LOOPBACK, TEST_CONFIG, Pool, unique
 from wasmpool.client import Client, Result, call_body
+from wasmpool.embed import Broker, BrokerThread
 from wasmpool.wire.protocol import ErrorCode, Op, Status
 
 BIG = bytes(range(256)) * 128  # 32 KiB: a commit that needs new pages

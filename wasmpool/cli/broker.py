@@ -2,9 +2,10 @@
 
 ``wasmpool broker --with-workers N --demo examples/token.wasm`` is what
 ``make run`` starts: the broker in this process's event loop, N worker
-processes connected to its backend, and the token demonstration. Ctrl-C
-(or SIGTERM) stops everything: the loop returns, the sockets close, the
-workers are terminated and joined.
+processes connected to its backend, and the token demonstration. The
+workers are supervised (``wasmpool.worker.supervisor``): one that exits is
+replaced. Ctrl-C (or SIGTERM) stops everything: the loop returns, the
+sockets close, the workers are terminated and joined.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import argparse
 import asyncio
 import contextlib
 import signal
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import zmq
@@ -21,13 +21,16 @@ import zmq
 from wasmpool.broker.core import BrokerConfig
 from wasmpool.broker.metrics import MetricsUnavailable
 from wasmpool.broker.security import SecurityError
-from wasmpool.broker.server import DEFAULT_BACKEND, DEFAULT_FRONTEND, Broker
+from wasmpool.broker.server import DEFAULT_BACKEND, DEFAULT_FRONTEND
 from wasmpool.broker.state import DEFAULT_URL
 from wasmpool.cli import liveness_options, operator
 from wasmpool.cli.demo import run_demo
-from wasmpool.worker.process import WorkerConfig, start_workers, stop_workers
+from wasmpool.embed import Broker
+from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.supervisor import Supervisor, supervise
 
 DEFAULTS = BrokerConfig()
+DEFAULT_WORKER_DRAIN = 5.0  # seconds the local workers get to finish their jobs on the way out
 ANY_HOSTS = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "*": "127.0.0.1"}
 
 
@@ -82,17 +85,18 @@ def run(args: argparse.Namespace) -> int:
     if args.metrics_port is not None:
         port = broker.metrics.port if broker.metrics is not None else args.metrics_port
         print(f"broker: metrics on http://{args.metrics_host}:{port}/metrics", flush=True)
-    workers: list[BaseProcess] = []
+    workers: Supervisor | None = None
     try:
-        if args.with_workers:
+        if args.with_workers:  # supervised: a worker that exits is replaced
             backend = connectable(broker.backend_endpoint)
-            workers = start_workers(WorkerConfig(endpoint=backend, **liveness_options.worker_fields(args)),
-                                    args.with_workers)
+            workers = supervise(WorkerConfig(endpoint=backend, **liveness_options.worker_fields(args)),
+                                args.with_workers, log=liveness_options.say)
         asyncio.run(_serve(broker, args))
     except KeyboardInterrupt:
         print("\nstopping", flush=True)
     finally:
-        stop_workers(workers)
+        if workers is not None:
+            workers.stop(DEFAULT_WORKER_DRAIN)
         broker.close()
     return 0
 

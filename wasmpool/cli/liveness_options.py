@@ -16,7 +16,7 @@ from wasmpool.broker import liveness as recovery
 from wasmpool.broker.server import Broker
 from wasmpool.wire import liveness as lv
 from wasmpool.wire.protocol import MAX_CREDITS
-from wasmpool.worker.process import DEFAULT_PREFETCH
+from wasmpool.worker.config import DEFAULT_PREFETCH
 
 DEFAULT_DRAIN = 30.0
 DEFAULT_WATCHDOG = 5.0
@@ -95,13 +95,13 @@ def graceful_stop(broker: Broker, drain: float) -> Any:
         signals.append(1)
         if len(signals) == 1:
             broker.drain(drain)
-            _say(f"draining: no new requests; finishing in-flight ones (up to {drain:.0f}s)")
+            say(f"draining: no new requests; finishing in-flight ones (up to {drain:.0f}s)")
         else:
             broker.stop()
     return handle
 
 
-def _say(message: str) -> None:
+def say(message: str) -> None:
     """Print a status line; a closed stdout (its reader gone) must not keep the broker from stopping."""
     try:
         print(message, flush=True)

@@ -10,7 +10,7 @@ from types import FrameType
 from wasmpool.broker.security import SecurityError
 from wasmpool.cli import liveness_options, operator
 from wasmpool.worker.cache import DEFAULT_BYTES, DEFAULT_ENTRIES
-from wasmpool.worker.process import DEFAULT_BACKEND, WorkerConfig
+from wasmpool.worker.config import DEFAULT_BACKEND, WorkerConfig
 from wasmpool.worker.supervisor import Supervisor
 
 MIB = 1024 * 1024

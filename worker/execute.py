@@ -1,0 +1,184 @@
+"""Running a job: from a job body, a state reader and the host ABI to a FINAL result body.
+
+No socket here: what a call needs from the broker comes through its state
+reader and its module source, both plain functions given by the caller.
+A contract failure of any kind (trap, gas, revert, bad arguments, a bad
+module, a time limit) becomes a result with a status, never an exception:
+the worker's process never dies of a contract.
+
+The time limit is a SIGALRM timer (:mod:`wasmpool.worker.timelimit`), armed
+when the call runs in a process's main thread that installed it; ``watch``
+hears when computing starts and ends (in a worker, the session: the
+heartbeat thread speaks for the worker meanwhile, the watchdog is armed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from wasmpool.wasm.types import ValType
+from wasmpool.worker import codes, timelimit
+from wasmpool.worker.host import CallContext, CallState, Host, StateReader
+from wasmpool.worker.modules import Loaded
+from wasmpool.worker.readers import ChunkState
+
+from wasmpool import wasm
+from wasmpool.wire import errors
+from wasmpool.wire import protocol as p
+from wasmpool.wire.protocol import ErrorCode, Status
+
+MASKS = {ValType.I32: (1 << 32) - 1, ValType.I64: (1 << 64) - 1}
+
+ModuleSource = Callable[[str, int | None], Loaded]
+"""The module of a code id (for the call at a chunk position, or None), from a cache or the broker."""
+
+
+class Watch(Protocol):
+    """Told when a call starts computing (with its time limit) and when it stops."""
+
+    def computing(self, timeout: float) -> None: ...
+
+    def computed(self) -> None: ...
+
+
+class _Unwatched:
+    def computing(self, timeout: float) -> None:
+        pass
+
+    def computed(self) -> None:
+        pass
+
+
+UNWATCHED = _Unwatched()
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What every call of one process shares: the host ABI and its import object, and the watch."""
+
+    host: Host
+    imports: dict[str, dict[str, Any]]
+    watch: Watch = UNWATCHED
+
+    @classmethod
+    def of(cls, host: Host, watch: Watch = UNWATCHED) -> Runtime:
+        return cls(host, host.imports(), watch)
+
+
+def execute(job: dict[str, Any], reader: StateReader, modules: ModuleSource, runtime: Runtime,
+            index: int | None = None) -> dict[str, Any]:
+    """Run one job (or call ``index`` of a chunk); every outcome, good or bad, becomes a result body."""
+    call = CallState(reader=reader, input=job.get("input", b""),
+                     context=CallContext(**job.get("context", {})), readonly=job["readonly"])
+    box: dict[str, Any] = {}
+    watch, limit, alarm = runtime.watch, job["timeout"], timelimit.alarm_ready()
+    try:
+        watch.computing(limit)
+        if alarm:  # CallTimeout is raised inside the call after ``limit`` seconds
+            timelimit.arm(limit)
+        try:
+            results = _run(job, call, box, modules, runtime, index)
+        finally:  # inside the outer try: an alarm due just now still becomes a result
+            if alarm:
+                timelimit.arm(0)
+            watch.computed()
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        return failure(exc, call, box.get("instance"), job["gas_limit"])
+    finally:
+        runtime.host.end()
+        if "instance" in box:  # freed now, not by the cycle collector (its gas_used stays readable)
+            box["instance"].release()
+    return _success(results, call, box["instance"])
+
+
+def _run(job: dict[str, Any], call: CallState, box: dict[str, Any], modules: ModuleSource,
+         runtime: Runtime, index: int | None) -> list[Any]:
+    compiled = modules(job["code_id"], index).runnable()  # LinkError: the module cannot run here
+    runtime.host.begin(call)
+    instance = wasm.instantiate(compiled, imports=runtime.imports, gas_limit=job["gas_limit"])
+    box["instance"] = instance
+    function = _export(instance, job["function"])
+    return _results(function(*_arguments(function.type, job.get("args", []))))
+
+
+def execute_chunk(chunk: ChunkState, jobs: list[dict[str, Any]], well_formed: int, problem: str,
+                  run: Callable[[dict[str, Any], StateReader, int], dict[str, Any]]) -> dict[str, Any]:
+    """Run a block chunk's calls one after another; the result body lists each call's result.
+
+    Each call sees the writes of the chain's earlier ok calls
+    (:class:`~wasmpool.worker.readers.ChunkState`); each result says where
+    every read came from. A result that says nothing about the call (a time
+    limit, an aborted read) ends the chunk: the broker re-issues the calls
+    after it. Only the first ``well_formed`` entries run; ``problem`` (what
+    is wrong with the next) becomes an internal error, which ends the chunk.
+    ``run`` runs one call with its reader at its position (:func:`execute`).
+    """
+    results: list[dict[str, Any]] = []
+    for position, job in enumerate(jobs[:well_formed]):
+        reader = chunk.reader(position, job["code_id"])
+        result = run(job, reader, position)
+        results.append({**result, "reads": reader.reads})
+        if result["code"] in p.NONDETERMINISTIC:
+            break
+        if result["status"] == Status.OK:
+            chunk.wrote(position, job["code_id"], result["writes"])
+    else:
+        if well_formed < len(jobs):
+            bad = CallState(chunk.reader(well_formed, ""))
+            results.append({**failure(errors.InternalError(problem), bad, None, 0), "reads": []})
+    return {"status": Status.OK, "code": ErrorCode.OK, "chunk": results}
+
+
+def _export(instance: Any, name: str) -> Any:
+    function = instance.exports.get(name)
+    if function is None or not isinstance(getattr(function, "type", None), wasm.FuncType):
+        raise errors.BadCall(f"the contract exports no function {name!r}")
+    return function
+
+
+def _arguments(signature: wasm.FuncType, args: list[Any]) -> list[int | float]:
+    """Numbers from the wire, checked against and converted to the export's parameter types."""
+    if len(args) != len(signature.params):
+        raise errors.BadCall(f"the function takes {len(signature.params)} argument(s) {signature}, "
+                             f"got {len(args)}")
+    return [_argument(t, a, i) for i, (t, a) in enumerate(zip(signature.params, args, strict=True))]
+
+
+def _argument(valtype: ValType, value: Any, index: int) -> int | float:
+    mask = MASKS.get(valtype)
+    if mask is not None:
+        if type(value) is not int or not -(mask >> 1) - 1 <= value <= mask:
+            raise errors.BadCall(f"argument {index} must be an {valtype} integer, got {value!r}")
+        bits: int = value & mask
+        return bits - mask - 1 if bits > mask >> 1 else bits
+    if valtype in (ValType.F32, ValType.F64):
+        return float(value)
+    raise errors.BadCall(f"argument {index} has type {valtype}, which cannot be passed from outside")
+
+
+def _results(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, tuple) else [value]
+
+
+def _success(results: list[Any], call: CallState, instance: Any) -> dict[str, Any]:
+    if not all(type(r) in (int, float) for r in results):
+        return failure(errors.BadCall("the function returns references, which cannot leave the pool"),
+                       call, instance, 0)
+    return {"status": Status.OK, "code": ErrorCode.OK, "results": results, "output": call.output,
+            "gas_used": getattr(instance, "gas_used", 0), "logs": call.logs, "writes": call.writes,
+            "error": None}
+
+
+def failure(exc: BaseException, call: CallState, instance: Any, gas_limit: int) -> dict[str, Any]:
+    """The result body of a call that failed with ``exc`` (its status and code from the error table)."""
+    code = codes.error_code(exc)
+    gas = gas_limit if code is ErrorCode.OUT_OF_GAS else getattr(instance, "gas_used", 0)
+    return {"status": p.status_for(code), "code": code, "results": [], "output": b"",
+            "gas_used": min(gas, gas_limit) if gas_limit else gas, "logs": call.logs, "writes": {},
+            "error": codes.error_message(exc)}

@@ -1,0 +1,107 @@
+"""The state a running call reads (the host ABI's StateReader), through questions to the broker.
+
+A reader never touches a socket: it asks through ``ask``, a function that
+sends a CALLBACK body for the running job and returns the broker's reply
+(in a worker process, :meth:`wasmpool.worker.process.Worker.callback`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from wasmpool.wire import errors
+from wasmpool.wire import protocol as p
+from wasmpool.wire.protocol import Op
+
+Ask = Callable[[dict[str, Any]], dict[str, Any]]
+"""Sends a CALLBACK body about the running job; returns the broker's reply (StateUnavailable: none)."""
+
+UNWRITTEN = -1
+"""The chunk position reported for a read answered by the broker (no earlier call of the chunk wrote it)."""
+
+
+class BrokerState:
+    """A job's committed state, read through the broker."""
+
+    def __init__(self, ask: Ask) -> None:
+        self.ask = ask
+
+    def get(self, key: bytes) -> bytes | None:
+        value: bytes | None = self.ask({"op": Op.GET, "key": key}).get("value")
+        return value
+
+
+class ChunkState:
+    """State as a block chunk's calls see it: the earlier calls' writes over broker reads.
+
+    A location the chunk's own calls did not write reads the same value for
+    every call of the chunk (the write of the highest transaction before the
+    chunk), so a broker answer is kept for the rest of the chunk -- and the
+    broker may send such answers with the chunk (each entry's
+    ``prefetched``): read without a CALLBACK, reported alike (UNWRITTEN).
+
+    A chunk that *continues* the previous one (its calls come right after
+    that chunk's, in the same block: the REQUEST's ``after``) starts from
+    that chunk's writes, carried over (``carried``): the two are one *chain*
+    of calls, and positions are counted along the chain (``base`` is the
+    position of this chunk's first call). Broker answers are not carried:
+    each chunk has its own.
+    """
+
+    def __init__(self, ask: Ask, job_id: bytes, carried: ChunkState | None = None) -> None:
+        self.ask = ask
+        self.job_id = job_id
+        self.base: int = 0 if carried is None else carried.end
+        self.end: int = self.base  # the chain position after this chunk's calls (set by prefill)
+        # location -> (chain position of the writer, value); a continued chain's dict goes on growing
+        self.written: dict[tuple[str, bytes], tuple[int, bytes | None]] = (
+            {} if carried is None else carried.written)
+        self.fetched: dict[tuple[str, bytes], bytes | None] = {}
+
+    def prefill(self, jobs: list[dict[str, Any]]) -> tuple[int, str]:
+        """Check the chunk's entries and keep the answers sent with them, up to the first malformed one.
+
+        Returns how many leading entries are well formed, and what is wrong with the next (if any).
+        """
+        self.end = self.base + len(jobs)
+        for position, job in enumerate(jobs):
+            try:
+                p.check_fields(job, p.JOB_FIELDS)
+            except errors.BadRequest as exc:
+                return position, exc.reason
+            for key, value in job.get("prefetched", ()):
+                self.fetched.setdefault((job["code_id"], key), value)
+        return len(jobs), ""
+
+    def reader(self, position: int, code_id: str) -> ChunkReader:
+        return ChunkReader(self, position, code_id)
+
+    def wrote(self, position: int, code_id: str, writes: dict[bytes, bytes | None]) -> None:
+        """An ok call's writes (``position`` in the chunk): later calls of the chain read them."""
+        at = self.base + position
+        for key, value in writes.items():
+            self.written[code_id, key] = (at, value)
+
+
+class ChunkReader:
+    """One chunk call's state reader, noting where each read came from."""
+
+    def __init__(self, chunk: ChunkState, position: int, code_id: str) -> None:
+        self.chunk = chunk
+        self.position = position
+        self.code_id = code_id
+        self.reads: list[list[Any]] = []  # [key, writer's chain position or UNWRITTEN]
+
+    def get(self, key: bytes) -> bytes | None:
+        location = (self.code_id, key)
+        chunk = self.chunk
+        if location in chunk.written:
+            writer, value = chunk.written[location]
+            self.reads.append([key, writer])
+            return value
+        if location not in chunk.fetched:
+            reply = chunk.ask({"op": Op.GET, "key": key, "index": self.position})
+            chunk.fetched[location] = reply.get("value")
+        self.reads.append([key, UNWRITTEN])
+        return chunk.fetched[location]
