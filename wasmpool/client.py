@@ -39,6 +39,7 @@ import zmq.asyncio
 
 from wasmpool.broker.security import CurveClient
 from wasmpool.wire import errors
+from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command, ErrorCode, Op, Status
 from wasmpool.wire.receipts import BlockCall, BlockResult
@@ -83,11 +84,8 @@ def call_body(op: Op, code_id: str, function: str, args: Sequence[Number] | None
               context: Mapping[str, Any] | None, gas_limit: int | None,
               timeout: float | None) -> dict[str, Any]:
     """The REQUEST body of a call or query; optional fields are left out."""
-    body: dict[str, Any] = {"op": op, "code_id": code_id, "function": function, "args": list(args or [])}
-    optional = {"input": input, "context": dict(context) if context is not None else None,
-                "gas_limit": gas_limit, "timeout": timeout}
-    body.update({k: v for k, v in optional.items() if v is not None})
-    return body
+    return m.CallRequest(op, code_id, function, list(args or []), input,
+                         dict(context) if context is not None else None, gas_limit, timeout).to_body()
 
 
 def block_body(calls: Sequence[BlockCall | Mapping[str, Any]], dry_run: bool, state_root: bytes | None,
@@ -98,18 +96,65 @@ def block_body(calls: Sequence[BlockCall | Mapping[str, Any]], dry_run: bool, st
     pre-state root; ``timeout`` bounds the whole block (seconds).
     """
     wire = [call.to_wire() if isinstance(call, BlockCall) else dict(call) for call in calls]
-    body: dict[str, Any] = {"op": Op.BLOCK, "calls": wire, "dry_run": dry_run}
-    if state_root is not None:
-        body["state_root"] = bytes(state_root)
-    if timeout is not None:
-        body["timeout"] = timeout
-    return body
+    return m.BlockRequest(wire, dry_run, None if state_root is None else bytes(state_root), timeout).to_body()
 
 
 def block_result(body: Mapping[str, Any]) -> BlockResult:
     """A BlockResult from a BLOCK's FINAL body (checked against the protocol's schema)."""
     p.check_fields(body, p.BLOCK_RESULT_FIELDS)
     return BlockResult.from_wire(body)
+
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange(Generic[_T]):
+    """One request of the client API: the body it sends and how its FINAL body is read.
+
+    Both clients run the same exchanges (one blocking, one awaiting), so
+    each request is built, and each reply read, in one place.
+    """
+
+    body: dict[str, Any]
+    read: Callable[[dict[str, Any]], _T]
+
+
+def _identity(body: dict[str, Any]) -> dict[str, Any]:
+    return body
+
+
+def _code_id(body: dict[str, Any]) -> str:
+    return m.DeployReply.from_body(body).code_id
+
+
+def _state(body: dict[str, Any]) -> tuple[bytes | None, int]:
+    reply = m.StateReply.from_body(body)
+    return reply.value, reply.version
+
+
+def deploy_exchange(module: bytes) -> Exchange[str]:
+    return Exchange(m.DeployRequest(bytes(module)).to_body(), _code_id)
+
+
+def call_exchange(op: Op, code_id: str, function: str, args: Sequence[Number] | None, input: bytes | None,
+                  context: Mapping[str, Any] | None, gas_limit: int | None,
+                  timeout: float | None) -> Exchange[Result]:
+    return Exchange(call_body(op, code_id, function, args, input, context, gas_limit, timeout),
+                    Result.from_body)
+
+
+def stats_exchange() -> Exchange[dict[str, Any]]:
+    return Exchange(m.StatsRequest().to_body(), _identity)
+
+
+def state_get_exchange(code_id: str, key: bytes) -> Exchange[tuple[bytes | None, int]]:
+    return Exchange(m.StateGetRequest(code_id, bytes(key)).to_body(), _state)
+
+
+def block_exchange(calls: Sequence[BlockCall | Mapping[str, Any]], dry_run: bool, state_root: bytes | None,
+                   timeout: float | None) -> Exchange[BlockResult]:
+    return Exchange(block_body(calls, dry_run, state_root, timeout), block_result)
 
 
 SESSION_SIZE = 16
@@ -140,11 +185,13 @@ class _RequestIds:
 
 
 def _answer(message: p.Message) -> dict[str, Any]:
-    """A FINAL's body, or the typed exception of an ERROR."""
+    """A FINAL's body, or the typed exception of an ERROR (InternalError for a malformed one)."""
     if message.command is Command.ERROR:
-        body = message.body
-        raise p.error_for(body.get("code", ErrorCode.INTERNAL), str(body.get("message", "error")),
-                          body.get("limit"))
+        try:
+            reply = m.ErrorReply.from_body(message.body)
+        except errors.ProtocolError as exc:
+            reply = m.ErrorReply(ErrorCode.INTERNAL, f"malformed ERROR reply: {exc.reason}")
+        raise reply.error()
     return message.body
 
 
@@ -219,31 +266,29 @@ class Client(_Connection[zmq.Socket[Any]]):
 
     def deploy(self, module: bytes) -> str:
         """Deploy a module; returns its code id. Raises InvalidModule with the engine's message."""
-        code_id: str = self.request({"op": Op.DEPLOY, "code": bytes(module)})["code_id"]
-        return code_id
+        return self.exchange(deploy_exchange(module))
 
     def call(self, code_id: str, function: str, args: Sequence[Number] | None = None, *,
              input: bytes | None = None, context: Mapping[str, Any] | None = None,
              gas_limit: int | None = None, timeout: float | None = None) -> Result:
         """Call an export; its writes commit when the result is ok."""
-        body = call_body(Op.CALL, code_id, function, args, input, context, gas_limit, timeout)
-        return Result.from_body(self.request(body))
+        return self.exchange(call_exchange(Op.CALL, code_id, function, args, input, context, gas_limit,
+                                           timeout))
 
     def query(self, code_id: str, function: str, args: Sequence[Number] | None = None, *,
               input: bytes | None = None, context: Mapping[str, Any] | None = None,
               gas_limit: int | None = None, timeout: float | None = None) -> Result:
         """Call an export read-only: any state write ends it with status error."""
-        body = call_body(Op.QUERY, code_id, function, args, input, context, gas_limit, timeout)
-        return Result.from_body(self.request(body))
+        return self.exchange(call_exchange(Op.QUERY, code_id, function, args, input, context, gas_limit,
+                                           timeout))
 
     def stats(self) -> dict[str, Any]:
         """Pool statistics (workers, queue, in flight, jobs done, cache hit rate, ...)."""
-        return self.request({"op": Op.STATS})
+        return self.exchange(stats_exchange())
 
     def state_get(self, code_id: str, key: bytes) -> tuple[bytes | None, int]:
         """A contract's committed value for ``key`` (None when absent) and its version."""
-        body = self.request({"op": Op.STATE_GET, "code_id": code_id, "key": bytes(key)})
-        return body.get("value"), body.get("version", 0)
+        return self.exchange(state_get_exchange(code_id, key))
 
     def execute_block(self, calls: Sequence[BlockCall | Mapping[str, Any]], *, dry_run: bool = False,
                       state_root: bytes | None = None, timeout: float | None = None) -> BlockResult:
@@ -254,7 +299,11 @@ class Client(_Connection[zmq.Socket[Any]]):
         A call's declared ``access`` (BlockCall.access, or the wire map's
         ``access`` list of keys) is passed through: a hint for speed only.
         """
-        return block_result(self.request(block_body(calls, dry_run, state_root, timeout)))
+        return self.exchange(block_exchange(calls, dry_run, state_root, timeout))
+
+    def exchange(self, exchange: Exchange[_T]) -> _T:
+        """Send an exchange's request and read its reply."""
+        return exchange.read(self.request(exchange.body))
 
     def request(self, body: Mapping[str, Any], *, request_id: bytes | None = None) -> dict[str, Any]:
         """Send one request, retrying with the same id, and return the FINAL body.
@@ -314,31 +363,33 @@ class AsyncClient(_Connection[zmq.asyncio.Socket]):
         self._reader: asyncio.Task[None] | None = None
 
     async def deploy(self, module: bytes) -> str:
-        code_id: str = (await self.request({"op": Op.DEPLOY, "code": bytes(module)}))["code_id"]
-        return code_id
+        return await self.exchange(deploy_exchange(module))
 
     async def call(self, code_id: str, function: str, args: Sequence[Number] | None = None, *,
                    input: bytes | None = None, context: Mapping[str, Any] | None = None,
                    gas_limit: int | None = None, timeout: float | None = None) -> Result:
-        body = call_body(Op.CALL, code_id, function, args, input, context, gas_limit, timeout)
-        return Result.from_body(await self.request(body))
+        return await self.exchange(call_exchange(Op.CALL, code_id, function, args, input, context, gas_limit,
+                                                 timeout))
 
     async def query(self, code_id: str, function: str, args: Sequence[Number] | None = None, *,
                     input: bytes | None = None, context: Mapping[str, Any] | None = None,
                     gas_limit: int | None = None, timeout: float | None = None) -> Result:
-        body = call_body(Op.QUERY, code_id, function, args, input, context, gas_limit, timeout)
-        return Result.from_body(await self.request(body))
+        return await self.exchange(call_exchange(Op.QUERY, code_id, function, args, input, context, gas_limit,
+                                                 timeout))
 
     async def stats(self) -> dict[str, Any]:
-        return await self.request({"op": Op.STATS})
+        return await self.exchange(stats_exchange())
 
     async def state_get(self, code_id: str, key: bytes) -> tuple[bytes | None, int]:
-        body = await self.request({"op": Op.STATE_GET, "code_id": code_id, "key": bytes(key)})
-        return body.get("value"), body.get("version", 0)
+        return await self.exchange(state_get_exchange(code_id, key))
 
     async def execute_block(self, calls: Sequence[BlockCall | Mapping[str, Any]], *, dry_run: bool = False,
                             state_root: bytes | None = None, timeout: float | None = None) -> BlockResult:
-        return block_result(await self.request(block_body(calls, dry_run, state_root, timeout)))
+        return await self.exchange(block_exchange(calls, dry_run, state_root, timeout))
+
+    async def exchange(self, exchange: Exchange[_T]) -> _T:
+        """Send an exchange's request and read its reply."""
+        return exchange.read(await self.request(exchange.body))
 
     async def request(self, body: Mapping[str, Any], *, request_id: bytes | None = None) -> dict[str, Any]:
         """Send one request, retrying with the same id, and return the FINAL body (see Client.request)."""
