@@ -10,8 +10,9 @@ Two families, kept apart on purpose:
   It never leaves the worker as an exception: it becomes a call
   ``Result`` whose ``status`` says what happened.
 
-Wire codes for both (and for the engine's own errors) are assigned in one
-place, :func:`wasmpool.wire.protocol.error_code`.
+Wire codes for both are assigned by one table,
+:data:`wasmpool.wire.protocol.ERROR_CODES`; the worker extends it with the
+engine's own errors (``wasmpool.worker.codes``), which the wire never loads.
 """
 
 from __future__ import annotations

@@ -13,9 +13,10 @@ classes name the fields, the schemas check them, and the two cannot drift.
   unknown ``op``) and builds the message; unknown fields are ignored, as
   the protocol allows later versions to add fields.
 
-The bodies built for every call (:class:`Job`, :class:`CallResult`) write
-their dict out literally and read it back field by field: they are on the
-pool's hot path, where a loop over the fields would cost more than the dict.
+The bodies built for every call (:class:`CallRequest`, :class:`Job`,
+:class:`CallResult`) write their dict out literally, and the last two read
+it back field by field: they are on the pool's hot path, where a loop over
+the fields would cost more than the dict.
 
 Composite bodies (a worker's FINAL: a result plus its cache report) are
 :class:`Final` and :class:`Finals`, built from the parts above.
@@ -436,6 +437,19 @@ class CallRequest(WireBody):
     context: dict[str, Any] | None = None
     gas_limit: int | None = None
     timeout: float | None = None
+
+    def to_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"op": self.op, "code_id": self.code_id, "function": self.function,
+                                "args": self.args}
+        if self.input is not None:
+            body["input"] = self.input
+        if self.context is not None:
+            body["context"] = self.context
+        if self.gas_limit is not None:
+            body["gas_limit"] = self.gas_limit
+        if self.timeout is not None:
+            body["timeout"] = self.timeout
+        return body
 
 
 @wire(p.CLIENT_SCHEMAS[Op.STATS], ops=(Op.STATS,))
