@@ -30,7 +30,12 @@ graceful shutdown.
 
 *Requests* from clients are checked against the protocol's schemas.
 Stats and state reads are answered at once, and so are deploys of small
-modules (or of a module already stored). A module of ``validate_inline``
+modules (or of a module already stored). The core does not know what a
+valid module is: whoever starts it hands it a :data:`Validator` (the
+engine's is ``wasmpool.worker.validate.module_error``, the default of the
+public ``wasmpool.Broker``), and a core cannot be built without one, so no
+broker takes garbage unchecked by accident; :func:`trust_deployer` is the
+explicit opt-out. A module of ``validate_inline``
 bytes or more is validated off the event loop: the deploy becomes a
 :class:`Validation` the server takes (:meth:`BrokerCore.take_validations`),
 runs in a process of its own and hands back (:meth:`BrokerCore.validated`),
@@ -71,10 +76,18 @@ is not run twice (the reply goes to the latest sender), and the replies of
 recent requests are kept so a client's retry gets the same answer: the
 ground for exactly-once delivery.
 
-*Blocks* (op ``block``) are run by :class:`wasmpool.broker.blocks.coordinator.BlockCoordinator`
-through thin hooks here: while a block waits or runs, ordinary calls stay
-queued, idle workers take the block's calls first, and a block call's
-reads, FINAL and losses go to the coordinator (read its docstring).
+*Owners*: every job carries its :class:`JobOwner`, which handles what
+happens to it at a worker (finished, lost, timed out, a state read, a
+module fetch). Ordinary calls and queries are owned by the core itself;
+other kinds of work are clients of the core, attached from outside with
+:meth:`BrokerCore.attach`: an :class:`Extension` gets the requests of the
+ops it serves, sees every idle worker first, may hold ordinary calls in the
+queue and is told of every commit, and drives its jobs through the small
+public interface (:meth:`~BrokerCore.dispatch`, :meth:`~BrokerCore.reply`,
+:meth:`~BrokerCore.fail`, :meth:`~BrokerCore.has_code`,
+:meth:`~BrokerCore.idle_workers`, :meth:`~BrokerCore.count`, ...). Blocks
+(op ``block``, ``wasmpool.broker.blocks.coordinator``) are such a client;
+a core without it answers a BLOCK with BAD_REQUEST.
 
 Anything garbled, unknown or oversized is answered with an ERROR (frontend)
 or dropped (backend) and counted; no input makes the core raise.
@@ -90,14 +103,13 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from wasmpool.broker import limits, logs
 from wasmpool.broker.liveness import Loss, ReplyCache, poison_message
 from wasmpool.broker.metrics import Metrics
 from wasmpool.broker.state import STORAGE_ERRORS, StaleRead, StateStore
 
-from wasmpool import wasm
 from wasmpool.wire import errors
 from wasmpool.wire import protocol as p
 from wasmpool.wire.liveness import Liveness
@@ -150,17 +162,20 @@ class BrokerConfig:
     receipt_purge: float = 60.0  # how often expired stored replies are purged
 
 
-def validate_module(module: bytes) -> None:
-    """Decode and validate a module with the engine (raises its DecodeError/ValidationError)."""
-    wasm.decode(module)
+Validator = Callable[[bytes], "str | None"]
+"""Why a deployed module is invalid (the reason the client is told), or None when it is valid.
+
+A module-level function, so that the server can run it in a spawned
+process for big modules (it is pickled by name).
+"""
 
 
-def module_error(module: bytes) -> str | None:
-    """Why ``module`` is invalid, or None: :func:`validate_module` for a process of the server's pool."""
-    try:
-        validate_module(module)
-    except Exception as exc:  # whatever the engine says about these bytes is the module's fault
-        return str(exc) or type(exc).__name__
+def trust_deployer(module: bytes) -> str | None:
+    """The validator that accepts any bytes: for a broker whose deployers are trusted to send valid modules.
+
+    An explicit choice, never a default: a worker then finds a bad module
+    only when a call loads it (and answers that call with an error).
+    """
     return None
 
 
@@ -175,6 +190,73 @@ class Validation:
     code_id: str
 
 
+class JobOwner(Protocol):
+    """Who handles what happens to a job at a worker: the core for calls and queries, or an extension.
+
+    ``queue_behind`` says whether other jobs may wait at a worker behind one
+    of its jobs (a block's task keeps the worker's free credits to itself).
+    """
+
+    queue_behind: bool
+
+    def finished(self, job: Job, result: dict[str, Any]) -> None:
+        """The job's FINAL (a job abandoned before is not handed over)."""
+
+    def lost(self, job: Job, why: str, started: bool) -> None:
+        """Its worker died, stalled or left; ``started``: it ran (else it only waited behind another job)."""
+
+    def timed_out(self, job: Job, where: str) -> None:
+        """Its deadline passed (``where``: waiting in the queue, or running)."""
+
+    def read(self, job: Job, body: dict[str, Any]) -> dict[str, Any]:
+        """A CALLBACK ``get`` of the job: the CALLBACK_REPLY body."""
+
+    def code(self, job: Job, body: dict[str, Any]) -> dict[str, Any]:
+        """A CALLBACK ``code`` of the job: the CALLBACK_REPLY body."""
+
+
+ClientOp = Callable[[bytes, bytes, p.Message], None]
+"""The handler of one client op: (identity, scoped request id, message); raises the PoolError to answer."""
+
+
+class Extension(Protocol):
+    """Work run on the core's workers from outside it (blocks): what the core tells it, and asks it."""
+
+    def step(self) -> None:
+        """After every event (the core's messages not yet taken): act on the new state or the time."""
+
+    def settle(self) -> None:
+        """After the messages of an event were sent: work that must not delay them."""
+
+    def holds(self, job: Job) -> bool:
+        """True when the queued call ``job`` must wait (not be dispatched) for now."""
+
+    def assign(self, worker: WorkerState) -> bool:
+        """An idle worker: give it a job of the extension's; True when it got one."""
+
+    def committed(self, code_id: str, writes: dict[bytes, bytes | None]) -> None:
+        """An ordinary call committed ``writes`` to contract ``code_id``."""
+
+
+class _NoExtension:
+    """The core without an extension: nothing held, nothing assigned."""
+
+    def step(self) -> None:
+        pass
+
+    def settle(self) -> None:
+        pass
+
+    def holds(self, job: Job) -> bool:
+        return False
+
+    def assign(self, worker: WorkerState) -> bool:
+        return False
+
+    def committed(self, code_id: str, writes: dict[bytes, bytes | None]) -> None:
+        pass
+
+
 @dataclass(eq=False, slots=True)
 class Job:
     """A call or query: one client request, possibly executed several times."""
@@ -186,6 +268,7 @@ class Job:
     request: bytes  # the packed REQUEST body sent to workers
     arrival: float
     deadline: float
+    owner: JobOwner  # handles its FINAL, losses, timeout and callbacks
     job_id: bytes = b""
     attempts: int = 0
     reads: dict[bytes, int] = field(default_factory=dict)
@@ -234,16 +317,15 @@ class WorkerState:
 
     @property
     def takes_more(self) -> bool:
-        """It has a free credit for a call or query (none waits behind a block's task)."""
-        return self.free > 0 and (not self.jobs or self.jobs[-1].op is not Op.BLOCK)
+        """It has a free credit for a call or query (none waits behind a job that keeps the worker)."""
+        return self.free > 0 and (not self.jobs or self.jobs[-1].owner.queue_behind)
 
 
 class BrokerCore:
     """Worker registry, queue, routing, in-flight jobs and commits; see the module docstring."""
 
-    def __init__(self, store: StateStore, *, config: BrokerConfig | None = None,
-                 clock: Callable[[], float] = time.monotonic,
-                 validate: Callable[[bytes], object] = validate_module) -> None:
+    def __init__(self, store: StateStore, *, validate: Validator, config: BrokerConfig | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.config = config or BrokerConfig()
         self.clock = clock
@@ -270,18 +352,15 @@ class BrokerCore:
         self.exclusive: set[str] = set()  # contracts held by an exclusive re-execution
         self.counters: Counter[str] = Counter()
         self.metrics = Metrics()  # latency and jobs by status (broker.metrics)
-        from wasmpool.broker.blocks.coordinator import (
-            BlockCoordinator,  # here: wasmpool.broker.blocks.coordinator builds on this module
-        )
-
-        self.blocks = BlockCoordinator(self)  # BLOCK requests (Block-STM); see broker.blocks
+        self.calls = _Calls(self)  # the owner of ordinary calls and queries
+        self._extension: Extension = _NoExtension()  # attach(): blocks
         self.log = logs.get_logger("broker")
         self.retired_cache = [0, 0]  # hits, misses of workers since forgotten
         self._out: list[Outgoing] = []
         self._next_job = 0
-        self._client_ops: dict[Op, Callable[[bytes, bytes, p.Message], None]] = {
+        self._client_ops: dict[Op, ClientOp] = {
             Op.DEPLOY: self._deploy, Op.CALL: self._call, Op.QUERY: self._call,
-            Op.STATS: self._stats, Op.STATE_GET: self._state_get, Op.BLOCK: self._block,
+            Op.STATS: self._stats, Op.STATE_GET: self._state_get,
         }
         self._worker_commands: dict[Command, Callable[[WorkerState | None, bytes, p.Message], None]] = {
             Command.READY: self._ready, Command.HEARTBEAT: self._heartbeat,
@@ -368,19 +447,14 @@ class BrokerCore:
                     p.WORKER_TAG, Command.HEARTBEAT, b"hb", {})))
         return self._flush()
 
-    def settle(self, closing: bool = False) -> list[Outgoing]:
+    def settle(self) -> list[Outgoing]:
         """Work that waits until the messages of the last event were sent (the server calls it after sending).
 
-        A running block's rolling commit, and re-enabling the garbage
-        collector paused for a block (:meth:`BlockCoordinator.settle`; with
-        ``closing``, when the broker stops, only the latter). Returns what to
+        The extension's (a running block's rolling commit). Returns what to
         send (nothing, unless the block failed there).
         """
-        blocks = self.blocks
-        if blocks.current is None and not blocks.collector_due:
-            return []  # ordinary traffic: nothing waits (this runs after every message)
-        blocks.settle(closing)
-        return self._flush()
+        self._extension.settle()
+        return self._flush() if self._out else []
 
     def drain(self) -> None:
         """Stop taking new work (calls, queries, deploys get BUSY); jobs in flight still finish."""
@@ -410,9 +484,85 @@ class BrokerCore:
         return self._flush()
 
     def _flush(self) -> list[Outgoing]:
-        self.blocks.step()  # start a waiting block, enforce a running one's time limit
+        self._extension.step()  # e.g. start a waiting block, enforce a running one's time limit
         out, self._out = self._out, []
         return out
+
+    # --- the interface for extensions ---------------------------------------------
+
+    def attach(self, extension: Extension, ops: Mapping[Op, ClientOp]) -> None:
+        """Run ``extension`` on this core's workers; the client requests of ``ops`` go to it."""
+        self._extension = extension
+        self._client_ops.update(ops)
+
+    def count(self, counter: str, amount: int = 1) -> None:
+        """Add to one of the broker's counters (reported by stats and metrics)."""
+        self.counters[counter] += amount
+
+    def has_code(self, code_id: str) -> bool:
+        """True when a module with this code id is deployed."""
+        if code_id not in self.known_code and self.store.get_code(code_id) is not None:
+            self.known_code.add(code_id)
+        return code_id in self.known_code
+
+    def idle_workers(self) -> list[WorkerState]:
+        """The workers holding no job, longest idle first."""
+        return list(self.idle.values())
+
+    def jobs_held(self) -> Iterable[Job]:
+        """Every job some worker holds (running or waiting behind another)."""
+        return (job for worker in self.workers.values() for job in worker.jobs)
+
+    def track(self, job: Job) -> None:
+        """Enter an accepted request (its ``key``): a retry re-attaches to it instead of running it twice."""
+        self.active[job.key] = job
+
+    def untrack(self, job: Job) -> None:
+        """The request of ``job`` was answered (or given up): its id is no longer in flight."""
+        if self.active.get(job.key) is job:
+            del self.active[job.key]
+
+    def dispatch(self, worker: WorkerState, job: Job) -> None:
+        """Send ``job`` to ``worker`` (which has a free credit)."""
+        self._assign(worker, job)
+        self._send_job(worker, job)
+
+    def dispatch_queued(self) -> None:
+        """Give runnable queued jobs to workers with credits (after whatever held them ended)."""
+        for worker in [*self.idle.values(), *self.spare.values()]:
+            if not self._fill(worker):
+                return
+
+    def reply(self, identity: bytes, key: bytes, rid: bytes, body: dict[str, Any], *,
+              remember: bool = True, record: bool = False) -> None:
+        """Send a FINAL for request ``rid`` (scoped as ``key``), remembered for the client's retries.
+
+        With ``remember`` false (a storage failure) the id is left free: a
+        retry runs again. With ``record`` the reply is also stored as the
+        request's receipt (:meth:`_record`), so even a restarted broker never
+        runs it again.
+        """
+        if record:
+            self._record(key, rid, body)
+        frames = p.encode(p.CLIENT_TAG, Command.FINAL, rid, body)
+        if remember:
+            self._remember(key, frames)
+        self._send_client(identity, frames)
+
+    def fail(self, identity: bytes, key: bytes, rid: bytes, exc: errors.PoolError, *,
+             remember: bool = True) -> None:
+        """Answer request ``rid`` with an ERROR, remembered for retries unless told not to."""
+        frames = p.error_frames(rid, p.error_code(exc), exc.reason)
+        if remember:
+            self._remember(key, frames)
+        self._send_client(identity, frames)
+
+    def storage_error(self, exc: BaseException, rid: bytes | None, what: str) -> errors.StorageError:
+        """Log and count a store that failed to write; the typed error to answer with."""
+        self.counters["storage_errors"] += 1
+        logs.event(self.log, "storage_error", rid, level=logging.ERROR, during=what, error=str(exc))
+        return errors.StorageError(f"the state store failed during {what}: {exc}; nothing was committed, "
+                                   "retry later")
 
     # --- clients ------------------------------------------------------------
 
@@ -433,7 +583,10 @@ class BrokerCore:
         else:
             if self.log.isEnabledFor(logging.INFO):  # the arguments cost on the hot path: only when logged
                 logs.event(self.log, "request", rid, op=str(op), code_id=message.body.get("code_id"))
-            self._client_ops[op](identity, key, message)
+            handle = self._client_ops.get(op)
+            if handle is None:
+                raise errors.BadRequest(f"this broker does not serve op {op}", rid)
+            handle(identity, key, message)
 
     def _stored_reply(self, op: Op, key: bytes, rid: bytes) -> list[bytes] | None:
         """The reply already given to request ``key``: kept in memory, or a committed call's receipt."""
@@ -452,17 +605,6 @@ class BrokerCore:
         logs.event(self.log, "rejected", rid, code=code.name, reason=exc.reason, limit=limit or None)
         self._send_client(identity, p.error_frames(rid, code, exc.reason, limit))
 
-    def _reply(self, identity: bytes, key: bytes, rid: bytes, body: dict[str, Any],
-               remember: bool = True) -> None:
-        """Send a FINAL for request ``rid`` (scoped as ``key``), remembered for the client's retries.
-
-        With ``remember`` false (a storage failure) the id is left free: a retry runs again.
-        """
-        frames = p.encode(p.CLIENT_TAG, Command.FINAL, rid, body)
-        if remember:
-            self._remember(key, frames)
-        self._send_client(identity, frames)
-
     def _remember(self, key: bytes, frames: list[bytes]) -> None:
         self.replies.put(key, frames, self.clock())
 
@@ -474,19 +616,18 @@ class BrokerCore:
         rid = message.request_id
         limits.check_deploy(module, self.config, rid)
         code_id = p.code_id(module)
-        if self._has_code(code_id):  # stored already, so valid: nothing to check again
+        if self.has_code(code_id):  # stored already, so valid: nothing to check again
             self.counters["deploys"] += 1
-            self._reply(identity, key, rid, {"code_id": code_id})
+            self.reply(identity, key, rid, {"code_id": code_id})
         elif self.defer_validation and len(module) >= self.config.validate_inline:
             task = Validation(identity, key, rid, module, code_id)
             self.validating[key] = task
             self._validations.append(task)
             self.counters["deploys_validated_off_loop"] += 1
         else:
-            try:
-                self.validate(module)
-            except Exception as exc:
-                raise errors.InvalidModule(f"invalid module: {exc}") from exc
+            error = self.validate(module)
+            if error is not None:
+                raise errors.InvalidModule(f"invalid module: {error}")
             self._store_module(identity, key, rid, module, code_id)
 
     def _store_module(self, identity: bytes, key: bytes, rid: bytes, module: bytes, code_id: str) -> None:
@@ -494,19 +635,14 @@ class BrokerCore:
         try:
             self.store.put_code(code_id, module)
         except STORAGE_ERRORS as exc:
-            raise self._storage_error(exc, rid, "deploy") from exc
+            raise self.storage_error(exc, rid, "deploy") from exc
         self.known_code.add(code_id)
         self.counters["deploys"] += 1
-        self._reply(identity, key, rid, {"code_id": code_id})
-
-    def _has_code(self, code_id: str) -> bool:
-        if code_id not in self.known_code and self.store.get_code(code_id) is not None:
-            self.known_code.add(code_id)
-        return code_id in self.known_code
+        self.reply(identity, key, rid, {"code_id": code_id})
 
     def _call(self, identity: bytes, key: bytes, message: p.Message) -> None:
         body = message.body
-        if not self._has_code(body["code_id"]):
+        if not self.has_code(body["code_id"]):
             raise errors.UnknownCode(f"no module deployed with code id {body['code_id']}")
         if len(self.queue) >= self.config.max_queue:
             raise errors.Busy(f"the queue is full ({len(self.queue)} requests); try again later")
@@ -551,17 +687,14 @@ class BrokerCore:
         }
         now = self.clock()
         return Job(message.request_id, identity, op, body["code_id"], p.pack(request), now,
-                   now + timeout + cfg.grace)
+                   now + timeout + cfg.grace, self.calls)
 
     def _stats(self, identity: bytes, key: bytes, message: p.Message) -> None:
-        self._reply(identity, key, message.request_id, self.stats())
-
-    def _block(self, identity: bytes, key: bytes, message: p.Message) -> None:
-        self.blocks.request(identity, key, message)
+        self.reply(identity, key, message.request_id, self.stats())
 
     def _state_get(self, identity: bytes, key: bytes, message: p.Message) -> None:
         value, version = self.store.get(message.body["code_id"], message.body["key"])
-        self._reply(identity, key, message.request_id, {"value": value, "version": version})
+        self.reply(identity, key, message.request_id, {"value": value, "version": version})
 
     def stats(self) -> dict[str, Any]:
         """Pool statistics: workers, queue, in flight, jobs done, cache hit rate, counters."""
@@ -588,7 +721,7 @@ class BrokerCore:
         """Dispatch to an idle worker (one with the module cached if any) or queue."""
         worker = self._pick_worker(job.code_id) if self._can_run(job) else None
         if worker is not None:
-            self._dispatch(worker, job)
+            self.dispatch(worker, job)
         elif front:
             self.queue.appendleft(job)
         else:
@@ -596,7 +729,7 @@ class BrokerCore:
 
     def _can_run(self, job: Job) -> bool:
         """False while an exclusive re-execution holds the job's contract (or, for that job, waits for it)."""
-        if self.blocks.holds(job):
+        if self._extension.holds(job):
             return False
         if job.exclusive:
             return not any(held.code_id == job.code_id and not held.abandoned
@@ -630,12 +763,6 @@ class BrokerCore:
         del self.queue[first]
         return job
 
-    def _dispatch_idle(self) -> None:
-        """Give runnable queued jobs to workers with credits (after an exclusive job or a block ends)."""
-        for worker in [*self.idle.values(), *self.spare.values()]:
-            if not self._fill(worker):
-                return
-
     def _fill(self, worker: WorkerState) -> bool:
         """Give ``worker`` queued jobs up to its free credits, in one REQUEST; False when none was left."""
         jobs = []
@@ -653,11 +780,6 @@ class BrokerCore:
             self._out.append(Outgoing(Side.BACKEND, worker.identity, frames))
             self.counters["batched_jobs"] += len(jobs)
         return worker.free > 0
-
-    def _dispatch(self, worker: WorkerState, job: Job) -> None:
-        """Send ``job`` to ``worker`` (which has a free credit)."""
-        self._assign(worker, job)
-        self._send_job(worker, job)
 
     def _send_job(self, worker: WorkerState, job: Job) -> None:
         frames = [p.WORKER_TAG, bytes((Command.REQUEST,)), job.job_id, job.request]
@@ -679,8 +801,8 @@ class BrokerCore:
                        attempt=job.attempts)
 
     def _make_idle(self, worker: WorkerState) -> None:
-        """A worker has credits again: fill them (a block's task first), or note it idle or spare."""
-        if not worker.jobs and self.blocks.assign(worker):
+        """A worker has credits again: fill them (the extension's job first), or note it idle or spare."""
+        if not worker.jobs and self._extension.assign(worker):
             return
         self._fill(worker)
         self._place(worker)
@@ -745,7 +867,7 @@ class BrokerCore:
         self.counters["workers_left"] += 1
         if worker.jobs:
             self._requeue_held(worker, loss, unstarted)
-            self._dispatch_idle()  # its jobs no longer hold their contracts: queued ones may run now
+            self.dispatch_queued()  # its jobs no longer hold their contracts: queued ones may run now
 
     def _requeue_held(self, worker: WorkerState, loss: Loss, unstarted: frozenset[bytes] = frozenset()
                       ) -> None:
@@ -759,21 +881,19 @@ class BrokerCore:
         self.spare.pop(worker.identity, None)
         started = 1 if jobs and jobs[0].job_id not in unstarted else 0
         for job in reversed(jobs[started:]):  # to the queue's head in their order, after the lost one
-            if job.op is Op.BLOCK:  # a block's waiting task: its calls are re-issued, no loss counted
-                self.blocks.lost(job, loss, started=False)
-                continue
-            job.attempts -= 1
-            if not job.abandoned:
-                self.counters["requeued_waiting"] += 1
-                self._submit(job, front=True)
+            job.owner.lost(job, loss, started=False)
         if started:
-            self._requeue(jobs[0], loss)
+            jobs[0].owner.lost(jobs[0], loss, started=True)
 
-    def _requeue(self, job: Job, loss: Loss) -> None:
+    def _requeue_waiting(self, job: Job) -> None:
+        """A call that only waited at a lost worker: back to the queue's head, as never tried."""
+        job.attempts -= 1
+        if not job.abandoned:
+            self.counters["requeued_waiting"] += 1
+            self._submit(job, front=True)
+
+    def _requeue(self, job: Job, loss: str) -> None:
         """A job lost its worker: run it elsewhere with a fresh time budget, or give up at the cap."""
-        if job.op is Op.BLOCK:
-            self.blocks.lost(job, loss)
-            return
         if job.abandoned:
             return
         job.losses += 1
@@ -793,15 +913,9 @@ class BrokerCore:
         if job is None:
             reply: dict[str, Any] = {"seq": body["seq"], "error": "no such job on this broker"}
         elif body["op"] == Op.GET:
-            reply = self.blocks.read(job, body) if job.op is Op.BLOCK else self._serve_read(job, body)
-        elif job.op is Op.BLOCK:
-            reply = self.blocks.code(job, body)
-        elif job.code_fetches >= MAX_CODE_FETCHES:
-            self.counters["refused_code_fetches"] += 1
-            reply = {"seq": body["seq"], "error": "the module was already sent for this job"}
+            reply = job.owner.read(job, body)
         else:
-            job.code_fetches += 1
-            reply = {"seq": body["seq"], "code": self.store.get_code(job.code_id)}
+            reply = job.owner.code(job, body)
         self.counters["callbacks"] += 1
         self._out.append(Outgoing(Side.BACKEND, identity, p.encode(
             p.WORKER_TAG, Command.CALLBACK_REPLY, message.request_id, reply)))
@@ -811,6 +925,14 @@ class BrokerCore:
         value, version = self.store.get(job.code_id, body["key"])
         job.reads.setdefault(body["key"], version)
         return {"seq": body["seq"], "value": value, "version": version}
+
+    def _serve_code(self, job: Job, body: dict[str, Any]) -> dict[str, Any]:
+        """A job's module, sent once per attempt (MAX_CODE_FETCHES)."""
+        if job.code_fetches >= MAX_CODE_FETCHES:
+            self.counters["refused_code_fetches"] += 1
+            return {"seq": body["seq"], "error": "the module was already sent for this job"}
+        job.code_fetches += 1
+        return {"seq": body["seq"], "code": self.store.get_code(job.code_id)}
 
     def _final(self, worker: WorkerState | None, identity: bytes, message: p.Message) -> None:
         """A job's result, which also hands the worker's credit back."""
@@ -843,10 +965,7 @@ class BrokerCore:
         if job.abandoned:
             self.counters["late_finals"] += 1
             return True
-        if job.op is Op.BLOCK:
-            self.blocks.finished(job, result)
-        else:
-            self._complete(job, result)
+        job.owner.finished(job, result)
         return True
 
     def _complete(self, job: Job, result: dict[str, Any]) -> None:
@@ -875,7 +994,7 @@ class BrokerCore:
             self.store.commit_with_receipt(job.code_id, job.reads, writes, job.key, receipt,
                                            self.config.result_ttl)
         except STORAGE_ERRORS as exc:
-            failure = self._storage_error(exc, job.request_id, "commit")
+            failure = self.storage_error(exc, job.request_id, "commit")
             self._answer(job, _failed({}, ErrorCode.STORAGE, failure.reason), remember=False)
             return False
         except StaleRead:
@@ -888,15 +1007,8 @@ class BrokerCore:
                                       f"state kept changing under the call ({job.attempts} attempts)"))
             return False
         self.counters["commits"] += 1
-        self.blocks.committed(job.code_id, writes)
+        self._extension.committed(job.code_id, writes)
         return True
-
-    def _storage_error(self, exc: BaseException, rid: bytes | None, what: str) -> errors.StorageError:
-        """Log and count a store that failed to write; the typed error to answer with."""
-        self.counters["storage_errors"] += 1
-        logs.event(self.log, "storage_error", rid, level=logging.ERROR, during=what, error=str(exc))
-        return errors.StorageError(f"the state store failed during {what}: {exc}; nothing was committed, "
-                                   "retry later")
 
     def _escalate(self, job: Job) -> None:
         """After ``exclusive_after`` stale reads, run the job alone on its contract: it cannot lose again."""
@@ -911,7 +1023,7 @@ class BrokerCore:
         if job.exclusive:
             job.exclusive = False
             self.exclusive.discard(job.code_id)
-            self._dispatch_idle()
+            self.dispatch_queued()
         if self.active.pop(job.key, None) is job:
             self._release(job)
         self.counters["jobs_done"] += 1
@@ -925,7 +1037,7 @@ class BrokerCore:
                        latency_ms=round(latency * 1000, 3))
         if remember and not recorded and job.op is Op.CALL:
             self._record(job.key, job.request_id, result)
-        self._reply(job.client, job.key, job.request_id, result, remember)
+        self.reply(job.client, job.key, job.request_id, result, remember=remember)
 
     def _record(self, key: bytes, rid: bytes, result: Mapping[str, Any]) -> None:
         """Store the outcome of a request that wrote nothing as its receipt, so a retry never runs it again.
@@ -936,7 +1048,7 @@ class BrokerCore:
         try:
             self.store.record_receipt(key, p.pack(result), self.config.result_ttl)
         except STORAGE_ERRORS as exc:
-            self._storage_error(exc, rid, "receipt")
+            self.storage_error(exc, rid, "receipt")
 
     # --- time ------------------------------------------------------------------------
 
@@ -963,12 +1075,12 @@ class BrokerCore:
 
     def _time_out(self, jobs: Iterable[Job], where: str) -> None:
         for job in jobs:
-            if job.op is Op.BLOCK:
-                self.blocks.lost(job, f"timed out {where}")
-                continue
-            self.counters["timeouts"] += 1
-            message = f"no result within {job.deadline - job.arrival:.1f}s (timed out {where})"
-            self._answer(job, _failed({}, ErrorCode.TIMEOUT, message))
+            job.owner.timed_out(job, where)
+
+    def _answer_timeout(self, job: Job, where: str) -> None:
+        self.counters["timeouts"] += 1
+        message = f"no result within {job.deadline - job.arrival:.1f}s (timed out {where})"
+        self._answer(job, _failed({}, ErrorCode.TIMEOUT, message))
 
     def _expire_workers(self, now: float) -> None:
         for worker in [w for w in self.workers.values() if w.expires <= now]:
@@ -996,7 +1108,34 @@ class BrokerCore:
             try:
                 self.store.purge_receipts()
             except STORAGE_ERRORS as exc:
-                self._storage_error(exc, None, "purge")
+                self.storage_error(exc, None, "purge")
+
+
+class _Calls:
+    """The owner of ordinary calls and queries: their events go to the core's own handling."""
+
+    queue_behind = True
+
+    def __init__(self, core: BrokerCore) -> None:
+        self.core = core
+
+    def finished(self, job: Job, result: dict[str, Any]) -> None:
+        self.core._complete(job, result)
+
+    def lost(self, job: Job, why: str, started: bool) -> None:
+        if started:
+            self.core._requeue(job, why)
+        else:
+            self.core._requeue_waiting(job)
+
+    def timed_out(self, job: Job, where: str) -> None:
+        self.core._answer_timeout(job, where)
+
+    def read(self, job: Job, body: dict[str, Any]) -> dict[str, Any]:
+        return self.core._serve_read(job, body)
+
+    def code(self, job: Job, body: dict[str, Any]) -> dict[str, Any]:
+        return self.core._serve_code(job, body)
 
 
 SCOPE_CURVE, SCOPE_CHOSEN, SCOPE_CONNECTION = b"k", b"s", b"c"

@@ -8,10 +8,20 @@ ZeroMQ's descriptor is edge-triggered, so after every batch the loop asks
 the sockets (``EVENTS``) whether more is waiting before it sleeps. A tick
 timer lets the core expire deadlines.
 
-A deploy of a big module is validated off the loop: the core hands it out
+The broker is handed its validator of deployed modules (``validate``, a
+module-level function, so a spawned process can import it by name); the
+public ``wasmpool.Broker`` (``wasmpool.embed``) passes the engine's. A
+deploy of a big module is validated off the loop: the core hands it out
 (``take_validations``), one process the broker owns (started on the first
-such deploy) decodes and validates it, and the answer goes back to the core
+such deploy) runs the validator on it, and the answer goes back to the core
 as a loop callback. Heartbeats and calls flow meanwhile.
+
+The server composes the broker: the socket-free core with blocks attached
+(``wasmpool.broker.blocks.coordinator``). It owns the process, so the
+process-wide policy is its own: :class:`CollectorPolicy` pauses CPython's
+cyclic garbage collector while a block runs (a full collection over the
+broker's heap mid-block would stall every worker), collects between blocks
+run back to back, and turns it back on once a block's reply is sent.
 
 Both sockets are ``ROUTER_MANDATORY``: a job sent to a worker whose
 connection is gone (its process died) fails at once, and the core hands the
@@ -27,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import multiprocessing
 import os
@@ -38,7 +49,8 @@ from typing import Any, cast
 
 import zmq
 from wasmpool.broker import logs
-from wasmpool.broker.core import BrokerConfig, BrokerCore, Outgoing, Side, Validation, module_error
+from wasmpool.broker.blocks.coordinator import attach_blocks
+from wasmpool.broker.core import BrokerConfig, BrokerCore, Outgoing, Side, Validation, Validator
 from wasmpool.broker.limits import OperatorLimits
 from wasmpool.broker.metrics import MetricsServer
 from wasmpool.broker.security import CurveServer, PeerRole, apply_server, authenticator, exposed
@@ -62,6 +74,9 @@ class Broker:
 
     ``state`` is a :class:`StateStore` or a store URL (``sqlite:var/state.db``,
     ``memory:``); a store opened here from a URL is closed by :meth:`close`.
+    ``validate`` judges deployed modules (required: see
+    :data:`~wasmpool.broker.core.Validator`, and ``wasmpool.Broker`` for the
+    engine's).
     ``setup_socket`` is called on each ROUTER socket before it binds (e.g. to
     make it a CurveZMQ server).
 
@@ -77,7 +92,7 @@ class Broker:
     """
 
     def __init__(self, state: StateStore | str = "memory:", frontend: str = DEFAULT_FRONTEND,
-                 backend: str = DEFAULT_BACKEND, *, config: BrokerConfig | None = None,
+                 backend: str = DEFAULT_BACKEND, *, validate: Validator, config: BrokerConfig | None = None,
                  context: zmq.Context[Any] | None = None, clock: Callable[[], float] = time.monotonic,
                  tick: float = TICK, setup_socket: Callable[[zmq.Socket[Any]], object] | None = None,
                  curve: CurveServer | None = None, limits: OperatorLimits | None = None,
@@ -88,8 +103,11 @@ class Broker:
         self.store = open_store(state) if isinstance(state, str) else state
         if limits is not None:
             config = limits.configure(config or BrokerConfig())
-        self.core = BrokerCore(self.store, config=config, clock=clock)
+        self.core = BrokerCore(self.store, config=config, clock=clock, validate=validate)
         self.core.defer_validation = True  # big modules are validated by self._validator, off the loop
+        self.blocks = attach_blocks(self.core)
+        self.collector = CollectorPolicy()
+        self.validate = validate
         self._validator: ProcessPoolExecutor | None = None
         self.frontend_bind, self.backend_bind = frontend, backend
         self.curve = curve
@@ -183,7 +201,7 @@ class Broker:
                 self._ticker.cancel()
             for fd in fds:
                 loop.remove_reader(fd)
-            self.core.settle(closing=True)  # a collector paused for a block is not left paused
+            self.collector.close()  # a collector paused for a block is not left paused
             self._farewell()
             self.close()
 
@@ -195,7 +213,7 @@ class Broker:
                 self._tick_due = False
                 self._send(self.core.tick())
                 self._send(self.core.heartbeats())
-                self._send(self.core.settle())
+                self._settle()
                 self._check_drain()
             if moved:
                 if self.clock() - yielded > FAIRNESS:  # busy for a while: let the node's other tasks run
@@ -296,7 +314,7 @@ class Broker:
             except zmq.Again:
                 return count
             self._send(handle(frames[0], frames[1:], user))
-            self._send(self.core.settle())
+            self._settle()
             self._validate_off_loop()
         return BATCH
 
@@ -308,9 +326,14 @@ class Broker:
             except zmq.Again:
                 return count
             self._send(handle(frames[0], frames[1:]))
-            self._send(self.core.settle())
+            self._settle()
             self._validate_off_loop()
         return BATCH
+
+    def _settle(self) -> None:
+        """After an event's messages went out: the core's deferred work, then the collector's state."""
+        self._send(self.core.settle())
+        self.collector.observe(self.blocks.running, self.blocks.started)
 
     def _validate_off_loop(self) -> None:
         """Hand the deploys the core set aside to the validating process; answers come back to the loop."""
@@ -318,7 +341,7 @@ class Broker:
             if self._validator is None:
                 self._validator = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                                       initializer=exit_with_parent, initargs=(os.getpid(),))
-            future = self._validator.submit(module_error, task.module)
+            future = self._validator.submit(self.validate, task.module)
             future.add_done_callback(functools.partial(self._back_to_loop, task))
 
     def _back_to_loop(self, task: Validation, done: Future[str | None]) -> None:
@@ -337,6 +360,7 @@ class Broker:
         except Exception as exc:  # the validating process died: say so rather than leave the deploy waiting
             error = f"the module could not be validated ({type(exc).__name__}); deploy it again"
         self._send(self.core.validated(task, error))
+        self._settle()
 
     def _send(self, messages: list[Outgoing]) -> None:
         assert self._sockets is not None
@@ -363,6 +387,42 @@ class Broker:
         bye = [Outgoing(Side.BACKEND, identity, p.encode(p.WORKER_TAG, p.Command.DISCONNECT, b"bye", {}))
                for identity in self.core.workers]
         self._send(bye)
+
+
+class CollectorPolicy:
+    """When the broker's process runs CPython's cyclic garbage collector: not while a block runs.
+
+    :meth:`observe` is called after the messages of every event were sent,
+    with whether a block runs and how many blocks have started. A block
+    starting pauses the collector (its state before is kept); a block
+    started right after another one gets a collection first, as between
+    any two blocks; and a block's end turns it back on -- after the reply
+    went out, since the first allocation after :func:`gc.enable` may run a
+    collection over everything the block left.
+    """
+
+    def __init__(self) -> None:
+        self.paused = False  # the collector is off because of a block
+        self.was_on = False  # its state before the first block of the run paused it
+        self.block = 0  # the block (by start count) that paused it
+
+    def observe(self, running: bool, started: int) -> None:
+        if running and not self.paused:
+            self.paused, self.was_on, self.block = True, gc.isenabled(), started
+            gc.disable()
+        elif running and started != self.block:  # blocks back to back: collect between them
+            self.block = started
+            if self.was_on:
+                gc.collect()
+        elif not running and self.paused:
+            self.close()
+
+    def close(self) -> None:
+        """Turn the collector back on if a block paused it (the broker stops, or the block ended)."""
+        if self.paused:
+            self.paused = False
+            if self.was_on:
+                gc.enable()
 
 
 ORPHAN_CHECK = 1.0  # seconds between a validating process's looks at its parent

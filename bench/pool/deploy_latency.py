@@ -30,7 +30,7 @@ from wasmpool.client import Client  # noqa: E402
 PROBE = (ROOT / "tests" / "pool" / "fixtures" / "probe.wasm").read_bytes()
 BROKER = """
 import asyncio
-from wasmpool.broker.server import Broker
+from wasmpool.embed import Broker
 broker = Broker("memory:", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*")
 broker.bind()
 print(broker.frontend_endpoint, broker.backend_endpoint, flush=True)

@@ -39,7 +39,7 @@ MIB = 1024 * 1024
 ASKED = itertools.count()
 BROKER = """
 import asyncio, sys
-from wasmpool.broker.server import Broker
+from wasmpool.embed import Broker
 broker = Broker("memory:", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*")
 broker.bind()
 print(broker.frontend_endpoint, broker.backend_endpoint, flush=True)

@@ -106,9 +106,16 @@ Life of a block (:class:`BlockCoordinator`, one per broker):
 5. *Done*: the write set is committed with
    :meth:`~wasmpool.broker.state.StateStore.commit_many` in one atomic commit
    (not at all for a dry run), the state tree moves on, the client gets the
-   result, and held calls resume. The cyclic garbage collector, paused
-   while the block ran (a full collection over the broker's heap would
-   stall every worker), is turned back on once the reply is sent.
+   result, and held calls resume. (The server's loop pauses the cyclic
+   garbage collector while a block runs -- a full collection over the
+   broker's heap would stall every worker -- and turns it back on once the
+   reply is sent: it reads :attr:`BlockCoordinator.running` and
+   :attr:`BlockCoordinator.started`.)
+
+The coordinator is a client of the core: it is attached with
+:func:`attach_blocks`, serves op ``block``, and drives its tasks (jobs it
+owns: :class:`~wasmpool.broker.core.JobOwner`) through the core's public
+interface only.
 
 The state tree (:class:`~wasmpool.broker.blocks.StateTree`) is built from
 :meth:`~wasmpool.broker.state.StateStore.items` when the first block needs it and
@@ -123,7 +130,6 @@ node's configuration.
 
 from __future__ import annotations
 
-import gc
 import math
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
@@ -207,17 +213,27 @@ class Block:
 
 
 class BlockCoordinator:
-    """Runs BLOCK requests on the core's workers, one block at a time; see the module docstring."""
+    """Runs BLOCK requests on the core's workers, one block at a time; see the module docstring.
+
+    It owns its tasks' jobs (:class:`~wasmpool.broker.core.JobOwner`) and is
+    the core's :class:`~wasmpool.broker.core.Extension`.
+    """
+
+    queue_behind = False  # no call waits at a worker behind a block's task: its credits are the block's
 
     def __init__(self, core: BrokerCore) -> None:
         self.core = core
         self.pending: deque[Block] = deque()
         self.current: Block | None = None
+        self.started = 0  # blocks started so far (the server's collector policy tells blocks apart by it)
         self.tasks: dict[Job, Chunk] = {}  # the current block's dispatched, unfinished chunks
         self.tails: dict[bytes, tuple[Job, Chunk]] = {}  # per worker: the current block's chunk sent last
         self._tree: StateTree | None = None
-        self._collector_was_on = False  # the cyclic GC's state before the running block paused it
-        self.collector_due = False  # a block ended with the collector paused: settle() turns it back on
+
+    @property
+    def running(self) -> bool:
+        """A block is running (started, not yet ended)."""
+        return self.current is not None
 
     # --- the state tree ---------------------------------------------------------------------
 
@@ -246,16 +262,15 @@ class BlockCoordinator:
         if len(self.pending) >= MAX_PENDING_BLOCKS:
             raise errors.Busy(f"{len(self.pending)} blocks are waiting; try again later")
         now = self.core.clock()
-        holder = Job(rid, identity, Op.BLOCK, "", b"", now, now + timeout, key=key)
-        self.core.active[key] = holder
+        holder = Job(rid, identity, Op.BLOCK, "", b"", now, now + timeout, self, key=key)
+        self.core.track(holder)
         self.pending.append(Block(holder, calls, bool(body.get("dry_run", False)), body.get("state_root"),
                                   now + timeout, access=tuple(declared(c) for c in calls)))
-        self.core.counters["blocks_accepted"] += 1
+        self.core.count("blocks_accepted")
 
     def holds(self, job: Job) -> bool:
-        """True when ``job`` must wait: an ordinary call while a block is pending or running."""
-        blocks = self.current is not None or bool(self.pending)
-        return blocks and not job.readonly and job.op is not Op.BLOCK
+        """True when the queued call ``job`` must wait: a call (not a query) while a block waits or runs."""
+        return (self.current is not None or bool(self.pending)) and not job.readonly
 
     def assign(self, worker: WorkerState) -> bool:
         """An idle worker: give it a task of the running block if there is one now."""
@@ -296,7 +311,7 @@ class BlockCoordinator:
         """A task's FINAL: an outcome for the run, or a loss when it says nothing about the call."""
         chunk, block = self.tasks.pop(job, None), self.current
         if chunk is None or block is None or block.run is None:
-            self.core.counters["block_stray_finals"] += 1
+            self.core.count("block_stray_finals")
             return
         results = result.get("chunk", [])
         for position, task in enumerate(chunk.tasks):
@@ -311,7 +326,7 @@ class BlockCoordinator:
         stats = block.run.stats
         if stats.aborts * SERIAL_ABORT_SHARE > block.run.block_size and not block.serial:
             block.serial = True
-            self.core.counters["blocks_serial"] += 1
+            self.core.count("blocks_serial")
         self._advance(block)
         worker = self.core.workers.get(chunk.worker)
         if worker is not None and block is self.current:  # it runs the chunk after this one: send the next
@@ -332,6 +347,10 @@ class BlockCoordinator:
             self._lose(block, task, f"worker {why}", count=started)
         self._advance(block)
 
+    def timed_out(self, job: Job, where: str) -> None:
+        """A task past its deadline: lost, as if its worker had died."""
+        self.lost(job, f"timed out {where}")
+
     def step(self) -> None:
         """After every event: enforce the running block's time limit, start the next block when quiet."""
         if self.current is None and not self.pending:
@@ -343,38 +362,23 @@ class BlockCoordinator:
             while self.current is None and self.pending and not self._writers_in_flight():
                 self._start(self.pending.popleft(), now)
         except Exception as exc:  # a bug must not take the broker down, nor leave calls held
-            self.core.counters["internal_errors"] += 1
+            self.core.count("internal_errors")
             if self.current is not None:
                 self._fail(self.current, errors.InternalError(f"internal error in the block: {exc!r}"))
 
-    def settle(self, closing: bool = False) -> None:
-        """After the messages of an event were sent: the work that must not delay them.
+    def settle(self) -> None:
+        """After the messages of an event were sent: the running block's rolling commit.
 
-        - The running block's rolling commit takes the calls that became
-          final (:meth:`BlockRun.roll`): after the worker whose FINAL made
-          them final got its next task, not before.
-        - The collector paused for a block is turned back on, not at the
-          block's end: the first allocation after :func:`gc.enable` runs a
-          collection over everything the block left, which must not delay
-          the block's reply.
-
-        ``closing``: the broker stops; the collector is turned back on even
-        if a block still runs (it is abandoned with the broker).
+        It takes the calls that became final (:meth:`BlockRun.roll`): after
+        the worker whose FINAL made them final got its next task, not before.
         """
         block = self.current
-        if closing:
-            if self.collector_due or (block is not None and self._collector_was_on):
-                self.collector_due = False
-                gc.enable()
-        elif block is not None and block.run is not None and block.commit is not None:
+        if block is not None and block.run is not None and block.commit is not None:
             try:
                 block.run.roll(block.commit)
             except Exception as exc:  # a bug must not take the broker down, nor leave calls held
-                self.core.counters["internal_errors"] += 1
+                self.core.count("internal_errors")
                 self._fail(block, errors.InternalError(f"internal error in the block: {exc!r}"))
-        elif self.collector_due:
-            self.collector_due = False
-            gc.enable()
 
     # --- inside -------------------------------------------------------------------------------
 
@@ -384,7 +388,7 @@ class BlockCoordinator:
         except errors.BadRequest as exc:
             raise errors.BadRequest(f"calls[{index}]: {exc.reason}", rid) from None
         call = BlockCall.from_wire(raw)
-        if not self.core._has_code(call.code_id):
+        if not self.core.has_code(call.code_id):
             raise errors.UnknownCode(f"calls[{index}]: no module deployed with code id {call.code_id}")
         if call.gas_limit > self.core.config.max_gas:
             raise errors.BadRequest(f"calls[{index}]: gas_limit {call.gas_limit} exceeds the maximum "
@@ -403,8 +407,8 @@ class BlockCoordinator:
 
     def _writers_in_flight(self) -> bool:
         """True while an ordinary call runs whose commit could still land."""
-        jobs = (job for w in self.core.workers.values() for job in w.jobs)
-        return any(not job.abandoned and not job.readonly and job.op is not Op.BLOCK for job in jobs)
+        return any(not job.abandoned and not job.readonly and job.owner is not self
+                   for job in self.core.jobs_held())
 
     def _start(self, block: Block, now: float) -> None:
         if now >= block.deadline:
@@ -414,13 +418,7 @@ class BlockCoordinator:
                 f"the state root is {self.tree.root.hex()}, not the expected {block.expected_root.hex()}"))
         else:
             self.current = block
-            if self.collector_due:  # blocks back to back: collect between them, as between any two
-                self.collector_due = False
-                gc.collect()
-                self._collector_was_on = True
-            else:
-                self._collector_was_on = gc.isenabled()
-            gc.disable()  # a full collection of the broker's heap mid-block would stall every worker
+            self.started += 1
             block.run = BlockRun(len(block.calls), storage(self.core.store, block.versions))
             block.commit = RollingCommit(self.tree)
             self._predict(block)
@@ -433,7 +431,7 @@ class BlockCoordinator:
             conflicts = predicted_conflicts(block.access, self._chunk_limit(block), workers)
             if conflicts * SERIAL_ABORT_SHARE > len(block.calls):
                 block.serial = True
-                self.core.counters["blocks_serial_predicted"] += 1
+                self.core.count("blocks_serial_predicted")
 
     def _chunk_limit(self, block: Block) -> int:
         """How many calls the next chunk may take: a few chunks per worker (serial: MAX_CHUNK)."""
@@ -468,7 +466,7 @@ class BlockCoordinator:
             if not tasks:
                 break
             self._dispatch(worker, block, tasks)
-            self.core.counters["block_tasks_queued"] += 1
+            self.core.count("block_tasks_queued")
             queued += 1
         return True
 
@@ -491,7 +489,7 @@ class BlockCoordinator:
         if not tasks:
             return False
         self._dispatch(worker, block, tasks)
-        self.core.counters["block_tasks_continued"] += 1
+        self.core.count("block_tasks_continued")
         return True
 
     def _dispatch(self, worker: WorkerState, block: Block, tasks: list[Task]) -> None:
@@ -509,12 +507,12 @@ class BlockCoordinator:
         request = p.pack(body)
         budget = len(tasks) * config.default_timeout + config.grace
         job = Job(block.request_id, block.holder.client, Op.BLOCK, first["code_id"], request, now,
-                  now + budget)
+                  now + budget, self)
         self.tasks[job] = chunk
         self.tails[worker.identity] = (job, chunk)
-        self.core.counters["block_tasks"] += 1
-        self.core.counters["block_chunk_calls"] += len(tasks)
-        self.core._dispatch(worker, job)
+        self.core.count("block_tasks")
+        self.core.count("block_chunk_calls", len(tasks))
+        self.core.dispatch(worker, job)
 
     def _prefetched(self, block: Block, chunk: Chunk) -> list[dict[str, Any]]:
         """The chunk's job bodies with the reads answered ahead (``prefetched``), noted in ``chunk.reads``.
@@ -548,7 +546,7 @@ class BlockCoordinator:
             chunk.reads[location] = version
             pairs[wanted[location]].append([location[1], value])
             sent += 1
-        self.core.counters["block_prefetched"] += sent
+        self.core.count("block_prefetched", sent)
         for job, ahead in zip(jobs, pairs, strict=True):
             if ahead:
                 job["prefetched"] = ahead
@@ -587,7 +585,7 @@ class BlockCoordinator:
             else:
                 return f"a read of call {writer}'s writes in the chain"
         if not block.run.finish_reads(task, outcome(code_id, entry), read_set):
-            self.core.counters["block_refused"] += 1
+            self.core.count("block_refused")
         return None
 
     def _lose(self, block: Block, task: Task, why: str, count: bool = True) -> None:
@@ -597,7 +595,7 @@ class BlockCoordinator:
         if not count:
             return
         block.losses[task.tx_index] += 1
-        self.core.counters["block_tasks_lost"] += 1
+        self.core.count("block_tasks_lost")
         if block.losses[task.tx_index] >= self.core.config.max_attempts:
             self._fail(block, errors.BlockFailed(
                 f"call {task.tx_index} could not be executed: {block.losses[task.tx_index]} executions "
@@ -607,7 +605,7 @@ class BlockCoordinator:
         """After a change: finish the block when done, else offer tasks to every idle worker."""
         if block is not self.current or block.run is None:
             return
-        for worker in list(self.core.idle.values()):
+        for worker in self.core.idle_workers():
             if not self._offer(worker, block):
                 break
         if block.run.done:  # the last validations run inside next_task
@@ -619,9 +617,7 @@ class BlockCoordinator:
         after, writes = block.commit.tree, block.commit.writes
         wire = result.to_wire()
         receipt = p.pack(wire)  # the reply, kept by the store: a retry after a restart gets it, not a re-run
-        if not block.dry_run and not writes:
-            self.core._record(block.holder.key, block.request_id, wire)
-        elif not block.dry_run:
+        if not block.dry_run and writes:
             reads = {location: block.versions[location] for location in block.run.memory.base_reads}
             try:
                 self.core.store.commit_many_with_receipt(reads, writes, block.holder.key, receipt,
@@ -630,43 +626,50 @@ class BlockCoordinator:
                 self._fail(block, errors.Conflict(f"state changed under the block: {exc}"))
                 return
             except STORAGE_ERRORS as exc:  # disk full, I/O error: answered, and the id left free for a retry
-                self._fail(block, self.core._storage_error(exc, block.request_id, "block commit"),
+                self._fail(block, self.core.storage_error(exc, block.request_id, "block commit"),
                            remember=False)
                 return
         if not block.dry_run:
             self._tree = after
         stats = block.run.stats
-        counters = self.core.counters
-        counters["blocks_done"] += 1
-        counters["block_calls"] += block.run.block_size
-        counters["block_aborts"] += stats.aborts
-        counters["block_suspensions"] += stats.suspensions
+        count = self.core.count
+        count("blocks_done")
+        count("block_calls", block.run.block_size)
+        count("block_aborts", stats.aborts)
+        count("block_suspensions", stats.suspensions)
         self._end(block)
-        self.core._reply(block.holder.client, block.holder.key, block.request_id, wire)
+        # a block that wrote nothing (and is no dry run) keeps its reply as a receipt all the same
+        holder = block.holder
+        self.core.reply(holder.client, holder.key, holder.request_id, wire,
+                        record=not block.dry_run and not writes)
 
     def _fail(self, block: Block, exc: errors.PoolError, remember: bool = True) -> None:
         """End a block without committing anything, answering an ERROR (remembered unless told not to)."""
         if block in self.pending:
             self.pending.remove(block)
-        self.core.counters["blocks_failed"] += 1
+        self.core.count("blocks_failed")
         self._end(block)
-        frames = p.error_frames(block.request_id, p.error_code(exc), exc.reason)
-        if remember:
-            self.core._remember(block.holder.key, frames)
-        self.core._send_client(block.holder.client, frames)
+        holder = block.holder
+        self.core.fail(holder.client, holder.key, holder.request_id, exc, remember=remember)
 
     def _end(self, block: Block) -> None:
         """Forget a block: its still-running tasks become late, and held calls may run again."""
-        self.core.active.pop(block.holder.key, None)
+        self.core.untrack(block.holder)
         if block is self.current:
             for job in self.tasks:
                 job.abandoned = True
             self.tasks.clear()
             self.tails.clear()
             self.current = None
-            self.collector_due = self._collector_was_on  # re-enabled by settle(), once the reply is out
         if not self.pending:
-            self.core._dispatch_idle()
+            self.core.dispatch_queued()
+
+
+def attach_blocks(core: BrokerCore) -> BlockCoordinator:
+    """Run blocks on ``core``: a coordinator attached as its extension, serving op ``block``."""
+    blocks = BlockCoordinator(core)
+    core.attach(blocks, {Op.BLOCK: blocks.request})
+    return blocks
 
 
 def storage(store: StateStore, versions: dict[Location, int]) -> Storage:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,13 @@ import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from wasmpool.broker.core import BrokerConfig, BrokerCore, Outgoing, Side
+from wasmpool.broker import server
+from wasmpool.broker.blocks.coordinator import attach_blocks
+from wasmpool.broker.core import BrokerConfig, BrokerCore, Outgoing, Side, trust_deployer
 from wasmpool.broker.state import MemoryStore
+from wasmpool.worker.validate import module_error
 
+from wasmpool.embed import Broker
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command, ErrorCode
 
@@ -39,7 +44,9 @@ class Harness:
     def __init__(self, **config: Any) -> None:
         self.clock = Clock()
         self.store = MemoryStore()
-        self.core = BrokerCore(self.store, config=BrokerConfig(**config), clock=self.clock)
+        self.core = BrokerCore(self.store, config=BrokerConfig(**config), clock=self.clock,
+                               validate=module_error)
+        self.blocks = attach_blocks(self.core)  # as the server composes the broker
         self.rid = 0
 
     def client(self, body: dict[str, Any], rid: bytes | None = None,
@@ -118,6 +125,55 @@ def test_an_invalid_module_is_refused_with_the_engines_message() -> None:
     assert body["code"] == ErrorCode.INVALID_MODULE
     assert body["message"].startswith("invalid module: ")
     assert h.store.get_code(p.code_id(b"\x00asm\x01\x00\x00\x00\x05")) is None
+
+
+def test_a_core_cannot_be_built_without_a_validator() -> None:
+    # The broker does not know the engine: nothing checks deploys unless whoever starts it says how.
+    with pytest.raises(TypeError, match="validate"):
+        BrokerCore(MemoryStore())  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="validate"):
+        server.Broker("memory:", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*")  # type: ignore[call-arg]
+
+
+def test_the_validator_handed_to_the_core_judges_deploys() -> None:
+    seen: list[bytes] = []
+
+    def refuse(module: bytes) -> str | None:
+        seen.append(module)
+        return "not today"
+
+    core = BrokerCore(MemoryStore(), validate=refuse)
+    (out,) = core.client_message(CLIENT, p.encode(p.CLIENT_TAG, Command.REQUEST, b"d", {"op": "deploy",
+                                                                                      "code": PROBE}))
+    assert seen == [PROBE]
+    assert reply_body(out)["code"] == ErrorCode.INVALID_MODULE
+    assert reply_body(out)["message"] == "invalid module: not today"
+
+
+def test_trusting_the_deployer_is_an_explicit_choice_that_stores_any_bytes() -> None:
+    garbage = b"\x00asm\x01\x00\x00\x00\x05"
+    core = BrokerCore(MemoryStore(), validate=trust_deployer)
+    (out,) = core.client_message(CLIENT, p.encode(p.CLIENT_TAG, Command.REQUEST, b"d", {"op": "deploy",
+                                                                                      "code": garbage}))
+    assert command(out) is Command.FINAL and reply_body(out)["code_id"] == p.code_id(garbage)
+    assert core.store.get_code(p.code_id(garbage)) == garbage
+
+
+def test_the_public_broker_validates_with_the_engine() -> None:
+    broker = Broker("memory:", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*")
+    try:
+        assert broker.core.validate is module_error
+        assert module_error(b"\x00asm\x01\x00\x00\x00\x05") is not None and module_error(PROBE) is None
+    finally:
+        broker.close()
+
+
+def test_a_core_without_blocks_attached_refuses_a_block() -> None:
+    core = BrokerCore(MemoryStore(), validate=module_error)
+    body = {"op": "block", "calls": [{"code_id": PROBE_ID, "function": "add"}]}
+    (out,) = core.client_message(CLIENT, p.encode(p.CLIENT_TAG, Command.REQUEST, b"b", body))
+    assert command(out) is Command.ERROR and reply_body(out)["code"] == ErrorCode.BAD_REQUEST
+    assert core.in_flight() == 0
 
 
 def test_calling_an_unknown_code_id_is_an_error(h: Harness) -> None:
@@ -439,3 +495,42 @@ def test_stats_sum_the_workers_cache_counters(h: Harness) -> None:
     stats = h.core.stats()
     assert (stats["cache_hits"], stats["cache_misses"], stats["cache_hit_rate"]) == (4, 4, 0.5)
     assert stats["workers"] == stats["idle"] == 2
+
+
+# --- the server's collector policy -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("collector_on", [True, False], ids=["gc-on", "gc-off"])
+def test_the_collector_is_paused_while_a_block_runs_and_restored_after(collector_on: bool) -> None:
+    was = gc.isenabled()
+    (gc.enable if collector_on else gc.disable)()
+    try:
+        policy = server.CollectorPolicy()
+        policy.observe(False, 0)
+        assert gc.isenabled() is collector_on  # no block: untouched
+        policy.observe(True, 1)
+        assert not gc.isenabled()  # a block runs: no full collection mid-block
+        policy.observe(True, 1)
+        collections = gc.get_stats()[2]["collections"]
+        policy.observe(True, 2)  # the next block started right after: a collection between them
+        assert not gc.isenabled()
+        assert (gc.get_stats()[2]["collections"] > collections) is collector_on
+        policy.observe(False, 2)
+        assert gc.isenabled() is collector_on  # the block ended: as it was found
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_a_stopping_server_turns_the_collector_back_on_mid_block() -> None:
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        policy = server.CollectorPolicy()
+        policy.observe(True, 1)
+        assert not gc.isenabled()
+        policy.close()
+        assert gc.isenabled()
+        policy.close()  # idempotent
+        assert gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()

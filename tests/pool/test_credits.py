@@ -50,7 +50,7 @@ def h() -> Iterator[Harness]:
     harness = Harness()
     harness.deploy()
     yield harness
-    harness.core.settle(closing=True)  # as a stopping server does: a block left running paused the GC
+    harness.core.settle()
 
 
 def call(h: Harness, rid: bytes, **fields: Any) -> list[Outgoing]:

@@ -19,11 +19,11 @@ from collections.abc import Iterator
 
 import pytest
 from wasmpool.broker.limits import Limit, OperatorLimits
-from wasmpool.broker.server import Broker, BrokerThread
 
 from tests.pool.conftest import FIXTURES, LOOPBACK, TEST_CONFIG, Pool, unique
 from wasmpool.cli import build_parser, operator
 from wasmpool.client import Client
+from wasmpool.embed import Broker, BrokerThread
 from wasmpool.wire import errors
 from wasmpool.wire.protocol import ErrorCode, Status
 

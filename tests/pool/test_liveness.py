@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from wasmpool.broker.core import BrokerConfig, BrokerCore, client_scope, scoped_key
 from wasmpool.broker.liveness import ReplyCache
+from wasmpool.worker.validate import module_error
 
 from tests.pool.test_core import CLIENT, PROBE, Harness, command, job_of, only_client_reply, reply_body
 from wasmpool.wire import protocol as p
@@ -126,7 +127,7 @@ def test_a_committed_reply_survives_a_restart_of_the_core(h: Harness) -> None:
     body = {"op": "call", "code_id": p.code_id(PROBE), "function": "add"}
     job = job_of(h.ready(b"w") + h.client(body, rid=b"once"), b"w")
     h.final(b"w", job, writes={b"k": b"v"}, results=[1])
-    restarted = BrokerCore(h.store, config=BrokerConfig(), clock=h.clock)
+    restarted = BrokerCore(h.store, config=BrokerConfig(), clock=h.clock, validate=module_error)
     request = p.encode(p.CLIENT_TAG, Command.REQUEST, b"once", body)
     (out,) = restarted.client_message(CLIENT, request)  # the same session, reconnected
     assert command(out) is Command.FINAL and reply_body(out)["results"] == [1]

@@ -41,10 +41,10 @@ from wasmpool.broker.security import (
     load_public,
     load_secret,
 )
-from wasmpool.broker.server import Broker
 
 from wasmpool.cli import keys as keys_command
 from wasmpool.cli import main
+from wasmpool.embed import Broker
 
 pytestmark = pytest.mark.timeout(30)
 
