@@ -33,16 +33,12 @@ from wasmpool.broker.blocks import (
     TaskKind,
     TxStatus,
     Version,
-    View,
     compute_root,
-    execute_block,
-    is_abort,
-    run_block,
-    run_serial,
 )
 from wasmpool.broker.blocks.mvmemory import ReadKind
 from wasmpool.broker.blocks.scheduler import SchedulerError
 
+from tests.pool.blocksim import View, execute_block, is_abort, run_block, run_serial
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Status
 from wasmpool.wire.receipts import Location, Value, encode
@@ -595,7 +591,7 @@ def engine_executor(token_wasm: bytes, calls: Sequence[tuple[str, bytes, bytes]]
     from wasmpool import wasm
 
     code_id = p.code_id(token_wasm)
-    module = wasm.decode(token_wasm)
+    module = wasm.compile(wasm.decode(token_wasm), metered=True)  # once: every call instantiates it
 
     class Reader:
         def __init__(self, view: View) -> None:
