@@ -178,21 +178,17 @@ def check_module(generated: GeneratedModule, paths: Sequence[str], use_wasmtime:
                  ) -> tuple[Run, list[Mismatch], Counter[str]]:
     """Run one module on every path; the reference's run, the mismatches, the exactly compared calls."""
     module = wasm.decode(generated.wasm)
-    limit = sys.getrecursionlimit()
     exact: Counter[str] = Counter()
-    try:
-        expected = run_reference(module, generated)
-        found: list[Mismatch] = []
-        for path in paths:
-            actual = PATHS[path](module, generated)
-            found += diff_runs(path, expected, actual, generated)
-            if not actual.error:
-                exact[path] += sum(exact_calls(expected, actual, expected.nan_choices))
-        if use_wasmtime:
-            more, exact["wasmtime"] = diff_wasmtime(expected, run_wasmtime(module, generated), generated)
-            found += more
-    finally:
-        sys.setrecursionlimit(limit)
+    expected = run_reference(module, generated)
+    found: list[Mismatch] = []
+    for path in paths:
+        actual = PATHS[path](module, generated)
+        found += diff_runs(path, expected, actual, generated)
+        if not actual.error:
+            exact[path] += sum(exact_calls(expected, actual, expected.nan_choices))
+    if use_wasmtime:
+        more, exact["wasmtime"] = diff_wasmtime(expected, run_wasmtime(module, generated), generated)
+        found += more
     return expected, found, exact
 
 
@@ -280,6 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="where reproducers are written (default: a directory in the system temp dir)")
     parser.add_argument("--progress", type=int, default=50, help="print counts every N modules")
     args = parser.parse_args(argv)
+    wasm.prepare_process()  # this process runs the engine and the reference: it sets the recursion limit
     if args.wasmtime:
         try:
             import wasmtime  # noqa: F401

@@ -1,4 +1,4 @@
-"""Shared fixtures: the spec suite's location and a default per-test timeout.
+"""Shared fixtures: the spec suite's location, a default per-test timeout, the engine's process settings.
 
 The timeout itself is set in ``pyproject.toml`` (``timeout = 120``) so that
 every test has one; tests that need less or more override it with
@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+import wasmpool.wasm as wasm
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -35,3 +36,9 @@ def spec_data() -> Path:
     if path is None:
         pytest.skip(SPEC_SKIP_MESSAGE)
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def engine_process() -> None:
+    """The test process runs wasm, so it sets what the engine needs of a process once, as a worker does."""
+    wasm.prepare_process()

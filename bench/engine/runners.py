@@ -112,7 +112,8 @@ class WasmpoolEngine(Engine):
         start = time.perf_counter()
         module = wasm.decode(data)
         decoded = time.perf_counter()
-        instance = wasm.instantiate(module, gas_limit=self.gas_limit)
+        compiled = wasm.compile(module, metered=self.gas_limit is not None)
+        instance = wasm.instantiate(compiled, gas_limit=self.gas_limit)
         done = time.perf_counter()
         func = instance.exports["run"]
         mask = bench.mask
@@ -125,7 +126,7 @@ class WasmpoolEngine(Engine):
 
             def run(n: int) -> int:
                 if current[0].gas_used > limit // 2:  # rare: a fresh meter before it could run out
-                    current[0] = wasm.instantiate(module, gas_limit=limit)
+                    current[0] = wasm.instantiate(compiled, gas_limit=limit)
                     current[1] = current[0].exports["run"]
                 return int(current[1](n)) & mask
 

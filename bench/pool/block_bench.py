@@ -118,7 +118,7 @@ class _Reader:
         return self.state.get((self.code_id, key))
 
 
-def serial(modules: dict[str, wasm.Module], calls: Sequence[BlockCall], before: dict[Location, bytes],
+def serial(modules: dict[str, wasm.CompiledModule], calls: Sequence[BlockCall], before: dict[Location, bytes],
            tree: StateTree) -> BlockResult:
     """Run the calls one after another (the worker's semantics) and build the BlockResult.
 
@@ -248,9 +248,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="mixing rounds of each heavy call (default 3000; 0 leaves the heavy block out)")
     args = parser.parse_args(argv)
     tune_allocator()  # as in a worker process: the serial baseline gets the same allocator
+    wasm.prepare_process()  # and the same recursion limit
     codes = [TOKEN.read_bytes(), WORK.read_bytes()]
     token_id, work_id = (p.code_id(code) for code in codes)
-    modules = {p.code_id(code): wasm.decode(code) for code in codes}
+    modules = {p.code_id(code): wasm.compile(wasm.decode(code), metered=True) for code in codes}
     before = genesis(token_id, max(CONTENTION.values()))
     tree = StateTree.from_items((c, k, v) for (c, k), v in before.items())
     labels = {level: f"{level} ({accounts:,} accounts)" for level, accounts in CONTENTION.items()}

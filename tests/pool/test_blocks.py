@@ -40,6 +40,7 @@ from wasmpool.worker.host import CallContext, CallState, Host
 from wasmpool.worker.supervisor import start_workers
 
 from tests.pool.conftest import EXAMPLES, FIXTURES, TEST_LIMITS, Pool, start_pool
+from tests.wasm.recursion import engine_recursion
 from wasmpool import wasm
 from wasmpool.cli import main
 from wasmpool.client import AsyncClient, Client
@@ -77,7 +78,8 @@ class Serial:
     """Calls executed one after another on the engine with the real host ABI (a worker's semantics)."""
 
     def __init__(self, modules: dict[str, bytes]) -> None:
-        self.modules = {code_id: wasm.decode(code) for code_id, code in modules.items()}
+        self.modules = {code_id: wasm.compile(wasm.decode(code), metered=True)  # once, as a worker does
+                        for code_id, code in modules.items()}
         self.host = Host()
 
     def execute(self, call: BlockCall, state: dict[Location, Value]) -> Outcome:
@@ -86,9 +88,10 @@ class Serial:
         self.host.begin(record)
         instance: Any = None
         try:
-            instance = wasm.instantiate(self.modules[call.code_id], imports=self.host.imports(),
-                                        gas_limit=call.gas_limit)
-            value = instance.exports[call.function](*call.args)
+            with engine_recursion():  # hypothesis sets its own recursion limit while an example runs
+                instance = wasm.instantiate(self.modules[call.code_id], imports=self.host.imports(),
+                                            gas_limit=call.gas_limit)
+                value = instance.exports[call.function](*call.args)
         except Exception as exc:
             code = codes.error_code(exc)
             gas = call.gas_limit if code is p.ErrorCode.OUT_OF_GAS else instance.gas_used
@@ -528,8 +531,6 @@ CONFIGURATIONS = [pytest.param(workers, kill, id=f"{workers}-workers{'-killed' i
 @pytest.mark.parametrize(("workers", "kill"), CONFIGURATIONS)
 def test_random_blocks_match_serial_execution(pools: Pools, workers: int, kill: bool) -> None:
     fixture = pools.get(workers)
-    # The engine raises the recursion limit once, at its first instantiation: not under hypothesis' eyes.
-    fixture.serial().execute(call(fixture.counters[0], "get"), {})
 
     @settings(max_examples=10 if kill else 15, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -17,7 +17,7 @@ from wasmpool.wasm.compiler.exprs import HELPER_NAMES
 from wasmpool.wasm.compiler.ir import Br, BrIf, BrTable, Const, Loc, Op, Reg, Return
 from wasmpool.wasm.module import Module
 from wasmpool.wasm.opcodes import Opcode
-from wasmpool.wasm.runtime import instance as instance_module
+from wasmpool.wasm.runtime import compiled as compiled_module
 from wasmpool.wasm.runtime.helpers import BASE_NAMESPACE
 
 from tests.conftest import FIXTURES
@@ -38,6 +38,12 @@ def load(engine_dir: Path) -> Callable[[str], Module]:
 @pytest.fixture(scope="module")
 def basic(load: Callable[[str], Module]) -> Module:
     return load("basic")
+
+
+@pytest.fixture(scope="module")
+def basic_code(basic: Module) -> wasm.CompiledModule:
+    """``basic`` compiled once (unmetered) for the tests that run it."""
+    return wasm.compile(basic, metered=False)
 
 
 def func_index(module: Module, export: str) -> int:
@@ -76,13 +82,13 @@ def test_constants_fold_at_compile_time(basic: Module) -> None:
     assert ops(lowered) == [Return((Const(5, wasm.ValType.I32),))]
 
 
-def test_local_read_before_a_set_is_copied_first(basic: Module) -> None:
+def test_local_read_before_a_set_is_copied_first(basic: Module, basic_code: wasm.CompiledModule) -> None:
     lowered = compiler.lower(basic, func_index(basic, "local_then_set"))
     body = ops(lowered)
     copy = Op(Opcode.LOCAL_GET, (Reg(0),), (Loc(0),))
     assert body.index(copy) < next(i for i, n in enumerate(body)
                                    if isinstance(n, Op) and n.op is Opcode.LOCAL_SET)
-    assert wasm.instantiate(basic).exports["local_then_set"](5) == 1005
+    assert wasm.instantiate(basic_code).exports["local_then_set"](5) == 1005
 
 
 # ---------------------------------------------------------------- branches
@@ -100,7 +106,7 @@ def _branches(nodes: list[ir.Node]) -> list[ir.Node]:
     return found
 
 
-def test_br_out_of_nested_blocks_carries_its_value(basic: Module) -> None:
+def test_br_out_of_nested_blocks_carries_its_value(basic: Module, basic_code: wasm.CompiledModule) -> None:
     lowered = compiler.lower(basic, func_index(basic, "nested_br"))
     to_outer, to_inner = _branches(lowered.body)
     assert isinstance(to_outer, BrIf) and isinstance(to_inner, BrIf)
@@ -108,14 +114,14 @@ def test_br_out_of_nested_blocks_carries_its_value(basic: Module) -> None:
     assert to_outer.label.regs == (Reg(0),) and to_outer.label.kind is ir.LabelKind.BLOCK
     assert to_inner.values == (Const(8, wasm.ValType.I32),)
     assert to_outer.label is not to_inner.label
-    add = wasm.instantiate(basic).exports["nested_br"]
+    add = wasm.instantiate(basic_code).exports["nested_br"]
     assert [add(0), add(1), add(2)] == [7, 108, 109]
 
 
 @pytest.mark.parametrize(("index", "expected"), [(0, 11), (1, 12), (2, 10), (3, 10), (-1, 10)],
                          ids=["entry0", "entry1", "default-entry", "past-end", "huge-unsigned"])
-def test_br_table_with_results(basic: Module, index: int, expected: int) -> None:
-    assert wasm.instantiate(basic).exports["table"](index) == expected
+def test_br_table_with_results(basic_code: wasm.CompiledModule, index: int, expected: int) -> None:
+    assert wasm.instantiate(basic_code).exports["table"](index) == expected
 
 
 def test_br_table_resolves_every_target(basic: Module) -> None:
@@ -127,14 +133,14 @@ def test_br_table_resolves_every_target(basic: Module) -> None:
     assert len({table.labels[0].id, table.labels[1].id, table.default.id}) == 3
 
 
-def test_loop_back_edge(basic: Module) -> None:
+def test_loop_back_edge(basic: Module, basic_code: wasm.CompiledModule) -> None:
     lowered = compiler.lower(basic, func_index(basic, "sum"))
     loops = [n for n in lowered.body if isinstance(n, ir.Block)]
     back = [b for b in _branches(lowered.body) if isinstance(b, Br)]
     assert back and back[0].label.kind is ir.LabelKind.LOOP
     assert "while True:" in compiler.render_python(basic, func_index(basic, "sum"))
     assert loops
-    assert wasm.instantiate(basic).exports["sum"](100) == 5050
+    assert wasm.instantiate(basic_code).exports["sum"](100) == 5050
 
 
 @pytest.mark.parametrize(("export", "args", "expected"), [
@@ -142,12 +148,13 @@ def test_loop_back_edge(basic: Module) -> None:
     ("swap_block", (1, 2), (2, 1)),
     ("mv_loop", (5,), 77),
 ])
-def test_multi_value(basic: Module, export: str, args: tuple[int, ...], expected: object) -> None:
-    assert wasm.instantiate(basic).exports[export](*args) == expected
+def test_multi_value(basic_code: wasm.CompiledModule, export: str, args: tuple[int, ...],
+                     expected: object) -> None:
+    assert wasm.instantiate(basic_code).exports[export](*args) == expected
 
 
-def test_operands_are_evaluated_left_to_right(basic: Module) -> None:
-    assert wasm.instantiate(basic).exports["order"]() == 1 * 10 - 2
+def test_operands_are_evaluated_left_to_right(basic_code: wasm.CompiledModule) -> None:
+    assert wasm.instantiate(basic_code).exports["order"]() == 1 * 10 - 2
 
 
 # ---------------------------------------------------------------- generated source
@@ -195,34 +202,62 @@ def test_module_with_hostile_names_runs(load: Callable[[str], Module]) -> None:
 # ---------------------------------------------------------------- compilation
 
 
-def test_compiled_code_is_cached_per_module_and_variant(basic: Module) -> None:
-    plain = compiler.compile_module(basic)
-    assert compiler.compile_module(basic) is plain
-    metered = compiler.compile_module(basic, metered=True)
-    assert metered is not plain and metered.metered
-    assert set(plain.compile_all().codes) == set(metered.compile_all().codes)
+def test_compiled_code_belongs_to_the_caller_one_object_per_variant(basic: Module) -> None:
+    plain = wasm.compile(basic, metered=False)
+    assert wasm.compile(basic, metered=False) is not plain  # no hidden cache: each call compiles
+    metered = wasm.compile(basic, metered=True)
+    assert metered.metered and not plain.metered
+    assert set(plain.codes) == set(metered.codes)
     assert len(plain.codes) == len(basic.funcs)
+
+
+def test_instances_of_one_compiled_module_share_its_code(basic: Module) -> None:
+    compiled = wasm.compile(basic, metered=False)
+    first, second = wasm.instantiate(compiled), wasm.instantiate(compiled)
+    assert first.exports["fib"].fn.__code__ is second.exports["fib"].fn.__code__
+    assert first.exports["fib"](10) == second.exports["fib"](10) == 55
+
+
+def test_a_plain_module_is_compiled_for_its_one_instance(basic: Module) -> None:
+    first, second = wasm.instantiate(basic), wasm.instantiate(basic)
+    assert first.exports["fib"].fn.__code__ is not second.exports["fib"].fn.__code__
+    assert first.exports["fib"](10) == second.exports["fib"](10) == 55
+
+
+@pytest.mark.parametrize(("metered", "gas_limit"), [(True, None), (False, 10**6)], ids=["metered", "plain"])
+def test_an_instance_needs_the_variant_its_gas_limit_asks_for(basic: Module, metered: bool,
+                                                              gas_limit: int | None) -> None:
+    compiled = wasm.compile(basic, metered=metered)
+    with pytest.raises(ValueError, match=f"metered={not metered}"):
+        wasm.instantiate(compiled, gas_limit=gas_limit)
+
+
+def test_stricter_instance_limits_check_the_registers_again(basic: Module) -> None:
+    compiled = wasm.compile(basic, metered=False)
+    with pytest.raises(compiler.CompileError, match="more than the limit 1"):
+        wasm.instantiate(compiled, limits=wasm.RuntimeLimits(max_registers=1))
+    with pytest.raises(compiler.CompileError, match="more than the limit 1"):
+        wasm.compile(basic, metered=False, limits=wasm.RuntimeLimits(max_registers=1))
 
 
 def test_big_modules_compile_functions_on_their_first_call(load: Callable[[str], Module],
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(instance_module, "EAGER_CODE_BYTES", 0)  # treat the fixture as big
-    module = load("basic")  # a fresh Module: nothing compiled yet
+    monkeypatch.setattr(compiled_module, "EAGER_CODE_BYTES", 0)  # treat the fixture as big
+    module = load("basic")
     fib, add = func_index(module, "fib"), func_index(module, "add")
-    instance = wasm.instantiate(module)
-    compiled = compiler.compile_module(module)
+    compiled = wasm.compile(module, metered=False)
+    instance = wasm.instantiate(compiled)
     assert fib not in compiled.codes
     assert instance.exports["fib"](10) == 55
     assert fib in compiled.codes and add not in compiled.codes
     assert instance.exports["fib"].fn.__name__ == f"f{fib}"  # the stub stepped aside
-    again = wasm.instantiate(module)  # a second instance starts with the compiled code
+    again = wasm.instantiate(compiled)  # a second instance starts with the compiled code
     assert again.exports["fib"].fn.__name__ == f"f{fib}" and again.exports["fib"](11) == 89
 
 
-def test_small_modules_compile_at_instantiation(load: Callable[[str], Module]) -> None:
+def test_small_modules_compile_whole(load: Callable[[str], Module]) -> None:
     module = load("basic")
-    wasm.instantiate(module)
-    assert len(compiler.compile_module(module).codes) == len(module.funcs)
+    assert len(wasm.compile(module, metered=True).codes) == len(module.funcs)
 
 
 def test_every_helper_the_rules_name_is_in_the_namespace() -> None:

@@ -45,8 +45,14 @@ M32, M64, M128 = (1 << 32) - 1, (1 << 64) - 1, (1 << 128) - 1
 
 @functools.cache
 def _module(relpath: str) -> Module:
-    """Decoded once per session, so each variant is compiled once (the engine caches per module)."""
+    """Decoded once per session."""
     return wasm.decode((CORPUS / relpath).read_bytes())
+
+
+@functools.cache
+def _compiled(relpath: str, metered: bool) -> wasm.CompiledModule:
+    """Each variant compiled once per session; every instance shares its code."""
+    return wasm.compile(_module(relpath), metered=metered)
 
 
 class Program:
@@ -58,7 +64,7 @@ class Program:
     """
 
     def __init__(self, relpath: str, gas_limit: int | None) -> None:
-        self.instance = wasm.instantiate(_module(relpath), {}, gas_limit=gas_limit)
+        self.instance = wasm.instantiate(_compiled(relpath, gas_limit is not None), {}, gas_limit=gas_limit)
         self.exports = self.instance.exports
         self.memory = self.exports["memory"]
 

@@ -18,8 +18,9 @@ def load(name: str) -> Module:
 
 
 @pytest.fixture(scope="module")
-def main_module() -> Module:
-    return load("main")
+def main_module() -> wasm.CompiledModule:
+    """``main.wasm`` compiled once (unmetered) for every test that instantiates it."""
+    return wasm.compile(load("main"), metered=False)
 
 
 @pytest.fixture()
@@ -28,7 +29,7 @@ def env() -> wasm.Instance:
 
 
 @pytest.fixture()
-def main(main_module: Module, env: wasm.Instance) -> wasm.Instance:
+def main(main_module: wasm.CompiledModule, env: wasm.Instance) -> wasm.Instance:
     return wasm.instantiate(main_module, {"env": env.exports})
 
 
@@ -77,7 +78,7 @@ def test_shared_globals(main: wasm.Instance, env: wasm.Instance) -> None:
     assert env.exports["hits"].value == 41
 
 
-def test_host_objects_can_be_imported(main_module: Module, env: wasm.Instance) -> None:
+def test_host_objects_can_be_imported(main_module: wasm.CompiledModule, env: wasm.Instance) -> None:
     memory, table = wasm.Memory(1, 2), wasm.Table(3, elem="funcref")
     hits = wasm.Global("i32", 0, mutable=True)
     imports = {"env": {"add": lambda a, b: a * b, "mem": memory, "tab": table,
@@ -93,7 +94,7 @@ def test_host_objects_can_be_imported(main_module: Module, env: wasm.Instance) -
     assert instance.exports["apply"](2, 4, 5) == 9
 
 
-def test_two_importers_share_one_instance(main_module: Module, env: wasm.Instance) -> None:
+def test_two_importers_share_one_instance(main_module: wasm.CompiledModule, env: wasm.Instance) -> None:
     first = wasm.instantiate(main_module, {"env": env.exports})
     second = wasm.instantiate(main_module, {"env": env.exports})
     first.exports["hit"]()
@@ -130,13 +131,14 @@ def env_with(env: wasm.Instance, **changes: Any) -> dict[str, dict[str, Any]]:
     ({"hits": 5}, "expected a global"),
 ], ids=["missing", "memory-for-func", "func-type", "func-for-memory", "memory-min", "table-min",
         "table-elem", "global-mut", "global-type", "global-immutable", "int-for-global"])
-def test_link_errors(main_module: Module, env: wasm.Instance, change: dict[str, Any], message: str) -> None:
+def test_link_errors(main_module: wasm.CompiledModule, env: wasm.Instance, change: dict[str, Any],
+                     message: str) -> None:
     resolved = {k: env.exports[v] if isinstance(v, str) else v for k, v in change.items()}
     with pytest.raises(wasm.LinkError, match=message):
         wasm.instantiate(main_module, env_with(env, **resolved))
 
 
-def test_missing_import_module(main_module: Module) -> None:
+def test_missing_import_module(main_module: wasm.CompiledModule) -> None:
     with pytest.raises(wasm.LinkError, match="unknown import module"):
         wasm.instantiate(main_module, {})
 

@@ -20,8 +20,9 @@ def load(name: str) -> Module:
 
 
 @pytest.fixture(scope="module")
-def runtime_module() -> Module:
-    return load("runtime")
+def runtime_module() -> wasm.CompiledModule:
+    """``runtime.wasm`` compiled once (unmetered) for every test that instantiates it."""
+    return wasm.compile(load("runtime"), metered=False)
 
 
 def default_hosts(**overrides: Any) -> dict[str, dict[str, Any]]:
@@ -36,7 +37,7 @@ def default_hosts(**overrides: Any) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture()
-def instance(runtime_module: Module) -> wasm.Instance:
+def instance(runtime_module: wasm.CompiledModule) -> wasm.Instance:
     return wasm.instantiate(runtime_module, default_hosts())
 
 
@@ -184,7 +185,7 @@ def test_f32_arguments_are_rounded(instance: wasm.Instance) -> None:
 # ---------------------------------------------------------------- host functions
 
 
-def test_host_function_with_caller_reads_memory(runtime_module: Module) -> None:
+def test_host_function_with_caller_reads_memory(runtime_module: wasm.CompiledModule) -> None:
     seen: list[bytes] = []
 
     def log(caller: wasm.Caller, ptr: int, length: int) -> None:
@@ -208,7 +209,8 @@ def test_plain_callables_are_typed_by_the_import(instance: wasm.Instance) -> Non
     ("pair", "pair", (1,)),
     ("log_hello", "log", 5),
 ], ids=["str-for-i32", "i32-out-of-range", "too-few-results", "result-for-none"])
-def test_host_result_mismatch_is_a_trap(runtime_module: Module, export: str, host: str, result: Any) -> None:
+def test_host_result_mismatch_is_a_trap(runtime_module: wasm.CompiledModule, export: str, host: str,
+                                        result: Any) -> None:
     def returns(*args: Any) -> Any:
         return result
 
@@ -222,7 +224,7 @@ class Boom(Exception):
     pass
 
 
-def test_host_exception_reaches_the_caller_unchanged(runtime_module: Module) -> None:
+def test_host_exception_reaches_the_caller_unchanged(runtime_module: wasm.CompiledModule) -> None:
     boom = Boom("no")
 
     def twice(x: int) -> int:
@@ -236,7 +238,8 @@ def test_host_exception_reaches_the_caller_unchanged(runtime_module: Module) -> 
 
 
 @pytest.mark.parametrize("error", [IndexError("host"), ZeroDivisionError("host"), KeyError("host")])
-def test_host_exceptions_are_not_mistaken_for_traps(runtime_module: Module, error: Exception) -> None:
+def test_host_exceptions_are_not_mistaken_for_traps(runtime_module: wasm.CompiledModule,
+                                                    error: Exception) -> None:
     def twice(x: int) -> int:
         raise error
 
@@ -246,7 +249,7 @@ def test_host_exceptions_are_not_mistaken_for_traps(runtime_module: Module, erro
     assert raised.value is error
 
 
-def test_host_trap_propagates_as_a_trap(runtime_module: Module) -> None:
+def test_host_trap_propagates_as_a_trap(runtime_module: wasm.CompiledModule) -> None:
     def twice(x: int) -> int:
         raise wasm.Trap(wasm.TrapKind.HOST, "refused")
 
@@ -255,7 +258,7 @@ def test_host_trap_propagates_as_a_trap(runtime_module: Module) -> None:
         instance.exports["twice"](1)
 
 
-def test_host_may_call_back_into_wasm(runtime_module: Module) -> None:
+def test_host_may_call_back_into_wasm(runtime_module: wasm.CompiledModule) -> None:
     box: dict[str, wasm.Instance] = {}
 
     def twice(x: int) -> int:
@@ -282,12 +285,12 @@ def test_reentry_depth_is_bounded() -> None:
 # ---------------------------------------------------------------- limits, start, segments
 
 
-def test_memory_larger_than_the_runtime_limit_is_a_link_error(runtime_module: Module) -> None:
+def test_memory_larger_than_the_runtime_limit_is_a_link_error(runtime_module: wasm.CompiledModule) -> None:
     with pytest.raises(wasm.LinkError, match="limit"):
         wasm.instantiate(runtime_module, default_hosts(), limits=wasm.RuntimeLimits(memory_pages=0))
 
 
-def test_runtime_limit_caps_memory_growth(runtime_module: Module) -> None:
+def test_runtime_limit_caps_memory_growth(runtime_module: wasm.CompiledModule) -> None:
     instance = wasm.instantiate(runtime_module, default_hosts(), limits=wasm.RuntimeLimits(memory_pages=2))
     assert instance.exports["grow"](1) == 1
     assert instance.exports["grow"](1) == -1  # the module allows 4 pages, the runtime 2

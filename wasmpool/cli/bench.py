@@ -35,6 +35,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
+import wasmpool.wasm as wasm
+
 PROG = "wasmpool bench"
 SUITE_DIR = Path(__file__).resolve().parents[2] / "bench" / "engine"
 SUITE_PACKAGE = "wasmpool_bench_engine"
@@ -124,6 +126,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the suite as ``args`` asks; print the table (or JSON) on stdout."""
+    wasm.prepare_process()  # this process runs wasm: it owns the recursion limit the engine needs
     try:
         suite = load_suite(args.suite)
     except SuiteNotFound as exc:

@@ -62,6 +62,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Dump the module; returns the exit status."""
+    wasm.prepare_process()  # the compiler's views (--ir, --python) walk deeply nested functions
     try:
         data = read_module_file(args.file)
         needs_code_info = bool(args.ir or args.python)

@@ -383,6 +383,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load, link and run; returns the exit status."""
     log = _stderr_log if args.verbose else None
+    wasm.prepare_process()  # this process runs wasm: it owns the recursion limit the engine needs
     try:
         linker = Linker(parse_preload(args.preload), log=log, gas_limit=args.gas)
         runner = Runner(linker.load(Path(args.file)))

@@ -1,7 +1,13 @@
 """The wasmpool WebAssembly engine: decode, validate, compile to Python, run.
 
 A core with no I/O: bytes in, a ``Module`` or a typed ``WasmError`` out;
-instances run functions that the register compiler turned into Python.
+``compile(module, metered=...)`` turns it into a ``CompiledModule`` (the
+register compiler makes each function a Python function), and instances
+made from it by ``instantiate`` share that code. The engine keeps no cache:
+the caller holds what it compiled. Nor does it change process-wide state:
+the process that runs it calls ``prepare_process(limits)`` once at start
+(Python's recursion limit); a library call that finds the limit too low
+raises ``RecursionLimitTooLow``, naming that fix.
 """
 
 from .decoder import decode
@@ -10,6 +16,7 @@ from .errors import (
     GasExhausted,
     LimitError,
     LinkError,
+    RecursionLimitTooLow,
     StackExhausted,
     Trap,
     TrapKind,
@@ -19,8 +26,10 @@ from .errors import (
 )
 from .limits import DEFAULT_LIMITS, DecodeLimits
 from .module import Module
+from .prepare import prepare_process, recursion_needed
 from .runtime import (
     Caller,
+    CompiledModule,
     Function,
     GasMeter,
     Global,
@@ -28,6 +37,7 @@ from .runtime import (
     Memory,
     RuntimeLimits,
     Table,
+    compile,
     host,
     instantiate,
 )
@@ -36,6 +46,7 @@ from .types import ExternKind, FuncType, GlobalType, Limits, MemType, TableType,
 __all__ = [
     "DEFAULT_LIMITS",
     "Caller",
+    "CompiledModule",
     "DecodeError",
     "DecodeLimits",
     "ExternKind",
@@ -52,6 +63,7 @@ __all__ = [
     "MemType",
     "Memory",
     "Module",
+    "RecursionLimitTooLow",
     "RuntimeLimits",
     "StackExhausted",
     "Table",
@@ -62,7 +74,10 @@ __all__ = [
     "ValType",
     "ValidationError",
     "WasmError",
+    "compile",
     "decode",
     "host",
     "instantiate",
+    "prepare_process",
+    "recursion_needed",
 ]

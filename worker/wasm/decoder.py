@@ -38,10 +38,8 @@ wrapped with the section name and function index where they occurred.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from enum import IntEnum, IntFlag
 from typing import Any
 
@@ -83,6 +81,7 @@ from .reader import (
     valtype_of,
 )
 from .types import ExternKind, FuncType, GlobalType, Limits, MemType, Mut, TableType, TypeCode, ValType
+from .validator import validate as validate_module
 
 MAGIC = b"\0asm"
 VERSION = b"\x01\x00\x00\x00"
@@ -807,31 +806,8 @@ def decode(data: bytes | bytearray | memoryview, limits: DecodeLimits | None = N
     for an ill-typed module. The validated module carries the validator's
     per-function :class:`CodeInfo` in ``code_info``.
     """
-    with _collector_paused():
-        module = _ModuleDecoder(bytes(data), limits or DEFAULT_LIMITS).run()
-        if not validate:
-            return module
-        from .validator import validate as validate_module  # lazy: the validator imports this package
-
-        code_info: tuple[CodeInfo, ...] = validate_module(module)
-        return dataclasses.replace(module, code_info=code_info)
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause CPython's cyclic garbage collector while a module is decoded.
-
-    Decoding allocates one tuple per instruction and keeps them all, so the
-    collector's generation thresholds trip again and again and each pass
-    walks the growing, cycle-free heap: more than half of the decode time of
-    a large module. Nothing the decoder builds forms a cycle, so pausing
-    loses nothing; reference counting still frees garbage at once, and the
-    previous setting is restored even when decoding fails.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+    module = _ModuleDecoder(bytes(data), limits or DEFAULT_LIMITS).run()
+    if not validate:
+        return module
+    code_info: tuple[CodeInfo, ...] = validate_module(module)
+    return dataclasses.replace(module, code_info=code_info)

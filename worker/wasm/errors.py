@@ -112,6 +112,22 @@ class StackExhausted(Trap):
         super().__init__(TrapKind.STACK_EXHAUSTED, message)
 
 
+class RecursionLimitTooLow(RuntimeError):
+    """The process's Python recursion limit is below what the engine needs; the process must raise it.
+
+    Not a :class:`WasmError`: no module is at fault. The engine never
+    changes the process-wide limit itself; the process that runs it calls
+    ``wasm.prepare_process(limits)`` once at start (the worker, the CLI
+    commands that run code and the test suite do).
+    """
+
+    def __init__(self, needed: int, current: int, what: str) -> None:
+        self.needed = needed
+        self.current = current
+        super().__init__(f"{what} needs a Python recursion limit of at least {needed}, the process has "
+                         f"{current}: call wasmpool.wasm.prepare_process(limits) once at process start")
+
+
 def _where(section: str | None, func: int | None, offset: int | None) -> str:
     parts = []
     if section is not None:

@@ -11,7 +11,6 @@ for why that is right for these paths).
 
 from __future__ import annotations
 
-import sys
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 import wasmpool.wasm as wasm
 from wasmpool.wasm import reference
 
+from ..recursion import engine_recursion
 from .modules import GeneratedModule
 
 GAS = 10**12  # the metered path's gas: enough for any generated call
@@ -183,16 +183,13 @@ ENGINE_PATHS = ("engine", "engine-metered")
 def compare(generated: GeneratedModule, paths: Sequence[str] = ENGINE_PATHS) -> list[Mismatch]:
     """Run the module on the reference and on ``paths``; every mismatch.
 
-    Both the engine and the reference raise Python's recursion limit to fit
-    their call depth; it is put back afterwards, as hypothesis expects of a test.
+    Runs under hypothesis, which sets its own recursion limit while a test
+    runs: the engine's is raised for the comparison and put back afterwards.
     """
     module = wasm.decode(generated.wasm)
-    limit = sys.getrecursionlimit()
-    try:
+    with engine_recursion():
         expected = run_reference(module, generated)
         found: list[Mismatch] = []
         for path in paths:
             found += diff_runs(path, expected, PATHS[path](module, generated), generated)
-    finally:
-        sys.setrecursionlimit(limit)
     return found

@@ -8,23 +8,24 @@ CPython's nesting limits allow, a state machine where they do not), with the
 instruction rules of :mod:`.exprs`; ``compile()`` makes a code object that
 each instance executes in its own namespace (see ``runtime.instance``).
 
-Compilation happens once per module, variant (metered for gas or not) and
-function, lazily: a function is compiled the first time it is called (or
-when ``CompiledModule.compile_all`` asks), and instances of the same module
-share the code objects.
+A :class:`CompiledModule` is one module compiled for one variant (metered
+for gas or not): each function is compiled once, lazily (the first time it
+is called, or when ``CompiledModule.compile_all`` asks), and every instance
+made from the same ``CompiledModule`` shares the code objects. The compiler
+keeps nothing between calls: whoever compiles a module (``wasm.compile``,
+see ``runtime.compiled``) holds the result as long as it wants.
 ``render_ir``/``render_python`` show the two intermediate forms of one
 function (``wasmpool dump --ir/--python``).
 """
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
-from collections import OrderedDict
 from types import CodeType
 
 from ..module import Module
+from ..recursion import COMPILE_MARGIN, COMPILE_PER_LEVEL, check_recursion, stack_depth
 from ..types import ExternKind
 from .direct import escaped_functions
 from .emit import ModuleView, emit_function, entry_price
@@ -33,8 +34,6 @@ from .lower import CompileError, ModuleInfo, lower_function
 from .signatures import signature_id
 
 DEFAULT_MAX_REGISTERS = 50_000
-CACHE_SIZE = 64
-_RECURSION_PER_LEVEL = 8  # Python frames the compiler uses per nesting level of a function
 
 
 class CompiledModule:
@@ -113,8 +112,8 @@ class EntryPrices:
         price = None
         if index >= self.info.num_imported and index not in self.escaped:
             ir = lower(self.module, index, self.info, self.max_registers)
-            with _deep_recursion(nesting_depth(ir)):
-                price = entry_price(ir)
+            check_nesting(nesting_depth(ir))
+            price = entry_price(ir)
         self.prices[index] = price
         return price
 
@@ -139,10 +138,6 @@ def _find_code(code: CodeType, name: str) -> CodeType | None:
             if found is not None:
                 return found
     return None
-
-
-_cache: OrderedDict[tuple[int, bool, int], CompiledModule] = OrderedDict()
-_lock = threading.Lock()
 
 
 def module_view(module: Module) -> ModuleView:
@@ -182,29 +177,12 @@ def function_source(module: Module, func_index: int, metered: bool = False,
     ir = lower(module, func_index, info, max_registers)
     if metered and prepay is None:
         prepay = EntryPrices(module, info, max_registers)
+    check_nesting(nesting_depth(ir))
     try:
-        with _deep_recursion(nesting_depth(ir)):
-            result = emit_function(ir, view or module_view(module), metered, prepay)
+        result = emit_function(ir, view or module_view(module), metered, prepay)
     except RecursionError:  # our own estimate of the recursion needed was short
         raise CompileError(f"function {func_index} is nested too deeply to compile") from None
     return result.source, result.constants
-
-
-def compile_module(module: Module, metered: bool = False,
-                   max_registers: int = DEFAULT_MAX_REGISTERS) -> CompiledModule:
-    """The (cached) compiled form of ``module``; its functions compile on first demand."""
-    key = (id(module), metered, max_registers)
-    with _lock:
-        found = _cache.get(key)
-        if found is not None and found.module is module:
-            _cache.move_to_end(key)
-            return found
-    compiled = CompiledModule(module, metered, max_registers)
-    with _lock:
-        _cache[key] = compiled
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return compiled
 
 
 def nesting_depth(ir_or_body: IRFunction) -> int:
@@ -223,40 +201,21 @@ def nesting_depth(ir_or_body: IRFunction) -> int:
     return depth
 
 
-class _deep_recursion:
-    """Raise the recursion limit while the compiler walks a deeply nested function.
+def check_nesting(depth: int) -> None:
+    """RecursionLimitTooLow unless the process lets the compiler walk a function nested ``depth`` deep.
 
-    Compilation may happen in the middle of a deep wasm call (the first call of a
-    function), so the headroom is counted from the current stack depth.
+    Compilation may happen in the middle of a deep wasm call (the first call
+    of a function), so the headroom is counted from the current stack depth.
     """
-
-    def __init__(self, depth: int) -> None:
-        self.needed = _stack_depth() + 1000 + _RECURSION_PER_LEVEL * depth
-        self.saved = 0
-
-    def __enter__(self) -> None:
-        self.saved = sys.getrecursionlimit()
-        if self.needed > self.saved:
-            sys.setrecursionlimit(self.needed)
-
-    def __exit__(self, *exc: object) -> None:
-        sys.setrecursionlimit(self.saved)
-
-
-def _stack_depth() -> int:
-    frame = sys._getframe()
-    depth = 0
-    while frame is not None:
-        depth += 1
-        frame = frame.f_back  # type: ignore[assignment]
-    return depth
+    needed = stack_depth() + COMPILE_MARGIN + COMPILE_PER_LEVEL * depth
+    check_recursion(needed, f"compiling a function nested {depth} deep")
 
 
 def render_ir(module: Module, func_index: int) -> str:
     """The register form of module-defined function ``func_index``, one instruction per line."""
     func = lower(module, func_index)
-    with _deep_recursion(nesting_depth(func)):
-        return render_function(func)
+    check_nesting(nesting_depth(func))
+    return render_function(func)
 
 
 def render_python(module: Module, func_index: int, metered: bool = False) -> str:
@@ -267,8 +226,8 @@ def render_python(module: Module, func_index: int, metered: bool = False) -> str
 __all__ = [
     "CompileError",
     "CompiledModule",
+    "check_nesting",
     "check_registers",
-    "compile_module",
     "function_source",
     "lower",
     "render_ir",

@@ -25,7 +25,6 @@ obviously right.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,11 +32,10 @@ from typing import Any
 from ..errors import StackExhausted, Trap, TrapKind
 from ..module import Instr
 from ..opcodes import OPS, Opcode
+from ..recursion import REFERENCE_MARGIN, REFERENCE_PER_CALL, check_recursion
 from ..types import ValType
 from .ops import LOADS, NAN_CHOOSING, NAN_MAKING, NUMERIC, STORES, Access, is_nan, load_value, store_bytes
 from .store import RefFunction, RefInstance
-
-RECURSION_PER_CALL = 4  # Python frames one wasm call takes (invoke, run, handler, ...)
 
 ZERO: dict[ValType, Any] = {
     ValType.I32: 0, ValType.I64: 0, ValType.F32: 0, ValType.F64: 0,
@@ -177,9 +175,8 @@ def run(frame: Frame) -> None:
 def call_export(func: RefFunction, args: Sequence[Any]) -> Any:
     """The boundary: call with bit patterns, results as None / one value / a tuple."""
     values = [a & _MASKS[t] if t in _MASKS else a for t, a in zip(func.type.params, args, strict=True)]
-    needed = func.depth_limit * RECURSION_PER_CALL + 1_000
-    if sys.getrecursionlimit() < needed:
-        sys.setrecursionlimit(needed)
+    needed = func.depth_limit * REFERENCE_PER_CALL + REFERENCE_MARGIN
+    check_recursion(needed, f"running calls {func.depth_limit} deep on the reference interpreter")
     try:
         results = invoke(func, values, func.depth_limit)
     except RecursionError:

@@ -16,9 +16,11 @@ GasExhausted.
    runtime objects, matched by the spec's rules (limits subtyping against the
    object's current size and declared maximum, same element type, same value
    type and mutability). Any mismatch is a :class:`LinkError`.
-2. *Compile* (cached per module and metering variant; modules with more
-   than :data:`EAGER_CODE_BYTES` of code compile each function on its first
-   call, through a stub) and *allocate*: functions (each function's code
+2. *Compile* (unless given a :class:`~..compiler.CompiledModule` made by
+   ``wasm.compile``, see ``runtime.compiled``, which must be the metered
+   variant exactly when there is a gas limit; a plain ``Module`` is compiled
+   for this one instance; modules with more than ``EAGER_CODE_BYTES`` of code
+   compile each function on its first call, through a stub) and *allocate*: functions (each function's code
    object is executed in the instance's namespace, defining ``f{i}``),
    globals (initializers may read
    imported globals and take function references), tables and memories
@@ -49,19 +51,20 @@ when the exports are bound (no scan of the exports per host call).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping
 from types import FunctionType
 from typing import Any
 
-from ..compiler import CompiledModule, compile_module
+from ..compiler import CompiledModule
 from ..errors import GasExhausted, LinkError
 from ..module import Elem, Expr, Import, Module, SegmentMode
 from ..numeric_float import f32_from_bits, f64_from_bits
 from ..numeric_int import MASK32, MASK64
 from ..opcodes import Opcode
+from ..recursion import RUN_MARGIN, check_recursion
 from ..types import ExternKind, FuncType, GlobalType, Limits, MemType, TableType, ValType
 from .budget import Budget, memory_bytes, table_bytes
+from .compiled import check_limits, check_variant, compile_small
 from .functions import Caller, Function, HostFunc, RawFn, host_raw
 from .gas import GasMeter
 from .globals import Global
@@ -72,8 +75,6 @@ from .setup_gas import instantiation_charge
 from .table import Table
 
 Export = Function | Table | Memory | Global
-RECURSION_MARGIN = 2_000  # Python frames allowed beyond the wasm call depth
-EAGER_CODE_BYTES = 256 * 1024  # modules with less code are compiled whole at instantiation
 
 
 class Instance:
@@ -405,21 +406,25 @@ def _initialize(inst: Instance) -> None:
             datas[index] = b""
 
 
-def _raise_recursion_limit(depth: int) -> None:
-    needed = depth + RECURSION_MARGIN
-    if sys.getrecursionlimit() < needed:
-        sys.setrecursionlimit(needed)
-
-
-def instantiate(module: Module, imports: Mapping[str, Mapping[str, Any]] | None = None, *,
+def instantiate(source: Module | CompiledModule, imports: Mapping[str, Mapping[str, Any]] | None = None, *,
                 gas_limit: int | None = None, limits: RuntimeLimits | None = None) -> Instance:
-    """Link, allocate and initialize ``module``; run its start function. See the module docstring."""
+    """Link, allocate and initialize a module; run its start function. See the module docstring.
+
+    ``source``: a module compiled by ``wasm.compile`` (metered iff
+    ``gas_limit`` is given, else ValueError), or a plain ``Module``, compiled
+    for this one instance.
+    """
     limits = limits or DEFAULT_RUNTIME_LIMITS
     if gas_limit is not None and gas_limit < 0:
         raise ValueError("gas_limit cannot be negative")
+    if isinstance(source, CompiledModule):
+        check_variant(source, metered=gas_limit is not None)
+        module, compiled = source.module, source
+    else:
+        module, compiled = source, None
     inst = Instance(module, limits, gas_limit)
     try:
-        _build(inst, imports or {})
+        _build(inst, imports or {}, compiled)
     except BaseException:
         if _confined(module):  # nothing of it can be reachable: free it at once (it holds cycles)
             inst.release()
@@ -454,16 +459,17 @@ def _confined(module: Module) -> bool:
     return True
 
 
-def _build(inst: Instance, imports: Mapping[str, Mapping[str, Any]]) -> None:
+def _build(inst: Instance, imports: Mapping[str, Mapping[str, Any]], compiled: CompiledModule | None) -> None:
     module, limits = inst.module, inst.limits
     check_sizes(module, limits)  # before anything is allocated
     _charge_instantiation(inst)  # before any work is done
-    metered = inst.meter.limit is not None
-    compiled = compile_module(module, metered=metered, max_registers=limits.max_registers)
+    if compiled is None:  # this instance's own compilation
+        compiled = CompiledModule(module, inst.meter.limit is not None, limits.max_registers)
+    else:
+        check_limits(compiled, limits)
     _resolve_imports(inst, imports, Caller(inst), compiled.signatures)
-    if sum(func.size for func in module.funcs) <= EAGER_CODE_BYTES:
-        compiled.compile_all()  # small modules: every compile error surfaces here, no first-call delay
-    _raise_recursion_limit(limits.call_depth)
+    compile_small(compiled)  # small modules: every compile error surfaces here (a no-op once compiled)
+    check_recursion(limits.call_depth + RUN_MARGIN, f"running calls {limits.call_depth} deep")
     _define_functions(inst, compiled)
     _allocate(inst)
     _exports(inst)
