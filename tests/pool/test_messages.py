@@ -114,6 +114,12 @@ def test_a_chunk_is_its_first_job_without_prefetched_then_chunk_and_after() -> N
     assert "after" not in m.Job.chunk_of([second])
 
 
+def test_the_per_call_builders_give_the_messages_bodies() -> None:
+    assert m.Job.body(CODE_ID, "transfer", [1, 2.5], b"in", CONTEXT, 1000, 2.0, False) == job().to_body()
+    assert m.CallResult.body(Status.OK, ErrorCode.OK, [3], b"out", 12, [b"log"], {b"k": b"v", b"gone": None},
+                             None) == SUCCESS.to_body()
+
+
 def test_the_schema_decoders_pick_the_class() -> None:
     assert m.callback({"op": "get", "key": b"k", "seq": 1}) == m.ReadCallback(b"k", 1)
     assert m.callback({"op": "code", "seq": 2, "index": 1}) == m.CodeCallback(2, 1)
