@@ -2,8 +2,9 @@
 
 Each class is tied to its schema in :mod:`wasmpool.wire.protocol` (the one
 field table): :func:`wire` refuses, when the class is defined, a field the
-schema does not know and a required schema field the class lacks. So the
-classes name the fields, the schemas check them, and the two cannot drift.
+schema does not know, a required schema field the class lacks, and an
+optional one without a default. So the classes name the fields, the
+schemas check them, and the two cannot drift.
 
 - ``to_body()`` gives the msgpack-ready dict sent on the wire, exactly as
   the pool sent it before these classes existed: same keys, same order,
@@ -203,11 +204,14 @@ class RefusedReply(WireBody):
 CallbackReply = ReadReply | CodeReply | RefusedReply
 
 
+REPLY_KINDS: tuple[tuple[str, type[CallbackReply]], ...] = (("error", RefusedReply), ("code", CodeReply))
+"""A CALLBACK_REPLY's kind by the first of these fields it carries; with none of them it is a read."""
+
+
 def callback_reply(body: Mapping[str, Any], request_id: bytes = b"") -> CallbackReply:
     """The typed CALLBACK_REPLY of a body: a refusal, a module, or a read (by the fields it carries)."""
     p.check_fields(body, p.CALLBACK_REPLY_FIELDS, request_id)
-    kind: type[CallbackReply] = (RefusedReply if "error" in body else CodeReply if "code" in body
-                                 else ReadReply)
+    kind = next((kind for name, kind in REPLY_KINDS if name in body), ReadReply)
     return kind.from_checked(body)
 
 
@@ -250,6 +254,7 @@ class Ready(WireBody):
 
     @classmethod
     def of(cls, report: CacheReport, pid: int, credits: int, heartbeats: bool = True) -> Ready:
+        """A worker's READY from its cache report (a worker of today heartbeats while busy)."""
         return cls(report.hits, report.misses, report.cache, pid, heartbeats, credits)
 
 
