@@ -1,4 +1,4 @@
-"""Running a job: from a job body, a state reader and the host ABI to a FINAL result body.
+"""Running a job: from a job body, a state reader and the host ABI to its result (a FINAL's).
 
 No socket here: what a call needs from the broker comes through its state
 reader and its module source, both plain functions given by the caller.
@@ -26,6 +26,7 @@ from wasmpool.worker.readers import ChunkState
 
 from wasmpool import wasm
 from wasmpool.wire import errors
+from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import ErrorCode, Status
 
@@ -68,8 +69,8 @@ class Runtime:
 
 
 def execute(job: dict[str, Any], reader: StateReader, modules: ModuleSource, runtime: Runtime,
-            index: int | None = None) -> dict[str, Any]:
-    """Run one job (or call ``index`` of a chunk); every outcome, good or bad, becomes a result body."""
+            index: int | None = None) -> m.CallResult:
+    """Run one job (or call ``index`` of a chunk); every outcome, good or bad, becomes a result."""
     call = CallState(reader=reader, input=job.get("input", b""),
                      context=CallContext(**job.get("context", {})), readonly=job["readonly"])
     box: dict[str, Any] = {}
@@ -106,8 +107,8 @@ def _run(job: dict[str, Any], call: CallState, box: dict[str, Any], modules: Mod
 
 
 def execute_chunk(chunk: ChunkState, jobs: list[dict[str, Any]], well_formed: int, problem: str,
-                  run: Callable[[dict[str, Any], StateReader, int], dict[str, Any]]) -> dict[str, Any]:
-    """Run a block chunk's calls one after another; the result body lists each call's result.
+                  run: Callable[[dict[str, Any], StateReader, int], m.CallResult]) -> m.ChunkFinal:
+    """Run a block chunk's calls one after another; the result lists each call's result.
 
     Each call sees the writes of the chain's earlier ok calls
     (:class:`~wasmpool.worker.readers.ChunkState`); each result says where
@@ -121,16 +122,16 @@ def execute_chunk(chunk: ChunkState, jobs: list[dict[str, Any]], well_formed: in
     for position, job in enumerate(jobs[:well_formed]):
         reader = chunk.reader(position, job["code_id"])
         result = run(job, reader, position)
-        results.append({**result, "reads": reader.reads})
-        if result["code"] in p.NONDETERMINISTIC:
+        results.append(m.ChunkCallResult.of(result, reader.reads).to_body())
+        if result.code in p.NONDETERMINISTIC:
             break
-        if result["status"] == Status.OK:
-            chunk.wrote(position, job["code_id"], result["writes"])
+        if result.status == Status.OK:
+            chunk.wrote(position, job["code_id"], result.writes)
     else:
         if well_formed < len(jobs):
-            bad = CallState(chunk.reader(well_formed, ""))
-            results.append({**failure(errors.InternalError(problem), bad, None, 0), "reads": []})
-    return {"status": Status.OK, "code": ErrorCode.OK, "chunk": results}
+            bad = failure(errors.InternalError(problem), CallState(chunk.reader(well_formed, "")), None, 0)
+            results.append(m.ChunkCallResult.of(bad, []).to_body())
+    return m.ChunkFinal(results)
 
 
 def _export(instance: Any, name: str) -> Any:
@@ -166,19 +167,17 @@ def _results(value: Any) -> list[Any]:
     return list(value) if isinstance(value, tuple) else [value]
 
 
-def _success(results: list[Any], call: CallState, instance: Any) -> dict[str, Any]:
+def _success(results: list[Any], call: CallState, instance: Any) -> m.CallResult:
     if not all(type(r) in (int, float) for r in results):
         return failure(errors.BadCall("the function returns references, which cannot leave the pool"),
                        call, instance, 0)
-    return {"status": Status.OK, "code": ErrorCode.OK, "results": results, "output": call.output,
-            "gas_used": getattr(instance, "gas_used", 0), "logs": call.logs, "writes": call.writes,
-            "error": None}
+    return m.CallResult(Status.OK, ErrorCode.OK, results, call.output, getattr(instance, "gas_used", 0),
+                        call.logs, call.writes, None)
 
 
-def failure(exc: BaseException, call: CallState, instance: Any, gas_limit: int) -> dict[str, Any]:
-    """The result body of a call that failed with ``exc`` (its status and code from the error table)."""
+def failure(exc: BaseException, call: CallState, instance: Any, gas_limit: int) -> m.CallResult:
+    """The result of a call that failed with ``exc`` (its status and code from the error table), no writes."""
     code = codes.error_code(exc)
     gas = gas_limit if code is ErrorCode.OUT_OF_GAS else getattr(instance, "gas_used", 0)
-    return {"status": p.status_for(code), "code": code, "results": [], "output": b"",
-            "gas_used": min(gas, gas_limit) if gas_limit else gas, "logs": call.logs, "writes": {},
-            "error": codes.error_message(exc)}
+    return m.CallResult.failed(code, codes.error_message(exc), min(gas, gas_limit) if gas_limit else gas,
+                               call.logs)

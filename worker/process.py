@@ -41,7 +41,7 @@ from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.heartbeat import Heartbeat, Line
 from wasmpool.worker.host import CallState, Host, StateReader
 from wasmpool.worker.modules import Loaded, load
-from wasmpool.worker.readers import Ask, BrokerState, ChunkState
+from wasmpool.worker.readers import Ask, BrokerState, ChunkState, Question, Reply
 from wasmpool.worker.recycle import worn_out
 from wasmpool.worker.session import WorkerSession
 from wasmpool.worker.signals import handle_stop_signals, signals_ignored
@@ -49,8 +49,8 @@ from wasmpool.worker.timelimit import install_alarm
 
 from wasmpool import wasm
 from wasmpool.wire import errors
+from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
-from wasmpool.wire.protocol import Op
 
 
 class Worker:
@@ -100,6 +100,7 @@ class Worker:
         if message is None:
             return
         job_id, body = message.request_id, message.body
+        result: m.CallResult | m.ChunkFinal
         if "chunk" in body:
             result = self.execute_chunk(job_id, body["chunk"], body.get("after"))
         elif "refused" in body:
@@ -108,8 +109,8 @@ class Worker:
             result = self.execute(job_id, body)
         self.jobs_done += 1
         self._recycle_when_worn()
-        urgent, leaving = "chunk" in body, self.stopping.is_set()
-        line.send(lambda: session.finished(job_id, result, urgent=urgent, leaving=leaving), drain=True)
+        leaving = self.stopping.is_set()
+        line.send(lambda: session.finished(job_id, result, leaving=leaving), drain=True)
 
     def _recycle_when_worn(self) -> None:
         """Stop (the supervisor starts a fresh process) after ``max_jobs`` jobs or past ``max_memory_mb``."""
@@ -121,13 +122,13 @@ class Worker:
     # --- jobs ---------------------------------------------------------------------------------
 
     def execute(self, job_id: bytes, job: dict[str, Any], reader: StateReader | None = None,
-                index: int | None = None) -> dict[str, Any]:
-        """Run one job (or call ``index`` of a chunk); every outcome, good or bad, becomes a FINAL body."""
+                index: int | None = None) -> m.CallResult:
+        """Run one job (or call ``index`` of a chunk); every outcome, good or bad, becomes a result."""
         return run.execute(job, reader or self._reader(job_id),
                            lambda code_id, at: self.module(job_id, code_id, at), self.runtime, index)
 
     def execute_chunk(self, job_id: bytes, jobs: list[dict[str, Any]], after: bytes | None = None
-                      ) -> dict[str, Any]:
+                      ) -> m.ChunkFinal:
         """Run a block chunk (:func:`~wasmpool.worker.execute.execute_chunk`).
 
         A chunk ``after`` another continues it: only the last chunk run here
@@ -150,25 +151,25 @@ class Worker:
         """
         loaded = self.cache.get(code_id)
         if loaded is None:
-            ask: dict[str, Any] = {"op": Op.CODE} if index is None else {"op": Op.CODE, "index": index}
-            code = self.callback(job_id, ask).get("code")
+            reply = self.callback(job_id, lambda seq: m.CodeCallback(seq, index))
+            code = reply.code if isinstance(reply, m.CodeReply) else None
             if code is None or p.code_id(code) != code_id:
                 raise errors.StateUnavailable(f"the broker has no valid module {code_id}")
             loaded = load(code)
             self.cache.put(code_id, loaded, len(code))
         return loaded
 
-    def callback(self, job_id: bytes, body: dict[str, Any]) -> dict[str, Any]:
+    def callback(self, job_id: bytes, question: Question) -> Reply:
         """Ask the broker something about the running job and wait for the reply (StateUnavailable: none)."""
         line, session = self.line, self.session
         if line is None:
             raise errors.StateUnavailable("the worker is not connected to a broker")
-        line.send(lambda: session.ask(job_id, body))
+        line.send(lambda: session.ask(job_id, question))
         line.wait(session.answered, self.config.callback_timeout)
         return session.answer()
 
     def _asker(self, job_id: bytes) -> Ask:
-        return lambda body: self.callback(job_id, body)
+        return lambda question: self.callback(job_id, question)
 
     def _reader(self, job_id: bytes) -> BrokerState:
         return BrokerState(self._asker(job_id))

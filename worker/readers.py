@@ -1,8 +1,8 @@
 """The state a running call reads (the host ABI's StateReader), through questions to the broker.
 
 A reader never touches a socket: it asks through ``ask``, a function that
-sends a CALLBACK body for the running job and returns the broker's reply
-(in a worker process, :meth:`wasmpool.worker.process.Worker.callback`).
+sends a CALLBACK about the running job and returns the broker's reply (in a
+worker process, :meth:`wasmpool.worker.process.Worker.callback`).
 """
 
 from __future__ import annotations
@@ -11,11 +11,15 @@ from collections.abc import Callable
 from typing import Any
 
 from wasmpool.wire import errors
+from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
-from wasmpool.wire.protocol import Op
 
-Ask = Callable[[dict[str, Any]], dict[str, Any]]
-"""Sends a CALLBACK body about the running job; returns the broker's reply (StateUnavailable: none)."""
+Question = Callable[[int], m.Callback]
+"""A CALLBACK about the running job, once the worker's session gives it its sequence number."""
+
+Reply = m.ReadReply | m.CodeReply
+Ask = Callable[[Question], Reply]
+"""Sends a CALLBACK about the running job; returns the broker's reply (StateUnavailable: none, or refused)."""
 
 UNWRITTEN = -1
 """The chunk position reported for a read answered by the broker (no earlier call of the chunk wrote it)."""
@@ -28,8 +32,12 @@ class BrokerState:
         self.ask = ask
 
     def get(self, key: bytes) -> bytes | None:
-        value: bytes | None = self.ask({"op": Op.GET, "key": key}).get("value")
-        return value
+        return value_of(self.ask(lambda seq: m.ReadCallback(key, seq)))
+
+
+def value_of(reply: Reply) -> bytes | None:
+    """The value a read's reply carries (None: the key has none)."""
+    return reply.value if isinstance(reply, m.ReadReply) else None
 
 
 class ChunkState:
@@ -101,7 +109,7 @@ class ChunkReader:
             self.reads.append([key, writer])
             return value
         if location not in chunk.fetched:
-            reply = chunk.ask({"op": Op.GET, "key": key, "index": self.position})
-            chunk.fetched[location] = reply.get("value")
+            position = self.position
+            chunk.fetched[location] = value_of(chunk.ask(lambda seq: m.ReadCallback(key, seq, position)))
         self.reads.append([key, UNWRITTEN])
         return chunk.fetched[location]

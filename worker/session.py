@@ -47,14 +47,21 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from wasmpool.worker.config import WorkerConfig, credits
+from wasmpool.worker.readers import Question, Reply
 
 from wasmpool.wire import errors
+from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
 from wasmpool.wire.liveness import Backoff, Liveness
 from wasmpool.wire.protocol import Command
 
 Frames = list[bytes]
-HEARTBEAT = p.encode(p.WORKER_TAG, Command.HEARTBEAT, b"hb", {})
+HEARTBEAT = p.encode(p.WORKER_TAG, Command.HEARTBEAT, b"hb", m.Heartbeat().to_body())
+DISCONNECT_BODY: dict[str, Any] = {}  # a DISCONNECT says nothing but that the worker leaves
+
+Result = m.CallResult | m.ChunkFinal
+"""A finished job's result: a call's, or a block chunk's (each call's result with its reads)."""
+
 
 
 class CacheView(Protocol):
@@ -91,7 +98,7 @@ class WorkerSession:
         self.backoff = Backoff(config.reconnect_min, config.reconnect_max)
         self.batch = max(1, credits(config.prefetch) // 2)  # results kept back for one FINAL, at most
         self.jobs: deque[p.Message] = deque()  # REQUESTs received and not run yet (prefetched)
-        self.finals: list[list[Any]] = []  # [job id, result] of finished jobs not sent yet
+        self.finals: list[tuple[bytes, Result]] = []  # finished jobs' results not sent yet
         self.disconnected = False  # the broker forgot this worker: register again
         self.reported = -1  # cache generation last reported to the broker
         self.busy = False  # a job computes: the heartbeat thread speaks for the worker
@@ -99,7 +106,7 @@ class WorkerSession:
         self.reconnects = 0
         self._seq = itertools.count(1)
         self._asked: tuple[bytes, int] | None = None  # the CALLBACK waiting for its reply
-        self._answer: dict[str, Any] | None = None
+        self._answer: m.CallbackReply | None = None
         self.last_heard = self.last_sent = clock()
         self._on_message: dict[Command, Callable[[p.Message], None]] = {
             Command.REQUEST: self._request, Command.CALLBACK_REPLY: self._reply,
@@ -116,13 +123,12 @@ class WorkerSession:
         self.disconnected = False
         self.jobs.clear()
         self.finals.clear()
-        body = {**self._cache_report(full=True), "pid": self.pid, "heartbeats": True,
-                "credits": credits(self.config.prefetch)}
-        return self._sent(p.encode(p.WORKER_TAG, Command.READY, b"ready", body))
+        ready = m.Ready.of(self._cache_report(full=True), self.pid, credits(self.config.prefetch))
+        return self._sent(p.encode(p.WORKER_TAG, Command.READY, b"ready", ready.to_body()))
 
     def goodbye(self) -> Frames:
         """DISCONNECT: the worker leaves."""
-        return self._sent(p.encode(p.WORKER_TAG, Command.DISCONNECT, b"bye", {}))
+        return self._sent(p.encode(p.WORKER_TAG, Command.DISCONNECT, b"bye", DISCONNECT_BODY))
 
     def connected(self) -> None:
         """A (new) socket to the broker: the silence is counted from now."""
@@ -160,13 +166,14 @@ class WorkerSession:
 
     def _reply(self, message: p.Message) -> None:
         if self._asked == (message.request_id, message.body["seq"]):
-            self._answer = message.body
+            self._answer = m.callback_reply(message.body, message.request_id)
 
     def _heartbeat(self, message: p.Message) -> None:
-        body = message.body
-        if "interval" in body or "liveness" in body:
-            self.liveness = Liveness(float(body.get("interval", self.liveness.interval)),
-                                     int(body.get("liveness", self.liveness.liveness)))
+        numbers = m.Heartbeat.from_checked(message.body)
+        if numbers.interval is not None or numbers.liveness is not None:
+            self.liveness = Liveness(
+                self.liveness.interval if numbers.interval is None else float(numbers.interval),
+                self.liveness.liveness if numbers.liveness is None else int(numbers.liveness))
 
     def _forgotten(self, message: p.Message) -> None:
         self.disconnected = True
@@ -199,40 +206,40 @@ class WorkerSession:
 
     # --- CALLBACKs ---------------------------------------------------------------------------
 
-    def ask(self, job_id: bytes, body: dict[str, Any]) -> Frames:
+    def ask(self, job_id: bytes, question: Question) -> Frames:
         """A CALLBACK about the running job; its reply is awaited (:meth:`answered`, :meth:`answer`)."""
         seq = next(self._seq)
         self._asked, self._answer = (job_id, seq), None
-        return self._sent(p.encode(p.WORKER_TAG, Command.CALLBACK, job_id, {**body, "seq": seq}))
+        return self._sent(p.encode(p.WORKER_TAG, Command.CALLBACK, job_id, question(seq).to_body()))
 
     def answered(self) -> bool:
         """The reply arrived, or waiting is pointless (the broker forgot this worker)."""
         return self._answer is not None or self.disconnected
 
-    def answer(self) -> dict[str, Any]:
+    def answer(self) -> Reply:
         """The reply to the last CALLBACK; StateUnavailable when there is none or the broker refused."""
         answer, self._asked, self._answer = self._answer, None, None
         if answer is None:
             if self.disconnected:
                 raise errors.StateUnavailable("the broker forgot this worker during the call")
             raise errors.StateUnavailable(f"no answer from the broker within {self.config.callback_timeout}s")
-        if "error" in answer:
-            raise errors.StateUnavailable(f"the broker refused: {answer['error']}")
+        if isinstance(answer, m.RefusedReply):
+            raise errors.StateUnavailable(f"the broker refused: {answer.error}")
         return answer
 
     # --- results -----------------------------------------------------------------------------
 
-    def finished(self, job_id: bytes, result: dict[str, Any], *, urgent: bool, leaving: bool
-                 ) -> Frames | None:
+    def finished(self, job_id: bytes, result: Result, *, leaving: bool) -> Frames | None:
         """A job's result: the FINAL to send now, or None to keep it for the next jobs' FINAL.
 
         A result is kept only while more jobs wait here, for at most half
-        the credits; a job that wrote state, an ``urgent`` one (a block
-        chunk), or a worker ``leaving`` (SIGTERM, recycling: the broker sends
-        it no new job) sends at once.
+        the credits; a job that wrote state, a block chunk, or a worker
+        ``leaving`` (SIGTERM, recycling: the broker sends it no new job)
+        sends at once.
         """
-        self.finals.append([job_id, result])
-        if urgent or leaving or result.get("writes") or not self.jobs or len(self.finals) >= self.batch:
+        self.finals.append((job_id, result))
+        if (leaving or not self.jobs or len(self.finals) >= self.batch
+                or not isinstance(result, m.CallResult) or result.writes):
             return self._final(leaving)
         return None
 
@@ -247,21 +254,21 @@ class WorkerSession:
         """One FINAL for the kept results: a single job's body as it is, several as ``finals``."""
         finals, self.finals = self.finals, []
         report = self._cache_report(full=False)
-        if leaving:
-            report["leaving"] = True
         if len(finals) == 1:
             job_id, result = finals[0]
-            return self._sent(p.encode(p.WORKER_TAG, Command.FINAL, job_id, {**result, **report}))
-        return self._sent(p.encode(p.WORKER_TAG, Command.FINAL, finals[0][0], {"finals": finals, **report}))
+            final = m.Final(result, report, leaving).to_body()
+        else:
+            job_id = finals[0][0]
+            final = m.Finals([[done, result.to_body()] for done, result in finals], report, leaving).to_body()
+        return self._sent(p.encode(p.WORKER_TAG, Command.FINAL, job_id, final))
 
-    def _cache_report(self, full: bool) -> dict[str, Any]:
+    def _cache_report(self, full: bool) -> m.CacheReport:
         """Cache counters, and the cached code ids if they changed since the last report (or ``full``)."""
         cache = self.cache
-        report: dict[str, Any] = {"hits": cache.hits, "misses": cache.misses}
         if full or self.reported != cache.generation:
-            report["cache"] = cache.keys()
             self.reported = cache.generation
-        return report
+            return m.CacheReport(cache.hits, cache.misses, cache.keys())
+        return m.CacheReport(cache.hits, cache.misses)
 
     # --- the watchdog ------------------------------------------------------------------------
 

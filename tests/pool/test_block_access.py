@@ -208,7 +208,7 @@ def test_a_chunk_that_continues_another_than_the_last_one_run_is_refused_by_the_
     """
     worker = Worker(WorkerConfig(endpoint="tcp://127.0.0.1:1"))
     result = worker.execute_chunk(b"c2", [chunk_job("a" * 64)], after=b"c1")
-    [entry] = result["chunk"]
+    [entry] = result.chunk
     assert entry["code"] in p.NONDETERMINISTIC and "not the last chunk" in entry["error"]
 
 

@@ -13,10 +13,11 @@ import pytest
 from wasmpool.worker.execute import Runtime, execute, execute_chunk
 from wasmpool.worker.host import Host
 from wasmpool.worker.modules import Loaded, load
-from wasmpool.worker.readers import UNWRITTEN, ChunkState
+from wasmpool.worker.readers import UNWRITTEN, ChunkState, Question, Reply
 
 from tests.pool.conftest import FIXTURES
 from wasmpool.wire import errors
+from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import ErrorCode, Status
 
@@ -65,8 +66,9 @@ def job(function: str, args: list[Any] | None = None, **fields: Any) -> dict[str
 
 def run(body: dict[str, Any], state: FakeState | None = None, module: str = "probe.wasm",
         watch: Watch | None = None) -> dict[str, Any]:
+    """The job's result as the FINAL body it becomes."""
     runtime = Runtime.of(Host()) if watch is None else Runtime.of(Host(), watch)
-    return execute(body, state or FakeState(), lambda code_id, index: fixture(module), runtime)
+    return execute(body, state or FakeState(), lambda code_id, index: fixture(module), runtime).to_body()
 
 
 def test_a_call_returns_its_results_and_the_gas_it_used() -> None:
@@ -119,7 +121,7 @@ def test_a_module_that_cannot_run_and_a_module_that_cannot_be_fetched_are_result
         raise errors.StateUnavailable("no module")
 
     result = execute(job("add", [1, 2]), FakeState(), unavailable, Runtime.of(Host()))
-    assert result["code"] == ErrorCode.STATE_UNAVAILABLE and result["code"] in p.NONDETERMINISTIC
+    assert result.code == ErrorCode.STATE_UNAVAILABLE and result.code in p.NONDETERMINISTIC
 
 
 def chunk_entry(function: str, **fields: Any) -> dict[str, Any]:
@@ -130,9 +132,11 @@ def test_a_chunks_calls_read_earlier_writes_and_report_where_each_read_came_from
     state = FakeState({b"k": b"old"})
     asked: list[dict[str, Any]] = []
 
-    def ask(body: dict[str, Any]) -> dict[str, Any]:
-        asked.append(body)
-        return {"value": state.get(body["key"])}
+    def ask(question: Question) -> Reply:
+        callback = question(7)
+        assert isinstance(callback, m.ReadCallback)
+        asked.append(callback.to_body())
+        return m.ReadReply(7, state.get(callback.key))
 
     jobs = [chunk_entry("get"), chunk_entry("put", input=b"new"), chunk_entry("get"), {"function": 1}]
     chunk = ChunkState(ask, b"chunk")
@@ -141,17 +145,17 @@ def test_a_chunks_calls_read_earlier_writes_and_report_where_each_read_came_from
     runtime = Runtime.of(Host())
     body = execute_chunk(chunk, jobs, well_formed, problem,
                          lambda entry, reader, at: execute(entry, reader, probe, runtime, at))
-    first, second, third, malformed = body["chunk"]
+    first, second, third, malformed = body.chunk
     assert (first["output"], first["reads"]) == (b"old", [[b"k", UNWRITTEN]])
     assert second["writes"] == {b"k": b"new"}
     assert (third["output"], third["reads"]) == (b"new", [[b"k", 1]])  # call 1's write, not the broker's
     assert malformed["code"] == ErrorCode.INTERNAL and malformed["reads"] == []
-    assert asked == [{"op": "get", "key": b"k", "index": 0}]
-    assert (body["status"], body["code"]) == (Status.OK, ErrorCode.OK)
+    assert asked == [{"op": "get", "key": b"k", "index": 0, "seq": 7}]
+    assert (body.status, body.code) == (Status.OK, ErrorCode.OK)
 
 
 def test_a_chunk_stops_at_a_result_that_says_nothing_about_the_call() -> None:
-    def ask(body: dict[str, Any]) -> dict[str, Any]:
+    def ask(question: Question) -> Reply:
         raise errors.StateUnavailable("the broker is away")
 
     jobs = [chunk_entry("get"), chunk_entry("add", args=[1, 2])]
@@ -159,5 +163,5 @@ def test_a_chunk_stops_at_a_result_that_says_nothing_about_the_call() -> None:
     runtime = Runtime.of(Host())
     body = execute_chunk(chunk, jobs, 2, "",
                          lambda entry, reader, at: execute(entry, reader, probe, runtime, at))
-    [only] = body["chunk"]
+    [only] = body.chunk
     assert only["code"] == ErrorCode.STATE_UNAVAILABLE

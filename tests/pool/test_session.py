@@ -14,12 +14,14 @@ from wasmpool.worker.session import NOTHING_DUE, WorkerSession
 
 from tests.pool.test_core import Clock
 from wasmpool.wire import errors
+from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
-from wasmpool.wire.protocol import Command, Op
+from wasmpool.wire.protocol import Command, ErrorCode, Status
 
 PID = 4242
-OK = {"status": "ok", "code": 0, "results": [1], "output": b"", "gas_used": 5, "logs": [], "writes": {},
-      "error": None}
+OK = m.CallResult(Status.OK, ErrorCode.OK, [1], gas_used=5)
+OK_BODY = {"status": "ok", "code": 0, "results": [1], "output": b"", "gas_used": 5, "logs": [], "writes": {},
+           "error": None}
 JOB = {"code_id": "a" * 64, "function": "add", "args": [1, 2], "input": b"", "context": {},
        "gas_limit": 1000, "timeout": 5.0, "readonly": False}
 
@@ -82,7 +84,7 @@ def test_ready_offers_credits_for_the_running_job_and_the_prefetched_ones(f: Fix
 def test_ready_drops_what_the_worker_held_for_a_broker_that_forgot_it(f: Fixture) -> None:
     f.job(b"j1")
     f.job(b"j2")
-    f.session.finished(b"j0", OK, urgent=False, leaving=False)  # kept: jobs wait
+    f.session.finished(b"j0", OK, leaving=False)  # kept: jobs wait
     f.hear(Command.DISCONNECT)
     assert f.session.disconnected and f.session.has_news()
     f.session.ready()
@@ -159,25 +161,27 @@ def test_reconnecting_drops_the_jobs_the_broker_will_give_to_others(f: Fixture) 
 
 
 def test_a_callback_is_answered_by_its_own_reply_only(f: Fixture) -> None:
-    first = sent(f.session.ask(b"job", {"op": Op.GET, "key": b"k"}))
+    first = sent(f.session.ask(b"job", lambda seq: m.ReadCallback(b"k", seq)))
     assert first.command is Command.CALLBACK and first.body == {"op": "get", "key": b"k", "seq": 1}
     with pytest.raises(errors.StateUnavailable, match="no answer"):
         f.session.answer()
-    second = sent(f.session.ask(b"job", {"op": Op.GET, "key": b"k"}))
-    assert second.body["seq"] == 2
+    second = sent(f.session.ask(b"job", lambda seq: m.ReadCallback(b"k", seq, 3)))
+    assert second.body == {"op": "get", "key": b"k", "index": 3, "seq": 2}
     f.hear(Command.CALLBACK_REPLY, b"job", {"seq": 1, "value": b"late"})  # the earlier question's
     f.hear(Command.CALLBACK_REPLY, b"other", {"seq": 2, "value": b"theirs"})
     assert not f.session.answered()
     f.hear(Command.CALLBACK_REPLY, b"job", {"seq": 2, "value": b"v", "version": 3})
-    assert f.session.answered() and f.session.answer() == {"seq": 2, "value": b"v", "version": 3}
+    assert f.session.answered() and f.session.answer() == m.ReadReply(2, b"v", 3)
 
 
 def test_a_refused_callback_and_a_forgetful_broker_fail_the_read(f: Fixture) -> None:
-    seq = sent(f.session.ask(b"job", {"op": Op.CODE})).body["seq"]
+    code = sent(f.session.ask(b"job", lambda seq: m.CodeCallback(seq)))
+    assert code.body == {"op": "code", "seq": 1}
+    seq = code.body["seq"]
     f.hear(Command.CALLBACK_REPLY, b"job", {"seq": seq, "error": "no such job"})
     with pytest.raises(errors.StateUnavailable, match="refused: no such job"):
         f.session.answer()
-    f.session.ask(b"job", {"op": Op.CODE})
+    f.session.ask(b"job", m.CodeCallback)
     f.hear(Command.DISCONNECT)
     assert f.session.answered()
     with pytest.raises(errors.StateUnavailable, match="forgot this worker"):
@@ -185,7 +189,7 @@ def test_a_refused_callback_and_a_forgetful_broker_fail_the_read(f: Fixture) -> 
 
 
 def test_a_job_arriving_during_a_callback_waits_for_its_turn(f: Fixture) -> None:
-    f.session.ask(b"job", {"op": Op.CODE})
+    f.session.ask(b"job", m.CodeCallback)
     f.job(b"next")
     assert not f.session.answered()
     message = f.session.next_job()
@@ -198,7 +202,7 @@ def test_a_job_arriving_during_a_callback_waits_for_its_turn(f: Fixture) -> None
 def test_results_wait_for_the_next_jobs_up_to_half_the_credits(f: Fixture) -> None:
     for n in range(6):
         f.job(b"j%d" % n)
-    frames = [f.session.finished(b"d%d" % n, {**OK, "results": [n]}, urgent=False, leaving=False)
+    frames = [f.session.finished(b"d%d" % n, m.CallResult(Status.OK, ErrorCode.OK, [n]), leaving=False)
               for n in range(4)]
     assert frames[:3] == [None, None, None]  # 8 credits: at most 4 results in one FINAL
     final = sent(frames[3])
@@ -210,25 +214,32 @@ def test_results_wait_for_the_next_jobs_up_to_half_the_credits(f: Fixture) -> No
 
 def test_a_single_result_goes_as_it_is_when_no_job_waits(f: Fixture) -> None:
     f.cache.add("c" * 64)
-    final = sent(f.session.finished(b"j", OK, urgent=False, leaving=False))
-    assert final.request_id == b"j" and final.body == {**OK, "hits": 0, "misses": 0, "cache": ["c" * 64]}
-    again = sent(f.session.finished(b"k", OK, urgent=False, leaving=False))
+    final = sent(f.session.finished(b"j", OK, leaving=False))
+    assert final.request_id == b"j" and final.body == {**OK_BODY, "hits": 0, "misses": 0, "cache": ["c" * 64]}
+    again = sent(f.session.finished(b"k", OK, leaving=False))
     assert "cache" not in again.body  # the cache did not change since the last report
 
 
-@pytest.mark.parametrize("why", ["writes", "urgent", "leaving"])
+CANNOT_WAIT: dict[str, m.CallResult | m.ChunkFinal] = {
+    "writes": m.CallResult(Status.OK, ErrorCode.OK, writes={b"k": b"v"}),
+    "chunk": m.ChunkFinal([m.ChunkCallResult.of(OK, [[b"k", -1]]).to_body()]),
+    "leaving": OK,
+}
+
+
+@pytest.mark.parametrize("why", list(CANNOT_WAIT))
 def test_a_result_that_cannot_wait_goes_at_once_with_those_kept(f: Fixture, why: str) -> None:
     f.job(b"waiting")
-    assert f.session.finished(b"quick", OK, urgent=False, leaving=False) is None
-    result = {**OK, "writes": {b"k": b"v"}} if why == "writes" else OK
-    final = sent(f.session.finished(b"now", result, urgent=why == "urgent", leaving=why == "leaving"))
+    assert f.session.finished(b"quick", OK, leaving=False) is None
+    final = sent(f.session.finished(b"now", CANNOT_WAIT[why], leaving=why == "leaving"))
     assert [job_id for job_id, _ in final.body["finals"]] == [b"quick", b"now"]
     assert final.body.get("leaving", False) is (why == "leaving")
+    assert final.body["finals"][1][1] == CANNOT_WAIT[why].to_body()
 
 
 def test_while_a_job_computes_kept_results_go_and_heartbeats_when_due(f: Fixture) -> None:
     f.job(b"long")
-    assert f.session.finished(b"quick", OK, urgent=False, leaving=False) is None
+    assert f.session.finished(b"quick", OK, leaving=False) is None
     [final] = f.session.while_computing()
     assert sent(final).request_id == b"quick" and f.session.finals == []
     f.after(0.5)
