@@ -111,6 +111,7 @@ from wasmpool.broker.metrics import Metrics
 from wasmpool.broker.state import STORAGE_ERRORS, StaleRead, StateStore
 
 from wasmpool.wire import errors
+from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
 from wasmpool.wire.liveness import Liveness
 from wasmpool.wire.protocol import Command, ErrorCode, Op, Status
@@ -208,11 +209,11 @@ class JobOwner(Protocol):
     def timed_out(self, job: Job, where: str) -> None:
         """Its deadline passed (``where``: waiting in the queue, or running)."""
 
-    def read(self, job: Job, body: dict[str, Any]) -> dict[str, Any]:
-        """A CALLBACK ``get`` of the job: the CALLBACK_REPLY body."""
+    def read(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
+        """A CALLBACK ``get`` of the job: the CALLBACK_REPLY."""
 
-    def code(self, job: Job, body: dict[str, Any]) -> dict[str, Any]:
-        """A CALLBACK ``code`` of the job: the CALLBACK_REPLY body."""
+    def code(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
+        """A CALLBACK ``code`` of the job: the CALLBACK_REPLY."""
 
 
 ClientOp = Callable[[bytes, bytes, p.Message], None]
@@ -444,7 +445,7 @@ class BrokerCore:
             if self.liveness.heartbeat_due(worker.last_sent, now):
                 worker.last_sent = now
                 self._out.append(Outgoing(Side.BACKEND, worker.identity, p.encode(
-                    p.WORKER_TAG, Command.HEARTBEAT, b"hb", {})))
+                    p.WORKER_TAG, Command.HEARTBEAT, b"hb", EMPTY_HEARTBEAT)))
         return self._flush()
 
     def settle(self) -> list[Outgoing]:
@@ -617,8 +618,7 @@ class BrokerCore:
         limits.check_deploy(module, self.config, rid)
         code_id = p.code_id(module)
         if self.has_code(code_id):  # stored already, so valid: nothing to check again
-            self.counters["deploys"] += 1
-            self.reply(identity, key, rid, {"code_id": code_id})
+            self._deployed(identity, key, rid, code_id)
         elif self.defer_validation and len(module) >= self.config.validate_inline:
             task = Validation(identity, key, rid, module, code_id)
             self.validating[key] = task
@@ -637,8 +637,12 @@ class BrokerCore:
         except STORAGE_ERRORS as exc:
             raise self.storage_error(exc, rid, "deploy") from exc
         self.known_code.add(code_id)
+        self._deployed(identity, key, rid, code_id)
+
+    def _deployed(self, identity: bytes, key: bytes, rid: bytes, code_id: str) -> None:
+        """Answer a deploy: the module is stored under ``code_id``."""
         self.counters["deploys"] += 1
-        self.reply(identity, key, rid, {"code_id": code_id})
+        self.reply(identity, key, rid, m.DeployReply(code_id).to_body())
 
     def _call(self, identity: bytes, key: bytes, message: p.Message) -> None:
         body = message.body
@@ -680,21 +684,30 @@ class BrokerCore:
         timeout = body.get("timeout", cfg.default_timeout)
         limits.check_call(body, cfg, message.request_id)  # gas, timeout, input, args ceilings
         op = Op(body["op"])
-        request = {
-            "code_id": body["code_id"], "function": body["function"], "args": body.get("args", []),
-            "input": body.get("input", b""), "context": body.get("context", {}),
-            "gas_limit": gas, "timeout": timeout, "readonly": op is Op.QUERY,
-        }
+        request = self.job_message(body["code_id"], body["function"], body.get("args", []),
+                                   body.get("input", b""), body.get("context", {}), gas, op is Op.QUERY,
+                                   timeout)
         now = self.clock()
-        return Job(message.request_id, identity, op, body["code_id"], p.pack(request), now,
+        return Job(message.request_id, identity, op, body["code_id"], p.pack(request.to_body()), now,
                    now + timeout + cfg.grace, self.calls)
+
+    def job_message(self, code_id: str, function: str, args: list[Any], input: bytes,
+                    context: dict[str, Any], gas_limit: int, readonly: bool, timeout: float | None = None
+                    ) -> m.Job:
+        """The job a worker gets for one call: a client's call or query, or one call of a block.
+
+        ``timeout`` defaults to the broker's ``default_timeout`` (a block's calls have none of their own).
+        """
+        return m.Job(code_id=code_id, function=function, args=args, input=input, context=context,
+                     gas_limit=gas_limit, readonly=readonly,
+                     timeout=self.config.default_timeout if timeout is None else timeout)
 
     def _stats(self, identity: bytes, key: bytes, message: p.Message) -> None:
         self.reply(identity, key, message.request_id, self.stats())
 
     def _state_get(self, identity: bytes, key: bytes, message: p.Message) -> None:
         value, version = self.store.get(message.body["code_id"], message.body["key"])
-        self.reply(identity, key, message.request_id, {"value": value, "version": version})
+        self.reply(identity, key, message.request_id, m.StateReply(value, version).to_body())
 
     def stats(self) -> dict[str, Any]:
         """Pool statistics: workers, queue, in flight, jobs done, cache hit rate, counters."""
@@ -775,7 +788,7 @@ class BrokerCore:
         if len(jobs) == 1:
             self._send_job(worker, jobs[0])
         elif jobs:
-            body = p.pack({"jobs": [[job.job_id, job.request] for job in jobs]})
+            body = p.pack(m.JobBatch([[job.job_id, job.request] for job in jobs]).to_body())
             frames = [p.WORKER_TAG, bytes((Command.REQUEST,)), jobs[0].job_id, body]
             self._out.append(Outgoing(Side.BACKEND, worker.identity, frames))
             self.counters["batched_jobs"] += len(jobs)
@@ -910,29 +923,30 @@ class BrokerCore:
     def _callback(self, worker: WorkerState | None, identity: bytes, message: p.Message) -> None:
         body = message.body
         job = _held(worker, message.request_id)  # the job it runs: earlier ones' FINALs may still be kept
+        reply: m.CallbackReply
         if job is None:
-            reply: dict[str, Any] = {"seq": body["seq"], "error": "no such job on this broker"}
+            reply = m.RefusedReply(body["seq"], "no such job on this broker")
         elif body["op"] == Op.GET:
             reply = job.owner.read(job, body)
         else:
             reply = job.owner.code(job, body)
         self.counters["callbacks"] += 1
         self._out.append(Outgoing(Side.BACKEND, identity, p.encode(
-            p.WORKER_TAG, Command.CALLBACK_REPLY, message.request_id, reply)))
+            p.WORKER_TAG, Command.CALLBACK_REPLY, message.request_id, reply.to_body())))
 
-    def _serve_read(self, job: Job, body: dict[str, Any]) -> dict[str, Any]:
+    def _serve_read(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
         """Read committed state for a job, recording the version in its read set."""
         value, version = self.store.get(job.code_id, body["key"])
         job.reads.setdefault(body["key"], version)
-        return {"seq": body["seq"], "value": value, "version": version}
+        return m.ReadReply(body["seq"], value, version)
 
-    def _serve_code(self, job: Job, body: dict[str, Any]) -> dict[str, Any]:
+    def _serve_code(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
         """A job's module, sent once per attempt (MAX_CODE_FETCHES)."""
         if job.code_fetches >= MAX_CODE_FETCHES:
             self.counters["refused_code_fetches"] += 1
-            return {"seq": body["seq"], "error": "the module was already sent for this job"}
+            return m.RefusedReply(body["seq"], "the module was already sent for this job")
         job.code_fetches += 1
-        return {"seq": body["seq"], "code": self.store.get_code(job.code_id)}
+        return m.CodeReply(body["seq"], self.store.get_code(job.code_id))
 
     def _final(self, worker: WorkerState | None, identity: bytes, message: p.Message) -> None:
         """A job's result, which also hands the worker's credit back."""
@@ -989,7 +1003,7 @@ class BrokerCore:
         The reply is stored with the commit (a receipt), so a retry of the
         request id is answered from it even by a restarted broker.
         """
-        receipt = p.pack({**result, "attempts": job.attempts})
+        receipt = p.pack(call_reply(result, job.attempts))
         try:
             self.store.commit_with_receipt(job.code_id, job.reads, writes, job.key, receipt,
                                            self.config.result_ttl)
@@ -1028,16 +1042,15 @@ class BrokerCore:
             self._release(job)
         self.counters["jobs_done"] += 1
         self.counters[f"status_{result['status']}"] += 1
-        result["attempts"] = job.attempts
         latency = self.clock() - job.arrival
         self.metrics.answered(result["status"], latency)
         if self.log.isEnabledFor(logging.INFO):
             logs.event(self.log, "answered", job.request_id, status=str(result["status"]),
                        attempts=job.attempts, gas_used=result.get("gas_used", 0),
                        latency_ms=round(latency * 1000, 3))
-        if remember and not recorded and job.op is Op.CALL:
-            self._record(job.key, job.request_id, result)
-        self.reply(job.client, job.key, job.request_id, result, remember=remember)
+        reply = call_reply(result, job.attempts)
+        self.reply(job.client, job.key, job.request_id, reply, remember=remember,
+                   record=remember and not recorded and job.op is Op.CALL)
 
     def _record(self, key: bytes, rid: bytes, result: Mapping[str, Any]) -> None:
         """Store the outcome of a request that wrote nothing as its receipt, so a retry never runs it again.
@@ -1131,10 +1144,10 @@ class _Calls:
     def timed_out(self, job: Job, where: str) -> None:
         self.core._answer_timeout(job, where)
 
-    def read(self, job: Job, body: dict[str, Any]) -> dict[str, Any]:
+    def read(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
         return self.core._serve_read(job, body)
 
-    def code(self, job: Job, body: dict[str, Any]) -> dict[str, Any]:
+    def code(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
         return self.core._serve_code(job, body)
 
 
@@ -1166,6 +1179,9 @@ def scoped_key(scope: bytes, rid: bytes) -> bytes:
     """The key of request ``rid`` of the client ``scope``: length-prefixed, so no two pairs collide."""
     return len(scope).to_bytes(2, "big") + scope + rid
 
+
+EMPTY_HEARTBEAT = m.Heartbeat().to_body()
+"""The broker's periodic HEARTBEAT body (built once: it never changes)."""
 
 MAX_CODE_FETCHES = 1
 """CALLBACKs for its module one job attempt may make: a worker fetches it once, then compiles and caches it.
@@ -1210,7 +1226,13 @@ def _checked_result(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _failed(result: dict[str, Any], code: ErrorCode, message: str) -> dict[str, Any]:
-    """A result that commits nothing, with ``code``'s status and ``message``."""
-    return {**result, "status": p.status_for(code), "code": int(code), "writes": {}, "error": message,
-            "results": result.get("results", []), "output": result.get("output", b""),
-            "gas_used": result.get("gas_used", 0), "logs": result.get("logs", [])}
+    """A result that commits nothing, with ``code``'s status and ``message`` (what the call returned kept)."""
+    return m.CallResult(p.status_for(code), int(code), result.get("results", []), result.get("output", b""),
+                        result.get("gas_used", 0), result.get("logs", []), {}, message).to_body()
+
+
+def call_reply(result: Mapping[str, Any], attempts: int) -> dict[str, Any]:
+    """The client's FINAL for a call or query, and its receipt: the result, and how many attempts it took."""
+    body = m.CallResult.from_checked(result).to_body()
+    body["attempts"] = attempts
+    return body

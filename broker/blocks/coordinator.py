@@ -142,6 +142,7 @@ from wasmpool.broker.core import BrokerCore, Job, WorkerState
 from wasmpool.broker.state import STORAGE_ERRORS, StaleRead, StateStore
 
 from wasmpool.wire import errors
+from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Op, Status
 from wasmpool.wire.receipts import Location, Value
@@ -282,30 +283,30 @@ class BlockCoordinator:
             return False
         return True
 
-    def read(self, job: Job, body: dict[str, Any]) -> dict[str, Any]:
-        """A task's state read (CALLBACK ``get``): the CALLBACK_REPLY body."""
+    def read(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
+        """A task's state read (CALLBACK ``get``): the CALLBACK_REPLY."""
         chunk, block = self.tasks.get(job), self.current
         if chunk is None or block is None or block.run is None:
-            return {"seq": body["seq"], "error": "this block task is over"}
+            return m.RefusedReply(body["seq"], "this block task is over")
         index = body.get("index", 0)
         if index >= len(chunk.tasks):
-            return {"seq": body["seq"], "error": f"no call {index} in this chunk"}
+            return m.RefusedReply(body["seq"], f"no call {index} in this chunk")
         location = (block.calls[chunk.tasks[index].tx_index].code_id, body["key"])
         try:
             value, version = block.run.chunk_read(chunk.tasks, *location)
         except TaskAborted as exc:
-            return {"seq": body["seq"], "error": f"block task aborted: {exc}"}
+            return m.RefusedReply(body["seq"], f"block task aborted: {exc}")
         chunk.reads[location] = version
-        return {"seq": body["seq"], "value": value}
+        return m.ReadReply(body["seq"], value)
 
-    def code(self, job: Job, body: dict[str, Any]) -> dict[str, Any]:
+    def code(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
         """A task's module fetch (CALLBACK ``code``) for the call at ``index`` of its chunk."""
         chunk, block = self.tasks.get(job), self.current
         index = body.get("index", 0)
         if chunk is None or block is None or index >= len(chunk.tasks):
-            return {"seq": body["seq"], "error": "this block task is over"}
+            return m.RefusedReply(body["seq"], "this block task is over")
         code_id = block.calls[chunk.tasks[index].tx_index].code_id
-        return {"seq": body["seq"], "code": self.core.store.get_code(code_id)}
+        return m.CodeReply(body["seq"], self.core.store.get_code(code_id))
 
     def finished(self, job: Job, result: dict[str, Any]) -> None:
         """A task's FINAL: an outcome for the run, or a loss when it says nothing about the call."""
@@ -395,15 +396,14 @@ class BlockCoordinator:
                                     f"{self.core.config.max_gas}", rid)
         return call
 
-    def _worker_job(self, call: BlockCall) -> dict[str, Any]:
-        """The job body a worker gets for ``call``: an ordinary job, one entry of a chunk.
+    def _worker_job(self, call: BlockCall) -> m.Job:
+        """The job a worker gets for ``call`` (:meth:`BrokerCore.job_message`): one entry of a chunk.
 
         Made when the call is sent, not kept with the block: fewer objects
         living through a block means fewer, shorter garbage collections.
         """
-        return {"code_id": call.code_id, "function": call.function, "args": list(call.args),
-                "input": call.input, "context": dict(call.context), "gas_limit": call.gas_limit,
-                "timeout": self.core.config.default_timeout, "readonly": False}
+        return self.core.job_message(call.code_id, call.function, list(call.args), call.input,
+                                     dict(call.context), call.gas_limit, readonly=False)
 
     def _writers_in_flight(self) -> bool:
         """True while an ordinary call runs whose commit could still land."""
@@ -500,13 +500,9 @@ class BlockCoordinator:
             tail = None
         chunk = Chunk(tasks, worker.identity, tasks if tail is None else [*tail[1].chain, *tasks])
         jobs = self._prefetched(block, chunk)
-        first = {name: value for name, value in jobs[0].items() if name != "prefetched"}
-        body = {**first, "chunk": jobs}
-        if tail is not None:
-            body["after"] = tail[0].job_id
-        request = p.pack(body)
+        request = p.pack(m.Job.chunk_of(jobs, None if tail is None else tail[0].job_id))
         budget = len(tasks) * config.default_timeout + config.grace
-        job = Job(block.request_id, block.holder.client, Op.BLOCK, first["code_id"], request, now,
+        job = Job(block.request_id, block.holder.client, Op.BLOCK, jobs[0]["code_id"], request, now,
                   now + budget, self)
         self.tasks[job] = chunk
         self.tails[worker.identity] = (job, chunk)
@@ -529,7 +525,7 @@ class BlockCoordinator:
         for position, task in enumerate(chunk.tasks):
             for location in self._hints(block, task):
                 wanted.setdefault(location, position)
-        jobs = [self._worker_job(block.calls[task.tx_index]) for task in chunk.tasks]
+        jobs = [self._worker_job(block.calls[task.tx_index]).to_body() for task in chunk.tasks]
         if not wanted:
             return jobs
         pairs: list[list[list[Value]]] = [[] for _ in jobs]  # per call: [key, value] answered ahead
