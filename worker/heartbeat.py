@@ -105,9 +105,12 @@ class Line:
                 self._send(frames)
 
     def take(self) -> p.Message | None:
-        """The next job the session holds."""
+        """The next job the session holds, after what it says comes first (READY: register again)."""
         with self.lock:
-            return self.session.next_job()
+            send, job = self.session.turn()
+            if send is not None:
+                self._send(send)
+            return job
 
     def wait(self, until: Callable[[], bool], timeout: float) -> None:
         """Move frames until ``until()`` holds or ``timeout`` seconds pass (sending, reconnecting as due)."""

@@ -93,10 +93,7 @@ class Worker:
         session = self.session
         if not session.has_news():
             line.wait(session.has_news, self.config.heartbeat)  # heartbeats are sent meanwhile
-        if session.disconnected:  # the broker forgot this worker (or was silent): register again
-            line.send(session.ready)
-            return
-        message = line.take()
+        message = line.take()  # or READY first, when the broker forgot this worker (or fell silent)
         if message is None:
             return
         job_id, body = message.request_id, message.body

@@ -186,6 +186,12 @@ class WorkerSession:
         """The next job to run (None: none waits)."""
         return self.jobs.popleft() if self.jobs else None
 
+    def turn(self) -> tuple[Frames | None, p.Message | None]:
+        """The main thread's next move: READY when the broker forgot this worker, else the next job."""
+        if self.disconnected:
+            return self.ready(), None
+        return None, self.next_job()
+
     # --- liveness ----------------------------------------------------------------------------
 
     def due(self) -> Due:

@@ -266,3 +266,14 @@ def test_the_watchdog_fires_only_past_the_time_limit_plus_its_margin() -> None:
     never.session.computing(1.0)
     never.after(1e6)
     assert not never.session.wedged()
+
+
+def test_the_main_threads_turn_is_ready_when_forgotten_and_the_next_job_otherwise(f: Fixture) -> None:
+    f.job(b"stale")
+    f.hear(Command.DISCONNECT)
+    send, job = f.session.turn()
+    assert sent(send).command is Command.READY and job is None  # the stale job went to another worker
+    f.job(b"fresh")
+    send, job = f.session.turn()
+    assert send is None and job is not None and job.request_id == b"fresh"
+    assert f.session.turn() == (None, None)
