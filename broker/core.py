@@ -76,11 +76,11 @@ is not run twice (the reply goes to the latest sender), and the replies of
 recent requests are kept so a client's retry gets the same answer: the
 ground for exactly-once delivery.
 
-*Owners*: every job carries its :class:`JobOwner`, which handles what
+*Owners*: every job carries its owner (``wasmpool.broker.jobs``), which handles what
 happens to it at a worker (finished, lost, timed out, a state read, a
 module fetch). Ordinary calls and queries are owned by the core itself;
 other kinds of work are clients of the core, attached from outside with
-:meth:`BrokerCore.attach`: an :class:`Extension` gets the requests of the
+:meth:`BrokerCore.attach`: an extension gets the requests of the
 ops it serves, sees every idle worker first, may hold ordinary calls in the
 queue and is told of every commit, and drives its jobs through the small
 public interface (:meth:`~BrokerCore.dispatch`, :meth:`~BrokerCore.reply`,
@@ -101,11 +101,12 @@ import os
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from wasmpool.broker import limits, logs
+from wasmpool.broker.jobs import ClientOp, Extension, Job, NoExtension, WorkerState
 from wasmpool.broker.liveness import Loss, ReplyCache, poison_message
 from wasmpool.broker.metrics import Metrics
 from wasmpool.broker.state import STORAGE_ERRORS, StaleRead, StateStore
@@ -191,137 +192,6 @@ class Validation:
     code_id: str
 
 
-class JobOwner(Protocol):
-    """Who handles what happens to a job at a worker: the core for calls and queries, or an extension.
-
-    ``queue_behind`` says whether other jobs may wait at a worker behind one
-    of its jobs (a block's task keeps the worker's free credits to itself).
-    """
-
-    queue_behind: bool
-
-    def finished(self, job: Job, result: dict[str, Any]) -> None:
-        """The job's FINAL (a job abandoned before is not handed over)."""
-
-    def lost(self, job: Job, why: str, started: bool) -> None:
-        """Its worker died, stalled or left; ``started``: it ran (else it only waited behind another job)."""
-
-    def timed_out(self, job: Job, where: str) -> None:
-        """Its deadline passed (``where``: waiting in the queue, or running)."""
-
-    def read(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
-        """A CALLBACK ``get`` of the job: the CALLBACK_REPLY."""
-
-    def code(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
-        """A CALLBACK ``code`` of the job: the CALLBACK_REPLY."""
-
-
-ClientOp = Callable[[bytes, bytes, p.Message], None]
-"""The handler of one client op: (identity, scoped request id, message); raises the PoolError to answer."""
-
-
-class Extension(Protocol):
-    """Work run on the core's workers from outside it (blocks): what the core tells it, and asks it."""
-
-    def step(self) -> None:
-        """After every event (the core's messages not yet taken): act on the new state or the time."""
-
-    def settle(self) -> None:
-        """After the messages of an event were sent: work that must not delay them."""
-
-    def holds(self, job: Job) -> bool:
-        """True when the queued call ``job`` must wait (not be dispatched) for now."""
-
-    def assign(self, worker: WorkerState) -> bool:
-        """An idle worker: give it a job of the extension's; True when it got one."""
-
-    def committed(self, code_id: str, writes: dict[bytes, bytes | None]) -> None:
-        """An ordinary call committed ``writes`` to contract ``code_id``."""
-
-
-class _NoExtension:
-    """The core without an extension: nothing held, nothing assigned."""
-
-    def step(self) -> None:
-        pass
-
-    def settle(self) -> None:
-        pass
-
-    def holds(self, job: Job) -> bool:
-        return False
-
-    def assign(self, worker: WorkerState) -> bool:
-        return False
-
-    def committed(self, code_id: str, writes: dict[bytes, bytes | None]) -> None:
-        pass
-
-
-@dataclass(eq=False, slots=True)
-class Job:
-    """A call or query: one client request, possibly executed several times."""
-
-    request_id: bytes
-    client: bytes
-    op: Op
-    code_id: str
-    request: bytes  # the packed REQUEST body sent to workers
-    arrival: float
-    deadline: float
-    owner: JobOwner  # handles its FINAL, losses, timeout and callbacks
-    job_id: bytes = b""
-    attempts: int = 0
-    reads: dict[bytes, int] = field(default_factory=dict)
-    abandoned: bool = False
-    exclusive: bool = False  # re-executed alone on its contract (after repeated stale reads)
-    losses: int = 0  # times a worker died, stalled or left holding this job (broker.liveness)
-    started: float = 0.0  # when the current attempt was dispatched
-    key: bytes = b""  # the request id scoped to its client (scoped_key): what active and replies use
-    scope: bytes = b""  # its client (client_scope), whose in-flight bytes it counts in
-    code_fetches: int = 0  # CALLBACKs for its module in this attempt (MAX_CODE_FETCHES)
-
-    @property
-    def budget(self) -> float:
-        """Seconds the job may take, from arrival (or from its latest re-queue after a loss)."""
-        return self.deadline - self.arrival
-
-    @property
-    def readonly(self) -> bool:
-        return self.op is Op.QUERY
-
-
-@dataclass(eq=False, slots=True)
-class WorkerState:
-    """What the broker knows about one worker process."""
-
-    identity: bytes
-    expires: float
-    pid: int = 0
-    cache: frozenset[str] = frozenset()
-    hits: int = 0
-    misses: int = 0
-    jobs: deque[Job] = field(default_factory=deque)  # dispatched and unfinished, in order: the first runs
-    credits: int = 1  # how many jobs it may hold at once (READY's ``credits``): one runs, the rest wait
-    heartbeats: bool = False  # it said on READY that it heartbeats while busy (broker.liveness)
-    last_sent: float = 0.0  # when the broker last sent it a REQUEST or HEARTBEAT
-
-    @property
-    def job(self) -> Job | None:
-        """The job it runs now (the oldest one it holds), if any."""
-        return self.jobs[0] if self.jobs else None
-
-    @property
-    def free(self) -> int:
-        """Jobs it may still be given."""
-        return self.credits - len(self.jobs)
-
-    @property
-    def takes_more(self) -> bool:
-        """It has a free credit for a call or query (none waits behind a job that keeps the worker)."""
-        return self.free > 0 and (not self.jobs or self.jobs[-1].owner.queue_behind)
-
-
 class BrokerCore:
     """Worker registry, queue, routing, in-flight jobs and commits; see the module docstring."""
 
@@ -354,7 +224,7 @@ class BrokerCore:
         self.counters: Counter[str] = Counter()
         self.metrics = Metrics()  # latency and jobs by status (broker.metrics)
         self.calls = _Calls(self)  # the owner of ordinary calls and queries
-        self._extension: Extension = _NoExtension()  # attach(): blocks
+        self._extension: Extension = NoExtension()  # attach(): blocks
         self.log = logs.get_logger("broker")
         self.retired_cache = [0, 0]  # hits, misses of workers since forgotten
         self._out: list[Outgoing] = []

@@ -138,7 +138,8 @@ from typing import Any
 
 from wasmpool.broker.blocks import BlockCall, BlockRun, Outcome, RollingCommit, StateTree, Task, TaskAborted
 from wasmpool.broker.blocks.mvmemory import ReadVersion, Storage, Version
-from wasmpool.broker.core import BrokerCore, Job, WorkerState
+from wasmpool.broker.core import BrokerCore
+from wasmpool.broker.jobs import Job, WorkerState
 from wasmpool.broker.state import STORAGE_ERRORS, StaleRead, StateStore
 
 from wasmpool.wire import errors

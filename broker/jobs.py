@@ -1,0 +1,151 @@
+"""Jobs and workers as the broker's core tracks them, and who a job belongs to.
+
+A :class:`Job` is one client request on its way through the workers (a
+call or query, or a task of a block); a :class:`WorkerState` is what the
+core knows of one worker process. Every job carries its :class:`JobOwner`,
+which handles what happens to it at a worker; work run on the core's
+workers from outside it (blocks) plugs in as an :class:`Extension`. Read
+``wasmpool.broker.core`` for the state machine that uses them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from wasmpool.wire import messages as m
+from wasmpool.wire import protocol as p
+from wasmpool.wire.protocol import Op
+
+
+class JobOwner(Protocol):
+    """Who handles what happens to a job at a worker: the core for calls and queries, or an extension.
+
+    ``queue_behind`` says whether other jobs may wait at a worker behind one
+    of its jobs (a block's task keeps the worker's free credits to itself).
+    """
+
+    queue_behind: bool
+
+    def finished(self, job: Job, result: dict[str, Any]) -> None:
+        """The job's FINAL (a job abandoned before is not handed over)."""
+
+    def lost(self, job: Job, why: str, started: bool) -> None:
+        """Its worker died, stalled or left; ``started``: it ran (else it only waited behind another job)."""
+
+    def timed_out(self, job: Job, where: str) -> None:
+        """Its deadline passed (``where``: waiting in the queue, or running)."""
+
+    def read(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
+        """A CALLBACK ``get`` of the job: the CALLBACK_REPLY."""
+
+    def code(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
+        """A CALLBACK ``code`` of the job: the CALLBACK_REPLY."""
+
+
+ClientOp = Callable[[bytes, bytes, p.Message], None]
+"""The handler of one client op: (identity, scoped request id, message); raises the PoolError to answer."""
+
+
+class Extension(Protocol):
+    """Work run on the core's workers from outside it (blocks): what the core tells it, and asks it."""
+
+    def step(self) -> None:
+        """After every event (the core's messages not yet taken): act on the new state or the time."""
+
+    def settle(self) -> None:
+        """After the messages of an event were sent: work that must not delay them."""
+
+    def holds(self, job: Job) -> bool:
+        """True when the queued call ``job`` must wait (not be dispatched) for now."""
+
+    def assign(self, worker: WorkerState) -> bool:
+        """An idle worker: give it a job of the extension's; True when it got one."""
+
+    def committed(self, code_id: str, writes: dict[bytes, bytes | None]) -> None:
+        """An ordinary call committed ``writes`` to contract ``code_id``."""
+
+
+class NoExtension:
+    """The core without an extension: nothing held, nothing assigned."""
+
+    def step(self) -> None:
+        pass
+
+    def settle(self) -> None:
+        pass
+
+    def holds(self, job: Job) -> bool:
+        return False
+
+    def assign(self, worker: WorkerState) -> bool:
+        return False
+
+    def committed(self, code_id: str, writes: dict[bytes, bytes | None]) -> None:
+        pass
+
+
+@dataclass(eq=False, slots=True)
+class Job:
+    """A call or query: one client request, possibly executed several times."""
+
+    request_id: bytes
+    client: bytes
+    op: Op
+    code_id: str
+    request: bytes  # the packed REQUEST body sent to workers
+    arrival: float
+    deadline: float
+    owner: JobOwner  # handles its FINAL, losses, timeout and callbacks
+    job_id: bytes = b""
+    attempts: int = 0
+    reads: dict[bytes, int] = field(default_factory=dict)
+    abandoned: bool = False
+    exclusive: bool = False  # re-executed alone on its contract (after repeated stale reads)
+    losses: int = 0  # times a worker died, stalled or left holding this job (broker.liveness)
+    started: float = 0.0  # when the current attempt was dispatched
+    key: bytes = b""  # the request id scoped to its client (scoped_key): what active and replies use
+    scope: bytes = b""  # its client (client_scope), whose in-flight bytes it counts in
+    code_fetches: int = 0  # CALLBACKs for its module in this attempt (MAX_CODE_FETCHES)
+
+    @property
+    def budget(self) -> float:
+        """Seconds the job may take, from arrival (or from its latest re-queue after a loss)."""
+        return self.deadline - self.arrival
+
+    @property
+    def readonly(self) -> bool:
+        return self.op is Op.QUERY
+
+
+@dataclass(eq=False, slots=True)
+class WorkerState:
+    """What the broker knows about one worker process."""
+
+    identity: bytes
+    expires: float
+    pid: int = 0
+    cache: frozenset[str] = frozenset()
+    hits: int = 0
+    misses: int = 0
+    jobs: deque[Job] = field(default_factory=deque)  # dispatched and unfinished, in order: the first runs
+    credits: int = 1  # how many jobs it may hold at once (READY's ``credits``): one runs, the rest wait
+    heartbeats: bool = False  # it said on READY that it heartbeats while busy (broker.liveness)
+    last_sent: float = 0.0  # when the broker last sent it a REQUEST or HEARTBEAT
+
+    @property
+    def job(self) -> Job | None:
+        """The job it runs now (the oldest one it holds), if any."""
+        return self.jobs[0] if self.jobs else None
+
+    @property
+    def free(self) -> int:
+        """Jobs it may still be given."""
+        return self.credits - len(self.jobs)
+
+    @property
+    def takes_more(self) -> bool:
+        """It has a free credit for a call or query (none waits behind a job that keeps the worker)."""
+        return self.free > 0 and (not self.jobs or self.jobs[-1].owner.queue_behind)
