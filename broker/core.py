@@ -376,6 +376,14 @@ class BrokerCore:
             self.known_code.add(code_id)
         return code_id in self.known_code
 
+    def worker(self, identity: bytes) -> WorkerState | None:
+        """The registered worker of this ROUTER identity, if any."""
+        return self.workers.get(identity)
+
+    def worker_count(self) -> int:
+        """How many workers are registered."""
+        return len(self.workers)
+
     def idle_workers(self) -> list[WorkerState]:
         """The workers holding no job, longest idle first."""
         return list(self.idle.values())

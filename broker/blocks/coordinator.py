@@ -330,7 +330,7 @@ class BlockCoordinator:
             block.serial = True
             self.core.count("blocks_serial")
         self._advance(block)
-        worker = self.core.workers.get(chunk.worker)
+        worker = self.core.worker(chunk.worker)
         if worker is not None and block is self.current:  # it runs the chunk after this one: send the next
             self._continue(worker, block)
 
@@ -427,7 +427,7 @@ class BlockCoordinator:
 
     def _predict(self, block: Block) -> None:
         """Start the block serial when its declared access sets predict more aborts than serial allows."""
-        workers = len(self.core.workers)
+        workers = self.core.worker_count()
         if workers > 1 and any(block.access):
             conflicts = predicted_conflicts(block.access, self._chunk_limit(block), workers)
             if conflicts * SERIAL_ABORT_SHARE > len(block.calls):
@@ -440,7 +440,7 @@ class BlockCoordinator:
         size = block.run.block_size
         if block.serial:
             return MAX_CHUNK
-        workers = max(1, len(self.core.workers)) * self.core.config.block_chunks_per_worker
+        workers = max(1, self.core.worker_count()) * self.core.config.block_chunks_per_worker
         return max(1, min(MAX_CHUNK, math.ceil(size / workers)))
 
     def _offer(self, worker: WorkerState, block: Block) -> bool:
@@ -483,7 +483,7 @@ class BlockCoordinator:
         """
         assert block.run is not None
         tail = self.tails.get(worker.identity)
-        if (not (block.serial or len(self.core.workers) == 1) or worker.free <= 0 or tail is None
+        if (not (block.serial or self.core.worker_count() == 1) or worker.free <= 0 or tail is None
                 or tail[0] not in self.tasks or len(worker.jobs) != 1):
             return False
         tasks = block.run.continuation(tail[1].end, self._chunk_limit(block), solo=block.losses)
