@@ -84,8 +84,8 @@ def call_body(op: Op, code_id: str, function: str, args: Sequence[Number] | None
               context: Mapping[str, Any] | None, gas_limit: int | None,
               timeout: float | None) -> dict[str, Any]:
     """The REQUEST body of a call or query; optional fields are left out."""
-    return m.CallRequest(op, code_id, function, list(args or []), input,
-                         dict(context) if context is not None else None, gas_limit, timeout).to_body()
+    return m.CallRequest.body(op, code_id, function, list(args or []), input,
+                              dict(context) if context is not None else None, gas_limit, timeout)
 
 
 def block_body(calls: Sequence[BlockCall | Mapping[str, Any]], dry_run: bool, state_root: bytes | None,

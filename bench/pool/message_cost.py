@@ -47,6 +47,10 @@ def new_call_body() -> dict[str, Any]:
     return m.CallRequest(Op.CALL, CODE_ID, "transfer", [1], b"x", dict(CONTEXT)).to_body()
 
 
+def call_request_body() -> dict[str, Any]:
+    return m.CallRequest.body(Op.CALL, CODE_ID, "transfer", [1], b"x", dict(CONTEXT))
+
+
 def old_job() -> dict[str, Any]:
     return {"code_id": CODE_ID, "function": "transfer", "args": [1], "input": b"x", "context": CONTEXT,
             "gas_limit": 1000, "timeout": 2.0, "readonly": False}
@@ -78,6 +82,7 @@ CALL, JOB, RESULT = (p.unpack(p.pack(build())) for build in (old_call_body, old_
 
 CASES: dict[str, tuple[Callable[[], object], Callable[[], object]]] = {
     "build call request": (old_call_body, new_call_body),
+    "build call request (CallRequest.body)": (old_call_body, call_request_body),
     "build job": (old_job, new_job),
     "build job (Job.body)": (old_job, job_body),
     "build call result": (old_result, new_result),
@@ -104,10 +109,10 @@ def main() -> None:
     parser.add_argument("--number", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
-    print(f"{'operation':36} {'before ns':>10} {'messages ns':>12} {'extra ns':>9}")
+    print(f"{'operation':38} {'before ns':>10} {'messages ns':>12} {'extra ns':>9}")
     for name, (before, after) in CASES.items():
         old, new = best(before, args.number, args.repeat), best(after, args.number, args.repeat)
-        print(f"{name:36} {old:10.0f} {new:12.0f} {new - old:9.0f}")
+        print(f"{name:38} {old:10.0f} {new:12.0f} {new - old:9.0f}")
 
 
 if __name__ == "__main__":

@@ -115,6 +115,9 @@ def test_a_chunk_is_its_first_job_without_prefetched_then_chunk_and_after() -> N
 
 
 def test_the_per_call_builders_give_the_messages_bodies() -> None:
+    assert m.CallRequest.body(Op.QUERY, CODE_ID, "f", [], b"x", CONTEXT, 50, 1.5) == \
+        SENT_TODAY["query-with-options"][1]
+    assert m.CallRequest.body(Op.CALL, CODE_ID, "f", [1]) == SENT_TODAY["call"][1]
     assert m.Job.body(CODE_ID, "transfer", [1, 2.5], b"in", CONTEXT, 1000, 2.0, False) == job().to_body()
     assert m.CallResult.body(Status.OK, ErrorCode.OK, [3], b"out", 12, [b"log"], {b"k": b"v", b"gone": None},
                              None) == SUCCESS.to_body()

@@ -19,9 +19,10 @@ The bodies built for every call (:class:`CallRequest`, :class:`Job`,
 it back field by field: they are on the pool's hot path, where a loop over
 the fields would cost more than the dict. Making a frozen dataclass costs
 about five times the dict it stands for (some 1.5 us for eight fields), so
-``Job.body(...)`` and ``CallResult.body(...)`` give the body of a call's
-job and result without making the message: the same layout, from the same
-place, for the code that makes one per call (bench/pool/message_cost.py).
+``CallRequest.body(...)``, ``Job.body(...)`` and ``CallResult.body(...)``
+give the body of a call's request, job and result without making the
+message: the same layout, from the same place, for the code that makes one
+per call (bench/pool/message_cost.py).
 
 Composite bodies (a worker's FINAL: a result plus its cache report) are
 :class:`Final` and :class:`Finals`, built from the parts above.
@@ -461,18 +462,25 @@ class CallRequest(WireBody):
     gas_limit: int | None = None
     timeout: float | None = None
 
-    def to_body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"op": self.op, "code_id": self.code_id, "function": self.function,
-                                "args": self.args}
-        if self.input is not None:
-            body["input"] = self.input
-        if self.context is not None:
-            body["context"] = self.context
-        if self.gas_limit is not None:
-            body["gas_limit"] = self.gas_limit
-        if self.timeout is not None:
-            body["timeout"] = self.timeout
+    @staticmethod
+    def body(op: Op, code_id: str, function: str, args: list[Number], input: bytes | None = None,
+             context: dict[str, Any] | None = None, gas_limit: int | None = None,
+             timeout: float | None = None) -> dict[str, Any]:
+        """A call's REQUEST body, without making the message (a client makes one per call)."""
+        body: dict[str, Any] = {"op": op, "code_id": code_id, "function": function, "args": args}
+        if input is not None:
+            body["input"] = input
+        if context is not None:
+            body["context"] = context
+        if gas_limit is not None:
+            body["gas_limit"] = gas_limit
+        if timeout is not None:
+            body["timeout"] = timeout
         return body
+
+    def to_body(self) -> dict[str, Any]:
+        return self.body(self.op, self.code_id, self.function, self.args, self.input, self.context,
+                         self.gas_limit, self.timeout)
 
 
 @wire(p.CLIENT_SCHEMAS[Op.STATS], ops=(Op.STATS,))
