@@ -32,6 +32,12 @@ pytest-timeout's ``SIGALRM`` alone) so one hanging command costs only its own
 case. Modules are instantiated with runtime limits as wide as the spec's own
 (:func:`spec_limits`), not the engine's deployment defaults.
 
+Every script runs on both of the engine's variants (:class:`Variant`): the
+plain compiled code and the metered code that production always runs,
+with a gas limit no script comes near, so the two must give the same
+outcome for every command. Each runs the script afresh, so each module is
+compiled once per variant.
+
 Run it outside pytest with ``python -m tests.wasm.spec_runner [SCRIPT...]``:
 it prints per-script pass/fail counts and the first failures of each script.
 """
@@ -60,6 +66,7 @@ from tests.conftest import SPEC_SKIP_MESSAGE, spec_dir
 from tests.wasm.spec_cases import SpecCommand, load_script, script_names
 
 COMMAND_CPU_SECONDS = 15.0  # CPU time one command may take before it is failed
+SPEC_GAS = 10**18  # the metered variant's gas limit per instance: no script comes near it
 MESSAGE_LIMIT = 600  # characters of an outcome message
 
 
@@ -148,6 +155,17 @@ class Outcome:
 
 
 PASSED = Outcome(True)
+
+
+class Variant(StrEnum):
+    """The engine's two kinds of compiled code, each of which runs every script."""
+
+    PLAIN = "plain"
+    METERED = "metered"
+
+
+VARIANT_GAS: dict[Variant, int | None] = {Variant.PLAIN: None, Variant.METERED: SPEC_GAS}
+"""The gas limit each variant's instances get (metered code iff there is one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,9 +467,10 @@ class ScriptRunner:
     """Executes one script's commands in order, keeping the state they share."""
 
     def __init__(self, load_module: Callable[[str], bytes],
-                 cpu_seconds: float | None = COMMAND_CPU_SECONDS) -> None:
+                 cpu_seconds: float | None = COMMAND_CPU_SECONDS, variant: Variant = Variant.PLAIN) -> None:
         self.load_module = load_module
         self.cpu_seconds = cpu_seconds
+        self.gas_limit = VARIANT_GAS[variant]
         self.registry: dict[str, Mapping[str, Any]] = {}
         self.failed_registrations: dict[str, Failure] = {}
         try:
@@ -503,7 +522,7 @@ class ScriptRunner:
             failed = self.failed_registrations.get(imp.module)
             if failed is not None:
                 raise CommandFailure(f"imports {imp.module}.{imp.name}, but {failed}")
-        return wasm.instantiate(module, imports=self.registry, limits=spec_limits())
+        return wasm.instantiate(module, imports=self.registry, limits=spec_limits(), gas_limit=self.gas_limit)
 
     def _bind(self, command: Mapping[str, Any], slot: Slot) -> None:
         self.current = slot
@@ -672,10 +691,11 @@ def _check_trap_kind(trap: Exception, text: str) -> None:
 
 
 def run_spec_script(name: str, cpu_seconds: float | None = COMMAND_CPU_SECONDS,
-                    ) -> Iterator[tuple[SpecCommand, Outcome]]:
-    """Run one spec script; yield each execution command with its outcome, as it completes."""
+                    variant: Variant = Variant.PLAIN) -> Iterator[tuple[SpecCommand, Outcome]]:
+    """Run one spec script on one variant; yield each execution command with its outcome, as it completes."""
     commands = load_script(name)
-    runner = ScriptRunner(lambda filename: (commands[0].directory / filename).read_bytes(), cpu_seconds)
+    runner = ScriptRunner(lambda filename: (commands[0].directory / filename).read_bytes(), cpu_seconds,
+                          variant)
     for command in commands:
         outcome = runner.execute(command.command)
         if outcome is not None:
@@ -683,7 +703,7 @@ def run_spec_script(name: str, cpu_seconds: float | None = COMMAND_CPU_SECONDS,
 
 
 class SuiteResults:
-    """Runs each script once, on first demand, and keeps only the outcomes.
+    """Runs each script once per variant, on first demand, and keeps only the outcomes.
 
     Instances are dropped with the script's runner, so nothing is cached
     across scripts but verdicts. If a run is interrupted (a pytest timeout),
@@ -692,17 +712,18 @@ class SuiteResults:
 
     def __init__(self, cpu_seconds: float | None = COMMAND_CPU_SECONDS) -> None:
         self.cpu_seconds = cpu_seconds
-        self._outcomes: dict[str, dict[int, Outcome]] = {}
+        self._outcomes: dict[tuple[str, Variant], dict[int, Outcome]] = {}
 
-    def outcome(self, command: SpecCommand) -> Outcome:
-        outcomes = self._outcomes.get(command.script)
+    def outcome(self, command: SpecCommand, variant: Variant = Variant.PLAIN) -> Outcome:
+        key = (command.script, variant)
+        outcomes = self._outcomes.get(key)
         if outcomes is None:
-            outcomes = self._outcomes[command.script] = {}
-            for done, outcome in run_spec_script(command.script, self.cpu_seconds):
+            outcomes = self._outcomes[key] = {}
+            for done, outcome in run_spec_script(command.script, self.cpu_seconds, variant):
                 outcomes[done.index] = outcome
         found = outcomes.get(command.index)
         if found is None:
-            return Outcome(False, f"not run: the run of script {command.script!r} was interrupted "
+            return Outcome(False, f"not run: the {variant} run of script {command.script!r} was interrupted "
                                   "before this command (see the first failing case of that script)")
         return found
 
@@ -725,7 +746,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.wasm.spec_runner", description=main.__doc__)
     parser.add_argument("scripts", nargs="*", help="script names (default: all non-SIMD scripts)")
     parser.add_argument("--show", type=int, default=3, metavar="N", help="failures to print per script")
+    parser.add_argument("--variant", choices=[v.value for v in Variant], action="append",
+                        help="run only this variant (repeatable; default: both)")
     args = parser.parse_args(argv)
+    variants = [Variant(v) for v in args.variant] if args.variant else list(Variant)
+    wasm.prepare_process()
     if spec_dir() is None:
         print(SPEC_SKIP_MESSAGE, file=sys.stderr)
         return 2
@@ -736,11 +761,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     passed = total = 0
     start = time.perf_counter()
     for name in args.scripts or available:
-        began = time.perf_counter()
-        results = list(run_spec_script(name))
-        _print_script(name, results, time.perf_counter() - began, args.show)
-        passed += sum(o.passed for _, o in results)
-        total += len(results)
+        for variant in variants:
+            began = time.perf_counter()
+            results = list(run_spec_script(name, variant=variant))
+            _print_script(f"{name} ({variant})", results, time.perf_counter() - began, args.show)
+            passed += sum(o.passed for _, o in results)
+            total += len(results)
     print(f"{'total':<30} {passed:>6}/{total:<6} {'ok' if passed == total else 'FAIL':<4} "
           f"{time.perf_counter() - start:7.2f} s")
     return 0 if passed == total else 1

@@ -1,11 +1,16 @@
-"""Every execution command of the WebAssembly 2.0 core spec suite, one pytest case each.
+"""Every execution command of the WebAssembly 2.0 core spec suite on both variants, one pytest case each.
 
-The commands of a script depend on each other (the current module, registered
+Each case checks its command on the plain and on the metered compiled code
+(production always runs metered code); a failure names the variant. The
+commands of a script depend on each other (the current module, registered
 modules), so :class:`~tests.wasm.spec_runner.SuiteResults` runs each script
-once, when its first case asks, and every case then just looks up its own
-verdict: the first case of a script carries the script's run time, the rest
-are nearly free. Run one script with ``-k SCRIPT`` (e.g. ``-k i32:`` for
-``i32`` alone), or outside pytest with ``python -m tests.wasm.spec_runner``.
+once per variant, when its first case asks, and every case then just looks
+up its own verdicts: the first case of a script carries the script's run
+time, the rest are nearly free. (One case per command, not per command and
+variant: the engine runs the whole suite in seconds, and pytest's cost per
+case is most of the time.) Run one script with ``-k SCRIPT`` (e.g. ``-k i32:``
+for ``i32`` alone), or outside pytest with ``python -m tests.wasm.spec_runner``
+(``--variant`` picks one).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.wasm.spec_cases import SpecCommand, params
-from tests.wasm.spec_runner import EXEC_COMMANDS, SuiteResults
+from tests.wasm.spec_runner import EXEC_COMMANDS, SuiteResults, Variant
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +32,7 @@ def spec_results(spec_data: Path) -> SuiteResults:
 @pytest.mark.spec
 @pytest.mark.parametrize("command", params(*EXEC_COMMANDS))
 def test_spec_command(command: SpecCommand, spec_results: SuiteResults) -> None:
-    outcome = spec_results.outcome(command)
-    if not outcome.passed:
-        pytest.fail(outcome.message, pytrace=False)
+    failures = [f"{variant}: {outcome.message}" for variant in Variant
+                if not (outcome := spec_results.outcome(command, variant)).passed]
+    if failures:
+        pytest.fail("\n".join(failures), pytrace=False)

@@ -35,6 +35,7 @@ from tests.wasm.spec_runner import (
     RefResult,
     ScriptRunner,
     SpecFormatError,
+    Variant,
     check_results,
     cpu_limit,
     format_value,
@@ -690,12 +691,28 @@ def _ids(commands: Sequence[dict[str, Any]]) -> list[str]:
             for c in commands]
 
 
-@pytest.fixture
-def main_runner() -> Iterator[ScriptRunner]:
-    runner = ScriptRunner(lambda name: MODULES[name], cpu_seconds=30.0)
+@pytest.fixture(params=list(Variant), ids=str)
+def main_runner(request: pytest.FixtureRequest) -> Iterator[ScriptRunner]:
+    """A runner with ``main.wasm`` current, on each variant: the verdicts must not depend on it."""
+    runner = ScriptRunner(lambda name: MODULES[name], cpu_seconds=30.0, variant=request.param)
     outcome = runner.execute(_module(1, "main.wasm"))
     assert outcome == Outcome(True), outcome
     yield runner
+
+
+@needs_engine
+def test_the_metered_variant_runs_metered_code() -> None:
+    exhaustion = _trap(2, _invoke("recurse"), "call stack exhausted", kind="assert_exhaustion")
+    plain = ScriptRunner(lambda name: MODULES[name], cpu_seconds=30.0, variant=Variant.PLAIN)
+    metered = ScriptRunner(lambda name: MODULES[name], cpu_seconds=30.0, variant=Variant.METERED)
+    assert plain.gas_limit is None and metered.gas_limit == spec_runner.SPEC_GAS
+    metered.gas_limit = 10_000  # a limit the recursion reaches, so that the meter shows
+    for runner in (plain, metered):
+        assert runner.execute(_module(1, "main.wasm")) == Outcome(True)
+    assert plain.execute(exhaustion) == Outcome(True)
+    outcome = metered.execute(exhaustion)
+    assert outcome is not None and not outcome.passed
+    assert "GasExhausted" in outcome.message, outcome.message
 
 
 @needs_engine
