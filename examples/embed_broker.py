@@ -18,11 +18,8 @@ import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 
-from wasmpool.broker.state import MemoryStore
-from wasmpool.worker.config import WorkerConfig
-from wasmpool.worker.supervisor import supervise
-
 import wasmpool
+from wasmpool import MemoryStore, WorkerConfig, supervise
 
 COUNTER = Path(__file__).with_name("counter.wasm")
 

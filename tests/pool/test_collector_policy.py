@@ -1,0 +1,66 @@
+"""The processes that run the engine choose the collector's policy around loading; the engine never does."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+from wasmpool.broker.server import validate_collector_paused
+from wasmpool.worker import modules, process
+from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.modules import Loaded
+from wasmpool.worker.validate import module_error
+
+from tests.conftest import FIXTURES
+from wasmpool.wire import messages as m
+from wasmpool.wire import protocol as p
+
+
+@pytest.fixture(params=[True, False], ids=["collector-on", "collector-off"])
+def collector(request: pytest.FixtureRequest) -> Iterator[bool]:
+    """Each test starts with the collector on, then off, and gets its state back after."""
+    was = gc.isenabled()
+    (gc.enable if request.param else gc.disable)()
+    try:
+        yield request.param
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_a_worker_loads_a_fetched_module_with_the_collector_paused(
+        collector: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache miss fetches the bytes, then decodes and compiles them with the collector paused."""
+    code = (FIXTURES / "main.wasm").read_bytes()
+    seen = []
+
+    def load(data: bytes) -> Loaded:
+        seen.append(gc.isenabled())
+        return modules.load(data)
+
+    monkeypatch.setattr(process, "load", load)
+    worker = process.Worker(WorkerConfig(endpoint="tcp://127.0.0.1:1"))
+    monkeypatch.setattr(worker, "callback", lambda job_id, question: m.CodeReply(0, code))
+    loaded = worker.module(b"job", p.code_id(code))
+    assert loaded.module is not None and seen == [False]
+    assert worker.module(b"job", p.code_id(code)) is loaded and seen == [False]  # cached: no second load
+    assert gc.isenabled() is collector
+
+
+def test_a_load_that_raises_gives_the_collector_back(collector: bool) -> None:
+    with pytest.raises(ValueError), process.collector_paused():
+        raise ValueError("decode failed")
+    assert gc.isenabled() is collector
+
+
+def test_the_validating_process_validates_with_the_collector_paused(collector: bool) -> None:
+    seen = []
+
+    def validate(module: bytes) -> str | None:
+        seen.append(gc.isenabled())
+        return module_error(module)
+
+    assert validate_collector_paused(validate, b"\0asm\1\0\0\0") is None
+    assert "magic" in (validate_collector_paused(validate, b"garbage!") or "")
+    assert seen == [False, False]
+    assert gc.isenabled() is collector
