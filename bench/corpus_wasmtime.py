@@ -30,8 +30,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(ROOT))
 
 import pytest  # noqa: E402
-import wasmpool.wasm as wasm  # noqa: E402
 
+import wasmpool.wasm as wasm  # noqa: E402
 from tests.wasm import test_corpus  # noqa: E402
 
 try:

@@ -49,10 +49,6 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import wasmpool.wasm as wasm  # noqa: E402
-from wasmpool.wasm import dump  # noqa: E402
-from wasmpool.wasm.compiler import render_python  # noqa: E402
-from wasmpool.wasm.types import ValType  # noqa: E402
-
 from tests.wasm.gen.compare import (  # noqa: E402
     ENGINE_PATHS,
     PATHS,
@@ -64,6 +60,9 @@ from tests.wasm.gen.compare import (  # noqa: E402
     run_reference,
 )
 from tests.wasm.gen.modules import GeneratedModule, generate_module  # noqa: E402
+from wasmpool.wasm import dump  # noqa: E402
+from wasmpool.wasm.compiler import render_python  # noqa: E402
+from wasmpool.wasm.types import ValType  # noqa: E402
 
 WIDTH = {ValType.I32: 32, ValType.I64: 64, ValType.F32: 32, ValType.F64: 64}
 _WASMTIME_TRAPS = {

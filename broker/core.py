@@ -110,7 +110,6 @@ from wasmpool.broker.jobs import ClientOp, Extension, Job, NoExtension, WorkerSt
 from wasmpool.broker.liveness import Loss, ReplyCache, poison_message
 from wasmpool.broker.metrics import Metrics
 from wasmpool.broker.state import STORAGE_ERRORS, StaleRead, StateStore
-
 from wasmpool.wire import errors
 from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p

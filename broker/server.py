@@ -48,6 +48,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, cast
 
 import zmq
+
 from wasmpool.broker import logs
 from wasmpool.broker.blocks.coordinator import attach_blocks
 from wasmpool.broker.core import BrokerConfig, BrokerCore, Outgoing, Side, Validation, Validator
@@ -55,7 +56,6 @@ from wasmpool.broker.limits import OperatorLimits
 from wasmpool.broker.metrics import MetricsServer
 from wasmpool.broker.security import CurveServer, PeerRole, apply_server, authenticator, exposed
 from wasmpool.broker.state import StateStore, open_store
-
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import receive_all, receive_authenticated, send_frames
 

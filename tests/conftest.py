@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 import wasmpool.wasm as wasm
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

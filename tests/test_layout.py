@@ -77,9 +77,8 @@ def test_the_old_top_level_names_are_gone(tmp_path: Path) -> None:
 
 
 def test_the_public_surface() -> None:
-    import wasmpool.wasm as wasm
-
     import wasmpool
+    import wasmpool.wasm as wasm
     from wasmpool import AsyncClient, Broker, Client, Result
 
     assert {Client.__name__, AsyncClient.__name__, Broker.__name__, Result.__name__} == {

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import zmq
-from wasmpool.worker.cache import DEFAULT_BYTES, DEFAULT_ENTRIES
-from wasmpool.worker.host import DEFAULT_HOST_LIMITS, HostLimits
 
 from wasmpool.wire import protocol as p
 from wasmpool.wire.liveness import DEFAULT_RECONNECT_MAX, DEFAULT_RECONNECT_MIN
+from wasmpool.worker.cache import DEFAULT_BYTES, DEFAULT_ENTRIES
+from wasmpool.worker.host import DEFAULT_HOST_LIMITS, HostLimits
 
 DEFAULT_BACKEND = "tcp://127.0.0.1:5556"
 DEFAULT_PREFETCH = 7  # with the running job, 8 credits: results go back in FINALs of up to 4

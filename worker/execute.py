@@ -18,17 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from wasmpool.wasm.types import ValType
-from wasmpool.worker import codes, timelimit
-from wasmpool.worker.host import CallContext, CallState, Host, StateReader
-from wasmpool.worker.modules import Loaded
-from wasmpool.worker.readers import ChunkState
-
 from wasmpool import wasm
+from wasmpool.wasm.types import ValType
 from wasmpool.wire import errors
 from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import ErrorCode, Status
+from wasmpool.worker import codes, timelimit
+from wasmpool.worker.host import CallContext, CallState, Host, StateReader
+from wasmpool.worker.modules import Loaded
+from wasmpool.worker.readers import ChunkState
 
 MASKS = {ValType.I32: (1 << 32) - 1, ValType.I64: (1 << 64) - 1}
 

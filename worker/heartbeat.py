@@ -58,10 +58,10 @@ from collections.abc import Callable
 from typing import Any
 
 import zmq
-from wasmpool.worker.config import WorkerConfig
-from wasmpool.worker.session import Frames, WorkerSession
 
 from wasmpool.wire import protocol as p
+from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.session import Frames, WorkerSession
 
 EXIT_WEDGED = 75  # the watchdog ended a worker whose job outlived its time limit
 CLOSE_LINGER_MS = 200

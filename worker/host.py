@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Protocol
 
-from wasmpool.wasm.types import PAGE_SIZE, FuncType, ValType
-
 from wasmpool import wasm
+from wasmpool.wasm.types import PAGE_SIZE, FuncType, ValType
 from wasmpool.wire import errors
 
 MASK32 = 0xFFFFFFFF

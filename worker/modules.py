@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from wasmpool.worker.host import check_imports
-
 from wasmpool import wasm
+from wasmpool.worker.host import check_imports
 
 
 class Loaded(NamedTuple):

@@ -38,6 +38,11 @@ from enum import IntEnum
 from typing import Any
 
 import zmq
+
+from wasmpool import wasm
+from wasmpool.wire import errors
+from wasmpool.wire import messages as m
+from wasmpool.wire import protocol as p
 from wasmpool.worker import execute as run
 from wasmpool.worker.cache import ModuleCache
 from wasmpool.worker.config import WorkerConfig
@@ -49,11 +54,6 @@ from wasmpool.worker.recycle import worn_out
 from wasmpool.worker.session import WorkerSession
 from wasmpool.worker.signals import handle_stop_signals, signals_ignored
 from wasmpool.worker.timelimit import install_alarm
-
-from wasmpool import wasm
-from wasmpool.wire import errors
-from wasmpool.wire import messages as m
-from wasmpool.wire import protocol as p
 
 
 class Worker:

@@ -46,14 +46,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from wasmpool.worker.config import WorkerConfig, credits
-from wasmpool.worker.readers import Question, Reply
-
 from wasmpool.wire import errors
 from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
 from wasmpool.wire.liveness import Backoff, Liveness
 from wasmpool.wire.protocol import Command
+from wasmpool.worker.config import WorkerConfig, credits
+from wasmpool.worker.readers import Question, Reply
 
 Frames = list[bytes]
 HEARTBEAT = p.encode(p.WORKER_TAG, Command.HEARTBEAT, b"hb", m.Heartbeat().to_body())

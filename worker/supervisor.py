@@ -36,10 +36,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 
+from wasmpool.wire.liveness import Backoff
 from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.process import main
-
-from wasmpool.wire.liveness import Backoff
 
 DEFAULT_MIN_UPTIME = 2.0
 DEFAULT_DRAIN = 10.0

@@ -46,21 +46,20 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO))
 
+from wasmpool import wasm  # noqa: E402
 from wasmpool.broker.blocks import BlockCall, BlockResult, Outcome, StateTree  # noqa: E402
 from wasmpool.broker.core import BrokerConfig  # noqa: E402
 from wasmpool.broker.state import MemoryStore  # noqa: E402
-from wasmpool.worker import codes  # noqa: E402
-from wasmpool.worker.config import WorkerConfig  # noqa: E402
-from wasmpool.worker.host import CallContext, CallState, Host  # noqa: E402
-from wasmpool.worker.process import tune_allocator  # noqa: E402
-from wasmpool.worker.supervisor import start_workers, stop_workers  # noqa: E402
-
-from wasmpool import wasm  # noqa: E402
 from wasmpool.client import Client  # noqa: E402
 from wasmpool.embed import Broker, BrokerThread  # noqa: E402
 from wasmpool.wire import protocol as p  # noqa: E402
 from wasmpool.wire.protocol import Status  # noqa: E402
 from wasmpool.wire.receipts import Location, Value  # noqa: E402
+from wasmpool.worker import codes  # noqa: E402
+from wasmpool.worker.config import WorkerConfig  # noqa: E402
+from wasmpool.worker.host import CallContext, CallState, Host  # noqa: E402
+from wasmpool.worker.process import tune_allocator  # noqa: E402
+from wasmpool.worker.supervisor import start_workers, stop_workers  # noqa: E402
 
 TOKEN = REPO / "examples" / "token.wasm"
 WORK = HERE / "work.wasm"

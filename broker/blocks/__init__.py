@@ -25,7 +25,6 @@ from wasmpool.broker.blocks.executor import BlockRun, BlockStats, TaskAborted
 from wasmpool.broker.blocks.mvmemory import Location, MVMemory, Storage, Value, Version
 from wasmpool.broker.blocks.scheduler import Scheduler, Task, TaskKind, TxStatus
 from wasmpool.broker.blocks.state_root import EMPTY_ROOT, StateTree, compute_root
-
 from wasmpool.wire.receipts import BlockCall, BlockResult, Outcome, Receipt
 
 __all__ = [

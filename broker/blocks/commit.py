@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from wasmpool.broker.blocks.mvmemory import Location, Value
 from wasmpool.broker.blocks.state_root import StateTree
-
 from wasmpool.wire.receipts import BlockResult, Outcome, Receipt, sorted_writes
 
 FOLD_LOCATIONS = 256

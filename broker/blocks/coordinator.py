@@ -141,7 +141,6 @@ from wasmpool.broker.blocks.mvmemory import ReadVersion, Storage, Version
 from wasmpool.broker.core import BrokerCore
 from wasmpool.broker.jobs import Job, WorkerState
 from wasmpool.broker.state import STORAGE_ERRORS, StaleRead, StateStore
-
 from wasmpool.wire import errors
 from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p

@@ -71,7 +71,6 @@ from wasmpool.broker.blocks.commit import RollingCommit
 from wasmpool.broker.blocks.mvmemory import Location, MVMemory, ReadKind, ReadVersion, Storage, Value, Version
 from wasmpool.broker.blocks.scheduler import Scheduler, Task, TaskKind, TxStatus
 from wasmpool.broker.blocks.state_root import StateTree
-
 from wasmpool.wire.receipts import BlockResult, Outcome
 
 

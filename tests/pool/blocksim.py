@@ -17,7 +17,6 @@ from enum import Enum
 from typing import Protocol
 
 from wasmpool.broker.blocks import BlockRun, Location, StateTree, Storage, Task, TaskAborted, Value
-
 from wasmpool.wire.receipts import BlockResult, Outcome
 
 

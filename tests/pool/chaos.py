@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from tests.pool.conftest import LOOPBACK, TEST_LIMITS, BrokerEndpoints, rebind
 from wasmpool.broker.core import BrokerConfig
+from wasmpool.client import Client
+from wasmpool.embed import Broker, BrokerThread
 from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.process import main as worker_main
 from wasmpool.worker.supervisor import Supervisor
-
-from tests.pool.conftest import LOOPBACK, TEST_LIMITS, BrokerEndpoints, rebind
-from wasmpool.client import Client
-from wasmpool.embed import Broker, BrokerThread
 
 HEARTBEAT = 0.25
 FAULT_CONFIG = BrokerConfig(limits=TEST_LIMITS, grace=3.0, default_timeout=10.0,

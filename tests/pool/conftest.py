@@ -19,13 +19,13 @@ from typing import TypeVar
 
 import pytest
 import zmq
-from wasmpool.broker.core import BrokerConfig
-from wasmpool.worker.config import WorkerConfig
-from wasmpool.worker.supervisor import start_workers, stop_workers
 
+from wasmpool.broker.core import BrokerConfig
 from wasmpool.client import Client
 from wasmpool.embed import Broker, BrokerThread
 from wasmpool.wire.protocol import ProtocolLimits
+from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.supervisor import start_workers, stop_workers
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -20,17 +20,17 @@ import msgpack
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.pool.test_blocks import OWNER, Fixture, Pools, assert_same, call, committed, root_of
 from wasmpool.broker.blocks import BlockCall, BlockResult
 from wasmpool.broker.blocks.coordinator import predicted_conflicts
+from wasmpool.wire import errors
+from wasmpool.wire import protocol as p
+from wasmpool.wire.receipts import encode
 from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.host import DEFAULT_HOST_LIMITS
 from wasmpool.worker.process import Worker
 from wasmpool.worker.readers import UNWRITTEN, ChunkState
-
-from tests.pool.test_blocks import OWNER, Fixture, Pools, assert_same, call, committed, root_of
-from wasmpool.wire import errors
-from wasmpool.wire import protocol as p
-from wasmpool.wire.receipts import encode
 
 SETUP_BALANCE = 1_000
 

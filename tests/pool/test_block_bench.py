@@ -14,8 +14,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from wasmpool.broker.blocks import StateTree
 
+from wasmpool.broker.blocks import StateTree
 from wasmpool.wire import protocol as p
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "pool" / "block_bench.py"

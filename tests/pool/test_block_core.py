@@ -18,6 +18,8 @@ import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from tests.pool.blocksim import View, execute_block, is_abort, run_block, run_serial
 from wasmpool.broker.blocks import (
     BlockCall,
     BlockResult,
@@ -37,8 +39,6 @@ from wasmpool.broker.blocks import (
 )
 from wasmpool.broker.blocks.mvmemory import ReadKind
 from wasmpool.broker.blocks.scheduler import SchedulerError
-
-from tests.pool.blocksim import View, execute_block, is_abort, run_block, run_serial
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Status
 from wasmpool.wire.receipts import Location, Value, encode
@@ -585,10 +585,9 @@ REAL_GAS = 1_000_000
 def engine_executor(token_wasm: bytes, calls: Sequence[tuple[str, bytes, bytes]]) -> Callable[[int, View],
                                                                                                  Outcome]:
     """Execute (function, input, caller) calls of the token contract with a host reading through the view."""
+    from wasmpool import wasm
     from wasmpool.worker import codes
     from wasmpool.worker.host import CallContext, CallState, Host
-
-    from wasmpool import wasm
 
     code_id = p.code_id(token_wasm)
     module = wasm.compile(wasm.decode(token_wasm), metered=True)  # once: every call instantiates it

@@ -31,17 +31,13 @@ import msgpack
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from wasmpool.broker.blocks import BlockCall, BlockResult, Outcome, compute_root
-from wasmpool.broker.core import BrokerConfig
-from wasmpool.broker.state import MemoryStore, SQLiteStore, StaleRead, StateStore
-from wasmpool.worker import codes
-from wasmpool.worker.config import WorkerConfig
-from wasmpool.worker.host import CallContext, CallState, Host
-from wasmpool.worker.supervisor import start_workers
 
 from tests.pool.conftest import EXAMPLES, FIXTURES, TEST_LIMITS, Pool, start_pool
 from tests.wasm.recursion import engine_recursion
 from wasmpool import wasm
+from wasmpool.broker.blocks import BlockCall, BlockResult, Outcome, compute_root
+from wasmpool.broker.core import BrokerConfig
+from wasmpool.broker.state import MemoryStore, SQLiteStore, StaleRead, StateStore
 from wasmpool.cli import main
 from wasmpool.client import AsyncClient, Client
 from wasmpool.embed import Broker, BrokerThread
@@ -49,6 +45,10 @@ from wasmpool.wire import errors
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Status
 from wasmpool.wire.receipts import Location, Value
+from wasmpool.worker import codes
+from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.host import CallContext, CallState, Host
+from wasmpool.worker.supervisor import start_workers
 
 BLOCK_CONFIG = BrokerConfig(limits=TEST_LIMITS, grace=0.5, default_timeout=1.5, heartbeat_interval=0.25,
                             liveness=4, max_attempts=3, block_chunks_per_worker=1)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from wasmpool.worker import codes
 
 from wasmpool import wasm
 from wasmpool.wire import errors
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import ErrorCode, Status
+from wasmpool.worker import codes
 
 
 def trap_from(cause: BaseException) -> wasm.Trap:

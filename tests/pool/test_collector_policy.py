@@ -6,15 +6,15 @@ import gc
 from collections.abc import Iterator
 
 import pytest
+
+from tests.conftest import FIXTURES
 from wasmpool.broker.server import validate_collector_paused
+from wasmpool.wire import messages as m
+from wasmpool.wire import protocol as p
 from wasmpool.worker import modules, process
 from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.modules import Loaded
 from wasmpool.worker.validate import module_error
-
-from tests.conftest import FIXTURES
-from wasmpool.wire import messages as m
-from wasmpool.wire import protocol as p
 
 
 @pytest.fixture(params=[True, False], ids=["collector-on", "collector-off"])

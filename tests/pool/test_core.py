@@ -10,15 +10,15 @@ import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from wasmpool.broker import server
 from wasmpool.broker.blocks.coordinator import attach_blocks
 from wasmpool.broker.core import BrokerConfig, BrokerCore, Outgoing, Side, trust_deployer
 from wasmpool.broker.state import MemoryStore
-from wasmpool.worker.validate import module_error
-
 from wasmpool.embed import Broker
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command, ErrorCode
+from wasmpool.worker.validate import module_error
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROBE = (FIXTURES / "probe.wasm").read_bytes()

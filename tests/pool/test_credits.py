@@ -13,9 +13,9 @@ from typing import Any
 
 import msgpack
 import pytest
-from wasmpool.broker.core import Outgoing, Side
 
 from tests.pool.test_core import PROBE_ID, Harness, command, only_client_reply, reply_body
+from wasmpool.broker.core import Outgoing, Side
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command, ErrorCode
 

@@ -22,18 +22,18 @@ from typing import Any
 
 import pytest
 import zmq
-from wasmpool.broker.security import CurveClient, CurveServer, generate_keys
-from wasmpool.worker.config import WorkerConfig
-from wasmpool.worker.supervisor import start_workers, stop_workers
 from zmq.utils.monitor import recv_monitor_message
 
 from tests.pool.conftest import LOOPBACK, TEST_CONFIG, WORKER_START, unique
 from tests.pool.test_security import Relay
+from wasmpool.broker.security import CurveClient, CurveServer, generate_keys
 from wasmpool.cli import main
 from wasmpool.client import AsyncClient, Client, Result, call_body
 from wasmpool.embed import Broker, BrokerThread
 from wasmpool.wire import errors
 from wasmpool.wire.protocol import Op
+from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.supervisor import start_workers, stop_workers
 
 pytestmark = pytest.mark.timeout(90)
 

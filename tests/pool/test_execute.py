@@ -10,16 +10,16 @@ from functools import cache
 from typing import Any
 
 import pytest
-from wasmpool.worker.execute import Runtime, execute, execute_chunk
-from wasmpool.worker.host import Host
-from wasmpool.worker.modules import Loaded, load
-from wasmpool.worker.readers import UNWRITTEN, ChunkState, Question, Reply
 
 from tests.pool.conftest import FIXTURES
 from wasmpool.wire import errors
 from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import ErrorCode, Status
+from wasmpool.worker.execute import Runtime, execute, execute_chunk
+from wasmpool.worker.host import Host
+from wasmpool.worker.modules import Loaded, load
+from wasmpool.worker.readers import UNWRITTEN, ChunkState, Question, Reply
 
 CODE_ID = "a" * 64
 

@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import zmq
-from wasmpool.broker.core import BrokerConfig
-from wasmpool.worker.config import WorkerConfig
-from wasmpool.worker.supervisor import start_workers
 
 from tests.pool.chaos import wait_until
 from tests.pool.conftest import TEST_LIMITS, start_pool, unique
+from wasmpool.broker.core import BrokerConfig
 from wasmpool.client import Client, Result
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command
+from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.supervisor import start_workers
 
 QUIET = BrokerConfig(limits=TEST_LIMITS, grace=3.0, heartbeat_interval=600.0, liveness=3)
 """Heartbeats every 10 min: the broker learns of the dead processes only by sending them a job."""

@@ -19,7 +19,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from wasmpool.broker.state import SQLiteStore
 
 from tests.pool.chaos import (
     FaultPool,
@@ -30,6 +29,7 @@ from tests.pool.chaos import (
     wait_until,
 )
 from tests.pool.conftest import FIXTURES, unique
+from wasmpool.broker.state import SQLiteStore
 from wasmpool.client import AsyncClient, Client, Result
 from wasmpool.wire.errors import Busy
 from wasmpool.wire.protocol import ErrorCode

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wasmpool.worker.host import ABI, CallContext, CallState, Host, HostGas, HostLimits, check_imports
 
 from wasmpool import wasm
 from wasmpool.wire import errors
+from wasmpool.worker.host import ABI, CallContext, CallState, Host, HostGas, HostLimits, check_imports
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GAS = 10_000_000

@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from wasmpool.broker.limits import Limit, OperatorLimits
 
 from tests.pool.conftest import FIXTURES, LOOPBACK, TEST_CONFIG, Pool, unique
+from wasmpool.broker.limits import Limit, OperatorLimits
 from wasmpool.cli import build_parser, operator
 from wasmpool.client import Client
 from wasmpool.embed import Broker, BrokerThread

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from wasmpool.broker.core import BrokerConfig, BrokerCore, client_scope, scoped_key
-from wasmpool.broker.liveness import ReplyCache
-from wasmpool.worker.validate import module_error
 
 from tests.pool.test_core import CLIENT, PROBE, Harness, command, job_of, only_client_reply, reply_body
+from wasmpool.broker.core import BrokerConfig, BrokerCore, client_scope, scoped_key
+from wasmpool.broker.liveness import ReplyCache
 from wasmpool.wire import protocol as p
 from wasmpool.wire.liveness import Backoff, Liveness
 from wasmpool.wire.protocol import Command, ErrorCode
+from wasmpool.worker.validate import module_error
 
 CFG = BrokerConfig()
 WINDOW = CFG.heartbeat_interval * CFG.liveness

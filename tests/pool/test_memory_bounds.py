@@ -16,15 +16,15 @@ from typing import Any
 import msgpack
 import pytest
 import zmq
-from wasmpool.broker.core import MAX_CODE_FETCHES, BrokerConfig
-from wasmpool.worker.config import WorkerConfig
-from wasmpool.worker.supervisor import start_workers
 
 from tests.pool.chaos import wait_until
 from tests.pool.conftest import TEST_LIMITS, Pool, start_pool, unique
+from wasmpool.broker.core import MAX_CODE_FETCHES, BrokerConfig
 from wasmpool.client import Client
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command, ErrorCode, Op
+from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.supervisor import start_workers
 
 KIB = 1024
 INPUT = 256 * KIB

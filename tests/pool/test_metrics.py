@@ -22,18 +22,18 @@ from typing import Any
 
 import pytest
 import zmq
-from wasmpool.broker import logs
-from wasmpool.broker.metrics import CONTENT_TYPE, Histogram, render
-from wasmpool.worker.config import WorkerConfig
-from wasmpool.worker.supervisor import start_workers, stop_workers
 
 from tests.pool.conftest import LOOPBACK, TEST_CONFIG, WORKER_START, unique
+from wasmpool.broker import logs
+from wasmpool.broker.metrics import CONTENT_TYPE, Histogram, render
 from wasmpool.cli import main
 from wasmpool.cli.client import format_stats
 from wasmpool.client import Client
 from wasmpool.embed import Broker, BrokerThread
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command
+from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.supervisor import start_workers, stop_workers
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -17,14 +17,14 @@ from collections.abc import Iterator
 
 import pytest
 import zmq
-from wasmpool.worker.config import DEFAULT_PREFETCH, WorkerConfig, credits
-from wasmpool.worker.supervisor import start_workers, stop_workers
 
 from tests.pool.conftest import Pool, serving_pool, unique
 from wasmpool.cli import worker as worker_command
 from wasmpool.client import Client
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command, ErrorCode
+from wasmpool.worker.config import DEFAULT_PREFETCH, WorkerConfig, credits
+from wasmpool.worker.supervisor import start_workers, stop_workers
 
 CALLS = 400
 

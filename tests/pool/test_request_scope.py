@@ -11,13 +11,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from wasmpool.worker.config import WorkerConfig
-from wasmpool.worker.supervisor import start_workers
-
 from tests.pool.chaos import wait_until
 from tests.pool.conftest import Pool, rebind, start_pool, unique
 from wasmpool.client import Client, Result, call_body
 from wasmpool.wire.protocol import Op
+from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.supervisor import start_workers
 
 SAME_ID = b"the-same-request-id"
 

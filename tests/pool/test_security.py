@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 import zmq
 import zmq.asyncio
+
 from wasmpool.broker.security import (
     AuthMode,
     CurveServer,
@@ -41,7 +42,6 @@ from wasmpool.broker.security import (
     load_public,
     load_secret,
 )
-
 from wasmpool.cli import keys as keys_command
 from wasmpool.cli import main
 from wasmpool.embed import Broker

@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from wasmpool.worker.config import WorkerConfig
-from wasmpool.worker.session import NOTHING_DUE, WorkerSession
 
 from tests.pool.test_core import Clock
 from wasmpool.wire import errors
 from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command, ErrorCode, Status
+from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.session import NOTHING_DUE, WorkerSession
 
 PID = 4242
 OK = m.CallResult(Status.OK, ErrorCode.OK, [1], gas_used=5)

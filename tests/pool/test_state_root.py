@@ -8,6 +8,7 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from wasmpool.broker.blocks.state_root import EMPTY_ROOT, StateTree, compute_root, key_path, root_hex
 
 State = dict[tuple[str, bytes], bytes]

@@ -15,15 +15,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from wasmpool.broker.metrics import render
-from wasmpool.broker.state import SQLiteStore
-from wasmpool.worker.config import WorkerConfig
-from wasmpool.worker.supervisor import start_workers
 
 from tests.pool.conftest import LOOPBACK, TEST_CONFIG, Pool, unique
+from wasmpool.broker.metrics import render
+from wasmpool.broker.state import SQLiteStore
 from wasmpool.client import Client, Result, call_body
 from wasmpool.embed import Broker, BrokerThread
 from wasmpool.wire.protocol import ErrorCode, Op, Status
+from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.supervisor import start_workers
 
 BIG = bytes(range(256)) * 128  # 32 KiB: a commit that needs new pages
 UNLIMITED_PAGES = 1_073_741_823  # SQLite's largest max_page_count

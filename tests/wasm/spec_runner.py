@@ -59,11 +59,10 @@ from types import FrameType
 from typing import Any
 
 import wasmpool.wasm as wasm
-from wasmpool.wasm import TrapKind
-from wasmpool.wasm.types import MAX_PAGES
-
 from tests.conftest import SPEC_SKIP_MESSAGE, spec_dir
 from tests.wasm.spec_cases import SpecCommand, load_script, script_names
+from wasmpool.wasm import TrapKind
+from wasmpool.wasm.types import MAX_PAGES
 
 COMMAND_CPU_SECONDS = 15.0  # CPU time one command may take before it is failed
 SPEC_GAS = 10**18  # the metered variant's gas limit per instance: no script comes near it

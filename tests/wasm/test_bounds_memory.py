@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 import wasmpool.wasm as wasm
 from wasmpool.wasm.builder import ModuleBuilder
 from wasmpool.wasm.opcodes import GROW_PAGE_GAS, OPS

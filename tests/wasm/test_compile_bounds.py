@@ -11,7 +11,9 @@ import sys
 from collections.abc import Callable, Iterator
 
 import pytest
+
 import wasmpool.wasm as wasm
+from bench.engine import compile_growth as shapes
 from wasmpool.wasm import compiler
 from wasmpool.wasm.builder import Instruction, ModuleBuilder
 from wasmpool.wasm.compiler.exprs import X
@@ -19,8 +21,6 @@ from wasmpool.wasm.compiler.fold import Folder
 from wasmpool.wasm.compiler.ir import Block, If, Loop, Node, Switch
 from wasmpool.wasm.compiler.structure import MAX_INDENT, rewrite_switches, thread_returns
 from wasmpool.wasm.opcodes import Opcode as O
-
-from bench.engine import compile_growth as shapes
 
 VARIANTS = [pytest.param(None, id="unmetered"), pytest.param(10**9, id="metered")]
 

@@ -10,7 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 import wasmpool.wasm as wasm
+from tests.conftest import FIXTURES
 from wasmpool.wasm import compiler
 from wasmpool.wasm.compiler import ir
 from wasmpool.wasm.compiler.exprs import HELPER_NAMES
@@ -19,8 +21,6 @@ from wasmpool.wasm.module import Module
 from wasmpool.wasm.opcodes import Opcode
 from wasmpool.wasm.runtime import compiled as compiled_module
 from wasmpool.wasm.runtime.helpers import BASE_NAMESPACE
-
-from tests.conftest import FIXTURES
 
 
 @pytest.fixture(scope="module")

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import wasmpool.wasm as wasm
-from wasmpool.wasm.module import Module
 
+import wasmpool.wasm as wasm
 from tests.corpus import reference as ref
+from wasmpool.wasm.module import Module
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 GAS_LIMIT = 10**13

@@ -12,6 +12,7 @@ import struct
 from collections.abc import Callable
 
 import pytest
+
 from wasmpool.wasm import (
     DecodeError,
     DecodeLimits,

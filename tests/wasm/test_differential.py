@@ -27,14 +27,14 @@ mismatches and how to rebuild the module.
 from __future__ import annotations
 
 import pytest
-import wasmpool.wasm as wasm
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from wasmpool.wasm.opcodes import Opcode as O
 
+import wasmpool.wasm as wasm
 from tests.wasm.gen.compare import compare
 from tests.wasm.gen.functions import NUMERIC_OPS
 from tests.wasm.gen.modules import GeneratedModule, generate_module, generate_op_module
+from wasmpool.wasm.opcodes import Opcode as O
 
 
 def reproducible(examples: int) -> settings:

@@ -31,14 +31,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wasmpool.wasm import dump
-from wasmpool.wasm.decoder import decode
-from wasmpool.wasm.errors import WasmError
 
 from tests.conftest import FIXTURES, REPO_ROOT
 from tests.wasm.spec_cases import SpecCommand, params
 from wasmpool.cli import main
 from wasmpool.cli.dump import resolve_function
+from wasmpool.wasm import dump
+from wasmpool.wasm.decoder import decode
+from wasmpool.wasm.errors import WasmError
 
 SECTIONS = FIXTURES / "sections.wasm"
 

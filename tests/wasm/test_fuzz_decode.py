@@ -17,9 +17,9 @@ import functools
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from wasmpool.wasm import Module, WasmError, decode
 
 from tests.conftest import FIXTURES, spec_dir
+from wasmpool.wasm import Module, WasmError, decode
 
 HEADER = b"\0asm\x01\0\0\0"
 SPEC_SAMPLE = 120  # spec binaries in the corpus

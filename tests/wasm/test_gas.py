@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+
 import wasmpool.wasm as wasm
+from tests.conftest import FIXTURES
 from wasmpool.wasm.module import Module
 from wasmpool.wasm.opcodes import BRANCH_VALUE_GAS, BULK_UNIT, GROW_PAGE_GAS, HOST_CALL_GAS, OPS, Opcode
-
-from tests.conftest import FIXTURES
 
 ENGINE = FIXTURES / "engine"
 OP = Opcode

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+
 import wasmpool.wasm as wasm
 from wasmpool.wasm.builder import Instruction, ModuleBuilder
 from wasmpool.wasm.compiler.frames import frame_gas, stack_units

@@ -17,12 +17,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 import wasmpool.wasm as wasm
+from tests.conftest import FIXTURES
 from wasmpool.wasm import compiler
 from wasmpool.wasm.compiler import structure
 from wasmpool.wasm.module import Module
-
-from tests.conftest import FIXTURES
 
 ENGINE = FIXTURES / "engine"
 SWITCH_BLOCKS, SWITCH_ENTRIES, CARRY_BLOCKS, IFS = 1000, 500, 200, 150

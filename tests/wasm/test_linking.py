@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import wasmpool.wasm as wasm
-from wasmpool.wasm.module import Module
 
+import wasmpool.wasm as wasm
 from tests.conftest import FIXTURES
+from wasmpool.wasm.module import Module
 
 ENGINE = FIXTURES / "engine"
 

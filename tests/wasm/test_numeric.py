@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from wasmpool.wasm import numeric as n
-from wasmpool.wasm.errors import TRAP_MESSAGES, Trap, TrapKind
-from wasmpool.wasm.opcodes import OPS, Family, Imm
 
 from tests.conftest import SPEC_SKIP_MESSAGE, spec_dir
 from tests.wasm.spec_cases import load_script
+from wasmpool.wasm import numeric as n
+from wasmpool.wasm.errors import TRAP_MESSAGES, Trap, TrapKind
+from wasmpool.wasm.opcodes import OPS, Family, Imm
 
 M32 = 0xFFFF_FFFF
 M64 = 0xFFFF_FFFF_FFFF_FFFF

@@ -7,13 +7,13 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+
 import wasmpool.wasm as wasm
+from tests.conftest import FIXTURES
 from wasmpool.wasm import compiler, reference
 from wasmpool.wasm.builder import ModuleBuilder
 from wasmpool.wasm.opcodes import Opcode as O
 from wasmpool.wasm.recursion import stack_depth
-
-from tests.conftest import FIXTURES
 
 
 def _recursive() -> bytes:

@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 import wasmpool.wasm as wasm
+from tests.wasm.spec_cases import load_script, script_names
+from tests.wasm.spec_runner import SPECTEST_F32_BITS, SPECTEST_F64, SPECTEST_PRINTS, ScriptRunner
 from wasmpool.wasm import reference
 from wasmpool.wasm.builder import ModuleBuilder
 from wasmpool.wasm.opcodes import Opcode as O
 from wasmpool.wasm.types import FuncType, GlobalType, Limits, TableType, ValType
-
-from tests.wasm.spec_cases import load_script, script_names
-from tests.wasm.spec_runner import SPECTEST_F32_BITS, SPECTEST_F64, SPECTEST_PRINTS, ScriptRunner
 
 # Scripts whose commands the reference does not all pass, with the reason (none known).
 KNOWN_FAILURES: dict[str, str] = {}

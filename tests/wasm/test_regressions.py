@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
+
 import wasmpool.wasm as wasm
 from wasmpool.wasm.builder import Instruction, ModuleBuilder
 from wasmpool.wasm.opcodes import Opcode as O

@@ -6,10 +6,10 @@ import math
 from typing import Any
 
 import pytest
-import wasmpool.wasm as wasm
-from wasmpool.wasm.module import Module
 
+import wasmpool.wasm as wasm
 from tests.conftest import FIXTURES
+from wasmpool.wasm.module import Module
 
 ENGINE = FIXTURES / "engine"
 PAGE = 65536

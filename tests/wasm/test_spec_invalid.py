@@ -10,9 +10,9 @@ decode and validate, and the validator must describe each of its bodies.
 from __future__ import annotations
 
 import pytest
-from wasmpool.wasm import ValidationError, decode
 
 from tests.wasm.spec_cases import SpecCommand, params
+from wasmpool.wasm import ValidationError, decode
 
 pytestmark = pytest.mark.spec
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from wasmpool.wasm import DecodeError, Module, decode
-from wasmpool.wasm.opcodes import Opcode
 
 from tests.wasm.spec_cases import SpecCommand, params
+from wasmpool.wasm import DecodeError, Module, decode
+from wasmpool.wasm.opcodes import Opcode
 
 MALFORMED = params("assert_malformed", module_type="binary")
 

@@ -16,12 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import wasmpool.wasm as wasm
-from wasmpool.wasm import TrapKind
-from wasmpool.wasm.module import SectionId
-from wasmpool.wasm.opcodes import Opcode
-from wasmpool.wasm.types import CODE_BY_VALTYPE, ExternKind, TypeCode, ValType
 
+import wasmpool.wasm as wasm
 from tests.conftest import SPEC_ENV
 from tests.wasm import spec_runner
 from tests.wasm.spec_cases import iter_commands, script_names
@@ -44,6 +40,10 @@ from tests.wasm.spec_runner import (
     results_of,
     trap_kind_for,
 )
+from wasmpool.wasm import TrapKind
+from wasmpool.wasm.module import SectionId
+from wasmpool.wasm.opcodes import Opcode
+from wasmpool.wasm.types import CODE_BY_VALTYPE, ExternKind, TypeCode, ValType
 
 needs_engine = pytest.mark.skipif(
     not hasattr(wasm, "instantiate"), reason="the engine has no instantiate yet"

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+
 from wasmpool.wasm.errors import ValidationError
 from wasmpool.wasm.module import (
     CodeInfo,
