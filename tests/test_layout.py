@@ -123,3 +123,12 @@ def test_the_layer_contract_rejects_an_upward_import(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=110)
     assert run.returncode == 1
     assert "wasmpool.wire.errors -> wasmpool.broker.state" in run.stdout
+
+
+def test_the_container_image_copies_every_folder_the_package_is_built_from() -> None:
+    """deploy/Dockerfile runs ``pip install .`` on the folders it copies: each one the package needs."""
+    dockerfile = (REPO_ROOT / "deploy" / "Dockerfile").read_text()
+    copied = {line.split()[1].strip("./") for line in dockerfile.splitlines() if line.startswith("COPY ")}
+    needed = {folder.relative_to(REPO_ROOT).parts[0] for folder in imports.package_dirs().values()}
+    assert needed == {"wasmpool", "worker", "broker"}
+    assert needed <= copied
