@@ -740,8 +740,7 @@ class BrokerCore:
 
     def _heartbeat(self, worker: WorkerState | None, identity: bytes, message: p.Message) -> None:
         if worker is None:
-            self._out.append(Outgoing(Side.BACKEND, identity, p.encode(
-                p.WORKER_TAG, Command.DISCONNECT, message.request_id, {})))
+            self._out.append(disconnect(identity, message.request_id))
 
     def _disconnect(self, worker: WorkerState | None, identity: bytes, message: p.Message) -> None:
         if worker is not None:
@@ -829,8 +828,7 @@ class BrokerCore:
         """A job's result, which also hands the worker's credit back."""
         if worker is None:  # we restarted since this worker registered: it must register again
             self.counters["stray_finals"] += 1
-            self._out.append(Outgoing(Side.BACKEND, identity, p.encode(
-                p.WORKER_TAG, Command.DISCONNECT, message.request_id, {})))
+            self._out.append(disconnect(identity, message.request_id))
             return
         self._note_cache(worker, message.body)
         if "finals" in message.body:  # several jobs' results, in the order it ran them
@@ -986,8 +984,7 @@ class BrokerCore:
         for worker in [w for w in self.workers.values() if w.heartbeats and w.job is not None
                        and self.liveness.overran(w.job.started, w.job.budget, now)]:
             self.counters["workers_overran"] += 1
-            self._out.append(Outgoing(Side.BACKEND, worker.identity, p.encode(
-                p.WORKER_TAG, Command.DISCONNECT, b"overran", {})))
+            self._out.append(disconnect(worker.identity, b"overran"))
             self._forget(worker, Loss.OVERRAN)
 
     def _purge_replies(self, now: float) -> None:
@@ -1058,6 +1055,12 @@ def scoped_key(scope: bytes, rid: bytes) -> bytes:
 
 
 EMPTY_HEARTBEAT = m.Heartbeat().to_body()
+DISCONNECT = m.Disconnect().to_body()
+
+
+def disconnect(identity: bytes, rid: bytes) -> Outgoing:
+    """A DISCONNECT to a worker: forget what you hold and register again."""
+    return Outgoing(Side.BACKEND, identity, p.encode(p.WORKER_TAG, Command.DISCONNECT, rid, DISCONNECT))
 """The broker's periodic HEARTBEAT body (built once: it never changes)."""
 
 MAX_CODE_FETCHES = 1

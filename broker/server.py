@@ -51,12 +51,11 @@ import zmq
 
 from wasmpool.broker import logs
 from wasmpool.broker.blocks.coordinator import attach_blocks
-from wasmpool.broker.core import BrokerConfig, BrokerCore, Outgoing, Side, Validation, Validator
+from wasmpool.broker.core import BrokerConfig, BrokerCore, Outgoing, Side, Validation, Validator, disconnect
 from wasmpool.broker.limits import OperatorLimits
 from wasmpool.broker.metrics import MetricsServer
 from wasmpool.broker.security import CurveServer, PeerRole, apply_server, authenticator, exposed
 from wasmpool.broker.state import StateStore, open_store
-from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import receive_all, receive_authenticated, send_frames
 
 DEFAULT_FRONTEND = "tcp://*:5555"
@@ -384,8 +383,7 @@ class Broker:
         """DISCONNECT every known worker, so each one re-registers with the next broker."""
         if self._sockets is None:
             return
-        bye = [Outgoing(Side.BACKEND, identity, p.encode(p.WORKER_TAG, p.Command.DISCONNECT, b"bye", {}))
-               for identity in self.core.workers]
+        bye = [disconnect(identity, b"bye") for identity in self.core.workers]
         self._send(bye)
 
 

@@ -56,7 +56,7 @@ from wasmpool.worker.readers import Question, Reply
 
 Frames = list[bytes]
 HEARTBEAT = p.encode(p.WORKER_TAG, Command.HEARTBEAT, b"hb", m.Heartbeat().to_body())
-DISCONNECT_BODY: dict[str, Any] = {}  # a DISCONNECT says nothing but that the worker leaves
+DISCONNECT = m.Disconnect().to_body()
 
 Result = m.CallResult | m.ChunkFinal
 """A finished job's result: a call's, or a block chunk's (each call's result with its reads)."""
@@ -127,7 +127,7 @@ class WorkerSession:
 
     def goodbye(self) -> Frames:
         """DISCONNECT: the worker leaves."""
-        return self._sent(p.encode(p.WORKER_TAG, Command.DISCONNECT, b"bye", DISCONNECT_BODY))
+        return self._sent(p.encode(p.WORKER_TAG, Command.DISCONNECT, b"bye", DISCONNECT))
 
     def connected(self) -> None:
         """A (new) socket to the broker: the silence is counted from now."""

@@ -43,6 +43,7 @@ SENT_TODAY: dict[str, tuple[Any, dict[str, Any]]] = {
     "refused-reply": (m.RefusedReply(6, "no such job on this broker"),
                       {"seq": 6, "error": "no such job on this broker"}),
     "heartbeat": (m.Heartbeat(), {}),
+    "disconnect": (m.Disconnect(), {}),
     "heartbeat-announce": (m.Heartbeat(1.5, 4), {"interval": 1.5, "liveness": 4}),
     "ready": (m.Ready.of(m.CacheReport(3, 1, [CODE_ID]), pid=42, credits=2),
               {"hits": 3, "misses": 1, "cache": [CODE_ID], "pid": 42, "heartbeats": True, "credits": 2}),

@@ -225,6 +225,12 @@ class Heartbeat(WireBody):
     liveness: int | None = None
 
 
+@wire({})
+@dataclass(frozen=True, slots=True)
+class Disconnect(WireBody):
+    """A DISCONNECT, either way: empty. From a worker: it leaves. From the broker: register again."""
+
+
 # --- worker -> broker ---------------------------------------------------------------------------
 
 
