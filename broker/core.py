@@ -101,94 +101,20 @@ import os
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from enum import IntEnum
-from typing import Any, NamedTuple
+from typing import Any
 
 from wasmpool.broker import limits, logs
+from wasmpool.broker.config import BrokerConfig, Validator
 from wasmpool.broker.jobs import ClientOp, Extension, Job, NoExtension, WorkerState
 from wasmpool.broker.liveness import Loss, ReplyCache, poison_message
 from wasmpool.broker.metrics import Metrics
+from wasmpool.broker.outgoing import Outgoing, Side, Validation
 from wasmpool.broker.state import STORAGE_ERRORS, StaleRead, StateStore
 from wasmpool.wire import errors
 from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
 from wasmpool.wire.liveness import Liveness
 from wasmpool.wire.protocol import Command, ErrorCode, Op, Status
-
-
-class Side(IntEnum):
-    """Which ROUTER socket a message goes out on."""
-
-    FRONTEND = 0
-    BACKEND = 1
-
-
-class Outgoing(NamedTuple):
-    """A message to send: socket side, ROUTER identity, the four frames."""
-
-    side: Side
-    identity: bytes
-    frames: list[bytes]
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerConfig:
-    """The broker's tunables, all with defaults."""
-
-    limits: p.ProtocolLimits = p.DEFAULT_LIMITS
-    max_queue: int = 10_000
-    max_attempts: int = 8
-    exclusive_after: int = 2
-    default_gas: int = 10_000_000
-    max_gas: int = 10_000_000_000
-    default_timeout: float = 10.0
-    max_timeout: float = 300.0
-    grace: float = 5.0
-    heartbeat_interval: float = 1.0
-    liveness: int = 3
-    dispatch_window: int = 64
-    reply_cache: int = 10_000
-    reply_cache_bytes: int = 64 * 1024 * 1024  # the kept replies together (broker.liveness.ReplyCache)
-    reply_cache_entry: int = 1024 * 1024  # a larger reply is not kept in memory (receipts answer retries)
-    max_inflight_bytes: int = 256 * 1024 * 1024  # accepted calls' bodies, queued or running, all clients
-    max_client_bytes: int = 64 * 1024 * 1024  # the same, per client (its scope): one client cannot fill it
-    validate_inline: int = 256 * 1024  # modules this big or bigger are validated off the loop (Validation)
-    max_module: int = 16 * 1024 * 1024  # operator ceilings: see broker.limits
-    max_input: int = 16 * 1024 * 1024
-    max_args: int = 10_000
-    block_chunks_per_worker: int = 4  # a block is cut into runs of consecutive calls, ~this many per worker
-    max_losses: int = 3  # the poison-pill cap: a job that lost this many workers fails (WORKER_LOST)
-    result_ttl: float = 3600.0  # how long a reply is kept for a retried request id
-    receipt_purge: float = 60.0  # how often expired stored replies are purged
-
-
-Validator = Callable[[bytes], "str | None"]
-"""Why a deployed module is invalid (the reason the client is told), or None when it is valid.
-
-A module-level function, so that the server can run it in a spawned
-process for big modules (it is pickled by name).
-"""
-
-
-def trust_deployer(module: bytes) -> str | None:
-    """The validator that accepts any bytes: for a broker whose deployers are trusted to send valid modules.
-
-    An explicit choice, never a default: a worker then finds a bad module
-    only when a call loads it (and answers that call with an error).
-    """
-    return None
-
-
-@dataclass(eq=False, slots=True)
-class Validation:
-    """A deploy waiting for its module's validation, which runs off the broker's loop."""
-
-    identity: bytes  # the client's latest connection (a retry moves it)
-    key: bytes
-    request_id: bytes
-    module: bytes
-    code_id: str
 
 
 class BrokerCore:

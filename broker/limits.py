@@ -17,7 +17,7 @@ ceilings, so a call that asks for nothing is never refused.
 
 :class:`OperatorLimits` is what the CLI flags and ``Broker(limits=...)``
 fill in; :meth:`OperatorLimits.configure` folds it into a
-:class:`~wasmpool.broker.core.BrokerConfig`, whose fields the core checks through
+:class:`~wasmpool.broker.config.BrokerConfig`, whose fields the core checks through
 :func:`check_deploy` and :func:`check_call`.
 """
 

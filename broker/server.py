@@ -51,9 +51,11 @@ import zmq
 
 from wasmpool.broker import logs
 from wasmpool.broker.blocks.coordinator import attach_blocks
-from wasmpool.broker.core import BrokerConfig, BrokerCore, Outgoing, Side, Validation, Validator, disconnect
+from wasmpool.broker.config import BrokerConfig, Validator
+from wasmpool.broker.core import BrokerCore, disconnect
 from wasmpool.broker.limits import OperatorLimits
 from wasmpool.broker.metrics import MetricsServer
+from wasmpool.broker.outgoing import Outgoing, Side, Validation
 from wasmpool.broker.security import CurveServer, PeerRole, apply_server, authenticator, exposed
 from wasmpool.broker.state import StateStore, open_store
 from wasmpool.wire.protocol import receive_all, receive_authenticated, send_frames
@@ -74,7 +76,7 @@ class Broker:
     ``state`` is a :class:`StateStore` or a store URL (``sqlite:var/state.db``,
     ``memory:``); a store opened here from a URL is closed by :meth:`close`.
     ``validate`` judges deployed modules (required: see
-    :data:`~wasmpool.broker.core.Validator`, and ``wasmpool.Broker`` for the
+    :data:`~wasmpool.broker.config.Validator`, and ``wasmpool.Broker`` for the
     engine's).
     ``setup_socket`` is called on each ROUTER socket before it binds (e.g. to
     make it a CurveZMQ server).

@@ -15,7 +15,7 @@ from typing import Any
 import zmq
 
 from wasmpool.broker import server
-from wasmpool.broker.core import BrokerConfig, Validator
+from wasmpool.broker.config import BrokerConfig, Validator
 from wasmpool.broker.limits import OperatorLimits
 from wasmpool.broker.security import CurveServer
 from wasmpool.broker.server import DEFAULT_BACKEND, DEFAULT_FRONTEND, TICK, BrokerThread

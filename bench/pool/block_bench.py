@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO))
 
 from wasmpool import wasm  # noqa: E402
 from wasmpool.broker.blocks import BlockCall, BlockResult, Outcome, StateTree  # noqa: E402
-from wasmpool.broker.core import BrokerConfig  # noqa: E402
+from wasmpool.broker.config import BrokerConfig  # noqa: E402
 from wasmpool.broker.state import MemoryStore  # noqa: E402
 from wasmpool.client import Client  # noqa: E402
 from wasmpool.embed import Broker, BrokerThread  # noqa: E402

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from tests.pool.conftest import LOOPBACK, TEST_LIMITS, BrokerEndpoints, rebind
-from wasmpool.broker.core import BrokerConfig
+from wasmpool.broker.config import BrokerConfig
 from wasmpool.client import Client
 from wasmpool.embed import Broker, BrokerThread
 from wasmpool.worker.config import WorkerConfig

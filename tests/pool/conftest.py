@@ -20,7 +20,7 @@ from typing import TypeVar
 import pytest
 import zmq
 
-from wasmpool.broker.core import BrokerConfig
+from wasmpool.broker.config import BrokerConfig
 from wasmpool.client import Client
 from wasmpool.embed import Broker, BrokerThread
 from wasmpool.wire.protocol import ProtocolLimits

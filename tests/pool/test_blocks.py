@@ -36,7 +36,7 @@ from tests.pool.conftest import EXAMPLES, FIXTURES, TEST_LIMITS, Pool, start_poo
 from tests.wasm.recursion import engine_recursion
 from wasmpool import wasm
 from wasmpool.broker.blocks import BlockCall, BlockResult, Outcome, compute_root
-from wasmpool.broker.core import BrokerConfig
+from wasmpool.broker.config import BrokerConfig
 from wasmpool.broker.state import MemoryStore, SQLiteStore, StaleRead, StateStore
 from wasmpool.cli import main
 from wasmpool.client import AsyncClient, Client

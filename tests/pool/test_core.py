@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 
 from wasmpool.broker import server
 from wasmpool.broker.blocks.coordinator import attach_blocks
-from wasmpool.broker.core import BrokerConfig, BrokerCore, Outgoing, Side, trust_deployer
+from wasmpool.broker.config import BrokerConfig, trust_deployer
+from wasmpool.broker.core import BrokerCore
+from wasmpool.broker.outgoing import Outgoing, Side
 from wasmpool.broker.state import MemoryStore
 from wasmpool.embed import Broker
 from wasmpool.wire import protocol as p

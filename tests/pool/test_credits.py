@@ -15,7 +15,7 @@ import msgpack
 import pytest
 
 from tests.pool.test_core import PROBE_ID, Harness, command, only_client_reply, reply_body
-from wasmpool.broker.core import Outgoing, Side
+from wasmpool.broker.outgoing import Outgoing, Side
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command, ErrorCode
 

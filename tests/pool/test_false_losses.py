@@ -21,7 +21,7 @@ import zmq
 
 from tests.pool.chaos import wait_until
 from tests.pool.conftest import TEST_LIMITS, start_pool, unique
-from wasmpool.broker.core import BrokerConfig
+from wasmpool.broker.config import BrokerConfig
 from wasmpool.client import Client, Result
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from tests.pool.test_core import CLIENT, PROBE, Harness, command, job_of, only_client_reply, reply_body
-from wasmpool.broker.core import BrokerConfig, BrokerCore, client_scope, scoped_key
+from wasmpool.broker.config import BrokerConfig
+from wasmpool.broker.core import BrokerCore, client_scope, scoped_key
 from wasmpool.broker.liveness import ReplyCache
 from wasmpool.wire import protocol as p
 from wasmpool.wire.liveness import Backoff, Liveness

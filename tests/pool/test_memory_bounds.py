@@ -19,7 +19,8 @@ import zmq
 
 from tests.pool.chaos import wait_until
 from tests.pool.conftest import TEST_LIMITS, Pool, start_pool, unique
-from wasmpool.broker.core import MAX_CODE_FETCHES, BrokerConfig
+from wasmpool.broker.config import BrokerConfig
+from wasmpool.broker.core import MAX_CODE_FETCHES
 from wasmpool.client import Client
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command, ErrorCode, Op

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import zmq
 
-from wasmpool.broker.core import BrokerConfig
+from wasmpool.broker.config import BrokerConfig
 from wasmpool.broker.metrics import MetricsUnavailable
 from wasmpool.broker.security import SecurityError
 from wasmpool.broker.server import DEFAULT_BACKEND, DEFAULT_FRONTEND

@@ -1,0 +1,62 @@
+"""What the broker core is given: its tunables (:class:`BrokerConfig`) and the judge of deployed modules.
+
+The broker never imports the engine, so whoever starts it hands it a
+:data:`Validator` (``wasmpool.Broker`` and the CLI hand it the engine's,
+``wasmpool.worker.validate.module_error``); :func:`trust_deployer` is the
+explicit choice of none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from wasmpool.wire import protocol as p
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerConfig:
+    """The broker's tunables, all with defaults."""
+
+    limits: p.ProtocolLimits = p.DEFAULT_LIMITS
+    max_queue: int = 10_000
+    max_attempts: int = 8
+    exclusive_after: int = 2
+    default_gas: int = 10_000_000
+    max_gas: int = 10_000_000_000
+    default_timeout: float = 10.0
+    max_timeout: float = 300.0
+    grace: float = 5.0
+    heartbeat_interval: float = 1.0
+    liveness: int = 3
+    dispatch_window: int = 64
+    reply_cache: int = 10_000
+    reply_cache_bytes: int = 64 * 1024 * 1024  # the kept replies together (broker.liveness.ReplyCache)
+    reply_cache_entry: int = 1024 * 1024  # a larger reply is not kept in memory (receipts answer retries)
+    max_inflight_bytes: int = 256 * 1024 * 1024  # accepted calls' bodies, queued or running, all clients
+    max_client_bytes: int = 64 * 1024 * 1024  # the same, per client (its scope): one client cannot fill it
+    validate_inline: int = 256 * 1024  # modules this big or bigger are validated off the loop (Validation)
+    max_module: int = 16 * 1024 * 1024  # operator ceilings: see broker.limits
+    max_input: int = 16 * 1024 * 1024
+    max_args: int = 10_000
+    block_chunks_per_worker: int = 4  # a block is cut into runs of consecutive calls, ~this many per worker
+    max_losses: int = 3  # the poison-pill cap: a job that lost this many workers fails (WORKER_LOST)
+    result_ttl: float = 3600.0  # how long a reply is kept for a retried request id
+    receipt_purge: float = 60.0  # how often expired stored replies are purged
+
+
+Validator = Callable[[bytes], "str | None"]
+"""Why a deployed module is invalid (the reason the client is told), or None when it is valid.
+
+A module-level function, so that the server can run it in a spawned
+process for big modules (it is pickled by name).
+"""
+
+
+def trust_deployer(module: bytes) -> str | None:
+    """The validator that accepts any bytes: for a broker whose deployers are trusted to send valid modules.
+
+    An explicit choice, never a default: a worker then finds a bad module
+    only when a call loads it (and answers that call with an error).
+    """
+    return None
