@@ -307,8 +307,13 @@ CALLBACKS: dict[str, type[Callback]] = {Op.GET: ReadCallback, Op.CODE: CodeCallb
 
 def callback(body: Mapping[str, Any], request_id: bytes = b"") -> Callback:
     """The typed CALLBACK of a body, by its ``op``."""
-    op, _ = p.op_schema(body, CALLBACKS, request_id)
-    return CALLBACKS[op].from_body(body, request_id)
+    return _by_op(body, CALLBACKS, request_id)
+
+
+def _by_op(body: Mapping[str, Any], classes: Mapping[str, type[_M]], request_id: bytes) -> _M:
+    """The message of a body whose ``op`` picks its class in ``classes`` (checked against its schema)."""
+    op, _ = p.op_schema(body, classes, request_id)
+    return classes[op].from_body(body, request_id)
 
 
 @wire(p.RESULT_FIELDS)
@@ -540,8 +545,7 @@ REQUESTS: dict[str, type[ClientRequest]] = {
 
 def client_request(body: Mapping[str, Any], request_id: bytes = b"") -> ClientRequest:
     """The typed client REQUEST of a body, by its ``op``."""
-    op, _ = p.op_schema(body, REQUESTS, request_id)
-    return REQUESTS[op].from_body(body, request_id)
+    return _by_op(body, REQUESTS, request_id)
 
 
 # --- broker -> client ---------------------------------------------------------------------------
