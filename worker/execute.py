@@ -56,20 +56,26 @@ UNWATCHED = _Unwatched()
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
-    """What every call of one process shares: the host ABI and its import object, and the watch."""
+    """What every call of one process shares: the host ABI and its import object, the watch, and the
+    protocol limits the broker reads the worker's messages under (a result must fit in a FINAL)."""
 
     host: Host
     imports: dict[str, dict[str, Any]]
     watch: Watch = UNWATCHED
+    limits: p.ProtocolLimits = p.DEFAULT_LIMITS
 
     @classmethod
-    def of(cls, host: Host, watch: Watch = UNWATCHED) -> Runtime:
-        return cls(host, host.imports(), watch)
+    def of(cls, host: Host, watch: Watch = UNWATCHED, limits: p.ProtocolLimits = p.DEFAULT_LIMITS) -> Runtime:
+        return cls(host, host.imports(), watch, limits)
 
 
 def execute(job: dict[str, Any], reader: StateReader, modules: ModuleSource, runtime: Runtime,
             index: int | None = None) -> m.CallResult:
-    """Run one job (or call ``index`` of a chunk); every outcome, good or bad, becomes a result."""
+    """Run one job (or call ``index`` of a chunk); every outcome, good or bad, becomes a result.
+
+    A result too large for a FINAL under ``runtime.limits`` becomes
+    RESULT_TOO_LARGE (:func:`~wasmpool.wire.messages.fitting`).
+    """
     call = CallState(reader=reader, input=job.get("input", b""),
                      context=CallContext(**job.get("context", {})), readonly=job["readonly"])
     box: dict[str, Any] = {}
@@ -87,12 +93,12 @@ def execute(job: dict[str, Any], reader: StateReader, modules: ModuleSource, run
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:
-        return failure(exc, call, box.get("instance"), job["gas_limit"])
+        return m.fitting(failure(exc, call, box.get("instance"), job["gas_limit"]), runtime.limits)
     finally:
         runtime.host.end()
         if "instance" in box:  # freed now, not by the cycle collector (its gas_used stays readable)
             box["instance"].release()
-    return _success(results, call, box["instance"])
+    return m.fitting(_success(results, call, box["instance"]), runtime.limits)
 
 
 def _run(job: dict[str, Any], call: CallState, box: dict[str, Any], modules: ModuleSource,
@@ -106,7 +112,8 @@ def _run(job: dict[str, Any], call: CallState, box: dict[str, Any], modules: Mod
 
 
 def execute_chunk(chunk: ChunkState, jobs: list[dict[str, Any]], well_formed: int, problem: str,
-                  run: Callable[[dict[str, Any], StateReader, int], m.CallResult]) -> m.ChunkFinal:
+                  run: Callable[[dict[str, Any], StateReader, int], m.CallResult],
+                  limits: p.ProtocolLimits = p.DEFAULT_LIMITS) -> m.ChunkFinal:
     """Run a block chunk's calls one after another; the result lists each call's result.
 
     Each call sees the writes of the chain's earlier ok calls
@@ -116,11 +123,20 @@ def execute_chunk(chunk: ChunkState, jobs: list[dict[str, Any]], well_formed: in
     after it. Only the first ``well_formed`` entries run; ``problem`` (what
     is wrong with the next) becomes an internal error, which ends the chunk.
     ``run`` runs one call with its reader at its position (:func:`execute`).
+
+    The FINAL must fit under ``limits``: a call's result too large on its
+    own (with its reads) becomes RESULT_TOO_LARGE; a result that fits alone
+    but not beside the earlier ones ends the chunk before that call, which
+    the broker re-issues (not a loss) in a chunk of its own.
     """
     results: list[dict[str, Any]] = []
+    room, used = m.result_room(limits), m.Footprint()
     for position, job in enumerate(jobs[:well_formed]):
         reader = chunk.reader(position, job["code_id"])
-        result = run(job, reader, position)
+        result = m.fitting(run(job, reader, position), limits, reader.reads)
+        used += m.footprint(result, reader.reads)
+        if results and not m.fits(used, room):
+            return m.ChunkFinal(results)
         results.append(m.ChunkCallResult.of(result, reader.reads).to_body())
         if result.code in p.NONDETERMINISTIC:
             break

@@ -64,7 +64,7 @@ class Worker:
         self.context = context or zmq.Context.instance()
         self.cache: ModuleCache[Loaded] = ModuleCache(config.cache_entries, config.cache_bytes)
         self.session = WorkerSession(config, self.cache, time.monotonic)
-        self.runtime = run.Runtime.of(Host(config.host_limits), self.session)
+        self.runtime = run.Runtime.of(Host(config.host_limits), self.session, config.limits)
         self.line: Line | None = None  # the socket, while :meth:`run` runs
         self._last_chunk: ChunkState | None = None  # the block chunk run last: the next one may continue it
         self.jobs_done = 0
@@ -110,7 +110,8 @@ class Worker:
         self.jobs_done += 1
         self._recycle_when_worn()
         leaving = self.stopping.is_set()
-        line.send(lambda: session.finished(job_id, result, leaving=leaving), drain=True)
+        line.send(lambda: session.make_room(result), drain=True)  # kept results that would not fit beside it
+        line.send(lambda: session.finished(job_id, result, leaving=leaving))
 
     def _recycle_when_worn(self) -> None:
         """Stop (the supervisor starts a fresh process) after ``max_jobs`` jobs or past ``max_memory_mb``."""
@@ -142,7 +143,8 @@ class Worker:
             well_formed, problem = 0, f"chunk {after.hex()} is not the last chunk this worker ran"
         self._last_chunk = chunk
         return run.execute_chunk(chunk, jobs, well_formed, problem,
-                                 lambda job, reader, position: self.execute(job_id, job, reader, position))
+                                 lambda job, reader, position: self.execute(job_id, job, reader, position),
+                                 self.config.limits)
 
     def module(self, job_id: bytes, code_id: str, index: int | None = None) -> Loaded:
         """The module, from the cache or fetched from the broker (and then decoded, checked, compiled once).

@@ -25,7 +25,8 @@ What it decides
       or forgot the worker) also means registering again.
     - CALLBACKs: numbering a running job's questions and matching the reply.
     - FINALs: the results of consecutive jobs that wrote nothing may travel
-      in one FINAL (:meth:`~WorkerSession.finished`); a job that wrote
+      in one FINAL (:meth:`~WorkerSession.finished`), as long as together
+      they fit under the broker's limits (:meth:`~WorkerSession.make_room`); a job that wrote
       state, a block chunk, or a worker on its way out sends at once, and
       results kept behind a long job go out on the heartbeat thread's next
       wake-up (:meth:`~WorkerSession.while_computing`).
@@ -63,6 +64,11 @@ Result = m.CallResult | m.ChunkFinal
 
 
 
+def _footprint(result: Result, room: m.Footprint) -> m.Footprint:
+    """What ``result`` uses of a FINAL's room: a call's bound; a chunk's, all of it (it travels alone)."""
+    return m.footprint(result) if isinstance(result, m.CallResult) else room
+
+
 class CacheView(Protocol):
     """What the session reports of the worker's module cache."""
 
@@ -98,6 +104,8 @@ class WorkerSession:
         self.batch = max(1, credits(config.prefetch) // 2)  # results kept back for one FINAL, at most
         self.jobs: deque[p.Message] = deque()  # REQUESTs received and not run yet (prefetched)
         self.finals: list[tuple[bytes, Result]] = []  # finished jobs' results not sent yet
+        self.room = m.result_room(config.limits)  # what the results of one FINAL may use
+        self.kept = m.Footprint()  # what the kept results use of it
         self.disconnected = False  # the broker forgot this worker: register again
         self.reported = -1  # cache generation last reported to the broker
         self.busy = False  # a job computes: the heartbeat thread speaks for the worker
@@ -122,6 +130,7 @@ class WorkerSession:
         self.disconnected = False
         self.jobs.clear()
         self.finals.clear()
+        self.kept = m.Footprint()
         ready = m.Ready.of(self._cache_report(full=True), self.pid, credits(self.config.prefetch))
         return self._sent(p.encode(p.WORKER_TAG, Command.READY, b"ready", ready.to_body()))
 
@@ -234,15 +243,29 @@ class WorkerSession:
 
     # --- results -----------------------------------------------------------------------------
 
+    def make_room(self, result: Result) -> Frames | None:
+        """The FINAL of the kept results, to send before ``result``'s when both would not fit in one.
+
+        Results are grouped into one FINAL only while together they stay
+        under the limits the broker reads a worker's message with (each
+        result alone fits: :func:`~wasmpool.worker.execute.execute` made sure
+        of it); a block chunk's FINAL always travels alone.
+        """
+        if self.finals and not m.fits(self.kept + _footprint(result, self.room), self.room):
+            return self._final(leaving=False)
+        return None
+
     def finished(self, job_id: bytes, result: Result, *, leaving: bool) -> Frames | None:
         """A job's result: the FINAL to send now, or None to keep it for the next jobs' FINAL.
 
         A result is kept only while more jobs wait here, for at most half
         the credits; a job that wrote state, a block chunk, or a worker
         ``leaving`` (SIGTERM, recycling: the broker sends it no new job)
-        sends at once.
+        sends at once. Call :meth:`make_room` first: the kept results go
+        alone when this one would not fit beside them.
         """
         self.finals.append((job_id, result))
+        self.kept += _footprint(result, self.room)
         if (leaving or not self.jobs or len(self.finals) >= self.batch
                 or not isinstance(result, m.CallResult) or result.writes):
             return self._final(leaving)
@@ -257,7 +280,7 @@ class WorkerSession:
 
     def _final(self, leaving: bool) -> Frames:
         """One FINAL for the kept results: a single job's body as it is, several as ``finals``."""
-        finals, self.finals = self.finals, []
+        finals, self.finals, self.kept = self.finals, [], m.Footprint()
         report = self._cache_report(full=False)
         if len(finals) == 1:
             job_id, result = finals[0]

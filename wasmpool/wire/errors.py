@@ -130,3 +130,7 @@ class BadCall(ContractError):
 
 class StateUnavailable(ContractError):
     """The worker could not read state from the broker (lost or slow broker)."""
+
+
+class ResultTooLarge(ContractError):
+    """The call's result (output, logs, writes) is larger than a worker may send; nothing is committed."""

@@ -443,6 +443,96 @@ class Finals:
         return cls(body["finals"], CacheReport.from_checked(body), body.get("leaving", False))
 
 
+# --- result sizes -------------------------------------------------------------------------------
+
+RESULT_ROOM = 64 * 1024
+"""Bytes of a FINAL body kept for what travels beside its results (a quarter of ``max_body`` at most).
+
+The cache report (its code ids, when they changed), the ``leaving`` flag
+and, in a FINAL of several results, their job ids: a result may use the
+rest, so a FINAL built from fitting results is one the broker accepts.
+"""
+
+FIELDS_BYTES = 128
+"""A bound on a result body's bytes besides its variable parts: keys, status, code, gas, headers."""
+
+
+@dataclass(frozen=True, slots=True)
+class Footprint:
+    """A bound on what a result's body costs the broker's decoder: bytes, objects, longest container."""
+
+    size: int = 0
+    objects: int = 0
+    longest: int = 0
+
+    def __add__(self, other: Footprint) -> Footprint:
+        return Footprint(self.size + other.size, self.objects + other.objects,
+                         max(self.longest, other.longest))
+
+
+def _bin(length: int) -> int:
+    """The msgpack size of a bin (or str) of ``length`` bytes: its header (at most 5 bytes) and the bytes."""
+    return length + (2 if length < 256 else 3 if length < 65536 else 5)
+
+
+def footprint(result: CallResult, reads: list[list[Any]] | None = None) -> Footprint:
+    """A bound on the encoded size of ``result``'s body (with a chunk call's ``reads``), without encoding it.
+
+    Counted as msgpack writes it, with every header at its largest: an
+    upper bound that never says a result fits when it does not.
+    """
+    size = (FIELDS_BYTES + 9 * len(result.results) + _bin(len(result.output))
+            + sum(_bin(len(log)) for log in result.logs)
+            + sum(_bin(len(key)) + (1 if value is None else _bin(len(value)))
+                  for key, value in result.writes.items()))
+    if result.error is not None:
+        size += _bin(len(result.error.encode("utf-8", "replace")))
+    objects = 4 + len(result.results) + len(result.logs) + 2 * len(result.writes) + 2 * 8
+    longest = max(len(result.results), len(result.logs), len(result.writes))
+    if reads is not None:
+        size += 5 + sum(_bin(len(key)) + 10 for key, _ in reads)
+        objects += 1 + 3 * len(reads)
+        longest = max(longest, len(reads))
+    return Footprint(size, objects, longest)
+
+
+def result_room(limits: p.ProtocolLimits) -> Footprint:
+    """What the results of one FINAL may use of the broker's ``limits`` on a worker's message."""
+    room = min(RESULT_ROOM, limits.max_body // 4)
+    return Footprint(limits.max_body - room, limits.max_objects - 1024,
+                     min(limits.max_array_len, limits.max_map_len))
+
+
+def fits(used: Footprint, room: Footprint) -> bool:
+    """Whether results costing ``used`` fit in ``room`` (:func:`result_room`)."""
+    return used.size <= room.size and used.objects <= room.objects and used.longest <= room.longest
+
+
+def fitting(result: CallResult, limits: p.ProtocolLimits, reads: list[list[Any]] | None = None
+            ) -> CallResult:
+    """``result`` if its body fits in a FINAL under ``limits``, else the RESULT_TOO_LARGE result replacing it.
+
+    The replacement commits nothing, keeps the gas the call used, and says
+    how large the result was against the limit: a result the broker would
+    refuse would leave the call (and the calls prefetched behind it) unanswered.
+    A call that failed anyway keeps its code and loses its logs (all a
+    failure carries besides its message).
+    """
+    used, room = footprint(result, reads), result_room(limits)
+    if fits(used, room):
+        return result
+    if result.status != Status.OK and result.code != ErrorCode.RESULT_TOO_LARGE:  # it failed anyway
+        why = f"{result.error} (its logs were too large to return)"
+        return CallResult.failed(ErrorCode(result.code), why, result.gas_used)
+    message = (f"the call's result is too large to return: about {used.size} bytes "
+               f"(output {len(result.output)}, {len(result.logs)} logs, {len(result.writes)} writes), "
+               f"over the limit of {room.size} bytes")
+    if used.size <= room.size:
+        message = (f"the call's result is too large to return: {used.objects} objects, "
+                   f"over the limit of {room.objects} (or a list over {room.longest} entries)")
+    return CallResult.failed(ErrorCode.RESULT_TOO_LARGE, message, result.gas_used)
+
+
 # --- client -> broker ---------------------------------------------------------------------------
 
 

@@ -118,6 +118,7 @@ class ErrorCode(IntEnum):
     LINK_ERROR = 25
     STATE_UNAVAILABLE = 26
     WORKER_LOST = 27  # the poison-pill cap: the job lost its worker too many times
+    RESULT_TOO_LARGE = 28  # the call's result (output, logs, writes) would not fit in a worker's FINAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -712,6 +713,7 @@ ERROR_CODES: dict[type[BaseException], ErrorCode] = {
     errors.CallTimeout: ErrorCode.TIMEOUT,
     errors.BadCall: ErrorCode.BAD_CALL,
     errors.StateUnavailable: ErrorCode.STATE_UNAVAILABLE,
+    errors.ResultTooLarge: ErrorCode.RESULT_TOO_LARGE,
     errors.ContractError: ErrorCode.INTERNAL,
 }
 """The pool's own exception classes -> wire code; looked up along the exception's MRO.
