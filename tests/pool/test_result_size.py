@@ -32,6 +32,7 @@ from wasmpool.wasm.opcodes import Opcode as O
 from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command, ErrorCode, ProtocolLimits, Status
+from wasmpool.wire.receipts import BlockCall
 from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.execute import Runtime, execute, execute_chunk
 from wasmpool.worker.host import Host
@@ -260,3 +261,21 @@ def test_an_oversized_result_is_answered_promptly_and_the_call_behind_it_succeed
     with Client(limited.frontend, timeout=10.0) as client:
         assert client.state_get(code_id, bytes(range(4)))[0] == bytes(10)  # the small call's write
         assert client.state_get(code_id, bytes(range(5, 9)))[0] is None  # nothing of the big one
+
+
+def test_in_a_block_an_oversized_call_fails_alone_and_big_results_need_several_chunks(limited: Pool) -> None:
+    with limited.client() as client:
+        code_id = client.deploy(unique(spray()))
+        # chunks of three calls or so: three results of 400 kB do not fit in one FINAL, two do
+        calls = [BlockCall(code_id, "spray", (20, 100_000), gas_limit=10**9),  # 2 MB: over the limit
+                 *[BlockCall(code_id, "spray", (4, 100_000), gas_limit=10**9)] * 10,
+                 BlockCall(code_id, "spray", (2, 10), gas_limit=10**9)]
+        before = client.stats()["counters"].get("block_tasks", 0)
+        result = client.execute_block(calls, timeout=12.0)  # answered, not failed at its time limit
+        chunks = client.stats()["counters"]["block_tasks"] - before
+    big, *large, small = result.receipts
+    assert big.status == Status.ERROR and big.error is not None and "too large" in big.error
+    assert big.writes == ()
+    assert [r.status for r in (*large, small)] == [Status.OK] * 11
+    assert all(len(r.writes) == 4 for r in large) and len(small.writes) == 2
+    assert chunks > 1
