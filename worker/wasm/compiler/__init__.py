@@ -53,6 +53,8 @@ class CompiledModule:
         self.view = module_view(module)
         self.prepay = EntryPrices(module, self.info, max_registers) if metered else None
         self.signatures = [signature_id(ftype) for ftype in module.types]  # by type index, for instances
+        self.code_bytes = sum(func.size for func in module.funcs)  # decides eager compilation, once
+        self.setup_price: int | None = None  # a metered instantiation's gas price, set on first use
         self._names: tuple[list[str], list[str]] | None = None
         self.codes: dict[int, tuple[CodeType, dict[str, float]]] = {}
         self.seconds = 0.0  # spent compiling so far

@@ -35,7 +35,7 @@ def compile(module: Module, *, metered: bool, limits: RuntimeLimits | None = Non
 
 def compile_small(compiled: CompiledModule) -> None:
     """Compile every function now if the module is small (see the module docstring); else leave it lazy."""
-    if sum(func.size for func in compiled.module.funcs) <= EAGER_CODE_BYTES:
+    if compiled.code_bytes <= EAGER_CODE_BYTES and len(compiled.codes) < len(compiled.module.funcs):
         compiled.compile_all()
 
 

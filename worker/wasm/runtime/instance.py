@@ -432,12 +432,21 @@ def instantiate(source: Module | CompiledModule, imports: Mapping[str, Mapping[s
     return inst
 
 
-def _charge_instantiation(inst: Instance) -> None:
-    """Charge the instantiation's price to the instance's own meter (see ``runtime.setup_gas``)."""
+def _charge_instantiation(inst: Instance, compiled: CompiledModule | None) -> None:
+    """Charge the instantiation's price to the instance's own meter (see ``runtime.setup_gas``).
+
+    The price depends on the module alone: a compiled module keeps it, so
+    its instances do not count the module's entries again.
+    """
     meter = inst.meter
     if meter.limit is None:
         return
-    price = instantiation_charge(inst.module)
+    if compiled is None:
+        price = instantiation_charge(inst.module)
+    elif compiled.setup_price is not None:
+        price = compiled.setup_price
+    else:
+        price = compiled.setup_price = instantiation_charge(compiled.module)
     meter.g -= price
     if meter.g < 0:
         raise GasExhausted(f"instantiation costs {price} gas, over the limit of {meter.limit}")
@@ -462,7 +471,7 @@ def _confined(module: Module) -> bool:
 def _build(inst: Instance, imports: Mapping[str, Mapping[str, Any]], compiled: CompiledModule | None) -> None:
     module, limits = inst.module, inst.limits
     check_sizes(module, limits)  # before anything is allocated
-    _charge_instantiation(inst)  # before any work is done
+    _charge_instantiation(inst, compiled)  # before any work is done
     if compiled is None:  # this instance's own compilation
         compiled = CompiledModule(module, inst.meter.limit is not None, limits.max_registers)
     else:
