@@ -56,24 +56,24 @@ UNWATCHED = _Unwatched()
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
-    """What every call of one process shares: the host ABI and its import object, the watch, and the
-    protocol limits the broker reads the worker's messages under (a result must fit in a FINAL)."""
+    """What every call of one process shares: the host ABI and its import object, the watch, and what
+    a result may use of a FINAL under the limits the broker reads the worker's messages with."""
 
     host: Host
     imports: dict[str, dict[str, Any]]
     watch: Watch = UNWATCHED
-    limits: p.ProtocolLimits = p.DEFAULT_LIMITS
+    room: m.Footprint = m.DEFAULT_ROOM  # what a result may use of a FINAL
 
     @classmethod
     def of(cls, host: Host, watch: Watch = UNWATCHED, limits: p.ProtocolLimits = p.DEFAULT_LIMITS) -> Runtime:
-        return cls(host, host.imports(), watch, limits)
+        return cls(host, host.imports(), watch, m.result_room(limits))
 
 
 def execute(job: dict[str, Any], reader: StateReader, modules: ModuleSource, runtime: Runtime,
             index: int | None = None) -> m.CallResult:
     """Run one job (or call ``index`` of a chunk); every outcome, good or bad, becomes a result.
 
-    A result too large for a FINAL under ``runtime.limits`` becomes
+    A result too large for a FINAL (``runtime.room``) becomes
     RESULT_TOO_LARGE (:func:`~wasmpool.wire.messages.fitting`).
     """
     call = CallState(reader=reader, input=job.get("input", b""),
@@ -93,12 +93,12 @@ def execute(job: dict[str, Any], reader: StateReader, modules: ModuleSource, run
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:
-        return m.fitting(failure(exc, call, box.get("instance"), job["gas_limit"]), runtime.limits)
+        return m.fitting(failure(exc, call, box.get("instance"), job["gas_limit"]), runtime.room)
     finally:
         runtime.host.end()
         if "instance" in box:  # freed now, not by the cycle collector (its gas_used stays readable)
             box["instance"].release()
-    return m.fitting(_success(results, call, box["instance"]), runtime.limits)
+    return m.fitting(_success(results, call, box["instance"]), runtime.room)
 
 
 def _run(job: dict[str, Any], call: CallState, box: dict[str, Any], modules: ModuleSource,
@@ -133,8 +133,8 @@ def execute_chunk(chunk: ChunkState, jobs: list[dict[str, Any]], well_formed: in
     room, used = m.result_room(limits), m.Footprint()
     for position, job in enumerate(jobs[:well_formed]):
         reader = chunk.reader(position, job["code_id"])
-        result = m.fitting(run(job, reader, position), limits, reader.reads)
-        used += m.footprint(result, reader.reads)
+        result = m.fitting(run(job, reader, position), room, reader.reads)
+        used = used.plus(m.footprint(result, reader.reads))
         if results and not m.fits(used, room):
             return m.ChunkFinal(results)
         results.append(m.ChunkCallResult.of(result, reader.reads).to_body())

@@ -251,7 +251,7 @@ class WorkerSession:
         result alone fits: :func:`~wasmpool.worker.execute.execute` made sure
         of it); a block chunk's FINAL always travels alone.
         """
-        if self.finals and not m.fits(self.kept + _footprint(result, self.room), self.room):
+        if self.finals and not m.fits(self.kept.plus(_footprint(result, self.room)), self.room):
             return self._final(leaving=False)
         return None
 
@@ -265,7 +265,7 @@ class WorkerSession:
         alone when this one would not fit beside them.
         """
         self.finals.append((job_id, result))
-        self.kept += _footprint(result, self.room)
+        self.kept = self.kept.plus(_footprint(result, self.room))
         if (leaving or not self.jobs or len(self.finals) >= self.batch
                 or not isinstance(result, m.CallResult) or result.writes):
             return self._final(leaving)

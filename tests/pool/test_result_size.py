@@ -44,6 +44,7 @@ from wasmpool.worker.supervisor import start_workers
 SMALL = ProtocolLimits(max_body=16 * 1024, max_bin_len=16 * 1024)
 """Limits under which the probe's echo of 20000 bytes is too large to return."""
 
+ROOM = m.result_room(SMALL)
 BIG_INPUT = bytes(20_000)
 
 
@@ -90,10 +91,10 @@ def test_the_bound_on_a_results_size_is_never_below_its_encoded_size(result: m.C
 
 def test_a_result_that_fits_is_kept_and_one_that_does_not_becomes_result_too_large() -> None:
     small = m.CallResult(Status.OK, ErrorCode.OK, [1], output=b"x" * 100, gas_used=7)
-    assert m.fitting(small, SMALL) is small
+    assert m.fitting(small, ROOM) is small
     big = m.CallResult(Status.OK, ErrorCode.OK, output=bytes(20_000), gas_used=7, logs=[b"log"],
                        writes={b"k": b"v"})
-    replaced = m.fitting(big, SMALL)
+    replaced = m.fitting(big, ROOM)
     assert (replaced.status, replaced.code) == (Status.ERROR, ErrorCode.RESULT_TOO_LARGE)
     assert (replaced.writes, replaced.output, replaced.logs, replaced.gas_used) == ({}, b"", [], 7)
     assert replaced.error is not None and "20000" in replaced.error
@@ -104,12 +105,12 @@ def test_a_result_that_fits_is_kept_and_one_that_does_not_becomes_result_too_lar
 def test_too_many_writes_for_the_brokers_decoder_is_too_large_even_in_few_bytes() -> None:
     limits = ProtocolLimits(max_map_len=100)
     many = m.CallResult(Status.OK, ErrorCode.OK, writes={bytes([n]): b"" for n in range(200)})
-    assert m.fitting(many, limits).code == ErrorCode.RESULT_TOO_LARGE
+    assert m.fitting(many, m.result_room(limits)).code == ErrorCode.RESULT_TOO_LARGE
 
 
 def test_a_failed_call_with_too_many_logs_keeps_its_code_and_loses_its_logs() -> None:
     failed = m.CallResult.failed(ErrorCode.TRAP, "unreachable", 9, [bytes(10_000), bytes(10_000)])
-    kept = m.fitting(failed, SMALL)
+    kept = m.fitting(failed, ROOM)
     assert (kept.code, kept.logs, kept.gas_used) == (ErrorCode.TRAP, [], 9)
     assert kept.error is not None and kept.error.startswith("unreachable")
 
@@ -261,6 +262,9 @@ def test_an_oversized_result_is_answered_promptly_and_the_call_behind_it_succeed
     with Client(limited.frontend, timeout=10.0) as client:
         assert client.state_get(code_id, bytes(range(4)))[0] == bytes(10)  # the small call's write
         assert client.state_get(code_id, bytes(range(5, 9)))[0] is None  # nothing of the big one
+        result = client.call(code_id, "spray", BIG_SPRAY, gas_limit=10**9)
+    assert (result.status, result.code, result.writes) == (Status.ERROR, ErrorCode.RESULT_TOO_LARGE, {})
+    assert result.gas_used > 0
 
 
 def test_in_a_block_an_oversized_call_fails_alone_and_big_results_need_several_chunks(limited: Pool) -> None:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, NamedTuple, Self, TypeVar
 
 from wasmpool.wire import errors
 from wasmpool.wire import protocol as p
@@ -457,40 +457,39 @@ FIELDS_BYTES = 128
 """A bound on a result body's bytes besides its variable parts: keys, status, code, gas, headers."""
 
 
-@dataclass(frozen=True, slots=True)
-class Footprint:
+class Footprint(NamedTuple):
     """A bound on what a result's body costs the broker's decoder: bytes, objects, longest container."""
 
     size: int = 0
     objects: int = 0
     longest: int = 0
 
-    def __add__(self, other: Footprint) -> Footprint:
+    def plus(self, other: Footprint) -> Footprint:
+        """What two results cost together."""
         return Footprint(self.size + other.size, self.objects + other.objects,
                          max(self.longest, other.longest))
-
-
-def _bin(length: int) -> int:
-    """The msgpack size of a bin (or str) of ``length`` bytes: its header (at most 5 bytes) and the bytes."""
-    return length + (2 if length < 256 else 3 if length < 65536 else 5)
 
 
 def footprint(result: CallResult, reads: list[list[Any]] | None = None) -> Footprint:
     """A bound on the encoded size of ``result``'s body (with a chunk call's ``reads``), without encoding it.
 
-    Counted as msgpack writes it, with every header at its largest: an
-    upper bound that never says a result fits when it does not.
+    Counted as msgpack writes it, with every header at its largest (5 bytes
+    a bin, 9 a number): an upper bound that never says a result fits when it
+    does not, at most a few bytes an item above the real size.
     """
-    size = (FIELDS_BYTES + 9 * len(result.results) + _bin(len(result.output))
-            + sum(_bin(len(log)) for log in result.logs)
-            + sum(_bin(len(key)) + (1 if value is None else _bin(len(value)))
-                  for key, value in result.writes.items()))
-    if result.error is not None:
-        size += _bin(len(result.error.encode("utf-8", "replace")))
-    objects = 4 + len(result.results) + len(result.logs) + 2 * len(result.writes) + 2 * 8
-    longest = max(len(result.results), len(result.logs), len(result.writes))
+    logs, writes, error = result.logs, result.writes, result.error
+    size = FIELDS_BYTES + 9 * len(result.results) + 5 + len(result.output)
+    if logs:  # every header counted at 5 bytes: the bound stays cheap to take on every result
+        size += 5 * len(logs) + sum(map(len, logs))
+    if writes:
+        size += (10 * len(writes) + sum(map(len, writes))
+                 + sum(len(value) for value in writes.values() if value is not None))
+    if error is not None:
+        size += 5 + len(error.encode("utf-8", "surrogatepass"))
+    objects = 4 + len(result.results) + len(logs) + 2 * len(writes) + 2 * 8
+    longest = max(len(result.results), len(logs), len(writes))
     if reads is not None:
-        size += 5 + sum(_bin(len(key)) + 10 for key, _ in reads)
+        size += 5 + sum(len(key) + 15 for key, _ in reads)
         objects += 1 + 3 * len(reads)
         longest = max(longest, len(reads))
     return Footprint(size, objects, longest)
@@ -503,14 +502,16 @@ def result_room(limits: p.ProtocolLimits) -> Footprint:
                      min(limits.max_array_len, limits.max_map_len))
 
 
+DEFAULT_ROOM = result_room(p.DEFAULT_LIMITS)
+
+
 def fits(used: Footprint, room: Footprint) -> bool:
     """Whether results costing ``used`` fit in ``room`` (:func:`result_room`)."""
     return used.size <= room.size and used.objects <= room.objects and used.longest <= room.longest
 
 
-def fitting(result: CallResult, limits: p.ProtocolLimits, reads: list[list[Any]] | None = None
-            ) -> CallResult:
-    """``result`` if its body fits in a FINAL under ``limits``, else the RESULT_TOO_LARGE result replacing it.
+def fitting(result: CallResult, room: Footprint, reads: list[list[Any]] | None = None) -> CallResult:
+    """``result`` if its body fits in ``room`` (:func:`result_room`); else a RESULT_TOO_LARGE result.
 
     The replacement commits nothing, keeps the gas the call used, and says
     how large the result was against the limit: a result the broker would
@@ -518,7 +519,7 @@ def fitting(result: CallResult, limits: p.ProtocolLimits, reads: list[list[Any]]
     A call that failed anyway keeps its code and loses its logs (all a
     failure carries besides its message).
     """
-    used, room = footprint(result, reads), result_room(limits)
+    used = footprint(result, reads)
     if fits(used, room):
         return result
     if result.status != Status.OK and result.code != ErrorCode.RESULT_TOO_LARGE:  # it failed anyway
