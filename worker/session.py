@@ -64,9 +64,14 @@ Result = m.CallResult | m.ChunkFinal
 
 
 
-def _footprint(result: Result, room: m.Footprint) -> m.Footprint:
-    """What ``result`` uses of a FINAL's room: a call's bound; a chunk's, all of it (it travels alone)."""
-    return m.footprint(result) if isinstance(result, m.CallResult) else room
+def _footprint(result: Result) -> m.Footprint:
+    """What ``result`` uses of a FINAL's room: a call's bound, or its calls' bounds for a block chunk."""
+    if isinstance(result, m.CallResult):
+        return m.footprint(result)
+    used = m.Footprint()
+    for entry in result.chunk:
+        used = used.plus(m.footprint(m.CallResult.from_checked(entry), entry["reads"]))
+    return used
 
 
 class CacheView(Protocol):
@@ -248,10 +253,10 @@ class WorkerSession:
 
         Results are grouped into one FINAL only while together they stay
         under the limits the broker reads a worker's message with (each
-        result alone fits: :func:`~wasmpool.worker.execute.execute` made sure
-        of it); a block chunk's FINAL always travels alone.
+        result alone fits: :func:`~wasmpool.worker.execute.execute` and
+        :func:`~wasmpool.worker.execute.execute_chunk` made sure of it).
         """
-        if self.finals and not m.fits(self.kept.plus(_footprint(result, self.room)), self.room):
+        if self.finals and not m.fits(self.kept.plus(_footprint(result)), self.room):
             return self._final(leaving=False)
         return None
 
@@ -265,7 +270,7 @@ class WorkerSession:
         alone when this one would not fit beside them.
         """
         self.finals.append((job_id, result))
-        self.kept = self.kept.plus(_footprint(result, self.room))
+        self.kept = self.kept.plus(_footprint(result))
         if (leaving or not self.jobs or len(self.finals) >= self.batch
                 or not isinstance(result, m.CallResult) or result.writes):
             return self._final(leaving)

@@ -29,6 +29,7 @@ from wasmpool.client import Client
 from wasmpool.embed import Broker, BrokerThread
 from wasmpool.wasm.builder import ModuleBuilder
 from wasmpool.wasm.opcodes import Opcode as O
+from wasmpool.wire import errors
 from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command, ErrorCode, ProtocolLimits, Status
@@ -100,6 +101,7 @@ def test_a_result_that_fits_is_kept_and_one_that_does_not_becomes_result_too_lar
     assert replaced.error is not None and "20000" in replaced.error
     assert str(m.result_room(SMALL).size) in replaced.error
     assert p.status_for(ErrorCode.RESULT_TOO_LARGE) is Status.ERROR
+    assert p.error_code(errors.ResultTooLarge("too large")) is ErrorCode.RESULT_TOO_LARGE  # the one table
 
 
 def test_too_many_writes_for_the_brokers_decoder_is_too_large_even_in_few_bytes() -> None:
@@ -189,13 +191,19 @@ def test_kept_results_go_alone_before_a_result_that_would_not_fit_beside_them() 
     flushed = sent(session.make_room(sized))  # a third would not: the two go first
     assert [job_id for job_id, _ in flushed.body["finals"]] == [b"a", b"b"]
     assert session.finished(b"c", sized, leaving=False) is None  # kept, alone now
-    chunk = m.ChunkFinal([m.ChunkCallResult.of(sized, []).to_body()])
-    alone = sent(session.make_room(chunk))  # a chunk's FINAL travels alone
+    chunk = m.ChunkFinal([m.ChunkCallResult.of(sized, [[b"k", -1]]).to_body()] * 2)
+    alone = sent(session.make_room(chunk))  # a block chunk's results count too
     assert alone.request_id == b"c" and "finals" not in alone.body
     final = sent(session.finished(b"d", chunk, leaving=False))
-    assert final.request_id == b"d" and "chunk" in final.body
-    for frames in (flushed, alone, final):
+    assert final.request_id == b"d" and len(final.body["chunk"]) == 2
+    small_chunk = m.ChunkFinal([m.ChunkCallResult.of(m.CallResult(Status.OK, ErrorCode.OK), []).to_body()])
+    assert session.finished(b"e", sized, leaving=False) is None
+    assert session.make_room(small_chunk) is None  # room for both: they go together
+    together = sent(session.finished(b"f", small_chunk, leaving=False))
+    assert [job_id for job_id, _ in together.body["finals"]] == [b"e", b"f"]
+    for frames in (flushed, alone, final, together):
         assert frames.command is Command.FINAL
+        assert len(p.pack(frames.body)) <= SMALL.max_body
 
 
 # --- with a real broker and worker ----------------------------------------------------------------
