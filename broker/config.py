@@ -43,6 +43,14 @@ class BrokerConfig:
     max_losses: int = 3  # the poison-pill cap: a job that lost this many workers fails (WORKER_LOST)
     result_ttl: float = 3600.0  # how long a reply is kept for a retried request id
     receipt_purge: float = 60.0  # how often expired stored replies are purged
+    # Fairness. A client's calls and queries may be held (running or prefetched) by at most this many
+    # workers at once; 0 means all workers but one (at least one): one client can never take the whole
+    # pool, and another client always finds a worker. Counted in workers, not jobs, because prefetch
+    # credits would otherwise let a client's few jobs sit on every worker. See BrokerCore._pick_job.
+    max_client_workers: int = 0
+    # While a block runs, a queued call that may run (its contract is not the block's) waits at most
+    # about this many seconds for a worker: then the next freed worker goes to the calls, not the block.
+    max_block_hold: float = 1.0
 
 
 Validator = Callable[[bytes], "str | None"]

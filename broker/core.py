@@ -53,6 +53,16 @@ alone on its contract (no other job of that contract is dispatched until it
 ends), so a hot contract cannot starve it. Every other status commits
 nothing.
 
+*Fairness*: a client's calls and queries (its scope) are held by at most
+``max_client_workers`` workers at once (0, the default: all workers but one,
+at least one). A worker already holding one of the client's jobs may take
+more of them in its credits; any other worker skips the client's queued
+jobs and takes the next client's (:meth:`BrokerCore._pick_job`; the skipped
+jobs do not use up the ``dispatch_window``), so one client's spinning calls
+leave a worker to everyone else. The limit holds when that client is the
+only one with work: it is a concurrency limit, not a priority. A client
+passed over is counted (``client_limit_waits``: once per dispatch decision).
+
 *Storage errors*: when the store cannot write (disk full, I/O error), the
 call is answered with code ``STORAGE`` and its request id is forgotten, so
 the client's retry runs it again rather than replaying the failure; the
@@ -535,7 +545,7 @@ class BrokerCore:
 
     def _submit(self, job: Job, front: bool = False) -> None:
         """Dispatch to an idle worker (one with the module cached if any) or queue."""
-        worker = self._pick_worker(job.code_id) if self._can_run(job) else None
+        worker = self._pick_worker(job) if self._can_run(job) else None
         if worker is not None:
             self.dispatch(worker, job)
         elif front:
@@ -552,20 +562,63 @@ class BrokerCore:
                            for w in self.workers.values() for held in w.jobs)
         return job.code_id not in self.exclusive
 
-    def _pick_worker(self, code_id: str) -> WorkerState | None:
-        """An idle worker (one with the module cached if any), else a busy one with a credit left."""
-        for workers in (self.idle, self.spare):
-            for worker in workers.values():
-                if code_id in worker.cache:
+    def _pick_worker(self, job: Job) -> WorkerState | None:
+        """An idle worker (one with the module cached if any), else a busy one with a credit left.
+
+        Only a worker the job's client may use (:meth:`_client_may_use`).
+        """
+        occupied = self._occupied()
+        idle = [w for w in self.idle.values() if self._client_may_use(job, w, occupied)]
+        if len(idle) < len(self.idle):  # an idle worker is kept from this client
+            self.counters["client_limit_waits"] += 1
+        for workers in (idle, [w for w in self.spare.values() if self._client_may_use(job, w, occupied)]):
+            for worker in workers:
+                if job.code_id in worker.cache:
                     return worker
             if workers:
-                return next(iter(workers.values()))
+                return workers[0]
         return None
 
+    def client_worker_limit(self) -> int:
+        """How many workers may hold one client's calls at once (``max_client_workers``; 0: all but one)."""
+        limit = self.config.max_client_workers
+        return limit if limit > 0 else max(1, len(self.workers) - 1)
+
+    def _occupied(self) -> dict[bytes, set[bytes]] | None:
+        """Per client scope, the workers holding its calls; None when the limit cannot bind (few workers)."""
+        if self.client_worker_limit() >= len(self.workers):
+            return None
+        occupied: dict[bytes, set[bytes]] = {}
+        for worker in self.workers.values():
+            for job in worker.jobs:
+                if job.owner is self.calls and not job.abandoned:
+                    occupied.setdefault(job.scope, set()).add(worker.identity)
+        return occupied
+
+    def _client_may_use(self, job: Job, worker: WorkerState, occupied: dict[bytes, set[bytes]] | None
+                        ) -> bool:
+        """True when ``worker`` may take ``job`` under the per-client limit (see *Fairness*)."""
+        if occupied is None or job.owner is not self.calls:
+            return True
+        held = occupied.get(job.scope, ())
+        return worker.identity in held or len(held) < self.client_worker_limit()
+
     def _pick_job(self, worker: WorkerState) -> Job | None:
-        """The first runnable queued job (within the window) whose module ``worker`` has, else the first."""
+        """The first runnable queued job (within the window) whose module ``worker`` has, else the first.
+
+        Jobs of a client at its worker limit are skipped (another client's
+        job is taken) and do not count in the window.
+        """
         first = None
-        for index, job in enumerate(itertools.islice(self.queue, self.config.dispatch_window)):
+        occupied = self._occupied()
+        window, seen, passed = self.config.dispatch_window, 0, False
+        for index, job in enumerate(self.queue):
+            if seen >= window:
+                break
+            if not self._client_may_use(job, worker, occupied):
+                passed = True
+                continue
+            seen += 1
             if not self._can_run(job):
                 continue
             if job.code_id in worker.cache:
@@ -573,11 +626,25 @@ class BrokerCore:
                 break
             if first is None:
                 first = index
+        if passed:
+            self.counters["client_limit_waits"] += 1
         if first is None:
             return None
         job = self.queue[first]
         del self.queue[first]
         return job
+
+    def overdue(self, worker: WorkerState, since: float) -> bool:
+        """True when a runnable queued job that ``worker`` may take has waited since ``since`` or before.
+
+        The extension asks it before taking an idle worker (blocks: ``max_block_hold``).
+        """
+        occupied = self._occupied()
+        for job in itertools.islice(self.queue, self.config.dispatch_window):
+            if (job.arrival <= since and self._client_may_use(job, worker, occupied)
+                    and self._can_run(job)):
+                return True
+        return False
 
     def _fill(self, worker: WorkerState) -> bool:
         """Give ``worker`` queued jobs up to its free credits, in one REQUEST; False when none was left."""

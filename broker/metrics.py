@@ -139,6 +139,9 @@ CORE_COUNTERS = (  # the core's own counters (stats["counters"]), kept where the
     ("requeued", "requeues_total", "Jobs put back on the queue after their worker died or left."),
     ("poison_pills", "poison_pill_failures_total", "Jobs given up because they kept killing workers."),
     ("storage_errors", "storage_errors_total", "Writes the state store failed (disk full, I/O error)."),
+    ("client_limit_waits", "client_limit_waits_total",
+     "Dispatches that passed over a client at its worker limit (max_client_workers)."),
+    ("block_yields", "block_yields_total", "Idle workers a block left to overdue calls (max_block_hold)."),
 )
 GARBAGE_COUNTERS = {  # stats counter -> socket label, for messages refused as malformed
     "error_bad_frame": "frontend", "error_bad_body": "frontend", "error_too_large": "frontend",

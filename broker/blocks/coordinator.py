@@ -16,15 +16,28 @@ Life of a block (:class:`BlockCoordinator`, one per broker):
    BUSY). Its request id is entered in the core's ``active`` map, so a
    client's retry re-attaches to it instead of running it twice; its
    reply (FINAL or ERROR) is remembered like every reply.
-2. *Quiet state*: from acceptance on, ordinary calls are held in the queue
-   (:meth:`BlockCoordinator.holds`; their own deadlines still run) while
-   read-only queries go on. The block starts once no ordinary call is in
-   flight, so no ordinary commit can land while it runs and its pre-state is
-   one definite state. (The alternative, validating the block's storage
-   reads at commit and re-running the block on a conflict, could starve a
-   block behind a busy contract; holding calls for the length of a block
-   cannot starve anything.) The versions of the storage reads are still
-   checked by the atomic commit, as a safety net.
+2. *Quiet state*: a call reads and writes only its own contract's state,
+   so from acceptance on, ordinary calls on the block's contracts are held
+   in the queue (:meth:`BlockCoordinator.holds`; their own deadlines still
+   run) while read-only queries and calls on other contracts go on (a
+   waiting block that names an expected ``state_root`` holds every call,
+   so the root it checks cannot move). The block starts once no ordinary
+   call on its contracts is in flight, so no ordinary commit can land on
+   its state while it runs and its pre-state is one definite state; calls
+   on other contracts that commit while it runs count as committed before
+   it (their writes join its state tree, :meth:`BlockCoordinator.committed`).
+   (The alternative, validating the block's storage reads at commit and
+   re-running the block on a conflict, could starve a block behind a busy
+   contract; holding the block's contracts for its length cannot starve
+   anything.) The versions of the storage reads are still checked by the
+   atomic commit, as a safety net.
+   *Sharing the workers*: a block's tasks get an idle worker before queued
+   calls, except when a call that may run has waited ``max_block_hold``
+   seconds (:meth:`BrokerCore.overdue`): then freed workers go to the calls
+   (counted ``block_yields``), and a chain of chunks stops at the running
+   one. A call on another contract thus waits at most about
+   ``max_block_hold`` plus the end of one running task (itself cut by gas
+   and the call time limit), never the block's whole time limit.
 3. *Running*: if the request named an expected ``state_root`` that differs
    from the current one, the block is refused (StateRootMismatch).
    Otherwise a :class:`BlockRun` is created over committed storage and
@@ -207,6 +220,7 @@ class Block:
     access: tuple[tuple[Location, ...], ...] = ()  # each call's declared locations (a hint), no repeats
     serial: bool = False  # too many aborts (or predicted): one worker runs the rest, chunk after chunk
     commit: RollingCommit | None = None  # receipts and state tree of the calls final so far (once running)
+    contracts: frozenset[str] = frozenset()  # the code ids its calls run: the only state it reads or writes
 
     @property
     def request_id(self) -> bytes:
@@ -246,9 +260,18 @@ class BlockCoordinator:
         return self._tree
 
     def committed(self, code_id: str, writes: dict[bytes, bytes | None]) -> None:
-        """An ordinary call committed ``writes``: keep the tree current (once it exists)."""
+        """An ordinary call committed ``writes``: keep the tree current (once it exists).
+
+        While a block runs, only calls on contracts outside it commit (see
+        :meth:`holds`): they touch nothing the block reads, so they count as
+        committed before it, and its state tree takes their writes too.
+        """
+        located = {(code_id, key): value for key, value in writes.items()}
         if self._tree is not None:
-            self._tree = self._tree.updated({(code_id, key): value for key, value in writes.items()})
+            self._tree = self._tree.updated(located)
+        block = self.current
+        if block is not None and block.commit is not None and located:
+            block.commit.tree = block.commit.tree.updated(located)
 
     # --- hooks called by the core -----------------------------------------------------------
 
@@ -266,17 +289,31 @@ class BlockCoordinator:
         holder = Job(rid, identity, Op.BLOCK, "", b"", now, now + timeout, self, key=key)
         self.core.track(holder)
         self.pending.append(Block(holder, calls, bool(body.get("dry_run", False)), body.get("state_root"),
-                                  now + timeout, access=tuple(declared(c) for c in calls)))
+                                  now + timeout, access=tuple(declared(c) for c in calls),
+                                  contracts=frozenset(c.code_id for c in calls)))
         self.core.count("blocks_accepted")
 
     def holds(self, job: Job) -> bool:
-        """True when the queued call ``job`` must wait: a call (not a query) while a block waits or runs."""
-        return (self.current is not None or bool(self.pending)) and not job.readonly
+        """True when the queued call ``job`` must wait: a call (not a query) whose contract a block touches.
+
+        A waiting block that names an expected state root holds every call:
+        its root must not move between acceptance and start.
+        """
+        if job.readonly:
+            return False
+        current = self.current
+        if current is not None and job.code_id in current.contracts:
+            return True
+        return any(block.expected_root is not None or job.code_id in block.contracts
+                   for block in self.pending)
 
     def assign(self, worker: WorkerState) -> bool:
-        """An idle worker: give it a task of the running block if there is one now."""
+        """An idle worker: give it a task of the running block if there is one now and no call is overdue."""
         block = self.current
         if block is None or block.run is None:
+            return False
+        if self._yields(worker):
+            self.core.count("block_yields")
             return False
         if not self._offer(worker, block):  # validations run inside next_chunk: they may finish the block
             self._advance(block)
@@ -360,7 +397,7 @@ class BlockCoordinator:
             now = self.core.clock()
             if self.current is not None and now >= self.current.deadline:
                 self._fail(self.current, errors.BlockFailed("the block did not finish within its time limit"))
-            while self.current is None and self.pending and not self._writers_in_flight():
+            while self.current is None and self.pending and not self._writers_in_flight(self.pending[0]):
                 self._start(self.pending.popleft(), now)
         except Exception as exc:  # a bug must not take the broker down, nor leave calls held
             self.core.count("internal_errors")
@@ -405,10 +442,20 @@ class BlockCoordinator:
         return self.core.job_message(call.code_id, call.function, list(call.args), call.input,
                                      dict(call.context), call.gas_limit, readonly=False)
 
-    def _writers_in_flight(self) -> bool:
-        """True while an ordinary call runs whose commit could still land."""
+    def _writers_in_flight(self, block: Block) -> bool:
+        """True while an ordinary call runs whose commit could still land on ``block``'s state.
+
+        A call on another contract cannot change what the block reads,
+        unless the block checks an expected state root.
+        """
         return any(not job.abandoned and not job.readonly and job.owner is not self
+                   and (block.expected_root is not None or job.code_id in block.contracts)
                    for job in self.core.jobs_held())
+
+    def _yields(self, worker: WorkerState) -> bool:
+        """True when ``worker`` goes to a call queued ``max_block_hold`` seconds or more, not the block."""
+        since = self.core.clock() - self.core.config.max_block_hold
+        return self.core.overdue(worker, since)
 
     def _start(self, block: Block, now: float) -> None:
         if now >= block.deadline:
@@ -450,7 +497,7 @@ class BlockCoordinator:
         fails the block by itself.
         """
         assert block.run is not None
-        if block.serial and self.tasks:
+        if (block.serial and self.tasks) or self._yields(worker):
             return False
         tasks = block.run.next_chunk(self._chunk_limit(block), solo=block.losses)
         if not tasks:
@@ -483,7 +530,7 @@ class BlockCoordinator:
         assert block.run is not None
         tail = self.tails.get(worker.identity)
         if (not (block.serial or self.core.worker_count() == 1) or worker.free <= 0 or tail is None
-                or tail[0] not in self.tasks or len(worker.jobs) != 1):
+                or tail[0] not in self.tasks or len(worker.jobs) != 1 or self._yields(worker)):
             return False
         tasks = block.run.continuation(tail[1].end, self._chunk_limit(block), solo=block.losses)
         if not tasks:

@@ -366,7 +366,9 @@ def test_a_query_that_writes_is_refused(h: Harness) -> None:
     assert "read-only" in body["error"] and h.store.sequence() == 0
 
 
-def test_a_stale_read_is_re_executed_against_fresh_state(h: Harness) -> None:
+def test_a_stale_read_is_re_executed_against_fresh_state() -> None:
+    h = Harness(max_client_workers=2)  # one client's two calls side by side (no fairness limit)
+    h.deploy()
     h.ready(b"w1")
     h.ready(b"w2")
     job1 = job_of(h.call(), b"w1")
@@ -385,7 +387,7 @@ def test_a_stale_read_is_re_executed_against_fresh_state(h: Harness) -> None:
 
 
 def test_a_repeatedly_stale_job_runs_alone_on_its_contract() -> None:
-    h = Harness(exclusive_after=1)
+    h = Harness(exclusive_after=1, max_client_workers=2)
     h.deploy()
     h.ready(b"w1")
     h.ready(b"w2")

@@ -133,7 +133,9 @@ def test_a_lost_worker_gives_back_every_job_it_held_in_order(h: Harness) -> None
     assert h.core.stats()["in_flight"] == 3 and h.core.stats()["queue"] == 0
 
 
-def test_an_idle_worker_is_preferred_to_a_busy_one_with_credits(h: Harness) -> None:
+def test_an_idle_worker_is_preferred_to_a_busy_one_with_credits() -> None:
+    h = Harness(max_client_workers=2)  # one client on both workers (no fairness limit)
+    h.deploy()
     ready(h, W, 4)
     h.call()
     ready(h, b"w2", 4)

@@ -184,7 +184,7 @@ def test_liveness_numbers() -> None:
 
 
 def test_losing_a_worker_lets_a_waiting_exclusive_job_run_on_an_idle_one() -> None:
-    h = Harness(exclusive_after=1)
+    h = Harness(exclusive_after=1, max_client_workers=3)  # one client on every worker (no fairness limit)
     h.deploy()
     for identity in (b"w1", b"w2", b"w3"):
         h.ready(identity)

@@ -1,0 +1,258 @@
+"""Fairness: one client cannot take every worker, and a block cannot hold other contracts' calls.
+
+The dispatch decisions are checked in the core with a fake clock; the
+outcomes a client sees (its calls answered while another client's spinning
+calls or a looping block run) with a broker and worker processes on
+loopback sockets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import zmq
+
+from tests.pool.conftest import TEST_LIMITS, Pool, start_pool, unique
+from tests.pool.test_core import PROBE, PROBE_ID, Harness, command, reply_body
+from wasmpool.broker.config import BrokerConfig
+from wasmpool.broker.outgoing import Outgoing, Side
+from wasmpool.wire import protocol as p
+from wasmpool.wire.protocol import Command
+
+A, B = b"client-a", b"client-b"
+SPIN_GAS = 10**10  # far more than a call can burn before its time limit
+
+
+# --- the core, with a fake clock ---------------------------------------------------------------------
+
+
+def sent_to(outs: list[Outgoing]) -> list[bytes]:
+    """The workers that got a REQUEST among ``outs``, in order."""
+    return [o.identity for o in outs if o.side is Side.BACKEND and command(o) is Command.REQUEST]
+
+
+def job_sent(outs: list[Outgoing], identity: bytes) -> bytes:
+    (job,) = [o.frames[2] for o in outs
+              if o.side is Side.BACKEND and o.identity == identity and command(o) is Command.REQUEST]
+    return job
+
+
+def call(h: Harness, client: bytes, code_id: str = PROBE_ID) -> list[Outgoing]:
+    return h.client({"op": "call", "code_id": code_id, "function": "add", "args": [1, 2]}, identity=client)
+
+
+def answered(outs: list[Outgoing], client: bytes) -> bool:
+    return any(o.side is Side.FRONTEND and o.identity == client for o in outs)
+
+
+def test_the_default_limit_is_all_workers_but_one() -> None:
+    h = Harness()
+    assert h.core.client_worker_limit() == 1  # no worker yet: at least one
+    for n in range(1, 5):
+        h.ready(b"w%d" % n)
+        assert h.core.client_worker_limit() == max(1, n - 1)
+    assert Harness(max_client_workers=3).core.client_worker_limit() == 3
+
+
+def test_a_client_at_its_limit_is_skipped_and_the_next_clients_call_runs() -> None:
+    """Two workers, one each: A's second call waits even with a worker idle; B's call takes it."""
+    h = Harness()
+    h.deploy()
+    h.ready(b"w1")
+    h.ready(b"w2")
+    first = job_sent(call(h, A), b"w1")
+    assert sent_to(call(h, A)) == [] and sent_to(call(h, A)) == []  # w2 is idle, but not for A
+    assert set(h.core.idle) == {b"w2"} and len(h.core.queue) == 2
+    assert h.core.counters["client_limit_waits"] >= 1
+    b1 = job_sent(call(h, B), b"w2")
+    outs = h.final(b"w2", b1)  # w2 free again: only A has work, and A is at its limit
+    assert answered(outs, B) and sent_to(outs) == [] and set(h.core.idle) == {b"w2"}
+    assert sent_to(call(h, B)) == [b"w2"]  # B's next call still finds it at once
+    outs = h.final(b"w1", first)  # A's running call ends: A's next call takes its place
+    assert answered(outs, A) and sent_to(outs) == [b"w1"] and len(h.core.queue) == 1
+
+
+def test_a_long_queue_of_one_client_does_not_hide_another_clients_call() -> None:
+    """The skipped calls do not use up the dispatch window: B's call behind many of A's is found."""
+    h = Harness(dispatch_window=2)
+    h.deploy()
+    h.ready(b"w1")
+    h.ready(b"w2")
+    job_sent(call(h, A), b"w1")
+    b0 = job_sent(call(h, B), b"w2")
+    for _ in range(5):
+        call(h, A)
+    call(h, B)
+    assert len(h.core.queue) == 6
+    outs = h.final(b"w2", b0)
+    assert sent_to(outs) == [b"w2"] and [job.client for job in h.core.queue] == [A] * 5
+
+
+def test_a_client_fills_the_credits_of_the_workers_it_already_holds() -> None:
+    """The limit counts workers: A's calls wait in the credits of its worker, the other stays free."""
+    h = Harness()
+    h.deploy()
+    h.worker(b"w1", Command.READY, body={"credits": 4})
+    h.worker(b"w2", Command.READY, body={"credits": 4})
+    for _ in range(4):
+        call(h, A)
+    assert len(h.core.workers[b"w1"].jobs) == 4 and not h.core.workers[b"w2"].jobs
+    assert sent_to(call(h, B)) == [b"w2"]
+
+
+def block_of(h: Harness, code_id: str, calls: int, client: bytes = b"block-client") -> list[Outgoing]:
+    body = {"op": "block", "calls": [{"code_id": code_id, "function": "add", "args": [i, 1]}
+                                     for i in range(calls)]}
+    return h.client(body, rid=b"blk", identity=client)
+
+
+def test_a_block_holds_only_calls_on_its_own_contracts() -> None:
+    h = Harness()
+    h.deploy()
+    other = h.deploy(unique(PROBE))
+    h.ready(b"w1")
+    h.ready(b"w2")
+    assert sent_to(block_of(h, PROBE_ID, 1)) == [b"w1"]  # one task: w2 stays idle
+    assert sent_to(call(h, B, PROBE_ID)) == []  # the block's contract: held until the block ends
+    assert sent_to(call(h, B, other)) == [b"w2"]  # another contract: runs at once
+
+
+def test_a_running_block_leaves_a_freed_worker_to_a_call_that_waited_the_bound() -> None:
+    h = Harness(max_block_hold=1.0)
+    h.deploy()
+    other = h.deploy(unique(PROBE))
+    h.ready(b"w1")
+    h.ready(b"w2")
+    outs = block_of(h, PROBE_ID, 3)  # one call per chunk: w1 and w2 each get one, one waits
+    tasks = {identity: job_sent(outs, identity) for identity in (b"w1", b"w2")}
+    assert sent_to(call(h, B, other)) == []  # no worker free
+    h.clock.now += 1.5  # past max_block_hold
+    entries = [{"status": "ok", "code": 0, "results": [1], "output": b"", "gas_used": 5, "logs": [],
+                "writes": {}, "error": None, "reads": []}]
+    outs = h.worker(b"w1", Command.FINAL, tasks[b"w1"], {"status": "ok", "code": 0, "chunk": entries})
+    (request,) = [o for o in outs if o.side is Side.BACKEND and command(o) is Command.REQUEST]
+    assert request.identity == b"w1" and "chunk" not in reply_body(request)  # the call, not the block
+    assert h.core.counters["block_yields"] >= 1 and not h.core.queue
+
+
+def test_without_an_overdue_call_a_freed_worker_goes_to_the_block() -> None:
+    h = Harness(max_block_hold=1.0)
+    h.deploy()
+    other = h.deploy(unique(PROBE))
+    h.ready(b"w1")
+    h.ready(b"w2")
+    outs = block_of(h, PROBE_ID, 3)
+    tasks = {identity: job_sent(outs, identity) for identity in (b"w1", b"w2")}
+    call(h, B, other)
+    h.clock.now += 0.5  # within the bound
+    entries = [{"status": "ok", "code": 0, "results": [1], "output": b"", "gas_used": 5, "logs": [],
+                "writes": {}, "error": None, "reads": []}]
+    outs = h.worker(b"w1", Command.FINAL, tasks[b"w1"], {"status": "ok", "code": 0, "chunk": entries})
+    (request,) = [o for o in outs if o.side is Side.BACKEND and command(o) is Command.REQUEST]
+    assert "chunk" in reply_body(request) and len(h.core.queue) == 1
+
+
+# --- real processes and sockets ------------------------------------------------------------------------
+
+BLOCK_TASK_TIMEOUT = 2.0  # default_timeout: the time limit of each call of a block
+
+
+@pytest.fixture
+def fair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
+    """Two worker processes with the default fairness policies; a block's calls are cut after 2 s.
+
+    One pool per test: each leaves its workers busy with spinning calls.
+    """
+    config = BrokerConfig(limits=TEST_LIMITS, grace=3.0, default_timeout=BLOCK_TASK_TIMEOUT)
+    pool = start_pool(tmp_path_factory.mktemp("fair") / "state.db", workers=2, config=config)
+    try:
+        pool.wait_for_workers(2)
+        yield pool
+    finally:
+        pool.stop()
+
+
+def dealer(endpoint: str) -> zmq.Socket[bytes]:
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+    sock.linger = 0
+    sock.connect(endpoint)
+    return sock
+
+
+def send(sock: zmq.Socket[bytes], rid: bytes, body: dict[str, Any]) -> None:
+    sock.send_multipart(p.encode(p.CLIENT_TAG, Command.REQUEST, rid, body))
+
+
+def spin_block(code_id: str, calls: int, timeout: float) -> dict[str, Any]:
+    return {"op": "block", "timeout": timeout,
+            "calls": [{"code_id": code_id, "function": "spin", "gas_limit": SPIN_GAS} for _ in range(calls)]}
+
+
+def test_one_clients_spinning_calls_leave_a_worker_to_another_client(fair: Pool, probe_wasm: bytes) -> None:
+    """Client A sends six calls that spin for 3 s each; client B's quick calls (2 s timeout) are all ok.
+
+    Without the limit A's calls sit on both workers (running and prefetched)
+    and every call of B waits behind at least one of them past its timeout.
+    """
+    with fair.client() as client:
+        probe = client.deploy(unique(probe_wasm))
+    spinner = dealer(fair.frontend)
+    try:
+        for n in range(6):
+            send(spinner, b"spin-%d" % n,
+                 {"op": "call", "code_id": probe, "function": "spin", "gas_limit": SPIN_GAS, "timeout": 3.0})
+        with fair.client(timeout=30.0) as other:
+            other.stats()  # A's calls are in the broker by now (one socket each, in order)
+            results = [other.call(probe, "add", [n, 1], timeout=2.0) for n in range(5)]
+            stats = other.stats()
+        assert [(r.status, r.results) for r in results] == [("ok", [n + 1]) for n in range(5)]
+        assert stats["counters"].get("client_limit_waits", 0) >= 1
+    finally:
+        spinner.close(linger=0)
+
+
+def test_a_block_with_a_looping_call_does_not_hold_calls_on_other_contracts(fair: Pool,
+                                                                             probe_wasm: bytes) -> None:
+    """A block's call loops (cut after 2 s, re-run until the block's 20 s limit); B's calls are answered.
+
+    B's calls on another contract are ok while the block still runs; a call
+    on the block's own contract waits for the block (its state is the block's).
+    """
+    with fair.client() as client:
+        looping, other = client.deploy(unique(probe_wasm)), client.deploy(unique(probe_wasm))
+    blocker = dealer(fair.frontend)
+    try:
+        send(blocker, b"blk", spin_block(looping, 1, timeout=20.0))
+        with fair.client(timeout=30.0) as caller:
+            caller.stats()
+            results = [caller.call(other, "add", [n, 1], timeout=3.0) for n in range(5)]
+            assert [(r.status, r.results) for r in results] == [("ok", [n + 1]) for n in range(5)]
+            assert caller.query(looping, "add", [1, 1]).results == [2]  # queries never wait for blocks
+        assert not blocker.poll(0)  # the block is still running
+    finally:
+        blocker.close(linger=0)
+
+
+def test_a_block_on_every_worker_yields_one_to_a_waiting_call(fair: Pool, probe_wasm: bytes) -> None:
+    """Two looping block calls hold both workers; a call that waited ``max_block_hold`` gets one freed.
+
+    Each looping call is cut by its time limit (2 s) and re-run; without the
+    policy the freed worker re-runs it at once, and B's call (5 s timeout)
+    waits until the block's 20 s limit.
+    """
+    with fair.client() as client:
+        looping, other = client.deploy(unique(probe_wasm)), client.deploy(unique(probe_wasm))
+    blocker = dealer(fair.frontend)
+    try:
+        send(blocker, b"blk2", spin_block(looping, 2, timeout=20.0))
+        with fair.client(timeout=30.0) as caller:
+            caller.stats()
+            result = caller.call(other, "add", [2, 3], timeout=5.0)
+            stats = caller.stats()
+        assert (result.status, result.results) == ("ok", [5])
+        assert stats["counters"].get("block_yields", 0) >= 1
+        assert not blocker.poll(0)  # the block is still running
+    finally:
+        blocker.close(linger=0)
