@@ -8,6 +8,7 @@ loopback sockets.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from tests.pool.conftest import TEST_LIMITS, Pool, start_pool, unique
 from tests.pool.test_core import PROBE, PROBE_ID, Harness, command, reply_body
 from wasmpool.broker.config import BrokerConfig
 from wasmpool.broker.outgoing import Outgoing, Side
+from wasmpool.cli import broker as broker_command
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command
 
@@ -256,3 +258,25 @@ def test_a_block_on_every_worker_yields_one_to_a_waiting_call(fair: Pool, probe_
         assert not blocker.poll(0)  # the block is still running
     finally:
         blocker.close(linger=0)
+
+
+# --- the command line ------------------------------------------------------------------------------------
+
+
+def parsed(argv: list[str]) -> BrokerConfig:
+    parser = argparse.ArgumentParser()
+    broker_command.configure(parser)
+    return broker_command.broker_config(parser.parse_args(argv))
+
+
+def test_the_broker_command_sets_both_policies() -> None:
+    defaults = parsed([])
+    assert (defaults.max_client_workers, defaults.max_block_hold) == (0, 1.0)
+    config = parsed(["--max-client-workers", "3", "--max-block-hold", "0.25"])
+    assert (config.max_client_workers, config.max_block_hold) == (3, 0.25)
+
+
+@pytest.mark.parametrize("argv", [["--max-client-workers", "-1"], ["--max-block-hold", "-0.5"]])
+def test_negative_fairness_options_are_refused(argv: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        parsed(argv)

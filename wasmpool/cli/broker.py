@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import signal
 from pathlib import Path
+from typing import Any
 
 import zmq
 
@@ -49,10 +50,31 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"default gas limit of a call (default {DEFAULTS.default_gas})")
     parser.add_argument("--timeout", type=float, default=DEFAULTS.default_timeout,
                         help=f"default time limit of a call in seconds (default {DEFAULTS.default_timeout})")
+    add_fairness_options(parser)
     liveness_options.add_broker_options(parser)
     operator.add_curve_options(parser, operator.Role.SERVER)
     operator.add_limit_options(parser)
     operator.add_observability_options(parser)
+
+
+def _at_least_zero(kind: type[int] | type[float]) -> Any:
+    """An argparse type: a number of ``kind``, 0 or more."""
+    def parse(text: str) -> int | float:
+        value = kind(text)
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{text} is negative")
+        return value
+    return parse
+
+
+def add_fairness_options(parser: argparse.ArgumentParser) -> None:
+    """How clients and blocks share the workers (BrokerConfig.max_client_workers, max_block_hold)."""
+    parser.add_argument("--max-client-workers", type=_at_least_zero(int), default=DEFAULTS.max_client_workers,
+                        metavar="N", help="the most workers one client's calls may hold at once "
+                        "(default 0: all workers but one, at least one)")
+    parser.add_argument("--max-block-hold", type=_at_least_zero(float), default=DEFAULTS.max_block_hold,
+                        metavar="SECONDS", help="while a block runs, a call that may run waits at most this "
+                        f"long before freed workers go to calls (default {DEFAULTS.max_block_hold})")
 
 
 def connectable(endpoint: str) -> str:
@@ -62,9 +84,15 @@ def connectable(endpoint: str) -> str:
     return f"{scheme}://{ANY_HOSTS.get(host, host)}:{port}" if scheme == "tcp" else endpoint
 
 
+def broker_config(args: argparse.Namespace) -> BrokerConfig:
+    """The broker's tunables from the command line."""
+    return BrokerConfig(default_gas=args.gas, default_timeout=args.timeout,
+                        max_client_workers=args.max_client_workers, max_block_hold=args.max_block_hold,
+                        **liveness_options.broker_fields(args))
+
+
 def run(args: argparse.Namespace) -> int:
-    config = BrokerConfig(default_gas=args.gas, default_timeout=args.timeout,
-                          **liveness_options.broker_fields(args))
+    config = broker_config(args)
     try:
         options = operator.broker_options(args)
         operator.setup_logs(args)
