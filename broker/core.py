@@ -639,6 +639,8 @@ class BrokerCore:
 
         The extension asks it before taking an idle worker (blocks: ``max_block_hold``).
         """
+        if not self.queue:
+            return False
         occupied = self._occupied()
         for job in itertools.islice(self.queue, self.config.dispatch_window):
             if (job.arrival <= since and self._client_may_use(job, worker, occupied)
