@@ -59,9 +59,12 @@ at least one). A worker already holding one of the client's jobs may take
 more of them in its credits; any other worker skips the client's queued
 jobs and takes the next client's (:meth:`BrokerCore._pick_job`; the skipped
 jobs do not use up the ``dispatch_window``), so one client's spinning calls
-leave a worker to everyone else. The limit holds when that client is the
-only one with work: it is a concurrency limit, not a priority. A client
-passed over is counted (``client_limit_waits``: once per dispatch decision).
+leave a worker to everyone else. Nor does a call wait at a worker behind
+another client's waiting jobs, only behind the running one (a client's
+stack of prefetched spinning calls holds no one else's call). The limit
+holds when that client is the only one with work: it is a concurrency
+limit, not a priority. A client passed over is counted
+(``client_limit_waits``: once per dispatch decision).
 
 *Storage errors*: when the store cannot write (disk full, I/O error), the
 call is answered with code ``STORAGE`` and its request id is forgotten, so
@@ -597,9 +600,16 @@ class BrokerCore:
 
     def _client_may_use(self, job: Job, worker: WorkerState, occupied: dict[bytes, set[bytes]] | None
                         ) -> bool:
-        """True when ``worker`` may take ``job`` under the per-client limit (see *Fairness*)."""
+        """True when ``worker`` may take ``job`` under the per-client limit (see *Fairness*).
+
+        Nor is a call queued at a worker behind another client's waiting
+        jobs (only behind the one running): a client's stack of spinning
+        calls at its workers holds no one else's call.
+        """
         if occupied is None or job.owner is not self.calls:
             return True
+        if any(waiting.scope != job.scope for waiting in itertools.islice(worker.jobs, 1, None)):
+            return False
         held = occupied.get(job.scope, ())
         return worker.identity in held or len(held) < self.client_worker_limit()
 

@@ -9,6 +9,7 @@ loopback sockets.
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -280,3 +281,43 @@ def test_the_broker_command_sets_both_policies() -> None:
 def test_negative_fairness_options_are_refused(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
         parsed(argv)
+
+
+def test_a_call_is_not_queued_at_a_worker_behind_another_clients_waiting_calls() -> None:
+    """A's calls stack up at w1; C runs one call on w2: B's call waits behind C's running call, not A's."""
+    h = Harness()
+    h.deploy()
+    h.worker(b"w1", Command.READY, body={"credits": 4})
+    h.worker(b"w2", Command.READY, body={"credits": 4})
+    for _ in range(3):
+        call(h, A)
+    assert sent_to(call(h, b"client-c")) == [b"w2"]
+    assert sent_to(call(h, B)) == [b"w2"]  # behind C's running call only
+    assert sent_to(call(h, b"client-d")) == []  # behind A's and behind B's waiting call: neither
+    assert [job.client for job in h.core.queue] == [b"client-d"]
+
+
+def test_a_call_arriving_while_another_clients_calls_stack_up_is_answered(fair: Pool,
+                                                                         probe_wasm: bytes) -> None:
+    """A's six spinning calls stack up at one worker, C's one spinning call runs on the other; B's call is ok.
+
+    B's call (2 s timeout) waits behind C's single call (3 s), not behind
+    A's stack of 18 s, where it would time out.
+    """
+    with fair.client() as client:
+        probe = client.deploy(unique(probe_wasm))
+    spinner, single = dealer(fair.frontend), dealer(fair.frontend)
+    try:
+        spin = {"op": "call", "code_id": probe, "function": "spin", "gas_limit": SPIN_GAS, "timeout": 3.0}
+        for n in range(6):
+            send(spinner, b"spin-%d" % n, spin)
+        with fair.client(timeout=30.0) as other:
+            other.stats()  # A's calls are in the broker by now
+            send(single, b"one", spin)
+            while other.stats()["in_flight"] < 7:  # C's call holds the second worker
+                time.sleep(0.01)
+            result = other.call(probe, "add", [2, 3], timeout=2.0)
+        assert (result.status, result.results) == ("ok", [5])
+    finally:
+        spinner.close(linger=0)
+        single.close(linger=0)
