@@ -727,7 +727,7 @@ class BrokerCore:
         if worker.heartbeats:  # tell it the broker's numbers: both sides judge liveness alike
             worker.last_sent = self.clock()  # this HEARTBEAT counts: the next is due an interval later
             self._out.append(Outgoing(Side.BACKEND, identity, p.encode(
-                p.WORKER_TAG, Command.HEARTBEAT, b"hb", self.liveness.announce())))
+                p.WORKER_TAG, Command.HEARTBEAT, b"hb", self.liveness.announce(self.config.limits.max_body))))
         if worker.jobs:  # it dropped its jobs (it restarted, or lies): they run again, no loss counted
             self.counters["requeued_dropped"] += len(worker.jobs)
             self._requeue_held(worker, Loss.DROPPED, frozenset(job.job_id for job in worker.jobs))

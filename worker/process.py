@@ -34,6 +34,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from enum import IntEnum
 from typing import Any
 
@@ -125,6 +126,8 @@ class Worker:
     def execute(self, job_id: bytes, job: dict[str, Any], reader: StateReader | None = None,
                 index: int | None = None) -> m.CallResult:
         """Run one job (or call ``index`` of a chunk); every outcome, good or bad, becomes a result."""
+        if self.runtime.room != self.session.room:  # the broker announced the limit it reads results with
+            self.runtime = replace(self.runtime, room=self.session.room)
         return run.execute(job, reader or self._reader(job_id),
                            lambda code_id, at: self.module(job_id, code_id, at), self.runtime, index)
 
@@ -144,7 +147,7 @@ class Worker:
         self._last_chunk = chunk
         return run.execute_chunk(chunk, jobs, well_formed, problem,
                                  lambda job, reader, position: self.execute(job_id, job, reader, position),
-                                 self.config.limits)
+                                 self.session.result_limits)
 
     def module(self, job_id: bytes, code_id: str, index: int | None = None) -> Loaded:
         """The module, from the cache or fetched from the broker (and then decoded, checked, compiled once).

@@ -44,7 +44,7 @@ import itertools
 import os
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from wasmpool.wire import errors
@@ -109,6 +109,7 @@ class WorkerSession:
         self.batch = max(1, credits(config.prefetch) // 2)  # results kept back for one FINAL, at most
         self.jobs: deque[p.Message] = deque()  # REQUESTs received and not run yet (prefetched)
         self.finals: list[tuple[bytes, Result]] = []  # finished jobs' results not sent yet
+        self.result_limits = config.limits  # the limits the broker reads this worker's messages with
         self.room = m.result_room(config.limits)  # what the results of one FINAL may use
         self.kept = m.Footprint()  # what the kept results use of it
         self.disconnected = False  # the broker forgot this worker: register again
@@ -187,6 +188,9 @@ class WorkerSession:
             self.liveness = Liveness(
                 self.liveness.interval if numbers.interval is None else float(numbers.interval),
                 self.liveness.liveness if numbers.liveness is None else int(numbers.liveness))
+        if numbers.max_body is not None and numbers.max_body != self.result_limits.max_body:
+            self.result_limits = replace(self.config.limits, max_body=numbers.max_body)
+            self.room = m.result_room(self.result_limits)
 
     def _forgotten(self, message: p.Message) -> None:
         self.disconnected = True

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,6 +33,7 @@ from wasmpool.wasm.opcodes import Opcode as O
 from wasmpool.wire import errors
 from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
+from wasmpool.wire.liveness import Liveness
 from wasmpool.wire.protocol import Command, ErrorCode, ProtocolLimits, Status
 from wasmpool.wire.receipts import BlockCall
 from wasmpool.worker.config import WorkerConfig
@@ -291,3 +293,24 @@ def test_in_a_block_an_oversized_call_fails_alone_and_big_results_need_several_c
     assert [r.status for r in (*large, small)] == [Status.OK] * 11
     assert all(len(r.writes) == 4 for r in large) and len(small.writes) == 2
     assert chunks > 1
+
+
+def test_a_worker_sizes_results_by_the_limit_the_broker_announces(pool: Pool) -> None:
+    """Workers started with the default limits (as ``wasmpool worker`` is) adopt the broker's smaller one."""
+    with pool.client() as client:
+        code_id = client.deploy(unique(spray()))
+        started = time.monotonic()
+        result = client.call(code_id, "spray", BIG_SPRAY, gas_limit=10**9)
+        assert result.code == ErrorCode.RESULT_TOO_LARGE and result.status == "error"
+        assert str(TEST_LIMITS.max_body - m.RESULT_ROOM) in (result.error or "")
+        assert time.monotonic() - started < TEST_CONFIG.default_timeout  # answered, not timed out
+        assert client.call(code_id, "spray", [2, 10], gas_limit=10**9).status == "ok"
+
+
+def test_the_session_adopts_the_announced_limit() -> None:
+    session = WorkerSession(WorkerConfig(endpoint="tcp://127.0.0.1:1"), FakeCache(), Clock())
+    assert session.room == m.result_room(p.DEFAULT_LIMITS)
+    frames = p.encode(p.WORKER_TAG, Command.HEARTBEAT, b"hb", Liveness().announce(TEST_LIMITS.max_body))
+    session.heard(frames)
+    assert session.room == m.result_room(dataclasses.replace(p.DEFAULT_LIMITS, max_body=TEST_LIMITS.max_body))
+    assert session.result_limits.max_body == TEST_LIMITS.max_body

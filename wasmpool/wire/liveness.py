@@ -60,9 +60,9 @@ class Liveness:
         """True when nothing was sent to a peer for an interval."""
         return now - last_sent >= self.interval
 
-    def announce(self) -> dict[str, Any]:
-        """The HEARTBEAT body that tells a worker the broker's numbers."""
-        return Heartbeat(self.interval, self.liveness).to_body()
+    def announce(self, max_body: int | None = None) -> dict[str, Any]:
+        """The HEARTBEAT body that tells a worker the broker's numbers (and the largest body it reads)."""
+        return Heartbeat(self.interval, self.liveness, max_body).to_body()
 
 
 class Backoff:

@@ -216,13 +216,19 @@ def callback_reply(body: Mapping[str, Any], request_id: bytes = b"") -> Callback
     return kind.from_checked(body)
 
 
-@wire(p.BROKER_SCHEMAS[Command.HEARTBEAT], omit_none=("interval", "liveness"))
+@wire(p.BROKER_SCHEMAS[Command.HEARTBEAT], omit_none=("interval", "liveness", "max_body"))
 @dataclass(frozen=True, slots=True)
 class Heartbeat(WireBody):
-    """A HEARTBEAT: empty, or (the broker's answer to READY) with the numbers the worker adopts."""
+    """A HEARTBEAT: empty, or (the broker's answer to READY) with the numbers the worker adopts.
+
+    ``max_body``: the largest body the broker reads from a worker, so that the
+    worker sizes its results (RESULT_TOO_LARGE) by the broker's limit, not a
+    default of its own.
+    """
 
     interval: float | None = None
     liveness: int | None = None
+    max_body: int | None = None
 
 
 @wire({})

@@ -613,7 +613,9 @@ BROKER_SCHEMAS: dict[Command, dict[str, Field]] = {
     Command.CALLBACK_REPLY: CALLBACK_REPLY_FIELDS,
     Command.HEARTBEAT: {"interval": Field(is_positive, "seconds between heartbeats"),
                         "liveness": Field(lambda v: type(v) is int and 1 <= v <= 1000,
-                                          "missed heartbeats before a peer is dead")},
+                                          "missed heartbeats before a peer is dead"),
+                        "max_body": Field(lambda v: type(v) is int and 1024 <= v <= 1 << 31,
+                                          "the largest body the broker reads from a worker")},
     Command.DISCONNECT: {},
 }
 """What a worker accepts from the broker."""
