@@ -211,7 +211,9 @@ def test_one_clients_spinning_calls_leave_a_worker_to_another_client(fair: Pool,
             results = [other.call(probe, "add", [n, 1], timeout=2.0) for n in range(5)]
             stats = other.stats()
         assert [(r.status, r.results) for r in results] == [("ok", [n + 1]) for n in range(5)]
-        assert stats["counters"].get("client_limit_waits", 0) >= 1
+        # A's calls sit on at most one worker: whether a second worker was ever refused to them
+        # (client_limit_waits) depends on whether the first still had credits when they came
+        assert stats["workers"] == 2
     finally:
         spinner.close(linger=0)
 
