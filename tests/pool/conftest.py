@@ -110,6 +110,14 @@ def client(pool: Pool) -> Iterator[Client]:
         yield made
 
 
+def dealer(endpoint: str) -> zmq.Socket[bytes]:
+    """A bare client DEALER on ``endpoint`` (for tests that speak the protocol by hand)."""
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+    sock.linger = 0
+    sock.connect(endpoint)
+    return sock
+
+
 def unique(module: bytes) -> bytes:
     """``module`` plus a custom section with a fresh name: same code, new code id and namespace."""
     name = f"test-{next(_tags)}".encode()

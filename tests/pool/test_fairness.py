@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import zmq
 
-from tests.pool.conftest import TEST_LIMITS, Pool, start_pool, unique
+from tests.pool.conftest import TEST_LIMITS, Pool, dealer, start_pool, unique
 from tests.pool.test_core import PROBE, PROBE_ID, Harness, command, reply_body
 from wasmpool.broker.config import BrokerConfig
 from wasmpool.broker.outgoing import Outgoing, Side
@@ -175,13 +175,6 @@ def fair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
         yield pool
     finally:
         pool.stop()
-
-
-def dealer(endpoint: str) -> zmq.Socket[bytes]:
-    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
-    sock.linger = 0
-    sock.connect(endpoint)
-    return sock
 
 
 def send(sock: zmq.Socket[bytes], rid: bytes, body: dict[str, Any]) -> None:

@@ -20,9 +20,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import zmq
 
-from tests.pool.conftest import TEST_CONFIG, TEST_LIMITS, Pool, unique
+from tests.pool.conftest import TEST_CONFIG, TEST_LIMITS, Pool, dealer, unique
 from tests.pool.test_core import Clock
 from tests.pool.test_execute import FakeState, chunk_entry, job, probe
 from tests.pool.test_session import FakeCache, sent
@@ -233,13 +232,6 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
         pool.stop()
 
 
-def _dealer(endpoint: str) -> zmq.Socket[bytes]:
-    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
-    sock.linger = 0
-    sock.connect(endpoint)
-    return sock
-
-
 def _call(code_id: str, function: str, args: list[int]) -> dict[str, Any]:
     return {"op": "call", "code_id": code_id, "function": function, "args": args, "gas_limit": 10**9}
 
@@ -247,7 +239,7 @@ def _call(code_id: str, function: str, args: list[int]) -> dict[str, Any]:
 def test_an_oversized_result_is_answered_promptly_and_the_call_behind_it_succeeds(limited: Pool) -> None:
     with limited.client() as client:
         code_id = client.deploy(unique(spray()))
-    sock = _dealer(limited.frontend)
+    sock = dealer(limited.frontend)
     big, small = os.urandom(8), os.urandom(8)
     try:  # one worker with credits to spare: the second call waits on it behind the first
         sock.send_multipart(p.encode(p.CLIENT_TAG, Command.REQUEST, big, _call(code_id, "spray", BIG_SPRAY)))
