@@ -21,6 +21,7 @@ class BrokerConfig:
     limits: p.ProtocolLimits = p.DEFAULT_LIMITS
     max_queue: int = 10_000
     max_attempts: int = 8
+    block_call_timeouts: int = 3  # a block call cut by its time limit this often fails its block
     exclusive_after: int = 2
     default_gas: int = 10_000_000
     max_gas: int = 10_000_000_000

@@ -142,6 +142,8 @@ CORE_COUNTERS = (  # the core's own counters (stats["counters"]), kept where the
     ("client_limit_waits", "client_limit_waits_total",
      "Dispatches that passed over a client at its worker limit (max_client_workers)."),
     ("block_yields", "block_yields_total", "Idle workers a block left to overdue calls (max_block_hold)."),
+    ("blocks_cut_by_time", "blocks_cut_by_time_total",
+     "Blocks failed because a call reached its time limit block_call_timeouts times."),
 )
 GARBAGE_COUNTERS = {  # stats counter -> socket label, for messages refused as malformed
     "error_bad_frame": "frontend", "error_bad_body": "frontend", "error_too_large": "frontend",

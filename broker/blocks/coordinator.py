@@ -157,7 +157,7 @@ from wasmpool.broker.state import STORAGE_ERRORS, StaleRead, StateStore
 from wasmpool.wire import errors
 from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
-from wasmpool.wire.protocol import Op, Status
+from wasmpool.wire.protocol import ErrorCode, Op, Status
 from wasmpool.wire.receipts import Location, Value
 
 MAX_PENDING_BLOCKS = 64
@@ -217,6 +217,7 @@ class Block:
     run: BlockRun | None = None
     versions: dict[Location, int] = field(default_factory=dict)  # store version of each storage read
     losses: Counter[int] = field(default_factory=Counter)  # non-deterministic endings per call
+    timeouts: Counter[int] = field(default_factory=Counter)  # executions cut by the call's time limit
     access: tuple[tuple[Location, ...], ...] = ()  # each call's declared locations (a hint), no repeats
     serial: bool = False  # too many aborts (or predicted): one worker runs the rest, chunk after chunk
     commit: RollingCommit | None = None  # receipts and state tree of the calls final so far (once running)
@@ -360,6 +361,7 @@ class BlockCoordinator:
             recorded = self._record(block, chunk, position, entry)
             if recorded is not None:
                 self._lose(block, task, recorded)
+                self._cut_by_time(block, task)
                 results = results[:position + 1]  # later calls may have read what this one did
         stats = block.run.stats
         if stats.aborts * SERIAL_ABORT_SHARE > block.run.block_size and not block.serial:
@@ -612,6 +614,8 @@ class BlockCoordinator:
         except errors.BadRequest as exc:
             return f"a malformed result: {exc.reason}"
         if entry["code"] in NONDETERMINISTIC:
+            if entry["code"] == ErrorCode.TIMEOUT:
+                block.timeouts[task.tx_index] += 1
             return str(entry.get("error") or entry["status"])
         calls = block.calls
         code_id = calls[task.tx_index].code_id
@@ -630,6 +634,22 @@ class BlockCoordinator:
         if not block.run.finish_reads(task, outcome(code_id, entry), read_set):
             self.core.count("block_refused")
         return None
+
+    def _cut_by_time(self, block: Block, task: Task) -> None:
+        """Fail the block once a call was cut by its time limit ``block_call_timeouts`` times.
+
+        A block's outcome cannot depend on time, so a call cut by its time
+        limit is executed again (the worker may just have been slow). A
+        call cut again and again is looping: the block fails then, instead
+        of re-running it until the block's own deadline while the calls on
+        its contracts wait.
+        """
+        cuts = block.timeouts[task.tx_index]
+        if block is self.current and cuts >= self.core.config.block_call_timeouts:
+            self.core.count("blocks_cut_by_time")
+            self._fail(block, errors.BlockFailed(
+                f"call {task.tx_index} reached its time limit on {cuts} executions; a block's outcome cannot "
+                "depend on time (give the call less work, or the broker a longer --timeout)"))
 
     def _lose(self, block: Block, task: Task, why: str, count: bool = True) -> None:
         """A non-deterministic ending: re-issue the call, or fail the block past the cap."""

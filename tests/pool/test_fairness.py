@@ -256,6 +256,31 @@ def test_a_block_on_every_worker_yields_one_to_a_waiting_call(fair: Pool, probe_
         blocker.close(linger=0)
 
 
+def test_a_block_whose_call_keeps_reaching_its_time_limit_fails_long_before_its_deadline(
+        fair: Pool, probe_wasm: bytes) -> None:
+    """A looping block call is cut at 2 s and run again; its third cut fails the block (20 s limit).
+
+    Before, it was re-run until the block's own deadline, holding every call
+    on the block's contract that long.
+    """
+    with fair.client() as client:
+        looping = client.deploy(unique(probe_wasm))
+    blocker = dealer(fair.frontend)
+    try:
+        started = time.monotonic()
+        send(blocker, b"blk3", spin_block(looping, 1, timeout=20.0))
+        assert blocker.poll(15_000), "no answer before the block's 20 s limit"
+        message = p.decode_reply(blocker.recv_multipart(), TEST_LIMITS)
+        assert message.command is Command.ERROR
+        assert f"on {BrokerConfig().block_call_timeouts} executions" in message.body["message"]
+        assert time.monotonic() - started < 15.0
+        with fair.client() as client:  # and the block's contract serves calls again
+            assert client.call(looping, "add", [1, 1]).results == [2]
+            assert client.stats()["counters"].get("blocks_cut_by_time", 0) >= 1
+    finally:
+        blocker.close(linger=0)
+
+
 # --- the command line ------------------------------------------------------------------------------------
 
 
