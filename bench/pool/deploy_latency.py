@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from wasmpool.client import Client  # noqa: E402
+from wasmpool.wasm.builder import ModuleBuilder  # noqa: E402
+from wasmpool.wasm.opcodes import Opcode  # noqa: E402
 
 PROBE = (ROOT / "tests" / "pool" / "fixtures" / "probe.wasm").read_bytes()
 BROKER = """
@@ -38,30 +40,15 @@ asyncio.run(broker.serve())
 """
 
 
-def leb128(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def section(ident: int, payload: bytes) -> bytes:
-    return bytes([ident]) + leb128(len(payload)) + payload
-
-
 def big_module(code_bytes: int = 1_000_000, data_bytes: int = 14_000_000) -> bytes:
     """Function bodies of (i32.const 0, drop) worth ``code_bytes``, and one data segment of ``data_bytes``."""
-    ops = 1000
-    body = b"\x00" + b"\x41\x00\x1a" * ops + b"\x0b"
-    functions = code_bytes // len(body)
-    code = leb128(functions) + (leb128(len(body)) + body) * functions
-    pages = data_bytes // 65536 + 1
-    data = b"\x01\x00\x41\x00\x0b" + leb128(data_bytes) + bytes(data_bytes)
-    return (b"\x00asm\x01\x00\x00\x00" + section(1, b"\x01\x60\x00\x00")
-            + section(3, leb128(functions) + b"\x00" * functions)
-            + section(5, b"\x01\x00" + leb128(pages)) + section(10, code) + section(11, data))
+    body = bytes([Opcode.I32_CONST, 0, Opcode.DROP]) * 1000
+    builder = ModuleBuilder()
+    for _ in range(code_bytes // (len(body) + 2)):  # each body also holds its locals count and end
+        builder.func(raw_body=body)
+    builder.memory(data_bytes // 65536 + 1)
+    builder.data([(Opcode.I32_CONST, 0)], bytes(data_bytes))
+    return builder.build()
 
 
 def calls(frontend: str, code_id: str, stop: threading.Event, out: list[tuple[float, float]]) -> None:

@@ -14,30 +14,19 @@ import threading
 from tests.pool.chaos import wait_until
 from tests.pool.conftest import Pool, unique
 from wasmpool.client import Client
+from wasmpool.wasm.builder import ModuleBuilder
+from wasmpool.wasm.opcodes import Opcode
 from wasmpool.wire import errors
 
 FUNCTIONS, OPS = 100, 1000  # about 300 KB of code: over validate_inline, seconds to validate
 
 
-def leb128(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def section(ident: int, payload: bytes) -> bytes:
-    return bytes([ident]) + leb128(len(payload)) + payload
-
-
 def heavy_module(functions: int = FUNCTIONS, ops: int = OPS) -> bytes:
     """``functions`` bodies of ``ops`` (i32.const 0, drop) each: valid, and slow to validate."""
-    body = b"\x00" + b"\x41\x00\x1a" * ops + b"\x0b"
-    code = leb128(functions) + (leb128(len(body)) + body) * functions
-    return (b"\x00asm\x01\x00\x00\x00" + section(1, b"\x01\x60\x00\x00")
-            + section(3, leb128(functions) + b"\x00" * functions) + section(10, code))
+    builder = ModuleBuilder()
+    for _ in range(functions):
+        builder.func(raw_body=bytes([Opcode.I32_CONST, 0, Opcode.DROP]) * ops)
+    return builder.build()
 
 
 def deploy_in_background(pool: Pool, module: bytes) -> tuple[threading.Thread, list[object]]:
