@@ -52,6 +52,10 @@ class BrokerConfig:
     # While a block runs, a queued call that may run (its contract is not the block's) waits at most
     # about this many seconds for a worker: then the next freed worker goes to the calls, not the block.
     max_block_hold: float = 1.0
+    # The float policy in force: "canonical" (float code is accepted and run with canonical NaNs) or
+    # "reject" (a module with any float instruction or float type is refused at deploy). Stamped into
+    # results; modules deployed before a switch to "reject" stay callable.
+    floats: str = "canonical"
 
 
 Validator = Callable[[bytes], "str | None"]
