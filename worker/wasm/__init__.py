@@ -42,9 +42,11 @@ from .runtime import (
     instantiate,
 )
 from .types import ExternKind, FuncType, GlobalType, Limits, MemType, TableType, ValType
+from .versions import SEMANTICS_VERSION
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "SEMANTICS_VERSION",
     "Caller",
     "CompiledModule",
     "DecodeError",

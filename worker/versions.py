@@ -1,0 +1,88 @@
+"""The versions that decide a result, the gas schedule they name, and compiled-code cache keys.
+
+A call's result (status, output, gas, writes) is decided by the engine's
+semantics, the gas schedule, the host ABI and the float policy. Every call
+result and block receipt carries them (``versions``: ``engine``, ``gas``,
+``abi``, ``floats``; the worker fills the first three, the broker the float
+policy it enforces), workers announce them when they register and a broker
+refuses a worker whose versions differ from the pool's: two nodes, or two
+workers of one pool, that ran different rules must not be mistaken for
+ones that agree.
+
+``GAS_SCHEDULE_VERSION`` names the whole price table that
+:func:`gas_schedule` lists (the engine's, the host ABI's, deploy and load);
+``tests/test_versions.py`` pins it with the table's digest, so a price
+cannot change without the version changing too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from typing import NamedTuple
+
+from wasmpool.wasm.prices import engine_prices
+from wasmpool.wasm.versions import SEMANTICS_VERSION
+from wasmpool.wire import prices as wire_prices
+from wasmpool.worker.host import ABI, HostGas
+
+GAS_SCHEDULE_VERSION = 1
+"""Bump whenever any price of :func:`gas_schedule` changes (and re-pin the digest in the test)."""
+ABI_VERSION = 1
+"""The contract host ABI (``wasmpool.worker.host``): bump on any change to its imports or behaviour."""
+FLOATS_CANONICAL = "canonical"
+"""The float policy under which this worker compiles every module (canonical NaNs)."""
+
+
+class Versions(NamedTuple):
+    """The versions a worker runs by (the broker adds the float policy to results)."""
+
+    engine: int
+    gas: int
+    abi: int
+
+    def as_dict(self) -> dict[str, int]:
+        """The wire form: ``{"engine": .., "gas": .., "abi": ..}``."""
+        return {"engine": self.engine, "gas": self.gas, "abi": self.abi}
+
+
+WORKER_VERSIONS = Versions(engine=SEMANTICS_VERSION, gas=GAS_SCHEDULE_VERSION, abi=ABI_VERSION)
+"""This worker's versions."""
+
+
+def gas_schedule() -> dict[str, int]:
+    """Every gas price of the pool under a stable name, sorted: engine, host ABI, deploy and load."""
+    table = dict(engine_prices())
+    table.update({f"host.{name}": int(fn.gas) for name, fn in ABI.items()})
+    table.update({f"host.gas.{price.name.lower()}": int(price) for price in HostGas})
+    table.update(wire_prices.deploy_prices())
+    return dict(sorted(table.items()))
+
+
+def gas_schedule_digest() -> str:
+    """The SHA-256 (hex) of :func:`gas_schedule` in canonical JSON (sorted keys, no spaces)."""
+    text = json.dumps(gas_schedule(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class CacheKey(NamedTuple):
+    """What a compiled module depends on: a compiled-code cache may reuse an entry only if all match."""
+
+    code_id: str
+    engine: int
+    gas: int
+    floats: str
+    metered: bool
+    python: str  # sys.implementation.cache_tag: the bytecode compiled code is made of
+
+    def text(self) -> str:
+        """The key as one string, safe as a file name (the code id is hex)."""
+        metered = "m" if self.metered else "u"
+        return f"{self.code_id}-e{self.engine}-g{self.gas}-{self.floats}-{metered}-{self.python}"
+
+
+def cache_key(code_id: str, *, metered: bool = True, floats: str = FLOATS_CANONICAL) -> CacheKey:
+    """The compiled-code cache key of ``code_id`` compiled by this worker's engine and schedule."""
+    return CacheKey(code_id, SEMANTICS_VERSION, GAS_SCHEDULE_VERSION, floats, metered,
+                    sys.implementation.cache_tag or "none")
