@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeAlias
 
+from wasmpool.wire import errors
 from wasmpool.wire import protocol as p
+from wasmpool.wire.deploy_policy import DEFAULT_DEPLOY_LIMITS, DeployLimits, DeployPolicy, floats_policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +59,29 @@ class BrokerConfig:
     # "reject" (a module with any float instruction or float type is refused at deploy). Stamped into
     # results; modules deployed before a switch to "reject" stay callable.
     floats: str = "canonical"
+    # What a deployed module may be (wasmpool.wire.deploy_policy): its shape's limits. With ``floats``
+    # they make the deploy policy the engine's validator enforces (``deploy_policy()``) and stats report.
+    deploy_limits: DeployLimits = DEFAULT_DEPLOY_LIMITS
+
+    def __post_init__(self) -> None:
+        floats_policy(self.floats)  # a misspelt policy fails here, not at the first deploy
+
+    def deploy_policy(self) -> DeployPolicy:
+        """The deploy policy in force: the float policy and the deploy limits."""
+        return DeployPolicy(self.deploy_limits, floats_policy(self.floats))
 
 
-Validator = Callable[[bytes], "str | None"]
-"""Why a deployed module is invalid (the reason the client is told), or None when it is valid.
+Verdict: TypeAlias = "str | errors.InvalidModule | None"
+"""A validator's answer: None (valid), a reason (wrapped in InvalidModule), or a typed InvalidModule."""
 
-A module-level function, so that the server can run it in a spawned
-process for big modules (it is pickled by name).
+Validator: TypeAlias = Callable[[bytes], Verdict]
+"""Why a deployed module is invalid, or None when it is valid.
+
+Either the reason the client is told (it gets an ``InvalidModule``) or a
+typed refusal (``ModuleLimitExceeded``, ``FloatsRejected``), which must
+pickle. A module-level function, or a ``functools.partial`` of one over
+picklable arguments, so that the server can run it in a spawned process for
+big modules (it is pickled by name).
 """
 
 

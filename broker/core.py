@@ -117,7 +117,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from wasmpool.broker import limits, logs
-from wasmpool.broker.config import BrokerConfig, Validator
+from wasmpool.broker.config import BrokerConfig, Validator, Verdict
 from wasmpool.broker.jobs import ClientOp, Extension, Job, NoExtension, WorkerState
 from wasmpool.broker.liveness import Loss, ReplyCache, poison_message
 from wasmpool.broker.metrics import Metrics
@@ -278,13 +278,12 @@ class BrokerCore:
         taken, self._validations = self._validations, []
         return taken
 
-    def validated(self, task: Validation, error: str | None) -> list[Outgoing]:
+    def validated(self, task: Validation, error: Verdict) -> list[Outgoing]:
         """A module's validation ended (``error`` says why it is invalid): store it and answer the deploy."""
         if self.validating.pop(task.key, None) is None:
             return self._flush()
         if error is not None:
-            invalid = errors.InvalidModule(f"invalid module: {error}")
-            self._client_error(task.identity, task.request_id, invalid)
+            self._client_error(task.identity, task.request_id, errors.invalid_module(error))
         else:
             try:
                 self._store_module(task.identity, task.key, task.request_id, task.module, task.code_id)
@@ -420,7 +419,7 @@ class BrokerCore:
         self.counters[f"error_{code.name.lower()}"] += 1
         limit = getattr(exc, "limit", "")
         logs.event(self.log, "rejected", rid, code=code.name, reason=exc.reason, limit=limit or None)
-        self._send_client(identity, p.error_frames(rid, code, exc.reason, limit))
+        self._send_client(identity, p.error_frames(rid, code, exc.reason, limit, exc.details()))
 
     def _remember(self, key: bytes, frames: list[bytes]) -> None:
         self.replies.put(key, frames, self.clock())
@@ -443,7 +442,7 @@ class BrokerCore:
         else:
             error = self.validate(module)
             if error is not None:
-                raise errors.InvalidModule(f"invalid module: {error}")
+                raise errors.invalid_module(error)
             self._store_module(identity, key, rid, module, code_id)
 
     def _store_module(self, identity: bytes, key: bytes, rid: bytes, module: bytes, code_id: str) -> None:
@@ -534,6 +533,7 @@ class BrokerCore:
             "in_flight": sum(len(w.jobs) for w in self.workers.values()),
             "inflight_bytes": self.inflight_bytes, "reply_cache_bytes": self.replies.bytes,
             "reply_cache_entries": len(self.replies), "validating": len(self.validating),
+            "floats": self.config.floats, "deploy_limits": self.config.deploy_limits.as_dict(),
             "jobs_done": self.counters["jobs_done"], "cache_hits": hits, "cache_misses": misses,
             "cache_hit_rate": hits / (hits + misses) if hits + misses else 0.0,
             "metrics": self.metrics.snapshot(),

@@ -51,7 +51,7 @@ import zmq
 
 from wasmpool.broker import logs
 from wasmpool.broker.blocks.coordinator import attach_blocks
-from wasmpool.broker.config import BrokerConfig, Validator
+from wasmpool.broker.config import BrokerConfig, Validator, Verdict
 from wasmpool.broker.core import BrokerCore, disconnect
 from wasmpool.broker.limits import OperatorLimits
 from wasmpool.broker.metrics import MetricsServer
@@ -345,14 +345,14 @@ class Broker:
             future = self._validator.submit(validate_collector_paused, self.validate, task.module)
             future.add_done_callback(functools.partial(self._back_to_loop, task))
 
-    def _back_to_loop(self, task: Validation, done: Future[str | None]) -> None:
+    def _back_to_loop(self, task: Validation, done: Future[Verdict]) -> None:
         """In the executor's thread: have the loop take the result."""
         loop = self._loop
         if loop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 loop.call_soon_threadsafe(self._validated, task, done)
 
-    def _validated(self, task: Validation, done: Future[str | None]) -> None:
+    def _validated(self, task: Validation, done: Future[Verdict]) -> None:
         """In the loop: a validation ended; let the core answer the deploy."""
         if self._sockets is None:
             return
@@ -428,7 +428,7 @@ class CollectorPolicy:
 ORPHAN_CHECK = 1.0  # seconds between a validating process's looks at its parent
 
 
-def validate_collector_paused(validate: Validator, module: bytes) -> str | None:
+def validate_collector_paused(validate: Validator, module: bytes) -> Verdict:
     """In the validating process: ``validate(module)`` with the collector paused (this process's policy).
 
     Decoding a big module builds many objects that all stay alive until the

@@ -46,7 +46,7 @@ def big_module(code_bytes: int = 1_000_000, data_bytes: int = 14_000_000) -> byt
     builder = ModuleBuilder()
     for _ in range(code_bytes // (len(body) + 2)):  # each body also holds its locals count and end
         builder.func(raw_body=body)
-    builder.memory(data_bytes // 65536 + 1)
+    builder.memory(data_bytes // 65536 + 1, export="memory")  # the ABI memory a deploy must export
     builder.data([(Opcode.I32_CONST, 0)], bytes(data_bytes))
     return builder.build()
 

@@ -25,7 +25,7 @@ from wasmpool.worker.validate import module_error
 FIXTURES = Path(__file__).parent / "fixtures"
 PROBE = (FIXTURES / "probe.wasm").read_bytes()
 PROBE_ID = p.code_id(PROBE)
-OTHER = bytes.fromhex("0061736d01000000")  # the empty module
+OTHER = bytes.fromhex("0061736d01000000" "0503010000" "070a01066d656d6f72790200")  # only memory, exported
 OTHER_ID = p.code_id(OTHER)
 CLIENT = b"client-1"
 

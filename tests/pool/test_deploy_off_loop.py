@@ -24,6 +24,7 @@ FUNCTIONS, OPS = 100, 1000  # about 300 KB of code: over validate_inline, second
 def heavy_module(functions: int = FUNCTIONS, ops: int = OPS) -> bytes:
     """``functions`` bodies of ``ops`` (i32.const 0, drop) each: valid, and slow to validate."""
     builder = ModuleBuilder()
+    builder.memory(1, export="memory")  # the host ABI's memory, which a deploy must export
     for _ in range(functions):
         builder.func(raw_body=bytes([Opcode.I32_CONST, 0, Opcode.DROP]) * ops)
     return builder.build()

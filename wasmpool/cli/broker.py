@@ -26,6 +26,7 @@ from wasmpool.broker.server import DEFAULT_BACKEND, DEFAULT_FRONTEND
 from wasmpool.broker.state import DEFAULT_URL
 from wasmpool.cli import liveness_options, operator
 from wasmpool.cli.demo import run_demo
+from wasmpool.cli.deploy_options import add_deploy_options, deploy_fields
 from wasmpool.embed import Broker
 from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.supervisor import Supervisor, supervise
@@ -51,6 +52,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=DEFAULTS.default_timeout,
                         help=f"default time limit of a call in seconds (default {DEFAULTS.default_timeout})")
     add_fairness_options(parser)
+    add_deploy_options(parser)
     liveness_options.add_broker_options(parser)
     operator.add_curve_options(parser, operator.Role.SERVER)
     operator.add_limit_options(parser)
@@ -88,7 +90,7 @@ def broker_config(args: argparse.Namespace) -> BrokerConfig:
     """The broker's tunables from the command line."""
     return BrokerConfig(default_gas=args.gas, default_timeout=args.timeout,
                         max_client_workers=args.max_client_workers, max_block_hold=args.max_block_hold,
-                        **liveness_options.broker_fields(args))
+                        **liveness_options.broker_fields(args), **deploy_fields(args))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(f"broker: clients {broker.frontend_endpoint}, workers {broker.backend_endpoint}, "
           f"state {args.state}", flush=True)
+    print(f"broker: {config.deploy_policy().describe()}", flush=True)
     if options["curve"] is not None:
         curve = options["curve"]
         print(f"broker: CurveZMQ on, accepting clients' keys in {curve.public_dir} and workers' keys in "

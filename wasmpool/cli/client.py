@@ -274,7 +274,7 @@ def _one_line(result: Result) -> str:
 STATS_ROWS = (
     ("workers", "workers"), ("idle", "idle workers"), ("queue", "queue length"),
     ("in_flight", "in flight"), ("jobs_done", "jobs done"), ("cache_hits", "cache hits"),
-    ("cache_misses", "cache misses"),
+    ("cache_misses", "cache misses"), ("floats", "float policy"),
 )
 
 

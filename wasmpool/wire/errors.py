@@ -17,6 +17,8 @@ engine's own errors (``wasmpool.worker.codes``), which the wire never loads.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class PoolError(Exception):
     """A request the pool cannot serve; ``reason`` is the message for people."""
@@ -24,6 +26,10 @@ class PoolError(Exception):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+    def details(self) -> dict[str, str | int]:
+        """The fields the ERROR body carries besides code, message and ``limit`` (none here)."""
+        return {}
 
 
 class ProtocolError(PoolError):
@@ -66,7 +72,79 @@ class LimitExceeded(BadRequest):
 
 
 class InvalidModule(PoolError):
-    """A deployed module failed to decode or validate; the engine's message is kept."""
+    """A deployed module failed to decode or validate, or broke the deploy policy; the reason is kept."""
+
+
+class DeployRefused(InvalidModule):
+    """A deployed module breaks a rule of the deploy policy (``wasmpool.wire.deploy_policy``).
+
+    ``limit`` names the rule (a ``DeployLimits`` field such as ``imports`` or
+    ``memory_export``, ``host_abi`` for an import outside the host ABI, or
+    ``floats``); ``where`` says where in the module: ``function 7 "parse"``
+    (index in the function index space, with its name from the name section
+    when there is one), ``import 2 env.foo``, ``memory 0``, ``global 1`` or a
+    section (``export section``, ``module``). On the wire: an INVALID_MODULE
+    whose ERROR body also carries ``limit`` and ``where``.
+    """
+
+    def __init__(self, reason: str, limit: str, where: str) -> None:
+        self.limit, self.where = limit, where
+        super().__init__(reason)
+
+    def details(self) -> dict[str, str | int]:
+        return {"where": self.where}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.reason, self.limit, self.where)
+
+
+class ModuleLimitExceeded(DeployRefused):
+    """A deployed module has more of something than a deploy limit allows.
+
+    ``value`` is the module's figure and ``maximum`` the limit's (the ERROR
+    body carries both besides ``limit`` and ``where``).
+    """
+
+    def __init__(self, reason: str, limit: str, where: str, value: int, maximum: int) -> None:
+        self.value, self.maximum = value, maximum
+        super().__init__(reason, limit, where)
+
+    def details(self) -> dict[str, str | int]:
+        return {"where": self.where, "value": self.value, "maximum": self.maximum}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.reason, self.limit, self.where, self.value, self.maximum)
+
+
+class FloatsRejected(DeployRefused):
+    """A module computes with floats and the float policy is ``reject``: the first offence is named.
+
+    ``function`` (also ``where``) says where: ``function 3 "mean"``, ``global
+    0``, ``import 1 env.sqrt``; ``instruction`` what: an instruction
+    (``f64.add``, ``block (result f32)``) or a float type that appears
+    (``param f32``, ``result f64``, ``local f64``, ``global f32``);
+    ``offset`` is the instruction's byte offset in the module, -1 for a type.
+    ``limit`` is ``floats``. The ERROR body carries ``where``,
+    ``instruction`` and ``offset`` (when there is one).
+    """
+
+    def __init__(self, reason: str, function: str, instruction: str, offset: int = -1) -> None:
+        self.function, self.instruction, self.offset = function, instruction, offset
+        super().__init__(reason, "floats", function)
+
+    def details(self) -> dict[str, str | int]:
+        body: dict[str, str | int] = {"where": self.function, "instruction": self.instruction}
+        if self.offset >= 0:
+            body["offset"] = self.offset
+        return body
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.reason, self.function, self.instruction, self.offset)
+
+
+def invalid_module(verdict: str | InvalidModule) -> InvalidModule:
+    """The error a deploy is refused with: a validator's typed refusal as it is, or its reason wrapped."""
+    return verdict if isinstance(verdict, InvalidModule) else InvalidModule(f"invalid module: {verdict}")
 
 
 class UnknownCode(PoolError):

@@ -665,18 +665,31 @@ class StateReply(WireBody):
     version: int = 0
 
 
-@wire(p.ERROR_FIELDS, omit_none=("limit",))
+@wire(p.ERROR_FIELDS, omit_none=("limit", "value", "maximum", "where", "instruction", "offset"))
 @dataclass(frozen=True, slots=True)
 class ErrorReply(WireBody):
-    """An ERROR: the code, a message for people, and the operator ceiling a request went above, if any."""
+    """An ERROR: the code, a message for people, and the operator ceiling a request went above, if any.
+
+    A typed deploy refusal also says which figure broke which limit where
+    (``value``, ``maximum``, ``where``), or which float instruction
+    (``where``, ``instruction``, ``offset``): see ``wasmpool.wire.errors``.
+    """
 
     code: int = ErrorCode.INTERNAL
     message: str = "error"
     limit: str | None = None
+    value: int | None = None
+    maximum: int | None = None
+    where: str | None = None
+    instruction: str | None = None
+    offset: int | None = None
 
     def to_body(self) -> dict[str, Any]:
-        return p.error_body(self.code, self.message, self.limit or "")
+        details = {name: value for name in ("value", "maximum", "where", "instruction", "offset")
+                   if (value := getattr(self, name)) is not None}
+        return p.error_body(self.code, self.message, self.limit or "", details)
 
     def error(self) -> errors.PoolError:
         """The typed exception a client raises for this ERROR."""
-        return p.error_for(self.code, self.message, self.limit)
+        return p.error_for(self.code, self.message, self.limit, self.value, self.maximum, self.where,
+                           self.instruction, self.offset)

@@ -231,17 +231,25 @@ def encode(tag: bytes, command: Command, request_id: bytes, body: Mapping[str, A
     return [tag, bytes((command,)), request_id, pack(body)]
 
 
-def error_body(code: int, message: str, limit: str = "") -> dict[str, Any]:
-    """An ERROR body (:class:`~wasmpool.wire.messages.ErrorReply`); ``limit`` only when there is one."""
+def error_body(code: int, message: str, limit: str = "",
+               details: Mapping[str, str | int] | None = None) -> dict[str, Any]:
+    """An ERROR body (:class:`~wasmpool.wire.messages.ErrorReply`); ``limit`` only when there is one.
+
+    ``details`` are a typed error's own fields (``PoolError.details``: a deploy
+    refusal's ``value``, ``maximum``, ``where``, ``instruction``, ``offset``).
+    """
     body: dict[str, Any] = {"code": int(code), "message": message}
     if limit:
         body["limit"] = limit
+    if details:
+        body.update(details)
     return body
 
 
-def error_frames(request_id: bytes, code: ErrorCode, message: str, limit: str = "") -> list[bytes]:
+def error_frames(request_id: bytes, code: ErrorCode, message: str, limit: str = "",
+                 details: Mapping[str, str | int] | None = None) -> list[bytes]:
     """An ERROR reply for the frontend; ``limit`` names the operator ceiling a request went above."""
-    return encode(CLIENT_TAG, Command.ERROR, request_id, error_body(code, message, limit))
+    return encode(CLIENT_TAG, Command.ERROR, request_id, error_body(code, message, limit, details))
 
 
 def decode(frames: Sequence[bytes], tag: bytes, allowed: frozenset[Command],
@@ -496,9 +504,14 @@ STATE_REPLY_FIELDS: dict[str, Field] = {
 ERROR_FIELDS: dict[str, Field] = {
     "code": Field(is_count, "an error code"),
     "message": Field(is_str, "a message"),
-    "limit": Field(is_str, "the name of an operator ceiling"),
+    "limit": Field(is_str, "the name of an operator ceiling or deploy rule"),
+    "value": Field(is_count, "a module's figure above a deploy limit"),
+    "maximum": Field(is_count, "the deploy limit"),
+    "where": Field(is_str, "where in the module"),
+    "instruction": Field(is_str, "the instruction or type refused"),
+    "offset": Field(is_count, "a byte offset in the module"),
 }
-"""The body of an ERROR reply."""
+"""The body of an ERROR reply (``value`` ... ``offset`` only for a typed deploy refusal)."""
 
 BLOCK_RESULT_FIELDS: dict[str, Field] = {
     "receipts": Field(list_of(is_map), "a list of receipts", required=True),
@@ -803,10 +816,23 @@ EXCEPTION_BY_CODE: dict[int, type[errors.PoolError]] = {
 }
 
 
-def error_for(code: int, message: str, limit: object = None) -> errors.PoolError:
-    """The exception a client raises for an ERROR reply (LimitExceeded when it names a ``limit``)."""
+def error_for(code: int, message: str, limit: object = None, value: object = None, maximum: object = None,
+              where: object = None, instruction: object = None, offset: object = None) -> errors.PoolError:
+    """The exception a client raises for an ERROR reply.
+
+    LimitExceeded when a BAD_REQUEST names a ``limit``; an INVALID_MODULE
+    naming a ``limit`` and ``where`` is a DeployRefused (FloatsRejected when
+    it names an ``instruction``, ModuleLimitExceeded when it gives ``value``
+    and ``maximum``): all are InvalidModule, so catching that still works.
+    """
     if code == ErrorCode.BAD_REQUEST and type(limit) is str and limit:
         return errors.LimitExceeded(message, limit=limit)
+    if code == ErrorCode.INVALID_MODULE and type(where) is str and type(limit) is str and limit:
+        if type(instruction) is str:
+            return errors.FloatsRejected(message, where, instruction, offset if type(offset) is int else -1)
+        if type(value) is int and type(maximum) is int:
+            return errors.ModuleLimitExceeded(message, limit, where, value, maximum)
+        return errors.DeployRefused(message, limit, where)
     return EXCEPTION_BY_CODE.get(code, errors.InternalError)(message)
 
 
