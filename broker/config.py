@@ -62,6 +62,9 @@ class BrokerConfig:
     # What a deployed module may be (wasmpool.wire.deploy_policy): its shape's limits. With ``floats``
     # they make the deploy policy the engine's validator enforces (``deploy_policy()``) and stats report.
     deploy_limits: DeployLimits = DEFAULT_DEPLOY_LIMITS
+    # Modules every worker keeps compiled in memory, outside its LRU (``--pin``): pinned at start like
+    # ``wasmpool pin`` (each must be deployed), recorded in the store with the pins made since.
+    pinned: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         floats_policy(self.floats)  # a misspelt policy fails here, not at the first deploy

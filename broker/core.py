@@ -122,8 +122,10 @@ from wasmpool.broker.jobs import ClientOp, Extension, Job, NoExtension, WorkerSt
 from wasmpool.broker.liveness import Loss, ReplyCache, poison_message
 from wasmpool.broker.metrics import Metrics
 from wasmpool.broker.outgoing import Outgoing, Side, Validation
+from wasmpool.broker.pins import Pins
 from wasmpool.broker.state import STORAGE_ERRORS, StaleRead, StateStore
-from wasmpool.wire import errors
+from wasmpool.broker.versions import VersionGate
+from wasmpool.wire import errors, prices
 from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
 from wasmpool.wire.liveness import Liveness
@@ -158,18 +160,20 @@ class BrokerCore:
         self.draining = False  # shutting down: new work is refused, in-flight work finishes
         self._next_purge = clock() + self.config.receipt_purge
         self.known_code: set[str] = set()
+        self.pins = Pins(store, self.has_code, self.config.pinned)  # modules every worker keeps compiled
         self.exclusive: set[str] = set()  # contracts held by an exclusive re-execution
         self.counters: Counter[str] = Counter()
         self.metrics = Metrics()  # latency and jobs by status (broker.metrics)
         self.calls = _Calls(self)  # the owner of ordinary calls and queries
         self._extension: Extension = NoExtension()  # attach(): blocks
         self.log = logs.get_logger("broker")
+        self.versions = VersionGate(self.log, self.count)  # workers must run by the pool's versions
         self.retired_cache = [0, 0]  # hits, misses of workers since forgotten
         self._out: list[Outgoing] = []
         self._next_job = 0
         self._client_ops: dict[Op, ClientOp] = {
             Op.DEPLOY: self._deploy, Op.CALL: self._call, Op.QUERY: self._call,
-            Op.STATS: self._stats, Op.STATE_GET: self._state_get,
+            Op.STATS: self._stats, Op.STATE_GET: self._state_get, Op.PIN: self._pin, Op.UNPIN: self._pin,
         }
         self._worker_commands: dict[Command, Callable[[WorkerState | None, bytes, p.Message], None]] = {
             Command.READY: self._ready, Command.HEARTBEAT: self._heartbeat,
@@ -431,9 +435,15 @@ class BrokerCore:
         module: bytes = message.body["code"]
         rid = message.request_id
         limits.check_deploy(module, self.config, rid)
+        gas = prices.deploy_gas(len(module))
+        gas_limit = message.body.get("gas_limit", prices.DEFAULT_DEPLOY_GAS_LIMIT)
+        if gas > gas_limit:  # priced by size alone: the same on every node, before any work
+            self.counters["deploys_out_of_gas"] += 1
+            raise errors.DeployOutOfGas(f"deploying {len(module)} bytes costs {gas} gas, over the limit of "
+                                        f"{gas_limit}")
         code_id = p.code_id(module)
         if self.has_code(code_id):  # stored already, so valid: nothing to check again
-            self._deployed(identity, key, rid, code_id)
+            self._deployed(identity, key, rid, code_id, gas)
         elif self.defer_validation and len(module) >= self.config.validate_inline:
             task = Validation(identity, key, rid, module, code_id)
             self.validating[key] = task
@@ -452,12 +462,12 @@ class BrokerCore:
         except STORAGE_ERRORS as exc:
             raise self.storage_error(exc, rid, "deploy") from exc
         self.known_code.add(code_id)
-        self._deployed(identity, key, rid, code_id)
+        self._deployed(identity, key, rid, code_id, prices.deploy_gas(len(module)))
 
-    def _deployed(self, identity: bytes, key: bytes, rid: bytes, code_id: str) -> None:
-        """Answer a deploy: the module is stored under ``code_id``."""
+    def _deployed(self, identity: bytes, key: bytes, rid: bytes, code_id: str, gas_used: int) -> None:
+        """Answer a deploy: the module is stored under ``code_id``; it cost ``gas_used``."""
         self.counters["deploys"] += 1
-        self.reply(identity, key, rid, m.DeployReply(code_id).to_body())
+        self.reply(identity, key, rid, m.DeployReply(code_id, gas_used).to_body())
 
     def _call(self, identity: bytes, key: bytes, message: p.Message) -> None:
         body = message.body
@@ -524,6 +534,23 @@ class BrokerCore:
         value, version = self.store.get(message.body["code_id"], message.body["key"])
         self.reply(identity, key, message.request_id, m.StateReply(value, version).to_body())
 
+    def _pin(self, identity: bytes, key: bytes, message: p.Message) -> None:
+        """Pin or unpin a module; a change goes to every worker at once (a HEARTBEAT with the whole set)."""
+        try:
+            reply = self.pins.change(Op(message.body["op"]), message.body["code_id"])
+        except STORAGE_ERRORS as exc:
+            raise self.storage_error(exc, message.request_id, "pin") from exc
+        if reply.changed:
+            self.counters["pins" if reply.pinned else "unpins"] += 1
+            body = m.Heartbeat(pinned=self.pins.listed()).to_body()
+            now = self.clock()
+            for worker in self.workers.values():
+                if worker.heartbeats:  # a worker of today: it reads HEARTBEAT bodies
+                    worker.last_sent = now
+                    self._out.append(Outgoing(Side.BACKEND, worker.identity, p.encode(
+                        p.WORKER_TAG, Command.HEARTBEAT, b"hb", body)))
+        self.reply(identity, key, message.request_id, reply.to_body())
+
     def stats(self) -> dict[str, Any]:
         """Pool statistics: workers, queue, in flight, jobs done, cache hit rate, counters."""
         hits = self.retired_cache[0] + sum(w.hits for w in self.workers.values())
@@ -538,9 +565,10 @@ class BrokerCore:
             "cache_hit_rate": hits / (hits + misses) if hits + misses else 0.0,
             "metrics": self.metrics.snapshot(),
             "sequence": self.store.sequence(), "uptime": self.clock() - self.started,
-            "counters": dict(self.counters),
+            "counters": dict(self.counters), "pinned": self.pins.listed(),
             "worker_list": [{"pid": w.pid, "busy": w.job is not None, "held": len(w.jobs),
-                             "credits": w.credits, "cached": len(w.cache)}
+                             "credits": w.credits, "cached": len(w.cache),
+                             "pinned_missing": self.pins.missing(w.cache)}
                             for w in self.workers.values()],
         }
 
@@ -576,7 +604,7 @@ class BrokerCore:
             self.counters["client_limit_waits"] += 1
         for workers in (idle, [w for w in self.spare.values() if self._client_may_use(job, w, occupied)]):
             for worker in workers:
-                if job.code_id in worker.cache:
+                if job.code_id in worker.cache or job.code_id in self.pins:  # pinned: held by every worker
                     return worker
             if workers:
                 return workers[0]
@@ -631,7 +659,7 @@ class BrokerCore:
             seen += 1
             if not self._can_run(job):
                 continue
-            if job.code_id in worker.cache:
+            if job.code_id in worker.cache or job.code_id in self.pins:
                 first = index
                 break
             if first is None:
@@ -716,6 +744,10 @@ class BrokerCore:
     # --- workers ---------------------------------------------------------------
 
     def _ready(self, worker: WorkerState | None, identity: bytes, message: p.Message) -> None:
+        if not self.versions.admit(identity, message.body.get("versions")):  # never given a job
+            if worker is not None:
+                self._forget(worker, Loss.LEFT)
+            return
         if worker is None:
             worker = WorkerState(identity, self.clock() + self._silence())
             self.workers[identity] = worker
@@ -726,8 +758,9 @@ class BrokerCore:
         worker.credits = message.body.get("credits", 1)
         if worker.heartbeats:  # tell it the broker's numbers: both sides judge liveness alike
             worker.last_sent = self.clock()  # this HEARTBEAT counts: the next is due an interval later
+            announce = {**self.liveness.announce(self.config.limits.max_body), "pinned": self.pins.listed()}
             self._out.append(Outgoing(Side.BACKEND, identity, p.encode(
-                p.WORKER_TAG, Command.HEARTBEAT, b"hb", self.liveness.announce(self.config.limits.max_body))))
+                p.WORKER_TAG, Command.HEARTBEAT, b"hb", announce)))
         if worker.jobs:  # it dropped its jobs (it restarted, or lies): they run again, no loss counted
             self.counters["requeued_dropped"] += len(worker.jobs)
             self._requeue_held(worker, Loss.DROPPED, frozenset(job.job_id for job in worker.jobs))
@@ -746,6 +779,8 @@ class BrokerCore:
     def _heartbeat(self, worker: WorkerState | None, identity: bytes, message: p.Message) -> None:
         if worker is None:
             self._out.append(disconnect(identity, message.request_id))
+        else:  # an idle worker's cache report rides on a HEARTBEAT (a pinned module loaded between jobs)
+            self._note_cache(worker, message.body)
 
     def _disconnect(self, worker: WorkerState | None, identity: bytes, message: p.Message) -> None:
         if worker is not None:
@@ -805,7 +840,9 @@ class BrokerCore:
         body = message.body
         job = _held(worker, message.request_id)  # the job it runs: earlier ones' FINALs may still be kept
         reply: m.CallbackReply
-        if job is None:
+        if body["op"] == Op.PIN_CODE:  # outside any job: a worker loads a pinned module
+            reply = self._serve_pinned(worker, body)
+        elif job is None:
             reply = m.RefusedReply(body["seq"], "no such job on this broker")
         elif body["op"] == Op.GET:
             reply = job.owner.read(job, body)
@@ -821,12 +858,20 @@ class BrokerCore:
         job.reads.setdefault(body["key"], version)
         return m.ReadReply(body["seq"], value, version)
 
+    def _serve_pinned(self, worker: WorkerState | None, body: dict[str, Any]) -> m.CallbackReply:
+        """A pinned module's bytes, for a registered worker loading it (only pinned modules are served so)."""
+        if worker is None or body["code_id"] not in self.pins:
+            return m.RefusedReply(body["seq"], "not a pinned module")
+        self.counters["pin_fetches"] += 1
+        return m.CodeReply(body["seq"], self.store.get_code(body["code_id"]))
+
     def _serve_code(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
         """A job's module, sent once per attempt (MAX_CODE_FETCHES)."""
         if job.code_fetches >= MAX_CODE_FETCHES:
             self.counters["refused_code_fetches"] += 1
             return m.RefusedReply(body["seq"], "the module was already sent for this job")
         job.code_fetches += 1
+        self.counters["code_fetches"] += 1
         return m.CodeReply(body["seq"], self.store.get_code(job.code_id))
 
     def _final(self, worker: WorkerState | None, identity: bytes, message: p.Message) -> None:
@@ -859,6 +904,7 @@ class BrokerCore:
         if job.abandoned:
             self.counters["late_finals"] += 1
             return True
+        _stamp_floats(result, self.config.floats)
         job.owner.finished(job, result)
         return True
 
@@ -1110,10 +1156,20 @@ def _checked_result(result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _stamp_floats(result: dict[str, Any], floats: str) -> None:
+    """Add the broker's float policy to the versions of a worker's result (each call's, in a chunk)."""
+    versions = result.get("versions")
+    if versions is not None:
+        result["versions"] = {**versions, "floats": floats}
+    for entry in result.get("chunk", ()):
+        _stamp_floats(entry, floats)
+
+
 def _failed(result: dict[str, Any], code: ErrorCode, message: str) -> dict[str, Any]:
     """A result that commits nothing, with ``code``'s status and ``message`` (what the call returned kept)."""
     return m.CallResult(p.status_for(code), int(code), result.get("results", []), result.get("output", b""),
-                        result.get("gas_used", 0), result.get("logs", []), {}, message).to_body()
+                        result.get("gas_used", 0), result.get("logs", []), {}, message,
+                        result.get("versions")).to_body()
 
 
 def call_reply(result: Mapping[str, Any], attempts: int) -> dict[str, Any]:

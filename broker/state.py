@@ -139,6 +139,24 @@ class StateStore(ABC):
         """Forget expired receipts; returns how many."""
         return 0
 
+    # --- pins: the modules every worker keeps compiled (an operator setting, not contract state) ---
+    #
+    # Pins live apart from contract state: they have no version, no sequence
+    # number, and are not among :meth:`items`, so pinning never changes the
+    # state root. A store that keeps none (the default) lets the broker pin
+    # for its own lifetime only.
+
+    def pins(self) -> frozenset[str]:
+        """The code ids pinned durably (the default keeps none)."""
+        return frozenset()
+
+    def set_pinned(self, code_id: str, pinned: bool) -> bool:
+        """Record ``code_id`` as pinned or not; True when that changed what was recorded.
+
+        The default records nothing and says so (False): the broker's own set still holds the pin.
+        """
+        return False
+
 
 class MemoryStore(StateStore):
     """State in dictionaries: for tests, benchmarks and nodes with their own persistence."""
@@ -148,6 +166,7 @@ class MemoryStore(StateStore):
         self._code: dict[str, bytes] = {}
         self._sequence = 0
         self._receipts: dict[bytes, tuple[float, bytes]] = {}  # request id -> (expires, reply)
+        self._pins: set[str] = set()
 
     def get(self, code_id: str, key: bytes) -> Versioned:
         return self._state.get((code_id, key), ABSENT)
@@ -191,6 +210,17 @@ class MemoryStore(StateStore):
     def put_code(self, code_id: str, module: bytes) -> None:
         self._code.setdefault(code_id, bytes(module))
 
+    def pins(self) -> frozenset[str]:
+        return frozenset(self._pins)
+
+    def set_pinned(self, code_id: str, pinned: bool) -> bool:
+        before = code_id in self._pins
+        if pinned:
+            self._pins.add(code_id)
+        else:
+            self._pins.discard(code_id)
+        return before != pinned
+
     def get_code(self, code_id: str) -> bytes | None:
         return self._code.get(code_id)
 
@@ -220,6 +250,7 @@ SCHEMA = (
     "INSERT OR IGNORE INTO meta VALUES ('sequence', 0)",
     "CREATE TABLE IF NOT EXISTS receipts (request_id BLOB PRIMARY KEY, reply BLOB NOT NULL,"
     " expires REAL NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS pins (code_id TEXT PRIMARY KEY) WITHOUT ROWID",
 )
 UPSERT = (
     "INSERT INTO state VALUES (?, ?, ?, ?) ON CONFLICT (code_id, key)"
@@ -315,6 +346,15 @@ class SQLiteStore(StateStore):
     def sequence(self) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE name = 'sequence'").fetchone()
         return int(row[0])
+
+    def pins(self) -> frozenset[str]:
+        return frozenset(row[0] for row in self._db.execute("SELECT code_id FROM pins"))
+
+    def set_pinned(self, code_id: str, pinned: bool) -> bool:
+        """One statement, in a transaction of its own (autocommit)."""
+        if pinned:
+            return self._db.execute("INSERT OR IGNORE INTO pins VALUES (?)", (code_id,)).rowcount > 0
+        return self._db.execute("DELETE FROM pins WHERE code_id = ?", (code_id,)).rowcount > 0
 
     def commit_many(self, reads: Mapping[Location, int], writes: Mapping[Location, bytes | None]) -> int:
         """One IMMEDIATE transaction for a whole block: every read checked, every write applied."""

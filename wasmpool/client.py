@@ -64,6 +64,8 @@ class Result:
     error: str | None = None
     code: ErrorCode = ErrorCode.OK
     attempts: int = 1
+    versions: dict[str, int | str] = field(default_factory=dict)
+    """What decided it: ``engine``, ``gas``, ``abi`` (the worker's), ``floats`` (the broker's policy)."""
 
     @property
     def ok(self) -> bool:
@@ -77,7 +79,18 @@ class Result:
         return cls(Status(body["status"]), list(body.get("results", [])), body.get("output", b""),
                    body.get("gas_used", 0), list(body.get("logs", [])), dict(body.get("writes", {})),
                    body.get("error"), ErrorCode(code) if code in ErrorCode.__members__.values()
-                   else ErrorCode.INTERNAL, body.get("attempts", 1))
+                   else ErrorCode.INTERNAL, body.get("attempts", 1), dict(body.get("versions") or {}))
+
+
+class Deployed(str):
+    """A deploy's answer: the module's code id (this string) and ``gas_used``, what the deploy cost."""
+
+    gas_used: int
+
+    def __new__(cls, code_id: str, gas_used: int = 0) -> Deployed:
+        deployed = super().__new__(cls, code_id)
+        deployed.gas_used = gas_used
+        return deployed
 
 
 def call_body(op: Op, code_id: str, function: str, args: Sequence[Number] | None, input: bytes | None,
@@ -124,8 +137,9 @@ def _identity(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _code_id(body: dict[str, Any]) -> str:
-    return m.DeployReply.from_body(body).code_id
+def _deployed(body: dict[str, Any]) -> Deployed:
+    reply = m.DeployReply.from_body(body)
+    return Deployed(reply.code_id, reply.gas_used or 0)
 
 
 def _state(body: dict[str, Any]) -> tuple[bytes | None, int]:
@@ -133,8 +147,8 @@ def _state(body: dict[str, Any]) -> tuple[bytes | None, int]:
     return reply.value, reply.version
 
 
-def deploy_exchange(module: bytes) -> Exchange[str]:
-    return Exchange(m.DeployRequest(bytes(module)).to_body(), _code_id)
+def deploy_exchange(module: bytes, gas_limit: int | None = None) -> Exchange[Deployed]:
+    return Exchange(m.DeployRequest(bytes(module), gas_limit).to_body(), _deployed)
 
 
 def call_exchange(op: Op, code_id: str, function: str, args: Sequence[Number] | None, input: bytes | None,
@@ -146,6 +160,11 @@ def call_exchange(op: Op, code_id: str, function: str, args: Sequence[Number] | 
 
 def stats_exchange() -> Exchange[dict[str, Any]]:
     return Exchange(m.StatsRequest().to_body(), _identity)
+
+
+def pin_exchange(op: Op, code_id: str) -> Exchange[m.PinReply]:
+    """Pin (``Op.PIN``) or unpin (``Op.UNPIN``) a deployed module on every worker."""
+    return Exchange(m.PinRequest(op, str(code_id)).to_body(), m.PinReply.from_body)
 
 
 def state_get_exchange(code_id: str, key: bytes) -> Exchange[tuple[bytes | None, int]]:
@@ -264,9 +283,16 @@ class Client(_Connection[zmq.Socket[Any]]):
         self._connect(endpoint, timeout, retries, limits, context or zmq.Context.instance(), setup_socket,
                       curve_secret, curve_public_dir, session)
 
-    def deploy(self, module: bytes) -> str:
-        """Deploy a module; returns its code id. Raises InvalidModule with the engine's message."""
-        return self.exchange(deploy_exchange(module))
+    def deploy(self, module: bytes, *, gas_limit: int | None = None) -> Deployed:
+        """Deploy a module; returns its code id (a str carrying ``gas_used``).
+
+        A deploy costs ``wasmpool.wire.prices.deploy_gas(len(module))``;
+        ``gas_limit`` defaults to ``prices.DEFAULT_DEPLOY_GAS_LIMIT`` (enough
+        for the biggest module the default size limit admits). Raises
+        DeployOutOfGas (nothing stored) when the price is over it, and
+        InvalidModule with the engine's message.
+        """
+        return self.exchange(deploy_exchange(module, gas_limit))
 
     def call(self, code_id: str, function: str, args: Sequence[Number] | None = None, *,
              input: bytes | None = None, context: Mapping[str, Any] | None = None,
@@ -289,6 +315,14 @@ class Client(_Connection[zmq.Socket[Any]]):
     def state_get(self, code_id: str, key: bytes) -> tuple[bytes | None, int]:
         """A contract's committed value for ``key`` (None when absent) and its version."""
         return self.exchange(state_get_exchange(code_id, key))
+
+    def pin(self, code_id: str) -> m.PinReply:
+        """Keep a deployed module compiled on every worker, outside their LRUs (durable; else UnknownCode)."""
+        return self.exchange(pin_exchange(Op.PIN, code_id))
+
+    def unpin(self, code_id: str) -> m.PinReply:
+        """Let a pinned module fall back into the workers' LRU caches (no change if it was not pinned)."""
+        return self.exchange(pin_exchange(Op.UNPIN, code_id))
 
     def execute_block(self, calls: Sequence[BlockCall | Mapping[str, Any]], *, dry_run: bool = False,
                       state_root: bytes | None = None, timeout: float | None = None) -> BlockResult:
@@ -362,8 +396,8 @@ class AsyncClient(_Connection[zmq.asyncio.Socket]):
         self._pending: dict[bytes, asyncio.Future[p.Message]] = {}
         self._reader: asyncio.Task[None] | None = None
 
-    async def deploy(self, module: bytes) -> str:
-        return await self.exchange(deploy_exchange(module))
+    async def deploy(self, module: bytes, *, gas_limit: int | None = None) -> Deployed:
+        return await self.exchange(deploy_exchange(module, gas_limit))
 
     async def call(self, code_id: str, function: str, args: Sequence[Number] | None = None, *,
                    input: bytes | None = None, context: Mapping[str, Any] | None = None,
@@ -382,6 +416,12 @@ class AsyncClient(_Connection[zmq.asyncio.Socket]):
 
     async def state_get(self, code_id: str, key: bytes) -> tuple[bytes | None, int]:
         return await self.exchange(state_get_exchange(code_id, key))
+
+    async def pin(self, code_id: str) -> m.PinReply:
+        return await self.exchange(pin_exchange(Op.PIN, code_id))
+
+    async def unpin(self, code_id: str) -> m.PinReply:
+        return await self.exchange(pin_exchange(Op.UNPIN, code_id))
 
     async def execute_block(self, calls: Sequence[BlockCall | Mapping[str, Any]], *, dry_run: bool = False,
                             state_root: bytes | None = None, timeout: float | None = None) -> BlockResult:

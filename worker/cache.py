@@ -58,6 +58,14 @@ class ModuleCache(Generic[V]):
         self.generation += 1
         self._evict()
 
+    def pop(self, key: str) -> tuple[V, int] | None:
+        """Take an entry out (value and size), counting no hit or miss: it moves to another tier."""
+        item = self._items.pop(key, None)
+        if item is not None:
+            self.total_bytes -= item[1]
+            self.generation += 1
+        return item
+
     def _evict(self) -> None:
         """Drop old entries until both bounds hold; the newest entry always stays."""
         while len(self._items) > 1 and (

@@ -50,6 +50,7 @@ from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.heartbeat import Heartbeat, Line
 from wasmpool.worker.host import CallState, Host, StateReader
 from wasmpool.worker.modules import Loaded, load
+from wasmpool.worker.pinned import PinnedCache
 from wasmpool.worker.readers import Ask, BrokerState, ChunkState, Question, Reply
 from wasmpool.worker.recycle import worn_out
 from wasmpool.worker.session import WorkerSession
@@ -63,7 +64,7 @@ class Worker:
     def __init__(self, config: WorkerConfig, context: zmq.Context[Any] | None = None) -> None:
         self.config = config
         self.context = context or zmq.Context.instance()
-        self.cache: ModuleCache[Loaded] = ModuleCache(config.cache_entries, config.cache_bytes)
+        self.cache: PinnedCache[Loaded] = PinnedCache(ModuleCache(config.cache_entries, config.cache_bytes))
         self.session = WorkerSession(config, self.cache, time.monotonic)
         self.runtime = run.Runtime.of(Host(config.host_limits), self.session, config.limits)
         self.line: Line | None = None  # the socket, while :meth:`run` runs
@@ -95,6 +96,8 @@ class Worker:
 
     def _step(self, line: Line) -> None:
         session = self.session
+        if self._tend_pins(line):  # a pinned module loaded between jobs
+            return
         if not session.has_news():
             line.wait(session.has_news, self.config.heartbeat)  # heartbeats are sent meanwhile
         message = line.take()  # or READY first, when the broker forgot this worker (or fell silent)
@@ -120,6 +123,43 @@ class Worker:
         if reason is not None:
             self.recycled = reason
             self.stop()
+
+    # --- pinned modules --------------------------------------------------------------------------
+
+    def _tend_pins(self, line: Line) -> bool:
+        """Adopt a new pinned set; with no job waiting, load one pinned module. True when one was loaded.
+
+        One module per turn, so a job that arrives meanwhile waits for at
+        most one load (as long as a cache miss of its own would take).
+        """
+        session = self.session
+        news = session.take_pinned()
+        if news is not None:
+            self.cache.want(news)
+            line.send(session.report)
+        code_id = None if session.has_work() else self.cache.pending()
+        if code_id is None:
+            return False
+        try:
+            self.load_pinned(code_id)
+        except Exception:  # refused, unanswered or undecodable: not again until the set changes (a call
+            self.cache.failed_to_load(code_id)  # of it still loads it, and fails as it would unpinned)
+        line.send(session.report)
+        return True
+
+    def load_pinned(self, code_id: str) -> None:
+        """Fetch a pinned module from the broker (CALLBACK ``pin_code``), compile it, keep it pinned."""
+        reply = self.callback(PIN_REQUEST_ID, lambda seq: m.PinCodeCallback(seq, code_id))
+        code = reply.code if isinstance(reply, m.CodeReply) else None
+        if code is None or p.code_id(code) != code_id:
+            raise errors.StateUnavailable(f"the broker has no valid module {code_id}")
+        self.session.computing(PIN_LOAD_LIMIT)  # the heartbeat thread speaks while it compiles
+        try:
+            with collector_paused():
+                loaded = load(code)
+        finally:
+            self.session.computed()
+        self.cache.put(code_id, loaded, len(code))
 
     # --- jobs ---------------------------------------------------------------------------------
 
@@ -155,7 +195,7 @@ class Worker:
         ``index``: the call's position in a block chunk (its calls may run different contracts).
         """
         loaded = self.cache.get(code_id)
-        if loaded is None:
+        if loaded is None or not loaded.current(code_id):  # compiled under other versions: not a hit
             reply = self.callback(job_id, lambda seq: m.CodeCallback(seq, index))
             code = reply.code if isinstance(reply, m.CodeReply) else None
             if code is None or p.code_id(code) != code_id:
@@ -179,6 +219,13 @@ class Worker:
 
     def _reader(self, job_id: bytes) -> BrokerState:
         return BrokerState(self._asker(job_id))
+
+
+PIN_REQUEST_ID = b"pin"
+"""The request id of a ``pin_code`` CALLBACK (it belongs to no job)."""
+
+PIN_LOAD_LIMIT = 300.0
+"""Seconds a pinned module's compilation may take before the watchdog counts the worker as wedged."""
 
 
 def tune_allocator() -> None:

@@ -18,6 +18,11 @@ What it decides
     - HEARTBEATs: one whenever nothing was sent for an interval; the
       broker's HEARTBEAT answering READY carries its interval and liveness,
       which the session adopts. Any frame from the broker counts as heard.
+    - Pins: a HEARTBEAT from the broker may carry the pinned set
+      (``pinned``), which the session keeps for the worker to load
+      (:meth:`~WorkerSession.take_pinned`); a cache report that changed
+      between jobs (a pinned module loaded) rides on a HEARTBEAT
+      (:meth:`~WorkerSession.report`).
     - Reconnecting: a broker silent for the liveness window is gone: the
       socket is replaced after a delay (1 s doubling to 32 s:
       :class:`~wasmpool.wire.liveness.Backoff`), then the worker registers
@@ -54,6 +59,7 @@ from wasmpool.wire.liveness import Backoff, Liveness
 from wasmpool.wire.protocol import Command
 from wasmpool.worker.config import WorkerConfig, credits
 from wasmpool.worker.readers import Question, Reply
+from wasmpool.worker.versions import WORKER_VERSIONS
 
 Frames = list[bytes]
 HEARTBEAT = p.encode(p.WORKER_TAG, Command.HEARTBEAT, b"hb", m.Heartbeat().to_body())
@@ -117,6 +123,9 @@ class WorkerSession:
         self.busy = False  # a job computes: the heartbeat thread speaks for the worker
         self.job_deadline: float | None = None  # when the watchdog ends the process
         self.reconnects = 0
+        self.versions = WORKER_VERSIONS.as_dict()  # announced in READY: the broker admits only the pool's
+        self.pinned: frozenset[str] = frozenset()  # the pinned code ids the broker announced
+        self._pins_news = False  # the pinned set changed since the worker last took it
         self._seq = itertools.count(1)
         self._asked: tuple[bytes, int] | None = None  # the CALLBACK waiting for its reply
         self._answer: m.CallbackReply | None = None
@@ -137,7 +146,8 @@ class WorkerSession:
         self.jobs.clear()
         self.finals.clear()
         self.kept = m.Footprint()
-        ready = m.Ready.of(self._cache_report(full=True), self.pid, credits(self.config.prefetch))
+        ready = m.Ready.of(self._cache_report(full=True), self.pid, credits(self.config.prefetch),
+                           versions=self.versions)
         return self._sent(p.encode(p.WORKER_TAG, Command.READY, b"ready", ready.to_body()))
 
     def goodbye(self) -> Frames:
@@ -191,12 +201,26 @@ class WorkerSession:
         if numbers.max_body is not None and numbers.max_body != self.result_limits.max_body:
             self.result_limits = replace(self.config.limits, max_body=numbers.max_body)
             self.room = m.result_room(self.result_limits)
+        if numbers.pinned is not None and frozenset(numbers.pinned) != self.pinned:
+            self.pinned = frozenset(numbers.pinned)
+            self._pins_news = True
+
+    def take_pinned(self) -> frozenset[str] | None:
+        """The pinned set, when it changed since the last time it was taken (else None)."""
+        if not self._pins_news:
+            return None
+        self._pins_news = False
+        return self.pinned
 
     def _forgotten(self, message: p.Message) -> None:
         self.disconnected = True
 
     def has_news(self) -> bool:
-        """A job waits, or the worker must register again."""
+        """A job waits, the worker must register again, or the pinned set changed."""
+        return bool(self.jobs) or self.disconnected or self._pins_news
+
+    def has_work(self) -> bool:
+        """A job waits or the worker must register again: what comes before loading pinned modules."""
         return bool(self.jobs) or self.disconnected
 
     def next_job(self) -> p.Message | None:
@@ -298,6 +322,17 @@ class WorkerSession:
             job_id = finals[0][0]
             final = m.Finals([[done, result.to_body()] for done, result in finals], report, leaving).to_body()
         return self._sent(p.encode(p.WORKER_TAG, Command.FINAL, job_id, final))
+
+    def report(self) -> Frames | None:
+        """A HEARTBEAT with the cache report, when the cache changed since the last report (else None).
+
+        Sent between jobs (a pinned module loaded or handed back to the
+        LRU), so the broker's view of an idle worker's cache stays current.
+        """
+        if self.reported == self.cache.generation:
+            return None
+        body = self._cache_report(full=False).to_body()
+        return self._sent(p.encode(p.WORKER_TAG, Command.HEARTBEAT, b"hb", body))
 
     def _cache_report(self, full: bool) -> m.CacheReport:
         """Cache counters, and the cached code ids if they changed since the last report (or ``full``)."""

@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "state": ("wasmpool.cli.client", "read a contract's committed state"),
     "stats": ("wasmpool.cli.client", "print pool statistics"),
     "block": ("wasmpool.cli.client", "execute a block of calls from a file"),
+    "pin": ("wasmpool.cli.pin", "keep a deployed module compiled on every worker"),
+    "unpin": ("wasmpool.cli.pin", "let a pinned module fall back into the workers' caches"),
     "keys": ("wasmpool.cli.keys", "generate CurveZMQ key pairs"),
 }
 

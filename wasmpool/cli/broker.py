@@ -24,10 +24,11 @@ from wasmpool.broker.metrics import MetricsUnavailable
 from wasmpool.broker.security import SecurityError
 from wasmpool.broker.server import DEFAULT_BACKEND, DEFAULT_FRONTEND
 from wasmpool.broker.state import DEFAULT_URL
-from wasmpool.cli import liveness_options, operator
+from wasmpool.cli import liveness_options, operator, pin
 from wasmpool.cli.demo import run_demo
 from wasmpool.cli.deploy_options import add_deploy_options, deploy_fields
 from wasmpool.embed import Broker
+from wasmpool.wire.errors import UnknownCode
 from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.supervisor import Supervisor, supervise
 
@@ -53,6 +54,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"default time limit of a call in seconds (default {DEFAULTS.default_timeout})")
     add_fairness_options(parser)
     add_deploy_options(parser)
+    pin.add_broker_option(parser)
     liveness_options.add_broker_options(parser)
     operator.add_curve_options(parser, operator.Role.SERVER)
     operator.add_limit_options(parser)
@@ -90,6 +92,7 @@ def broker_config(args: argparse.Namespace) -> BrokerConfig:
     """The broker's tunables from the command line."""
     return BrokerConfig(default_gas=args.gas, default_timeout=args.timeout,
                         max_client_workers=args.max_client_workers, max_block_hold=args.max_block_hold,
+                        pinned=tuple(args.pin),
                         **liveness_options.broker_fields(args), **deploy_fields(args))
 
 
@@ -101,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         broker = Broker(state=args.state, frontend=args.frontend, backend=args.backend, config=config,
                         **options)
         broker.bind()
-    except (zmq.ZMQError, OSError, ValueError, SecurityError, MetricsUnavailable) as exc:
+    except (zmq.ZMQError, OSError, ValueError, SecurityError, MetricsUnavailable, UnknownCode) as exc:
         print(f"error: cannot start the broker: {exc}")
         return 2
     print(f"broker: clients {broker.frontend_endpoint}, workers {broker.backend_endpoint}, "

@@ -22,6 +22,7 @@ from wasmpool.broker.security import SecurityError
 from wasmpool.cli import operator
 from wasmpool.client import DEFAULT_ENDPOINT, Client, Number, Result
 from wasmpool.wire import errors
+from wasmpool.wire.prices import DEFAULT_DEPLOY_GAS_LIMIT, DEPLOY_BASE_GAS, DEPLOY_BYTE_GAS
 from wasmpool.wire.protocol import ROOT_SIZE, Status
 from wasmpool.wire.receipts import DEFAULT_GAS_LIMIT, BlockCall, BlockResult
 
@@ -41,6 +42,10 @@ def configure(parser: argparse.ArgumentParser, name: str) -> None:
 
 def _configure_deploy(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="the .wasm module")
+    parser.add_argument("--gas", type=int, default=None, metavar="N",
+                        help=f"the deploy's gas limit (default {DEFAULT_DEPLOY_GAS_LIMIT}: enough for the "
+                             f"largest module the default size limit admits; a deploy costs "
+                             f"{DEPLOY_BASE_GAS} + {DEPLOY_BYTE_GAS} per byte)")
 
 
 def _configure_call(parser: argparse.ArgumentParser) -> None:
@@ -141,7 +146,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _deploy(client: Client, args: argparse.Namespace) -> int:
-    print(client.deploy(args.file.read_bytes()))
+    deployed = client.deploy(args.file.read_bytes(), gas_limit=args.gas)
+    print(deployed)
+    print(f"gas used: {deployed.gas_used}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -285,8 +292,19 @@ def format_stats(stats: dict[str, Any]) -> str:
     rows.append(("commits", str(stats.get("counters", {}).get("commits", 0))))
     rows.append(("re-executions", str(stats.get("counters", {}).get("reexecutions", 0))))
     rows.extend(observability_rows(stats))
+    rows.extend(pinned_rows(stats))
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+
+
+def pinned_rows(stats: dict[str, Any]) -> list[tuple[str, str]]:
+    """One row per pinned module: on how many workers it is loaded."""
+    workers = stats.get("worker_list", [])
+    rows = [("pinned modules", str(len(stats.get("pinned", []))))]
+    for code_id in stats.get("pinned", []):
+        loaded = sum(code_id not in w.get("pinned_missing", []) for w in workers)
+        rows.append((f"  {code_id[:16]}", f"loaded on {loaded} of {len(workers)} workers"))
+    return rows
 
 
 OBSERVED_COUNTERS = (("requeued", "requeues"), ("poison_pills", "poison-pill failures"))

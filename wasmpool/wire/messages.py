@@ -216,7 +216,7 @@ def callback_reply(body: Mapping[str, Any], request_id: bytes = b"") -> Callback
     return kind.from_checked(body)
 
 
-@wire(p.BROKER_SCHEMAS[Command.HEARTBEAT], omit_none=("interval", "liveness", "max_body"))
+@wire(p.BROKER_SCHEMAS[Command.HEARTBEAT], omit_none=("interval", "liveness", "max_body", "pinned"))
 @dataclass(frozen=True, slots=True)
 class Heartbeat(WireBody):
     """A HEARTBEAT: empty, or (the broker's answer to READY) with the numbers the worker adopts.
@@ -224,11 +224,16 @@ class Heartbeat(WireBody):
     ``max_body``: the largest body the broker reads from a worker, so that the
     worker sizes its results (RESULT_TOO_LARGE) by the broker's limit, not a
     default of its own.
+
+    ``pinned``: the whole set of pinned code ids, sent with the answer to
+    READY and to every worker whenever the set changes; the worker keeps
+    those modules compiled outside its LRU (absent: no change).
     """
 
     interval: float | None = None
     liveness: int | None = None
     max_body: int | None = None
+    pinned: list[str] | None = None
 
 
 @wire({})
@@ -250,7 +255,7 @@ class CacheReport(WireBody):
     cache: list[str] | None = None
 
 
-@wire(p.WORKER_SCHEMAS[Command.READY], omit_none=("hits", "misses", "cache", "pid"))
+@wire(p.WORKER_SCHEMAS[Command.READY], omit_none=("hits", "misses", "cache", "pid", "versions"))
 @dataclass(frozen=True, slots=True)
 class Ready(WireBody):
     """READY: a worker registers, with its cache report, process id and credits.
@@ -264,11 +269,13 @@ class Ready(WireBody):
     pid: int | None = None
     heartbeats: bool = False
     credits: int = 1
+    versions: dict[str, int | str] | None = None  # what its results are decided by (worker.versions)
 
     @classmethod
-    def of(cls, report: CacheReport, pid: int, credits: int, heartbeats: bool = True) -> Ready:
+    def of(cls, report: CacheReport, pid: int, credits: int, heartbeats: bool = True,
+           versions: dict[str, int | str] | None = None) -> Ready:
         """A worker's READY from its cache report (a worker of today heartbeats while busy)."""
-        return cls(report.hits, report.misses, report.cache, pid, heartbeats, credits)
+        return cls(report.hits, report.misses, report.cache, pid, heartbeats, credits, versions)
 
 
 @wire(p.WORKER_SCHEMAS[Op.GET], omit_none=("index",), ops=(Op.GET,))
@@ -306,9 +313,23 @@ class CodeCallback(WireBody):
         return body
 
 
-Callback = ReadCallback | CodeCallback
+@wire(p.WORKER_SCHEMAS[Op.PIN_CODE], ops=(Op.PIN_CODE,))
+@dataclass(frozen=True, slots=True)
+class PinCodeCallback(WireBody):
+    """A CALLBACK ``pin_code``, outside any job: fetch a pinned module's bytes, to load it ahead of calls."""
 
-CALLBACKS: dict[str, type[Callback]] = {Op.GET: ReadCallback, Op.CODE: CodeCallback}
+    seq: int
+    code_id: str
+    op: Op = Op.PIN_CODE
+
+    def to_body(self) -> dict[str, Any]:
+        return {"op": Op.PIN_CODE, "code_id": self.code_id, "seq": self.seq}
+
+
+Callback = ReadCallback | CodeCallback | PinCodeCallback
+
+CALLBACKS: dict[str, type[Callback]] = {Op.GET: ReadCallback, Op.CODE: CodeCallback,
+                                        Op.PIN_CODE: PinCodeCallback}
 
 
 def callback(body: Mapping[str, Any], request_id: bytes = b"") -> Callback:
@@ -325,7 +346,11 @@ def _by_op(body: Mapping[str, Any], classes: Mapping[str, type[_M]], request_id:
 @wire(p.RESULT_FIELDS)
 @dataclass(frozen=True, slots=True)
 class CallResult(WireBody):
-    """How one call ended: the FINAL body of a job (and, with ``attempts``, the client's reply)."""
+    """How one call ended: the FINAL body of a job (and, with ``attempts``, the client's reply).
+
+    ``versions``: the versions that decided it (the worker's engine, gas and
+    abi; the broker adds its float policy, ``floats``); left out when None.
+    """
 
     status: Status
     code: int
@@ -335,23 +360,28 @@ class CallResult(WireBody):
     logs: list[bytes] = field(default_factory=list)
     writes: dict[bytes, bytes | None] = field(default_factory=dict)
     error: str | None = None
+    versions: dict[str, int | str] | None = None
 
     @staticmethod
     def body(status: Status, code: int, results: list[Number], output: bytes, gas_used: int,
-             logs: list[bytes], writes: dict[bytes, bytes | None], error: str | None) -> dict[str, Any]:
+             logs: list[bytes], writes: dict[bytes, bytes | None], error: str | None,
+             versions: dict[str, int | str] | None = None) -> dict[str, Any]:
         """A result's body, without making the message (a worker makes one per call)."""
-        return {"status": status, "code": code, "results": results, "output": output, "gas_used": gas_used,
+        body = {"status": status, "code": code, "results": results, "output": output, "gas_used": gas_used,
                 "logs": logs, "writes": writes, "error": error}
+        if versions is not None:
+            body["versions"] = versions
+        return body
 
     def to_body(self) -> dict[str, Any]:
         return self.body(self.status, self.code, self.results, self.output, self.gas_used, self.logs,
-                         self.writes, self.error)
+                         self.writes, self.error, self.versions)
 
     @classmethod
     def from_checked(cls, body: Mapping[str, Any]) -> Self:
         get = body.get
         return cls(body["status"], body["code"], get("results", []), get("output", b""), get("gas_used", 0),
-                   get("logs", []), get("writes", {}), get("error"))
+                   get("logs", []), get("writes", {}), get("error"), get("versions"))
 
     @classmethod
     def failed(cls, code: ErrorCode, message: str, gas_used: int = 0, logs: list[bytes] | None = None
@@ -375,21 +405,22 @@ class ChunkCallResult(WireBody):
     logs: list[bytes] = field(default_factory=list)
     writes: dict[bytes, bytes | None] = field(default_factory=dict)
     error: str | None = None
+    versions: dict[str, int | str] | None = None
 
     def to_body(self) -> dict[str, Any]:
         body = CallResult.body(self.status, self.code, self.results, self.output, self.gas_used, self.logs,
-                               self.writes, self.error)
+                               self.writes, self.error, self.versions)
         body["reads"] = self.reads
         return body
 
     @classmethod
     def of(cls, result: CallResult, reads: list[list[Any]]) -> ChunkCallResult:
         return cls(result.status, result.code, reads, result.results, result.output, result.gas_used,
-                   result.logs, result.writes, result.error)
+                   result.logs, result.writes, result.error, result.versions)
 
     def result(self) -> CallResult:
         return CallResult(self.status, self.code, self.results, self.output, self.gas_used, self.logs,
-                          self.writes, self.error)
+                          self.writes, self.error, self.versions)
 
 
 @wire(p.WORKER_SCHEMAS[Command.FINAL])
@@ -494,6 +525,9 @@ def footprint(result: CallResult, reads: list[list[Any]] | None = None) -> Footp
         size += 5 + len(error.encode("utf-8", "surrogatepass"))
     objects = 4 + len(result.results) + len(logs) + 2 * len(writes) + 2 * 8
     longest = max(len(result.results), len(logs), len(writes))
+    if result.versions:  # names and values are at most 32 bytes (protocol.is_versions)
+        size += 10 + 2 * 34 * len(result.versions)
+        objects += 1 + 2 * len(result.versions)
     if reads is not None:
         size += 5 + sum(len(key) + 15 for key, _ in reads)
         objects += 1 + 3 * len(reads)
@@ -546,13 +580,17 @@ def fitting(result: CallResult, room: Footprint, reads: list[list[Any]] | None =
 @wire(p.CLIENT_SCHEMAS[Op.DEPLOY], ops=(Op.DEPLOY,))
 @dataclass(frozen=True, slots=True)
 class DeployRequest(WireBody):
-    """Deploy a module."""
+    """Deploy a module, paying at most ``gas_limit`` (None: ``prices.DEFAULT_DEPLOY_GAS_LIMIT``)."""
 
     code: bytes
+    gas_limit: int | None = None
     op: Op = Op.DEPLOY
 
     def to_body(self) -> dict[str, Any]:
-        return {"op": Op.DEPLOY, "code": self.code}
+        body: dict[str, Any] = {"op": Op.DEPLOY, "code": self.code}
+        if self.gas_limit is not None:
+            body["gas_limit"] = self.gas_limit
+        return body
 
 
 @wire(p.CLIENT_SCHEMAS[Op.CALL], omit_none=("input", "context", "gas_limit", "timeout"),
@@ -632,11 +670,23 @@ class BlockRequest(WireBody):
         return body
 
 
-ClientRequest = DeployRequest | CallRequest | StatsRequest | StateGetRequest | BlockRequest
+@wire(p.CLIENT_SCHEMAS[Op.PIN], ops=(Op.PIN, Op.UNPIN))
+@dataclass(frozen=True, slots=True)
+class PinRequest(WireBody):
+    """Pin a deployed module on every worker (``pin``), or let it fall back into their LRUs (``unpin``)."""
+
+    op: Op
+    code_id: str
+
+    def to_body(self) -> dict[str, Any]:
+        return {"op": self.op, "code_id": self.code_id}
+
+
+ClientRequest = DeployRequest | CallRequest | StatsRequest | StateGetRequest | BlockRequest | PinRequest
 
 REQUESTS: dict[str, type[ClientRequest]] = {
     Op.DEPLOY: DeployRequest, Op.CALL: CallRequest, Op.QUERY: CallRequest, Op.STATS: StatsRequest,
-    Op.STATE_GET: StateGetRequest, Op.BLOCK: BlockRequest,
+    Op.STATE_GET: StateGetRequest, Op.BLOCK: BlockRequest, Op.PIN: PinRequest, Op.UNPIN: PinRequest,
 }
 
 
@@ -648,12 +698,23 @@ def client_request(body: Mapping[str, Any], request_id: bytes = b"") -> ClientRe
 # --- broker -> client ---------------------------------------------------------------------------
 
 
-@wire(p.DEPLOY_REPLY_FIELDS)
+@wire(p.DEPLOY_REPLY_FIELDS, omit_none=("gas_used",))
 @dataclass(frozen=True, slots=True)
 class DeployReply(WireBody):
-    """The FINAL of a deploy: the module's code id."""
+    """The FINAL of a deploy: the module's code id and the gas the deploy cost."""
 
     code_id: str
+    gas_used: int | None = None
+
+
+@wire(p.PIN_REPLY_FIELDS)
+@dataclass(frozen=True, slots=True)
+class PinReply(WireBody):
+    """The FINAL of a pin or unpin: whether the module is pinned now, and whether the request changed that."""
+
+    code_id: str
+    pinned: bool
+    changed: bool
 
 
 @wire(p.STATE_REPLY_FIELDS)

@@ -79,6 +79,9 @@ class Op(StrEnum):
     GET = "get"  # CALLBACK: read one key of the job's contract
     CODE = "code"  # CALLBACK: fetch the job's module bytes
     BLOCK = "block"  # an ordered block of calls, executed in parallel as if serially (Block-STM)
+    PIN = "pin"  # keep a module compiled in memory on every worker (durable; an operator request)
+    UNPIN = "unpin"  # let a pinned module fall back into the workers' LRU caches
+    PIN_CODE = "pin_code"  # CALLBACK outside any job: fetch a pinned module's bytes to load it
 
 
 class Status(StrEnum):
@@ -470,7 +473,8 @@ BLOCK_REQUEST: dict[str, Field] = {
 }
 
 CLIENT_SCHEMAS: dict[str, dict[str, Field]] = {
-    Op.DEPLOY: {"code": Field(is_bytes, "the module's bytes", required=True)},
+    Op.DEPLOY: {"code": Field(is_bytes, "the module's bytes", required=True),
+                "gas_limit": Field(is_count, "a non-negative integer (the deploy's gas limit)")},
     Op.CALL: _CALL,
     Op.QUERY: _CALL,
     Op.STATS: {},
@@ -479,7 +483,23 @@ CLIENT_SCHEMAS: dict[str, dict[str, Field]] = {
         "key": Field(is_bytes, "bytes", required=True),
     },
     Op.BLOCK: BLOCK_REQUEST,
+    Op.PIN: {"code_id": Field(is_code_id, "a hex sha256 code id", required=True)},
+    Op.UNPIN: {"code_id": Field(is_code_id, "a hex sha256 code id", required=True)},
 }
+
+MAX_VERSIONS = 8
+"""The most entries a ``versions`` map may hold (engine, gas, abi, floats today)."""
+
+
+def is_versions(v: Any) -> bool:
+    """A ``versions`` map: names to a count or a short name (``{"engine": 1, "floats": "canonical"}``)."""
+    return type(v) is dict and len(v) <= MAX_VERSIONS and all(
+        type(k) is str and len(k) <= 32 and (is_count(x) or (type(x) is str and len(x) <= 32))
+        for k, x in v.items())
+
+
+VERSIONS_FIELD = Field(is_versions, f"a map of at most {MAX_VERSIONS} version names to versions")
+"""The versions that decided a result (``wasmpool.worker.versions``; the broker adds ``floats``)."""
 
 RESULT_FIELDS: dict[str, Field] = {
     "status": Field(lambda v: v in Status.__members__.values(), "a status", required=True),
@@ -490,16 +510,33 @@ RESULT_FIELDS: dict[str, Field] = {
     "logs": Field(list_of(is_bytes), "a list of bytes"),
     "writes": Field(map_of(is_bytes, optional(is_bytes)), "a map of bytes to bytes or nil"),
     "error": Field(optional(is_str), "a message"),
+    "versions": VERSIONS_FIELD,
 }
 
-DEPLOY_REPLY_FIELDS: dict[str, Field] = {"code_id": Field(is_code_id, "a hex sha256 code id", required=True)}
-"""The FINAL body of a DEPLOY request."""
+DEPLOY_REPLY_FIELDS: dict[str, Field] = {"code_id": Field(is_code_id, "a hex sha256 code id", required=True),
+                                         "gas_used": Field(is_count, "the gas the deploy cost")}
+"""The FINAL body of a DEPLOY request (``gas_used``: ``wasmpool.wire.prices.deploy_gas``)."""
 
 STATE_REPLY_FIELDS: dict[str, Field] = {
     "value": Field(optional(is_bytes), "bytes or nil"),
     "version": Field(is_count, "a version"),
 }
 """The FINAL body of a STATE_GET request."""
+
+MAX_PINNED = 256
+"""The most modules a broker keeps pinned: every worker holds all of them compiled, outside its LRU."""
+
+
+def is_pin_list(v: Any) -> bool:
+    return type(v) is list and len(v) <= MAX_PINNED and all(is_code_id(x) for x in v)
+
+
+PIN_REPLY_FIELDS: dict[str, Field] = {
+    "code_id": Field(is_code_id, "a hex sha256 code id", required=True),
+    "pinned": Field(is_bool, "whether the module is pinned now", required=True),
+    "changed": Field(is_bool, "whether the request changed the pinned set", required=True),
+}
+"""The FINAL body of a PIN or UNPIN request."""
 
 ERROR_FIELDS: dict[str, Field] = {
     "code": Field(is_count, "an error code"),
@@ -541,17 +578,20 @@ CACHE_REPORT: dict[str, Field] = {
 WORKER_SCHEMAS: dict[Command | str, dict[str, Field]] = {
     Command.READY: {**CACHE_REPORT, "pid": Field(is_count, "a process id"),
                     "heartbeats": Field(is_bool, "a boolean (heartbeats while busy)"),
-                    "credits": Field(is_credits, f"a count of jobs from 1 to {MAX_CREDITS}")},
+                    "credits": Field(is_credits, f"a count of jobs from 1 to {MAX_CREDITS}"),
+                    "versions": VERSIONS_FIELD},
     Command.FINAL: {**RESULT_FIELDS, **CACHE_REPORT,
                     "leaving": Field(is_bool, "a boolean (the worker stops after this job)"),
                     "chunk": Field(list_of(is_map), "a list of call results (a block chunk)")},
-    Command.HEARTBEAT: {},
+    Command.HEARTBEAT: CACHE_REPORT,  # a worker's report rides on a HEARTBEAT when it changed while idle
     Command.DISCONNECT: {},
     Op.GET: {"seq": Field(is_count, "a sequence number", required=True),
              "key": Field(is_bytes, "bytes", required=True),
              "index": Field(is_count, "a call's position in the chunk")},
     Op.CODE: {"seq": Field(is_count, "a sequence number", required=True),
               "index": Field(is_count, "a call's position in the chunk")},
+    Op.PIN_CODE: {"seq": Field(is_count, "a sequence number", required=True),
+                  "code_id": Field(is_code_id, "a pinned module's code id", required=True)},
 }
 
 
@@ -628,7 +668,8 @@ BROKER_SCHEMAS: dict[Command, dict[str, Field]] = {
                         "liveness": Field(lambda v: type(v) is int and 1 <= v <= 1000,
                                           "missed heartbeats before a peer is dead"),
                         "max_body": Field(lambda v: type(v) is int and 1024 <= v <= 1 << 31,
-                                          "the largest body the broker reads from a worker")},
+                                          "the largest body the broker reads from a worker"),
+                        "pinned": Field(is_pin_list, f"the pinned code ids (at most {MAX_PINNED})")},
     Command.DISCONNECT: {},
 }
 """What a worker accepts from the broker."""
@@ -722,6 +763,7 @@ ERROR_CODES: dict[type[BaseException], ErrorCode] = {
     errors.StateRootMismatch: ErrorCode.STATE_ROOT_MISMATCH,
     errors.BlockFailed: ErrorCode.BLOCK_FAILED,
     errors.StorageError: ErrorCode.STORAGE,
+    errors.DeployOutOfGas: ErrorCode.OUT_OF_GAS,
     errors.PoolError: ErrorCode.INTERNAL,
     errors.Revert: ErrorCode.REVERTED,
     errors.ReadOnlyViolation: ErrorCode.READ_ONLY,
@@ -813,6 +855,7 @@ EXCEPTION_BY_CODE: dict[int, type[errors.PoolError]] = {
     ErrorCode.STATE_ROOT_MISMATCH: errors.StateRootMismatch,
     ErrorCode.BLOCK_FAILED: errors.BlockFailed,
     ErrorCode.STORAGE: errors.StorageError,
+    ErrorCode.OUT_OF_GAS: errors.DeployOutOfGas,
 }
 
 
