@@ -41,12 +41,22 @@ from .runtime import (
     host,
     instantiate,
 )
+from .serialize import (
+    ArtifactCorrupt,
+    ArtifactError,
+    ArtifactMismatch,
+    deserialize_compiled,
+    serialize_compiled,
+)
 from .types import ExternKind, FuncType, GlobalType, Limits, MemType, TableType, ValType
 from .versions import SEMANTICS_VERSION
 
 __all__ = [
     "DEFAULT_LIMITS",
     "SEMANTICS_VERSION",
+    "ArtifactCorrupt",
+    "ArtifactError",
+    "ArtifactMismatch",
     "Caller",
     "CompiledModule",
     "DecodeError",
@@ -78,8 +88,10 @@ __all__ = [
     "WasmError",
     "compile",
     "decode",
+    "deserialize_compiled",
     "host",
     "instantiate",
     "prepare_process",
     "recursion_needed",
+    "serialize_compiled",
 ]
