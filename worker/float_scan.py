@@ -97,7 +97,7 @@ def describe(instr: Instr, types: tuple[FuncType, ...], func_types: tuple[FuncTy
     name = OPS[instr.op].name
     if instr.op in BLOCKS:
         imm = instr.imm
-        return f"{name} ({types[imm]})" if isinstance(imm, int) else f"{name} (result {imm})"
+        return f"{name} {types[imm]}" if isinstance(imm, int) else f"{name} (result {imm})"
     if instr.op is Opcode.SELECT_T:
         return f"{name} (result {' '.join(instr.imm)})"
     if instr.op is Opcode.CALL:
