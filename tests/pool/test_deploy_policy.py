@@ -10,6 +10,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -415,3 +416,12 @@ def test_the_embedded_broker_enforces_the_policy_it_is_given() -> None:
         assert stats["floats"] == "reject" and stats["deploy_limits"]["functions"] == FIGURE - 1
     finally:
         broker.close()
+
+
+CORPUS = sorted([*Path(__file__).resolve().parents[1].glob("corpus/*/*.wasm"),
+                 *Path(__file__).resolve().parents[2].glob("examples/*.wasm")])
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_real_compiler_output_passes_the_default_limits(path: Path) -> None:
+    assert module_error(path.read_bytes()) is None

@@ -171,3 +171,24 @@ def test_an_unknown_float_policy_is_refused_by_the_command(capsys: pytest.Captur
     with pytest.raises(SystemExit):
         main(["broker", "--floats", "sloppy"])
     assert "invalid choice: 'sloppy'" in capsys.readouterr().err
+
+
+def test_modules_deployed_before_a_switch_to_reject_stay_callable(tmp_path: Path) -> None:
+    """The policy judges deploys only: a float module stored under canonical still runs under reject."""
+    db = tmp_path / "state.db"
+    before = start_pool(db, workers=0)
+    try:
+        with before.client() as client:
+            code_id = client.deploy(halving())
+    finally:
+        before.stop()
+    after = start_pool(db, workers=1, config=replace(TEST_CONFIG, floats="reject"))
+    try:
+        after.wait_for_workers(1)
+        with after.client() as client:
+            assert client.call(code_id, "half", [5.0]).results == [2.5]
+            assert client.deploy(halving()) == code_id  # stored already: not judged again
+            with pytest.raises(errors.FloatsRejected):
+                client.deploy(unique(halving()))
+    finally:
+        after.stop()
