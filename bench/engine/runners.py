@@ -8,6 +8,9 @@ Engines, in table order:
 - ``metered``: the same engine with gas metering on (a gas limit no call
   reaches; a fresh instance once half of it is used), to measure what
   metering costs side by side.
+- ``canonical``: the same engine (unmetered) with canonical NaNs
+  (``canonical_nans=True``: every NaN made by float arithmetic is the
+  positive canonical one), to measure what the option costs side by side.
 - ``pywasm``: the pure-Python interpreter people use today (2.x API:
   ``Runtime``, ``ModuleDesc.from_reader``, ``invocate``).
 - ``wasmtime``: native code from Cranelift, the ceiling.
@@ -89,6 +92,7 @@ class WasmpoolEngine(Engine):
     name = "wasmpool"
     title = "wasmpool (this engine)"
     gas_limit: int | None = None  # None: the unmetered compile variant
+    canonical_nans = False  # the engine's float semantics: the spec's, or canonical NaNs
 
     def _api(self) -> Any:
         """The ``wasmpool.wasm`` package, or None if it cannot be imported."""
@@ -112,8 +116,9 @@ class WasmpoolEngine(Engine):
         start = time.perf_counter()
         module = wasm.decode(data)
         decoded = time.perf_counter()
-        compiled = wasm.compile(module, metered=self.gas_limit is not None)
-        instance = wasm.instantiate(compiled, gas_limit=self.gas_limit)
+        options = {"canonical_nans": True} if self.canonical_nans else {}
+        compiled = wasm.compile(module, metered=self.gas_limit is not None, **options)
+        instance = wasm.instantiate(compiled, gas_limit=self.gas_limit, **options)
         done = time.perf_counter()
         func = instance.exports["run"]
         mask = bench.mask
@@ -126,7 +131,7 @@ class WasmpoolEngine(Engine):
 
             def run(n: int) -> int:
                 if current[0].gas_used > limit // 2:  # rare: a fresh meter before it could run out
-                    current[0] = wasm.instantiate(compiled, gas_limit=limit)
+                    current[0] = wasm.instantiate(compiled, gas_limit=limit, **options)
                     current[1] = current[0].exports["run"]
                 return int(current[1](n)) & mask
 
@@ -140,6 +145,14 @@ class MeteredEngine(WasmpoolEngine):
     name = "metered"
     title = "wasmpool with gas metering (gas_limit=10**9)"
     gas_limit = METERED_GAS_LIMIT
+
+
+class CanonicalEngine(WasmpoolEngine):
+    """Our engine with canonical NaNs (unmetered, like ``wasmpool``, so the ratio is the option's cost)."""
+
+    name = "canonical"
+    title = "wasmpool with canonical NaNs (canonical_nans=True)"
+    canonical_nans = True
 
 
 class PywasmEngine(Engine):
@@ -225,7 +238,7 @@ class PythonEngine(Engine):
 
 
 ENGINES: tuple[Engine, ...] = (
-    WasmpoolEngine(), MeteredEngine(), PywasmEngine(), WasmtimeEngine(), PythonEngine(),
+    WasmpoolEngine(), MeteredEngine(), CanonicalEngine(), PywasmEngine(), WasmtimeEngine(), PythonEngine(),
 )
 """Every engine, in table order."""
 

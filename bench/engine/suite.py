@@ -25,7 +25,9 @@ Ratios (each the median of the engine's repeats):
   hand-written Python (goal <= 2);
 - ``vs_wasmtime`` = wasmpool / wasmtime: how many times faster native code is;
 - ``gas_cost``   = metered / wasmpool: what gas metering costs (goal <= 1.15,
-  i.e. at most 15% slower with metering on).
+  i.e. at most 15% slower with metering on);
+- ``nan_cost``   = canonical / wasmpool: what canonical NaNs cost (goal <= 1.10
+  on the float benchmarks ``mandelbrot_f32``/``mandelbrot_f64``).
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ RATIOS: tuple[Ratio, ...] = (
           "times faster native wasmtime is than ours"),
     Ratio("gas_cost", "metered", "wasmpool", "metered/ours",
           "time with gas metering on / without: what metering costs (goal <= 1.15)"),
+    Ratio("nan_cost", "canonical", "wasmpool", "canonical/ours",
+          "time with canonical NaNs / without: what the option costs (goal <= 1.10 on floats)"),
 )  # fmt: skip
 
 

@@ -32,11 +32,14 @@ pytest-timeout's ``SIGALRM`` alone) so one hanging command costs only its own
 case. Modules are instantiated with runtime limits as wide as the spec's own
 (:func:`spec_limits`), not the engine's deployment defaults.
 
-Every script runs on both of the engine's variants (:class:`Variant`): the
+Every script runs on four variants of the engine (:class:`Variant`): the
 plain compiled code and the metered code that production always runs,
-with a gas limit no script comes near, so the two must give the same
-outcome for every command. Each runs the script afresh, so each module is
-compiled once per variant.
+with a gas limit no script comes near, each with the spec's float semantics
+and with canonical NaNs (``canonical_nans=True``, what the pool runs), so
+all must give the same outcome for every command. Under canonical NaNs a
+result the script expects to be ``nan:arithmetic`` must moreover be a
+canonical NaN (the option leaves no other). Each variant runs the script
+afresh, so each module is compiled once per variant.
 
 Run it outside pytest with ``python -m tests.wasm.spec_runner [SCRIPT...]``:
 it prints per-script pass/fail counts and the first failures of each script.
@@ -157,14 +160,22 @@ PASSED = Outcome(True)
 
 
 class Variant(StrEnum):
-    """The engine's two kinds of compiled code, each of which runs every script."""
+    """The engine's kinds of compiled code, each of which runs every script."""
 
     PLAIN = "plain"
     METERED = "metered"
+    CANONICAL = "canonical"
+    CANONICAL_METERED = "canonical-metered"
 
 
-VARIANT_GAS: dict[Variant, int | None] = {Variant.PLAIN: None, Variant.METERED: SPEC_GAS}
+VARIANT_GAS: dict[Variant, int | None] = {
+    Variant.PLAIN: None, Variant.METERED: SPEC_GAS,
+    Variant.CANONICAL: None, Variant.CANONICAL_METERED: SPEC_GAS,
+}
 """The gas limit each variant's instances get (metered code iff there is one)."""
+
+CANONICAL_VARIANTS: frozenset[Variant] = frozenset({Variant.CANONICAL, Variant.CANONICAL_METERED})
+"""The variants compiled with ``canonical_nans=True``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +362,17 @@ def parse_expected(value: Mapping[str, Any]) -> Expected:
     return parser(vtype, text)
 
 
+def canonical_expectation(want: Expected) -> Expected:
+    """``want`` under canonical NaNs: an arithmetic NaN must be a canonical one (sign free, see below).
+
+    The sign stays free because a bit operation (``neg``, ``copysign``) may
+    flip the sign of a canonical NaN after the arithmetic that made it.
+    """
+    if isinstance(want, NanPattern):
+        return NanPattern(want.vtype, NanKind.CANONICAL)
+    return want
+
+
 def check_results(expected: Sequence[Expected], actual: Sequence[object]) -> list[str]:
     """Every way ``actual`` differs from ``expected``: empty when they match."""
     if len(actual) != len(expected):
@@ -470,6 +492,7 @@ class ScriptRunner:
         self.load_module = load_module
         self.cpu_seconds = cpu_seconds
         self.gas_limit = VARIANT_GAS[variant]
+        self.canonical_nans = variant in CANONICAL_VARIANTS
         self.registry: dict[str, Mapping[str, Any]] = {}
         self.failed_registrations: dict[str, Failure] = {}
         try:
@@ -521,7 +544,8 @@ class ScriptRunner:
             failed = self.failed_registrations.get(imp.module)
             if failed is not None:
                 raise CommandFailure(f"imports {imp.module}.{imp.name}, but {failed}")
-        return wasm.instantiate(module, imports=self.registry, limits=spec_limits(), gas_limit=self.gas_limit)
+        return wasm.instantiate(module, imports=self.registry, limits=spec_limits(), gas_limit=self.gas_limit,
+                                canonical_nans=self.canonical_nans)
 
     def _bind(self, command: Mapping[str, Any], slot: Slot) -> None:
         self.current = slot
@@ -605,6 +629,8 @@ class ScriptRunner:
     def _assert_return(self, command: Mapping[str, Any]) -> None:
         action = command["action"]
         expected = [parse_expected(value) for value in command["expected"]]
+        if self.canonical_nans:
+            expected = [canonical_expectation(want) for want in expected]
         try:
             results = self._perform(action)
         except wasm.Trap as trap:

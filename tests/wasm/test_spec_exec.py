@@ -1,7 +1,9 @@
-"""Every execution command of the WebAssembly 2.0 core spec suite on both variants, one pytest case each.
+"""Every execution command of the WebAssembly 2.0 core spec suite on every variant, one pytest case each.
 
 Each case checks its command on the plain and on the metered compiled code
-(production always runs metered code); a failure names the variant. The
+(production always runs metered code), each with the spec's float semantics
+and with canonical NaNs (``canonical_nans=True``, what the pool runs); a
+failure names the variant. The
 commands of a script depend on each other (the current module, registered
 modules), so :class:`~tests.wasm.spec_runner.SuiteResults` runs each script
 once per variant, when its first case asks, and every case then just looks

@@ -13,8 +13,8 @@ scaled.
 
 The table shows, per benchmark, wasmpool's execution and compile time
 (decode + validate + instantiate, also per KiB of code section), wasmpool
-with gas metering on (``metered``), pywasm, wasmtime and the hand-written
-Python, then four ratios (see
+with gas metering on (``metered``), wasmpool with canonical NaNs
+(``canonical``), pywasm, wasmtime and the hand-written Python, then the ratios (see
 ``bench/engine/suite.py``) with their medians on the last row. Optional
 engines that are not installed appear as ``n/a`` with a note on how to
 install them. ``--json`` prints the same data as one JSON document instead.
@@ -46,7 +46,7 @@ MISSING = "n/a"
 FAILED = "error"
 NOT_SELECTED = "not selected (--engines)"
 TIME_UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"))
-ENGINE_COLUMNS = ("wasmpool", "metered", "pywasm", "wasmtime", "python")  # table order of the time columns
+ENGINE_COLUMNS = ("wasmpool", "metered", "canonical", "pywasm", "wasmtime", "python")  # time columns
 
 
 class Exit(IntEnum):
@@ -115,7 +115,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     parser.add_argument("--engines", metavar="LIST", action="append",
                         help="run only these engines "
-                             "(comma-separated: wasmpool,metered,pywasm,wasmtime,python)")
+                             "(comma-separated: wasmpool,metered,canonical,pywasm,wasmtime,python)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes, one call: checks that all engines agree; the times mean nothing")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and engines, then exit")

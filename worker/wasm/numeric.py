@@ -49,12 +49,12 @@ from .numeric_int import MASK32, MASK64
 from .opcodes import OPS, Family, Imm, Opcode
 
 __all__ = [
-    "LE_F32", "LE_F64", "LE_I8", "LE_I16", "LE_I32", "LE_I64", "LE_U8", "LE_U16", "LE_U32", "LE_U64",
-    "OPCODE_HELPERS", "f32_load", "f32_store", "f64_load", "f64_store", "i32_load", "i32_load8_s",
-    "i32_load8_u", "i32_load16_s", "i32_load16_u", "i32_store", "i32_store8", "i32_store16", "i64_load",
-    "i64_load8_s", "i64_load8_u", "i64_load16_s", "i64_load16_u", "i64_load32_s", "i64_load32_u",
-    "i64_store", "i64_store8", "i64_store16", "i64_store32", "load_f32", "load_f64", "store_f32",
-    "store_f64",
+    "CANONICALIZED_OPS", "CANONICAL_OPCODE_HELPERS", "LE_F32", "LE_F64", "LE_I8", "LE_I16", "LE_I32",
+    "LE_I64", "LE_U8", "LE_U16", "LE_U32", "LE_U64", "OPCODE_HELPERS", "f32_load", "f32_store", "f64_load",
+    "f64_store", "i32_load", "i32_load8_s", "i32_load8_u", "i32_load16_s", "i32_load16_u", "i32_store",
+    "i32_store8", "i32_store16", "i64_load", "i64_load8_s", "i64_load8_u", "i64_load16_s", "i64_load16_u",
+    "i64_load32_s", "i64_load32_u", "i64_store", "i64_store8", "i64_store16", "i64_store32", "load_f32",
+    "load_f64", "opcode_helpers", "store_f32", "store_f64",
 ]
 __all__ += numeric_int.__all__
 __all__ += numeric_float.__all__
@@ -285,3 +285,19 @@ OPCODE_HELPERS: Final[dict[Opcode, Callable[..., Any]]] = {
     info.op: globals()[_helper_name(info.name)] for info in OPS.values() if _has_helper(info.op)
 }
 """Every numeric instruction, load and store -> the helper implementing it."""
+
+CANONICALIZED_OPS: Final[frozenset[Opcode]] = frozenset(
+    info.op for info in OPS.values() if _helper_name(info.name) in numeric_float.CANONICAL_HELPERS
+)
+"""The instructions that can produce a NaN from arithmetic (what ``canonical_nans`` canonicalizes)."""
+
+CANONICAL_OPCODE_HELPERS: Final[dict[Opcode, Callable[..., Any]]] = {
+    **OPCODE_HELPERS,
+    **{op: numeric_float.CANONICAL_HELPERS[_helper_name(OPS[op].name)] for op in CANONICALIZED_OPS},
+}
+""":data:`OPCODE_HELPERS` with canonical NaN results (the engine's ``canonical_nans`` option)."""
+
+
+def opcode_helpers(canonical_nans: bool) -> dict[Opcode, Callable[..., Any]]:
+    """The helper table of the engine's float semantics: the spec's, or with canonical NaNs."""
+    return CANONICAL_OPCODE_HELPERS if canonical_nans else OPCODE_HELPERS

@@ -40,6 +40,16 @@ Sign operations (``neg``, ``abs``, ``copysign``) must be pure bit operations.
 CPython's ``-x``, ``abs()`` and ``math.copysign`` compile to sign-bit masks on
 common hardware; a probe at import verifies that on signalling NaNs and
 otherwise substitutes the explicit bit versions (:func:`bitwise_neg` etc.).
+
+Canonical NaNs. Which NaN the hardware makes differs between CPUs (x86 gives
+``0xFFF8000000000000`` for ``0 * inf``, ARM ``0x7FF8000000000000``; payload
+propagation differs too), so the engine's ``canonical_nans`` option replaces
+every NaN result of the instructions in :data:`CANONICALIZED` by the positive
+canonical NaN; :data:`CANONICAL_HELPERS` are those helpers' twins for it
+(constant folding, tests). The compiler does not call the twins: it checks
+once where a value leaves a chain of these instructions (see
+``compiler.exprs.canonical_rules``), which is valid because every one of them
+propagates NaNs.
 """
 
 from __future__ import annotations
@@ -54,22 +64,22 @@ from .errors import Trap, TrapKind
 from .numeric_int import INT32_MAX, INT64_MAX, MASK32, MASK64, SIGN32, SIGN64, TWO32, TWO64
 
 __all__ = [
-    "CANONICAL_NAN", "F32_CANONICAL_NAN_BITS", "F32_EXP", "F32_FRAC", "F32_QUIET", "F32_SIGN",
-    "F64_CANONICAL_NAN_BITS", "F64_EXP", "F64_FRAC", "F64_QUIET", "F64_SIGN", "NATIVE_F32_ROUND",
-    "SIGN_OPS_ARE_BITWISE", "bitwise_abs", "bitwise_copysign", "bitwise_neg", "f32_abs", "f32_add",
-    "f32_ceil", "f32_convert_i32_s", "f32_convert_i32_u", "f32_convert_i64_s", "f32_convert_i64_u",
-    "f32_copysign", "f32_demote_f64", "f32_div", "f32_eq", "f32_floor", "f32_from_bits", "f32_ge",
-    "f32_gt", "f32_le", "f32_lt", "f32_max", "f32_min", "f32_mul", "f32_ne", "f32_nearest", "f32_neg",
-    "f32_reinterpret_i32", "f32_round", "f32_sqrt", "f32_sub", "f32_to_bits", "f32_trunc", "f64_abs",
-    "f64_add", "f64_ceil", "f64_convert_i32_s", "f64_convert_i32_u", "f64_convert_i64_s",
-    "f64_convert_i64_u", "f64_copysign", "f64_div", "f64_eq", "f64_floor", "f64_from_bits", "f64_ge",
-    "f64_gt", "f64_le", "f64_lt", "f64_max", "f64_min", "f64_mul", "f64_ne", "f64_nearest", "f64_neg",
-    "f64_promote_f32", "f64_reinterpret_i64", "f64_sqrt", "f64_sub", "f64_to_bits", "f64_trunc",
-    "f_ceil", "f_eq", "f_floor", "f_ge", "f_gt", "f_le", "f_lt", "f_max", "f_min", "f_ne", "f_nearest",
-    "f_trunc", "i32_reinterpret_f32", "i32_trunc_f32_s", "i32_trunc_f32_u", "i32_trunc_f64_s",
-    "i32_trunc_f64_u", "i32_trunc_sat_f32_s", "i32_trunc_sat_f32_u", "i32_trunc_sat_f64_s",
-    "i32_trunc_sat_f64_u", "i64_reinterpret_f64", "i64_trunc_f32_s", "i64_trunc_f32_u",
-    "i64_trunc_f64_s", "i64_trunc_f64_u", "i64_trunc_sat_f32_s", "i64_trunc_sat_f32_u",
+    "CANONICALIZED", "CANONICAL_HELPERS", "CANONICAL_NAN", "F32_CANONICAL_NAN_BITS", "F32_EXP", "F32_FRAC",
+    "F32_QUIET", "F32_SIGN", "F64_CANONICAL_NAN_BITS", "F64_EXP", "F64_FRAC", "F64_QUIET", "F64_SIGN",
+    "NATIVE_F32_ROUND", "SIGN_OPS_ARE_BITWISE", "bitwise_abs", "bitwise_copysign", "bitwise_neg",
+    "canonical", "f32_abs", "f32_add", "f32_ceil", "f32_convert_i32_s", "f32_convert_i32_u",
+    "f32_convert_i64_s", "f32_convert_i64_u", "f32_copysign", "f32_demote_f64", "f32_div", "f32_eq",
+    "f32_floor", "f32_from_bits", "f32_ge", "f32_gt", "f32_le", "f32_lt", "f32_max", "f32_min", "f32_mul",
+    "f32_ne", "f32_nearest", "f32_neg", "f32_reinterpret_i32", "f32_round", "f32_round_canonical",
+    "f32_sqrt", "f32_sub", "f32_to_bits", "f32_trunc", "f64_abs", "f64_add", "f64_ceil",
+    "f64_convert_i32_s", "f64_convert_i32_u", "f64_convert_i64_s", "f64_convert_i64_u", "f64_copysign",
+    "f64_div", "f64_eq", "f64_floor", "f64_from_bits", "f64_ge", "f64_gt", "f64_le", "f64_lt", "f64_max",
+    "f64_min", "f64_mul", "f64_ne", "f64_nearest", "f64_neg", "f64_promote_f32", "f64_reinterpret_i64",
+    "f64_sqrt", "f64_sub", "f64_to_bits", "f64_trunc", "f_ceil", "f_eq", "f_floor", "f_ge", "f_gt", "f_le",
+    "f_lt", "f_max", "f_min", "f_ne", "f_nearest", "f_trunc", "i32_reinterpret_f32", "i32_trunc_f32_s",
+    "i32_trunc_f32_u", "i32_trunc_f64_s", "i32_trunc_f64_u", "i32_trunc_sat_f32_s", "i32_trunc_sat_f32_u",
+    "i32_trunc_sat_f64_s", "i32_trunc_sat_f64_u", "i64_reinterpret_f64", "i64_trunc_f32_s",
+    "i64_trunc_f32_u", "i64_trunc_f64_s", "i64_trunc_f64_u", "i64_trunc_sat_f32_s", "i64_trunc_sat_f32_u",
     "i64_trunc_sat_f64_s", "i64_trunc_sat_f64_u",
 ]
 
@@ -620,3 +630,53 @@ f32_lt = f64_lt = f_lt
 f32_gt = f64_gt = f_gt
 f32_le = f64_le = f_le
 f32_ge = f64_ge = f_ge
+
+
+# --- canonical NaNs ---------------------------------------------------------------
+# An engine option (``canonical_nans``) for results that must not depend on the CPU:
+# every instruction that can make a NaN from arithmetic returns the positive canonical
+# NaN instead of whichever NaN the hardware picked (its sign and payload differ between
+# x86 and ARM). Bit operations (neg, abs, copysign, reinterpret, loads, stores) keep
+# their bits. The f32 canonical NaN 0x7FC00000 is held as the same double as the f64
+# one (see the representation above), so one constant serves both widths.
+
+CANONICALIZED: Final = (
+    "f32_add", "f32_sub", "f32_mul", "f32_div", "f32_sqrt", "f32_min", "f32_max",
+    "f32_ceil", "f32_floor", "f32_trunc", "f32_nearest",
+    "f64_add", "f64_sub", "f64_mul", "f64_div", "f64_sqrt", "f64_min", "f64_max",
+    "f64_ceil", "f64_floor", "f64_trunc", "f64_nearest",
+    "f32_demote_f64", "f64_promote_f32",
+)
+"""The helpers of every instruction that can produce a NaN from arithmetic (by helper name).
+
+Each of them also propagates NaNs: a NaN operand gives a NaN result. So a
+chain of them needs canonicalizing only where its value leaves the chain:
+``canon(op(canon(x), y)) == canon(op(x, y))`` for any NaN or non-NaN ``x``.
+"""
+
+
+def canonical(x: float) -> float:
+    """``x``, or the positive canonical NaN if ``x`` is any NaN."""
+    return x if x == x else CANONICAL_NAN
+
+
+def f32_round_canonical(x: float) -> float:
+    """:func:`f32_round` giving the canonical NaN for a NaN operand."""
+    r = f32_round(x)
+    return r if r == r else CANONICAL_NAN
+
+
+def _canonical_twin(helper: Callable[..., float]) -> Callable[..., float]:
+    """``helper`` with every NaN result replaced by the positive canonical NaN."""
+    def twin(*args: float) -> float:
+        r = helper(*args)
+        return r if r == r else CANONICAL_NAN
+    twin.__name__ = f"{helper.__name__}_canonical"
+    twin.__doc__ = f"{helper.__doc__} NaN results are the positive canonical NaN."
+    return twin
+
+
+CANONICAL_HELPERS: Final[dict[str, Callable[..., float]]] = {
+    name: _canonical_twin(globals()[name]) for name in CANONICALIZED
+}
+"""Helper name (see :data:`CANONICALIZED`) -> its canonical-NaN twin."""

@@ -9,11 +9,14 @@ instruction rules of :mod:`.exprs`; ``compile()`` makes a code object that
 each instance executes in its own namespace (see ``runtime.instance``).
 
 A :class:`CompiledModule` is one module compiled for one variant (metered
-for gas or not): each function is compiled once, lazily (the first time it
-is called, or when ``CompiledModule.compile_all`` asks), and every instance
-made from the same ``CompiledModule`` shares the code objects. The compiler
-keeps nothing between calls: whoever compiles a module (``wasm.compile``,
-see ``runtime.compiled``) holds the result as long as it wants.
+for gas or not) and one float semantics (the spec's, or ``canonical_nans``:
+every NaN made by arithmetic is the positive canonical one, so that results
+do not depend on the CPU; see ``exprs.canonical_rules``): each function is
+compiled once, lazily (the first time it is called, or when
+``CompiledModule.compile_all`` asks), and every instance made from the
+same ``CompiledModule`` shares the code objects. The compiler keeps nothing
+between calls: whoever compiles a module (``wasm.compile``, see
+``runtime.compiled``) holds the result as long as it wants.
 ``render_ir``/``render_python`` show the two intermediate forms of one
 function (``wasmpool dump --ir/--python``).
 """
@@ -25,10 +28,12 @@ import time
 from types import CodeType
 
 from ..module import Module
+from ..numeric_float import CANONICAL_NAN
 from ..recursion import COMPILE_MARGIN, COMPILE_PER_LEVEL, check_recursion, stack_depth
 from ..types import ExternKind
 from .direct import escaped_functions
 from .emit import ModuleView, emit_function, entry_price
+from .exprs import CANONICAL_NAN_NAME
 from .ir import Block, If, IRFunction, Loop, Node, render_function
 from .lower import CompileError, ModuleInfo, lower_function
 from .signatures import signature_id
@@ -37,7 +42,7 @@ DEFAULT_MAX_REGISTERS = 50_000
 
 
 class CompiledModule:
-    """One module's compiled functions (variant ``metered``), compiled on first demand.
+    """One module's compiled functions (variant ``metered``, ``canonical_nans``), compiled on first demand.
 
     :meth:`code` compiles a function the first time anyone asks and keeps the
     code object for every later instance; :meth:`compile_all` does them all.
@@ -45,11 +50,13 @@ class CompiledModule:
     so a module over the limit fails at instantiation, not at its first call.
     """
 
-    def __init__(self, module: Module, metered: bool, max_registers: int) -> None:
+    def __init__(self, module: Module, metered: bool, max_registers: int,
+                 canonical_nans: bool = False) -> None:
         self.module = module
         self.metered = metered
+        self.canonical_nans = canonical_nans  # every arithmetic NaN the positive canonical one
         self.max_registers = max_registers
-        self.info = ModuleInfo.of(module)
+        self.info = ModuleInfo.of(module, canonical_nans)
         self.view = module_view(module)
         self.prepay = EntryPrices(module, self.info, max_registers) if metered else None
         self.signatures = [signature_id(ftype) for ftype in module.types]  # by type index, for instances
@@ -73,7 +80,8 @@ class CompiledModule:
             if found is None:
                 start = time.perf_counter()
                 source, constants = function_source(self.module, index, self.metered, self.info,
-                                                    self.view, self.max_registers, self.prepay)
+                                                    self.view, self.max_registers, self.prepay,
+                                                    self.canonical_nans)
                 found = self.codes[index] = (_python_code(source, index), constants)
                 self.seconds += time.perf_counter() - start
                 self.source_bytes += len(source)
@@ -173,17 +181,27 @@ def lower(module: Module, func_index: int, info: ModuleInfo | None = None,
 def function_source(module: Module, func_index: int, metered: bool = False,
                     info: ModuleInfo | None = None, view: ModuleView | None = None,
                     max_registers: int = DEFAULT_MAX_REGISTERS,
-                    prepay: EntryPrices | None = None) -> tuple[str, dict[str, float]]:
-    """The Python source of one function and the float constants it names."""
-    info = info or ModuleInfo.of(module)
+                    prepay: EntryPrices | None = None,
+                    canonical_nans: bool = False) -> tuple[str, dict[str, float]]:
+    """The Python source of one function and the float constants it names.
+
+    ``canonical_nans``: every instruction that can make a NaN from arithmetic
+    gives the positive canonical NaN (folded constants included); ``info``,
+    when given, must have been made with the same option.
+    """
+    info = info or ModuleInfo.of(module, canonical_nans)
+    if info.canonical_nans != canonical_nans:
+        raise ValueError("the module info was made for the other canonical_nans option")
     ir = lower(module, func_index, info, max_registers)
     if metered and prepay is None:
         prepay = EntryPrices(module, info, max_registers)
     check_nesting(nesting_depth(ir))
     try:
-        result = emit_function(ir, view or module_view(module), metered, prepay)
+        result = emit_function(ir, view or module_view(module), metered, prepay, canonical_nans)
     except RecursionError:  # our own estimate of the recursion needed was short
         raise CompileError(f"function {func_index} is nested too deeply to compile") from None
+    if canonical_nans:  # the NaN checks name the canonical NaN
+        result.constants[CANONICAL_NAN_NAME] = CANONICAL_NAN
     return result.source, result.constants
 
 
@@ -220,9 +238,10 @@ def render_ir(module: Module, func_index: int) -> str:
     return render_function(func)
 
 
-def render_python(module: Module, func_index: int, metered: bool = False) -> str:
+def render_python(module: Module, func_index: int, metered: bool = False,
+                  canonical_nans: bool = False) -> str:
     """The generated Python source of function ``func_index``."""
-    return function_source(module, func_index, metered)[0]
+    return function_source(module, func_index, metered, canonical_nans=canonical_nans)[0]
 
 
 __all__ = [

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from ..opcodes import BULK_UNIT, BULK_UNIT_GAS, OPS, TABLE_BULK_UNIT, Imm, Opcode
 from ..types import FuncType, ValType
 from .direct import Prepay, charge_call_sites, take_entry
-from .exprs import RULES, X, as_value, condition, loose, paren, result_bound
+from .exprs import X, as_value, condition, loose, paren, result_bound, rules_for
 from .fold import Folder, Line, result_wrap, truth
 from .frames import frame_slots, stack_units
 from .ir import (
@@ -67,6 +67,7 @@ from .ir import (
     Unreachable,
 )
 from .lower import MOVE_OPS
+from .nans import raw_locals
 from .routes import Frame, FrameKind, Mode, Route
 from .states import emit_states
 from .structure import (
@@ -117,11 +118,15 @@ class EmitResult:
 class FunctionEmitter(Folder):
     """Emits one function; use :func:`emit_function`."""
 
-    def __init__(self, func: IRFunction, view: ModuleView, metered: bool) -> None:
+    def __init__(self, func: IRFunction, view: ModuleView, metered: bool,
+                 canonical_nans: bool = False) -> None:
         super().__init__()
         self.func = func
         self.view = view
         self.metered = metered
+        self.rules = rules_for(canonical_nans)  # the float semantics: the spec's or canonical NaNs
+        if canonical_nans:
+            self.raw_locals = frozenset(f"l{i}" for i in raw_locals(func))
         self.units = stack_units(frame_slots(len(func.locals), func.max_height))  # of the budget ``d``
         # With loops, gas lives in a fast local synced with the meter around calls; without,
         # straight-line charges go to the meter itself and calls need no syncing.
@@ -164,7 +169,7 @@ class FunctionEmitter(Folder):
             self.emit_rule(node)
 
     def emit_rule(self, node: Op) -> None:
-        rule = RULES[node.op]
+        rule = self.rules[node.op]
         args = [self.operand(a) for a in node.args]
         if rule.dup or rule.lazy or (self.metered and node.op in _PRICED):
             keep = set(rule.dup) | set(rule.lazy)
@@ -204,7 +209,8 @@ class FunctionEmitter(Folder):
             bound = 0
         elif bound:  # the exact result is the wasm value: no mask needed
             wrap, big = 0, False
-        x = X(text, rule.atomic, rule.cond, impure, reads, 1 + sum(a.size for a in args), wrap, big, bound)
+        x = X(text, rule.atomic, rule.cond, impure, reads, 1 + sum(a.size for a in args), wrap, big, bound,
+              rule.nan)
         if self.metered and node.op in _GROW:
             self.flush_impure()
             self.charge_grow(node, args)
@@ -736,8 +742,10 @@ def entry_price(func: IRFunction) -> int:
 
 
 def emit_function(func: IRFunction, view: ModuleView, metered: bool,
-                  prepay: Prepay | None = None) -> EmitResult:
+                  prepay: Prepay | None = None, canonical_nans: bool = False) -> EmitResult:
     """The Python source of one function (``def f{index}``) and its float constants.
+
+    ``canonical_nans``: the engine option of that name (see ``exprs.canonical_rules``).
 
     ``prepay`` (metered only) gives the entry price of each direct function
     (None for the others); this function, when direct, leaves its entry to
@@ -749,7 +757,7 @@ def emit_function(func: IRFunction, view: ModuleView, metered: bool,
             take_entry(func.body)
         charge_call_sites(func.body, prepay)
         merge_gas(func.body)
-    em = FunctionEmitter(func, view, metered)
+    em = FunctionEmitter(func, view, metered, canonical_nans)
     if em.emit_nodes(func.body):
         em.emit_return([])
     lines = _header(func, em, em.out)

@@ -32,10 +32,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from ..numeric_float import SIGN_OPS_ARE_BITWISE, f32_to_bits, f64_to_bits
+from ..numeric import CANONICALIZED_OPS
+from ..numeric_float import CANONICAL_NAN, SIGN_OPS_ARE_BITWISE, f32_to_bits, f64_to_bits
 from ..opcodes import OPS, Family, Opcode
 from ..types import ValType
 from .ir import Const
@@ -54,6 +55,7 @@ class X:
     wrap: int = 0  # 32/64: an integer only congruent to the value mod 2**wrap (needs a mask)
     big: bool = False  # with wrap: may be far outside the range (a product, a shift)
     bound: int = 0  # when not 0: the value is an exact integer in [0, bound) (see :func:`result_bound`)
+    nan: bool = False  # a float that may be any NaN: made canonical when stored (see :func:`canonical_rules`)
 
 
 def paren(x: X) -> str:
@@ -61,8 +63,19 @@ def paren(x: X) -> str:
     return x.text if x.atomic else f"({x.text})"
 
 
-def as_value(x: X) -> X:
-    """The value as it must be stored: an i32 ``1``/``0`` from a condition, masks applied."""
+def as_value(x: X, keep_nan: bool = False) -> X:
+    """The value as it must be stored: an i32 ``1``/``0`` from a condition, masks applied, NaNs canonical.
+
+    ``keep_nan``: the value goes to a raw local (see :mod:`.nans`), which may hold any NaN.
+    """
+    if x.nan:
+        if keep_nan:
+            return x
+        if x.size == 1 and x.text.isidentifier():  # a raw local: no temporary needed
+            text = f"({x.text} if {x.text} == {x.text} else {CANONICAL_NAN_NAME})"
+        else:
+            text = f"({NAN_TEMP} if ({NAN_TEMP} := {x.text}) == {NAN_TEMP} else {CANONICAL_NAN_NAME})"
+        return X(text, True, False, x.impure, x.reads, x.size + 1)
     if x.cond:
         return X(f"1 if {x.text} else 0", False, False, x.impure, x.reads, x.size, bound=2)
     if x.wrap:
@@ -142,6 +155,7 @@ class Rule:
     wraps_if_any: bool = False  # ... and only when some operand is (``or``/``xor``)
     big: bool = False  # the unmasked result may be far outside the range (products, shifts)
     value_first: bool = False  # an assignment statement: Python evaluates the value before the address
+    nan: bool = False  # the result may be any NaN: canonicalized where it is stored (canonical rules only)
 
 
 def _fmt(template: str) -> Callable[[list[X], Any], str]:
@@ -423,6 +437,52 @@ _OTHER_RULES: dict[Opcode, Rule] = {
 
 RULES: dict[Opcode, Rule] = {**_numeric_rules(), **_MEMORY_RULES, **_OTHER_RULES}
 """Opcode -> its rule, for every instruction except control, locals and global.get."""
+
+
+# ---------------------------------------------------------------- canonical NaNs
+#
+# With the engine's ``canonical_nans`` option, every instruction that can make a NaN from
+# arithmetic (``numeric.CANONICALIZED_OPS``) gives the positive canonical NaN. Those
+# instructions also propagate NaNs (a NaN operand gives a NaN result), so a chain of them is
+# canonicalized once, where its value leaves the chain: their results are marked
+# :attr:`X.nan` and their operands taken as they are (``loose``), and :func:`as_value` adds
+# ``(q if (q := v) == q else CANON)`` when the value is stored, passed, returned or used by
+# anything else (a bit operation, ``select``, a store). Comparisons and float-to-integer
+# truncations do not care which NaN they meet (a NaN compares unordered, truncation traps
+# or saturates to 0 alike), so they take their operands unchecked too. One temporary name
+# serves every check: each reads it right after assigning it, before anything else runs.
+
+NAN_TEMP = "q"  # the walrus temporary of the NaN check (a compiler-made name no other rule uses)
+CANONICAL_NAN_NAME = const_name(Const(CANONICAL_NAN, ValType.F64))
+"""The namespace name of the canonical NaN (the constant's own name, see :func:`const_name`)."""
+
+_NAN_BLIND = frozenset(
+    info.op for info in OPS.values()
+    if info.family is Family.NUMERIC and info.name[0] in "fi" and (
+        (info.name[0] == "f" and info.name.split(".")[1] in ("eq", "ne", "lt", "gt", "le", "ge"))
+        or ".trunc_f" in info.name or ".trunc_sat_f" in info.name)
+)
+"""Float comparisons and truncations to integers: their result does not depend on which NaN."""
+
+
+def canonical_rules(rules: dict[Opcode, Rule]) -> dict[Opcode, Rule]:
+    """``rules`` for canonical NaNs: NaN-making results marked, operands of NaN chains unchecked."""
+    out = dict(rules)
+    for op in CANONICALIZED_OPS | _NAN_BLIND:
+        arity = len(OPS[op].pops or ())
+        out[op] = replace(rules[op], loose=tuple(range(arity)))
+    for op in CANONICALIZED_OPS:
+        out[op] = replace(out[op], nan=True)
+    return out
+
+
+CANONICAL_RULES: dict[Opcode, Rule] = canonical_rules(RULES)
+"""Opcode -> its rule under the ``canonical_nans`` option."""
+
+
+def rules_for(canonical_nans: bool) -> dict[Opcode, Rule]:
+    """The rule table of the engine's float semantics: the spec's, or with canonical NaNs."""
+    return CANONICAL_RULES if canonical_nans else RULES
 
 # Every helper a rule may call, so the runtime can check that its namespace provides them.
 HELPER_NAMES: frozenset[str] = frozenset(n for rule in RULES.values() for n in rule.names)

@@ -52,6 +52,7 @@ class Folder:
         self.readers: dict[str, dict[str, None]] = {}  # name -> pending entries reading it, in order
         self.constants: dict[str, float] = {}
         self.temps = 0
+        self.raw_locals: frozenset[str] = frozenset()  # canonical NaNs: locals that may hold any NaN
 
     # ------------------------------------------------------------ lines
 
@@ -67,7 +68,7 @@ class Folder:
             return pending if pending is not None else X(name, reads=frozenset((name,)))
         if isinstance(operand, Loc):
             name = f"l{operand.i}"
-            return X(name, reads=frozenset((name,)))
+            return X(name, reads=frozenset((name,)), nan=name in self.raw_locals)
         return self.constant(operand)
 
     def constant(self, const: Const) -> X:
@@ -84,7 +85,7 @@ class Folder:
 
     def write(self, target: str, x: X) -> None:
         self.flush_reading(target)
-        x = as_value(x)
+        x = as_value(x, target in self.raw_locals)
         if x.text != target:
             self.line(f"{target} = {x.text}")
 

@@ -17,7 +17,8 @@ Heights come from the validator (``CodeInfo.heights``); the shadow stack
 must agree with them before every reachable instruction. Code after an
 unconditional branch is skipped up to the matching ``else``/``end``. Pure
 numeric instructions whose operands are all constants are folded at compile
-time with the same ``numeric`` helpers that run them otherwise.
+time with the same ``numeric`` helpers that run them otherwise (their
+canonical-NaN twins when the module is compiled with ``canonical_nans``).
 
 Every branch is resolved here to its :class:`~.ir.Label` and carried
 operands. Gas blocks are laid out here too (see :mod:`..runtime.gas` for
@@ -124,10 +125,11 @@ class ModuleInfo:
     module: Module
     func_types: tuple[FuncType, ...]
     num_imported: int
+    canonical_nans: bool = False  # the engine option: constants fold with canonical NaN results
 
     @classmethod
-    def of(cls, module: Module) -> ModuleInfo:
-        return cls(module, module.func_types, module.num_imported_funcs)
+    def of(cls, module: Module, canonical_nans: bool = False) -> ModuleInfo:
+        return cls(module, module.func_types, module.num_imported_funcs, canonical_nans)
 
     def block_arity(self, blocktype: Any) -> tuple[int, int]:
         """(params, results) of a block type immediate."""
@@ -163,6 +165,7 @@ class Lowerer:
 
     def __init__(self, info: ModuleInfo, index: int) -> None:
         self.info = info
+        self.helpers = numeric.opcode_helpers(info.canonical_nans)  # for folding constants
         module = info.module
         defined = index - info.num_imported
         if not 0 <= defined < len(module.funcs):
@@ -295,7 +298,7 @@ class Lowerer:
         args = self.pop_n(npops)
         h = len(self.stack)
         if foldable is not None and all(isinstance(a, Const) for a in args):
-            value = numeric.OPCODE_HELPERS[ins.op](*(a.value for a in args if isinstance(a, Const)))
+            value = self.helpers[ins.op](*(a.value for a in args if isinstance(a, Const)))
             self.push(Const(value, foldable))
             return
         if ins.op is Opcode.DROP and not isinstance(args[0], Reg):

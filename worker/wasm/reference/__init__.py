@@ -24,7 +24,11 @@ reference counts such events in ``RefInstance.nan_choices`` so that a
 differential test knows from which call on bit-exact agreement is no longer
 required. Against another engine, any NaN made by float arithmetic may
 differ (the spec lets its sign and payload vary), so the reference also
-counts those, in ``RefInstance.nan_results``.
+counts those, in ``RefInstance.nan_results``. With the engine's
+``canonical_nans`` option (``instantiate(..., canonical_nans=True)``) nothing is
+left open: every NaN those instructions make is the positive canonical NaN
+(f32 ``0x7FC00000``, f64 ``0x7FF8000000000000``), bit operations keep their
+bits, and results must agree with the engine's bit for bit.
 
 It is slow by design (one dict dispatch per instruction); use it in tests
 and differential runs, never to serve calls.

@@ -132,13 +132,17 @@ def _initialize(inst: RefInstance) -> None:
 
 
 def instantiate(module: Module, imports: Imports | None = None, *, call_depth: int = DEFAULT_CALL_DEPTH,
-                memory_pages: int = MAX_PAGES, table_elements: int = DEFAULT_TABLE_ELEMENTS) -> RefInstance:
+                memory_pages: int = MAX_PAGES, table_elements: int = DEFAULT_TABLE_ELEMENTS,
+                canonical_nans: bool = False) -> RefInstance:
     """Link, allocate and initialize ``module`` on the reference machine, then run its start function.
 
     Host functions in ``imports`` are plain callables taking and returning bit
     patterns (None, one value, or a tuple for several results).
+    ``canonical_nans``: the engine option of that name; every NaN made by
+    float arithmetic, rounding, ``min``/``max``, promotion and demotion is the
+    positive canonical NaN.
     """
-    inst = RefInstance(module)
+    inst = RefInstance(module, canonical_nans=canonical_nans)
     for imp in module.imports:
         _link(inst, imp, _lookup(imports or {}, imp), call_depth)
     _allocate(inst, call_depth, memory_pages, table_elements)

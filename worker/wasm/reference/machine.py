@@ -34,7 +34,18 @@ from ..module import Instr
 from ..opcodes import OPS, Opcode
 from ..recursion import REFERENCE_MARGIN, REFERENCE_PER_CALL, check_recursion
 from ..types import ValType
-from .ops import LOADS, NAN_CHOOSING, NAN_MAKING, NUMERIC, STORES, Access, is_nan, load_value, store_bytes
+from .ops import (
+    CANONICAL_NAN_BITS,
+    LOADS,
+    NAN_CHOOSING,
+    NAN_MAKING,
+    NUMERIC,
+    STORES,
+    Access,
+    is_nan,
+    load_value,
+    store_bytes,
+)
 from .store import RefFunction, RefInstance
 
 ZERO: dict[ValType, Any] = {
@@ -324,24 +335,42 @@ def _numeric(arity: int, fn: Callable[..., int]) -> Handler:
 
 
 def _nan_choosing(width: int, fn: Callable[..., int]) -> Handler:
-    """A binary float instruction that counts the times it meets two different NaNs (see the store)."""
+    """A binary float instruction that counts the times it meets two different NaNs (see the store).
+
+    With canonical NaNs (``RefInstance.canonical_nans``) a NaN result is the
+    canonical NaN and nothing is counted: no choice is left open.
+    """
+    canonical = CANONICAL_NAN_BITS[width]
+
     def run_binary(frame: Frame, imm: None) -> None:
         a, b = frame.pop_n(2)
-        if a != b and is_nan(width, a) and is_nan(width, b):
-            frame.inst.nan_choices += 1
         result = fn(a, b)
-        if is_nan(width, result):
-            frame.inst.nan_results += 1
+        if frame.inst.canonical_nans:
+            if is_nan(width, result):
+                result = canonical
+        else:
+            if a != b and is_nan(width, a) and is_nan(width, b):
+                frame.inst.nan_choices += 1
+            if is_nan(width, result):
+                frame.inst.nan_results += 1
         frame.stack.append(result)
     return run_binary
 
 
 def _nan_making(width: int, arity: int, fn: Callable[..., int]) -> Handler:
-    """A float instruction that counts the NaNs it makes (their bits are the spec's free choice)."""
+    """A float instruction that counts the NaNs it makes (their bits are the spec's free choice).
+
+    With canonical NaNs a NaN result is the canonical NaN instead, and is not counted.
+    """
+    canonical = CANONICAL_NAN_BITS[width]
+
     def run_making(frame: Frame, imm: None) -> None:
         result = fn(*frame.pop_n(arity))
         if is_nan(width, result):
-            frame.inst.nan_results += 1
+            if frame.inst.canonical_nans:
+                result = canonical
+            else:
+                frame.inst.nan_results += 1
         frame.stack.append(result)
     return run_making
 

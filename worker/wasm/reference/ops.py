@@ -92,6 +92,10 @@ NAN_MAKING: frozenset[Opcode] = frozenset(
 ``sqrt``, ``min``/``max``, promotion and demotion; not the bit operations nor integer conversions."""
 
 
+CANONICAL_NAN_BITS: dict[int, int] = {32: 0x7FC0_0000, 64: 0x7FF8_0000_0000_0000}
+"""The positive canonical NaN of each float width: quiet bit alone in the fraction, sign clear."""
+
+
 def is_nan(width: int, bits: int) -> bool:
     """Whether an f32/f64 bit pattern is a NaN (exponent all ones, fraction not zero)."""
     fraction = width - 9 if width == 32 else width - 12

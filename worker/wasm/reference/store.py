@@ -135,6 +135,7 @@ class RefInstance:
     bodies: dict[int, Any] = field(default_factory=dict)  # per defined function: its analysed Body
     nan_choices: int = 0  # times a float instruction met two different NaNs (see the package docstring)
     nan_results: int = 0  # NaNs made by float instructions whose NaN bits the spec leaves open
+    canonical_nans: bool = False  # every NaN those instructions make is the positive canonical NaN
 
     def block_type(self, imm: Any) -> FuncType:
         """A block type immediate as a function type."""
