@@ -407,24 +407,27 @@ def _initialize(inst: Instance) -> None:
 
 
 def instantiate(source: Module | CompiledModule, imports: Mapping[str, Mapping[str, Any]] | None = None, *,
-                gas_limit: int | None = None, limits: RuntimeLimits | None = None) -> Instance:
+                gas_limit: int | None = None, limits: RuntimeLimits | None = None,
+                canonical_nans: bool = False) -> Instance:
     """Link, allocate and initialize a module; run its start function. See the module docstring.
 
     ``source``: a module compiled by ``wasm.compile`` (metered iff
-    ``gas_limit`` is given, else ValueError), or a plain ``Module``, compiled
-    for this one instance.
+    ``gas_limit`` is given, and with the same ``canonical_nans``, else
+    ValueError), or a plain ``Module``, compiled for this one instance.
+    ``canonical_nans``: every NaN made by float arithmetic is the positive
+    canonical one (see ``wasm.compile``).
     """
     limits = limits or DEFAULT_RUNTIME_LIMITS
     if gas_limit is not None and gas_limit < 0:
         raise ValueError("gas_limit cannot be negative")
     if isinstance(source, CompiledModule):
-        check_variant(source, metered=gas_limit is not None)
+        check_variant(source, metered=gas_limit is not None, canonical_nans=canonical_nans)
         module, compiled = source.module, source
     else:
         module, compiled = source, None
     inst = Instance(module, limits, gas_limit)
     try:
-        _build(inst, imports or {}, compiled)
+        _build(inst, imports or {}, compiled, canonical_nans)
     except BaseException:
         if _confined(module):  # nothing of it can be reachable: free it at once (it holds cycles)
             inst.release()
@@ -468,12 +471,13 @@ def _confined(module: Module) -> bool:
     return True
 
 
-def _build(inst: Instance, imports: Mapping[str, Mapping[str, Any]], compiled: CompiledModule | None) -> None:
+def _build(inst: Instance, imports: Mapping[str, Mapping[str, Any]], compiled: CompiledModule | None,
+           canonical_nans: bool = False) -> None:
     module, limits = inst.module, inst.limits
     check_sizes(module, limits)  # before anything is allocated
     _charge_instantiation(inst, compiled)  # before any work is done
     if compiled is None:  # this instance's own compilation
-        compiled = CompiledModule(module, inst.meter.limit is not None, limits.max_registers)
+        compiled = CompiledModule(module, inst.meter.limit is not None, limits.max_registers, canonical_nans)
     else:
         check_limits(compiled, limits)
     _resolve_imports(inst, imports, Caller(inst), compiled.signatures)
