@@ -27,6 +27,7 @@ order (its signature, its locals, its body), and raises
 from __future__ import annotations
 
 from collections.abc import Iterable
+from operator import itemgetter
 
 from wasmpool.wasm.module import Instr, Module
 from wasmpool.wasm.opcodes import OPS, Opcode
@@ -42,6 +43,8 @@ FLOAT_OPCODES: frozenset[Opcode] = frozenset(
 """Every instruction the opcode table types with an f32 or f64 operand or result."""
 
 BLOCKS = frozenset({Opcode.BLOCK, Opcode.LOOP, Opcode.IF})
+TYPED_BY_INDEX = frozenset({*BLOCKS, Opcode.CALL, Opcode.CALL_INDIRECT})
+OPCODE, IMMEDIATE = itemgetter(0), itemgetter(1)  # an Instr's fields, read without a Python-level call
 
 
 def reject_floats(module: Module) -> None:
@@ -58,6 +61,7 @@ def reject_floats(module: Module) -> None:
         if glob.type.valtype in FLOATS:
             raise _refusal(f"global {imported_globals + position}", f"global {glob.type.valtype}")
     func_types = module.func_types
+    typed = TYPED_BY_INDEX if any(map(_has_float, types)) else frozenset()
     first = module.num_imported_funcs
     for position, func in enumerate(module.funcs):
         where = function_label(module, first + position)
@@ -65,9 +69,23 @@ def reject_floats(module: Module) -> None:
         for local in func.locals:
             if local in FLOATS:
                 raise _refusal(where, f"local {local}")
+        if _surely_float_free(func.body, typed):
+            continue
         instr = first_float_instruction(func.body, types, func_types)
         if instr is not None:
             raise _refusal(where, describe(instr, types, func_types), instr.offset)
+
+
+def _surely_float_free(body: tuple[Instr, ...], typed: frozenset[Opcode]) -> bool:
+    """True when a look at the body's sets of opcodes and immediates (at C speed) rules floats out.
+
+    ``typed`` are the opcodes whose type index may name a float signature
+    (none when the module declares no float type at all).
+    """
+    ops = set(map(OPCODE, body))
+    if not ops.isdisjoint(FLOAT_OPCODES) or Opcode.SELECT_T in ops or not ops.isdisjoint(typed):
+        return False
+    return not (ops & BLOCKS and not FLOATS.isdisjoint(set(map(IMMEDIATE, body))))
 
 
 def first_float_instruction(body: Iterable[Instr], types: tuple[FuncType, ...],
