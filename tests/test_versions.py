@@ -9,7 +9,7 @@ from wasmpool.wasm import opcodes
 from wasmpool.wire import prices
 from wasmpool.worker import host, versions
 
-PINNED = (1, "42be305aca9b90c65250b5b55e50d8d3e51c2afa4b9e93049199e8b0579909de")
+PINNED = (2, "3314642ca36235417bf7e637bcef5799d45e70298ef2233159b7d7ff68581bf8")
 """(GAS_SCHEDULE_VERSION, gas_schedule_digest()) as of the last change to a price."""
 
 

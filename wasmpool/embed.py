@@ -3,7 +3,9 @@
 ``wasmpool.broker`` never imports the engine: its server takes the
 validator of deployed modules as an argument. This is the public broker
 (``from wasmpool import Broker``), where that argument defaults to the
-engine's check (``wasmpool.worker.validate.module_error``).
+engine's check (``wasmpool.worker.validate.module_error``), and which
+admits only workers that run by the versions of the worker it ships with
+(``wasmpool.worker.versions``; see ``wasmpool.broker.versions``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from wasmpool.broker.server import DEFAULT_BACKEND, DEFAULT_FRONTEND, TICK, Brok
 from wasmpool.broker.state import StateStore
 from wasmpool.wire.deploy_policy import DeployLimits
 from wasmpool.worker.validate import validator_for
+from wasmpool.worker.versions import WORKER_VERSIONS
 
 __all__ = ["Broker", "BrokerThread"]
 
@@ -50,6 +53,7 @@ class Broker(server.Broker):
         super().__init__(state, frontend, backend, validate=validate, config=config, context=context,
                          clock=clock, tick=tick, setup_socket=setup_socket, curve=curve, limits=limits,
                          metrics_port=metrics_port, metrics_host=metrics_host)
+        self.core.versions.expect(WORKER_VERSIONS.as_dict())
 
 
 def with_policy(config: BrokerConfig, floats: str | None, deploy_limits: DeployLimits | None) -> BrokerConfig:

@@ -6,6 +6,12 @@ A contract failure of any kind (trap, gas, revert, bad arguments, a bad
 module, a time limit) becomes a result with a status, never an exception:
 the worker's process never dies of a contract.
 
+Every call first pays the load price of its module (per byte,
+``wasmpool.wire.prices.load_gas``) on its own meter, before instantiation:
+the same whether the worker compiled the module for it, had it cached or
+fetched it, so gas never depends on a cache. Every result carries the
+versions that decided it (:data:`Runtime.versions`).
+
 The time limit is a SIGALRM timer (:mod:`wasmpool.worker.timelimit`), armed
 when the call runs in a process's main thread that installed it; ``watch``
 hears when computing starts and ends (in a worker, the session: the
@@ -15,12 +21,12 @@ heartbeat thread speaks for the worker meanwhile, the watchdog is armed).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from wasmpool import wasm
 from wasmpool.wasm.types import ValType
-from wasmpool.wire import errors
+from wasmpool.wire import errors, prices
 from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import ErrorCode, Status
@@ -28,6 +34,7 @@ from wasmpool.worker import codes, timelimit
 from wasmpool.worker.host import CallContext, CallState, Host, StateReader
 from wasmpool.worker.modules import Loaded
 from wasmpool.worker.readers import ChunkState
+from wasmpool.worker.versions import WORKER_VERSIONS
 
 MASKS = {ValType.I32: (1 << 32) - 1, ValType.I64: (1 << 64) - 1}
 
@@ -63,6 +70,7 @@ class Runtime:
     imports: dict[str, dict[str, Any]]
     watch: Watch = UNWATCHED
     room: m.Footprint = m.DEFAULT_ROOM  # what a result may use of a FINAL
+    versions: dict[str, int | str] = field(default_factory=WORKER_VERSIONS.as_dict)  # stamped on results
 
     @classmethod
     def of(cls, host: Host, watch: Watch = UNWATCHED, limits: p.ProtocolLimits = p.DEFAULT_LIMITS) -> Runtime:
@@ -93,19 +101,31 @@ def execute(job: dict[str, Any], reader: StateReader, modules: ModuleSource, run
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:
-        return m.fitting(failure(exc, call, box.get("instance"), job["gas_limit"]), runtime.room)
+        result = failure(exc, call, box.get("instance"), job["gas_limit"], box.get("load", 0),
+                         runtime.versions)
+        return _versioned(m.fitting(result, runtime.room), runtime.versions)
     finally:
         runtime.host.end()
         if "instance" in box:  # freed now, not by the cycle collector (its gas_used stays readable)
             box["instance"].release()
-    return m.fitting(_success(results, call, box["instance"]), runtime.room)
+    result = _success(results, call, box["instance"], box["load"], runtime.versions)
+    return _versioned(m.fitting(result, runtime.room), runtime.versions)
+
+
+def _versioned(result: m.CallResult, versions: dict[str, int | str]) -> m.CallResult:
+    """``result`` with the worker's versions (a RESULT_TOO_LARGE replacement is made without them)."""
+    return result if result.versions is not None else replace(result, versions=versions)
 
 
 def _run(job: dict[str, Any], call: CallState, box: dict[str, Any], modules: ModuleSource,
          runtime: Runtime, index: int | None) -> list[Any]:
-    compiled = modules(job["code_id"], index).runnable()  # LinkError: the module cannot run here
+    loaded = modules(job["code_id"], index)
+    load = box["load"] = prices.load_gas(loaded.size)  # charged first, whether cached or not
+    if load > job["gas_limit"]:
+        raise wasm.GasExhausted()
+    compiled = loaded.runnable()  # LinkError: the module cannot run here
     runtime.host.begin(call)
-    instance = wasm.instantiate(compiled, imports=runtime.imports, gas_limit=job["gas_limit"])
+    instance = wasm.instantiate(compiled, imports=runtime.imports, gas_limit=job["gas_limit"] - load)
     box["instance"] = instance
     function = _export(instance, job["function"])
     return _results(function(*_arguments(function.type, job.get("args", []))))
@@ -182,17 +202,25 @@ def _results(value: Any) -> list[Any]:
     return list(value) if isinstance(value, tuple) else [value]
 
 
-def _success(results: list[Any], call: CallState, instance: Any) -> m.CallResult:
+def _success(results: list[Any], call: CallState, instance: Any, load: int,
+             versions: dict[str, int | str]) -> m.CallResult:
     if not all(type(r) in (int, float) for r in results):
         return failure(errors.BadCall("the function returns references, which cannot leave the pool"),
-                       call, instance, 0)
-    return m.CallResult(Status.OK, ErrorCode.OK, results, call.output, getattr(instance, "gas_used", 0),
-                        call.logs, call.writes, None)
+                       call, instance, 0, load, versions)
+    gas_used = load + getattr(instance, "gas_used", 0)
+    return m.CallResult(Status.OK, ErrorCode.OK, results, call.output, gas_used, call.logs, call.writes, None,
+                        versions)
 
 
-def failure(exc: BaseException, call: CallState, instance: Any, gas_limit: int) -> m.CallResult:
-    """The result of a call that failed with ``exc`` (its status and code from the error table), no writes."""
+def failure(exc: BaseException, call: CallState, instance: Any, gas_limit: int, load: int = 0,
+            versions: dict[str, int | str] | None = None) -> m.CallResult:
+    """The result of a call that failed with ``exc`` (its status and code from the error table), no writes.
+
+    ``load`` is the module's load price the call paid before its instance
+    (``instance``, None if it never got one) charged anything.
+    """
     code = codes.error_code(exc)
-    gas = gas_limit if code is ErrorCode.OUT_OF_GAS else getattr(instance, "gas_used", 0)
-    return m.CallResult.failed(code, codes.error_message(exc), min(gas, gas_limit) if gas_limit else gas,
-                               call.logs)
+    gas = gas_limit if code is ErrorCode.OUT_OF_GAS else load + getattr(instance, "gas_used", 0)
+    result = m.CallResult.failed(code, codes.error_message(exc), min(gas, gas_limit) if gas_limit else gas,
+                                 call.logs)
+    return result if versions is None else replace(result, versions=versions)

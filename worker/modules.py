@@ -3,6 +3,11 @@
 The worker runs metered code only, so a module is compiled once, for the
 metered variant, when it enters the worker's module cache (the cache the
 broker's routing trusts); every call instantiates that compiled module.
+
+A loaded module remembers what it was compiled under (its
+:class:`~wasmpool.worker.versions.CacheKey`: code id, engine semantics, gas
+schedule, float policy, metering, Python bytecode), and its size in bytes,
+which prices its load into every call whether it was cached or not.
 """
 
 from __future__ import annotations
@@ -10,7 +15,12 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from wasmpool import wasm
+from wasmpool.wire import protocol as p
 from wasmpool.worker.host import check_imports
+from wasmpool.worker.versions import CacheKey, cache_key
+
+CANONICAL_NANS = False
+"""Whether :func:`load` compiles with canonical NaNs (the disk cache loads only entries made the same way)."""
 
 
 class Loaded(NamedTuple):
@@ -18,11 +28,18 @@ class Loaded(NamedTuple):
 
     ``problem`` is the import check's or the compiler's verdict (a
     ``LinkError`` message); ``compiled`` is None exactly when there is one.
+    ``key`` is what it was compiled under, ``size`` the module's bytes.
     """
 
     module: wasm.Module
     compiled: wasm.CompiledModule | None
     problem: str | None
+    key: CacheKey
+    size: int
+
+    def current(self, code_id: str) -> bool:
+        """Whether this is ``code_id`` compiled under this worker's versions (else it is loaded again)."""
+        return self.key == cache_key(code_id)
 
     def runnable(self) -> wasm.CompiledModule:
         """The compiled module, or the LinkError that keeps this module from running."""
@@ -31,12 +48,16 @@ class Loaded(NamedTuple):
         return self.compiled
 
 
-def load(code: bytes) -> Loaded:
-    """Decode a module, check its imports against the host ABI and compile it (metered)."""
+def load(code: bytes, code_id: str | None = None) -> Loaded:
+    """Decode a module, check its imports against the host ABI and compile it (metered).
+
+    ``code_id`` is the code's SHA-256 (hex), computed when not given.
+    """
+    key = cache_key(p.code_id(code) if code_id is None else code_id)
     module = wasm.decode(code)
     try:
         check_imports(module)
-        compiled = wasm.compile(module, metered=True)
+        compiled = wasm.compile(module, metered=True, canonical_nans=CANONICAL_NANS)
     except wasm.LinkError as exc:  # CompileError is one: a function the compiler refuses
-        return Loaded(module, None, str(exc))
-    return Loaded(module, compiled, None)
+        return Loaded(module, None, str(exc), key, len(code))
+    return Loaded(module, compiled, None, key, len(code))

@@ -788,4 +788,5 @@ def outcome(code_id: str, result: dict[str, Any]) -> Outcome:
     return Outcome(status=Status(result["status"]), output=bytes(result.get("output", b"")),
                    gas_used=int(result.get("gas_used", 0)), logs=tuple(result.get("logs", ())),
                    writes={(code_id, key): value for key, value in result.get("writes", {}).items()},
-                   results=tuple(result.get("results", ())), error=result.get("error"))
+                   results=tuple(result.get("results", ())), error=result.get("error"),
+                   versions=result.get("versions") or {})

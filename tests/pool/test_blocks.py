@@ -43,12 +43,14 @@ from wasmpool.client import AsyncClient, Client
 from wasmpool.embed import Broker, BrokerThread
 from wasmpool.wire import errors
 from wasmpool.wire import protocol as p
+from wasmpool.wire.prices import load_gas
 from wasmpool.wire.protocol import Status
 from wasmpool.wire.receipts import Location, Value
 from wasmpool.worker import codes
 from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.host import CallContext, CallState, Host
 from wasmpool.worker.supervisor import start_workers
+from wasmpool.worker.versions import WORKER_VERSIONS
 
 BLOCK_CONFIG = BrokerConfig(limits=TEST_LIMITS, grace=0.5, default_timeout=1.5, heartbeat_interval=0.25,
                             liveness=4, max_attempts=3, block_chunks_per_worker=1)
@@ -80,6 +82,8 @@ class Serial:
     def __init__(self, modules: dict[str, bytes]) -> None:
         self.modules = {code_id: wasm.compile(wasm.decode(code), metered=True)  # once, as a worker does
                         for code_id, code in modules.items()}
+        self.loads = {code_id: load_gas(len(code)) for code_id, code in modules.items()}  # paid first
+        self.versions = {**WORKER_VERSIONS.as_dict(), "floats": BLOCK_CONFIG.floats}
         self.host = Host()
 
     def execute(self, call: BlockCall, state: dict[Location, Value]) -> Outcome:
@@ -87,21 +91,25 @@ class Serial:
                            context=CallContext(**call.context))
         self.host.begin(record)
         instance: Any = None
+        load = self.loads[call.code_id]
         try:
+            if load > call.gas_limit:
+                raise wasm.GasExhausted()
             with engine_recursion():  # hypothesis sets its own recursion limit while an example runs
                 instance = wasm.instantiate(self.modules[call.code_id], imports=self.host.imports(),
-                                            gas_limit=call.gas_limit)
+                                            gas_limit=call.gas_limit - load)
                 value = instance.exports[call.function](*call.args)
         except Exception as exc:
             code = codes.error_code(exc)
-            gas = call.gas_limit if code is p.ErrorCode.OUT_OF_GAS else instance.gas_used
+            gas = call.gas_limit if code is p.ErrorCode.OUT_OF_GAS else load + instance.gas_used
             return Outcome(p.status_for(code), gas_used=min(gas, call.gas_limit), logs=tuple(record.logs),
-                           error=codes.error_message(exc))
+                           error=codes.error_message(exc), versions=self.versions)
         finally:
             self.host.end()
         results = () if value is None else value if isinstance(value, tuple) else (value,)
-        return Outcome(Status.OK, output=record.output, gas_used=instance.gas_used, logs=tuple(record.logs),
-                       writes={(call.code_id, k): v for k, v in record.writes.items()}, results=results)
+        writes = {(call.code_id, k): v for k, v in record.writes.items()}
+        return Outcome(Status.OK, output=record.output, gas_used=load + instance.gas_used,
+                       logs=tuple(record.logs), writes=writes, results=results, versions=self.versions)
 
     def block(self, calls: Sequence[BlockCall], before: State) -> BlockResult:
         """The BlockResult of running ``calls`` in order over ``before``, with the root after them."""

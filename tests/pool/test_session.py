@@ -17,6 +17,7 @@ from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command, ErrorCode, Status
 from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.session import NOTHING_DUE, WorkerSession
+from wasmpool.worker.versions import WORKER_VERSIONS
 
 PID = 4242
 OK = m.CallResult(Status.OK, ErrorCode.OK, [1], gas_used=5)
@@ -77,7 +78,7 @@ def test_ready_offers_credits_for_the_running_job_and_the_prefetched_ones(f: Fix
     ready = sent(f.session.ready())
     assert ready.command is Command.READY
     assert ready.body == {"hits": 0, "misses": 0, "cache": ["c" * 64], "pid": PID, "heartbeats": True,
-                          "credits": 8}
+                          "credits": 8, "versions": WORKER_VERSIONS.as_dict()}
     assert sent(Fixture(prefetch=0).session.ready()).body["credits"] == 1
 
 

@@ -147,6 +147,13 @@ def invalid_module(verdict: str | InvalidModule) -> InvalidModule:
     return verdict if isinstance(verdict, InvalidModule) else InvalidModule(f"invalid module: {verdict}")
 
 
+class DeployOutOfGas(PoolError):
+    """A deploy's gas limit is below what the module costs to deploy (per byte): nothing was stored.
+
+    On the wire it is an ERROR with code OUT_OF_GAS.
+    """
+
+
 class UnknownCode(PoolError):
     """No module is stored under this code id."""
 

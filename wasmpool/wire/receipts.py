@@ -8,7 +8,10 @@
   outcome of the execution that was finally validated.
 - :class:`Receipt`: the outcome of a call in the block's result. A call
   that did not end ``ok`` contributes no writes, whatever its execution
-  returned.
+  returned. It carries the versions that decided it (engine semantics,
+  gas schedule, host ABI, float policy): they are part of its encoding,
+  so two nodes that ran different rules get different digests even when
+  their outcomes happen to agree.
 - :class:`BlockResult`: receipts in block order, the block's combined write
   set (sorted by contract, then key) and the state root after it.
 
@@ -97,6 +100,7 @@ class Outcome:
     writes: Mapping[Location, Value] = field(default_factory=dict)
     results: tuple[Number, ...] = ()
     error: str | None = None
+    versions: Mapping[str, int | str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -119,25 +123,27 @@ class Receipt:
     writes: tuple[Write, ...]
     results: tuple[Number, ...] = ()
     error: str | None = None
+    versions: Mapping[str, int | str] = field(default_factory=dict)
 
     @classmethod
     def from_outcome(cls, index: int, outcome: Outcome) -> Receipt:
         return cls(index=index, status=Status(outcome.status), output=bytes(outcome.output),
                    gas_used=outcome.gas_used, logs=tuple(bytes(log) for log in outcome.logs),
                    writes=sorted_writes(outcome.effective_writes()), results=tuple(outcome.results),
-                   error=outcome.error)
+                   error=outcome.error, versions=dict(sorted(outcome.versions.items())))
 
     def to_wire(self) -> dict[str, Any]:
         return {"index": self.index, "status": str(self.status), "output": self.output,
                 "gas_used": self.gas_used, "logs": list(self.logs), "writes": _writes_to_wire(self.writes),
-                "results": list(self.results), "error": self.error}
+                "results": list(self.results), "error": self.error,
+                "versions": dict(sorted(self.versions.items()))}
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> Receipt:
         return cls(index=int(raw["index"]), status=Status(raw["status"]), output=bytes(raw["output"]),
                    gas_used=int(raw["gas_used"]), logs=tuple(bytes(log) for log in raw["logs"]),
                    writes=_writes_from_wire(raw["writes"]), results=tuple(raw.get("results", ())),
-                   error=raw.get("error"))
+                   error=raw.get("error"), versions=dict(raw.get("versions", {})))
 
 
 @dataclass(frozen=True, slots=True)
