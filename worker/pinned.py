@@ -22,6 +22,9 @@ from typing import Generic, Protocol, TypeVar
 
 V = TypeVar("V")
 
+RETRY_AFTER = 30.0
+"""Seconds before a pinned module that failed to load (no answer, a bad module) is tried again."""
+
 
 class Lower(Protocol[V]):
     """The tier behind the pinned map (the LRU): what :class:`PinnedCache` asks of it."""
@@ -46,7 +49,7 @@ class PinnedCache(Generic[V]):
         self.lower = lower
         self.wanted: frozenset[str] = frozenset()  # the pinned set the broker announced
         self.pinned: dict[str, tuple[V, int]] = {}  # loaded pinned modules and their sizes
-        self.failed: set[str] = set()  # pinned modules that could not be fetched (tried again on news)
+        self.failed: dict[str, float] = {}  # pinned modules that failed to load -> when to try again
         self.hits = 0
         self.misses = 0
         self.pinned_hits = 0  # hits served by the pinned map (a subset of ``hits``)
@@ -76,7 +79,7 @@ class PinnedCache(Generic[V]):
         """Keep a loaded module: in the pinned map when it is pinned, else in the LRU."""
         if key in self.wanted:
             self.pinned[key] = (value, size)
-            self.failed.discard(key)
+            self.failed.pop(key, None)
         else:
             self.lower.put(key, value, size)
         self.generation += 1
@@ -94,14 +97,17 @@ class PinnedCache(Generic[V]):
                 self.pinned[key] = item
         self.generation += 1
 
-    def pending(self) -> str | None:
-        """A pinned module still to load (fetch and compile), or None when all are loaded or failed."""
-        return next((key for key in sorted(self.wanted) if key not in self.pinned and key not in self.failed),
-                    None)
+    def pending(self, now: float) -> str | None:
+        """A pinned module to load now (fetch and compile), or None: all loaded, or failed a while ago."""
+        return next((key for key in sorted(self.wanted) if key not in self.pinned
+                     and self.failed.get(key, now) <= now), None)
 
-    def failed_to_load(self, key: str) -> None:
-        """Loading ``key`` failed: not tried again until the pinned set changes (a call still loads it)."""
-        self.failed.add(key)
+    def failed_to_load(self, key: str, now: float) -> None:
+        """Loading ``key`` failed: tried again ``RETRY_AFTER`` seconds from ``now``, or when the set changes.
+
+        A call of it meanwhile loads it as a cache miss would (and keeps it pinned).
+        """
+        self.failed[key] = now + RETRY_AFTER
 
     def keys(self) -> list[str]:
         """Cached code ids: the LRU's, least recently used first, then the pinned ones."""

@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from enum import IntEnum
+from pathlib import Path
 from typing import Any
 
 import zmq
@@ -47,14 +49,16 @@ from wasmpool.wire import protocol as p
 from wasmpool.worker import execute as run
 from wasmpool.worker.cache import ModuleCache
 from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.diskcache import CacheDirRefused, check_directory
 from wasmpool.worker.heartbeat import Heartbeat, Line
 from wasmpool.worker.host import CallState, Host, StateReader
-from wasmpool.worker.modules import Loaded, load
+from wasmpool.worker.modules import Loaded
 from wasmpool.worker.pinned import PinnedCache
 from wasmpool.worker.readers import Ask, BrokerState, ChunkState, Question, Reply
 from wasmpool.worker.recycle import worn_out
 from wasmpool.worker.session import WorkerSession
 from wasmpool.worker.signals import handle_stop_signals, signals_ignored
+from wasmpool.worker.tiers import DiskTier, Loader
 from wasmpool.worker.timelimit import install_alarm
 
 
@@ -65,7 +69,9 @@ class Worker:
         self.config = config
         self.context = context or zmq.Context.instance()
         self.cache: PinnedCache[Loaded] = PinnedCache(ModuleCache(config.cache_entries, config.cache_bytes))
+        self.loader = Loader(disk_tier(config))  # below memory: the host's disk cache, then compiling
         self.session = WorkerSession(config, self.cache, time.monotonic)
+        self.session.tiers = lambda: self.loader.report(self.cache.hits)
         self.runtime = run.Runtime.of(Host(config.host_limits), self.session, config.limits)
         self.line: Line | None = None  # the socket, while :meth:`run` runs
         self._last_chunk: ChunkState | None = None  # the block chunk run last: the next one may continue it
@@ -137,29 +143,28 @@ class Worker:
         if news is not None:
             self.cache.want(news)
             line.send(session.report)
-        code_id = None if session.has_work() else self.cache.pending()
+        code_id = None if session.has_work() else self.cache.pending(time.monotonic())
         if code_id is None:
             return False
         try:
             self.load_pinned(code_id)
-        except Exception:  # refused, unanswered or undecodable: not again until the set changes (a call
-            self.cache.failed_to_load(code_id)  # of it still loads it, and fails as it would unpinned)
+        except Exception:  # refused, unanswered or undecodable: tried again later (a call of it still
+            self.cache.failed_to_load(code_id, time.monotonic())  # loads it, or fails as it would unpinned)
         line.send(session.report)
         return True
 
     def load_pinned(self, code_id: str) -> None:
-        """Fetch a pinned module from the broker (CALLBACK ``pin_code``), compile it, keep it pinned."""
-        reply = self.callback(PIN_REQUEST_ID, lambda seq: m.PinCodeCallback(seq, code_id))
-        code = reply.code if isinstance(reply, m.CodeReply) else None
-        if code is None or p.code_id(code) != code_id:
-            raise errors.StateUnavailable(f"the broker has no valid module {code_id}")
+        """Load a pinned module (from disk, else fetched by CALLBACK ``pin_code`` and compiled), keep it."""
+        def fetch() -> bytes:
+            reply = self.callback(PIN_REQUEST_ID, lambda seq: m.PinCodeCallback(seq, code_id))
+            return checked_code(reply, code_id)
         self.session.computing(PIN_LOAD_LIMIT)  # the heartbeat thread speaks while it compiles
         try:
             with collector_paused():
-                loaded = load(code)
+                loaded = self.loader.load(code_id, fetch)
         finally:
             self.session.computed()
-        self.cache.put(code_id, loaded, len(code))
+        self.cache.put(code_id, loaded, loaded.size)
 
     # --- jobs ---------------------------------------------------------------------------------
 
@@ -196,13 +201,11 @@ class Worker:
         """
         loaded = self.cache.get(code_id)
         if loaded is None or not loaded.current(code_id):  # compiled under other versions: not a hit
-            reply = self.callback(job_id, lambda seq: m.CodeCallback(seq, index))
-            code = reply.code if isinstance(reply, m.CodeReply) else None
-            if code is None or p.code_id(code) != code_id:
-                raise errors.StateUnavailable(f"the broker has no valid module {code_id}")
+            def fetch() -> bytes:
+                return checked_code(self.callback(job_id, lambda seq: m.CodeCallback(seq, index)), code_id)
             with collector_paused():
-                loaded = load(code)
-            self.cache.put(code_id, loaded, len(code))
+                loaded = self.loader.load(code_id, fetch)
+            self.cache.put(code_id, loaded, loaded.size)
         return loaded
 
     def callback(self, job_id: bytes, question: Question) -> Reply:
@@ -226,6 +229,27 @@ PIN_REQUEST_ID = b"pin"
 
 PIN_LOAD_LIMIT = 300.0
 """Seconds a pinned module's compilation may take before the watchdog counts the worker as wedged."""
+
+
+def checked_code(reply: Reply, code_id: str) -> bytes:
+    """The module bytes of a CALLBACK reply, if they are ``code_id``'s (StateUnavailable otherwise)."""
+    code = reply.code if isinstance(reply, m.CodeReply) else None
+    if code is None or p.code_id(code) != code_id:
+        raise errors.StateUnavailable(f"the broker has no valid module {code_id}")
+    return code
+
+
+def disk_tier(config: WorkerConfig) -> DiskTier | None:
+    """The host's compiled-code cache the configuration names, or None (none named, or unusable: then
+    the worker compiles in memory, as without one; the CLI refuses an unsafe directory before starting)."""
+    if config.cache_dir is None:
+        return None
+    try:
+        directory = check_directory(Path(config.cache_dir), allow_loose=config.cache_dir_loose)
+    except CacheDirRefused as exc:
+        print(f"worker {os.getpid()}: no disk cache: {exc}", flush=True)
+        return None
+    return DiskTier.at(directory, config.cache_dir_bytes)
 
 
 def tune_allocator() -> None:

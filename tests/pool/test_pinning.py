@@ -19,7 +19,7 @@ from tests.pool.conftest import Pool, rebind, start_pool, unique
 from wasmpool.broker.blocks.state_root import compute_root
 from wasmpool.broker.state import SQLiteStore
 from wasmpool.cli import main as cli_main
-from wasmpool.client import Client
+from wasmpool.client import AsyncClient, Client
 from wasmpool.wire import errors
 from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.supervisor import start_workers
@@ -186,3 +186,14 @@ def test_pinning_leaves_the_state_root_and_the_sequence_alone(tmp_path: Path, to
                 reader.close()
     finally:
         pool.stop()
+
+
+@pytest.mark.asyncio
+async def test_the_async_client_pins_and_unpins(empty_pool: Pool, token_wasm: bytes) -> None:
+    async with AsyncClient(empty_pool.frontend) as client:
+        code_id = await client.deploy(unique(token_wasm))
+        assert (await client.pin(code_id)).pinned is True
+        assert (await client.stats())["pinned"] == [code_id]
+        assert (await client.unpin(code_id)).changed is True
+        with pytest.raises(errors.UnknownCode):
+            await client.pin("cd" * 32)

@@ -25,7 +25,7 @@ from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command, ErrorCode
 from wasmpool.worker.cache import ModuleCache
 from wasmpool.worker.config import WorkerConfig
-from wasmpool.worker.pinned import PinnedCache
+from wasmpool.worker.pinned import RETRY_AFTER, PinnedCache
 from wasmpool.worker.session import WorkerSession
 from wasmpool.worker.validate import module_error
 
@@ -215,7 +215,7 @@ def test_pinned_modules_never_count_against_the_lru() -> None:
     cache.put("y", "Y", 10)  # the LRU holds one entry: x goes
     assert [cache.get(k) for k in "abcxy"] == ["A", "B", "C", None, "Y"]
     assert (cache.hits, cache.misses, cache.pinned_hits) == (4, 1, 3)
-    assert sorted(cache.keys()) == ["a", "b", "c", "y"] and cache.pending() is None
+    assert sorted(cache.keys()) == ["a", "b", "c", "y"] and cache.pending(0.0) is None
 
 
 def test_unpinned_modules_fall_back_into_the_lru_and_pinning_takes_them_out_of_it() -> None:
@@ -223,18 +223,18 @@ def test_unpinned_modules_fall_back_into_the_lru_and_pinning_takes_them_out_of_i
     cache: PinnedCache[str] = PinnedCache(lru)
     cache.put("a", "A", 10)
     cache.want(["a", "b"])  # a moves over without a load; b is to be loaded
-    assert "a" not in lru and cache.loaded() == ["a"] and cache.pending() == "b"
+    assert "a" not in lru and cache.loaded() == ["a"] and cache.pending(0.0) == "b"
     cache.want([])
     assert lru.keys() == ["a"] and cache.loaded() == [] and cache.get("a") == "A"
 
 
-def test_a_module_that_failed_to_load_is_not_tried_again_until_the_set_changes() -> None:
+def test_a_module_that_failed_to_load_is_tried_again_later_or_when_the_set_changes() -> None:
     cache: PinnedCache[str] = PinnedCache(ModuleCache())
     cache.want(["a"])
-    cache.failed_to_load("a")
-    assert cache.pending() is None
+    cache.failed_to_load("a", 100.0)
+    assert cache.pending(100.0) is None and cache.pending(100.0 + RETRY_AFTER) == "a"
     cache.want(["a", "b"])
-    assert cache.pending() == "a"
+    assert cache.pending(100.0) == "a"
 
 
 class FakeClock:
