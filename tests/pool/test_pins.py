@@ -139,7 +139,7 @@ def test_a_call_on_a_pinned_module_goes_to_the_longest_idle_worker_not_the_one_c
     ready(h, b"w2", cache=[PROBE_ID])
     outs = h.call()
     assert [o.identity for o in outs if command(o) is Command.REQUEST] == [b"w2"]  # cache routing
-    h.final(b"w2", [o for o in outs if command(o) is Command.REQUEST][0].frames[2])
+    h.final(b"w2", next(o for o in outs if command(o) is Command.REQUEST).frames[2])
     ready(h, b"w3")
     pin(h, PROBE_ID)
     outs = h.call()
