@@ -70,14 +70,14 @@ __all__ = [
     "canonical", "f32_abs", "f32_add", "f32_ceil", "f32_convert_i32_s", "f32_convert_i32_u",
     "f32_convert_i64_s", "f32_convert_i64_u", "f32_copysign", "f32_demote_f64", "f32_div", "f32_eq",
     "f32_floor", "f32_from_bits", "f32_ge", "f32_gt", "f32_le", "f32_lt", "f32_max", "f32_min", "f32_mul",
-    "f32_ne", "f32_nearest", "f32_neg", "f32_reinterpret_i32", "f32_round", "f32_round_canonical",
-    "f32_sqrt", "f32_sub", "f32_to_bits", "f32_trunc", "f64_abs", "f64_add", "f64_ceil",
-    "f64_convert_i32_s", "f64_convert_i32_u", "f64_convert_i64_s", "f64_convert_i64_u", "f64_copysign",
-    "f64_div", "f64_eq", "f64_floor", "f64_from_bits", "f64_ge", "f64_gt", "f64_le", "f64_lt", "f64_max",
-    "f64_min", "f64_mul", "f64_ne", "f64_nearest", "f64_neg", "f64_promote_f32", "f64_reinterpret_i64",
-    "f64_sqrt", "f64_sub", "f64_to_bits", "f64_trunc", "f_ceil", "f_eq", "f_floor", "f_ge", "f_gt", "f_le",
-    "f_lt", "f_max", "f_min", "f_ne", "f_nearest", "f_trunc", "i32_reinterpret_f32", "i32_trunc_f32_s",
-    "i32_trunc_f32_u", "i32_trunc_f64_s", "i32_trunc_f64_u", "i32_trunc_sat_f32_s", "i32_trunc_sat_f32_u",
+    "f32_ne", "f32_nearest", "f32_neg", "f32_reinterpret_i32", "f32_round", "f32_sqrt", "f32_sub",
+    "f32_to_bits", "f32_trunc", "f64_abs", "f64_add", "f64_ceil", "f64_convert_i32_s", "f64_convert_i32_u",
+    "f64_convert_i64_s", "f64_convert_i64_u", "f64_copysign", "f64_div", "f64_eq", "f64_floor",
+    "f64_from_bits", "f64_ge", "f64_gt", "f64_le", "f64_lt", "f64_max", "f64_min", "f64_mul", "f64_ne",
+    "f64_nearest", "f64_neg", "f64_promote_f32", "f64_reinterpret_i64", "f64_sqrt", "f64_sub",
+    "f64_to_bits", "f64_trunc", "f_ceil", "f_eq", "f_floor", "f_ge", "f_gt", "f_le", "f_lt", "f_max",
+    "f_min", "f_ne", "f_nearest", "f_trunc", "i32_reinterpret_f32", "i32_trunc_f32_s", "i32_trunc_f32_u",
+    "i32_trunc_f64_s", "i32_trunc_f64_u", "i32_trunc_sat_f32_s", "i32_trunc_sat_f32_u",
     "i32_trunc_sat_f64_s", "i32_trunc_sat_f64_u", "i64_reinterpret_f64", "i64_trunc_f32_s",
     "i64_trunc_f32_u", "i64_trunc_f64_s", "i64_trunc_f64_u", "i64_trunc_sat_f32_s", "i64_trunc_sat_f32_u",
     "i64_trunc_sat_f64_s", "i64_trunc_sat_f64_u",
@@ -658,12 +658,6 @@ chain of them needs canonicalizing only where its value leaves the chain:
 def canonical(x: float) -> float:
     """``x``, or the positive canonical NaN if ``x`` is any NaN."""
     return x if x == x else CANONICAL_NAN
-
-
-def f32_round_canonical(x: float) -> float:
-    """:func:`f32_round` giving the canonical NaN for a NaN operand."""
-    r = f32_round(x)
-    return r if r == r else CANONICAL_NAN
 
 
 def _canonical_twin(helper: Callable[..., float]) -> Callable[..., float]:
