@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from ..compiler.signatures import signature_id
@@ -171,11 +172,18 @@ class Caller:
         return self._instance
 
 
-def host_raw(fn: Callable[..., Any], ftype: FuncType, caller: Caller | None, sig: int | None = None) -> RawFn:
-    """The raw callable running Python ``fn`` as a wasm function of type ``ftype`` (``sig``: its id)."""
-    to_public, convert = _host_shape(ftype, signature_id(ftype) if sig is None else sig)
+def host_entry(fn: Callable[..., Any], ftype: FuncType, sig: int, *, with_caller: bool) -> RawFn:
+    """The callable running Python ``fn`` as a wasm function of type ``ftype`` (signature id ``sig``).
 
-    def call(d: int, *args: Any) -> Any:
+    Without a caller it is the raw callable ``(d, *args)`` itself, which any
+    number of instances may share; with one it takes the instance's
+    :class:`Caller` first (``(caller, d, *args)``), so that each instance
+    binds it with one ``functools.partial`` instead of a new closure, and
+    the conversions are made once per function, not per instance.
+    """
+    to_public, convert = _host_shape(ftype, sig)
+
+    def call(caller: Caller | None, d: int, *args: Any) -> Any:
         state = _STATE
         saved = state.depth
         state.depth = d
@@ -192,7 +200,7 @@ def host_raw(fn: Callable[..., Any], ftype: FuncType, caller: Caller | None, sig
             state.depth = saved
         return convert(value)
 
-    return call
+    return call if with_caller else partial(call, None)
 
 
 _HOST_SHAPES: dict[int, tuple[list[Callable[[Any], Any]], Callable[[Any], Any]]] = {}

@@ -9,37 +9,50 @@ defines must fit the :class:`RuntimeLimits` each and together
 instance pays for its instantiation first (``runtime.setup_gas``), else
 GasExhausted.
 
+What depends on the module alone is worked out once per compiled module
+(``runtime.prepared``: import plans, the namespace template, function
+plans, initial global values, the memory and table images, the export
+map, the size checks per runtime limits); each instance copies or binds it.
+
 1. *Resolve imports* by (module, name) from a dict of dicts. Functions may be
    :class:`~.functions.Function` objects (exports of other instances, whose
    type must match exactly), :func:`~.functions.host` functions or plain
    callables (typed by the import); tables, memories and globals must be the
    runtime objects, matched by the spec's rules (limits subtyping against the
    object's current size and declared maximum, same element type, same value
-   type and mutability). Any mismatch is a :class:`LinkError`.
+   type and mutability). Any mismatch is a :class:`LinkError`. A function
+   value is checked once per import and value, then reused.
 2. *Compile* (unless given a :class:`~..compiler.CompiledModule` made by
    ``wasm.compile``, see ``runtime.compiled``, which must be the metered
    variant exactly when there is a gas limit; a plain ``Module`` is compiled
    for this one instance; modules with more than ``EAGER_CODE_BYTES`` of code
-   compile each function on its first call, through a stub) and *allocate*: functions (each function's code
-   object is executed in the instance's namespace, defining ``f{i}``),
-   globals (initializers may read
-   imported globals and take function references), tables and memories
-   (counted against the instance's :class:`~.budget.Budget`).
+   compile each function on its first call, through a stub) and *allocate*:
+   functions (one Python function per wasm function over its shared code
+   object, with the instance's namespace as globals), globals (initializers
+   may read imported globals and take function references), tables and
+   memories (counted against the instance's :class:`~.budget.Budget`).
 3. *Exports* are the same objects.
 4. *Element segments*, in order: active ones are copied into their table
    (out of bounds: a trap, earlier segments stay written), then dropped;
-   declarative ones are dropped. Then *data segments* the same way.
+   declarative ones are dropped. Then *data segments* the same way. When the
+   module alone decides their effect (constant offsets within the module's
+   own tables and memories), the prepared image is written as each table and
+   memory is made instead: the outcome is the same.
 5. The *start* function runs.
 
-The namespace holds, besides ``helpers.BASE_NAMESPACE``: ``f{i}`` (every
-function's raw callable, imported ones included), ``r{i}`` (the Function
-objects, for ``ref.func``), ``M``/``MEM`` (memory 0's bytearray and object),
-``t{i}``/``T{i}`` (table element lists and objects), ``gv{i}`` (values of
-immutable globals), ``gb{i}`` (mutable Global objects), ``E``/``D`` (element
-and data segments, emptied when dropped) and ``G`` (the gas meter). Metered
-functions are closures over the meter's cell (``GAS``, see ``runtime.gas``):
-each is built from its code object with the instance's namespace as globals
-and that cell as its closure.
+The namespace holds, besides ``helpers.BASE_NAMESPACE`` and the float
+constants of the code: ``f{i}`` (every function's raw callable, imported
+ones included), ``r{i}`` (the Function objects of the functions that can
+escape the module, for ``ref.func``), ``M``/``MEM`` (memory 0's bytearray and
+object), ``t{i}``/``T{i}`` (table element lists and objects), ``gv{i}``
+(values of immutable globals), ``gb{i}`` (mutable Global objects), ``E``/``D``
+(element and data segments, emptied when dropped) and ``G`` (the gas meter).
+Only escaping functions (exported, the start function, named by an element
+segment or a global initializer) get a :class:`~.functions.Function`
+object: the others are reached by ``call`` alone, and ``Instance.funcs``
+holds None for them. Metered functions are closures over the meter's cell
+(``GAS``, see ``runtime.gas``): each is built from its code object with the
+instance's namespace as globals and that cell as its closure.
 
 Those references make an instance a web of cycles (the namespace holds
 functions whose globals are the namespace), which only the cycle collector
@@ -52,6 +65,7 @@ when the exports are bound (no scan of the exports per host call).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from types import FunctionType
 from typing import Any
 
@@ -61,16 +75,17 @@ from ..module import Elem, Expr, Import, Module, SegmentMode
 from ..numeric_float import f32_from_bits, f64_from_bits
 from ..numeric_int import MASK32, MASK64
 from ..opcodes import Opcode
-from ..recursion import RUN_MARGIN, check_recursion
-from ..types import ExternKind, FuncType, GlobalType, Limits, MemType, TableType, ValType
+from ..recursion import check_recursion
+from ..types import ExternKind, GlobalType, Limits, MemType, TableType, ValType
 from .budget import Budget, memory_bytes, table_bytes
 from .compiled import check_limits, check_variant, compile_small
-from .functions import Caller, Function, HostFunc, RawFn, host_raw
+from .functions import Caller, Function, RawFn
 from .gas import GasMeter
 from .globals import Global
-from .helpers import BASE_NAMESPACE, memory_init, table_init
+from .helpers import memory_init, table_init
 from .limits import DEFAULT_RUNTIME_LIMITS, RuntimeLimits
 from .memory import Memory
+from .prepared import DYNAMIC, NULL, Prepared, Sized, confined, new_memory, new_table, prepared
 from .setup_gas import instantiation_charge
 from .table import Table
 
@@ -88,10 +103,9 @@ class Instance:
         self.limits = limits
         self.budget = Budget(limits.instance_bytes)
         self.host_memory: Memory | None = None  # what ``memory`` returns, found once at export time
-        self.ns: dict[str, Any] = dict(BASE_NAMESPACE)
+        self.ns: dict[str, Any] = {}  # the import bindings, then the whole namespace (see _build)
         self.meter = GasMeter(gas_limit)
-        self.ns["G"] = self.meter
-        self.funcs: list[Function] = []
+        self.funcs: list[Function | None] = []  # None: a function only ``call`` reaches (no object)
         self.tables: list[Table] = []
         self.memories: list[Memory] = []
         self.globals: list[Global] = []
@@ -123,7 +137,7 @@ class Instance:
         exit. Release only an instance nothing else links to.
         """
         for function in self.funcs:
-            if function.instance is self:
+            if function is not None and function.instance is self:
                 function.fn = _released
                 function.instance = None
         self.ns.clear()
@@ -175,22 +189,6 @@ def _import_name(imp: Import) -> str:
     return f"{imp.module!r}.{imp.name!r}"
 
 
-def _link_func(inst: Instance, imp: Import, value: Any, ftype: FuncType, caller: Caller,
-               sig: int) -> Function:
-    limits = inst.limits
-    if isinstance(value, Function):
-        if value.type != ftype:
-            raise LinkError(f"import {_import_name(imp)}: function type {value.type} does not match {ftype}")
-        return value
-    if isinstance(value, HostFunc):
-        fn = host_raw(value.fn, ftype, caller if value.caller else None, sig)
-    elif callable(value) and not isinstance(value, Table | Memory | Global):
-        fn = host_raw(value, ftype, None, sig)
-    else:
-        raise LinkError(f"import {_import_name(imp)}: expected a function, got {type(value).__name__}")
-    return Function(ftype, fn, limits.stack_units, limits.host_reentry, inst, sig)
-
-
 def _link_table(imp: Import, value: Any, declared: TableType) -> Table:
     if not isinstance(value, Table):
         raise LinkError(f"import {_import_name(imp)}: expected a table, got {type(value).__name__}")
@@ -219,24 +217,60 @@ def _link_global(imp: Import, value: Any, declared: GlobalType) -> Global:
     return value
 
 
-def _resolve_imports(inst: Instance, imports: Mapping[str, Mapping[str, Any]], caller: Caller,
-                     signatures: list[int]) -> None:
-    module = inst.module
-    for imp in module.imports:
-        value = _lookup(imports, imp)
-        if imp.kind == ExternKind.FUNC:
-            assert isinstance(imp.desc, int)
-            inst.funcs.append(_link_func(inst, imp, value, module.types[imp.desc], caller,
-                                         signatures[imp.desc]))
-        elif imp.kind == ExternKind.TABLE:
-            assert isinstance(imp.desc, TableType)
-            inst.tables.append(_link_table(imp, value, imp.desc))
-        elif imp.kind == ExternKind.MEMORY:
-            assert isinstance(imp.desc, MemType)
-            inst.memories.append(_link_memory(imp, value, imp.desc))
+def _resolve_imports(inst: Instance, prep: Prepared, sized: Sized,
+                     imports: Mapping[str, Mapping[str, Any]]) -> None:
+    """Link every import; function imports put their raw callable (and Function) into ``inst.ns``."""
+    ns, funcs = inst.ns, inst.funcs
+    caller: Caller | None = None
+    source: Any = None
+    source_name = None
+    for plan in prep.imports:
+        imp = plan.imp
+        if imp.module != source_name:  # consecutive imports from one module: one lookup
+            source_name, source = imp.module, imports.get(imp.module)
+        try:
+            value = source[imp.name]
+        except (KeyError, TypeError):
+            value = _lookup(imports, imp)  # raises the LinkError saying what is missing
+        if plan.kind == _FUNC:
+            seen = plan.seen
+            binding = seen[1] if seen is not None and seen[0] is value else plan.bind(value)
+            function, entry, shared = binding
+            if function is not None:
+                raw = function.fn
+            else:
+                if entry is not None:
+                    if caller is None:
+                        caller = Caller(inst)
+                    raw = partial(entry, caller)
+                else:
+                    assert shared is not None
+                    raw = shared
+                if plan.escaped:
+                    assert plan.ftype is not None
+                    function = Function(plan.ftype, raw, sized.stack_units, sized.reentry, inst, plan.sig)
+            if function is not None:
+                ns[plan.ref] = function
+            ns[plan.name] = raw
+            funcs.append(function)
         else:
-            assert isinstance(imp.desc, GlobalType)
-            inst.globals.append(_link_global(imp, value, imp.desc))
+            _link_other(inst, imp, value)
+
+
+def _link_other(inst: Instance, imp: Import, value: Any) -> None:
+    """Link a table, memory or global import."""
+    if imp.kind == ExternKind.TABLE:
+        assert isinstance(imp.desc, TableType)
+        inst.tables.append(_link_table(imp, value, imp.desc))
+    elif imp.kind == ExternKind.MEMORY:
+        assert isinstance(imp.desc, MemType)
+        inst.memories.append(_link_memory(imp, value, imp.desc))
+    else:
+        assert isinstance(imp.desc, GlobalType)
+        inst.globals.append(_link_global(imp, value, imp.desc))
+
+
+_FUNC = ExternKind.FUNC
 
 
 # ---------------------------------------------------------------- allocation
@@ -269,22 +303,26 @@ def eval_const(inst: Instance, expr: Expr) -> Any:
     return value
 
 
-def _define_functions(inst: Instance, compiled: CompiledModule) -> None:
-    """Bind every function's raw callable as ``f{i}``: compiled ones directly, the rest as stubs."""
-    module, ns, limits = inst.module, inst.ns, inst.limits
-    raw_names, ref_names = compiled.names()
-    for index, func in enumerate(inst.funcs):
-        ns[raw_names[index]] = func.fn
-    first = len(inst.funcs)
-    for defined, code in enumerate(module.funcs):
-        index = first + defined
-        ready = compiled.codes.get(index)
-        fn = _install(inst, compiled, index) if ready is not None else _stub(inst, compiled, index)
-        ns[raw_names[index]] = fn
-        inst.funcs.append(Function(module.types[code.type_index], fn, limits.stack_units,
-                                   limits.host_reentry, inst, compiled.signatures[code.type_index]))
-    for index, function in enumerate(inst.funcs):
-        ns[ref_names[index]] = function
+def _define_functions(inst: Instance, prep: Prepared, sized: Sized, compiled: CompiledModule) -> None:
+    """Bind every defined function as ``f{i}`` (and ``r{i}`` when it escapes): compiled ones, else stubs."""
+    ns, funcs, codes = inst.ns, inst.funcs, compiled.codes
+    cell = (inst.meter.cell,)
+    units, reentry = sized.stack_units, sized.reentry
+    for plan in prep.functions:
+        code = plan.code
+        if code is not None:
+            fn: RawFn = FunctionType(code, ns, plan.name, None, cell if plan.closes else None)
+        elif plan.index in codes:  # compiled since the template was made (a lazily compiled module)
+            fn = _install(inst, compiled, plan.index)
+        else:
+            fn = _stub(inst, compiled, plan.index)
+        ns[plan.name] = fn
+        if plan.escaped:
+            function = Function(plan.ftype, fn, units, reentry, inst, plan.sig)
+            ns[plan.ref] = function
+            funcs.append(function)
+        else:
+            funcs.append(None)
 
 
 def _install(inst: Instance, compiled: CompiledModule, index: int) -> RawFn:
@@ -295,7 +333,9 @@ def _install(inst: Instance, compiled: CompiledModule, index: int) -> RawFn:
     fn: RawFn = FunctionType(code, inst.ns, code.co_name, None, closure)
     inst.ns[code.co_name] = fn
     if index < len(inst.funcs):
-        inst.funcs[index].fn = fn
+        function = inst.funcs[index]
+        if function is not None:
+            function.fn = fn
     return fn
 
 
@@ -333,46 +373,40 @@ def check_sizes(module: Module, limits: RuntimeLimits) -> None:
                         f"{limits.instance_bytes}")
 
 
-def _allocate(inst: Instance) -> None:
-    module, ns, limits = inst.module, inst.ns, inst.limits
-    for definition in module.globals:
-        inst.globals.append(Global.of_runtime(definition.type, eval_const(inst, definition.init)))
-    for table_type in module.tables:
-        lim = table_type.limits
-        inst.tables.append(Table(lim.min, lim.max, table_type.elem, limit_elements=limits.table_elements,
-                                 budget=inst.budget))
-    for mem_type in module.mems:
-        lim = mem_type.limits
-        inst.memories.append(Memory(lim.min, lim.max, limit_pages=limits.memory_pages, budget=inst.budget))
-    for index, glob in enumerate(inst.globals):
-        if glob.type.mutable:
-            ns[f"gb{index}"] = glob
-        else:
-            ns[f"gv{index}"] = glob.v
-    for index, table in enumerate(inst.tables):
-        ns[f"t{index}"] = table.elems
-        ns[f"T{index}"] = table
+def _allocate(inst: Instance, prep: Prepared, sized: Sized) -> None:
+    """Globals, then the module's own tables and memories (with their prepared image, if any)."""
+    ns, globals_ = inst.ns, inst.globals
+    for gtype, init, value in prep.globals:
+        if value is DYNAMIC:
+            globals_.append(Global.of_runtime(gtype, eval_const(inst, init)))
+        elif gtype.mutable:
+            globals_.append(Global.of_runtime(gtype, value))
+        else:  # immutable and constant: one object for all instances, its value already in the template
+            globals_.append(value)
+    for index, name in prep.global_names:
+        glob = globals_[index]
+        ns[name] = glob if glob.type.mutable else glob.v
+    budget, image, funcs = inst.budget, prep.image, inst.funcs
+    budget.used += prep.initial_bytes  # checked against the limits before anything was done
+    for defined, table_type in enumerate(prep.module.tables):
+        writes = image.table_writes[defined] if image is not None else []
+        inst.tables.append(new_table(table_type, sized.table_caps[defined], budget, writes, funcs))
+    for defined, mem_type in enumerate(prep.module.mems):
+        writes_m = image.memory_writes[defined] if image is not None else []
+        inst.memories.append(new_memory(mem_type, sized.memory_caps[defined], budget, writes_m))
+    for (elems_name, table_name), table in zip(prep.table_names, inst.tables, strict=True):
+        ns[elems_name] = table.elems
+        ns[table_name] = table
     if inst.memories:
         ns["MEM"] = inst.memories[0]
         ns["M"] = inst.memories[0].data
 
 
-_EXPORT_SPACES = {
-    ExternKind.FUNC: "funcs",
-    ExternKind.TABLE: "tables",
-    ExternKind.MEMORY: "memories",
-    ExternKind.GLOBAL: "globals",
-}
-
-
-def _exports(inst: Instance) -> None:
-    spaces: dict[int, list[Any]] = {int(kind): getattr(inst, name) for kind, name in _EXPORT_SPACES.items()}
-    exports = inst.exports
-    for export in inst.module.exports:
-        exports[export.name] = spaces[export.kind][export.index]
-    memory_kind = ExternKind.MEMORY  # host functions' memory: the first exported one, else memory 0
-    exported = (inst.memories[e.index] for e in inst.module.exports if e.kind == memory_kind)
-    inst.host_memory = next(exported, inst.memories[0] if inst.memories else None)
+def _exports(inst: Instance, prep: Prepared) -> None:
+    spaces: tuple[list[Any], ...] = (inst.funcs, inst.tables, inst.memories, inst.globals)  # ExternKind order
+    inst.exports = {name: spaces[kind][index] for name, kind, index in prep.exports}
+    if prep.host_memory is not None:  # host functions' memory: the first exported one, else memory 0
+        inst.host_memory = inst.memories[prep.host_memory]
 
 
 # ---------------------------------------------------------------- initialization
@@ -385,8 +419,16 @@ def _elem_values(inst: Instance, elem: Elem) -> list[Any]:
             for expr in elem.init]
 
 
-def _initialize(inst: Instance) -> None:
-    module, ns = inst.module, inst.ns
+def _initialize(inst: Instance, prep: Prepared) -> None:
+    """The segments: from the prepared image when there is one, else evaluated and applied in order."""
+    ns, image = inst.ns, prep.image
+    if image is not None:  # the tables and memories hold their image already
+        funcs = inst.funcs
+        ns["E"] = [() if items is None else [None if i == NULL else funcs[i] for i in items]
+                   for items in image.elems]
+        ns["D"] = list(image.datas)
+        return
+    module = inst.module
     segments: list[Any] = [_elem_values(inst, elem) for elem in module.elems]
     ns["E"] = segments
     ns["D"] = [data.init for data in module.datas]
@@ -429,7 +471,7 @@ def instantiate(source: Module | CompiledModule, imports: Mapping[str, Mapping[s
     try:
         _build(inst, imports or {}, compiled, canonical_nans)
     except BaseException:
-        if _confined(module):  # nothing of it can be reachable: free it at once (it holds cycles)
+        if confined(module):  # nothing of it can be reachable: free it at once (it holds cycles)
             inst.release()
         raise
     return inst
@@ -455,40 +497,38 @@ def _charge_instantiation(inst: Instance, compiled: CompiledModule | None) -> No
         raise GasExhausted(f"instantiation costs {price} gas, over the limit of {meter.limit}")
 
 
-def _confined(module: Module) -> bool:
-    """Whether none of an instance's functions can be reachable from outside if instantiation fails.
-
-    They escape only through imports: a table or a global they are written
-    into, or a function taking a reference. (A failed instance's writes stay.)
-    """
-    for imp in module.imports:
-        if imp.kind in (ExternKind.TABLE, ExternKind.GLOBAL):
-            return False
-        takes_refs = imp.kind == ExternKind.FUNC and isinstance(imp.desc, int) and any(
-            t.is_ref for t in module.types[imp.desc].params)
-        if takes_refs:
-            return False
-    return True
-
-
 def _build(inst: Instance, imports: Mapping[str, Mapping[str, Any]], compiled: CompiledModule | None,
            canonical_nans: bool = False) -> None:
     module, limits = inst.module, inst.limits
-    check_sizes(module, limits)  # before anything is allocated
-    _charge_instantiation(inst, compiled)  # before any work is done
     if compiled is None:  # this instance's own compilation
+        check_sizes(module, limits)  # before anything is allocated
+        _charge_instantiation(inst, None)  # before any work is done
         compiled = CompiledModule(module, inst.meter.limit is not None, limits.max_registers, canonical_nans)
+        prep = prepared(compiled)
+        sized = prep.sized_for(limits, check_sizes)
     else:
-        check_limits(compiled, limits)
-    _resolve_imports(inst, imports, Caller(inst), compiled.signatures)
+        prep = prepared(compiled)
+        sized = prep.sized_for(limits, check_sizes)  # before anything is allocated
+        _charge_instantiation(inst, compiled)  # before any work is done
+        if not sized.registers_checked:
+            check_limits(compiled, limits)
+            sized.registers_checked = True
+    _resolve_imports(inst, prep, sized, imports)
     compile_small(compiled)  # small modules: every compile error surfaces here (a no-op once compiled)
-    check_recursion(limits.call_depth + RUN_MARGIN, f"running calls {limits.call_depth} deep")
-    _define_functions(inst, compiled)
-    _allocate(inst)
-    _exports(inst)
-    _initialize(inst)
+    check_recursion(sized.depth_needed, sized.depth_reason)
+    prep.code(compiled)
+    ns = prep.ns.copy()  # the template, then what linking bound
+    ns.update(inst.ns)
+    ns["G"] = inst.meter
+    inst.ns = ns
+    _define_functions(inst, prep, sized, compiled)
+    _allocate(inst, prep, sized)
+    _exports(inst, prep)
+    _initialize(inst, prep)
     if module.start is not None:
-        inst.funcs[module.start].invoke(())
+        start = inst.funcs[module.start]
+        assert start is not None  # the start function escapes: it has its Function
+        start.invoke(())
 
 
 __all__ = ["Instance", "RuntimeLimits", "ValType", "eval_const", "instantiate"]

@@ -37,6 +37,20 @@ class Memory:
         self.budget = budget
         self.data = bytearray(min_pages * PAGE_SIZE)
 
+    @classmethod
+    def checked(cls, data: bytearray, max_pages: int | None, cap: int, budget: Budget | None) -> Memory:
+        """A memory around ``data`` whose limits were checked and whose pages were taken from ``budget``.
+
+        Instantiation checks a module's memories once per compiled module and
+        runtime limits (see ``runtime.prepared``), not once per instance.
+        """
+        memory = cls.__new__(cls)
+        memory.max = max_pages
+        memory.cap = cap
+        memory.budget = budget
+        memory.data = data
+        return memory
+
     @property
     def size(self) -> int:
         """Current size in pages."""

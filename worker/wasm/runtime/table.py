@@ -41,6 +41,22 @@ class Table:
         self.budget = budget
         self.elems: list[Any] = [TO_RUNTIME[self.elem](init)] * min
 
+    @classmethod
+    def checked(cls, elems: list[Any], elem: ValType, max: int | None, cap: int,
+                budget: Budget | None) -> Table:
+        """A table around ``elems`` whose limits were checked and whose elements were taken from ``budget``.
+
+        Instantiation checks a module's tables once per compiled module and
+        runtime limits (see ``runtime.prepared``), not once per instance.
+        """
+        table = cls.__new__(cls)
+        table.elem = elem
+        table.max = max
+        table.cap = cap
+        table.budget = budget
+        table.elems = elems
+        return table
+
     @property
     def size(self) -> int:
         return len(self.elems)
