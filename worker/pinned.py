@@ -99,6 +99,8 @@ class PinnedCache(Generic[V]):
 
     def pending(self, now: float) -> str | None:
         """A pinned module to load now (fetch and compile), or None: all loaded, or failed a while ago."""
+        if len(self.pinned) == len(self.wanted):  # all loaded (the pinned map holds wanted keys only)
+            return None
         return next((key for key in sorted(self.wanted) if key not in self.pinned
                      and self.failed.get(key, now) <= now), None)
 

@@ -8,6 +8,7 @@ into the LRU when unpinned, and never touches contract state.
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,9 +16,11 @@ from typing import Any
 
 import pytest
 
-from tests.pool.conftest import Pool, rebind, start_pool, unique
+from tests.pool.conftest import TEST_CONFIG, Pool, rebind, start_pool, unique
 from wasmpool.broker.blocks.state_root import compute_root
+from wasmpool.broker.config import BrokerConfig
 from wasmpool.broker.state import SQLiteStore
+from wasmpool.cli import broker as broker_command
 from wasmpool.cli import main as cli_main
 from wasmpool.client import AsyncClient, Client
 from wasmpool.wire import errors
@@ -197,3 +200,39 @@ async def test_the_async_client_pins_and_unpins(empty_pool: Pool, token_wasm: by
         assert (await client.unpin(code_id)).changed is True
         with pytest.raises(errors.UnknownCode):
             await client.pin("cd" * 32)
+
+
+def test_the_broker_pins_what_it_is_started_with(tmp_path: Path, token_wasm: bytes) -> None:
+    db = tmp_path / "state.db"
+    first = start_pool(db, workers=0)
+    try:
+        with first.client() as client:
+            code_id = str(client.deploy(unique(token_wasm)))
+    finally:
+        first.stop()
+    with pytest.raises(errors.UnknownCode):  # refused at start, as the command line reports it
+        start_pool(db, workers=0, config=BrokerConfig(limits=TEST_CONFIG.limits, pinned=("ef" * 32,)))
+    second = start_pool(db, workers=1, config=BrokerConfig(limits=TEST_CONFIG.limits, pinned=(code_id,)))
+    try:
+        with second.client() as client:
+            wait_until(client, all_loaded(1))
+            assert client.stats()["pinned"] == [code_id]
+            assert client.call(code_id, "total_supply").ok and fetches(client.stats()) == 0
+    finally:
+        second.stop()
+    reader = SQLiteStore(db)
+    try:
+        assert reader.pins() == {code_id}  # recorded: a later start without --pin still pins it
+    finally:
+        reader.close()
+
+
+def test_the_broker_command_takes_repeated_pins() -> None:
+    parser = argparse.ArgumentParser()
+    broker_command.configure(parser)
+    first, second = "12" * 32, "34" * 32
+    config = broker_command.broker_config(parser.parse_args(["--pin", first, "--pin", second]))
+    assert config.pinned == (first, second)
+    assert broker_command.broker_config(parser.parse_args([])).pinned == ()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--pin", "not-hex"])
