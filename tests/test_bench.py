@@ -48,9 +48,10 @@ def wasmpool(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, 
 # The programs on each engine
 
 
+@pytest.mark.parametrize("engine", ["wasmpool", "canonical"])
 @pytest.mark.parametrize("bench", BENCH_PARAMS)
-def test_our_engine_matches_the_python_version(bench: Any) -> None:
-    loaded = engine_or_skip("wasmpool").load(bench)
+def test_our_engine_matches_the_python_version(bench: Any, engine: str) -> None:
+    loaded = engine_or_skip(engine).load(bench)
     expected = bench.python(bench.quick_size)
     assert loaded.run(bench.quick_size) == expected
     assert loaded.run(bench.quick_size) == expected, "run(n) must not depend on an earlier call"

@@ -1,0 +1,132 @@
+"""What canonical NaNs cost where float values are seen: kernels timed with and without the option.
+
+The engine's ``canonical_nans`` option checks a float value for NaN only
+where it leaves arithmetic (stored to memory, passed to a call, returned,
+used by a bit operation...), not inside chains of arithmetic nor in locals
+that only arithmetic writes (see ``worker/wasm/compiler/nans.py``). The
+mandelbrot benchmarks of ``wasmpool bench`` keep everything in locals and so
+pay nothing; these kernels, built with
+:class:`wasmpool.wasm.builder.ModuleBuilder`, show the other cases, each
+``f64`` and ``f32``:
+
+- ``locals``:  ``x = x * a + b`` in a loop, the result returned once (no check in the loop);
+- ``memory``:  ``m[i] = m[i] * a + b`` over an array (one check per element stored);
+- ``calls``:   ``x = f(x)`` with ``f(y) = y * a + b`` (checks at each argument and return);
+- ``sign``:    ``x = abs(x * a) - b`` (a bit operation between arithmetic: one check per step).
+
+Each kernel runs unmetered with the engine's default semantics (``ours``) and
+with canonical NaNs (``canonical``); samples interleave round by round so that
+machine noise hits both alike, and the table shows the median time per call
+and the ratio canonical/ours.
+
+Run: ``python bench/engine/nan_cost.py [--repeat 7] [--n 20000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import wasmpool.wasm as wasm
+from wasmpool.wasm.builder import Instruction, ModuleBuilder
+from wasmpool.wasm.opcodes import Opcode as O
+
+MIN_SAMPLE_SECONDS = 0.05  # a sample: back-to-back calls for at least this long
+
+# Per float type: (const, mul, add, sub, abs, load, store, element size in bytes, bits of 1.0)
+OPS: dict[str, tuple[O, O, O, O, O, O, O, int, int]] = {
+    "f64": (O.F64_CONST, O.F64_MUL, O.F64_ADD, O.F64_SUB, O.F64_ABS, O.F64_LOAD, O.F64_STORE, 8,
+            0x3FF0_0000_0000_0000),
+    "f32": (O.F32_CONST, O.F32_MUL, O.F32_ADD, O.F32_SUB, O.F32_ABS, O.F32_LOAD, O.F32_STORE, 4, 0x3F80_0000),
+}
+HALF = {"f64": 0x3FE0_0000_0000_0000, "f32": 0x3F00_0000}  # 0.5: keeps every kernel's values bounded
+
+
+def _counted_loop(body: list[Instruction], counter: int) -> list[Instruction]:
+    """``body`` run ``l0`` times (``counter`` is a spare i32 local)."""
+    return [
+        (O.LOCAL_GET, 0), (O.LOCAL_SET, counter),
+        (O.BLOCK, None), (O.LOOP, None),
+        (O.LOCAL_GET, counter), O.I32_EQZ, (O.BR_IF, 1),
+        *body,
+        (O.LOCAL_GET, counter), (O.I32_CONST, 1), O.I32_SUB, (O.LOCAL_SET, counter),
+        (O.BR, 0), O.END, O.END,
+    ]
+
+
+def kernel_module(t: str) -> bytes:
+    """One module exporting every kernel for float type ``t``; each takes ``n`` and returns a float."""
+    const, mul, add, sub, abs_, load, store, size, one = OPS[t]
+    half = HALF[t]
+    b = ModuleBuilder()
+    b.memory(4)
+    x = 2  # locals: l0 = n (param), l1 = counter, l2 = x (t), l3 = address
+    step = [(O.LOCAL_GET, x), (const, half), mul, (const, half), add, (O.LOCAL_SET, x)]
+    b.func(["i32"], [t], [*_counted_loop(step, 1), (O.LOCAL_GET, x)], locals=["i32", t], export="locals")
+    address = [(O.LOCAL_GET, 1), (O.I32_CONST, 1023), O.I32_AND, (O.I32_CONST, size), O.I32_MUL]
+    element = [*address, *address, (load, (2, 0)), (const, half), mul, (const, one), add, (store, (2, 0))]
+    b.func(["i32"], [t], [*_counted_loop(element, 1), (O.I32_CONST, 0), (load, (2, 0))], locals=["i32", t],
+           export="memory")
+    affine = b.func([t], [t], [(O.LOCAL_GET, 0), (const, half), mul, (const, half), add])
+    called = [(O.LOCAL_GET, x), (O.CALL, affine), (O.LOCAL_SET, x)]
+    b.func(["i32"], [t], [*_counted_loop(called, 1), (O.LOCAL_GET, x)], locals=["i32", t], export="calls")
+    signed = [(O.LOCAL_GET, x), (const, half), mul, abs_, (const, half), sub, (O.LOCAL_SET, x)]
+    b.func(["i32"], [t], [*_counted_loop(signed, 1), (O.LOCAL_GET, x)], locals=["i32", t], export="sign")
+    return b.build()
+
+
+KERNELS = ("locals", "memory", "calls", "sign")
+
+
+def _sample(call: Callable[[], Any]) -> float:
+    """Seconds per call over at least ``MIN_SAMPLE_SECONDS`` of back-to-back calls."""
+    calls, start = 0, time.perf_counter()
+    while True:
+        call()
+        calls += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= MIN_SAMPLE_SECONDS:
+            return elapsed / calls
+
+
+def measure(t: str, n: int, repeat: int) -> dict[str, tuple[float, float]]:
+    """Per kernel: (median seconds per call without the option, with it)."""
+    module = wasm.decode(kernel_module(t))
+    plain = wasm.instantiate(wasm.compile(module, metered=False))
+    canon = wasm.instantiate(wasm.compile(module, metered=False, canonical_nans=True), canonical_nans=True)
+    out = {}
+    for name in KERNELS:
+        ours, theirs = plain.exports[name], canon.exports[name]
+        if ours.call_raw([n]) != theirs.call_raw([n]):
+            raise SystemExit(f"{t} {name}: the two variants disagree on a result without NaNs")
+        times: tuple[list[float], list[float]] = ([], [])
+        for _ in range(repeat):  # interleaved rounds
+            times[0].append(_sample(lambda f=ours: f.call_raw([n])))
+            times[1].append(_sample(lambda f=theirs: f.call_raw([n])))
+        out[name] = (statistics.median(times[0]), statistics.median(times[1]))
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7, help="interleaved samples per variant")
+    parser.add_argument("--n", type=int, default=20_000, help="loop iterations per call")
+    args = parser.parse_args(argv)
+    wasm.prepare_process()
+    print(f"{'kernel':<12} {'ours':>10} {'canonical':>10} {'canonical/ours':>15}")
+    for t in ("f64", "f32"):
+        for name, (ours, canon) in measure(t, args.n, args.repeat).items():
+            print(f"{t + ' ' + name:<12} {ours * 1e3:>8.2f}ms {canon * 1e3:>8.2f}ms {canon / ours:>14.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
