@@ -20,6 +20,7 @@ import math
 import random
 import struct
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -538,3 +539,22 @@ def test_random_programs_agree_with_the_reference_bit_for_bit(seed: int, functio
             found = diff_runs("canonical", expected, _run_canonical_engine(module, generated, gas), generated)
             assert not found, f"generate_module({seed}, {profile!r}, {functions}), gas {gas}:\n" + "\n".join(
                 str(m) for m in found[:10])
+
+
+@pytest.mark.parametrize("bench", ["mandelbrot_f32", "mandelbrot_f64"])
+def test_the_float_benchmarks_iterations_hold_no_nan_check(bench: str) -> None:
+    """The benchmarks keep their running values in raw locals: one NaN check, once per pixel, not per step.
+
+    Why the option costs nothing measurable there (``wasmpool bench --engines
+    wasmpool,canonical``); a compiler change that puts checks back into these
+    loops makes them slower, and fails here first.
+    """
+    data = (Path(__file__).resolve().parents[2] / "bench" / "engine" / f"{bench}.wasm").read_bytes()
+    module = wasm.decode(data)
+    for index in range(module.num_imported_funcs, module.num_imported_funcs + len(module.funcs)):
+        plain = compiler.render_python(module, index).splitlines()
+        canonical = compiler.render_python(module, index, canonical_nans=True).splitlines()
+        assert len(plain) == len(canonical)
+        changed = [c for p, c in zip(plain, canonical, strict=True) if p != c]
+        assert all(CANONICAL_NAN_NAME in line for line in changed)
+        assert len(changed) <= 1, "\n".join(changed)  # where the final value meets abs(), per pixel
