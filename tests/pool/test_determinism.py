@@ -1,0 +1,433 @@
+"""Nothing but a call's inputs decides its result: the same bytes from every pool that runs it.
+
+One fixed sequence (:func:`play`) runs on fresh brokers with fresh stores:
+deploys, ordinary calls, a block of many kinds of calls, more ordinary
+calls reading what the block wrote, and the state root at the end. The
+contracts are the examples (token, counter), the probe (host calls, logs,
+context, traps, reverts, out of gas) and the mixer (hundreds of keys per
+call, reads of keys earlier calls wrote, float results kept as bits).
+
+Every reply body is recorded as canonical msgpack (map order as received,
+so an order taken from a hash table would show), and so are the rows the
+SQLite store committed. Each run must equal the reference run byte for
+byte, whatever differs between them:
+
+- ``PYTHONHASHSEED`` of the broker and of the worker processes (``0``,
+  ``1``, ``random``, ...), each a separate ``wasmpool`` command
+  (``tests/pool/nodes.py``);
+- 1, 2 or 4 worker processes;
+- a cold module cache (workers that never ran the contracts) or a warm one
+  (the same worker processes, after the whole sequence ran through another
+  broker on another store): gas does not depend on the cache;
+- a worker process killed with SIGKILL mid-sequence and replaced by its
+  supervisor;
+- the store: SQLite or memory (the same state root).
+
+Processes are stopped as soon as their configuration's runs are recorded,
+so at most one configuration's processes run at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import struct
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+
+from tests.pool.conftest import EXAMPLES, FIXTURES
+from tests.pool.nodes import BrokerCommand, Command, environment_of, start_broker, start_workers, worker_pids
+from wasmpool import wasm
+from wasmpool.client import Client, block_body, call_body
+from wasmpool.wire.protocol import Op, Status
+from wasmpool.wire.receipts import DEFAULT_GAS_LIMIT, BlockCall, encode
+from wasmpool.worker.host import CallContext, CallState, Host
+from wasmpool.worker.modules import load
+
+pytestmark = pytest.mark.timeout(300)
+
+MODULES = {"token": EXAMPLES / "token.wasm", "counter": EXAMPLES / "counter.wasm",
+           "probe": FIXTURES / "probe.wasm", "mixer": FIXTURES / "mixer.wasm"}
+OWNER = b"own"
+CONTEXT = {"caller": b"carol", "height": 7, "time": 1_700_000_000}
+NOT_RESULTS = ("attempts",)  # how many executions a call took: the pool's work, not the call's result
+BLOCK_TIMEOUT = 120.0
+WARM_UP = 20  # runs of one compiled function: CPython specializes a code object's bytecode after about 8
+
+
+def bits(value: float) -> int:
+    """The bits of a float64 as the signed i64 a contract's argument takes."""
+    signed: int = struct.unpack("<q", struct.pack("<d", value))[0]
+    return signed
+
+
+def raw(pattern: int) -> int:
+    """A 64-bit pattern (a NaN with a payload) as a signed i64."""
+    signed: int = struct.unpack("<q", pattern.to_bytes(8, "little"))[0]
+    return signed
+
+
+INF = float("inf")
+TWO_NANS = (raw(0x7FF8000000000BAD), raw(0xFFF800000000BEEF))  # two quiet NaNs: whose payload wins
+FLOAT_PAIRS = [  # operands of mixer.floats, as bits: NaNs made by arithmetic, NaN payloads, subnormals
+    (bits(0.0), bits(INF)),  # 0 * inf: the NaN whose sign differs between CPUs
+    (raw(0xFFF4000000000123), bits(1.5)),  # a negative signalling NaN with a payload
+    TWO_NANS,
+    (bits(-1.0), bits(2.0)),  # sqrt of a negative number
+    (1, bits(3.0)),  # the smallest subnormal
+    (bits(1e308), bits(-1e308)),  # overflow to infinities
+    (bits(-0.0), bits(0.0)),  # signed zeros through min and max
+    (bits(2.5), bits(-INF)),  # nearest rounds half to even; inf - -inf
+]
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A call of the sequence, naming its contract (code ids are known once deployed)."""
+
+    contract: str
+    function: str
+    args: tuple[int, ...] = ()
+    input: bytes = b""
+    context: Mapping[str, Any] = field(default_factory=dict)
+    gas: int | None = None
+    op: Op = Op.CALL
+
+    def block_call(self, ids: Mapping[str, str]) -> BlockCall:
+        return BlockCall(ids[self.contract], self.function, self.args, self.input, dict(self.context),
+                         DEFAULT_GAS_LIMIT if self.gas is None else self.gas)
+
+    def body(self, ids: Mapping[str, str]) -> dict[str, Any]:
+        return call_body(self.op, ids[self.contract], self.function, list(self.args), self.input,
+                         dict(self.context) or None, self.gas, None)
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.contract}.{self.function}{self.args} {self.input!r}"
+
+
+def by(caller: bytes) -> dict[str, Any]:
+    return {"caller": caller}
+
+
+BEFORE = [  # ordinary calls before the block: token and counter only, so the block is the mixer's first use
+    Spec("token", "mint", input=OWNER + b" 1000", context=by(OWNER)),  # the first minter owns the token
+    Spec("token", "mint", input=b"a1 100", context=by(OWNER)),
+    Spec("token", "transfer", input=b"a2 10", context=by(OWNER)),
+    Spec("counter", "increment"),
+    Spec("counter", "increment"),
+]
+BLOCK = [
+    Spec("mixer", "scatter", (150,), b"alpha"),
+    Spec("token", "transfer", input=b"a1 50", context=by(OWNER)),
+    Spec("mixer", "scatter", (60,), b"beta"),
+    Spec("mixer", "gather", (160,), b"alpha"),  # 150 keys written by the first call, 10 absent
+    Spec("token", "transfer", input=b"a3 5", context=by(b"a1")),
+    Spec("token", "transfer", input=b"a1 500", context=by(b"a2")),  # insufficient balance: reverted
+    Spec("token", "mint", input=b"a4 7", context=by(b"eve")),  # not the owner: reverted
+    Spec("counter", "increment"),
+    Spec("counter", "increment"),
+    Spec("counter", "get"),
+    *[Spec("mixer", "floats", pair, b"float-%d" % index) for index, pair in enumerate(FLOAT_PAIRS)],
+    Spec("probe", "logs"),
+    Spec("probe", "whoami", context=CONTEXT),
+    Spec("probe", "height", context=CONTEXT),
+    Spec("probe", "time", context=CONTEXT),
+    Spec("probe", "put", input=b"from the block"),
+    Spec("probe", "write_then_trap"),
+    Spec("probe", "write_then_revert"),
+    Spec("probe", "write_then_burn", (1_000_000,), gas=5_000),  # out of gas
+    Spec("mixer", "scatter", (400,), b"gamma", gas=100_000),  # out of gas after many writes
+    Spec("probe", "divide", (1, 0)),  # trap: integer division by zero
+    Spec("probe", "get"),
+    Spec("mixer", "scatter", (40,), b"alpha"),  # overwrites keys of the first call
+    Spec("mixer", "gather", (160,), b"alpha"),
+    Spec("token", "balance_of", input=b"a1"),
+]
+AFTER = [  # ordinary calls after the block, reading what it wrote
+    Spec("mixer", "gather", (160,), b"alpha"),
+    Spec("mixer", "gather", (70,), b"beta", op=Op.QUERY),
+    Spec("mixer", "scatter", (120,), b"delta"),
+    Spec("mixer", "floats", FLOAT_PAIRS[0], b"float-after"),
+    Spec("mixer", "floats", FLOAT_PAIRS[2], b"float-query", op=Op.QUERY),  # a query may not write: error
+    Spec("probe", "get"),
+    Spec("probe", "logs"),
+    Spec("probe", "write_then_trap"),
+    Spec("probe", "write_then_revert"),
+    Spec("probe", "write_then_burn", (1_000_000,), gas=5_000),
+    Spec("probe", "divide", (1, 0)),
+    Spec("token", "transfer", input=b"a3 1", context=by(b"a1")),
+    Spec("token", "balance_of", input=b"a3", op=Op.QUERY),
+    Spec("token", "total_supply", op=Op.QUERY),
+    Spec("counter", "get", op=Op.QUERY),
+]
+
+
+def canonical(body: Mapping[str, Any]) -> bytes:
+    """A reply body as msgpack, in the order received, without what only counts the pool's work."""
+    return encode({name: value for name, value in body.items() if name not in NOT_RESULTS})
+
+
+@dataclass
+class Run:
+    """What one pass of the sequence produced, and what the pool looked like while it ran."""
+
+    records: list[tuple[str, bytes]]
+    committed: bytes | None  # the SQLite store's rows after the run (None: a memory store)
+    cache_misses: int  # modules the workers compiled during the run
+    seeds: dict[str, str]  # PYTHONHASHSEED of each process that served the run, as the kernel shows it
+
+    def record(self, label: str) -> bytes:
+        return dict(self.records)[label]
+
+
+Between = Callable[[Client], None]
+
+
+def play(broker: BrokerCommand, workers: int, db: Path | None, between: Between) -> Run:
+    """The sequence on ``broker`` (once its ``workers`` registered); ``between`` runs before the block."""
+    with broker.client() as client:
+        pids = worker_pids(client, lambda found: len(found) == workers)
+        misses = client.stats()["cache_misses"]
+        seeds = {"broker": environment_of(broker.command.pid).get("PYTHONHASHSEED", "")}
+        seeds |= {f"worker {pid}": environment_of(pid).get("PYTHONHASHSEED", "") for pid in pids}
+        ids = {name: client.deploy(path.read_bytes()) for name, path in MODULES.items()}
+        records = [("code ids", encode(ids))]
+        records += [(f"before {i}: {spec}", canonical(client.request(spec.body(ids))))
+                    for i, spec in enumerate(BEFORE)]
+        between(client)
+        block = block_body([spec.block_call(ids) for spec in BLOCK], False, None, BLOCK_TIMEOUT)
+        records.append(("block", canonical(client.request(block))))
+        records += [(f"after {i}: {spec}", canonical(client.request(spec.body(ids))))
+                    for i, spec in enumerate(AFTER)]
+        records.append(("root", canonical(client.request(block_body([], True, None, None)))))
+        misses = client.stats()["cache_misses"] - misses
+    return Run(records, None if db is None else committed(db), misses, seeds)
+
+
+def committed(db: Path) -> bytes:
+    """Every row of the store's state table (tombstones and versions too), sorted, as msgpack."""
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute("SELECT code_id, key, value, version FROM state ORDER BY code_id, key")
+        packed = encode([list(row) for row in rows])
+    connection.close()
+    return packed
+
+
+def difference(got: Any, want: Any, where: str = "") -> str:
+    """Where two decoded bodies first differ, and the two values there (compared as msgpack bytes)."""
+    if isinstance(got, dict) and isinstance(want, dict) and list(got) == list(want):
+        inner = [(f"{where}.{name}", got[name], want[name]) for name in got]
+    elif isinstance(got, list) and isinstance(want, list) and len(got) == len(want):
+        inner = [(f"{where}[{index}]", a, b) for index, (a, b) in enumerate(zip(got, want, strict=True))]
+    else:
+        return f"{where or 'the body'}: {got!r} where the reference has {want!r}"
+    for path, a, b in inner:
+        if encode(a) != encode(b):
+            return difference(a, b, path)
+    return f"{where}: the same values, encoded differently"
+
+
+def nothing(client: Client) -> None:
+    """Nothing happens between the calls before the block and the block."""
+
+
+def kill_a_worker(client: Client) -> None:
+    """SIGKILL a worker process and wait until its supervisor's replacement registered."""
+    pids = worker_pids(client, lambda found: len(found) > 0)
+    os.kill(pids[0], signal.SIGKILL)
+    worker_pids(client, lambda found: len(found) == len(pids) and pids[0] not in found)
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One pass of the sequence: a fresh broker, with its hash seed, over a fresh store."""
+
+    name: str
+    broker_seed: str
+    store: str = "sqlite"  # or "memory"
+    between: Between = nothing
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """Worker processes (their count and hash seed) and the passes they serve, one broker after another.
+
+    The first pass finds the workers' caches cold; later passes find them
+    warm with the modules the earlier passes compiled.
+    """
+
+    workers: int
+    worker_seed: str
+    passes: tuple[Pass, ...]
+
+
+REFERENCE = "one worker, seed 0, cold"
+WARM_MEMORY = "one worker, seed 0, warm, memory store"
+KILLED = "two workers, seed 1, one killed before the block"
+FOUR_COLD, FOUR_WARM = "four workers, random seeds, cold", "four workers, random seeds, warm"
+CONFIGURATIONS = (
+    Configuration(1, "0", (Pass(REFERENCE, "0"), Pass(WARM_MEMORY, "3", "memory"))),
+    Configuration(2, "1", (Pass(KILLED, "1", between=kill_a_worker),)),
+    Configuration(4, "random", (Pass(FOUR_COLD, "random"), Pass(FOUR_WARM, "2"))),
+)
+PASSES = {p.name: (configuration, p) for configuration in CONFIGURATIONS for p in configuration.passes}
+
+
+class Runs:
+    """Each configuration's runs, made the first time a test asks for one of them."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.done: dict[str, Run] = {}
+
+    def get(self, name: str) -> Run:
+        if name not in self.done:
+            configuration, _ = PASSES[name]
+            self.done |= self.run(configuration)
+        return self.done[name]
+
+    def run(self, configuration: Configuration) -> dict[str, Run]:
+        folder = self.root / f"{configuration.workers}-workers"
+        folder.mkdir()
+        runs: dict[str, Run] = {}
+        broker: BrokerCommand | None = None
+        workers: Command | None = None
+        try:
+            for index, each in enumerate(configuration.passes):
+                db = folder / f"pass-{index}.db" if each.store == "sqlite" else None
+                state = f"sqlite:{db}" if db is not None else "memory:"
+                backend = "tcp://127.0.0.1:*" if broker is None else broker.backend
+                if broker is not None:
+                    broker.stop()  # the workers stay, and reconnect to the next broker on the same port
+                broker = start_broker(state, folder / f"broker-{index}.log",
+                                      {"PYTHONHASHSEED": each.broker_seed}, backend)
+                if workers is None:
+                    workers = start_workers(broker.backend, configuration.workers, folder / "workers.log",
+                                            {"PYTHONHASHSEED": configuration.worker_seed})
+                runs[each.name] = play(broker, configuration.workers, db, each.between)
+        finally:
+            for command in (broker, workers):
+                if command is not None:
+                    command.stop()
+        return runs
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
+    yield Runs(tmp_path_factory.mktemp("determinism"))
+
+
+def test_the_reference_run_exercises_what_could_vary(runs: Runs) -> None:
+    """Every kind of outcome, logs, deletions, hundreds of keys per call, NaN bits in results and state."""
+    run = runs.get(REFERENCE)
+    block = msgpack.unpackb(run.record("block"), raw=False)
+    statuses = {receipt["status"] for receipt in block["receipts"]}
+    assert statuses == {str(Status.OK), str(Status.REVERTED), str(Status.TRAP), str(Status.OUT_OF_GAS)}
+    assert all(receipt["gas_used"] > 0 for receipt in block["receipts"])
+    assert max(len(receipt["writes"]) for receipt in block["receipts"]) == 150
+    assert any(value is None for _, _, value in block["writes"])  # deletions
+    assert sum(len(receipt["logs"]) for receipt in block["receipts"]) > 40
+    floats = [receipt for receipt in block["receipts"] if len(receipt["results"]) == 3]
+    assert len(floats) == len(FLOAT_PAIRS)
+    assert any(results != results for receipt in floats for results in receipt["results"][1:])  # NaN results
+    stored = [value for _, key, value in block["writes"] if key.startswith(b"float-")]
+    assert any((word >> 52) & 0x7FF == 0x7FF and word & (2**52 - 1)
+               for value in stored for word in struct.unpack("<11Q", value))  # NaN bits kept in state
+    after = dict(run.records)
+    assert msgpack.unpackb(after["after 0: call mixer.gather(160,) b'alpha'"])["status"] == str(Status.OK)
+    assert run.cache_misses >= len(MODULES)  # the reference ran cold: every module was compiled
+    assert run.committed is not None and len(msgpack.unpackb(run.committed)) > 300
+
+
+@pytest.mark.parametrize("name", [name for name in PASSES if name != REFERENCE])
+def test_every_pool_gives_the_reference_bytes(runs: Runs, name: str) -> None:
+    reference, run = runs.get(REFERENCE), runs.get(name)
+    assert [label for label, _ in run.records] == [label for label, _ in reference.records]
+    for (label, got), (_, want) in zip(run.records, reference.records, strict=True):
+        assert got == want, f"{label}: {difference(msgpack.unpackb(got), msgpack.unpackb(want))}"
+    if run.committed is not None:
+        assert run.committed == reference.committed
+
+
+def test_the_processes_ran_with_the_hash_seeds_asked_for(runs: Runs) -> None:
+    for name, (configuration, each) in PASSES.items():
+        seeds = runs.get(name).seeds
+        assert seeds.pop("broker") == each.broker_seed
+        assert set(seeds.values()) == {configuration.worker_seed}, name
+        assert len(seeds) == configuration.workers
+
+
+def test_warm_caches_compiled_less_and_charged_the_same_gas(runs: Runs) -> None:
+    """A warm pass compiles fewer modules (one worker: none at all); its bytes are the reference's (above)."""
+    assert runs.get(WARM_MEMORY).cache_misses == 0
+    cold, warm = runs.get(FOUR_COLD), runs.get(FOUR_WARM)
+    assert warm.cache_misses < cold.cache_misses
+    assert warm.record("block") == cold.record("block") == runs.get(REFERENCE).record("block")
+
+
+class _NoState:
+    """A state reader for a contract with no committed state."""
+
+    def get(self, key: bytes) -> bytes | None:
+        return None
+
+
+def test_the_workers_compiled_code_gives_the_same_float_bits_cold_and_warm() -> None:
+    """The same call on the same compiled module, run again and again in one process, stores the same bits.
+
+    CPython 3.11 specializes a code object's float arithmetic after a few
+    runs (``BINARY_OP`` becomes its float-only form), and the two paths are
+    different machine code: given two NaN operands, one returns the first
+    operand's NaN and the other the second's. So without canonical NaNs a
+    worker's result depended on how often it had run the code before (its
+    module cache's history), even on one machine.
+    """
+    compiled = load(MODULES["mixer"].read_bytes()).runnable()
+    host = Host()
+    stored = []
+    for _ in range(WARM_UP):
+        state = CallState(reader=_NoState(), input=b"nan", context=CallContext())
+        host.begin(state)
+        try:
+            instance = wasm.instantiate(compiled, imports=host.imports(), gas_limit=10_000_000,
+                                        canonical_nans=compiled.canonical_nans)  # as the worker does
+            floats: Any = instance.exports["floats"]
+            floats(*TWO_NANS)
+        finally:
+            host.end()
+        value = state.writes[b"nan"]
+        assert value is not None
+        stored.append(value)
+    assert [bits.hex() for bits in stored] == [stored[0].hex()] * WARM_UP
+
+
+VERSION_NAMES = {"engine", "gas", "abi", "floats"}
+
+
+def versions_of(run: Run) -> list[Any]:
+    """The ``versions`` of every call result and every block receipt of a run (None where missing)."""
+    found = []
+    for label, record in run.records:
+        body = msgpack.unpackb(record)
+        if label == "block":
+            found += [receipt.get("versions") for receipt in body["receipts"]]
+        elif label.startswith(("before", "after")):
+            found.append(body.get("versions"))
+    return found
+
+
+def test_every_result_and_receipt_names_the_same_versions(runs: Runs) -> None:
+    """Each call result and receipt carries the versions that decided it, the same in every pool."""
+    reference = versions_of(runs.get(REFERENCE))
+    assert len(reference) == len(BEFORE) + len(BLOCK) + len(AFTER)
+    assert all(isinstance(versions, dict) and set(versions) == VERSION_NAMES for versions in reference)
+    assert {versions["floats"] for versions in reference} == {"canonical"}
+    assert len({tuple(sorted(versions.items())) for versions in reference}) == 1
+    for name in PASSES:
+        assert versions_of(runs.get(name)) == reference, name
