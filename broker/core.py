@@ -169,6 +169,7 @@ class BrokerCore:
         self.log = logs.get_logger("broker")
         self.versions = VersionGate(self.log, self.count)  # workers must run by the pool's versions
         self.retired_cache = [0, 0]  # hits, misses of workers since forgotten
+        self.retired_tiers: Counter[str] = Counter()  # tier counters of workers since forgotten
         self._out: list[Outgoing] = []
         self._next_job = 0
         self._client_ops: dict[Op, ClientOp] = {
@@ -566,6 +567,7 @@ class BrokerCore:
             "metrics": self.metrics.snapshot(),
             "sequence": self.store.sequence(), "uptime": self.clock() - self.started,
             "counters": dict(self.counters), "pinned": self.pins.listed(),
+            "cache_tiers": tier_totals(self.retired_tiers, [w.tiers for w in self.workers.values()]),
             "worker_list": [{"pid": w.pid, "busy": w.job is not None, "held": len(w.jobs),
                              "credits": w.credits, "cached": len(w.cache),
                              "pinned_missing": self.pins.missing(w.cache)}
@@ -775,6 +777,7 @@ class BrokerCore:
             worker.cache = frozenset(cache)
         worker.hits = body.pop("hits", worker.hits)
         worker.misses = body.pop("misses", worker.misses)
+        worker.tiers = body.pop("tiers", worker.tiers)
 
     def _heartbeat(self, worker: WorkerState | None, identity: bytes, message: p.Message) -> None:
         if worker is None:
@@ -793,6 +796,7 @@ class BrokerCore:
         self.spare.pop(worker.identity, None)
         self.retired_cache[0] += worker.hits
         self.retired_cache[1] += worker.misses
+        self.retired_tiers.update({k: n for k, n in worker.tiers.items() if k != HOST_GAUGE})
         self.counters["workers_left"] += 1
         if worker.jobs:
             self._requeue_held(worker, loss, unstarted)
@@ -1177,3 +1181,21 @@ def call_reply(result: Mapping[str, Any], attempts: int) -> dict[str, Any]:
     body = m.CallResult.from_checked(result).to_body()
     body["attempts"] = attempts
     return body
+
+
+HOST_GAUGE = "disk_bytes"
+"""The one tier figure that is a size, not a count: a host's workers share one disk cache (not summed)."""
+
+
+def tier_totals(retired: Mapping[str, int], workers: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """The pool's module-tier counters: each count summed over live and forgotten workers, the disk
+    cache's size the largest any live worker reported (workers of one host report one directory)."""
+    totals: Counter[str] = Counter(retired)
+    sizes = []
+    for tiers in workers:
+        totals.update({k: n for k, n in tiers.items() if k != HOST_GAUGE})
+        if HOST_GAUGE in tiers:
+            sizes.append(tiers[HOST_GAUGE])
+    if sizes:
+        totals[HOST_GAUGE] = max(sizes)
+    return dict(sorted(totals.items()))

@@ -130,6 +130,7 @@ class WorkerState:
     cache: frozenset[str] = frozenset()
     hits: int = 0
     misses: int = 0
+    tiers: dict[str, int] = field(default_factory=dict)  # its module tiers' counters (memory, disk, ...)
     jobs: deque[Job] = field(default_factory=deque)  # dispatched and unfinished, in order: the first runs
     credits: int = 1  # how many jobs it may hold at once (READY's ``credits``): one runs, the rest wait
     heartbeats: bool = False  # it said on READY that it heartbeats while busy (broker.liveness)

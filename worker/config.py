@@ -15,6 +15,7 @@ import zmq
 from wasmpool.wire import protocol as p
 from wasmpool.wire.liveness import DEFAULT_RECONNECT_MAX, DEFAULT_RECONNECT_MIN
 from wasmpool.worker.cache import DEFAULT_BYTES, DEFAULT_ENTRIES
+from wasmpool.worker.diskcache import DEFAULT_DISK_BYTES
 from wasmpool.worker.host import DEFAULT_HOST_LIMITS, HostLimits
 
 DEFAULT_BACKEND = "tcp://127.0.0.1:5556"
@@ -28,6 +29,9 @@ class WorkerConfig:
     endpoint: str = DEFAULT_BACKEND
     cache_entries: int = DEFAULT_ENTRIES
     cache_bytes: int = DEFAULT_BYTES
+    cache_dir: str | None = None  # the host's compiled-code cache on disk, shared by its workers (None: none)
+    cache_dir_bytes: int = DEFAULT_DISK_BYTES  # the disk cache's bound (least recently used entries go)
+    cache_dir_loose: bool = False  # accept a cache directory others may write to (it holds executable code)
     heartbeat: float = 1.0  # seconds between heartbeats; the broker's value replaces it on READY
     liveness: int = 3  # missed heartbeats before the broker counts as gone (then reconnect)
     reconnect_min: float = DEFAULT_RECONNECT_MIN  # reconnect backoff: first delay, doubling to the max

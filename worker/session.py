@@ -126,6 +126,7 @@ class WorkerSession:
         self.versions = WORKER_VERSIONS.as_dict()  # announced in READY: the broker admits only the pool's
         self.pinned: frozenset[str] = frozenset()  # the pinned code ids the broker announced
         self._pins_news = False  # the pinned set changed since the worker last took it
+        self.tiers: Callable[[], dict[str, int]] | None = None  # the module tiers' counters (reported)
         self._seq = itertools.count(1)
         self._asked: tuple[bytes, int] | None = None  # the CALLBACK waiting for its reply
         self._answer: m.CallbackReply | None = None
@@ -337,10 +338,11 @@ class WorkerSession:
     def _cache_report(self, full: bool) -> m.CacheReport:
         """Cache counters, and the cached code ids if they changed since the last report (or ``full``)."""
         cache = self.cache
+        tiers = self.tiers() if self.tiers is not None else None
         if full or self.reported != cache.generation:
             self.reported = cache.generation
-            return m.CacheReport(cache.hits, cache.misses, cache.keys())
-        return m.CacheReport(cache.hits, cache.misses)
+            return m.CacheReport(cache.hits, cache.misses, cache.keys(), tiers)
+        return m.CacheReport(cache.hits, cache.misses, tiers=tiers)
 
     # --- the watchdog ------------------------------------------------------------------------
 

@@ -293,8 +293,21 @@ def format_stats(stats: dict[str, Any]) -> str:
     rows.append(("re-executions", str(stats.get("counters", {}).get("reexecutions", 0))))
     rows.extend(observability_rows(stats))
     rows.extend(pinned_rows(stats))
+    rows.extend(tier_rows(stats))
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+
+
+TIER_ROWS = (("memory", "modules from memory"), ("disk", "modules from disk"),
+             ("compile", "modules compiled"), ("disk_bytes", "disk cache bytes"),
+             ("disk_evictions", "disk cache evictions"),
+             ("disk_corrupt", "disk cache corrupt entries"), ("disk_write_errors", "disk cache write errors"))
+
+
+def tier_rows(stats: dict[str, Any]) -> list[tuple[str, str]]:
+    """Where workers got their modules (memory, disk, compiling) and their disk caches' counters."""
+    tiers = stats.get("cache_tiers", {})
+    return [(label, str(tiers[key])) for key, label in TIER_ROWS if key in tiers]
 
 
 def pinned_rows(stats: dict[str, Any]) -> list[tuple[str, str]]:

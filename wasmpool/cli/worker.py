@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+from pathlib import Path
 from types import FrameType
 
 from wasmpool.broker.security import SecurityError
 from wasmpool.cli import liveness_options, operator
 from wasmpool.worker.cache import DEFAULT_BYTES, DEFAULT_ENTRIES
 from wasmpool.worker.config import DEFAULT_BACKEND, WorkerConfig
+from wasmpool.worker.diskcache import DEFAULT_DISK_BYTES, CacheDirRefused, check_directory
 from wasmpool.worker.supervisor import Supervisor
 
 MIB = 1024 * 1024
@@ -25,14 +27,35 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"compiled modules cached per process (default {DEFAULT_ENTRIES})")
     parser.add_argument("--cache-mb", type=int, default=DEFAULT_BYTES // MIB, metavar="MB",
                         help=f"module bytes cached per process (default {DEFAULT_BYTES // MIB})")
+    parser.add_argument("--cache-dir", metavar="DIR",
+                        help="keep compiled modules on disk in DIR, shared by all worker processes of "
+                             "the host (created 0700; refused if others may write to it: it holds "
+                             "executable code)")
+    parser.add_argument("--cache-dir-mb", type=int, default=DEFAULT_DISK_BYTES // MIB, metavar="MB",
+                        help=f"bound of the disk cache, least recently used entries deleted first "
+                             f"(default {DEFAULT_DISK_BYTES // MIB})")
+    parser.add_argument("--cache-dir-insecure", action="store_true",
+                        help="accept a cache directory owned by another user or writable by group or others")
     operator.add_curve_options(parser, operator.Role.CLIENT)
     liveness_options.add_worker_options(parser)
 
 
 def config_from(args: argparse.Namespace, endpoint: str) -> WorkerConfig:
-    """A worker configuration from the command line's cache and CURVE options (SecurityError: bad keys)."""
+    """A worker configuration from the command line's cache and CURVE options.
+
+    SecurityError: bad keys; CacheDirRefused: a cache directory that is
+    unusable or unsafe (checked here, once, before any process starts).
+    """
     curve = operator.curve_client(args) if hasattr(args, "curve_secret") else None
+    cache_dir = getattr(args, "cache_dir", None)
+    loose = getattr(args, "cache_dir_insecure", False)
+    if cache_dir is not None:
+        if args.cache_dir_mb < 1:
+            raise CacheDirRefused("--cache-dir-mb must be at least 1")
+        cache_dir = str(check_directory(Path(cache_dir).resolve(), allow_loose=loose))
+    disk_bytes = getattr(args, "cache_dir_mb", DEFAULT_DISK_BYTES // MIB) * MIB
     return WorkerConfig(endpoint=endpoint, cache_entries=args.cache_entries, cache_bytes=args.cache_mb * MIB,
+                        cache_dir=cache_dir, cache_dir_bytes=disk_bytes, cache_dir_loose=loose,
                         setup_socket=curve, **liveness_options.worker_fields(args))
 
 
@@ -46,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         config = config_from(args, args.connect)
-    except SecurityError as exc:
+    except (SecurityError, CacheDirRefused) as exc:
         print(f"error: {exc}")
         return 2
     signal.signal(signal.SIGTERM, _terminate)

@@ -245,17 +245,22 @@ class Disconnect(WireBody):
 # --- worker -> broker ---------------------------------------------------------------------------
 
 
-@wire(p.CACHE_REPORT, omit_none=("hits", "misses", "cache"))
+@wire(p.CACHE_REPORT, omit_none=("hits", "misses", "cache", "tiers"))
 @dataclass(frozen=True, slots=True)
 class CacheReport(WireBody):
-    """A worker's module-cache counters, and its cached code ids when they changed since the last report."""
+    """A worker's module-cache counters, and its cached code ids when they changed since the last report.
+
+    ``tiers``: modules served by each tier (memory, disk, compile) and the
+    disk cache's counters (``protocol.TIER_COUNTS``).
+    """
 
     hits: int | None = None
     misses: int | None = None
     cache: list[str] | None = None
+    tiers: dict[str, int] | None = None
 
 
-@wire(p.WORKER_SCHEMAS[Command.READY], omit_none=("hits", "misses", "cache", "pid", "versions"))
+@wire(p.WORKER_SCHEMAS[Command.READY], omit_none=("hits", "misses", "cache", "pid", "versions", "tiers"))
 @dataclass(frozen=True, slots=True)
 class Ready(WireBody):
     """READY: a worker registers, with its cache report, process id and credits.
@@ -270,12 +275,13 @@ class Ready(WireBody):
     heartbeats: bool = False
     credits: int = 1
     versions: dict[str, int | str] | None = None  # what its results are decided by (worker.versions)
+    tiers: dict[str, int] | None = None  # its module tiers' counters (CacheReport.tiers)
 
     @classmethod
     def of(cls, report: CacheReport, pid: int, credits: int, heartbeats: bool = True,
            versions: dict[str, int | str] | None = None) -> Ready:
         """A worker's READY from its cache report (a worker of today heartbeats while busy)."""
-        return cls(report.hits, report.misses, report.cache, pid, heartbeats, credits, versions)
+        return cls(report.hits, report.misses, report.cache, pid, heartbeats, credits, versions, report.tiers)
 
 
 @wire(p.WORKER_SCHEMAS[Op.GET], omit_none=("index",), ops=(Op.GET,))

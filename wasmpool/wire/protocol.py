@@ -568,10 +568,20 @@ def is_cache_list(v: Any) -> bool:
     return type(v) is list and len(v) <= MAX_CACHE_REPORT and all(is_code_id(x) for x in v)
 
 
+TIER_COUNTS = frozenset({"memory", "disk", "compile", "disk_bytes", "disk_evictions", "disk_corrupt",
+                         "disk_write_errors"})
+"""The counters of a worker's module tiers (``wasmpool.worker.tiers``): loads by tier, its disk cache's."""
+
+
+def is_tier_counts(v: Any) -> bool:
+    return type(v) is dict and all(k in TIER_COUNTS and is_count(n) for k, n in v.items())
+
+
 CACHE_REPORT: dict[str, Field] = {
     "cache": Field(is_cache_list, f"a list of at most {MAX_CACHE_REPORT} code ids"),
     "hits": Field(is_count, "a count"),
     "misses": Field(is_count, "a count"),
+    "tiers": Field(is_tier_counts, f"a map of counts named among {sorted(TIER_COUNTS)}"),
 }
 """A worker's module-cache report, carried by READY and FINAL."""
 

@@ -101,7 +101,8 @@ def serialize_compiled(compiled: CompiledModule) -> bytes:
     return header + marshal.dumps(payload)
 
 
-def deserialize_compiled(data: bytes, *, metered: bool, canonical_nans: bool = False) -> CompiledModule:
+def deserialize_compiled(data: bytes | memoryview, *, metered: bool,
+                         canonical_nans: bool = False) -> CompiledModule:
     """The compiled module a blob holds, for the variant the caller needs. **Trusted bytes only.**
 
     ArtifactMismatch: another format version, variant or CPython bytecode;
@@ -124,7 +125,7 @@ def deserialize_compiled(data: bytes, *, metered: bool, canonical_nans: bool = F
     return compiled
 
 
-def check_header(data: bytes, wanted: Variant) -> Variant:
+def check_header(data: bytes | memoryview, wanted: Variant) -> Variant:
     """The blob's flags, after checking its magic, format version, variant and CPython bytecode."""
     if len(data) < _HEADER.size:
         raise ArtifactCorrupt(f"a serialized module is at least {_HEADER.size} bytes, got {len(data)}")

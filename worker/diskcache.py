@@ -1,0 +1,258 @@
+"""Compiled modules on disk, shared by every worker process of a host: one checked file per key.
+
+A worker that meets a module after a restart, a recycle or a scale-out
+loads its compiled form from here instead of compiling it again. The store
+knows nothing of the engine: it keeps opaque payloads (serialized compiled
+modules) under text keys (:meth:`wasmpool.worker.versions.CacheKey.text`,
+which names everything that shapes the compiled form).
+
+Each entry is one file, ``<key>.wpc``::
+
+    magic "WPDC" | entry version (u16) | key length (u16) | payload length (u64) | BLAKE2b-256 (32 bytes)
+    | key (UTF-8) | payload
+
+The digest covers the key and the payload. A file that is short, long,
+damaged, of another entry version or holding another key (a foreign file
+renamed into place) is deleted and counted as corrupt, and its key is a
+miss: the caller compiles again. Nothing read from disk reaches the caller
+unless its digest matches.
+
+Writes are atomic: the entry is written to a temporary file in the same
+directory (mode 0600, a unique name) and renamed over the final name with
+``os.replace``, so a reader sees a whole old entry, a whole new one, or
+none. There is no ``fsync``: the cache is only a cache. After a power loss
+a renamed file may hold no data or old blocks; the digest then refuses it
+and the module is compiled again, which costs what a miss costs, whereas an
+``fsync`` per write would cost every compilation milliseconds.
+
+The directory is bounded in bytes: after each write, the store lists the
+directory and deletes the least recently used entries (by modification
+time, which a hit refreshes with ``os.utime``) until the total fits.
+Several processes may do this at once: deleting a file another process is
+reading leaves its open file readable, and a file already deleted by
+another process is skipped. Temporary files left by a process that died
+mid-write are deleted once they are older than :data:`STALE_TEMP_SECONDS`.
+
+A write that fails (a full disk, ENOSPC; a file-size limit, EFBIG; any
+OSError) is counted and otherwise ignored: the module was compiled in
+memory and the call goes on.
+
+The directory holds executable code (marshalled code objects): it must be
+writable by the worker's user alone. :func:`check_directory` refuses one
+that is group- or world-writable or owned by someone else, as ssh refuses a
+private key with loose permissions, unless the operator says otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import struct
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ENTRY_MAGIC = b"WPDC"
+ENTRY_VERSION = 1
+HEADER = struct.Struct("<4sHHQ32s")  # magic, entry version, key length, payload length, digest
+SUFFIX = ".wpc"
+TEMP_PREFIX = ".tmp-"
+MAX_KEY_BYTES = 255 - len(SUFFIX)  # a file name's limit on common file systems
+STALE_TEMP_SECONDS = 3600.0
+DEFAULT_DISK_BYTES = 1024 * 1024 * 1024
+DIRECTORY_MODE = 0o700
+FILE_MODE = 0o600
+LOOSE_BITS = stat.S_IWGRP | stat.S_IWOTH
+
+
+class CacheDirRefused(Exception):
+    """The cache directory cannot be used safely (or at all)."""
+
+
+@dataclass(slots=True)
+class DiskStats:
+    """What one process's disk store has seen: the counters a worker reports."""
+
+    hits: int = 0
+    misses: int = 0
+    writes: int = 0
+    write_errors: int = 0  # writes that failed (disk full, file-size limit, any OSError)
+    corrupt: int = 0  # entries found damaged, truncated or foreign, and deleted
+    evictions: int = 0  # entries this process deleted to keep the directory within its bound
+    bytes: int = 0  # the directory's entries, as last counted by this process (after a write or at start)
+
+
+def check_directory(path: Path, *, allow_loose: bool = False) -> Path:
+    """Create ``path`` (mode 0700) if needed and check it is safe to load code from (CacheDirRefused if not).
+
+    Safe: a directory owned by this process's user, neither group- nor
+    world-writable. ``allow_loose`` skips the ownership and mode checks (for
+    a directory deliberately shared, at the operator's own risk).
+    """
+    try:
+        path.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
+        info = path.stat()
+    except OSError as exc:
+        raise CacheDirRefused(f"the cache directory {path} cannot be used: {exc}") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise CacheDirRefused(f"the cache directory {path} is not a directory")
+    if allow_loose:
+        return path
+    if info.st_uid != os.geteuid():
+        raise CacheDirRefused(f"the cache directory {path} belongs to another user (uid {info.st_uid}); "
+                              "it holds executable code")
+    if info.st_mode & LOOSE_BITS:
+        raise CacheDirRefused(f"the cache directory {path} is writable by group or others "
+                              f"(mode {stat.S_IMODE(info.st_mode):o}); it holds executable code: "
+                              "chmod 700 it")
+    return path
+
+
+class DiskCache:
+    """Payloads under text keys in one directory, checked on every read; see the module docstring."""
+
+    def __init__(self, directory: Path, max_bytes: int = DEFAULT_DISK_BYTES) -> None:
+        if max_bytes < 1:
+            raise ValueError("a disk cache needs room for at least one byte")
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self.stats = DiskStats()
+        self.stats.bytes = self._entries_size()
+
+    def path(self, key: str) -> Path:
+        """The entry file of ``key`` (ValueError for a key that cannot be a file name)."""
+        encoded = key.encode()
+        if not key or len(encoded) > MAX_KEY_BYTES or "/" in key or key.startswith("."):
+            raise ValueError(f"a disk cache key must be a plain file name of at most {MAX_KEY_BYTES} bytes")
+        return self.directory / (key + SUFFIX)
+
+    def get(self, key: str) -> bytes | None:
+        """The payload stored under ``key``, or None (a miss; a bad entry is deleted and counted)."""
+        path = self.path(key)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            self.stats.misses += 1
+            return None
+        except OSError:  # unreadable (permissions, I/O error): a miss; a write will replace it
+            self.stats.misses += 1
+            return None
+        payload = unpack(data, key)
+        if payload is None:
+            self.stats.corrupt += 1
+            self.stats.misses += 1
+            _remove(path)
+            return None
+        self.stats.hits += 1
+        try:
+            os.utime(path)  # most recently used: the last to be evicted
+        except OSError:
+            pass
+        return payload
+
+    def put(self, key: str, payload: bytes) -> bool:
+        """Store ``payload`` under ``key`` atomically, then evict to the bound; False if the write failed."""
+        path = self.path(key)
+        data = pack(key, payload)
+        if len(data) > self.max_bytes:
+            return False
+        temp = self.directory / f"{TEMP_PREFIX}{os.getpid()}-{time.monotonic_ns()}"
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+            os.replace(temp, path)
+        except OSError:
+            self.stats.write_errors += 1
+            _remove(temp)
+            return False
+        self.stats.writes += 1
+        self.evict()
+        return True
+
+    def evict(self) -> None:
+        """Delete least recently used entries until the directory's entries fit ``max_bytes``."""
+        entries = []
+        now = time.time()
+        try:
+            with os.scandir(self.directory) as scan:
+                for item in scan:
+                    try:
+                        info = item.stat()
+                    except OSError:
+                        continue  # deleted meanwhile by another process
+                    if item.name.endswith(SUFFIX):
+                        entries.append((info.st_mtime, item.name, info.st_size))
+                    elif item.name.startswith(TEMP_PREFIX) and now - info.st_mtime > STALE_TEMP_SECONDS:
+                        _remove(Path(item.path))
+        except OSError:
+            return
+        total = sum(size for _, _, size in entries)
+        entries.sort()
+        for _, name, size in entries:
+            if total <= self.max_bytes:
+                break
+            if _remove(self.directory / name):
+                self.stats.evictions += 1
+            total -= size
+        self.stats.bytes = total
+
+    def _entries_size(self) -> int:
+        try:
+            with os.scandir(self.directory) as scan:
+                return sum(_size(item) for item in scan if item.name.endswith(SUFFIX))
+        except OSError:
+            return 0
+
+
+def pack(key: str, payload: bytes) -> bytes:
+    """An entry file's bytes: header, key, payload."""
+    encoded = key.encode()
+    digest = _digest(encoded, payload)
+    return HEADER.pack(ENTRY_MAGIC, ENTRY_VERSION, len(encoded), len(payload), digest) + encoded + payload
+
+
+def unpack(data: bytes, key: str) -> bytes | None:
+    """The payload of an entry file if it is whole, undamaged and holds ``key``; else None."""
+    if len(data) < HEADER.size:
+        return None
+    magic, version, key_length, payload_length, digest = HEADER.unpack_from(data)
+    if magic != ENTRY_MAGIC or version != ENTRY_VERSION:
+        return None
+    if len(data) != HEADER.size + key_length + payload_length:
+        return None
+    view = memoryview(data)
+    stored_key = bytes(view[HEADER.size:HEADER.size + key_length])
+    payload = view[HEADER.size + key_length:]
+    if stored_key != key.encode() or _digest(stored_key, payload) != digest:
+        return None
+    return bytes(payload)
+
+
+def _digest(key: bytes, payload: bytes | memoryview) -> bytes:
+    hasher = hashlib.blake2b(digest_size=32)
+    hasher.update(struct.pack("<Q", len(key)))
+    hasher.update(key)
+    hasher.update(payload)
+    return hasher.digest()
+
+
+def _size(item: os.DirEntry[str]) -> int:
+    try:
+        return item.stat().st_size
+    except OSError:
+        return 0
+
+
+def _remove(path: Path) -> bool:
+    """Delete a file; False if it was gone already or cannot be deleted."""
+    try:
+        path.unlink()
+    except OSError:
+        return False
+    return True
