@@ -125,7 +125,8 @@ def _run(job: dict[str, Any], call: CallState, box: dict[str, Any], modules: Mod
         raise wasm.GasExhausted()
     compiled = loaded.runnable()  # LinkError: the module cannot run here
     runtime.host.begin(call)
-    instance = wasm.instantiate(compiled, imports=runtime.imports, gas_limit=job["gas_limit"] - load)
+    instance = wasm.instantiate(compiled, imports=runtime.imports, gas_limit=job["gas_limit"] - load,
+                                canonical_nans=compiled.canonical_nans)
     box["instance"] = instance
     function = _export(instance, job["function"])
     return _results(function(*_arguments(function.type, job.get("args", []))))

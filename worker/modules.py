@@ -1,7 +1,7 @@
 """What a worker keeps of a deployed module: decoded, checked against the host ABI and compiled, once.
 
-The worker runs metered code only, so a module is compiled once, for the
-metered variant, when it enters the worker's module cache (the cache the
+The worker runs metered code only, with canonical NaNs, so a module is
+compiled once, for that variant, when it enters the worker's module cache (the cache the
 broker's routing trusts); every call instantiates that compiled module.
 
 A loaded module remembers what it was compiled under (its
@@ -19,8 +19,14 @@ from wasmpool.wire import protocol as p
 from wasmpool.worker.host import check_imports
 from wasmpool.worker.versions import CacheKey, cache_key
 
-CANONICAL_NANS = False
-"""Whether :func:`load` compiles with canonical NaNs (the disk cache loads only entries made the same way)."""
+CANONICAL_NANS = True
+"""Whether :func:`load` compiles with canonical NaNs (the disk cache loads only entries made the same way).
+
+Always, under either float policy: every NaN float arithmetic makes is the
+positive canonical one, so results do not depend on the CPU (under
+``reject`` no deployed module has a float instruction anyway). The cache
+key's ``floats`` part says so (``versions.FLOATS_CANONICAL``).
+"""
 
 
 class Loaded(NamedTuple):

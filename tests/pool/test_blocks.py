@@ -49,6 +49,7 @@ from wasmpool.wire.receipts import Location, Value
 from wasmpool.worker import codes
 from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.host import CallContext, CallState, Host
+from wasmpool.worker.modules import load as load_module
 from wasmpool.worker.supervisor import start_workers
 from wasmpool.worker.versions import WORKER_VERSIONS
 
@@ -80,7 +81,7 @@ class Serial:
     """Calls executed one after another on the engine with the real host ABI (a worker's semantics)."""
 
     def __init__(self, modules: dict[str, bytes]) -> None:
-        self.modules = {code_id: wasm.compile(wasm.decode(code), metered=True)  # once, as a worker does
+        self.modules = {code_id: load_module(code).runnable()  # once, as a worker does
                         for code_id, code in modules.items()}
         self.loads = {code_id: load_gas(len(code)) for code_id, code in modules.items()}  # paid first
         self.versions = {**WORKER_VERSIONS.as_dict(), "floats": BLOCK_CONFIG.floats}
@@ -97,7 +98,7 @@ class Serial:
                 raise wasm.GasExhausted()
             with engine_recursion():  # hypothesis sets its own recursion limit while an example runs
                 instance = wasm.instantiate(self.modules[call.code_id], imports=self.host.imports(),
-                                            gas_limit=call.gas_limit - load)
+                                            gas_limit=call.gas_limit - load, canonical_nans=True)
                 value = instance.exports[call.function](*call.args)
         except Exception as exc:
             code = codes.error_code(exc)

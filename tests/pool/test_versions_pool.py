@@ -7,7 +7,9 @@
   limit, and stores nothing when the limit is too low;
 - a call pays its module's load price whether the worker compiled the
   module for it or had it cached: the same gas cold and warm;
-- a worker announcing other versions is never given a job.
+- a worker announcing other versions is never given a job;
+- the pool runs every contract with canonical NaNs: ``f64.mul(0, inf)``
+  is ``0x7FF8000000000000`` whatever the CPU (x86-64 makes ``0xFFF8...``).
 """
 
 from __future__ import annotations
@@ -23,11 +25,14 @@ from tests.pool import odd_worker
 from tests.pool.conftest import Pool, start_pool, unique
 from wasmpool import wasm
 from wasmpool.client import Client
+from wasmpool.wasm.builder import ModuleBuilder
+from wasmpool.wasm.opcodes import Opcode
 from wasmpool.wire import errors, prices
 from wasmpool.wire import protocol as p
 from wasmpool.wire.receipts import BlockCall, BlockResult
 from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.host import Host
+from wasmpool.worker.modules import load
 from wasmpool.worker.supervisor import spawn, start_workers, stop_workers
 from wasmpool.worker.versions import WORKER_VERSIONS
 
@@ -89,8 +94,8 @@ def one_worker(tmp_path: Path) -> Iterator[Pool]:
 
 def engine_gas(module: bytes, function: str, args: list[int]) -> int:
     """What the engine alone charges for a call: instantiation and the function, without the load price."""
-    instance = wasm.instantiate(wasm.compile(wasm.decode(module), metered=True), imports=Host().imports(),
-                                gas_limit=10**9)
+    compiled = load(module).runnable()
+    instance = wasm.instantiate(compiled, imports=Host().imports(), gas_limit=10**9, canonical_nans=True)
     instance.exports[function](*args)
     return int(instance.gas_used)
 
@@ -152,3 +157,24 @@ def test_a_worker_with_other_versions_is_never_given_a_job(tmp_path: Path, probe
     finally:
         stop_workers(odd + good)
         pool.stop()
+
+
+CANONICAL_F64_NAN = 0x7FF8000000000000
+
+
+def nan_maker() -> bytes:
+    """A contract whose ``mul`` returns the bits of ``f64.mul`` of its arguments (as an i64)."""
+    builder = ModuleBuilder()
+    builder.memory(1, export="memory")
+    builder.func(["f64", "f64"], ["i64"], [(Opcode.LOCAL_GET, 0), (Opcode.LOCAL_GET, 1), Opcode.F64_MUL,
+                                           Opcode.I64_REINTERPRET_F64], export="mul")
+    return builder.build()
+
+
+def test_the_pool_makes_canonical_nans(client: Client) -> None:
+    code_id = client.deploy(unique(nan_maker()))
+    assert client.call(code_id, "mul", [0.0, float("inf")]).results == [CANONICAL_F64_NAN]
+    assert client.call(code_id, "mul", [float("-inf"), 0.0]).results == [CANONICAL_F64_NAN]
+    assert client.call(code_id, "mul", [1.5, 2.0]).results == [0x4008000000000000]  # 3.0
+    block = client.execute_block([BlockCall(code_id, "mul", (0.0, float("inf")))], dry_run=True)
+    assert block.receipts[0].results == (CANONICAL_F64_NAN,)
