@@ -567,6 +567,7 @@ class BrokerCore:
             "metrics": self.metrics.snapshot(),
             "sequence": self.store.sequence(), "uptime": self.clock() - self.started,
             "counters": dict(self.counters), "pinned": self.pins.listed(),
+            "worker_versions": self.versions.expected,
             "cache_tiers": tier_totals(self.retired_tiers, [w.tiers for w in self.workers.values()]),
             "worker_list": [{"pid": w.pid, "busy": w.job is not None, "held": len(w.jobs),
                              "credits": w.credits, "cached": len(w.cache),

@@ -24,6 +24,7 @@ import pytest
 from tests.pool import odd_worker
 from tests.pool.conftest import Pool, start_pool, unique
 from wasmpool import wasm
+from wasmpool.cli import main
 from wasmpool.client import Client
 from wasmpool.wasm.builder import ModuleBuilder
 from wasmpool.wasm.opcodes import Opcode
@@ -76,6 +77,18 @@ def test_a_deploy_over_its_gas_limit_stores_nothing(client: Client, probe_wasm: 
         client.call(p.code_id(module), "add", [1, 2])
     assert client.deploy(module, gas_limit=prices.deploy_gas(len(module))).gas_used > 0
     assert client.call(p.code_id(module), "add", [1, 2]).results == [3]
+
+
+def test_the_deploy_command_takes_a_gas_limit_and_reports_the_gas_used(
+        pool: Pool, probe_wasm: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "probe.wasm"
+    path.write_bytes(unique(probe_wasm))
+    price = prices.deploy_gas(path.stat().st_size)
+    assert main(["deploy", str(path), "--gas", str(price - 1), "--connect", pool.frontend]) != 0
+    assert "DeployOutOfGas" in capsys.readouterr().err
+    assert main(["deploy", str(path), "--gas", str(price), "--connect", pool.frontend]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == p.code_id(path.read_bytes()) and f"gas used: {price}" in err
 
 
 def test_the_default_deploy_limit_admits_the_largest_module_the_default_size_limit_does() -> None:
