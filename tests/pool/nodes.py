@@ -115,10 +115,11 @@ def start_broker(state: str, log: Path, environment: dict[str, str],
     raise RuntimeError(f"{backend} stayed in use")
 
 
-def start_workers(backend: str, processes: int, log: Path, environment: dict[str, str]) -> Command:
+def start_workers(backend: str, processes: int, log: Path, environment: dict[str, str],
+                  options: Sequence[str] = ()) -> Command:
     """``wasmpool worker --processes N`` connected to ``backend`` (supervised: a killed one is replaced)."""
     argv = ["worker", "--connect", backend, "--processes", str(processes), "--heartbeat-interval", HEARTBEAT,
-            "--reconnect-min", "0.1", "--reconnect-max", "0.5", "--drain-timeout", "1"]
+            "--reconnect-min", "0.1", "--reconnect-max", "0.5", "--drain-timeout", "1", *options]
     command = Command.start(argv, log, environment)
     command.wait_for_output(re.compile("worker process\\(es\\) serving"))
     return command

@@ -18,7 +18,9 @@ byte, whatever differs between them:
 - 1, 2 or 4 worker processes;
 - a cold module cache (workers that never ran the contracts) or a warm one
   (the same worker processes, after the whole sequence ran through another
-  broker on another store): gas does not depend on the cache;
+  broker on another store), or compiled code loaded from the disk cache
+  another worker process filled (``wasmpool worker --cache-dir``): gas does
+  not depend on the cache;
 - a worker process killed with SIGKILL mid-sequence and replaced by its
   supervisor;
 - the store: SQLite or memory (the same state root).
@@ -179,7 +181,8 @@ class Run:
 
     records: list[tuple[str, bytes]]
     committed: bytes | None  # the SQLite store's rows after the run (None: a memory store)
-    cache_misses: int  # modules the workers compiled during the run
+    cache_misses: int  # modules the workers did not hold in memory during the run
+    tiers: dict[str, int]  # modules loaded during the run, by where from: memory, disk, compile
     seeds: dict[str, str]  # PYTHONHASHSEED of each process that served the run, as the kernel shows it
 
     def record(self, label: str) -> bytes:
@@ -193,7 +196,7 @@ def play(broker: BrokerCommand, workers: int, db: Path | None, between: Between)
     """The sequence on ``broker`` (once its ``workers`` registered); ``between`` runs before the block."""
     with broker.client() as client:
         pids = worker_pids(client, lambda found: len(found) == workers)
-        misses = client.stats()["cache_misses"]
+        before = client.stats()
         seeds = {"broker": environment_of(broker.command.pid).get("PYTHONHASHSEED", "")}
         seeds |= {f"worker {pid}": environment_of(pid).get("PYTHONHASHSEED", "") for pid in pids}
         ids = {name: client.deploy(path.read_bytes()) for name, path in MODULES.items()}
@@ -206,8 +209,11 @@ def play(broker: BrokerCommand, workers: int, db: Path | None, between: Between)
         records += [(f"after {i}: {spec}", canonical(client.request(spec.body(ids))))
                     for i, spec in enumerate(AFTER)]
         records.append(("root", canonical(client.request(block_body([], True, None, None)))))
-        misses = client.stats()["cache_misses"] - misses
-    return Run(records, None if db is None else committed(db), misses, seeds)
+        after = client.stats()
+    tiers = {tier: after["cache_tiers"].get(tier, 0) - before["cache_tiers"].get(tier, 0)
+             for tier in ("memory", "disk", "compile")}
+    return Run(records, None if db is None else committed(db), after["cache_misses"] - before["cache_misses"],
+               tiers, seeds)
 
 
 def committed(db: Path) -> bytes:
@@ -252,6 +258,11 @@ class Pass:
     broker_seed: str
     store: str = "sqlite"  # or "memory"
     between: Between = nothing
+    new_workers: bool = False  # new worker processes (memory caches cold), not those of the pass before
+    worker_seed: str = ""  # the new workers' PYTHONHASHSEED (default: the configuration's)
+
+    def seed_of_workers(self, configuration: Configuration) -> str:
+        return self.worker_seed or configuration.worker_seed
 
 
 @dataclass(frozen=True)
@@ -259,20 +270,25 @@ class Configuration:
     """Worker processes (their count and hash seed) and the passes they serve, one broker after another.
 
     The first pass finds the workers' caches cold; later passes find them
-    warm with the modules the earlier passes compiled.
+    warm with the modules the earlier passes compiled, unless they start new
+    workers. With ``disk_cache`` the workers share a compiled-code cache on
+    disk (``wasmpool worker --cache-dir``), which new workers load from.
     """
 
     workers: int
     worker_seed: str
     passes: tuple[Pass, ...]
+    disk_cache: bool = False
 
 
 REFERENCE = "one worker, seed 0, cold"
 WARM_MEMORY = "one worker, seed 0, warm, memory store"
 KILLED = "two workers, seed 1, one killed before the block"
 FOUR_COLD, FOUR_WARM = "four workers, random seeds, cold", "four workers, random seeds, warm"
+DISK_WARM = "one new worker, seed 7, code from the disk cache of the first"
 CONFIGURATIONS = (
-    Configuration(1, "0", (Pass(REFERENCE, "0"), Pass(WARM_MEMORY, "3", "memory"))),
+    Configuration(1, "0", (Pass(REFERENCE, "0"), Pass(WARM_MEMORY, "3", "memory"),
+                           Pass(DISK_WARM, "random", new_workers=True, worker_seed="7")), disk_cache=True),
     Configuration(2, "1", (Pass(KILLED, "1", between=kill_a_worker),)),
     Configuration(4, "random", (Pass(FOUR_COLD, "random"), Pass(FOUR_WARM, "2"))),
 )
@@ -293,23 +309,29 @@ class Runs:
         return self.done[name]
 
     def run(self, configuration: Configuration) -> dict[str, Run]:
-        folder = self.root / f"{configuration.workers}-workers"
+        folder = self.root / f"configuration-{CONFIGURATIONS.index(configuration)}"
         folder.mkdir()
+        options = ["--cache-dir", str(folder / "compiled")] if configuration.disk_cache else []
         runs: dict[str, Run] = {}
         broker: BrokerCommand | None = None
         workers: Command | None = None
         try:
             for index, each in enumerate(configuration.passes):
+                if workers is not None and each.new_workers:
+                    workers.stop()
+                    workers = None
                 db = folder / f"pass-{index}.db" if each.store == "sqlite" else None
                 state = f"sqlite:{db}" if db is not None else "memory:"
-                backend = "tcp://127.0.0.1:*" if broker is None else broker.backend
+                # The workers that stay reconnect to the next broker on the same port.
+                backend = broker.backend if broker is not None and workers is not None else "tcp://127.0.0.1:*"
                 if broker is not None:
-                    broker.stop()  # the workers stay, and reconnect to the next broker on the same port
+                    broker.stop()
                 broker = start_broker(state, folder / f"broker-{index}.log",
                                       {"PYTHONHASHSEED": each.broker_seed}, backend)
                 if workers is None:
-                    workers = start_workers(broker.backend, configuration.workers, folder / "workers.log",
-                                            {"PYTHONHASHSEED": configuration.worker_seed})
+                    workers = start_workers(broker.backend, configuration.workers,
+                                            folder / f"workers-{index}.log",
+                                            {"PYTHONHASHSEED": each.seed_of_workers(configuration)}, options)
                 runs[each.name] = play(broker, configuration.workers, db, each.between)
         finally:
             for command in (broker, workers):
@@ -359,7 +381,7 @@ def test_the_processes_ran_with_the_hash_seeds_asked_for(runs: Runs) -> None:
     for name, (configuration, each) in PASSES.items():
         seeds = runs.get(name).seeds
         assert seeds.pop("broker") == each.broker_seed
-        assert set(seeds.values()) == {configuration.worker_seed}, name
+        assert set(seeds.values()) == {each.seed_of_workers(configuration)}, name
         assert len(seeds) == configuration.workers
 
 
@@ -369,6 +391,13 @@ def test_warm_caches_compiled_less_and_charged_the_same_gas(runs: Runs) -> None:
     cold, warm = runs.get(FOUR_COLD), runs.get(FOUR_WARM)
     assert warm.cache_misses < cold.cache_misses
     assert warm.record("block") == cold.record("block") == runs.get(REFERENCE).record("block")
+
+
+def test_new_workers_load_the_compiled_code_from_the_disk_cache_and_answer_alike(runs: Runs) -> None:
+    """Code compiled by one worker process and loaded from disk by another gives the same bytes (above)."""
+    filled, loaded = runs.get(REFERENCE), runs.get(DISK_WARM)
+    assert filled.tiers["compile"] >= len(MODULES) and filled.tiers["disk"] == 0
+    assert loaded.tiers["compile"] == 0 and loaded.tiers["disk"] >= len(MODULES)
 
 
 class _NoState:
