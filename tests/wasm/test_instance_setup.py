@@ -290,3 +290,12 @@ def test_a_lazily_compiled_module_gives_the_same_results(monkeypatch: pytest.Mon
         outcomes.append((state, inst.exports["note_next"](5), inst.exports["use_passive"](), inst.gas_used))
         inst.release()
     assert outcomes[0] == outcomes[1] == outcomes[2]
+
+
+def test_the_prepared_state_goes_with_its_compiled_module() -> None:
+    compiled = _compiled(False)
+    wasm.instantiate(compiled, _imports()).release()
+    key = id(compiled)
+    assert key in prepared_module._PREPARED
+    del compiled
+    assert key not in prepared_module._PREPARED  # freed by reference counting, its entry with it

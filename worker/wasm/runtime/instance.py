@@ -66,6 +66,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import partial
+from sys import getrecursionlimit
 from types import FunctionType
 from typing import Any
 
@@ -224,37 +225,35 @@ def _resolve_imports(inst: Instance, prep: Prepared, sized: Sized,
     caller: Caller | None = None
     source: Any = None
     source_name = None
-    for plan in prep.imports:
-        imp = plan.imp
-        if imp.module != source_name:  # consecutive imports from one module: one lookup
-            source_name, source = imp.module, imports.get(imp.module)
+    for plan, module_name, field, is_func, name, ref, escaped in prep.import_rows:
+        if module_name != source_name:  # consecutive imports from one module: one lookup
+            source_name, source = module_name, imports.get(module_name)
         try:
-            value = source[imp.name]
+            value = source[field]
         except (KeyError, TypeError):
-            value = _lookup(imports, imp)  # raises the LinkError saying what is missing
-        if plan.kind == _FUNC:
-            seen = plan.seen
-            binding = seen[1] if seen is not None and seen[0] is value else plan.bind(value)
-            function, entry, shared = binding
-            if function is not None:
-                raw = function.fn
-            else:
-                if entry is not None:
-                    if caller is None:
-                        caller = Caller(inst)
-                    raw = partial(entry, caller)
-                else:
-                    assert shared is not None
-                    raw = shared
-                if plan.escaped:
-                    assert plan.ftype is not None
-                    function = Function(plan.ftype, raw, sized.stack_units, sized.reentry, inst, plan.sig)
-            if function is not None:
-                ns[plan.ref] = function
-            ns[plan.name] = raw
-            funcs.append(function)
+            value = _lookup(imports, plan.imp)  # raises the LinkError saying what is missing
+        if not is_func:
+            _link_other(inst, plan.imp, value)
+            continue
+        seen = plan.seen
+        function, entry, shared = seen[1] if seen is not None and seen[0] is value else plan.bind(value)
+        if function is not None:
+            raw = function.fn
         else:
-            _link_other(inst, imp, value)
+            if entry is not None:
+                if caller is None:
+                    caller = Caller(inst)
+                raw = partial(entry, caller)
+            else:
+                assert shared is not None
+                raw = shared
+            if escaped:
+                assert plan.ftype is not None
+                function = Function(plan.ftype, raw, sized.stack_units, sized.reentry, inst, plan.sig)
+        if function is not None:
+            ns[ref] = function
+        ns[name] = raw
+        funcs.append(function)
 
 
 def _link_other(inst: Instance, imp: Import, value: Any) -> None:
@@ -308,18 +307,17 @@ def _define_functions(inst: Instance, prep: Prepared, sized: Sized, compiled: Co
     ns, funcs, codes = inst.ns, inst.funcs, compiled.codes
     cell = (inst.meter.cell,)
     units, reentry = sized.stack_units, sized.reentry
-    for plan in prep.functions:
-        code = plan.code
+    for index, name, code, closes, escaped, ftype, sig, ref in prep.functions:
         if code is not None:
-            fn: RawFn = FunctionType(code, ns, plan.name, None, cell if plan.closes else None)
-        elif plan.index in codes:  # compiled since the template was made (a lazily compiled module)
-            fn = _install(inst, compiled, plan.index)
+            fn: RawFn = FunctionType(code, ns, name, None, cell if closes else None)
+        elif index in codes:  # compiled since the template was made (a lazily compiled module)
+            fn = _install(inst, compiled, index)
         else:
-            fn = _stub(inst, compiled, plan.index)
-        ns[plan.name] = fn
-        if plan.escaped:
-            function = Function(plan.ftype, fn, units, reentry, inst, plan.sig)
-            ns[plan.ref] = function
+            fn = _stub(inst, compiled, index)
+        ns[name] = fn
+        if escaped:
+            function = Function(ftype, fn, units, reentry, inst, sig)
+            ns[ref] = function
             funcs.append(function)
         else:
             funcs.append(None)
@@ -492,9 +490,11 @@ def _charge_instantiation(inst: Instance, compiled: CompiledModule | None) -> No
         price = compiled.setup_price
     else:
         price = compiled.setup_price = instantiation_charge(compiled.module)
-    meter.g -= price
-    if meter.g < 0:
-        raise GasExhausted(f"instantiation costs {price} gas, over the limit of {meter.limit}")
+    if price:
+        cell = meter.cell
+        cell.cell_contents -= price
+        if cell.cell_contents < 0:
+            raise GasExhausted(f"instantiation costs {price} gas, over the limit of {meter.limit}")
 
 
 def _build(inst: Instance, imports: Mapping[str, Mapping[str, Any]], compiled: CompiledModule | None,
@@ -508,15 +508,19 @@ def _build(inst: Instance, imports: Mapping[str, Mapping[str, Any]], compiled: C
         sized = prep.sized_for(limits, check_sizes)
     else:
         prep = prepared(compiled)
-        sized = prep.sized_for(limits, check_sizes)  # before anything is allocated
+        known = prep.sized
+        # the size checks, before anything is allocated (once per runtime limits)
+        sized = known if known is not None and known.limits is limits else prep.sized_for(limits, check_sizes)
         _charge_instantiation(inst, compiled)  # before any work is done
         if not sized.registers_checked:
             check_limits(compiled, limits)
             sized.registers_checked = True
     _resolve_imports(inst, prep, sized, imports)
-    compile_small(compiled)  # small modules: every compile error surfaces here (a no-op once compiled)
-    check_recursion(sized.depth_needed, sized.depth_reason)
-    prep.code(compiled)
+    if not prep.code_ready:  # the first instance: once the template is made, compile_small has nothing to do
+        compile_small(compiled)  # small modules: every compile error surfaces here
+        prep.code(compiled)
+    if getrecursionlimit() < sized.depth_needed:
+        check_recursion(sized.depth_needed, sized.depth_reason)
     ns = prep.ns.copy()  # the template, then what linking bound
     ns.update(inst.ns)
     ns["G"] = inst.meter

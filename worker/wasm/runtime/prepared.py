@@ -36,9 +36,10 @@ spec's order, as before (``instance._initialize``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from types import CodeType
-from typing import Any
-from weakref import WeakKeyDictionary
+from typing import Any, NamedTuple
+from weakref import ref
 
 from ..compiler import CompiledModule
 from ..compiler.direct import escaped_functions
@@ -147,20 +148,22 @@ def binding(plan: ImportPlan, value: Any) -> Binding:
     raise LinkError(f"import {name}: expected a function, got {type(value).__name__}")
 
 
-class FunctionPlan:
-    """One defined function: its names, type, code (None until compiled) and whether it escapes."""
+class FunctionPlan(NamedTuple):
+    """One defined function: its names, code (None until compiled), type and whether it escapes."""
 
-    __slots__ = ("closes", "code", "escaped", "ftype", "index", "name", "ref", "sig")
+    func_index: int
+    name: str  # f{index}: its raw callable in the namespace
+    code: CodeType | None
+    closes: bool  # metered code: a closure over the gas cell
+    escaped: bool  # it gets a Function object (``r{index}``)
+    ftype: FuncType
+    sig: int
+    ref: str  # r{index}
 
-    def __init__(self, index: int, ftype: FuncType, sig: int, escaped: bool, code: CodeType | None) -> None:
-        self.index = index
-        self.name = f"f{index}"
-        self.ref = f"r{index}"
-        self.ftype = ftype
-        self.sig = sig
-        self.escaped = escaped
-        self.code = code
-        self.closes = code is not None and bool(code.co_freevars)  # metered: a closure over the gas cell
+    @classmethod
+    def of(cls, index: int, code: CodeType | None, escaped: bool, ftype: FuncType, sig: int) -> FunctionPlan:
+        closes = code is not None and bool(code.co_freevars)
+        return cls(index, f"f{index}", code, closes, escaped, ftype, sig, f"r{index}")
 
 
 class Sized:
@@ -200,12 +203,15 @@ class Prepared:
     """Everything instantiating one compiled module needs that depends on the module alone."""
 
     __slots__ = ("code_ready", "escaped", "exports", "functions", "global_names", "globals", "host_memory",
-                 "image", "imported", "imports", "initial_bytes", "module", "ns", "sized", "table_names")
+                 "image", "import_rows", "imported", "imports", "initial_bytes", "module", "ns", "sized",
+                 "table_names")
 
     def __init__(self, compiled: CompiledModule) -> None:
         module = self.module = compiled.module
         self.escaped = escaped_functions(module)
         self.imports = _import_plans(module, compiled.signatures, self.escaped)
+        self.import_rows = [(plan, plan.imp.module, plan.imp.name, plan.kind == ExternKind.FUNC, plan.name,
+                             plan.ref, plan.escaped) for plan in self.imports]  # what linking reads, unpacked
         counts = [0, 0, 0, 0]
         for imp in module.imports:
             counts[imp.kind] += 1
@@ -258,8 +264,8 @@ class Prepared:
                 shared.update(ready[1])
             code = None if ready is None else ready[0]
             type_index = func.type_index
-            plans.append(FunctionPlan(index, module.types[type_index], compiled.signatures[type_index],
-                                      index in self.escaped, code))
+            plans.append(FunctionPlan.of(index, code, index in self.escaped, module.types[type_index],
+                                         compiled.signatures[type_index]))
         for index, (gtype, _, value) in enumerate(self.globals, start=self.imported[ExternKind.GLOBAL]):
             if not gtype.mutable and value is not DYNAMIC:
                 shared[f"gv{index}"] = value.v
@@ -267,16 +273,28 @@ class Prepared:
         self.code_ready = True
 
 
-_PREPARED: WeakKeyDictionary[CompiledModule, Prepared] = WeakKeyDictionary()
-"""Each compiled module's Prepared, for as long as the module lives (the module itself is not changed)."""
+_PREPARED: dict[int, tuple[ref[CompiledModule], Prepared]] = {}
+"""Each live compiled module's Prepared, by the module's id (its entry goes when the module does).
+
+The module object itself is left as it is (so a deserialized or copied module
+simply makes its own); the weak reference both confirms the id and removes
+the entry when the module is freed.
+"""
 
 
 def prepared(compiled: CompiledModule) -> Prepared:
     """The compiled module's :class:`Prepared` (made on its first instantiation, then kept)."""
-    found = _PREPARED.get(compiled)
-    if found is None:
-        found = _PREPARED[compiled] = Prepared(compiled)
-    return found
+    key = id(compiled)
+    entry = _PREPARED.get(key)
+    if entry is not None and entry[0]() is compiled:
+        return entry[1]
+    made = Prepared(compiled)
+    _PREPARED[key] = (ref(compiled, partial(_forget, key)), made)
+    return made
+
+
+def _forget(key: int, _: object) -> None:
+    _PREPARED.pop(key, None)
 
 
 def _import_plans(module: Module, signatures: list[int], escaped: frozenset[int]) -> list[ImportPlan]:
