@@ -46,7 +46,7 @@ import pytest
 from tests.pool.conftest import EXAMPLES, FIXTURES
 from tests.pool.nodes import BrokerCommand, Command, environment_of, start_broker, start_workers, worker_pids
 from wasmpool import wasm
-from wasmpool.client import Client, block_body, call_body
+from wasmpool.client import Client, block_body, call_body, deploy_exchange
 from wasmpool.wire.protocol import Op, Status
 from wasmpool.wire.receipts import DEFAULT_GAS_LIMIT, BlockCall, encode
 from wasmpool.worker.host import CallContext, CallState, Host
@@ -199,8 +199,10 @@ def play(broker: BrokerCommand, workers: int, db: Path | None, between: Between)
         before = client.stats()
         seeds = {"broker": environment_of(broker.command.pid).get("PYTHONHASHSEED", "")}
         seeds |= {f"worker {pid}": environment_of(pid).get("PYTHONHASHSEED", "") for pid in pids}
-        ids = {name: client.deploy(path.read_bytes()) for name, path in MODULES.items()}
-        records = [("code ids", encode(ids))]
+        deploys = {name: client.request(deploy_exchange(path.read_bytes()).body)
+                   for name, path in MODULES.items()}
+        ids = {name: str(body["code_id"]) for name, body in deploys.items()}
+        records = [(f"deploy {name}", canonical(body)) for name, body in deploys.items()]  # code id, gas
         records += [(f"before {i}: {spec}", canonical(client.request(spec.body(ids))))
                     for i, spec in enumerate(BEFORE)]
         between(client)
@@ -364,6 +366,7 @@ def test_the_reference_run_exercises_what_could_vary(runs: Runs) -> None:
     after = dict(run.records)
     assert msgpack.unpackb(after["after 0: call mixer.gather(160,) b'alpha'"])["status"] == str(Status.OK)
     assert run.cache_misses >= len(MODULES)  # the reference ran cold: every module was compiled
+    assert all(msgpack.unpackb(run.record(f"deploy {name}"))["gas_used"] > 0 for name in MODULES)
     assert run.committed is not None and len(msgpack.unpackb(run.committed)) > 300
 
 
