@@ -84,14 +84,21 @@ class DiskTier:
         return Loaded(compiled.module, compiled, None, key, size)
 
     def put(self, loaded: Loaded) -> bool:
-        """Store a compiled module under its key; False when it is not stored (not runnable, other variant,
-        or the write failed)."""
+        """Store a compiled module under its key; False when it is not stored.
+
+        Not stored: a module that cannot run, one of another variant, one
+        compiled lazily (more than ``EAGER_CODE_BYTES`` of code: its
+        functions compile on first call, and serializing would compile them
+        all during this call), or when the write failed.
+        """
         compiled = loaded.compiled
         if compiled is None:
             return False
         key = loaded.key
         if (compiled.metered, compiled.canonical_nans) != variant(key):
             return False  # the key would misname it
+        if len(compiled.codes) < len(compiled.module.funcs):
+            return False  # compiled lazily (a large module): serializing would compile every function now
         blob = wasm.serialize_compiled(compiled)
         return self.store.put(key.text(), SIZE.pack(loaded.size) + blob)
 

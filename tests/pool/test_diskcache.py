@@ -269,3 +269,13 @@ def test_a_full_disk_leaves_the_module_compiled_in_memory(tmp_path: Path) -> Non
     assert loaded.problem is None
     assert loader.report(0)["disk_write_errors"] == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_lazily_compiled_module_is_not_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wasmpool.wasm.runtime import compiled as compiled_module
+    monkeypatch.setattr(compiled_module, "EAGER_CODE_BYTES", 100)  # the token then compiles lazily
+    code, code_id = _token()
+    loader = Loader(DiskTier.at(check_directory(tmp_path), 10**8))
+    loaded = loader.load(code_id, lambda: code)
+    assert len(loaded.runnable().codes) < len(loaded.module.funcs)  # still lazy: nothing compiled for disk
+    assert list(tmp_path.iterdir()) == []
