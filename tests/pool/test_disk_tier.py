@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import resource
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -238,3 +240,18 @@ def test_tier_counts_travel_in_cache_reports_and_add_up_over_workers() -> None:
     totals = tier_totals({"compile": 2, "disk": 1}, [{"disk": 1, "disk_bytes": 900},
                                                      {"memory": 4, "compile": 1, "disk_bytes": 1000}])
     assert totals == {"compile": 3, "disk": 2, "disk_bytes": 1000, "memory": 4}  # bytes: one host's directory
+
+
+def test_the_worker_command_names_its_cache_directory(tmp_path: Path) -> None:
+    cache_dir = tmp_path / "host-cache"
+    command = [sys.executable, "-m", "wasmpool", "worker", "--connect", "tcp://127.0.0.1:9",
+               "--processes", "1", "--cache-dir", str(cache_dir)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+        finally:
+            process.terminate()
+            process.wait(30)
+    assert f"compiled modules cached in {cache_dir.resolve()}" in line
+    assert cache_dir.stat().st_mode & 0o777 == dc.DIRECTORY_MODE

@@ -74,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     signal.signal(signal.SIGTERM, _terminate)
     supervisor = Supervisor(config, args.processes, log=lambda text: print(text, flush=True)).start()
-    print(f"{args.processes} worker process(es) serving {args.connect}; Ctrl-C stops them", flush=True)
+    where = f", compiled modules cached in {config.cache_dir}" if config.cache_dir else ""
+    print(f"{args.processes} worker process(es) serving {args.connect}{where}; Ctrl-C stops them", flush=True)
     try:
         supervisor.run()  # restarts dead and recycled processes (worker.supervisor)
     except KeyboardInterrupt:
