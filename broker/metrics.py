@@ -166,6 +166,27 @@ def families(stats: Mapping[str, Any]) -> list[Family]:
                       tuple(("", {"status": s}, float(n)) for s, n in sorted(jobs.items()))))
     out.append(_garbage(counters))
     out.append(_latency(snapshot.get("latency", {})))
+    out += _tiers(stats.get("cache_tiers", {}))
+    return out
+
+
+TIERS = ("memory", "disk", "compile")
+DISK_COUNTERS = (  # cache_tiers key, metric name, help
+    ("disk_evictions", "disk_cache_evictions_total", "Disk cache entries deleted to stay in bound."),
+    ("disk_corrupt", "disk_cache_corrupt_total", "Disk cache entries found damaged or foreign, and deleted."),
+    ("disk_write_errors", "disk_cache_write_errors_total", "Disk cache writes that failed (disk full...)."),
+)
+
+
+def _tiers(tiers: Mapping[str, int]) -> list[Family]:
+    """Module loads by tier and the workers' disk caches (``stats["cache_tiers"]``)."""
+    out = [Family("module_loads_total", Kind.COUNTER,
+                  "Modules a call needed, by where the worker found them: memory, disk or compiling.",
+                  tuple(("", {"tier": tier}, float(tiers.get(tier, 0))) for tier in TIERS))]
+    out.append(Family("disk_cache_bytes", Kind.GAUGE, "Bytes of the workers' compiled-code cache on disk.",
+                      (("", {}, float(tiers.get("disk_bytes", 0))),)))
+    out += [Family(name, Kind.COUNTER, text, (("", {}, float(tiers.get(key, 0))),))
+            for key, name, text in DISK_COUNTERS]
     return out
 
 

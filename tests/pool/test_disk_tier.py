@@ -24,6 +24,7 @@ import pytest
 
 from tests.pool.conftest import Pool, start_pool, unique
 from wasmpool.broker.core import tier_totals
+from wasmpool.broker.metrics import render
 from wasmpool.cli import main as cli_main
 from wasmpool.cli import worker as worker_command
 from wasmpool.cli.client import format_stats
@@ -255,3 +256,13 @@ def test_the_worker_command_names_its_cache_directory(tmp_path: Path) -> None:
             process.wait(30)
     assert f"compiled modules cached in {cache_dir.resolve()}" in line
     assert cache_dir.stat().st_mode & 0o777 == dc.DIRECTORY_MODE
+
+
+def test_the_tiers_are_prometheus_metrics() -> None:
+    text = render({"cache_tiers": {"memory": 5, "disk": 2, "compile": 1, "disk_bytes": 4096,
+                                   "disk_write_errors": 3}})
+    assert 'wasmpool_module_loads_total{tier="disk"} 2' in text
+    assert 'wasmpool_module_loads_total{tier="memory"} 5' in text
+    assert "wasmpool_disk_cache_bytes 4096" in text
+    assert "wasmpool_disk_cache_write_errors_total 3" in text
+    assert "wasmpool_disk_cache_corrupt_total 0" in text
