@@ -31,6 +31,7 @@ import wasmpool.wasm as wasm
 from tests.wasm.gen.compare import Run, _digest, _global_names, _run, diff_runs
 from tests.wasm.gen.modules import GeneratedModule, generate_module
 from tests.wasm.recursion import engine_recursion
+from tests.wasm.spec_runner import CANONICAL_VARIANTS, Variant, run_spec_script
 from wasmpool.wasm import compiler, numeric, numeric_float, reference
 from wasmpool.wasm.builder import ModuleBuilder
 from wasmpool.wasm.compiler.exprs import CANONICAL_NAN_NAME
@@ -558,3 +559,18 @@ def test_the_float_benchmarks_iterations_hold_no_nan_check(bench: str) -> None:
         changed = [c for p, c in zip(plain, canonical, strict=True) if p != c]
         assert all(CANONICAL_NAN_NAME in line for line in changed)
         assert len(changed) <= 1, "\n".join(changed)  # where the final value meets abs(), per pixel
+
+
+FLOAT_SCRIPTS = ("conversions", "f32", "f64", "float_exprs", "float_memory", "float_misc")
+"""The spec scripts whose expected NaNs all come from arithmetic."""
+
+
+@pytest.mark.spec
+@pytest.mark.parametrize("variant", sorted(CANONICAL_VARIANTS))
+@pytest.mark.parametrize("script", FLOAT_SCRIPTS)
+def test_the_spec_float_scripts_give_canonical_nans(script: str, variant: Variant, spec_data: Path) -> None:
+    """Where the suite accepts any arithmetic NaN, canonical NaNs must give the canonical one."""
+    failures = [f"{command.id}: {outcome.message}"
+                for command, outcome in run_spec_script(script, variant=variant, strict_nans=True)
+                if not outcome.passed]
+    assert not failures, "\n".join(failures[:10])
