@@ -1,8 +1,9 @@
 """The deploy limits checked on a decoded module: its shape, its imports, its exports.
 
 Run at deploy (by ``wasmpool.worker.validate.module_error``), after the
-engine decoded and validated the module: the checks cost one pass over the
-function bodies (nesting depth and ``br_table`` sizes) and nothing else. The
+engine decoded and validated the module: each function body's opcodes are
+counted at C speed, and a body is walked (for its nesting depth or its
+``br_table`` sizes) only when those counts allow a breach. The
 first rule broken raises :class:`~wasmpool.wire.errors.ModuleLimitExceeded`
 (a figure above a limit) or :class:`~wasmpool.wire.errors.DeployRefused` (an
 import outside the host ABI, no ``memory`` export), naming the rule, the
