@@ -35,6 +35,8 @@ import os
 import signal
 import sqlite3
 import struct
+import subprocess
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +45,7 @@ from typing import Any
 import msgpack
 import pytest
 
+from tests.conftest import REPO_ROOT
 from tests.pool.conftest import EXAMPLES, FIXTURES
 from tests.pool.nodes import BrokerCommand, Command, environment_of, start_broker, start_workers, worker_pids
 from wasmpool import wasm
@@ -463,3 +466,14 @@ def test_every_result_and_receipt_names_the_same_versions(runs: Runs) -> None:
     assert len({tuple(sorted(versions.items())) for versions in reference}) == 1
     for name in PASSES:
         assert versions_of(runs.get(name)) == reference, name
+
+
+def test_the_compiler_emits_the_same_python_under_any_hash_seed() -> None:
+    """Every function of the examples, fixtures and benchmarks compiles to the same source in any process."""
+    digests = set()
+    for seed in ("0", "1", "random"):
+        done = subprocess.run([sys.executable, "-m", "tests.pool.emitted"], cwd=REPO_ROOT, text=True,
+                              capture_output=True, env={**os.environ, "PYTHONHASHSEED": seed}, timeout=120,
+                              check=True)
+        digests.add(done.stdout.strip())
+    assert len(digests) == 1 and len(digests.pop()) == 64
