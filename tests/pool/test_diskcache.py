@@ -279,3 +279,16 @@ def test_a_lazily_compiled_module_is_not_stored(tmp_path: Path, monkeypatch: pyt
     loaded = loader.load(code_id, lambda: code)
     assert len(loaded.runnable().codes) < len(loaded.module.funcs)  # still lazy: nothing compiled for disk
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_worker_process_refuses_a_loose_directory_and_compiles_in_memory(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from wasmpool.worker.config import WorkerConfig
+    from wasmpool.worker.process import disk_tier
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    loose.chmod(0o777)
+    assert disk_tier(WorkerConfig(cache_dir=str(loose))) is None
+    assert "no disk cache" in capsys.readouterr().out
+    assert isinstance(disk_tier(WorkerConfig(cache_dir=str(loose), cache_dir_loose=True)), DiskTier)
+    assert disk_tier(WorkerConfig()) is None
