@@ -35,7 +35,8 @@ def test_ready_with_heartbeats_is_answered_with_the_brokers_numbers(h: Harness) 
     (out,) = ready(h, b"w")
     assert command(out) is Command.HEARTBEAT
     assert reply_body(out) == {"interval": CFG.heartbeat_interval, "liveness": CFG.liveness,
-                               "max_body": CFG.limits.max_body}  # the worker sizes its results by it
+                               "max_body": CFG.limits.max_body,  # the worker sizes its results by it
+                               "pinned": []}  # the whole pinned set, even empty: it replaces the last one
     assert p.decode_broker(out.frames).body["liveness"] == 3  # what the worker accepts
 
 

@@ -267,3 +267,5 @@ def test_the_session_keeps_the_announced_pinned_set_and_reports_a_changed_cache(
     assert msgpack.unpackb(frames[3])["cache"] == [PROBE_ID]
     p.decode_worker(frames)  # the broker accepts it
     assert session.report() is None
+    session.heard(broker_heartbeat(m.Heartbeat(interval=1.0, pinned=[]).to_body()))  # a broker with none
+    assert session.take_pinned() == frozenset()
