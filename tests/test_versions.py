@@ -9,7 +9,7 @@ from wasmpool.wasm import opcodes
 from wasmpool.wire import prices
 from wasmpool.worker import host, versions
 
-PINNED = (2, "3314642ca36235417bf7e637bcef5799d45e70298ef2233159b7d7ff68581bf8")
+PINNED = (3, "d2190ce0b79de1729ec0d7478ae19417e1bbf83fb2952399bee3b97a0bd91d51")
 """(GAS_SCHEDULE_VERSION, gas_schedule_digest()) as of the last change to a price."""
 
 

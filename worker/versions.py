@@ -27,7 +27,7 @@ from wasmpool.wasm.versions import SEMANTICS_VERSION
 from wasmpool.wire import prices as wire_prices
 from wasmpool.worker.host import ABI, HostGas
 
-GAS_SCHEDULE_VERSION = 2
+GAS_SCHEDULE_VERSION = 3
 """Bump whenever any price of :func:`gas_schedule` changes (and re-pin the digest in the test)."""
 ABI_VERSION = 1
 """The contract host ABI (``wasmpool.worker.host``): bump on any change to its imports or behaviour."""

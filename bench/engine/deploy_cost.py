@@ -21,10 +21,13 @@ of ``--repeat`` runs:
 and the fixed part of a deploy: a minimal module decoded twice and compiled
 (storing it is a few tens of µs more in SQLite, not counted).
 
-Each is reported in µs per byte of the ``.wasm``; the medians over the
-corpus are divided by the median µs per gas of ordinary code (the
-instruction mixes of ``gas_cost.py``, measured in the same run), which
-gives gas per byte: the figures docs/gas.md ("Deploy and load") quotes.
+Each is reported in µs per byte of the ``.wasm`` and converted to gas per
+byte at the µs per gas of ordinary code measured just before it (the three
+reference mixes of ``instantiate_cost.py``, which calibrated the
+instantiation prices), so that a busy machine slows both sides of each
+ratio alike; the medians of the per-module ratios are the figures
+docs/gas.md ("Deploy and load") quotes. The median µs per gas of all the
+mixes of ``gas_cost.py`` is printed beside, for comparison.
 
 Run: ``python bench/engine/deploy_cost.py [--repeat 3] [--target-ms 20]``
 """
@@ -45,7 +48,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import wasmpool.wasm as wasm
-from bench.engine import gas_cost
+from bench.engine import gas_cost, instantiate_cost
 from wasmpool.wasm.builder import ModuleBuilder
 from wasmpool.wasm.opcodes import Opcode
 from wasmpool.wasm.types import ValType
@@ -84,12 +87,16 @@ def serializer() -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]] | None
             lambda blob: serialize.deserialize_compiled(blob, **options))
 
 
-def corpus_costs(repeat: int) -> list[tuple[str, int, float, float, float | None]]:
-    """(name, bytes, decode µs/byte, compile µs/byte, deserialize µs/byte or None) per corpus module."""
+Row = tuple[str, int, float, float, float | None, float]
+
+
+def corpus_costs(repeat: int) -> list[Row]:
+    """Per module: name, bytes, decode, compile, deserialize (None: cannot) µs/byte, reference µs/gas."""
     options = compile_options()
     serial = serializer()
     rows = []
     for path in sorted(CORPUS.rglob("*.wasm")):
+        per_gas = instantiate_cost.reference(repeat)  # side by side with this module's timings
         code = path.read_bytes()
         module = wasm.decode(code)
         decode = best(partial(wasm.decode, code), repeat)
@@ -102,7 +109,7 @@ def corpus_costs(repeat: int) -> list[tuple[str, int, float, float, float | None
             except Exception:  # a module the serializer cannot take (e.g. compiled lazily): not counted
                 load = None
         rows.append((str(path.relative_to(CORPUS)), len(code), decode * 1e6 / len(code),
-                     compile_ * 1e6 / len(code), load))
+                     compile_ * 1e6 / len(code), load, per_gas))
     return rows
 
 
@@ -136,22 +143,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     wasm.prepare_process()
     print(f"compile options: {compile_options()}")
     rows = corpus_costs(args.repeat)
-    print(f"{'module':<28} {'bytes':>8} {'decode':>8} {'compile':>8} {'deser.':>8}  (µs/byte)")
-    for name, size, decode, compile_, load in rows:
-        shown = "-" if load is None else f"{load:8.3f}"
-        print(f"{name:<28} {size:>8} {decode:8.3f} {compile_:8.3f} {shown:>8}")
-    per_gas = ordinary_us_per_gas(args.target_ms / 1000, args.repeat)
-    deploy = statistics.median(decode * 2 + compile_ for _, _, decode, compile_, _ in rows)
-    loads = [load for *_, load in rows if load is not None]
-    print(f"\nordinary code: median {per_gas:.4f} µs/gas over {len(gas_cost.all_mixes())} mixes")
-    base = base_cost(args.repeat)
-    print(f"deploy base (a minimal module): {base:.0f} µs = {base / per_gas:,.0f} gas "
+    print(f"{'module':<32} {'bytes':>7} {'decode':>7} {'compile':>7} {'deser.':>7} (µs/byte)  "
+          f"{'µs/gas':>7} {'deploy':>6} {'load':>5} (gas/byte)")
+    for name, size, decode, compile_, load, per_gas in rows:
+        deploy = (2 * decode + compile_) / per_gas
+        shown = ("-", "-") if load is None else (f"{load:.3f}", f"{load / per_gas:.2f}")
+        print(f"{name:<32} {size:>7} {decode:7.3f} {compile_:7.3f} {shown[0]:>7}            "
+              f"{per_gas:7.4f} {deploy:6.0f} {shown[1]:>5}")
+    reference = statistics.median(row[5] for row in rows)
+    deploys = [(2 * decode + compile_) / per_gas for _, _, decode, compile_, _, per_gas in rows]
+    loads = [load / per_gas for *_, load, per_gas in rows if load is not None]
+    base = base_cost(args.repeat) / instantiate_cost.reference(args.repeat)
+    mixes = ordinary_us_per_gas(args.target_ms / 1000, args.repeat)
+    print(f"\nreference mixes: median {reference:.4f} µs/gas; the {len(gas_cost.all_mixes())} gas_cost "
+          f"mixes: median {mixes:.4f} µs/gas")
+    print(f"deploy base (a minimal module decoded twice and compiled): {base:,.0f} gas "
           f"(priced: {prices.DEPLOY_BASE_GAS})")
-    print(f"deploy (decode at the broker + decode and compile at a worker): median {deploy:.3f} µs/byte "
-          f"= {deploy / per_gas:.1f} gas/byte (priced: {prices.DEPLOY_BYTE_GAS})")
+    print(f"deploy per byte (decode at the broker, decode and compile at a worker): median "
+          f"{statistics.median(deploys):.0f} gas/byte (priced: {prices.DEPLOY_BYTE_GAS})")
     if loads:
-        load = statistics.median(loads)
-        print(f"load from a compiled cache: median {load:.3f} µs/byte = {load / per_gas:.2f} gas/byte "
+        print(f"load from a compiled cache: median {statistics.median(loads):.2f} gas/byte "
               f"(priced: {prices.LOAD_BYTE_GAS})")
     else:
         print("load from a compiled cache: the engine cannot serialize compiled modules here")

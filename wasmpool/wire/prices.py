@@ -12,10 +12,10 @@ not depend on what any cache holds. They are part of the gas schedule
 
 from __future__ import annotations
 
-DEPLOY_BASE_GAS = 30_000
-"""Charged for every deploy: what a minimal module costs to decode twice and compile (about 0.5 ms)."""
-DEPLOY_BYTE_GAS = 880
-"""Per byte deployed: decoding and validating it (broker), decoding and compiling it (worker): ~15 µs/byte."""
+DEPLOY_BASE_GAS = 25_000
+"""Charged for every deploy: what a minimal module costs to decode twice and compile (about 0.4 ms)."""
+DEPLOY_BYTE_GAS = 1_300
+"""Per byte deployed: decoding and validating it (broker), decoding and compiling it (worker): ~20 µs/byte."""
 LOAD_BASE_GAS = 0
 """Charged to every call for its module, before instantiation (its fixed part is instantiation's)."""
 LOAD_BYTE_GAS = 4
