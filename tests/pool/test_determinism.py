@@ -21,8 +21,8 @@ byte, whatever differs between them:
   broker on another store), or compiled code loaded from the disk cache
   another worker process filled (``wasmpool worker --cache-dir``): gas does
   not depend on the cache;
-- a worker process killed with SIGKILL mid-sequence and replaced by its
-  supervisor;
+- a worker process killed with SIGKILL mid-sequence (before the block, or
+  while it runs one of the block's calls) and replaced by its supervisor;
 - the store: SQLite or memory (the same state root).
 
 Processes are stopped as soon as their configuration's runs are recorded,
@@ -37,6 +37,7 @@ import sqlite3
 import struct
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,7 @@ OWNER = b"own"
 CONTEXT = {"caller": b"carol", "height": 7, "time": 1_700_000_000}
 NOT_RESULTS = ("attempts",)  # how many executions a call took: the pool's work, not the call's result
 BLOCK_TIMEOUT = 120.0
+BURN = 1_000_000  # loop iterations of probe.write_then_burn: about 6,000,000 gas, 0.15 s or more
 WARM_UP = 20  # runs of one compiled function: CPython specializes a code object's bytecode after about 8
 
 
@@ -128,6 +130,7 @@ BEFORE = [  # ordinary calls before the block: token and counter only, so the bl
     Spec("counter", "increment"),
 ]
 BLOCK = [
+    Spec("probe", "write_then_burn", (BURN,)),  # keeps a worker busy a while (for the kill during the block)
     Spec("mixer", "scatter", (150,), b"alpha"),
     Spec("token", "transfer", input=b"a1 50", context=by(OWNER)),
     Spec("mixer", "scatter", (60,), b"beta"),
@@ -187,6 +190,7 @@ class Run:
     cache_misses: int  # modules the workers did not hold in memory during the run
     tiers: dict[str, int]  # modules loaded during the run, by where from: memory, disk, compile
     seeds: dict[str, str]  # PYTHONHASHSEED of each process that served the run, as the kernel shows it
+    lost: int  # block calls whose execution was lost with a worker (and run again)
 
     def record(self, label: str) -> bytes:
         return dict(self.records)[label]
@@ -195,8 +199,8 @@ class Run:
 Between = Callable[[Client], None]
 
 
-def play(broker: BrokerCommand, workers: int, db: Path | None, between: Between) -> Run:
-    """The sequence on ``broker`` (once its ``workers`` registered); ``between`` runs before the block."""
+def play(broker: BrokerCommand, workers: int, db: Path | None, each: Pass) -> Run:
+    """The sequence on ``broker`` (once its ``workers`` registered), ``each``'s actions around the block."""
     with broker.client() as client:
         pids = worker_pids(client, lambda found: len(found) == workers)
         before = client.stats()
@@ -208,17 +212,37 @@ def play(broker: BrokerCommand, workers: int, db: Path | None, between: Between)
         records = [(f"deploy {name}", canonical(body)) for name, body in deploys.items()]  # code id, gas
         records += [(f"before {i}: {spec}", canonical(client.request(spec.body(ids))))
                     for i, spec in enumerate(BEFORE)]
-        between(client)
+        each.between(client)
         block = block_body([spec.block_call(ids) for spec in BLOCK], False, None, BLOCK_TIMEOUT)
-        records.append(("block", canonical(client.request(block))))
+        records.append(("block", canonical(during(broker, each.during, lambda: client.request(block)))))
+        worker_pids(client, lambda found: len(found) == workers)  # a killed worker's replacement registered
         records += [(f"after {i}: {spec}", canonical(client.request(spec.body(ids))))
                     for i, spec in enumerate(AFTER)]
         records.append(("root", canonical(client.request(block_body([], True, None, None)))))
         after = client.stats()
     tiers = {tier: after["cache_tiers"].get(tier, 0) - before["cache_tiers"].get(tier, 0)
              for tier in ("memory", "disk", "compile")}
+    lost = after["counters"].get("block_tasks_lost", 0) - before["counters"].get("block_tasks_lost", 0)
     return Run(records, None if db is None else committed(db), after["cache_misses"] - before["cache_misses"],
-               tiers, seeds)
+               tiers, seeds, lost)
+
+
+During = Callable[[BrokerCommand, threading.Event], None]
+
+
+def during(broker: BrokerCommand, action: During | None,
+           request: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``request()``'s answer, with ``action`` running in a thread meanwhile (told when the answer came)."""
+    if action is None:
+        return request()
+    answered = threading.Event()
+    thread = threading.Thread(target=action, args=(broker, answered))
+    thread.start()
+    try:
+        return request()
+    finally:
+        answered.set()
+        thread.join()
 
 
 def committed(db: Path) -> bytes:
@@ -248,6 +272,16 @@ def nothing(client: Client) -> None:
     """Nothing happens between the calls before the block and the block."""
 
 
+def kill_a_busy_worker(broker: BrokerCommand, answered: threading.Event) -> None:
+    """SIGKILL the first worker seen busy (with a block call), unless the block was answered first."""
+    with broker.client(timeout=5.0) as client:
+        while not answered.is_set():
+            busy = [worker["pid"] for worker in client.stats()["worker_list"] if worker["busy"]]
+            if busy:
+                os.kill(busy[0], signal.SIGKILL)
+                return
+
+
 def kill_a_worker(client: Client) -> None:
     """SIGKILL a worker process and wait until its supervisor's replacement registered."""
     pids = worker_pids(client, lambda found: len(found) > 0)
@@ -263,6 +297,7 @@ class Pass:
     broker_seed: str
     store: str = "sqlite"  # or "memory"
     between: Between = nothing
+    during: During | None = None  # runs while the block is executed
     new_workers: bool = False  # new worker processes (memory caches cold), not those of the pass before
     worker_seed: str = ""  # the new workers' PYTHONHASHSEED (default: the configuration's)
 
@@ -289,12 +324,14 @@ class Configuration:
 REFERENCE = "one worker, seed 0, cold"
 WARM_MEMORY = "one worker, seed 0, warm, memory store"
 KILLED = "two workers, seed 1, one killed before the block"
+KILLED_DURING = "two workers, seed 1, warm, one killed during the block"
 FOUR_COLD, FOUR_WARM = "four workers, random seeds, cold", "four workers, random seeds, warm"
 DISK_WARM = "one new worker, seed 7, code from the disk cache of the first"
 CONFIGURATIONS = (
     Configuration(1, "0", (Pass(REFERENCE, "0"), Pass(WARM_MEMORY, "3", "memory"),
                            Pass(DISK_WARM, "random", new_workers=True, worker_seed="7")), disk_cache=True),
-    Configuration(2, "1", (Pass(KILLED, "1", between=kill_a_worker),)),
+    Configuration(2, "1", (Pass(KILLED, "1", between=kill_a_worker),
+                           Pass(KILLED_DURING, "5", during=kill_a_busy_worker))),
     Configuration(4, "random", (Pass(FOUR_COLD, "random"), Pass(FOUR_WARM, "2"))),
 )
 PASSES = {p.name: (configuration, p) for configuration in CONFIGURATIONS for p in configuration.passes}
@@ -337,7 +374,7 @@ class Runs:
                     workers = start_workers(broker.backend, configuration.workers,
                                             folder / f"workers-{index}.log",
                                             {"PYTHONHASHSEED": each.seed_of_workers(configuration)}, options)
-                runs[each.name] = play(broker, configuration.workers, db, each.between)
+                runs[each.name] = play(broker, configuration.workers, db, each)
         finally:
             for command in (broker, workers):
                 if command is not None:
@@ -477,3 +514,8 @@ def test_the_compiler_emits_the_same_python_under_any_hash_seed() -> None:
                               check=True)
         digests.add(done.stdout.strip())
     assert len(digests) == 1 and len(digests.pop()) == 64
+
+
+def test_the_worker_killed_during_the_block_was_running_one_of_its_calls(runs: Runs) -> None:
+    """The kill did hit the block (its call was executed again), and the answer is the reference's (above)."""
+    assert runs.get(KILLED_DURING).lost > 0
