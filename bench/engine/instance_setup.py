@@ -7,8 +7,14 @@ worker links them), the other examples and a few corpus and benchmark
 modules: each is decoded and compiled once (as the worker's module cache
 keeps it, not timed), then instantiated and released back to back, metered
 with a gas limit as the pool does (``--unmetered`` for the other variant).
-A sample is the mean over ``--calls`` instantiations; the figure is the best
-of ``--repeat`` samples.
+A sample is ``--calls`` instantiations in a row, each released at once. Two
+figures per module: *cycle*, instantiate + release (the whole per-call cost
+of the instance), in process CPU time per call, the best of ``--repeat``
+samples (CPU time leaves out the time spent waiting for other processes, so
+that a loaded machine does not favour whichever engine's samples are short
+enough to fit between them); and *setup*, the part ``instantiate`` takes
+(what a call waits for before its export runs): the cycle times the median
+share of the wall time spent in ``instantiate``, timed call by call.
 
 Side by side: ``--baseline DIR`` names another engine to compare with, a
 folder from which ``import wasmpool`` loads it (for an older commit: its
@@ -28,6 +34,7 @@ import cProfile
 import json
 import os
 import pstats
+import statistics
 import subprocess
 import sys
 import time
@@ -60,7 +67,7 @@ def _engine() -> tuple[Any, Any]:
 
 
 def _subjects(only: str, metered: bool) -> dict[str, Any]:
-    """Name -> a function making and releasing one instance of that module."""
+    """Name -> a function making one instance of that module (released by the caller)."""
     wasm, imports = _engine()
     gas_limit = GAS_LIMIT if metered else None
     subjects: dict[str, Any] = {}
@@ -69,32 +76,52 @@ def _subjects(only: str, metered: bool) -> dict[str, Any]:
             continue
         compiled = wasm.compile(wasm.decode((REPO / path).read_bytes()), metered=metered)
 
-        def once(compiled: Any = compiled) -> None:
-            wasm.instantiate(compiled, imports, gas_limit=gas_limit).release()
-        once()  # warm: lazy imports, first-use state
-        subjects[name] = once
+        def make(compiled: Any = compiled) -> Any:
+            return wasm.instantiate(compiled, imports, gas_limit=gas_limit)
+        make().release()  # warm: lazy imports, first-use state
+        subjects[name] = make
     return subjects
 
 
-def sample(once: Any, calls: int) -> float:
-    """Microseconds per call of ``once`` over ``calls`` back-to-back calls."""
-    start = time.perf_counter()
+def sample(make: Any, calls: int) -> tuple[float, float]:
+    """One sample of ``calls`` instantiations in a row: (setup share of the time, CPU µs per cycle).
+
+    The cycle is measured in this process's CPU time, which leaves out the
+    time the process waits while other processes run (on a loaded machine
+    most of the wall time); the share of it that ``instantiate`` takes is
+    measured on the wall clock, call by call (waits land on either part in
+    proportion to its length).
+    """
+    clock = time.perf_counter
+    setup = 0.0
+    cpu, start = time.process_time(), clock()
     for _ in range(calls):
-        once()
-    return (time.perf_counter() - start) / calls * 1e6
+        before = clock()
+        instance = make()
+        setup += clock() - before
+        instance.release()
+    wall, cpu = clock() - start, time.process_time() - cpu
+    return setup / wall, cpu / calls * 1e6
 
 
-def measure(only: str, metered: bool, repeat: int, calls: int) -> dict[str, float]:
-    """Name -> best µs per instantiation over ``repeat`` samples, in this process."""
+def measure(only: str, metered: bool, repeat: int, calls: int) -> dict[str, list[float]]:
+    """Name -> [µs per instantiation, µs per instantiation + release] over ``repeat`` samples.
+
+    The cycle is the best sample's; the setup is that times the median share of instantiation.
+    """
     subjects = _subjects(only, metered)
-    best = {name: float("inf") for name in subjects}
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in subjects}
     for _ in range(repeat):
-        for name, once in subjects.items():
-            best[name] = min(best[name], sample(once, calls))
+        for name, make in subjects.items():
+            samples[name].append(sample(make, calls))
+    best = {}
+    for name, taken in samples.items():
+        cycle = min(micros for _, micros in taken)
+        best[name] = [cycle * statistics.median(share for share, _ in taken), cycle]
     return best
 
 
-def _child(engine_path: str | None, args: argparse.Namespace, repeat: int) -> dict[str, float]:
+def _child(engine_path: str | None, args: argparse.Namespace, repeat: int) -> dict[str, list[float]]:
     """One round measured in a fresh process importing the engine from ``engine_path`` (None: this one)."""
     env = dict(os.environ)
     if engine_path is not None:
@@ -106,33 +133,37 @@ def _child(engine_path: str | None, args: argparse.Namespace, repeat: int) -> di
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"the child measuring {engine_path or 'this engine'} failed:\n{done.stderr}")
-    result: dict[str, float] = json.loads(done.stdout)
+    result: dict[str, list[float]] = json.loads(done.stdout)
     return result
 
 
 def side_by_side(args: argparse.Namespace) -> None:
-    """Alternate rounds of the baseline and this engine in child processes; print both and the ratio."""
-    old: dict[str, float] = {}
-    new: dict[str, float] = {}
+    """Alternate rounds of the baseline and this engine in child processes; print both and the ratios."""
+    old: dict[str, list[float]] = {}
+    new: dict[str, list[float]] = {}
     for _ in range(args.rounds):
         for engine, best in ((args.baseline, old), (None, new)):
-            for name, micros in _child(engine, args, args.repeat).items():
-                best[name] = min(best.get(name, float("inf")), micros)
+            for name, figures in _child(engine, args, args.repeat).items():
+                kept = best.setdefault(name, [float("inf"), float("inf")])
+                best[name] = [min(a, b) for a, b in zip(kept, figures, strict=True)]
     variant = "unmetered" if args.unmetered else "metered"
-    print(f"instance setup, µs per instantiate + release ({variant}), best of "
-          f"{args.rounds} rounds x {args.repeat} samples x {args.calls} calls")
-    print(f"{'module':<18}{'baseline':>10}{'this':>10}{'ratio':>8}")
+    print(f"instance setup ({variant}), µs: best of {args.rounds} rounds x {args.repeat} samples x "
+          f"{args.calls} calls; 'setup' is instantiate, 'cycle' instantiate + release")
+    header = ("module", "setup before", "after", "ratio", "cycle before", "after", "ratio")
+    print("".join(f"{text:<18}" if column == 0 else f"{text:>{len(text) + 2}}"
+                  for column, text in enumerate(header)))
     for name in new:
-        before, after = old.get(name, float("nan")), new[name]
-        print(f"{name:<18}{before:>10.1f}{after:>10.1f}{before / after:>7.2f}x")
+        before, after = old.get(name, [float("nan")] * 2), new[name]
+        print(f"{name:<18}{before[0]:>13.1f}{after[0]:>8.1f}{before[0] / after[0]:>7.2f}x"
+              f"{before[1]:>14.1f}{after[1]:>8.1f}{before[1] / after[1]:>7.2f}x")
 
 
 def profile(name: str, metered: bool, calls: int) -> None:
-    once = _subjects(name, metered)[name]
+    make = _subjects(name, metered)[name]
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(calls):
-        once()
+        make().release()
     profiler.disable()
     pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
 
@@ -157,9 +188,9 @@ def main(argv: list[str] | None = None) -> None:
         if args.json:
             print(json.dumps(best))
             return
-        print(f"{'module':<18}{'µs':>8}")
-        for name, micros in best.items():
-            print(f"{name:<18}{micros:>8.1f}")
+        print(f"{'module':<18}{'setup µs':>10}{'cycle µs':>10}")
+        for name, (setup, cycle) in best.items():
+            print(f"{name:<18}{setup:>10.1f}{cycle:>10.1f}")
 
 
 if __name__ == "__main__":

@@ -178,8 +178,9 @@ def host_entry(fn: Callable[..., Any], ftype: FuncType, sig: int, *, with_caller
     Without a caller it is the raw callable ``(d, *args)`` itself, which any
     number of instances may share; with one it takes the instance's
     :class:`Caller` first (``(caller, d, *args)``), so that each instance
-    binds it with one ``functools.partial`` instead of a new closure, and
-    the conversions are made once per function, not per instance.
+    binds it as a method of its caller (``types.MethodType``: one small
+    object, called without copying the arguments) instead of making a new
+    closure, and the conversions are made once per function, not per instance.
     """
     to_public, convert = _host_shape(ftype, sig)
 

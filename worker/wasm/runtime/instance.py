@@ -65,9 +65,10 @@ when the exports are bound (no scan of the exports per host call).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import partial
+from itertools import repeat
+from operator import is_
 from sys import getrecursionlimit
-from types import FunctionType
+from types import FunctionType, MethodType
 from typing import Any
 
 from ..compiler import CompiledModule
@@ -86,7 +87,7 @@ from .globals import Global
 from .helpers import memory_init, table_init
 from .limits import DEFAULT_RUNTIME_LIMITS, RuntimeLimits
 from .memory import Memory
-from .prepared import DYNAMIC, NULL, Prepared, Sized, confined, new_memory, new_table, prepared
+from .prepared import DYNAMIC, NULL, HostLink, Prepared, Sized, confined, new_table, prepared
 from .setup_gas import instantiation_charge
 from .table import Table
 
@@ -221,10 +222,15 @@ def _link_global(imp: Import, value: Any, declared: GlobalType) -> Global:
 def _resolve_imports(inst: Instance, prep: Prepared, sized: Sized,
                      imports: Mapping[str, Mapping[str, Any]]) -> None:
     """Link every import; function imports put their raw callable (and Function) into ``inst.ns``."""
+    link = prep.host_link
+    if link is not None and link.seen is not None and _link_hosts(inst, link, link.seen, imports):
+        return
     ns, funcs = inst.ns, inst.funcs
     caller: Caller | None = None
     source: Any = None
     source_name = None
+    values: list[Any] = []  # the function values and their caller-taking entries, for the next instance
+    entries: list[RawFn] = []
     for plan, module_name, field, is_func, name, ref, escaped in prep.import_rows:
         if module_name != source_name:  # consecutive imports from one module: one lookup
             source_name, source = module_name, imports.get(module_name)
@@ -243,7 +249,9 @@ def _resolve_imports(inst: Instance, prep: Prepared, sized: Sized,
             if entry is not None:
                 if caller is None:
                     caller = Caller(inst)
-                raw = partial(entry, caller)
+                raw = MethodType(entry, caller)
+                values.append(value)
+                entries.append(entry)
             else:
                 assert shared is not None
                 raw = shared
@@ -254,6 +262,28 @@ def _resolve_imports(inst: Instance, prep: Prepared, sized: Sized,
             ns[ref] = function
         ns[name] = raw
         funcs.append(function)
+    if link is not None and len(entries) == len(link.names):  # every import a host function with a caller
+        link.seen = (tuple(values), tuple(entries))
+
+
+def _link_hosts(inst: Instance, link: HostLink, seen: tuple[tuple[Any, ...], tuple[RawFn, ...]],
+                imports: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Link the host functions in one pass if they are the objects the last instance linked (else False).
+
+    A missing name is left to the general path, which says what is missing.
+    """
+    values: tuple[Any, ...] = ()
+    try:
+        for module_name, getter in link.groups:
+            values += getter(imports[module_name])
+    except (KeyError, TypeError):
+        return False
+    known, entries = seen
+    if len(values) != len(known) or not all(map(is_, values, known)):
+        return False
+    inst.ns.update(zip(link.names, map(MethodType, entries, repeat(Caller(inst))), strict=True))
+    inst.funcs += link.nones
+    return True
 
 
 def _link_other(inst: Instance, imp: Import, value: Any) -> None:
@@ -307,6 +337,16 @@ def _define_functions(inst: Instance, prep: Prepared, sized: Sized, compiled: Co
     ns, funcs, codes = inst.ns, inst.funcs, compiled.codes
     cell = (inst.meter.cell,)
     units, reentry = sized.stack_units, sized.reentry
+    batch = prep.batch
+    if batch is not None:  # all compiled: one pass over the code objects, then the escaping few
+        made = list(map(FunctionType, batch.codes, repeat(ns), batch.names, repeat(None),
+                        repeat(cell if batch.closes else None)))
+        ns.update(zip(batch.names, made, strict=True))
+        defined: list[Function | None] = [None] * len(made)
+        for position, ftype, sig, ref in batch.escaped:
+            defined[position] = ns[ref] = Function(ftype, made[position], units, reentry, inst, sig)
+        funcs += defined
+        return
     for index, name, code, closes, escaped, ftype, sig, ref in prep.functions:
         if code is not None:
             fn: RawFn = FunctionType(code, ns, name, None, cell if closes else None)
@@ -374,35 +414,51 @@ def check_sizes(module: Module, limits: RuntimeLimits) -> None:
 def _allocate(inst: Instance, prep: Prepared, sized: Sized) -> None:
     """Globals, then the module's own tables and memories (with their prepared image, if any)."""
     ns, globals_ = inst.ns, inst.globals
-    for gtype, init, value in prep.globals:
-        if value is DYNAMIC:
-            globals_.append(Global.of_runtime(gtype, eval_const(inst, init)))
-        elif gtype.mutable:
-            globals_.append(Global.of_runtime(gtype, value))
-        else:  # immutable and constant: one object for all instances, its value already in the template
-            globals_.append(value)
-    for index, name in prep.global_names:
+    for index, name in prep.imported_global_names:
         glob = globals_[index]
         ns[name] = glob if glob.type.mutable else glob.v
-    budget, image, funcs = inst.budget, prep.image, inst.funcs
+    for gtype, init, value, slot in prep.global_rows:
+        if value is DYNAMIC:
+            glob = Global.of_runtime(gtype, eval_const(inst, init))
+        elif gtype.mutable:
+            glob = Global.of_runtime(gtype, value)
+        else:  # immutable and constant: one object for all instances, its value already in the template
+            glob = value
+        globals_.append(glob)
+        if slot is not None:
+            ns[slot] = glob if gtype.mutable else glob.v
+    budget = inst.budget
     budget.used += prep.initial_bytes  # checked against the limits before anything was done
+    if prep.table_names:  # any table, imported or defined
+        _tables(inst, prep, sized)
+    memories = inst.memories
+    for (size, maximum, writes), cap in zip(prep.memory_rows, sized.memory_caps, strict=True):
+        data = bytearray(size)
+        for start, end, chunk in writes:  # the image (a zeroed bytearray is cheaper than a copied one)
+            data[start:end] = chunk
+        memories.append(Memory.checked(data, maximum, cap, budget))
+    if memories:
+        ns["MEM"] = first = memories[0]
+        ns["M"] = first.data
+
+
+def _tables(inst: Instance, prep: Prepared, sized: Sized) -> None:
+    """The module's own tables, with their prepared elements if there is an image; all tables' names."""
+    image, funcs, tables = prep.image, inst.funcs, inst.tables
     for defined, table_type in enumerate(prep.module.tables):
         writes = image.table_writes[defined] if image is not None else []
-        inst.tables.append(new_table(table_type, sized.table_caps[defined], budget, writes, funcs))
-    for defined, mem_type in enumerate(prep.module.mems):
-        writes_m = image.memory_writes[defined] if image is not None else []
-        inst.memories.append(new_memory(mem_type, sized.memory_caps[defined], budget, writes_m))
-    for (elems_name, table_name), table in zip(prep.table_names, inst.tables, strict=True):
+        tables.append(new_table(table_type, sized.table_caps[defined], inst.budget, writes, funcs))
+    ns = inst.ns
+    for (elems_name, table_name), table in zip(prep.table_names, tables, strict=True):
         ns[elems_name] = table.elems
         ns[table_name] = table
-    if inst.memories:
-        ns["MEM"] = inst.memories[0]
-        ns["M"] = inst.memories[0].data
 
 
 def _exports(inst: Instance, prep: Prepared) -> None:
     spaces: tuple[list[Any], ...] = (inst.funcs, inst.tables, inst.memories, inst.globals)  # ExternKind order
-    inst.exports = {name: spaces[kind][index] for name, kind, index in prep.exports}
+    exports = inst.exports
+    for name, kind, index in prep.exports:
+        exports[name] = spaces[kind][index]
     if prep.host_memory is not None:  # host functions' memory: the first exported one, else memory 0
         inst.host_memory = inst.memories[prep.host_memory]
 
@@ -423,8 +479,8 @@ def _initialize(inst: Instance, prep: Prepared) -> None:
     if image is not None:  # the tables and memories hold their image already
         funcs = inst.funcs
         ns["E"] = [() if items is None else [None if i == NULL else funcs[i] for i in items]
-                   for items in image.elems]
-        ns["D"] = list(image.datas)
+                   for items in image.elems] if image.elems else []
+        ns["D"] = image.datas.copy()
         return
     module = inst.module
     segments: list[Any] = [_elem_values(inst, elem) for elem in module.elems]
@@ -515,16 +571,17 @@ def _build(inst: Instance, imports: Mapping[str, Mapping[str, Any]], compiled: C
         if not sized.registers_checked:
             check_limits(compiled, limits)
             sized.registers_checked = True
-    _resolve_imports(inst, prep, sized, imports)
-    if not prep.code_ready:  # the first instance: once the template is made, compile_small has nothing to do
+    if prep.code_ready:  # linking binds straight into a copy of the template
+        inst.ns = prep.ns.copy()
+        _resolve_imports(inst, prep, sized, imports)
+    else:  # the first instance: link, compile (compile_small has nothing to do once the template exists)
+        _resolve_imports(inst, prep, sized, imports)
         compile_small(compiled)  # small modules: every compile error surfaces here
         prep.code(compiled)
+        inst.ns = {**prep.ns, **inst.ns}
     if getrecursionlimit() < sized.depth_needed:
         check_recursion(sized.depth_needed, sized.depth_reason)
-    ns = prep.ns.copy()  # the template, then what linking bound
-    ns.update(inst.ns)
-    ns["G"] = inst.meter
-    inst.ns = ns
+    inst.ns["G"] = inst.meter
     _define_functions(inst, prep, sized, compiled)
     _allocate(inst, prep, sized)
     _exports(inst, prep)

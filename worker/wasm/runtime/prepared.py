@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from operator import itemgetter
 from types import CodeType
 from typing import Any, NamedTuple
 from weakref import ref
@@ -49,7 +50,7 @@ from ..numeric_float import f32_from_bits, f64_from_bits
 from ..numeric_int import MASK32, MASK64
 from ..opcodes import Opcode
 from ..recursion import RUN_MARGIN
-from ..types import MAX_PAGES, PAGE_SIZE, ExternKind, FuncType, GlobalType, MemType, TableType
+from ..types import MAX_PAGES, PAGE_SIZE, ExternKind, FuncType, GlobalType, TableType
 from .budget import memory_bytes, table_bytes
 from .functions import Function, HostFunc, RawFn, host_entry
 from .globals import Global
@@ -126,8 +127,8 @@ Binding = tuple[Function | None, RawFn | None, RawFn | None]
 ``function``: the value itself when it is a wasm :class:`Function` (its raw
 callable is read per instance: a lazily compiled one changes); ``entry``: a
 host callable that takes the caller first, bound to each instance's
-:class:`Caller` with ``functools.partial``; ``shared``: a host callable that
-needs no caller, the same raw callable for every instance.
+:class:`Caller` as a method (``types.MethodType``); ``shared``: a host
+callable that needs no caller, the same raw callable for every instance.
 """
 
 
@@ -166,6 +167,60 @@ class FunctionPlan(NamedTuple):
         return cls(index, f"f{index}", code, closes, escaped, ftype, sig, f"r{index}")
 
 
+class Batch(NamedTuple):
+    """Every defined function compiled, all closing over the gas cell or none: made in one pass.
+
+    ``codes`` and ``names`` go to ``map(FunctionType, ...)`` (no Python loop
+    per function); ``escaped`` lists (position, type, signature id, ``r{i}``)
+    of the few that get a Function object.
+    """
+
+    codes: list[CodeType]
+    names: list[str]
+    closes: bool
+    escaped: list[tuple[int, FuncType, int, str]]
+
+
+class HostLink:
+    """Imports that are all functions, none escaping: linked in one pass while their values stay the same.
+
+    ``groups``: (module name, a getter of its imported names as a tuple), one
+    per run of consecutive imports from one module; ``seen``: the values the
+    last instance linked, in import order, with their entries, recorded when
+    every one was a host function taking the caller (the pool's host ABI):
+    an instance given the same objects binds each entry to its caller with
+    ``types.MethodType``, without checking them again.
+    """
+
+    __slots__ = ("groups", "names", "nones", "seen")
+
+    def __init__(self, plans: list[ImportPlan]) -> None:
+        self.groups: list[tuple[str, Callable[[Any], tuple[Any, ...]]]] = []
+        runs: list[tuple[str, list[str]]] = []
+        for plan in plans:
+            if runs and runs[-1][0] == plan.imp.module:
+                runs[-1][1].append(plan.imp.name)
+            else:
+                runs.append((plan.imp.module, [plan.imp.name]))
+        for module_name, fields in runs:
+            self.groups.append((module_name, _getter(fields)))
+        self.names = [plan.name for plan in plans]
+        self.nones: list[None] = [None] * len(plans)  # Instance.funcs entries: no Function objects
+        self.seen: tuple[tuple[Any, ...], tuple[RawFn, ...]] | None = None
+
+    @staticmethod
+    def applies(plans: list[ImportPlan]) -> bool:
+        return bool(plans) and all(plan.kind == ExternKind.FUNC and not plan.escaped for plan in plans)
+
+
+def _getter(fields: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function giving ``(source[f] for f in fields)`` as a tuple (``itemgetter`` is a scalar for one)."""
+    if len(fields) > 1:
+        return itemgetter(*fields)
+    field = fields[0]
+    return lambda source: (source[field],)
+
+
 class Sized:
     """What depends on the runtime limits too: the stack budget and the growth caps (checked sizes)."""
 
@@ -202,8 +257,9 @@ class Image:
 class Prepared:
     """Everything instantiating one compiled module needs that depends on the module alone."""
 
-    __slots__ = ("code_ready", "escaped", "exports", "functions", "global_names", "globals", "host_memory",
-                 "image", "import_rows", "imported", "imports", "initial_bytes", "module", "ns", "sized",
+    __slots__ = ("batch", "code_ready", "escaped", "exports", "functions", "global_names", "global_rows",
+                 "globals", "host_link", "host_memory", "image", "import_rows", "imported",
+                 "imported_global_names", "imports", "initial_bytes", "memory_rows", "module", "ns", "sized",
                  "table_names")
 
     def __init__(self, compiled: CompiledModule) -> None:
@@ -212,16 +268,26 @@ class Prepared:
         self.imports = _import_plans(module, compiled.signatures, self.escaped)
         self.import_rows = [(plan, plan.imp.module, plan.imp.name, plan.kind == ExternKind.FUNC, plan.name,
                              plan.ref, plan.escaped) for plan in self.imports]  # what linking reads, unpacked
+        self.host_link = HostLink(self.imports) if HostLink.applies(self.imports) else None
         counts = [0, 0, 0, 0]
         for imp in module.imports:
             counts[imp.kind] += 1
         self.imported = tuple(counts)  # imports per index space (ExternKind order)
         self.globals = _global_plans(module)
         self.global_names = _global_names(module, self.globals)
+        imported_globals = counts[ExternKind.GLOBAL]
+        names = dict(self.global_names)
+        self.imported_global_names = [(i, name) for i, name in self.global_names if i < imported_globals]
+        self.global_rows = [(gtype, init, value, names.get(index)) for index, (gtype, init, value)
+                            in enumerate(self.globals, start=imported_globals)]  # name None: in the template
         self.table_names = [(f"t{i}", f"T{i}") for i in range(counts[ExternKind.TABLE] + len(module.tables))]
         self.initial_bytes = (sum(memory_bytes(t.limits.min) for t in module.mems)
                               + sum(table_bytes(t.limits.min) for t in module.tables))
         self.image = _image(module, counts[ExternKind.TABLE], counts[ExternKind.MEMORY])
+        self.memory_rows = [(t.limits.min * PAGE_SIZE, t.limits.max,
+                             [(offset, offset + len(chunk), chunk) for offset, chunk
+                              in (self.image.memory_writes[i] if self.image is not None else [])])
+                            for i, t in enumerate(module.mems)]  # (bytes, maximum, image writes) per memory
         self.exports = [(e.name, int(e.kind), e.index) for e in module.exports]
         memory_kind = ExternKind.MEMORY
         exported = [e.index for e in module.exports if e.kind == memory_kind]
@@ -230,6 +296,7 @@ class Prepared:
         self.sized: Sized | None = None
         self.ns: dict[str, Any] = {}
         self.functions: list[FunctionPlan] = []
+        self.batch: Batch | None = None
         self.code_ready = False
 
     def sized_for(self, limits: RuntimeLimits, check: Callable[[Module, RuntimeLimits], None]) -> Sized:
@@ -269,8 +336,18 @@ class Prepared:
         for index, (gtype, _, value) in enumerate(self.globals, start=self.imported[ExternKind.GLOBAL]):
             if not gtype.mutable and value is not DYNAMIC:
                 shared[f"gv{index}"] = value.v
-        self.ns, self.functions = {"__builtins__": shared}, plans
+        self.ns, self.functions, self.batch = {"__builtins__": shared}, plans, _batch(plans)
         self.code_ready = True
+
+
+def _batch(plans: list[FunctionPlan]) -> Batch | None:
+    """The functions as one :class:`Batch`, when they are all compiled and close alike; else None."""
+    codes = [plan.code for plan in plans]
+    if not plans or None in codes or len({plan.closes for plan in plans}) != 1:
+        return None
+    escaped = [(position, plan.ftype, plan.sig, plan.ref)
+               for position, plan in enumerate(plans) if plan.escaped]
+    return Batch(codes, [plan.name for plan in plans], plans[0].closes, escaped)  # type: ignore[arg-type]
 
 
 _PREPARED: dict[int, tuple[ref[CompiledModule], Prepared]] = {}
@@ -393,14 +470,6 @@ def confined(module: Module) -> bool:
     return True
 
 
-def new_memory(mem_type: MemType, cap: int, budget: Any, writes: list[tuple[int, bytes]]) -> Memory:
-    """A defined memory at its initial size with its image written in (limits checked beforehand)."""
-    data = bytearray(mem_type.limits.min * PAGE_SIZE)
-    for offset, chunk in writes:
-        data[offset:offset + len(chunk)] = chunk
-    return Memory.checked(data, mem_type.limits.max, cap, budget)
-
-
 def new_table(table_type: TableType, cap: int, budget: Any, writes: list[tuple[int, tuple[int, ...]]],
               funcs: list[Function | None]) -> Table:
     """A defined table at its initial size with its prepared elements (limits checked beforehand)."""
@@ -410,5 +479,5 @@ def new_table(table_type: TableType, cap: int, budget: Any, writes: list[tuple[i
     return Table.checked(elems, table_type.elem, table_type.limits.max, cap, budget)
 
 
-__all__ = ["DYNAMIC", "NULL", "Binding", "FunctionPlan", "Image", "ImportPlan", "Prepared", "Sized",
-           "confined", "constant", "new_memory", "new_table", "prepared"]
+__all__ = ["DYNAMIC", "NULL", "Batch", "Binding", "FunctionPlan", "HostLink", "Image", "ImportPlan",
+           "Prepared", "Sized", "confined", "constant", "new_table", "prepared"]
