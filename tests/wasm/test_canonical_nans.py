@@ -473,15 +473,16 @@ def loop_module() -> bytes:
         O.END,
         (O.LOCAL_GET, 2),
     ], locals=["f64"], export="iterate")
-    b.func(["f64"], ["f64"], [(O.F64_CONST, f64(1.0)), (O.LOCAL_SET, 1), (O.LOCAL_GET, 1), (O.LOCAL_GET, 0),
-                              O.F64_ADD, (O.LOCAL_SET, 1), (O.LOCAL_GET, 1)], locals=["f64"],
-           export="param_in_arithmetic")
+    b.func(["f64"], ["f64"], [(O.I32_CONST, 3), O.F64_CONVERT_I32_S, (O.LOCAL_SET, 1), (O.LOCAL_GET, 1),
+                              (O.LOCAL_GET, 0), O.F64_ADD, (O.LOCAL_SET, 1), (O.LOCAL_GET, 1)],
+           locals=["f64"], export="param_in_arithmetic")
     return b.build()
 
 
 def test_raw_locals_are_unchecked_in_loops_and_checked_where_they_leave() -> None:
     module = wasm.decode(loop_module())
     assert raw_locals(compiler.lower(module, 0)) == frozenset({2})  # parameters are never raw
+    assert raw_locals(compiler.lower(module, 1)) == frozenset({1})  # a converted integer is never a NaN
     bits = wasm.decode(bit_module())
     copy = next(e.index for e in bits.exports if e.name == "f64.local")
     assert raw_locals(compiler.lower(bits, copy)) == frozenset()  # a copy of a parameter keeps its bits

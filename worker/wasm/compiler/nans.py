@@ -10,7 +10,8 @@ those either propagate any NaN or do not care which NaN they meet.
 
 This module extends that to locals. A float local is *raw* when every value
 ever written to it comes from NaN-making arithmetic (directly, or through a
-register or another raw local), or is a constant that is not a NaN; its
+register or another raw local), or cannot be a NaN (a constant that is not
+one, a conversion from an integer); its
 initial value is ``0.0``, and parameters are never raw (a caller's NaN keeps
 its bits). A raw local is stored without a check and read as a value that
 may be any NaN (``X.nan``), so that it is canonicalized where it is used by
@@ -30,15 +31,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..numeric import CANONICALIZED_OPS
-from ..opcodes import Opcode
+from ..opcodes import OPS, Family, Opcode
 from ..types import ValType
 from .ir import Const, IRFunction, Loc, Node, Op, Operand, Reg
 
 _FLOATS = frozenset({ValType.F32, ValType.F64})
 _MOVES = frozenset({Opcode.LOCAL_GET, Opcode.LOCAL_SET, Opcode.F32_CONST, Opcode.F64_CONST})
+_NEVER_NAN = frozenset(info.op for info in OPS.values()
+                       if info.family is Family.NUMERIC and ".convert_i" in info.name)
+"""Float results that are never a NaN (integers converted to floats)."""
 
 # What a value is known to be, for the analysis.
-ARITH = "arith"  # a NaN-making instruction's result, or a constant that is not a NaN
+ARITH = "arith"  # a NaN-making instruction's result, or a value that cannot be a NaN
 OTHER = "other"  # anything whose NaN bits must be kept (or is unknown)
 Source = str | int  # ARITH, OTHER, or the index of the local it was copied from
 
@@ -95,7 +99,7 @@ def _children(node: Node) -> list[list[Node]]:
 
 
 def _op(node: Op, regs: dict[int, Source], facts: _Facts) -> None:
-    if node.op in CANONICALIZED_OPS:
+    if node.op in CANONICALIZED_OPS or node.op in _NEVER_NAN:
         source: Source = ARITH
     elif node.op in _MOVES and len(node.args) == 1:
         source = _source(node.args[0], regs)
