@@ -39,6 +39,7 @@ from .lower import CompileError, ModuleInfo, lower_function
 from .signatures import signature_id
 
 DEFAULT_MAX_REGISTERS = 50_000
+STASH_BYTES = 256 * 1024  # code bytes of direct functions kept lowered between pricing and compiling
 
 
 class CompiledModule:
@@ -115,6 +116,8 @@ class EntryPrices:
         self.max_registers = max_registers
         self.escaped = escaped_functions(module)
         self.prices: dict[int, int | None] = {}
+        self.lowered: dict[int, IRFunction] = {}  # priced, not yet compiled: prepared, entry taken
+        self.lowered_bytes = 0  # their code size, bounded by STASH_BYTES
 
     def __call__(self, index: int) -> int | None:
         if index in self.prices:
@@ -124,8 +127,43 @@ class EntryPrices:
             ir = lower(self.module, index, self.info, self.max_registers)
             check_nesting(nesting_depth(ir))
             price = entry_price(ir)
+            self._keep(index, ir)
         self.prices[index] = price
         return price
+
+    def take(self, index: int) -> IRFunction | None:
+        """The function's register form as pricing left it (prepared, entry taken), if still kept."""
+        ir = self.lowered.pop(index, None)
+        if ir is not None:
+            self.lowered_bytes -= self._size(index)
+        return ir
+
+    def form(self, index: int) -> tuple[IRFunction, bool]:
+        """The register form to compile ``f{index}`` from, and whether it is already priced (prepared).
+
+        A direct function priced before is not lowered again; one not priced
+        yet is priced from the form it is compiled from.
+        """
+        ir = self.take(index)
+        if ir is not None:
+            return ir, True
+        ir = lower(self.module, index, self.info, self.max_registers)
+        check_nesting(nesting_depth(ir))
+        if index in self.prices or index in self.escaped:
+            return ir, False
+        self.prices[index] = entry_price(ir)
+        return ir, True
+
+    def _keep(self, index: int, ir: IRFunction) -> None:
+        size = self._size(index)
+        while self.lowered and self.lowered_bytes + size > STASH_BYTES:  # the oldest go first
+            self.take(next(iter(self.lowered)))
+        if size <= STASH_BYTES:
+            self.lowered[index] = ir
+            self.lowered_bytes += size
+
+    def _size(self, index: int) -> int:
+        return self.module.funcs[index - self.info.num_imported].size
 
 
 def _python_code(source: str, index: int) -> CodeType:
@@ -192,12 +230,15 @@ def function_source(module: Module, func_index: int, metered: bool = False,
     info = info or ModuleInfo.of(module, canonical_nans)
     if info.canonical_nans != canonical_nans:
         raise ValueError("the module info was made for the other canonical_nans option")
-    ir = lower(module, func_index, info, max_registers)
     if metered and prepay is None:
         prepay = EntryPrices(module, info, max_registers)
-    check_nesting(nesting_depth(ir))
+    if metered and prepay is not None:
+        ir, prepared = prepay.form(func_index)  # a direct function's pricing and compile share one lowering
+    else:
+        ir, prepared = lower(module, func_index, info, max_registers), False
+        check_nesting(nesting_depth(ir))
     try:
-        result = emit_function(ir, view or module_view(module), metered, prepay, canonical_nans)
+        result = emit_function(ir, view or module_view(module), metered, prepay, canonical_nans, prepared)
     except RecursionError:  # our own estimate of the recursion needed was short
         raise CompileError(f"function {func_index} is nested too deeply to compile") from None
     if canonical_nans:  # the NaN checks name the canonical NaN

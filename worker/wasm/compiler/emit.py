@@ -742,7 +742,8 @@ def entry_price(func: IRFunction) -> int:
 
 
 def emit_function(func: IRFunction, view: ModuleView, metered: bool,
-                  prepay: Prepay | None = None, canonical_nans: bool = False) -> EmitResult:
+                  prepay: Prepay | None = None, canonical_nans: bool = False,
+                  prepared: bool = False) -> EmitResult:
     """The Python source of one function (``def f{index}``) and its float constants.
 
     ``canonical_nans``: the engine option of that name (see ``exprs.canonical_rules``).
@@ -750,10 +751,13 @@ def emit_function(func: IRFunction, view: ModuleView, metered: bool,
     ``prepay`` (metered only) gives the entry price of each direct function
     (None for the others); this function, when direct, leaves its entry to
     its callers, and its calls to direct functions pay their entry prices.
+    ``prepared``: ``func`` comes from :func:`entry_price` (reshaped, its entry
+    already taken), so neither is done again.
     """
-    prepare(func)
+    if not prepared:
+        prepare(func)
     if metered and prepay is not None:
-        if prepay(func.index) is not None:
+        if prepay(func.index) is not None and not prepared:
             take_entry(func.body)
         charge_call_sites(func.body, prepay)
         merge_gas(func.body)
