@@ -14,6 +14,9 @@ pay nothing; these kernels, built with
 - ``calls``:   ``x = f(x)`` with ``f(y) = y * a + b`` (checks at each argument and return);
 - ``sign``:    ``x = abs(x * a) - b`` (a bit operation between arithmetic: one check per step).
 
+Then the two programs of ``wasmpool bench`` whose cost goal is 1.10,
+``mandelbrot_f64`` and ``mandelbrot_f32`` (``run(56)``), timed the same way.
+
 Each kernel runs unmetered with the engine's default semantics (``ours``) and
 with canonical NaNs (``canonical``); samples interleave round by round so that
 machine noise hits both alike, and the table shows the median time per call,
@@ -85,6 +88,8 @@ def kernel_module(t: str) -> bytes:
 
 
 KERNELS = ("locals", "memory", "calls", "sign")
+PROGRAMS = ("mandelbrot_f64", "mandelbrot_f32")  # bench/engine/*.wasm, exporting run(n)
+PROGRAM_N = 56  # the size wasmpool bench runs them at
 
 
 def _sample(call: Callable[[], Any]) -> float:
@@ -98,22 +103,32 @@ def _sample(call: Callable[[], Any]) -> float:
             return elapsed / calls
 
 
-def measure(t: str, n: int, repeat: int) -> dict[str, tuple[list[float], list[float]]]:
-    """Per kernel: (seconds per call of each sample without the option, with it)."""
-    module = wasm.decode(kernel_module(t))
+Samples = tuple[list[float], list[float]]  # seconds per call of each sample: without the option, with it
+
+
+def measure(data: bytes, names: Sequence[str], n: int, repeat: int) -> dict[str, Samples]:
+    """Per exported function: (seconds per call of each sample without the option, with it)."""
+    module = wasm.decode(data)
     plain = wasm.instantiate(wasm.compile(module, metered=False))
     canon = wasm.instantiate(wasm.compile(module, metered=False, canonical_nans=True), canonical_nans=True)
     out = {}
-    for name in KERNELS:
+    for name in names:
         ours, theirs = plain.exports[name], canon.exports[name]
         if ours.call_raw([n]) != theirs.call_raw([n]):
-            raise SystemExit(f"{t} {name}: the two variants disagree on a result without NaNs")
-        times: tuple[list[float], list[float]] = ([], [])
+            raise SystemExit(f"{name}: the two variants disagree on a result without NaNs")
+        times: Samples = ([], [])
         for _ in range(repeat):  # interleaved rounds
             times[0].append(_sample(lambda f=ours: f.call_raw([n])))
             times[1].append(_sample(lambda f=theirs: f.call_raw([n])))
         out[name] = times
     return out
+
+
+def _row(label: str, ours: list[float], canon: list[float]) -> str:
+    mid, best = statistics.median(ours), min(ours)
+    ratio, best_ratio = statistics.median(canon) / mid, min(canon) / best
+    return (f"{label:<16} {mid * 1e3:>8.2f}ms {statistics.median(canon) * 1e3:>8.2f}ms "
+            f"{ratio:>14.2f}x {best_ratio:>9.2f}x")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,13 +137,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=20_000, help="loop iterations per call")
     args = parser.parse_args(argv)
     wasm.prepare_process()
-    print(f"{'kernel':<12} {'ours':>10} {'canonical':>10} {'canonical/ours':>15} {'best/best':>10}")
+    print(f"{'kernel':<16} {'ours':>10} {'canonical':>10} {'canonical/ours':>15} {'best/best':>10}")
     for t in ("f64", "f32"):
-        for name, (ours, canon) in measure(t, args.n, args.repeat).items():
-            mid, best = statistics.median(ours), min(ours)
-            ratio, best_ratio = statistics.median(canon) / mid, min(canon) / best
-            print(f"{t + ' ' + name:<12} {mid * 1e3:>8.2f}ms {statistics.median(canon) * 1e3:>8.2f}ms "
-                  f"{ratio:>14.2f}x {best_ratio:>9.2f}x")
+        for name, (ours, canon) in measure(kernel_module(t), KERNELS, args.n, args.repeat).items():
+            print(_row(f"{t} {name}", ours, canon))
+    for program in PROGRAMS:
+        data = (Path(__file__).resolve().parent / f"{program}.wasm").read_bytes()
+        (ours, canon), = measure(data, ["run"], PROGRAM_N, args.repeat).values()
+        print(_row(program, ours, canon))
     return 0
 
 
