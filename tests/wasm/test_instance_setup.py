@@ -6,7 +6,9 @@ from the module's own initial state (memory, grown pages, globals, tables,
 dropped segments, start-function effects, gas), whatever the previous
 instance did or how it ended, metered and unmetered, from a compiled and from
 a deserialized module; that instances of one module may link different
-imports; and that the per-module work is done once.
+imports; that the per-module work is done once; and that the instance maker
+written out for a module (``runtime.maker``) makes exactly what the general
+path makes, and steps aside when the host functions change.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from wasmpool.wasm import serialize
 from wasmpool.wasm.builder import ModuleBuilder, uleb, vector
 from wasmpool.wasm.opcodes import Opcode as O
 from wasmpool.wasm.runtime import compiled as compiled_module
+from wasmpool.wasm.runtime import instance as instance_module
+from wasmpool.wasm.runtime import maker as maker_module
 from wasmpool.wasm.runtime import prepared as prepared_module
 
 GAS = 10**7
@@ -299,3 +303,82 @@ def test_the_prepared_state_goes_with_its_compiled_module() -> None:
     assert key in prepared_module._PREPARED
     del compiled
     assert key not in prepared_module._PREPARED  # freed by reference counting, its entry with it
+
+
+def test_an_import_replaced_in_the_same_mapping_is_linked_anew() -> None:
+    compiled = _compiled(True)
+    seen: list[str] = []
+
+    def old(caller: wasm.Caller, value: int) -> int:
+        seen.append("old")
+        return value
+
+    def new(caller: wasm.Caller, value: int) -> int:
+        seen.append("new")
+        return -value
+    imports: dict[str, dict[str, Any]] = {"env": {"note": wasm.host(old)}}
+    for _ in range(3):  # the same objects: the later instances link them in one pass
+        inst = wasm.instantiate(compiled, imports, gas_limit=GAS)
+        assert inst.exports["note_next"](1) == 2
+        inst.release()
+    imports["env"]["note"] = wasm.host(new)  # the same dicts, another value
+    inst = wasm.instantiate(compiled, imports, gas_limit=GAS)
+    assert inst.exports["note_next"](1) == -2
+    del imports["env"]["note"]
+    with pytest.raises(wasm.LinkError, match="note"):
+        wasm.instantiate(compiled, imports, gas_limit=GAS)
+    assert seen == ["old", "old", "old", "new"]
+
+
+def _caller_imports() -> dict[str, dict[str, Any]]:
+    """The pool's shape: a host function taking the caller (what instance makers are written for)."""
+    def note(caller: wasm.Caller, value: int) -> int:
+        memory = caller.memory
+        assert memory is not None
+        return value * 2 + memory.read(0, 1)[0]
+    return {"env": {"note": wasm.host(note)}}
+
+
+def _run_through(compiled: wasm.CompiledModule, imports: dict[str, dict[str, Any]],
+                 limit: int | None) -> list[Any]:
+    """Everything observable of a fresh instance before and after each export."""
+    inst = wasm.instantiate(compiled, imports, gas_limit=limit)
+    seen: list[Any] = [_fresh_state(inst), inst.exports["note_next"](3), inst.exports["use_passive"]()]
+    inst.exports["mutate"]()
+    seen.append(_fresh_state(inst))
+    with pytest.raises(wasm.Trap) as raised:
+        inst.exports["trap_midway"]()
+    seen += [raised.value.kind, _fresh_state(inst), inst.gas_used, sorted(inst.exports)]
+    inst.release()
+    return seen
+
+
+@pytest.mark.parametrize("metered", VARIANTS)
+def test_the_written_out_maker_makes_what_the_general_path_makes(metered: bool,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    limit = GAS if metered else None
+    compiled, imports = _compiled(metered), _caller_imports()
+    with_maker = [_run_through(compiled, imports, limit) for _ in range(3)]  # the 2nd and 3rd: the maker
+    assert maker_module.maker_for(prepared_module.prepared(compiled)) is not None
+    monkeypatch.setattr(instance_module, "maker_for", lambda prep: None)
+    general = [_run_through(_compiled(metered), imports, limit) for _ in range(3)]
+    assert with_maker[0] == with_maker[1] == with_maker[2] == general[0] == general[2]
+    assert with_maker[0][0]["byte0"] == b"\xaa" and with_maker[0][1] == 3 * 2 + 2 + 0xAA
+
+
+def test_a_maker_falls_back_when_the_host_functions_change() -> None:
+    compiled = _compiled(True)
+    first, second = _caller_imports(), _caller_imports()
+    for imports in (first, first, first):
+        wasm.instantiate(compiled, imports, gas_limit=GAS).release()
+    made_for_first = maker_module.maker_for(prepared_module.prepared(compiled))
+    assert made_for_first is not None
+    inst = wasm.instantiate(compiled, second, gas_limit=GAS)  # other objects: linked by the general path
+    assert inst.exports["note_next"](1) == 2 * 2 + 0xAA
+    with pytest.raises(wasm.LinkError):
+        wasm.instantiate(compiled, {"env": {}}, gas_limit=GAS)
+    again = wasm.instantiate(compiled, second, gas_limit=GAS)  # a maker for the new ones
+    assert again.exports["note_next"](1) == 2 * 2 + 0xAA
+    assert maker_module.maker_for(prepared_module.prepared(compiled)) not in (None, made_for_first)
+    for instance in (inst, again):
+        instance.release()

@@ -13,6 +13,12 @@ What depends on the module alone is worked out once per compiled module
 (``runtime.prepared``: import plans, the namespace template, function
 plans, initial global values, the memory and table images, the export
 map, the size checks per runtime limits); each instance copies or binds it.
+For the common shape of a contract (all functions compiled, imports that
+are host functions taking the caller, constant segments and globals) the
+steps below are written out once per module as one straight-line function
+(``runtime.maker``), which makes the same instance without the general
+path's loops; the general path handles everything else, and any instance
+whose host functions are not the ones the maker was written for.
 
 1. *Resolve imports* by (module, name) from a dict of dicts. Functions may be
    :class:`~.functions.Function` objects (exports of other instances, whose
@@ -86,6 +92,7 @@ from .gas import GasMeter
 from .globals import Global
 from .helpers import memory_init, table_init
 from .limits import DEFAULT_RUNTIME_LIMITS, RuntimeLimits
+from .maker import maker_for
 from .memory import Memory
 from .prepared import DYNAMIC, NULL, HostLink, Prepared, Sized, confined, new_table, prepared
 from .setup_gas import instantiation_charge
@@ -221,10 +228,13 @@ def _link_global(imp: Import, value: Any, declared: GlobalType) -> Global:
 
 def _resolve_imports(inst: Instance, prep: Prepared, sized: Sized,
                      imports: Mapping[str, Mapping[str, Any]]) -> None:
-    """Link every import; function imports put their raw callable (and Function) into ``inst.ns``."""
+    """Link every import; function imports put their raw callable (and Function) into ``inst.ns``.
+
+    When every import is a host function taking the caller, the values are
+    recorded for :func:`_link_hosts`, which links the next instance given
+    the same objects in one pass.
+    """
     link = prep.host_link
-    if link is not None and link.seen is not None and _link_hosts(inst, link, link.seen, imports):
-        return
     ns, funcs = inst.ns, inst.funcs
     caller: Caller | None = None
     source: Any = None
@@ -517,7 +527,8 @@ def instantiate(source: Module | CompiledModule, imports: Mapping[str, Mapping[s
     if gas_limit is not None and gas_limit < 0:
         raise ValueError("gas_limit cannot be negative")
     if isinstance(source, CompiledModule):
-        check_variant(source, metered=gas_limit is not None, canonical_nans=canonical_nans)
+        if source.metered is not (gas_limit is not None) or source.canonical_nans is not canonical_nans:
+            check_variant(source, metered=gas_limit is not None, canonical_nans=canonical_nans)  # raises
         module, compiled = source.module, source
     else:
         module, compiled = source, None
@@ -573,23 +584,39 @@ def _build(inst: Instance, imports: Mapping[str, Mapping[str, Any]], compiled: C
             sized.registers_checked = True
     if prep.code_ready:  # linking binds straight into a copy of the template
         inst.ns = prep.ns.copy()
-        _resolve_imports(inst, prep, sized, imports)
+        if getrecursionlimit() < sized.depth_needed:
+            check_recursion(sized.depth_needed, sized.depth_reason)
+        maker = maker_for(prep)
+        if maker is not None:
+            inst.ns["G"] = inst.meter
+            if maker(inst, inst.ns, imports, sized):  # the whole instance, written out for this module
+                _start(inst)
+                return
+        link = prep.host_link
+        if link is None or link.seen is None or not _link_hosts(inst, link, link.seen, imports):
+            _resolve_imports(inst, prep, sized, imports)
     else:  # the first instance: link, compile (compile_small has nothing to do once the template exists)
         _resolve_imports(inst, prep, sized, imports)
         compile_small(compiled)  # small modules: every compile error surfaces here
         prep.code(compiled)
         inst.ns = {**prep.ns, **inst.ns}
-    if getrecursionlimit() < sized.depth_needed:
-        check_recursion(sized.depth_needed, sized.depth_reason)
+        if getrecursionlimit() < sized.depth_needed:
+            check_recursion(sized.depth_needed, sized.depth_reason)
     inst.ns["G"] = inst.meter
     _define_functions(inst, prep, sized, compiled)
     _allocate(inst, prep, sized)
     _exports(inst, prep)
     _initialize(inst, prep)
-    if module.start is not None:
-        start = inst.funcs[module.start]
-        assert start is not None  # the start function escapes: it has its Function
-        start.invoke(())
+    _start(inst)
+
+
+def _start(inst: Instance) -> None:
+    """Run the start function, if the module has one."""
+    start = inst.module.start
+    if start is not None:
+        function = inst.funcs[start]
+        assert function is not None  # the start function escapes: it has its Function
+        function.invoke(())
 
 
 __all__ = ["Instance", "RuntimeLimits", "ValType", "eval_const", "instantiate"]

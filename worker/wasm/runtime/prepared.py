@@ -26,6 +26,9 @@ table lists, the segment lists, and the host bindings that need its
 (immutable globals with constant initializers share one
 :class:`~.globals.Global` object: it cannot change).
 
+For the common shape of a contract the whole walk is written out once more,
+as a straight-line function (``runtime.maker``), kept here too.
+
 Segments whose effect is not known from the module alone (an offset read
 from an imported global, an imported table or memory, a segment out of
 bounds, an element item that reads a global) make :attr:`Prepared.image`
@@ -259,8 +262,8 @@ class Prepared:
 
     __slots__ = ("batch", "code_ready", "escaped", "exports", "functions", "global_names", "global_rows",
                  "globals", "host_link", "host_memory", "image", "import_rows", "imported",
-                 "imported_global_names", "imports", "initial_bytes", "memory_rows", "module", "ns", "sized",
-                 "table_names")
+                 "imported_global_names", "imports", "initial_bytes", "maker", "memory_rows", "module", "ns",
+                 "sized", "table_names")
 
     def __init__(self, compiled: CompiledModule) -> None:
         module = self.module = compiled.module
@@ -297,6 +300,7 @@ class Prepared:
         self.ns: dict[str, Any] = {}
         self.functions: list[FunctionPlan] = []
         self.batch: Batch | None = None
+        self.maker: tuple[Any, Any] | None = None  # (the host bindings it was made for, the maker or None)
         self.code_ready = False
 
     def sized_for(self, limits: RuntimeLimits, check: Callable[[Module, RuntimeLimits], None]) -> Sized:

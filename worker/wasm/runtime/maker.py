@@ -1,0 +1,202 @@
+"""A module's instance maker: its instantiation written out as one straight-line Python function.
+
+What :mod:`.prepared` keeps as tables, the general instantiation walks with
+loops and branches for every instance. For the common shape of a contract
+(every function compiled, imports that are all host functions taking the
+caller, segments the module alone decides, globals with constant values)
+the walk is the same every time, so it is written out once per compiled
+module as Python source: one statement per import bound, function made,
+global, table, memory, image write and export, with the module's own
+objects (code objects, types, signature ids, host entries, image bytes) as
+names of the maker's globals. An instance then costs the objects it must
+own and little else.
+
+The maker first checks that the host functions are the objects it was made
+for (the last instance's imports, see :class:`.prepared.HostLink`): if they
+are not, or a name is missing, it returns False having changed nothing, and
+the general path links the instance (and says what is missing). A module of
+any other shape, or too large to write out (:data:`MAX_STATEMENTS`), has no
+maker. The maker does exactly what the general path does for such a module:
+the same objects, in the same index spaces, with the same names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import repeat
+from operator import is_
+from types import FunctionType, MethodType
+from typing import Any
+
+from ..types import ExternKind
+from .functions import Caller, Function
+from .globals import Global
+from .memory import Memory
+from .prepared import DYNAMIC, NULL, Prepared, new_table
+
+MAX_STATEMENTS = 2000
+"""Modules needing more statements than this keep the general path (the maker's source stays small)."""
+
+Maker = Callable[[Any, dict[str, Any], Any, Any], bool]
+"""make(instance, namespace, imports, sized) -> whether it made the instance (False: nothing done)."""
+
+
+def maker_for(prep: Prepared) -> Maker | None:
+    """The module's maker for the current host bindings (made again when they change), or None."""
+    link = prep.host_link
+    seen = link.seen if link is not None else None
+    found = prep.maker
+    if found is not None and found[0] is seen:
+        known: Maker | None = found[1]
+        return known
+    made = _make(prep, seen) if _fits(prep, seen) else None
+    prep.maker = (seen, made)
+    return made
+
+
+def _fits(prep: Prepared, seen: Any) -> bool:
+    """Whether the module has the shape a maker writes out (see the module docstring)."""
+    if prep.batch is None or prep.image is None:
+        return False
+    if prep.imports and (prep.host_link is None or seen is None):
+        return False
+    if any(value is DYNAMIC for _, _, value, _ in prep.global_rows):
+        return False
+    statements = len(prep.imports) + 2 * len(prep.functions) + len(prep.exports) + len(prep.global_rows)
+    return statements <= MAX_STATEMENTS
+
+
+class _Source:
+    """The maker's source lines and the objects its globals name."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.names: dict[str, Any] = {
+            "Caller": Caller, "Function": Function, "FunctionType": FunctionType, "Global": Global,
+            "Memory": Memory, "MethodType": MethodType, "is_": is_, "new_table": new_table, "repeat": repeat,
+        }
+
+    def line(self, text: str) -> None:
+        self.lines.append("    " + text)
+
+    def name(self, prefix: str, value: Any) -> str:
+        """A global of the maker holding ``value``."""
+        name = f"{prefix}{len(self.names)}"
+        self.names[name] = value
+        return name
+
+
+def _make(prep: Prepared, seen: Any) -> Maker:
+    src = _Source()
+    funcs: list[str] = []  # what Instance.funcs gets, as expressions
+    _imports(prep, seen, src, funcs)
+    _functions(prep, src, funcs)
+    src.line(f"inst.funcs.extend(({''.join(f + ', ' for f in funcs)}))")
+    spaces = _allocate(prep, src)
+    spaces[ExternKind.FUNC] = funcs
+    _exports_and_segments(prep, src, spaces, funcs)
+    src.line("return True")
+    source = "def make(inst, ns, imports, sized):\n" + "\n".join(src.lines) + "\n"
+    namespace = dict(src.names)
+    exec(compile(source, "<instance maker>", "exec"), namespace)  # our own source from the module's tables
+    maker: Maker = namespace["make"]
+    return maker
+
+
+def _imports(prep: Prepared, seen: Any, src: _Source, funcs: list[str]) -> None:
+    """Check the host functions are the ones bound (else return False, nothing done), then bind them."""
+    link = prep.host_link
+    if link is None or seen is None:
+        return
+    values, entries = seen
+    parts = []
+    src.line("try:")
+    for group, (module_name, getter) in enumerate(link.groups):
+        src.line(f"    v{group} = {src.name('get', getter)}(imports[{module_name!r}])")
+        parts.append(f"v{group}")
+    src.line("except (KeyError, TypeError):")
+    src.line("    return False")
+    src.line(f"if not all(map(is_, {' + '.join(parts)}, {src.name('known', values)})):")
+    src.line("    return False")
+    src.line("caller = Caller(inst)")
+    for name, entry in zip(link.names, entries, strict=True):
+        src.line(f"ns[{name!r}] = MethodType({src.name('entry', entry)}, caller)")
+        funcs.append("None")
+
+
+def _functions(prep: Prepared, src: _Source, funcs: list[str]) -> None:
+    batch = prep.batch
+    assert batch is not None
+    closure = "(inst.meter.cell,)" if batch.closes else "None"
+    src.line(f"cell = {closure}")
+    for code, name in zip(batch.codes, batch.names, strict=True):
+        src.line(f"ns[{name!r}] = {name} = FunctionType({src.name('code', code)}, ns, {name!r}, None, cell)")
+        funcs.append("None")
+    first = len(funcs) - len(batch.codes)
+    if batch.escaped:
+        src.line("units, reentry = sized.stack_units, sized.reentry")
+    for position, ftype, sig, ref in batch.escaped:
+        name = batch.names[position]
+        ftype_name = src.name("type", ftype)
+        src.line(f"ns[{ref!r}] = {ref} = Function({ftype_name}, {name}, units, reentry, inst, {sig})")
+        funcs[first + position] = ref
+
+
+def _allocate(prep: Prepared, src: _Source) -> dict[int, list[str]]:
+    """Globals, tables and memories; returns the expressions of each index space."""
+    globals_: list[str] = []
+    for index, (gtype, _, value, slot) in enumerate(prep.global_rows):
+        if gtype.mutable:
+            src.line(f"g{index} = Global.of_runtime({src.name('gtype', gtype)}, {src.name('value', value)})")
+            globals_.append(f"g{index}")
+        else:
+            globals_.append(src.name("shared", value))  # immutable and constant: one object for all
+        if slot is not None:
+            src.line(f"ns[{slot!r}] = g{index}" if gtype.mutable else f"ns[{slot!r}] = {globals_[-1]}.v")
+    if globals_:
+        src.line(f"inst.globals.extend(({''.join(g + ', ' for g in globals_)}))")
+    src.line("budget = inst.budget")
+    src.line(f"budget.used += {prep.initial_bytes}")
+    image = prep.image
+    assert image is not None
+    tables: list[str] = []
+    for index, table_type in enumerate(prep.module.tables):
+        writes = src.name("writes", image.table_writes[index])
+        src.line(f"t{index} = new_table({src.name('ttype', table_type)}, sized.table_caps[{index}], budget, "
+                 f"{writes}, inst.funcs)")
+        src.line(f"ns['t{index}'] = t{index}.elems")
+        src.line(f"ns['T{index}'] = t{index}")
+        tables.append(f"t{index}")
+    if tables:
+        src.line(f"inst.tables.extend(({''.join(t + ', ' for t in tables)}))")
+    memories: list[str] = []
+    for index, (size, maximum, writes_m) in enumerate(prep.memory_rows):
+        src.line(f"m{index} = bytearray({size})")
+        for start, end, chunk in writes_m:
+            src.line(f"m{index}[{start}:{end}] = {src.name('chunk', chunk)}")
+        src.line(f"mem{index} = Memory.checked(m{index}, {maximum!r}, sized.memory_caps[{index}], budget)")
+        memories.append(f"mem{index}")
+    if memories:
+        src.line(f"inst.memories.extend(({''.join(m + ', ' for m in memories)}))")
+        src.line("ns['MEM'] = mem0")
+        src.line("ns['M'] = m0")
+    return {ExternKind.TABLE: tables, ExternKind.MEMORY: memories, ExternKind.GLOBAL: globals_}
+
+
+def _exports_and_segments(prep: Prepared, src: _Source, spaces: dict[int, list[str]],
+                          funcs: list[str]) -> None:
+    if prep.exports:
+        src.line("exports = inst.exports")
+    for name, kind, index in prep.exports:
+        src.line(f"exports[{name!r}] = {spaces[kind][index]}")
+    if prep.host_memory is not None:
+        src.line(f"inst.host_memory = {spaces[ExternKind.MEMORY][prep.host_memory]}")
+    image = prep.image
+    assert image is not None
+    segments = ["()" if items is None else "[" + "".join(
+        ("None" if i == NULL else funcs[i]) + ", " for i in items) + "]" for items in image.elems]
+    src.line(f"ns['E'] = [{', '.join(segments)}]")
+    src.line(f"ns['D'] = {src.name('datas', image.datas)}.copy()")
+
+
+__all__ = ["MAX_STATEMENTS", "Maker", "maker_for"]
