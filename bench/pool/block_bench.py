@@ -53,13 +53,16 @@ from wasmpool.broker.state import MemoryStore  # noqa: E402
 from wasmpool.client import Client  # noqa: E402
 from wasmpool.embed import Broker, BrokerThread  # noqa: E402
 from wasmpool.wire import protocol as p  # noqa: E402
+from wasmpool.wire.prices import load_gas  # noqa: E402
 from wasmpool.wire.protocol import Status  # noqa: E402
 from wasmpool.wire.receipts import Location, Value  # noqa: E402
 from wasmpool.worker import codes  # noqa: E402
 from wasmpool.worker.config import WorkerConfig  # noqa: E402
 from wasmpool.worker.host import CallContext, CallState, Host  # noqa: E402
+from wasmpool.worker.modules import Loaded, load  # noqa: E402
 from wasmpool.worker.process import tune_allocator  # noqa: E402
 from wasmpool.worker.supervisor import start_workers, stop_workers  # noqa: E402
+from wasmpool.worker.versions import WORKER_VERSIONS  # noqa: E402
 
 TOKEN = REPO / "examples" / "token.wasm"
 WORK = HERE / "work.wasm"
@@ -117,15 +120,19 @@ class _Reader:
         return self.state.get((self.code_id, key))
 
 
-def serial(modules: dict[str, wasm.CompiledModule], calls: Sequence[BlockCall], before: dict[Location, bytes],
+def serial(modules: dict[str, Loaded], calls: Sequence[BlockCall], before: dict[Location, bytes],
            tree: StateTree) -> BlockResult:
     """Run the calls one after another (the worker's semantics) and build the BlockResult.
+
+    As a worker does: each call pays its module's load price first, and its
+    outcome carries the pool's versions (the worker's and the float policy).
 
     ``tree`` is the state tree of ``before``, kept by the node as the pool's
     broker keeps its own: the root after the block is an incremental update.
     """
     host = Host()
     imports = host.imports()
+    versions = {**WORKER_VERSIONS.as_dict(), "floats": BrokerConfig().floats}
     state: dict[Location, Value] = dict(before)
     written: dict[Location, Value] = {}
     outcomes = []
@@ -133,18 +140,21 @@ def serial(modules: dict[str, wasm.CompiledModule], calls: Sequence[BlockCall], 
         record = CallState(reader=_Reader(state, call.code_id), input=call.input,
                            context=CallContext(**call.context))
         host.begin(record)
-        instance = wasm.instantiate(modules[call.code_id], imports=imports, gas_limit=call.gas_limit)
+        module = modules[call.code_id]
+        fee = load_gas(module.size)  # the bench's calls have limits far above it
+        instance = wasm.instantiate(module.runnable(), imports=imports, gas_limit=call.gas_limit - fee,
+                                    canonical_nans=True)
         try:
             function: Any = instance.exports[call.function]
             function(*call.args)
-            outcome = Outcome(Status.OK, output=record.output, gas_used=instance.gas_used,
-                              logs=tuple(record.logs),
+            outcome = Outcome(Status.OK, output=record.output, gas_used=fee + instance.gas_used,
+                              logs=tuple(record.logs), versions=versions,
                               writes={(call.code_id, k): v for k, v in record.writes.items()})
         except Exception as exc:
             code = codes.error_code(exc)
-            gas = call.gas_limit if code is p.ErrorCode.OUT_OF_GAS else instance.gas_used
+            gas = call.gas_limit if code is p.ErrorCode.OUT_OF_GAS else fee + instance.gas_used
             outcome = Outcome(p.status_for(code), gas_used=gas, logs=tuple(record.logs),
-                              error=codes.error_message(exc))
+                              error=codes.error_message(exc), versions=versions)
         finally:
             host.end()
         state.update(outcome.effective_writes())
@@ -250,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     wasm.prepare_process()  # and the same recursion limit
     codes = [TOKEN.read_bytes(), WORK.read_bytes()]
     token_id, work_id = (p.code_id(code) for code in codes)
-    modules = {p.code_id(code): wasm.compile(wasm.decode(code), metered=True) for code in codes}
+    modules = {p.code_id(code): load(code) for code in codes}  # compiled as a worker compiles
     before = genesis(token_id, max(CONTENTION.values()))
     tree = StateTree.from_items((c, k, v) for (c, k), v in before.items())
     labels = {level: f"{level} ({accounts:,} accounts)" for level, accounts in CONTENTION.items()}

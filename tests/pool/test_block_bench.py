@@ -32,12 +32,12 @@ def bench() -> ModuleType:
 
 
 def test_the_heavy_calls_move_one_unit_and_output_their_mixing(bench: ModuleType) -> None:
-    from wasmpool import wasm
+    from wasmpool.worker.modules import load
 
     work = bench.WORK.read_bytes()
     code_id = p.code_id(work)
     calls = bench.moves(code_id, 5, 12, seed=3, rounds=40)
-    result = bench.serial({code_id: wasm.compile(wasm.decode(work), metered=True)}, calls, {}, StateTree())
+    result = bench.serial({code_id: load(work)}, calls, {}, StateTree())
     assert all(r.status == p.Status.OK and len(r.output) == 8 for r in result.receipts)
     net: dict[bytes, int] = {}
     for call in calls:

@@ -27,6 +27,9 @@ from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command
 from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.supervisor import start_workers
+from wasmpool.worker.versions import WORKER_VERSIONS
+
+AS_A_WORKER = {"versions": WORKER_VERSIONS.as_dict()}  # a fake's READY: it runs by this checkout's versions
 
 QUIET = BrokerConfig(limits=TEST_LIMITS, grace=3.0, heartbeat_interval=600.0, liveness=3)
 """Heartbeats every 10 min: the broker learns of the dead processes only by sending them a job."""
@@ -79,14 +82,14 @@ def test_a_worker_sending_ready_again_does_not_fail_the_calls_it_held(tmp_path: 
         fake.connect(pool.backend)
         with pool.client() as client:
             code_id = client.deploy(unique(probe_wasm))
-            fake.send_multipart(p.encode(p.WORKER_TAG, Command.READY, b"fake", {}))
+            fake.send_multipart(p.encode(p.WORKER_TAG, Command.READY, b"fake", AS_A_WORKER))
             wait_until(lambda: client.stats()["workers"] == 1, "the fake worker registered")
             caller = Client(pool.frontend, timeout=60.0, retries=0)
             thread, out = in_background(lambda: caller.call(code_id, "add", [40, 2]))
             for bounce in range(BOUNCES + 1):  # given the call, it registers again (drops the call) instead
                 assert receive_request(fake)
                 if bounce < BOUNCES:
-                    fake.send_multipart(p.encode(p.WORKER_TAG, Command.READY, b"fake", {}))
+                    fake.send_multipart(p.encode(p.WORKER_TAG, Command.READY, b"fake", AS_A_WORKER))
             assert client.stats()["counters"]["requeued_dropped"] == BOUNCES
             pool.workers = start_workers(WorkerConfig(endpoint=pool.backend, heartbeat=0.2), 1)
             wait_until(lambda: client.stats()["workers"] == 2, "a real worker")

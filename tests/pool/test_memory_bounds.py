@@ -26,6 +26,9 @@ from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command, ErrorCode, Op
 from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.supervisor import start_workers
+from wasmpool.worker.versions import WORKER_VERSIONS
+
+AS_A_WORKER = {"versions": WORKER_VERSIONS.as_dict()}  # a fake's READY: it runs by this checkout's versions
 
 KIB = 1024
 INPUT = 256 * KIB
@@ -118,7 +121,7 @@ def test_a_fake_worker_cannot_advertise_a_huge_cache_or_fetch_a_module_again_and
         with idle_pool.client() as client:
             wait_until(lambda: client.stats()["counters"].get("dropped", 0) == 1, "the READY dropped")
             assert client.stats()["workers"] == 0
-            fake.send_multipart(p.encode(p.WORKER_TAG, Command.READY, b"r", {}))
+            fake.send_multipart(p.encode(p.WORKER_TAG, Command.READY, b"r", AS_A_WORKER))
             wait_until(lambda: client.stats()["workers"] == 1, "the fake registered")
             code_id = client.deploy(unique(probe_wasm))
             caller = Client(idle_pool.frontend, timeout=30.0, retries=0)
