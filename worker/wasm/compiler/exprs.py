@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from enum import IntEnum
 from typing import Any
 
 from ..numeric import CANONICALIZED_OPS
@@ -42,7 +43,7 @@ from ..types import ValType
 from .ir import Const
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(unsafe_hash=True, slots=True)  # treated as immutable; a frozen init costs 3x
 class X:
     """A Python expression with what the emitter must know to move it."""
 
@@ -55,7 +56,7 @@ class X:
     wrap: int = 0  # 32/64: an integer only congruent to the value mod 2**wrap (needs a mask)
     big: bool = False  # with wrap: may be far outside the range (a product, a shift)
     bound: int = 0  # when not 0: the value is an exact integer in [0, bound) (see :func:`result_bound`)
-    nan: bool = False  # a float that may be any NaN: made canonical when stored (see :func:`canonical_rules`)
+    nan: int = 0  # a float that may be any NaN: its :class:`Nan` state, made canonical when stored
 
 
 def paren(x: X) -> str:
@@ -66,15 +67,17 @@ def paren(x: X) -> str:
 def as_value(x: X, keep_nan: bool = False) -> X:
     """The value as it must be stored: an i32 ``1``/``0`` from a condition, masks applied, NaNs canonical.
 
-    ``keep_nan``: the value goes to a raw local (see :mod:`.nans`), which may hold any NaN.
+    ``keep_nan``: the value goes to a raw local (see :mod:`.nans`), which may hold any NaN that
+    becomes the positive canonical one where it is used.
     """
     if x.nan:
-        if keep_nan:
+        if keep_nan and x.nan == Nan.POSITIVE:
             return x
+        canon = NAN_NAMES[Nan(x.nan)]
         if x.size == 1 and x.text.isidentifier():  # a raw local: no temporary needed
-            text = f"({x.text} if {x.text} == {x.text} else {CANONICAL_NAN_NAME})"
+            text = f"({x.text} if {x.text} == {x.text} else {canon})"
         else:
-            text = f"({NAN_TEMP} if ({NAN_TEMP} := {x.text}) == {NAN_TEMP} else {CANONICAL_NAN_NAME})"
+            text = f"({NAN_TEMP} if ({NAN_TEMP} := {x.text}) == {NAN_TEMP} else {canon})"
         return X(text, True, False, x.impure, x.reads, x.size + 1)
     if x.cond:
         return X(f"1 if {x.text} else 0", False, False, x.impure, x.reads, x.size, bound=2)
@@ -156,6 +159,7 @@ class Rule:
     big: bool = False  # the unmasked result may be far outside the range (products, shifts)
     value_first: bool = False  # an assignment statement: Python evaluates the value before the address
     nan: bool = False  # the result may be any NaN: canonicalized where it is stored (canonical rules only)
+    nan_from: tuple[int, ...] = ()  # a sign operation: the result's :class:`Nan` state by its operand's
 
 
 def _fmt(template: str) -> Callable[[list[X], Any], str]:
@@ -447,14 +451,35 @@ RULES: dict[Opcode, Rule] = {**_numeric_rules(), **_MEMORY_RULES, **_OTHER_RULES
 # canonicalized once, where its value leaves the chain: their results are marked
 # :attr:`X.nan` and their operands taken as they are (``loose``), and :func:`as_value` adds
 # ``(q if (q := v) == q else CANON)`` when the value is stored, passed, returned or used by
-# anything else (a bit operation, ``select``, a store). Comparisons and float-to-integer
-# truncations do not care which NaN they meet (a NaN compares unordered, truncation traps
-# or saturates to 0 alike), so they take their operands unchecked too. One temporary name
-# serves every check: each reads it right after assigning it, before anything else runs.
+# anything else (``copysign``, ``reinterpret``, ``select``, a store). Comparisons and
+# float-to-integer truncations do not care which NaN they meet (a NaN compares unordered,
+# truncation traps or saturates to 0 alike), so they take their operands unchecked too.
+# ``neg`` and ``abs`` also take them unchecked: only the sign of the canonical NaN they
+# would have met changes, so their result is marked with the sign its check must give
+# (:class:`Nan`: ``-canon(x) == negcanon(-x)``, ``abs(canon(x)) == canon(abs(x))``). One
+# temporary name serves every check: each reads it right after assigning it, before anything
+# else runs.
+
+class Nan(IntEnum):
+    """What a float expression's NaN check must give, if the value turns out to be a NaN."""
+
+    NONE = 0  # no check: the value is not a NaN made by arithmetic (its bits are kept)
+    POSITIVE = 1  # the positive canonical NaN
+    NEGATIVE = 2  # the negative canonical NaN (a negated arithmetic NaN)
+
 
 NAN_TEMP = "q"  # the walrus temporary of the NaN check (a compiler-made name no other rule uses)
 CANONICAL_NAN_NAME = const_name(Const(CANONICAL_NAN, ValType.F64))
 """The namespace name of the canonical NaN (the constant's own name, see :func:`const_name`)."""
+NEGATIVE_CANONICAL_NAN_NAME = const_name(Const(-CANONICAL_NAN, ValType.F64))
+"""The namespace name of the negated canonical NaN."""
+NAN_NAMES: dict[Nan, str] = {Nan.POSITIVE: CANONICAL_NAN_NAME, Nan.NEGATIVE: NEGATIVE_CANONICAL_NAN_NAME}
+
+_SIGN_OPS: dict[Opcode, tuple[int, ...]] = {
+    **dict.fromkeys((Opcode.F32_NEG, Opcode.F64_NEG), (Nan.NONE, Nan.NEGATIVE, Nan.POSITIVE)),
+    **dict.fromkeys((Opcode.F32_ABS, Opcode.F64_ABS), (Nan.NONE, Nan.POSITIVE, Nan.POSITIVE)),
+}
+"""Sign operations: the :class:`Nan` state of their result, indexed by their operand's."""
 
 _NAN_BLIND = frozenset(
     info.op for info in OPS.values()
@@ -473,7 +498,16 @@ def canonical_rules(rules: dict[Opcode, Rule]) -> dict[Opcode, Rule]:
         out[op] = replace(rules[op], loose=tuple(range(arity)))
     for op in CANONICALIZED_OPS:
         out[op] = replace(out[op], nan=True)
+    for op, states in _SIGN_OPS.items():
+        out[op] = replace(rules[op], loose=(0,), nan_from=states)
     return out
+
+
+def result_nan(rule: Rule, args: list[X]) -> int:
+    """The :class:`Nan` state of ``rule``'s result on ``args``."""
+    if rule.nan:
+        return Nan.POSITIVE
+    return rule.nan_from[args[0].nan] if rule.nan_from else Nan.NONE
 
 
 CANONICAL_RULES: dict[Opcode, Rule] = canonical_rules(RULES)

@@ -27,7 +27,7 @@ from ..opcodes import OPS, Opcode
 from ..types import FuncType, ValType
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(unsafe_hash=True, slots=True)  # hashable values; not frozen: a frozen init costs 3x
 class Reg:
     """The operand-stack register at height ``h``."""
 
@@ -37,7 +37,7 @@ class Reg:
         return f"s{self.h}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(unsafe_hash=True, slots=True)
 class Loc:
     """Local variable ``i`` (parameters first)."""
 
@@ -47,7 +47,7 @@ class Loc:
         return f"l{self.i}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(unsafe_hash=True, slots=True)
 class Const:
     """An immediate in the runtime representation (see ``numeric``)."""
 
