@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.pool.test_core import PROBE, Harness, command, job_of, only_client_reply
+from wasmpool.cli.client import format_stats
 from wasmpool.wire import prices
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command, ErrorCode
@@ -63,3 +64,12 @@ def test_a_deploy_is_priced_by_size_and_refused_over_its_limit() -> None:
     assert not h.core.has_code(p.code_id(PROBE))
     (out,) = h.client({"op": "deploy", "code": PROBE, "gas_limit": price})
     assert p.unpack(out.frames[3]) == {"code_id": p.code_id(PROBE), "gas_used": price}
+
+
+def test_wasmpool_stats_shows_the_pools_versions_and_refusals() -> None:
+    h = Harness()
+    ready(h, b"w1", V1)
+    ready(h, b"w2", V2)
+    text = format_stats(h.core.stats())
+    assert "worker versions" in text and "engine=1 gas=2 abi=1" in text
+    assert [line.split()[-1] for line in text.splitlines() if line.startswith("workers refused")] == ["1"]

@@ -294,8 +294,18 @@ def format_stats(stats: dict[str, Any]) -> str:
     rows.extend(observability_rows(stats))
     rows.extend(pinned_rows(stats))
     rows.extend(tier_rows(stats))
+    rows.extend(version_rows(stats))
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+
+
+def version_rows(stats: dict[str, Any]) -> list[tuple[str, str]]:
+    """The versions the broker admits workers by, and how many workers it refused for others."""
+    versions = stats.get("worker_versions")
+    shown = ("those of the first worker" if versions is None
+             else " ".join(f"{name}={value}" for name, value in versions.items()))
+    refused = stats.get("counters", {}).get("workers_refused_versions", 0)
+    return [("worker versions", shown), ("workers refused (versions)", str(refused))]
 
 
 TIER_ROWS = (("memory", "modules from memory"), ("disk", "modules from disk"),
