@@ -33,7 +33,7 @@ from ..recursion import COMPILE_MARGIN, COMPILE_PER_LEVEL, check_recursion, stac
 from ..types import ExternKind
 from .direct import escaped_functions
 from .emit import ModuleView, emit_function, entry_price
-from .exprs import CANONICAL_NAN_NAME
+from .exprs import CANONICAL_NAN_NAME, NEGATIVE_CANONICAL_NAN_NAME
 from .ir import Block, If, IRFunction, Loop, Node, render_function
 from .lower import CompileError, ModuleInfo, lower_function
 from .signatures import signature_id
@@ -241,8 +241,9 @@ def function_source(module: Module, func_index: int, metered: bool = False,
         result = emit_function(ir, view or module_view(module), metered, prepay, canonical_nans, prepared)
     except RecursionError:  # our own estimate of the recursion needed was short
         raise CompileError(f"function {func_index} is nested too deeply to compile") from None
-    if canonical_nans:  # the NaN checks name the canonical NaN
+    if canonical_nans:  # the NaN checks name the canonical NaNs
         result.constants[CANONICAL_NAN_NAME] = CANONICAL_NAN
+        result.constants[NEGATIVE_CANONICAL_NAN_NAME] = -CANONICAL_NAN
     return result.source, result.constants
 
 

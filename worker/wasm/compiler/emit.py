@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from ..opcodes import BULK_UNIT, BULK_UNIT_GAS, OPS, TABLE_BULK_UNIT, Imm, Opcode
 from ..types import FuncType, ValType
 from .direct import Prepay, charge_call_sites, take_entry
-from .exprs import X, as_value, condition, loose, paren, result_bound, rules_for
+from .exprs import X, as_value, condition, loose, paren, result_bound, result_nan, rules_for
 from .fold import Folder, Line, result_wrap, truth
 from .frames import frame_slots, stack_units
 from .ir import (
@@ -210,7 +210,7 @@ class FunctionEmitter(Folder):
         elif bound:  # the exact result is the wasm value: no mask needed
             wrap, big = 0, False
         x = X(text, rule.atomic, rule.cond, impure, reads, 1 + sum(a.size for a in args), wrap, big, bound,
-              rule.nan)
+              result_nan(rule, args))
         if self.metered and node.op in _GROW:
             self.flush_impure()
             self.charge_grow(node, args)
