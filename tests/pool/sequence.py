@@ -60,6 +60,7 @@ FLOAT_PAIRS = [  # operands of mixer.floats, as bits: NaNs made by arithmetic, N
     (bits(-0.0), bits(0.0)),  # signed zeros through min and max
     (bits(2.5), bits(-INF)),  # nearest rounds half to even; inf - -inf
 ]
+CHAIN_PAIRS = [TWO_NANS, FLOAT_PAIRS[0], (bits(1.5), bits(-2.0))]  # operands of mixer.chains
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ BLOCK = [
     Spec("counter", "increment"),
     Spec("counter", "get"),
     *[Spec("mixer", "floats", pair, b"float-%d" % index) for index, pair in enumerate(FLOAT_PAIRS)],
+    *[Spec("mixer", "chains", pair, b"chain-%d" % index) for index, pair in enumerate(CHAIN_PAIRS)],
     Spec("probe", "logs"),
     Spec("probe", "whoami", context=CONTEXT),
     Spec("probe", "height", context=CONTEXT),
@@ -130,6 +132,7 @@ AFTER = [  # ordinary calls after the block, reading what it wrote
     Spec("mixer", "gather", (70,), b"beta", op=Op.QUERY),
     Spec("mixer", "scatter", (120,), b"delta"),
     Spec("mixer", "floats", FLOAT_PAIRS[0], b"float-after"),
+    Spec("mixer", "chains", TWO_NANS, b"chain-after"),
     Spec("mixer", "floats", FLOAT_PAIRS[2], b"float-query", op=Op.QUERY),  # a query may not write: error
     Spec("probe", "get"),
     Spec("probe", "logs"),
