@@ -39,6 +39,9 @@ from .ir import Const, Loc, Operand, Reg
 MAX_FOLD = 48  # operations one folded expression may hold (bounds nesting and line length)
 
 Line = tuple[int, str]
+NAMED = 256  # register and local names made once for the process
+REG_NAMES = tuple(f"s{h}" for h in range(NAMED))
+LOC_NAMES = tuple(f"l{i}" for i in range(NAMED))
 
 
 class Folder:
@@ -53,6 +56,7 @@ class Folder:
         self.constants: dict[str, float] = {}
         self.temps = 0
         self.raw_locals: frozenset[str] = frozenset()  # canonical NaNs: locals that may hold any NaN
+        self.plain: dict[str, X] = {}  # a register's or local's own value, made once per name
 
     # ------------------------------------------------------------ lines
 
@@ -63,12 +67,20 @@ class Folder:
 
     def operand(self, operand: Operand) -> X:
         if isinstance(operand, Reg):
-            name = f"s{operand.h}"
+            name = REG_NAMES[operand.h] if operand.h < NAMED else f"s{operand.h}"
             pending = self.take(name)
-            return pending if pending is not None else X(name, reads=frozenset((name,)))
+            if pending is not None:
+                return pending
+            plain = self.plain.get(name)
+            if plain is None:
+                plain = self.plain[name] = X(name, reads=frozenset((name,)))
+            return plain
         if isinstance(operand, Loc):
-            name = f"l{operand.i}"
-            return X(name, reads=frozenset((name,)), nan=name in self.raw_locals)
+            name = LOC_NAMES[operand.i] if operand.i < NAMED else f"l{operand.i}"
+            plain = self.plain.get(name)
+            if plain is None:
+                plain = self.plain[name] = X(name, reads=frozenset((name,)), nan=name in self.raw_locals)
+            return plain
         return self.constant(operand)
 
     def constant(self, const: Const) -> X:
