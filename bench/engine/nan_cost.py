@@ -2,8 +2,9 @@
 
 The engine's ``canonical_nans`` option checks a float value for NaN only
 where it leaves arithmetic (stored to memory, passed to a call, returned,
-used by a bit operation...), not inside chains of arithmetic nor in locals
-that only arithmetic writes (see ``worker/wasm/compiler/nans.py``). The
+used by ``copysign``...), not inside chains of arithmetic (``neg`` and
+``abs`` included), comparisons, nor in locals that only arithmetic writes
+(see ``worker/wasm/compiler/nans.py``). The
 mandelbrot benchmarks of ``wasmpool bench`` keep everything in locals and so
 pay nothing; these kernels, built with
 :class:`wasmpool.wasm.builder.ModuleBuilder`, show the other cases, each
@@ -12,7 +13,8 @@ pay nothing; these kernels, built with
 - ``locals``:  ``x = x * a + b`` in a loop, the result returned once (no check in the loop);
 - ``memory``:  ``m[i] = m[i] * a + b`` over an array (one check per element stored);
 - ``calls``:   ``x = f(x)`` with ``f(y) = y * a + b`` (checks at each argument and return);
-- ``sign``:    ``x = abs(x * a) - b`` (a bit operation between arithmetic: one check per step).
+- ``abs``:     ``x = abs(x * a) - b`` (``abs`` inside a chain: no check);
+- ``copysign``: ``x = copysign(x * a, -1) + b`` (its operand is checked: one check per step).
 
 Then the two programs of ``wasmpool bench`` whose cost goal is 1.10,
 ``mandelbrot_f64`` and ``mandelbrot_f32`` (``run(56)``), timed the same way.
@@ -45,12 +47,14 @@ from wasmpool.wasm.opcodes import Opcode as O
 
 MIN_SAMPLE_SECONDS = 0.05  # a sample: back-to-back calls for at least this long
 
-# Per float type: (const, mul, add, sub, abs, load, store, element size in bytes, bits of 1.0)
-OPS: dict[str, tuple[O, O, O, O, O, O, O, int, int]] = {
-    "f64": (O.F64_CONST, O.F64_MUL, O.F64_ADD, O.F64_SUB, O.F64_ABS, O.F64_LOAD, O.F64_STORE, 8,
-            0x3FF0_0000_0000_0000),
-    "f32": (O.F32_CONST, O.F32_MUL, O.F32_ADD, O.F32_SUB, O.F32_ABS, O.F32_LOAD, O.F32_STORE, 4, 0x3F80_0000),
+# Per float type: (const, mul, add, sub, abs, copysign, load, store, element size in bytes, bits of 1.0)
+OPS: dict[str, tuple[O, O, O, O, O, O, O, O, int, int]] = {
+    "f64": (O.F64_CONST, O.F64_MUL, O.F64_ADD, O.F64_SUB, O.F64_ABS, O.F64_COPYSIGN, O.F64_LOAD, O.F64_STORE,
+            8, 0x3FF0_0000_0000_0000),
+    "f32": (O.F32_CONST, O.F32_MUL, O.F32_ADD, O.F32_SUB, O.F32_ABS, O.F32_COPYSIGN, O.F32_LOAD, O.F32_STORE,
+            4, 0x3F80_0000),
 }
+MINUS_ONE = {"f64": 0xBFF0_0000_0000_0000, "f32": 0xBF80_0000}
 HALF = {"f64": 0x3FE0_0000_0000_0000, "f32": 0x3F00_0000}  # 0.5: keeps every kernel's values bounded
 
 
@@ -68,7 +72,7 @@ def _counted_loop(body: list[Instruction], counter: int) -> list[Instruction]:
 
 def kernel_module(t: str) -> bytes:
     """One module exporting every kernel for float type ``t``; each takes ``n`` and returns a float."""
-    const, mul, add, sub, abs_, load, store, size, one = OPS[t]
+    const, mul, add, sub, abs_, copysign, load, store, size, one = OPS[t]
     half = HALF[t]
     b = ModuleBuilder()
     b.memory(4)
@@ -82,12 +86,15 @@ def kernel_module(t: str) -> bytes:
     affine = b.func([t], [t], [(O.LOCAL_GET, 0), (const, half), mul, (const, half), add])
     called = [(O.LOCAL_GET, x), (O.CALL, affine), (O.LOCAL_SET, x)]
     b.func(["i32"], [t], [*_counted_loop(called, 1), (O.LOCAL_GET, x)], locals=["i32", t], export="calls")
-    signed = [(O.LOCAL_GET, x), (const, half), mul, abs_, (const, half), sub, (O.LOCAL_SET, x)]
-    b.func(["i32"], [t], [*_counted_loop(signed, 1), (O.LOCAL_GET, x)], locals=["i32", t], export="sign")
+    absolute = [(O.LOCAL_GET, x), (const, half), mul, abs_, (const, half), sub, (O.LOCAL_SET, x)]
+    b.func(["i32"], [t], [*_counted_loop(absolute, 1), (O.LOCAL_GET, x)], locals=["i32", t], export="abs")
+    signed = [(O.LOCAL_GET, x), (const, half), mul, (const, MINUS_ONE[t]), copysign, (const, half), add,
+              (O.LOCAL_SET, x)]
+    b.func(["i32"], [t], [*_counted_loop(signed, 1), (O.LOCAL_GET, x)], locals=["i32", t], export="copysign")
     return b.build()
 
 
-KERNELS = ("locals", "memory", "calls", "sign")
+KERNELS = ("locals", "memory", "calls", "abs", "copysign")
 PROGRAMS = ("mandelbrot_f64", "mandelbrot_f32")  # bench/engine/*.wasm, exporting run(n)
 PROGRAM_N = 56  # the size wasmpool bench runs them at
 
