@@ -15,7 +15,8 @@ one, a conversion from an integer); its
 initial value is ``0.0``, and parameters are never raw (a caller's NaN keeps
 its bits). A raw local is stored without a check and read as a value that
 may be any NaN (``X.nan``), so that it is canonicalized where it is used by
-anything but arithmetic, comparisons and truncations: a loop that keeps its
+anything but arithmetic (``neg`` and ``abs`` included), comparisons and
+truncations: a loop that keeps its
 running values in locals (``zr = zr * zr - zi * zi + cr``) then pays nothing.
 A non-NaN or canonical value is also a valid content of a raw local, so the
 analysis only has to exclude values whose NaN bits must survive.
