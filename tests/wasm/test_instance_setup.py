@@ -297,8 +297,10 @@ def test_a_lazily_compiled_module_gives_the_same_results(monkeypatch: pytest.Mon
 
 
 def test_the_prepared_state_goes_with_its_compiled_module() -> None:
-    compiled = _compiled(False)
-    wasm.instantiate(compiled, _imports()).release()
+    compiled, imports = _compiled(False), _caller_imports()
+    for _ in range(3):
+        wasm.instantiate(compiled, imports).release()
+    assert maker_module.maker_for(prepared_module.prepared(compiled)) is not None  # it holds a maker too
     key = id(compiled)
     assert key in prepared_module._PREPARED
     del compiled
