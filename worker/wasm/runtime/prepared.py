@@ -2,8 +2,9 @@
 
 The pool makes a fresh instance for every call, so whatever instantiation
 derives from the module alone is derived once per compiled module, in a
-:class:`Prepared` (made on first instantiation, kept by the
-:class:`~..compiler.CompiledModule`, and derivable from it alone, so a
+:class:`Prepared` (made on first instantiation and kept as long as the
+:class:`~..compiler.CompiledModule` lives, in a table keyed by the module
+object, which itself is left unchanged; derived from it alone, so a
 deserialized module makes its own): the import plan (which index space each
 import fills, its type and signature id, and the last value it was linked
 to with how that value is bound), the namespace template (the base helpers
@@ -33,7 +34,7 @@ Segments whose effect is not known from the module alone (an offset read
 from an imported global, an imported table or memory, a segment out of
 bounds, an element item that reads a global) make :attr:`Prepared.image`
 None: such modules are initialized step by step per instance, in the
-spec's order, as before (``instance._initialize``).
+spec's order (``instance._initialize``).
 """
 
 from __future__ import annotations
