@@ -124,6 +124,8 @@ class Analysis:
     def seq(self, nodes: list[Node], ifconv: Label | None = None) -> Need:
         loops = indent = extra = 0
         for node in nodes:
+            if type(node) is Op:
+                continue
             if isinstance(node, BrIf):
                 if node.label is ifconv:
                     extra += 1
@@ -273,6 +275,8 @@ def rewrite_switches(nodes: list[Node]) -> None:
     while work:
         current = work.pop()
         for node in current:
+            if type(node) is Op:  # most nodes: skip the construct tests
+                continue
             if isinstance(node, Block):
                 work.extend(_rewrite_chain(node))
             elif isinstance(node, Loop):
@@ -374,6 +378,9 @@ def thread_returns(nodes: list[Node], exit_tail: list[Node] | None = None,
     i = 0
     while i < len(nodes):
         node = nodes[i]
+        if type(node) is Op:  # most nodes: nothing to thread
+            i += 1
+            continue
         if isinstance(node, Block | Loop):
             tail = _continuation(nodes, i, exit_tail)
             if isinstance(node, Block) and tail is not None:
@@ -441,6 +448,8 @@ def has_loops(nodes: list[Node]) -> bool:
     stack = [nodes]
     while stack:
         for node in stack.pop():
+            if type(node) is Op:
+                continue
             if isinstance(node, Loop):
                 return True
             stack.extend(children(node))
@@ -511,4 +520,5 @@ def sink_gas(nodes: list[Node]) -> None:
                         first.cost += node.cost
                     node.cost = 0
         for node in reversed(current):
-            stack.extend(children(node))
+            if type(node) is not Op:
+                stack.extend(children(node))
