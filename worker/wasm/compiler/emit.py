@@ -95,6 +95,7 @@ MAKER_PREFIX = "gas_cell_f"  # the name of the def that makes ``GAS`` a closure 
 _TABLE_BULK = frozenset({Opcode.TABLE_FILL, Opcode.TABLE_COPY, Opcode.TABLE_INIT})
 _GROW = frozenset({Opcode.MEMORY_GROW, Opcode.TABLE_GROW})
 _PRICED = _BULK | _GROW  # instructions with a dynamic gas price
+_NO_READS: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +195,14 @@ class FunctionEmitter(Folder):
         if node.op in (Opcode.I32_DIV_U, Opcode.I32_REM_U, Opcode.I64_DIV_U, Opcode.I64_REM_U):
             self.uses_div = True
         text = rule.build(args, node.imm)
-        impure = rule.impure or any(a.impure for a in args)
+        impure = rule.impure
+        size = 1
+        reads: frozenset[str] = _NO_READS
+        for a in args:  # one pass (not three generators): this runs for most instructions
+            impure = impure or a.impure
+            size += a.size
+            if a.reads:
+                reads = reads | a.reads if reads else a.reads
         if self.metered and node.op in _BULK:
             self.charge_bulk(args[-1], node.op)
         if rule.stmt:
@@ -202,15 +210,13 @@ class FunctionEmitter(Folder):
                 self.flush_impure()
             self.line(text)
             return
-        reads = frozenset().union(*(a.reads for a in args))
         wrap, big = result_wrap(rule, args)
         width, bound = result_bound(node.op, args)
         if bound > 1 << width:
             bound = 0
         elif bound:  # the exact result is the wasm value: no mask needed
             wrap, big = 0, False
-        x = X(text, rule.atomic, rule.cond, impure, reads, 1 + sum(a.size for a in args), wrap, big, bound,
-              result_nan(rule, args))
+        x = X(text, rule.atomic, rule.cond, impure, reads, size, wrap, big, bound, result_nan(rule, args))
         if self.metered and node.op in _GROW:
             self.flush_impure()
             self.charge_grow(node, args)

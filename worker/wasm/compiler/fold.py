@@ -189,5 +189,7 @@ def result_wrap(rule: Rule, args: list[X]) -> tuple[int, bool]:
         wrap = rule.wraps if any(a.wrap for a in args) else 0
     else:
         wrap = rule.wraps
+    if not wrap:  # most results: no mask, so bigness does not matter
+        return 0, False
     big = rule.big or any(a.big or (a.wrap and rule.loose) for a in args)
-    return wrap, bool(wrap and big)
+    return wrap, bool(big)
