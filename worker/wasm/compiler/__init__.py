@@ -106,8 +106,11 @@ class CompiledModule:
 class EntryPrices:
     """The entry price of each direct function of a module (None for the others), computed on demand.
 
-    A direct function (see :mod:`.direct`) is lowered once more, on its own,
-    to price its entry; the result is kept for every later call site.
+    A direct function (see :mod:`.direct`) is priced from its reshaped
+    register form; the price is kept for every later call site, and the form
+    itself (up to :data:`STASH_BYTES` of code, oldest dropped first) until the
+    function is compiled, which starts from it (:meth:`form`), so a function
+    is lowered once whether its callers or itself are compiled first.
     """
 
     def __init__(self, module: Module, info: ModuleInfo, max_registers: int) -> None:
