@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from itertools import takewhile
 
+from ..types import ValType
 from .exprs import Rule, X, as_value, const_text
 from .ir import Const, Loc, Operand, Reg
 
@@ -42,6 +43,7 @@ Line = tuple[int, str]
 NAMED = 256  # register and local names made once for the process
 REG_NAMES = tuple(f"s{h}" for h in range(NAMED))
 LOC_NAMES = tuple(f"l{i}" for i in range(NAMED))
+_INT_TYPES = frozenset({ValType.I32, ValType.I64})
 
 
 class Folder:
@@ -57,6 +59,7 @@ class Folder:
         self.temps = 0
         self.raw_locals: frozenset[str] = frozenset()  # canonical NaNs: locals that may hold any NaN
         self.plain: dict[str, X] = {}  # a register's or local's own value, made once per name
+        self.plain_consts: dict[tuple[ValType, int], X] = {}  # integer constants, made once per value
 
     # ------------------------------------------------------------ lines
 
@@ -84,6 +87,12 @@ class Folder:
         return self.constant(operand)
 
     def constant(self, const: Const) -> X:
+        if const.type in _INT_TYPES:  # integers (never -0.0 or NaN): one expression per value
+            key = (const.type, const.value)
+            x = self.plain_consts.get(key)
+            if x is None:
+                x = self.plain_consts[key] = const_text(const)
+            return x
         x = const_text(const)
         if x.text.startswith("kf"):
             self.constants[x.text] = float(const.value)
