@@ -1,0 +1,95 @@
+//! A test contract for the SDK's iteration and crypto wrappers (ABI v2,
+//! issue 17): it imports `state_scan`, `state_next` and the six crypto
+//! functions, so it deploys once the pool provides them.
+//!
+//!   put        "KEY VALUE"      writes a key
+//!   list       "PREFIX"         outputs "key=value\n" for each key under PREFIX, ascending
+//!   list_desc  "PREFIX"         the same, descending
+//!   count      "PREFIX"         returns how many keys are under PREFIX (i64)
+//!   digests    bytes            outputs sha256, keccak256 and blake2b256 of the input (96 bytes)
+//!   ed25519    sig(64) pk(32) message      returns 1 when valid, else 0 (i32)
+//!   secp_verify hash(32) sig(64) key(33|65) returns 1 when valid, else 0 (i32)
+//!   secp_recover hash(32) sig(64) recid(1) outputs the 33-byte key; reverts "no key recovers"
+
+use wasmpool_sdk::{blake2b256, ed25519_verify, entry, fields, input, keccak256, output, put, scan_prefix,
+                   secp256k1_recover, secp256k1_verify, sha256, Order, Result};
+
+fn listing(order: Order) -> Result<()> {
+    let prefix = input();
+    let mut text = Vec::new();
+    for (key, value) in scan_prefix(&prefix, order) {
+        text.extend_from_slice(&key);
+        text.push(b'=');
+        text.extend_from_slice(&value);
+        text.push(b'\n');
+    }
+    output(&text);
+    Ok(())
+}
+
+fn put_entry() -> Result<()> {
+    let data = input();
+    let [key, value] = fields::<2>(&data).ok_or("expected: KEY VALUE")?;
+    put(key, value);
+    Ok(())
+}
+
+fn list() -> Result<()> {
+    listing(Order::Ascending)
+}
+
+fn list_desc() -> Result<()> {
+    listing(Order::Descending)
+}
+
+fn count() -> Result<i64> {
+    Ok(scan_prefix(&input(), Order::Ascending).count() as i64)
+}
+
+fn digests() -> Result<()> {
+    let data = input();
+    let mut out = Vec::with_capacity(96);
+    out.extend_from_slice(&sha256(&data));
+    out.extend_from_slice(&keccak256(&data));
+    out.extend_from_slice(&blake2b256(&data));
+    output(&out);
+    Ok(())
+}
+
+fn split<const N: usize>(data: &[u8], at: usize) -> Result<[u8; N]> {
+    let part = data.get(at..at + N).ok_or("input too short")?;
+    let mut out = [0u8; N];
+    out.copy_from_slice(part);
+    Ok(out)
+}
+
+fn ed25519() -> Result<i32> {
+    let data = input();
+    let (sig, key) = (split::<64>(&data, 0)?, split::<32>(&data, 64)?);
+    Ok(ed25519_verify(&data[96..], &sig, &key) as i32)
+}
+
+fn secp_verify() -> Result<i32> {
+    let data = input();
+    let (hash, sig) = (split::<32>(&data, 0)?, split::<64>(&data, 32)?);
+    Ok(secp256k1_verify(&hash, &sig, &data[96..]) as i32)
+}
+
+fn secp_recover() -> Result<()> {
+    let data = input();
+    let (hash, sig, recid) = (split::<32>(&data, 0)?, split::<64>(&data, 32)?, split::<1>(&data, 96)?);
+    let key = secp256k1_recover(&hash, &sig, recid[0]).ok_or("no key recovers")?;
+    output(&key);
+    Ok(())
+}
+
+entry! {
+    put => put_entry;
+    list => list;
+    list_desc => list_desc;
+    count -> i64 => count;
+    digests => digests;
+    ed25519 -> i32 => ed25519;
+    secp_verify -> i32 => secp_verify;
+    secp_recover => secp_recover;
+}
