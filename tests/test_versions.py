@@ -7,9 +7,9 @@ import sys
 from wasmpool import wasm
 from wasmpool.wasm import opcodes
 from wasmpool.wire import prices
-from wasmpool.worker import host, versions
+from wasmpool.worker import host, host_crypto, versions
 
-PINNED = (3, "d2190ce0b79de1729ec0d7478ae19417e1bbf83fb2952399bee3b97a0bd91d51")
+PINNED = (4, "d9e06e17d59bb524bd08e6fcab24a2b7d99135c5bdaf06192baf00c190f5058d")
 """(GAS_SCHEDULE_VERSION, gas_schedule_digest()) as of the last change to a price."""
 
 
@@ -30,6 +30,8 @@ def test_schedule_lists_every_kind_of_price() -> None:
     assert table["setup.function"] == wasm.runtime.setup_gas.FUNCTION_GAS
     assert table["host.put_state"] == host.HostGas.PUT_STATE
     assert table["host.gas.stored_byte"] == host.HostGas.STORED_BYTE
+    assert table["host.sha256"] == table["host.crypto.sha256"] == host_crypto.CryptoGas.SHA256
+    assert table["host.crypto.keccak256_word"] == host_crypto.CryptoGas.KECCAK256_WORD
     assert table["deploy.byte"] == prices.DEPLOY_BYTE_GAS
     assert table["load.byte"] == prices.LOAD_BYTE_GAS
     assert len([name for name in table if name.startswith("op.")]) == len(opcodes.OPS)

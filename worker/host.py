@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from wasmpool import wasm
 from wasmpool.wasm.types import PAGE_SIZE, FuncType, ValType
 from wasmpool.wire import errors
+from wasmpool.worker import host_crypto
 
 MASK32 = 0xFFFFFFFF
 MASK64 = 0xFFFFFFFFFFFFFFFF
@@ -71,7 +72,7 @@ class AbiFunction:
     """One ABI import: its wasm signature and base price."""
 
     type: FuncType
-    gas: HostGas
+    gas: int  # a HostGas, or a host_crypto.CryptoGas for the crypto imports
 
 
 def _sig(params: int, results: tuple[ValType, ...] = ()) -> FuncType:
@@ -93,6 +94,13 @@ ABI: dict[str, AbiFunction] = {
     "caller": AbiFunction(_sig(2, I32), HostGas.COPY),
     "block_height": AbiFunction(_sig(0, I64), HostGas.TRIVIAL),
     "block_time": AbiFunction(_sig(0, I64), HostGas.TRIVIAL),
+    # crypto (host_crypto): base prices here, per-word prices charged by the functions
+    "sha256": AbiFunction(_sig(3), host_crypto.CryptoGas.SHA256),
+    "keccak256": AbiFunction(_sig(3), host_crypto.CryptoGas.KECCAK256),
+    "blake2b256": AbiFunction(_sig(3), host_crypto.CryptoGas.BLAKE2B256),
+    "ed25519_verify": AbiFunction(_sig(4, I32), host_crypto.CryptoGas.ED25519_VERIFY),
+    "secp256k1_verify": AbiFunction(_sig(4, I32), host_crypto.CryptoGas.SECP256K1_VERIFY),
+    "secp256k1_recover": AbiFunction(_sig(4, I32), host_crypto.CryptoGas.SECP256K1_RECOVER),
 }
 """The ABI v1, by import name."""
 
@@ -234,6 +242,56 @@ class Host:
     def _block_time(self, caller: Any, call: CallState) -> int:
         return signed64(call.context.time)
 
+    # --- crypto (host_crypto): every span is checked before any price per word or any work ---
+
+    def _hash(self, caller: Any, name: str, ptr: int, length: int, dst: int) -> None:
+        digest, word_gas = host_crypto.DIGESTS[name]
+        out, dst, _ = _span(caller, name, dst, host_crypto.DIGEST_SIZE)
+        memory, ptr, length = _span(caller, name, ptr, length)
+        charge(caller, word_gas * host_crypto.words(length))
+        out.write(dst, digest(bytes(memory.read(ptr, length))))
+
+    def _sha256(self, caller: Any, call: CallState, ptr: int, length: int, dst: int) -> None:
+        self._hash(caller, "sha256", ptr, length, dst)
+
+    def _keccak256(self, caller: Any, call: CallState, ptr: int, length: int, dst: int) -> None:
+        self._hash(caller, "keccak256", ptr, length, dst)
+
+    def _blake2b256(self, caller: Any, call: CallState, ptr: int, length: int, dst: int) -> None:
+        self._hash(caller, "blake2b256", ptr, length, dst)
+
+    def _ed25519_verify(self, caller: Any, call: CallState, msg_ptr: int, msg_len: int, sig_ptr: int,
+                        pk_ptr: int) -> int:
+        name = "ed25519_verify"
+        signature = _fixed(caller, name, sig_ptr, host_crypto.ED25519_SIGNATURE)
+        key = _fixed(caller, name, pk_ptr, host_crypto.ED25519_KEY)
+        memory, msg_ptr, msg_len = _span(caller, name, msg_ptr, msg_len)
+        charge(caller, host_crypto.CryptoGas.ED25519_VERIFY_WORD * host_crypto.words(msg_len))
+        message = bytes(memory.read(msg_ptr, msg_len))
+        return int(host_crypto.ed25519_verify(message, signature, key))
+
+    def _secp256k1_verify(self, caller: Any, call: CallState, hash_ptr: int, sig_ptr: int, pk_ptr: int,
+                          pk_len: int) -> int:
+        name = "secp256k1_verify"
+        digest = _fixed(caller, name, hash_ptr, host_crypto.SECP256K1_HASH)
+        signature = _fixed(caller, name, sig_ptr, host_crypto.SECP256K1_SIGNATURE)
+        memory, pk_ptr, pk_len = _span(caller, name, pk_ptr, pk_len)
+        if pk_len not in host_crypto.SECP256K1_KEYS:
+            return 0
+        return int(host_crypto.secp256k1_verify(digest, signature, bytes(memory.read(pk_ptr, pk_len))))
+
+    def _secp256k1_recover(self, caller: Any, call: CallState, hash_ptr: int, sig_ptr: int, recid: int,
+                           dst: int) -> int:
+        name = "secp256k1_recover"
+        digest = _fixed(caller, name, hash_ptr, host_crypto.SECP256K1_HASH)
+        signature = _fixed(caller, name, sig_ptr, host_crypto.SECP256K1_SIGNATURE)
+        out, dst, _ = _span(caller, name, dst, host_crypto.SECP256K1_RECOVERED_KEY)
+        key = host_crypto.secp256k1_recover(digest, signature, recid & MASK32)
+        if key is None:
+            return ABSENT
+        out.write(dst, key)
+        return 0
+
 
 def signed64(value: int) -> int:
     """An i64 result as a signed Python int (the context may carry it unsigned)."""
@@ -263,6 +321,12 @@ def _span(caller: Any, name: str, ptr: int, length: int) -> tuple[Any, int, int]
         raise wasm.Trap(wasm.TrapKind.OUT_OF_BOUNDS_MEMORY,
                         f"{name}: bytes [{ptr}, {ptr + length}) are outside memory of {size} bytes")
     return memory, ptr, length
+
+
+def _fixed(caller: Any, name: str, ptr: int, length: int) -> bytes:
+    """The ``length`` bytes at ``ptr`` (a fixed-size crypto argument, paid by the function's base price)."""
+    memory, ptr, length = _span(caller, name, ptr, length)
+    return bytes(memory.read(ptr, length))
 
 
 def read_bytes(caller: Any, name: str, ptr: int, length: int, limit: int) -> bytes:
