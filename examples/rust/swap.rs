@@ -36,11 +36,14 @@ fn number(text: &[u8]) -> Result<u64> {
 /// Calls a token; any failure reverts the swap, naming the token and why.
 fn token_call(name: &str, address: &Address, function: &str, args: &[&[u8]]) -> Result<()> {
     let text = args.join(&b' ');
-    match call(address, function, &text, 0) {
-        CallResult::Ok(_) => Ok(()),
-        CallResult::Reverted(why) => Err(format!("{} {}: {}", name, function, why).into()),
-        failed => Err(format!("{} {}: {:?}", name, function, failed).into()),
-    }
+    let why = match call(address, function, &text, 0) {
+        CallResult::Ok(_) => return Ok(()),
+        CallResult::Reverted(why) => why,
+        CallResult::Trap => "trapped".into(),
+        CallResult::OutOfGas => "out of gas".into(),
+        CallResult::Error => "call refused".into(),
+    };
+    Err([name, " ", function, ": ", &why].concat().into())
 }
 
 fn instantiate() -> Result<()> {
@@ -84,7 +87,7 @@ fn swap() -> Result<i64> {
     let paid = amount_in as u128 * FEE_KEPT;
     let out = (paid * reserve_out / (reserve_in * 1000 + paid)) as u64;
     if out == 0 || out < min_out {
-        return Err(format!("output {} below the minimum {}", out, min_out).into());
+        return Err(["output ", &decimal(out), " below the minimum ", &decimal(min_out)].concat().into());
     }
     let (who, me) = (account_text(&caller()), self_address().to_hex());
     token_call(sell.2, &token(sell.0)?, "transfer_from", &[&who, me.as_bytes(), decimal(amount_in).as_bytes()])?;
@@ -101,8 +104,7 @@ fn swap() -> Result<i64> {
 }
 
 fn reserves() -> Result<()> {
-    let text = format!("{} {}", get_u64(RESERVE_A), get_u64(RESERVE_B));
-    output(text.as_bytes());
+    output([decimal(get_u64(RESERVE_A)), decimal(get_u64(RESERVE_B))].join(" ").as_bytes());
     Ok(())
 }
 
