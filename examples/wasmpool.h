@@ -1,5 +1,5 @@
 /*
- * wasmpool.h -- the contract host ABI v1 for C contracts.
+ * wasmpool.h -- the contract host ABI for C contracts (v1, and v2's crypto).
  *
  * A contract is a wasm module that exports its memory (as "memory", which
  * wasm-ld does by default) and the functions clients call. It reaches the
@@ -47,6 +47,27 @@ WP_IMPORT(caller) int32_t wp_caller(void *dst, int32_t cap);
 /* The block height and time (seconds) the client gave as the call's context. */
 WP_IMPORT(block_height) int64_t wp_block_height(void);
 WP_IMPORT(block_time) int64_t wp_block_time(void);
+
+/* --- crypto (ABI v2): priced per call and per 32-byte word hashed, see docs/abi.md --- */
+
+/* 32-byte digests of len bytes at ptr, written to dst: SHA-256, Ethereum's Keccak-256 (not
+ * SHA3-256) and BLAKE2b with a 32-byte digest (unkeyed). */
+WP_IMPORT(sha256) void wp_sha256(const void *ptr, int32_t len, void *dst);
+WP_IMPORT(keccak256) void wp_keccak256(const void *ptr, int32_t len, void *dst);
+WP_IMPORT(blake2b256) void wp_blake2b256(const void *ptr, int32_t len, void *dst);
+/* Ed25519 (RFC 8032): 1 when the 64-byte signature of the message is valid for the 32-byte key,
+ * else 0 (also for a malformed key or signature). */
+WP_IMPORT(ed25519_verify) int32_t wp_ed25519_verify(const void *msg, int32_t msg_len, const void *sig,
+                                                     const void *pk);
+/* ECDSA over secp256k1 of a 32-byte hash: 1 when the 64-byte compact (r, s) signature is valid for
+ * the 33- or 65-byte SEC1 key and s <= n/2 (low s, as Ethereum and Cosmos require), else 0. */
+WP_IMPORT(secp256k1_verify) int32_t wp_secp256k1_verify(const void *hash, const void *sig, const void *pk,
+                                                         int32_t pk_len);
+/* Recover the key that made the compact signature of the 32-byte hash with recovery id recid (0..3;
+ * Ethereum's v minus 27): writes the 33-byte compressed key to dst and returns 0, or returns -1 when
+ * no key recovers (dst untouched). Any s is accepted, as Ethereum's ecrecover does. */
+WP_IMPORT(secp256k1_recover) int32_t wp_secp256k1_recover(const void *hash, const void *sig, int32_t recid,
+                                                           void *dst);
 
 /* --- small helpers (no libc) --- */
 
