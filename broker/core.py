@@ -123,6 +123,7 @@ from wasmpool.broker.liveness import Loss, ReplyCache, poison_message
 from wasmpool.broker.metrics import Metrics
 from wasmpool.broker.outgoing import Outgoing, Side, Validation
 from wasmpool.broker.pins import Pins
+from wasmpool.broker.scans import MAX_RANGES, check_ranges, serve_page
 from wasmpool.broker.state import STORAGE_ERRORS, StaleRead, StateStore
 from wasmpool.broker.versions import VersionGate
 from wasmpool.wire import errors, prices
@@ -717,6 +718,7 @@ class BrokerCore:
         job.job_id = self._next_job.to_bytes(8, "big")
         job.attempts += 1
         job.reads = {}
+        job.ranges = []
         job.code_fetches = 0
         job.started = worker.last_sent = self.clock()  # a waiting job's start is reset when it runs
         worker.jobs.append(job)
@@ -851,6 +853,10 @@ class BrokerCore:
             reply = m.RefusedReply(body["seq"], "no such job on this broker")
         elif body["op"] == Op.GET:
             reply = job.owner.read(job, body)
+        elif body["op"] == Op.SCAN:
+            scan = getattr(job.owner, "scan", None)
+            reply = (m.RefusedReply(body["seq"], "key ranges cannot be read here") if scan is None
+                     else scan(job, body))
         else:
             reply = job.owner.code(job, body)
         self.counters["callbacks"] += 1
@@ -862,6 +868,21 @@ class BrokerCore:
         value, version = self.store.get(job.code_id, body["key"])
         job.reads.setdefault(body["key"], version)
         return m.ReadReply(body["seq"], value, version)
+
+    def _serve_scan(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
+        """A page of a key range for a job: its entries join the read set, the range it covers the ranges."""
+        if len(job.ranges) >= MAX_RANGES:
+            return m.RefusedReply(body["seq"], f"more than {MAX_RANGES} pages of key ranges in one call")
+        try:
+            page = serve_page(self.store, job.code_id, body["start"], body["end"], body["order"],
+                              body["limit"])
+        except NotImplementedError as exc:
+            return m.RefusedReply(body["seq"], str(exc))
+        for entry in page.entries:
+            job.reads.setdefault(entry.key, entry.version)
+        job.ranges.append(page.covered)
+        self.counters["scan_pages"] += 1
+        return m.ScanReply(body["seq"], [[e.key, e.value] for e in page.entries], page.more)
 
     def _serve_pinned(self, worker: WorkerState | None, body: dict[str, Any]) -> m.CallbackReply:
         """A pinned module's bytes, for a registered worker loading it (only pinned modules are served so)."""
@@ -936,6 +957,7 @@ class BrokerCore:
         """
         receipt = p.pack(call_reply(result, job.attempts))
         try:
+            check_ranges(self.store, job.code_id, job.ranges)  # phantoms: a key inserted in a range read
             self.store.commit_with_receipt(job.code_id, job.reads, writes, job.key, receipt,
                                            self.config.result_ttl)
         except STORAGE_ERRORS as exc:
@@ -1079,6 +1101,9 @@ class _Calls:
 
     def code(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
         return self.core._serve_code(job, body)
+
+    def scan(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
+        return self.core._serve_scan(job, body)
 
 
 SCOPE_CURVE, SCOPE_CHOSEN, SCOPE_CONNECTION = b"k", b"s", b"c"

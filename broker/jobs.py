@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from wasmpool.broker.scans import ScanRange
 from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Op
@@ -102,6 +103,7 @@ class Job:
     job_id: bytes = b""
     attempts: int = 0
     reads: dict[bytes, int] = field(default_factory=dict)
+    ranges: list[ScanRange] = field(default_factory=list)  # key ranges read by this attempt (broker.scans)
     abandoned: bool = False
     exclusive: bool = False  # re-executed alone on its contract (after repeated stale reads)
     losses: int = 0  # times a worker died, stalled or left holding this job (broker.liveness)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from abc import ABC, abstractmethod
+from bisect import bisect_left, insort
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -43,6 +44,14 @@ class Versioned(NamedTuple):
 ABSENT = Versioned(None, ABSENT_VERSION)
 Location = tuple[str, bytes]
 """A key of the whole store: (code id, key)."""
+
+
+class Entry(NamedTuple):
+    """A live entry of an ordered range read: key, value and version."""
+
+    key: bytes
+    value: bytes
+    version: int
 
 
 class StaleRead(Exception):
@@ -87,6 +96,15 @@ class StateStore(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Release resources; the default has none."""
+
+    def scan(self, code_id: str, start: bytes, end: bytes, descending: bool, limit: int) -> list[Entry]:
+        """Up to ``limit`` live entries of ``code_id`` with ``start <= key < end`` (empty ``end``: no bound).
+
+        Bytewise key order, ascending or ``descending``; tombstones are left
+        out. Served from an index (state iteration: ``state_scan``); stores
+        that predate iteration lack it, and contracts that scan then fail.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot read key ranges (state iteration)")
 
     # --- blocks: one commit across contracts, and the whole state for the state root ---
 
@@ -163,6 +181,7 @@ class MemoryStore(StateStore):
 
     def __init__(self) -> None:
         self._state: dict[tuple[str, bytes], Versioned] = {}
+        self._keys: dict[str, list[bytes]] = {}  # per contract, every stored key (tombstones too), sorted
         self._code: dict[str, bytes] = {}
         self._sequence = 0
         self._receipts: dict[bytes, tuple[float, bytes]] = {}  # request id -> (expires, reply)
@@ -177,8 +196,29 @@ class MemoryStore(StateStore):
             raise StaleRead(code_id, stale)
         self._sequence += 1
         for key, value in writes.items():
-            self._state[code_id, key] = Versioned(value, self._sequence)
+            self._put((code_id, key), Versioned(value, self._sequence))
         return self._sequence
+
+    def _put(self, location: Location, entry: Versioned) -> None:
+        """Store one entry, keeping the contract's sorted key list (a new key is inserted in order)."""
+        if location not in self._state:
+            insort(self._keys.setdefault(location[0], []), location[1])
+        self._state[location] = entry
+
+    def scan(self, code_id: str, start: bytes, end: bytes, descending: bool, limit: int) -> list[Entry]:
+        """Bisect the contract's sorted key list for the range, then walk it, skipping tombstones."""
+        keys = self._keys.get(code_id, [])
+        lo = bisect_left(keys, start)
+        hi = bisect_left(keys, end) if end else len(keys)
+        found: list[Entry] = []
+        for index in (range(hi - 1, lo - 1, -1) if descending else range(lo, hi)):
+            if len(found) >= limit:
+                break
+            key = keys[index]
+            value, version = self._state[code_id, key]
+            if value is not None:
+                found.append(Entry(key, value, version))
+        return found
 
     def commit_with_receipt(self, code_id: str, reads: Mapping[bytes, int],
                             writes: Mapping[bytes, bytes | None], request_id: bytes, reply: bytes,
@@ -233,7 +273,7 @@ class MemoryStore(StateStore):
             raise StaleRead(stale[0][0], [k for _, k in stale])
         self._sequence += 1
         for location, value in writes.items():
-            self._state[location] = Versioned(value, self._sequence)
+            self._put(location, Versioned(value, self._sequence))
         return self._sequence
 
     def items(self) -> Iterator[tuple[str, bytes, bytes]]:
@@ -382,6 +422,16 @@ class SQLiteStore(StateStore):
             self._rollback()
             raise
         return sequence
+
+    def scan(self, code_id: str, start: bytes, end: bytes, descending: bool, limit: int) -> list[Entry]:
+        """One indexed query over the (code_id, key) primary key; BLOBs compare bytewise (memcmp)."""
+        bound = " AND key < ?" if end else ""
+        order = "DESC" if descending else "ASC"
+        args: tuple[object, ...] = (code_id, start, end, limit) if end else (code_id, start, limit)
+        rows = self._db.execute(
+            f"SELECT key, value, version FROM state WHERE code_id = ? AND key >= ?{bound}"
+            f" AND value IS NOT NULL ORDER BY key {order} LIMIT ?", args).fetchall()
+        return [Entry(bytes(key), bytes(value), version) for key, value, version in rows]
 
     def items(self) -> Iterator[tuple[str, bytes, bytes]]:
         rows = self._db.execute("SELECT code_id, key, value FROM state WHERE value IS NOT NULL").fetchall()

@@ -9,7 +9,7 @@ from wasmpool.wasm import opcodes
 from wasmpool.wire import prices
 from wasmpool.worker import host, host_crypto, versions
 
-PINNED = (4, "d9e06e17d59bb524bd08e6fcab24a2b7d99135c5bdaf06192baf00c190f5058d")
+PINNED = (5, "2058e929b94dfc71a59dcfe29a0b17922122d5684a7feab858e887753074b14a")
 """(GAS_SCHEDULE_VERSION, gas_schedule_digest()) as of the last change to a price."""
 
 

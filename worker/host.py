@@ -32,6 +32,7 @@ from wasmpool import wasm
 from wasmpool.wasm.types import PAGE_SIZE, FuncType, ValType
 from wasmpool.wire import errors
 from wasmpool.worker import host_crypto
+from wasmpool.worker.iteration import MAX_ITERATORS, IterationGas, Order, RangeReader, ScanIterator
 
 MASK32 = 0xFFFFFFFF
 MASK64 = 0xFFFFFFFFFFFFFFFF
@@ -101,6 +102,8 @@ ABI: dict[str, AbiFunction] = {
     "ed25519_verify": AbiFunction(_sig(4, I32), host_crypto.CryptoGas.ED25519_VERIFY),
     "secp256k1_verify": AbiFunction(_sig(4, I32), host_crypto.CryptoGas.SECP256K1_VERIFY),
     "secp256k1_recover": AbiFunction(_sig(4, I32), host_crypto.CryptoGas.SECP256K1_RECOVER),
+    "state_scan": AbiFunction(_sig(5, I32), IterationGas.STATE_SCAN),  # iteration: worker.iteration
+    "state_next": AbiFunction(_sig(6, I32), IterationGas.STATE_NEXT),
 }
 """The ABI v1, by import name."""
 
@@ -132,6 +135,7 @@ class CallState:
     logs: list[bytes] = field(default_factory=list)
     writes: dict[bytes, bytes | None] = field(default_factory=dict)
     seen: dict[bytes, bytes | None] = field(default_factory=dict)
+    iterators: list[ScanIterator] = field(default_factory=list)  # state_scan's, by id
 
     def read(self, key: bytes) -> bytes | None:
         """The key's value as this call sees it: its own write, else one committed read."""
@@ -223,6 +227,38 @@ class Host:
         if key not in call.writes and len(call.writes) >= self.limits.writes:
             raise _trap(f"{name}: more than {self.limits.writes} keys written in one call")
         call.writes[key] = value
+
+    def _state_scan(self, caller: Any, call: CallState, start_ptr: int, start_len: int, end_ptr: int,
+                    end_len: int, order: int) -> int:
+        if order not in (Order.ASCENDING, Order.DESCENDING):
+            raise _trap(f"state_scan: order must be 0 (ascending) or 1 (descending), not {order}")
+        if len(call.iterators) >= MAX_ITERATORS:
+            raise _trap(f"state_scan: more than {MAX_ITERATORS} iterators in one call")
+        start = read_bytes(caller, "state_scan", start_ptr, start_len, self.limits.key)
+        end = read_bytes(caller, "state_scan", end_ptr, end_len, self.limits.key)
+        reader = call.reader
+        if not hasattr(reader, "scan"):
+            raise _trap("state_scan: this call's state cannot be read in key ranges")
+        ranged: RangeReader = reader  # type: ignore[assignment]
+        call.iterators.append(ScanIterator(ranged, start, end, Order(order), call.writes, call.seen))
+        return len(call.iterators) - 1
+
+    def _state_next(self, caller: Any, call: CallState, iterator: int, key_dst: int, key_cap: int,
+                    val_dst: int, val_cap: int, lens_dst: int) -> int:
+        if not 0 <= iterator < len(call.iterators):
+            raise _trap(f"state_next: no iterator {iterator} in this call")
+        _span(caller, "state_next", key_dst, key_cap)  # checked before anything is read or copied
+        _span(caller, "state_next", val_dst, val_cap)
+        memory, lens_dst, _ = _span(caller, "state_next", lens_dst, 8)
+        entry = call.iterators[iterator].next()
+        if entry is None:
+            return 0
+        key, value = entry
+        charge(caller, IterationGas.SCANNED_BYTE * (len(key) + len(value)))
+        copy_out(caller, "state_next", key_dst, key_cap, key)
+        copy_out(caller, "state_next", val_dst, val_cap, value)
+        memory.write(lens_dst, len(key).to_bytes(4, "little") + len(value).to_bytes(4, "little"))
+        return 1
 
     def _log(self, caller: Any, call: CallState, ptr: int, length: int) -> None:
         if len(call.logs) >= self.limits.logs:

@@ -17,7 +17,7 @@ from wasmpool.wire import protocol as p
 Question = Callable[[int], m.Callback]
 """A CALLBACK about the running job, once the worker's session gives it its sequence number."""
 
-Reply = m.ReadReply | m.CodeReply
+Reply = m.ReadReply | m.CodeReply | m.ScanReply
 Ask = Callable[[Question], Reply]
 """Sends a CALLBACK about the running job; returns the broker's reply (StateUnavailable: none, or refused)."""
 
@@ -33,6 +33,13 @@ class BrokerState:
 
     def get(self, key: bytes) -> bytes | None:
         return value_of(self.ask(lambda seq: m.ReadCallback(key, seq)))
+
+    def scan(self, start: bytes, end: bytes, order: int, limit: int) -> tuple[list[list[bytes]], bool]:
+        """One page of committed entries of ``[start, end)`` in ``order``, and whether more follow."""
+        reply = self.ask(lambda seq: m.ScanCallback(start, end, order, limit, seq))
+        if not isinstance(reply, m.ScanReply):
+            raise errors.StateUnavailable("the broker did not answer a key range read with entries")
+        return reply.entries, reply.more
 
 
 def value_of(reply: Reply) -> bytes | None:

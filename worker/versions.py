@@ -27,10 +27,11 @@ from wasmpool.wasm.versions import SEMANTICS_VERSION
 from wasmpool.wire import prices as wire_prices
 from wasmpool.worker.host import ABI, HostGas
 from wasmpool.worker.host_crypto import CryptoGas
+from wasmpool.worker.iteration import IterationGas
 
-GAS_SCHEDULE_VERSION = 4
+GAS_SCHEDULE_VERSION = 5
 """Bump whenever any price of :func:`gas_schedule` changes (and re-pin the digest in the test)."""
-ABI_VERSION = 2
+ABI_VERSION = 3
 """The contract host ABI (``wasmpool.worker.host``): bump on any change to its imports or behaviour."""
 FLOATS_CANONICAL = "canonical"
 """The float policy under which this worker compiles every module (canonical NaNs)."""
@@ -58,6 +59,7 @@ def gas_schedule() -> dict[str, int]:
     table.update({f"host.{name}": int(fn.gas) for name, fn in ABI.items()})
     table.update({f"host.gas.{price.name.lower()}": int(price) for price in HostGas})
     table.update({f"host.crypto.{price.name.lower()}": int(price) for price in CryptoGas})
+    table.update({f"host.iteration.{price.name.lower()}": int(price) for price in IterationGas})
     table.update(wire_prices.deploy_prices())
     return dict(sorted(table.items()))
 

@@ -202,10 +202,21 @@ class RefusedReply(WireBody):
     error: str = ""
 
 
-CallbackReply = ReadReply | CodeReply | RefusedReply
+@wire(p.CALLBACK_REPLY_FIELDS)
+@dataclass(frozen=True, slots=True)
+class ScanReply(WireBody):
+    """The CALLBACK_REPLY to a ``scan``: a page of [key, value] entries in the order asked; more follow?"""
+
+    seq: int
+    entries: list[list[bytes]] = field(default_factory=list)
+    more: bool = False
 
 
-REPLY_KINDS: tuple[tuple[str, type[CallbackReply]], ...] = (("error", RefusedReply), ("code", CodeReply))
+CallbackReply = ReadReply | CodeReply | RefusedReply | ScanReply
+
+
+REPLY_KINDS: tuple[tuple[str, type[CallbackReply]], ...] = (
+    ("error", RefusedReply), ("code", CodeReply), ("entries", ScanReply))
 """A CALLBACK_REPLY's kind by the first of these fields it carries; with none of them it is a read."""
 
 
@@ -332,10 +343,36 @@ class PinCodeCallback(WireBody):
         return {"op": Op.PIN_CODE, "code_id": self.code_id, "seq": self.seq}
 
 
-Callback = ReadCallback | CodeCallback | PinCodeCallback
+@wire(p.WORKER_SCHEMAS[Op.SCAN], omit_none=("index",), ops=(Op.SCAN,))
+@dataclass(frozen=True, slots=True)
+class ScanCallback(WireBody):
+    """A CALLBACK ``scan``: up to ``limit`` entries of the job's contract in [start, end) (empty end: none).
+
+    ``order`` 0 is ascending, 1 descending (bytewise key order); the next
+    page is asked with the range narrowed past the last key received.
+    """
+
+    start: bytes
+    end: bytes
+    order: int
+    limit: int
+    seq: int
+    index: int | None = None
+    op: Op = Op.SCAN
+
+    def to_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"op": Op.SCAN, "start": self.start, "end": self.end, "order": self.order,
+                                "limit": self.limit}
+        if self.index is not None:
+            body["index"] = self.index
+        body["seq"] = self.seq
+        return body
+
+
+Callback = ReadCallback | CodeCallback | PinCodeCallback | ScanCallback
 
 CALLBACKS: dict[str, type[Callback]] = {Op.GET: ReadCallback, Op.CODE: CodeCallback,
-                                        Op.PIN_CODE: PinCodeCallback}
+                                        Op.PIN_CODE: PinCodeCallback, Op.SCAN: ScanCallback}
 
 
 def callback(body: Mapping[str, Any], request_id: bytes = b"") -> Callback:

@@ -82,6 +82,7 @@ class Op(StrEnum):
     PIN = "pin"  # keep a module compiled in memory on every worker (durable; an operator request)
     UNPIN = "unpin"  # let a pinned module fall back into the workers' LRU caches
     PIN_CODE = "pin_code"  # CALLBACK outside any job: fetch a pinned module's bytes to load it
+    SCAN = "scan"  # CALLBACK: one page of the job's contract's entries in a key range, in key order
 
 
 class Status(StrEnum):
@@ -448,6 +449,24 @@ def is_access(v: Any) -> bool:
     return type(v) is list and len(v) <= MAX_ACCESS_KEYS and all(is_key(k) for k in v)
 
 
+MAX_SCAN_PAGE = 256
+"""The most entries one ``scan`` CALLBACK_REPLY carries (a worker asks for at most this many)."""
+
+
+def is_scan_order(v: Any) -> bool:
+    return type(v) is int and v in (0, 1)
+
+
+def is_scan_limit(v: Any) -> bool:
+    return type(v) is int and 1 <= v <= MAX_SCAN_PAGE
+
+
+def is_entries(v: Any) -> bool:
+    """A ``scan`` page: a list of at most MAX_SCAN_PAGE [key, value] pairs."""
+    return type(v) is list and len(v) <= MAX_SCAN_PAGE and all(
+        type(e) is list and len(e) == 2 and type(e[0]) is bytes and type(e[1]) is bytes for e in v)
+
+
 def is_prefetched(v: Any) -> bool:
     """Reads answered ahead of a chunk call: a list of [key, value or nil]."""
     return type(v) is list and all(type(e) is list and len(e) == 2 and is_key(e[0])
@@ -602,6 +621,12 @@ WORKER_SCHEMAS: dict[Command | str, dict[str, Field]] = {
               "index": Field(is_count, "a call's position in the chunk")},
     Op.PIN_CODE: {"seq": Field(is_count, "a sequence number", required=True),
                   "code_id": Field(is_code_id, "a pinned module's code id", required=True)},
+    Op.SCAN: {"seq": Field(is_count, "a sequence number", required=True),
+              "start": Field(is_bytes, "bytes (the range's first key, inclusive)", required=True),
+              "end": Field(is_bytes, "bytes (the range's end, exclusive; empty: unbounded)", required=True),
+              "order": Field(is_scan_order, "0 (ascending) or 1 (descending)", required=True),
+              "limit": Field(is_scan_limit, f"a count of entries from 1 to {MAX_SCAN_PAGE}", required=True),
+              "index": Field(is_count, "a call's position in the chunk")},
 }
 
 
@@ -669,6 +694,8 @@ CALLBACK_REPLY_FIELDS: dict[str, Field] = {
     "version": Field(is_count, "a version"),
     "code": Field(optional(is_bytes), "the module's bytes or nil"),
     "error": Field(is_str, "a message"),
+    "entries": Field(is_entries, f"a list of at most {MAX_SCAN_PAGE} [key, value] pairs (a scan page)"),
+    "more": Field(is_bool, "a boolean (entries of the range follow the page)"),
 }
 
 BROKER_SCHEMAS: dict[Command, dict[str, Field]] = {
