@@ -8,16 +8,22 @@
 //! most recent block moves the pointer back, and growing the most recent
 //! block extends it in place (a `Vec` being pushed to).
 //!
-//! The heap starts above all memory the module had when it first allocated
-//! (data and stack) and grows with `memory.grow`; a call that needs more
-//! than the pool's memory limit (docs/abi.md, "Limits") fails like any
-//! allocation failure: it aborts, and the call ends with status `trap`.
+//! The heap starts at `__heap_base` (the linker's end of data and stack),
+//! uses what is left of the module's initial memory, then grows it with
+//! `memory.grow` (each page granted costs gas); a call that needs more than
+//! the pool's memory limit (docs/abi.md, "Limits") fails like any allocation
+//! failure: it aborts, and the call ends with status `trap`.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::arch::wasm32;
 use core::cell::Cell;
 
 const PAGE: usize = 65536;
+
+extern "C" {
+    /// Where the linker put the end of static data and the stack.
+    static __heap_base: u8;
+}
 
 /// The bump allocator; installed as the global allocator by this crate.
 pub struct Bump {
@@ -37,9 +43,9 @@ impl Bump {
     /// Make `[top, top + size)` part of memory; false when memory cannot grow.
     fn reserve(&self, size: usize) -> bool {
         if self.end.get() == 0 {
-            let start = wasm32::memory_size(0) * PAGE;
-            self.top.set(start);
-            self.end.set(start);
+            // SAFETY: only the symbol's address is taken, never its value.
+            self.top.set(unsafe { &__heap_base as *const u8 as usize });
+            self.end.set(wasm32::memory_size(0) * PAGE);
         }
         let wanted = match self.top.get().checked_add(size) {
             Some(wanted) => wanted,
