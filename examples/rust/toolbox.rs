@@ -1,6 +1,6 @@
 //! A test contract for the SDK's iteration and crypto wrappers (ABI v2,
 //! issue 17): it imports `state_scan`, `state_next` and the six crypto
-//! functions, so it deploys once the pool provides them.
+//! functions (tests/pool/test_rust_toolbox.py).
 //!
 //!   put        "KEY VALUE"      writes a key
 //!   list       "PREFIX"         outputs "key=value\n" for each key under PREFIX, ascending
