@@ -3,21 +3,28 @@
 //! functions (tests/pool/test_rust_toolbox.py).
 //!
 //!   put        "KEY VALUE"      writes a key
+//!   forget     "KEY"            deletes a key
+//!   context    ()               outputs "HEIGHT TIME CALLER" (the caller as account text)
 //!   list       "PREFIX"         outputs "key=value\n" for each key under PREFIX, ascending
 //!   list_desc  "PREFIX"         the same, descending
+//!   list_wide  "PREFIX"         ascending, with room for keys up to 64 KiB (list reverts
+//!                               on a key longer than 128 bytes)
 //!   count      "PREFIX"         returns how many keys are under PREFIX (i64)
 //!   digests    bytes            outputs sha256, keccak256 and blake2b256 of the input (96 bytes)
 //!   ed25519    sig(64) pk(32) message      returns 1 when valid, else 0 (i32)
 //!   secp_verify hash(32) sig(64) key(33|65) returns 1 when valid, else 0 (i32)
 //!   secp_recover hash(32) sig(64) recid(1) outputs the 33-byte key; reverts "no key recovers"
 
-use wasmpool_sdk::{blake2b256, ed25519_verify, entry, fields, input, keccak256, output, put, scan_prefix,
-                   secp256k1_recover, secp256k1_verify, sha256, Order, Result};
+use wasmpool_sdk::{account_text, blake2b256, block_height, block_time, caller, decimal, delete, ed25519_verify,
+                   entry, fields, input, keccak256, output, put, scan_prefix, secp256k1_recover, secp256k1_verify,
+                   sha256, Order, Result};
 
-fn listing(order: Order) -> Result<()> {
+const MAX_KEY: usize = 64 * 1024;
+
+fn listing(order: Order, key_room: usize) -> Result<()> {
     let prefix = input();
     let mut text = Vec::new();
-    for (key, value) in scan_prefix(&prefix, order) {
+    for (key, value) in scan_prefix(&prefix, order).key_room(key_room) {
         text.extend_from_slice(&key);
         text.push(b'=');
         text.extend_from_slice(&value);
@@ -34,12 +41,29 @@ fn put_entry() -> Result<()> {
     Ok(())
 }
 
+fn forget() -> Result<()> {
+    delete(&input());
+    Ok(())
+}
+
+fn context() -> Result<()> {
+    let mut text = [decimal(block_height()), decimal(block_time())].join(" ").into_bytes();
+    text.push(b' ');
+    text.extend_from_slice(&account_text(&caller()));
+    output(&text);
+    Ok(())
+}
+
 fn list() -> Result<()> {
-    listing(Order::Ascending)
+    listing(Order::Ascending, 128)
 }
 
 fn list_desc() -> Result<()> {
-    listing(Order::Descending)
+    listing(Order::Descending, 128)
+}
+
+fn list_wide() -> Result<()> {
+    listing(Order::Ascending, MAX_KEY)
 }
 
 fn count() -> Result<i64> {
@@ -85,8 +109,11 @@ fn secp_recover() -> Result<()> {
 
 entry! {
     put => put_entry;
+    forget => forget;
+    context => context;
     list => list;
     list_desc => list_desc;
+    list_wide => list_wide;
     count -> i64 => count;
     digests => digests;
     ed25519 -> i32 => ed25519;

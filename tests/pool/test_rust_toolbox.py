@@ -97,3 +97,26 @@ def test_a_signature_that_recovers_no_key_reverts_with_the_contracts_message(cli
                                                                              toolbox: str) -> None:
     nothing = client.query(toolbox, "secp_recover", input=bytes(32) + bytes(64) + b"\x00")
     assert nothing.status is Status.REVERTED and nothing.error == "no key recovers"
+
+
+def test_a_deleted_key_is_gone_from_state_and_from_scans(client: Client, toolbox: str) -> None:
+    put(client, toolbox, b"d:1 one", b"d:2 two")
+    assert client.call(toolbox, "forget", input=b"d:1").ok
+    assert client.state_get(toolbox, b"d:1")[0] is None
+    assert client.query(toolbox, "list", input=b"d:").output == b"d:2=two\n"
+
+
+def test_the_context_wrappers_return_height_time_and_caller(client: Client, toolbox: str) -> None:
+    context = {"caller": b"\x01\x02", "height": 7, "time": 1_700_000_000}
+    assert client.query(toolbox, "context", context=context).output == b"7 1700000000 0102"
+    assert client.query(toolbox, "context", context={"caller": b"alice"}).output == b"0 0 alice"
+
+
+def test_a_key_longer_than_the_iterators_room_reverts_unless_it_is_given_room(client: Client,
+                                                                              toolbox: str) -> None:
+    long = b"w:" + b"k" * 300
+    put(client, toolbox, long + b" v", b"w:a short")
+    refused = client.query(toolbox, "list", input=b"w:")
+    assert refused.status is Status.REVERTED
+    assert refused.error == "state_next: a key longer than the iterator's key buffer"
+    assert client.query(toolbox, "list_wide", input=b"w:").output == b"w:a=short\n" + long + b"=v\n"
