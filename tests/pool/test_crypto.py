@@ -313,3 +313,13 @@ def test_crypto_through_a_pool(client: Client) -> None:
     assert high.ok and high.results == [0]
     trapped = client.call(code, "raw_sha256", [crypto_contract.MEMORY_BYTES - 4, 8, 0])
     assert trapped.status.value == "trap"
+
+
+def test_the_calibration_bench_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """bench/engine/crypto_cost.py, at its smallest: a row per import and the speed-up line."""
+    from bench.engine import crypto_cost
+
+    assert crypto_cost.main(["--repeat", "1", "--calls", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert all(f"\n{name} " in printed for name in crypto_contract.CRYPTO)
+    assert "faster through the host" in printed
