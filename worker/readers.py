@@ -7,6 +7,7 @@ worker process, :meth:`wasmpool.worker.process.Worker.callback`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +41,10 @@ class BrokerState:
         if not isinstance(reply, m.ScanReply):
             raise errors.StateUnavailable("the broker did not answer a key range read with entries")
         return reply.entries, reply.more
+
+
+def _scan_question(start: bytes, end: bytes, order: int, limit: int, index: int, seq: int) -> m.Callback:
+    return m.ScanCallback(start, end, order, limit, seq, index)
 
 
 def value_of(reply: Reply) -> bytes | None:
@@ -107,6 +112,31 @@ class ChunkReader:
         self.position = position
         self.code_id = code_id
         self.reads: list[list[Any]] = []  # [key, writer's chain position or UNWRITTEN]
+
+    def scan(self, start: bytes, end: bytes, order: int, limit: int) -> tuple[list[list[bytes]], bool]:
+        """A page of the range as this call sees it: the broker's page (below the chunk) under the chain's
+        writes in the part of the range the page covers (the broker records the same to validate it)."""
+        descending = order == 1
+        while True:
+            question = functools.partial(_scan_question, start, end, order, limit, self.position)
+            reply = self.chunk.ask(question)
+            if not isinstance(reply, m.ScanReply):
+                raise errors.StateUnavailable("the broker did not answer a key range read with entries")
+            low, high = start, end
+            if reply.more:  # the page vouches for the range up to its last key only
+                last = reply.entries[-1][0]
+                low, high = (last, end) if descending else (start, last + b"\x00")
+            merged: dict[bytes, bytes | None] = {key: value for key, value in reply.entries}
+            for (code_id, key), (_, value) in self.chunk.written.items():
+                if code_id == self.code_id and low <= key and (not high or key < high):
+                    merged[key] = value
+            entries = sorted(([k, v] for k, v in merged.items() if v is not None), reverse=descending)
+            if entries or not reply.more:
+                return entries, reply.more
+            if descending:  # every entry hidden by the chain's deletes: the next page
+                end = low
+            else:
+                start = high
 
     def get(self, key: bytes) -> bytes | None:
         location = (self.code_id, key)

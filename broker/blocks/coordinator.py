@@ -151,6 +151,7 @@ from typing import Any
 
 from wasmpool.broker.blocks import BlockCall, BlockRun, Outcome, RollingCommit, StateTree, Task, TaskAborted
 from wasmpool.broker.blocks.mvmemory import ReadVersion, Storage, Version
+from wasmpool.broker.blocks.ranges import BaseScanner, RangeRead
 from wasmpool.broker.core import BrokerCore
 from wasmpool.broker.jobs import Job, WorkerState
 from wasmpool.broker.state import STORAGE_ERRORS, StaleRead, StateStore
@@ -193,6 +194,8 @@ class Chunk:
     worker: bytes  # the identity of the worker it was sent to
     chain: list[Task]
     reads: dict[Location, ReadVersion] = field(default_factory=dict)  # broker answers, by location
+    # key range pages served, by call position: (contract, covered start, covered end, key -> version)
+    scans: dict[int, list[tuple[str, bytes, bytes, dict[bytes, ReadVersion]]]] = field(default_factory=dict)
 
     @property
     def base(self) -> int:
@@ -222,6 +225,9 @@ class Block:
     serial: bool = False  # too many aborts (or predicted): one worker runs the rest, chunk after chunk
     commit: RollingCommit | None = None  # receipts and state tree of the calls final so far (once running)
     contracts: frozenset[str] = frozenset()  # the code ids its calls run: the only state it reads or writes
+    # what each executed incarnation (tx index, incarnation) wrote, as its worker applied it: what a later
+    # call of its chain saw over a range page (ok calls' writes; none for any other outcome)
+    task_writes: dict[tuple[int, int], dict[bytes, bytes | None]] = field(default_factory=dict)
 
     @property
     def request_id(self) -> bytes:
@@ -336,6 +342,27 @@ class BlockCoordinator:
             return m.RefusedReply(body["seq"], f"block task aborted: {exc}")
         chunk.reads[location] = version
         return m.ReadReply(body["seq"], value)
+
+    def scan(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
+        """A task's key range page (CALLBACK ``scan``), below the chunk; noted for the call's range reads."""
+        chunk, block = self.tasks.get(job), self.current
+        if chunk is None or block is None or block.run is None:
+            return m.RefusedReply(body["seq"], "this block task is over")
+        index = body.get("index", 0)
+        if index >= len(chunk.tasks):
+            return m.RefusedReply(body["seq"], f"no call {index} in this chunk")
+        contract = block.calls[chunk.tasks[index].tx_index].code_id
+        try:
+            entries, more, (low, high) = block.run.chunk_scan(
+                chunk.tasks, contract, body["start"], body["end"], body["order"] == 1, body["limit"])
+        except TaskAborted as exc:
+            return m.RefusedReply(body["seq"], f"block task aborted: {exc}")
+        except NotImplementedError as exc:
+            return m.RefusedReply(body["seq"], str(exc))
+        seen = {key: version for key, _, version in entries}
+        chunk.scans.setdefault(index, []).append((contract, low, high, seen))
+        page = [[key, value] for key, value, _ in entries if value is not None]
+        return m.ScanReply(body["seq"], page, more)
 
     def code(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
         """A task's module fetch (CALLBACK ``code``) for the call at ``index`` of its chunk."""
@@ -468,7 +495,8 @@ class BlockCoordinator:
         else:
             self.current = block
             self.started += 1
-            block.run = BlockRun(len(block.calls), storage(self.core.store, block.versions))
+            block.run = BlockRun(len(block.calls), storage(self.core.store, block.versions),
+                                 scanner(self.core.store, block.versions))
             block.commit = RollingCommit(self.tree)
             self._predict(block)
             self._advance(block)
@@ -613,6 +641,8 @@ class BlockCoordinator:
             p.check_fields(entry, p.CHUNK_RESULT_FIELDS)
         except errors.BadRequest as exc:
             return f"a malformed result: {exc.reason}"
+        ok = entry["status"] == Status.OK
+        block.task_writes[task.tx_index, task.incarnation] = dict(entry.get("writes") or {}) if ok else {}
         if entry["code"] in NONDETERMINISTIC:
             if entry["code"] == ErrorCode.TIMEOUT:
                 block.timeouts[task.tx_index] += 1
@@ -631,9 +661,39 @@ class BlockCoordinator:
                 read_set.setdefault(location, Version(written.tx_index, written.incarnation))
             else:
                 return f"a read of call {writer}'s writes in the chain"
-        if not block.run.finish_reads(task, outcome(code_id, entry), read_set):
+        ranges = self._ranges(block, chunk, position, code_id)
+        if ranges is None:
+            return "a range read over writes of the chain the broker does not know"
+        if not block.run.finish_reads(task, outcome(code_id, entry), read_set, ranges):
             self.core.count("block_refused")
         return None
+
+    def _ranges(self, block: Block, chunk: Chunk, position: int,
+                code_id: str) -> tuple[RangeRead, ...] | None:
+        """The range reads of the call at ``position``: each page served to it, under the writes of the
+        calls before it in its chain (as its worker merged them), with the version of each entry."""
+        pages = chunk.scans.get(position)
+        if not pages:
+            return ()
+        writers: list[tuple[Version, dict[bytes, bytes | None]]] = []
+        for earlier in chunk.chain[:chunk.base + position]:
+            if block.calls[earlier.tx_index].code_id == code_id:
+                writes = block.task_writes.get((earlier.tx_index, earlier.incarnation))
+                if writes is None:
+                    return None
+                writers.append((Version(earlier.tx_index, earlier.incarnation), writes))
+        ranges = []
+        for contract, low, high, seen in pages:
+            entries: dict[bytes, ReadVersion] = dict(seen)
+            for version, writes in writers:
+                for key, value in writes.items():
+                    if low <= key and (not high or key < high):
+                        if value is None:
+                            entries.pop(key, None)
+                        else:
+                            entries[key] = version
+            ranges.append(RangeRead(contract, low, high, tuple(sorted(entries.items()))))
+        return tuple(ranges)
 
     def _cut_by_time(self, block: Block, task: Task) -> None:
         """Fail the block once a call was cut by its time limit ``block_call_timeouts`` times.
@@ -749,6 +809,18 @@ def storage(store: StateStore, versions: dict[Location, int]) -> Storage:
         return value
 
     return read
+
+
+def scanner(store: StateStore, versions: dict[Location, int]) -> BaseScanner:
+    """Committed state for a run's range reads, in key order; each version noted, as :func:`storage` does."""
+    def scan(contract: str, start: bytes, end: bytes, descending: bool,
+             limit: int) -> list[tuple[bytes, bytes]]:
+        found = store.scan(contract, start, end, descending, limit)
+        for entry in found:
+            versions.setdefault((contract, entry.key), entry.version)
+        return [(entry.key, entry.value) for entry in found]
+
+    return scan
 
 
 def declared(call: BlockCall) -> tuple[Location, ...]:

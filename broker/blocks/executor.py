@@ -67,8 +67,10 @@ from collections import deque
 from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from wasmpool.broker.blocks import mvmemory as mv
 from wasmpool.broker.blocks.commit import RollingCommit
 from wasmpool.broker.blocks.mvmemory import Location, MVMemory, ReadKind, ReadVersion, Storage, Value, Version
+from wasmpool.broker.blocks.ranges import BaseScanner, RangeRead
 from wasmpool.broker.blocks.scheduler import Scheduler, Task, TaskKind, TxStatus
 from wasmpool.broker.blocks.state_root import StateTree
 from wasmpool.wire.receipts import BlockResult, Outcome
@@ -104,10 +106,10 @@ class _Read:
 class BlockRun:
     """The Block-STM coordinator of one block of ``block_size`` calls over committed ``storage``."""
 
-    def __init__(self, block_size: int, storage: Storage) -> None:
+    def __init__(self, block_size: int, storage: Storage, scanner: BaseScanner | None = None) -> None:
         self.block_size = block_size
         self.scheduler = Scheduler(block_size)
-        self.memory = MVMemory(block_size, storage)
+        self.memory = MVMemory(block_size, storage, scanner)
         self.stats = BlockStats()
         self._outcomes: list[Outcome | None] = [None] * block_size
         self._reads: dict[int, dict[Location, _Read]] = {}  # live execution's reads, by tx index
@@ -221,13 +223,33 @@ class BlockRun:
         self.stats.reads += 1
         result = self.memory.read((contract, key), chunk[0].tx_index)
         if result.kind is ReadKind.ESTIMATE:
-            for task in chunk:
-                suspended = self.scheduler.add_dependency(task.tx_index, result.blocking)
-                assert suspended, "an ESTIMATE of an executed transaction"
-                del self._reads[task.tx_index]
-            self.stats.suspensions += 1
-            raise TaskAborted(f"transactions from {chunk[0].tx_index} wait for transaction {result.blocking}")
+            self._suspend_chunk(chunk, result.blocking)
         return result.value, result.version
+
+    def chunk_scan(self, chunk: Sequence[Task], contract: str, start: bytes, end: bytes, descending: bool,
+                   limit: int) -> tuple[list[tuple[bytes, Value, ReadVersion]], bool, tuple[bytes, bytes]]:
+        """:meth:`chunk_read` of a key range: a page of entries below the chunk, whether more follow, and
+        the part of the range it covers (record it with the call's result: :class:`RangeRead`).
+
+        An ESTIMATE in the way suspends the whole chunk and raises TaskAborted.
+        """
+        if not chunk or not all(self._is_live(task) for task in chunk):
+            raise TaskAborted("this chunk is no longer live")
+        self.stats.reads += 1
+        entries, more, span, blocking = self.memory.page(contract, start, end, descending, limit,
+                                                         chunk[0].tx_index)
+        if blocking != mv.NO_TX:
+            self._suspend_chunk(chunk, blocking)
+        return entries, more, span
+
+    def _suspend_chunk(self, chunk: Sequence[Task], blocking: int) -> None:
+        """Every call of the chunk waits for ``blocking`` (an ESTIMATE met): raises TaskAborted."""
+        for task in chunk:
+            suspended = self.scheduler.add_dependency(task.tx_index, blocking)
+            assert suspended, "an ESTIMATE of an executed transaction"
+            del self._reads[task.tx_index]
+        self.stats.suspensions += 1
+        raise TaskAborted(f"transactions from {chunk[0].tx_index} wait for transaction {blocking}")
 
     def chunk_prefetch(self, chunk: Sequence[Task],
                        locations: Iterable[Location]) -> Iterator[tuple[Location, Value, ReadVersion]]:
@@ -279,7 +301,8 @@ class BlockRun:
         reads = self._reads[task.tx_index]
         return self.finish_reads(task, outcome, {location: read.version for location, read in reads.items()})
 
-    def finish_reads(self, task: Task, outcome: Outcome, read_set: dict[Location, ReadVersion]) -> bool:
+    def finish_reads(self, task: Task, outcome: Outcome, read_set: dict[Location, ReadVersion],
+                     ranges: tuple[RangeRead, ...] = ()) -> bool:
         """Like :meth:`finish`, with the read set given: the versions the execution's reads resolved to.
 
         For a chunk's call: a read of an earlier call's write in the chunk has
@@ -292,7 +315,7 @@ class BlockRun:
         tx_index = task.tx_index
         del self._reads[tx_index]
         wrote_new = self.memory.record(Version(tx_index, task.incarnation), read_set,
-                                       outcome.effective_writes())
+                                       outcome.effective_writes(), ranges)
         self._outcomes[tx_index] = outcome
         follow = self.scheduler.finish_execution(tx_index, task.incarnation, wrote_new)
         if follow is not None:

@@ -36,6 +36,13 @@ deletion is recorded as the value ``None``.
   each read resolves to the very same version (or to the base again). Any
   difference, or an ESTIMATE, means the incarnation may have computed with
   stale data and must be aborted.
+- **Ranges.** A range read (``state_scan``) is served by :meth:`MVMemory.page`:
+  the keys of the base and of the block's writes in the range
+  (:mod:`~wasmpool.broker.blocks.ranges`), each resolved like a read. It is
+  recorded as a :class:`~wasmpool.broker.blocks.ranges.RangeRead` with the
+  incarnation, and validation resolves the range again: the same live keys
+  with the same versions, or the incarnation is aborted (a phantom: a lower
+  transaction inserted a key in the range).
 - **Result.** Once every transaction is validated, :meth:`MVMemory.snapshot`
   is the block's write set: per written location, the value of its highest
   writer.
@@ -51,6 +58,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Final, NamedTuple
+
+from wasmpool.broker.blocks.ranges import BaseScanner, RangeRead, covered, merged_keys
 
 Location = tuple[str, bytes]
 """A state location: (contract code id, key)."""
@@ -141,10 +150,13 @@ WriteSet = Mapping[Location, Value]
 class MVMemory:
     """The multi-version memory of one block of ``block_size`` transactions over ``storage``."""
 
-    def __init__(self, block_size: int, storage: Storage) -> None:
+    def __init__(self, block_size: int, storage: Storage, scanner: BaseScanner | None = None) -> None:
         self.block_size = block_size
         self._storage = storage
+        self._scanner = scanner
         self._cells: dict[Location, _Cell] = {}
+        self._keys: dict[str, list[bytes]] = {}  # per contract, the keys of its cells, sorted
+        self._range_sets: list[tuple[RangeRead, ...]] = [()] * block_size
         self._base: dict[Location, Value] = {}
         self._written: list[frozenset[Location]] = [frozenset()] * block_size
         self._read_sets: list[dict[Location, ReadVersion]] = [{} for _ in range(block_size)]
@@ -175,7 +187,8 @@ class MVMemory:
 
     # --- writes --------------------------------------------------------------------
 
-    def record(self, version: Version, reads: ReadSet, writes: WriteSet) -> bool:
+    def record(self, version: Version, reads: ReadSet, writes: WriteSet,
+               ranges: tuple[RangeRead, ...] = ()) -> bool:
         """Store an incarnation's read and write sets; True when it wrote a location its predecessor had not.
 
         Locations the previous incarnation wrote and this one does not lose
@@ -191,6 +204,7 @@ class MVMemory:
             self._cells[location].remove(tx_index)
         self._written[tx_index] = current
         self._read_sets[tx_index] = dict(reads)
+        self._range_sets[tx_index] = ranges
         return not current <= previous
 
     def convert_writes_to_estimates(self, tx_index: int) -> None:
@@ -202,7 +216,48 @@ class MVMemory:
         cell = self._cells.get(location)
         if cell is None:
             cell = self._cells[location] = _Cell()
+            insort(self._keys.setdefault(location[0], []), location[1])
         return cell
+
+    # --- ranges --------------------------------------------------------------------
+
+    def page(self, contract: str, start: bytes, end: bytes, descending: bool, limit: int,
+             tx_index: int) -> tuple[list[tuple[bytes, Value, ReadVersion]], bool, tuple[bytes, bytes], int]:
+        """Up to ``limit`` live entries of the range as ``tx_index`` reads it, in order.
+
+        Returns (entries (key, value, version), whether more follow, the part of
+        the range covered, NO_TX); or, when an ESTIMATE lies in the way, no
+        entries and the blocking transaction (the reader must wait for it).
+        """
+        if self._scanner is None:
+            raise NotImplementedError("this block's storage cannot read key ranges")
+        found: list[tuple[bytes, Value, ReadVersion]] = []
+        more = False
+        for key in merged_keys(self._scanner, self._keys.get(contract, ()), contract, start, end, descending):
+            result = self.read((contract, key), tx_index)
+            if result.kind is ReadKind.ESTIMATE:
+                return [], False, (start, end), result.blocking
+            if result.value is None:
+                continue
+            if len(found) == limit:
+                more = True
+                break
+            found.append((key, result.value, result.version))
+        last = found[-1][0] if found else None
+        return found, more, covered(start, end, descending, last, more), NO_TX
+
+    def range_entries(self, contract: str, start: bytes, end: bytes,
+                      tx_index: int) -> tuple[tuple[bytes, ReadVersion], ...] | None:
+        """The (key, version) of every live entry of the range for ``tx_index``; None behind an ESTIMATE."""
+        assert self._scanner is not None, "a range was recorded without a scanner"
+        entries = []
+        for key in merged_keys(self._scanner, self._keys.get(contract, ()), contract, start, end, False):
+            result = self.read((contract, key), tx_index)
+            if result.kind is ReadKind.ESTIMATE:
+                return None
+            if result.value is not None:
+                entries.append((key, result.version))
+        return tuple(entries)
 
     # --- validation and result -----------------------------------------------------
 
@@ -212,7 +267,8 @@ class MVMemory:
             now = self.read(location, tx_index)
             if now.kind is ReadKind.ESTIMATE or now.version != seen:
                 return False
-        return True
+        return all(self.range_entries(r.contract, r.start, r.end, tx_index) == r.entries
+                   for r in self._range_sets[tx_index])
 
     def read_set(self, tx_index: int) -> Mapping[Location, ReadVersion]:
         """The last recorded read set of a transaction."""

@@ -76,6 +76,15 @@ class _Reader:
     def get(self, key: bytes) -> bytes | None:
         return self.state.get((self.code_id, key))
 
+    def scan(self, start: bytes, end: bytes, order: int, limit: int) -> tuple[list[list[bytes]], bool]:
+        """A page of the contract's live entries in [start, end) in key order (state iteration)."""
+        keys = sorted(k for (c, k), v in self.state.items()
+                      if c == self.code_id and v is not None and start <= k and (not end or k < end))
+        if order:
+            keys.reverse()
+        page = [[k, self.state[self.code_id, k] or b""] for k in keys[:limit]]
+        return page, len(keys) > limit
+
 
 class Serial:
     """Calls executed one after another on the engine with the real host ABI (a worker's semantics)."""
