@@ -8,8 +8,12 @@ call read before yields the value that read returned (a key reads the same
 for the whole call). The call's writes are taken when the iterator is
 opened: writes made while it runs are not seen by it (open a new one).
 
-Committed entries come from the reader in pages (:data:`PAGE_ENTRIES` per
-page, a ``scan`` CALLBACK in a worker), never one round trip per key; each
+Committed entries come from the reader in pages (a ``scan`` CALLBACK in a
+worker), never one round trip per key: the first page asks for
+:data:`FIRST_PAGE` entries and each next one for twice as many, up to the
+protocol's page limit -- few round trips for a long scan, and a short read
+set for a call that stops after a few entries (the broker records the
+range of every page it served as read: see ``wasmpool.broker.scans``); each
 entry produced is noted as read (``seen``), and the broker records every
 page's range for the phantom check at commit (``wasmpool.broker.scans``).
 
@@ -24,8 +28,11 @@ from collections.abc import Mapping
 from enum import IntEnum
 from typing import Protocol
 
-PAGE_ENTRIES = 64
-"""Entries a worker asks for per page (the broker bounds pages by bytes too)."""
+from wasmpool.wire.protocol import MAX_SCAN_PAGE
+
+FIRST_PAGE = 16
+"""Entries an iterator asks for in its first page; each next page asks for twice as many, up to
+``protocol.MAX_SCAN_PAGE`` (the broker bounds pages by bytes too)."""
 MAX_ITERATORS = 32
 """The most iterators one call may open."""
 
@@ -55,6 +62,17 @@ class RangeReader(Protocol):
     def scan(self, start: bytes, end: bytes, order: int, limit: int) -> tuple[list[list[bytes]], bool]: ...
 
 
+def page_sizes(count: int) -> list[int]:
+    """The entries each page asks for while an iterator reads ``count`` committed entries."""
+    sizes, limit, left = [], FIRST_PAGE, count
+    while True:
+        sizes.append(limit)
+        if left <= limit:  # this page holds the rest and says no more follow
+            return sizes
+        left -= limit
+        limit = min(2 * limit, MAX_SCAN_PAGE)
+
+
 def in_range(key: bytes, start: bytes, end: bytes) -> bool:
     return start <= key and (not end or key < end)
 
@@ -73,6 +91,7 @@ class ScanIterator:
         self.seen = seen
         self.page: deque[tuple[bytes, bytes]] = deque()
         self.more = True  # committed entries may remain to fetch
+        self.limit = FIRST_PAGE  # entries asked for by the next page
         self.done = False
 
     def next(self) -> tuple[bytes, bytes] | None:
@@ -105,7 +124,8 @@ class ScanIterator:
     def _peek(self) -> tuple[bytes, bytes] | None:
         """The next committed entry, fetching the next page when the current one is used up."""
         if not self.page and self.more:
-            entries, self.more = self.reader.scan(self.start, self.end, int(self.order), PAGE_ENTRIES)
+            entries, self.more = self.reader.scan(self.start, self.end, int(self.order), self.limit)
+            self.limit = min(2 * self.limit, MAX_SCAN_PAGE)
             self.page.extend((k, v) for k, v in entries)
             if entries and self.more:
                 last = entries[-1][0]

@@ -30,7 +30,7 @@ from wasmpool import wasm
 from wasmpool.client import Client, Result
 from wasmpool.embed import Broker, BrokerThread
 from wasmpool.worker.config import WorkerConfig
-from wasmpool.worker.iteration import PAGE_ENTRIES, IterationGas
+from wasmpool.worker.iteration import IterationGas, page_sizes
 from wasmpool.worker.supervisor import start_workers, stop_workers
 
 REPO = Path(__file__).resolve().parents[2]
@@ -114,7 +114,7 @@ def report(n: int, size: int, repeats: int, idle: float, empty: float, small: fl
     open_page = (empty - idle) * 1e6
     per_entry = (small - empty) / n * 1e6
     per_byte = (big - small) / (n * (size - 8)) * 1e6
-    print(f"{n} entries per scan, in pages of {PAGE_ENTRIES} ({-(-n // PAGE_ENTRIES)} scan CALLBACKs); "
+    print(f"{n} entries per scan, in {len(page_sizes(n))} pages (scan CALLBACKs) of {page_sizes(n)[:6]}...; "
           f"medians of {repeats} calls")
     print(f"  a call doing nothing:               {idle * 1e3:8.2f} ms")
     print(f"  a call scanning an empty range:     {empty * 1e3:8.2f} ms -> {open_page:7.1f} us "

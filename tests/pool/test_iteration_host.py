@@ -11,7 +11,7 @@ from wasmpool import wasm
 from wasmpool.wasm.types import FuncType, ValType
 from wasmpool.wire import errors
 from wasmpool.worker.host import ABI, CallState, Host, HostGas, check_imports
-from wasmpool.worker.iteration import MAX_ITERATORS, PAGE_ENTRIES, IterationGas
+from wasmpool.worker.iteration import FIRST_PAGE, MAX_ITERATORS, IterationGas, page_sizes
 
 GAS = 50_000_000
 
@@ -123,16 +123,24 @@ def test_caps_truncate_the_copies_and_the_lengths_are_the_full_ones(scanner: was
     assert s.parse_scan(output, 0, 0) == [(1, 0, b"", b""), (8, 12, b"", b"")]
 
 
-def test_entries_come_in_pages_not_one_round_trip_per_key(scanner: wasm.Module) -> None:
-    count = PAGE_ENTRIES * 3 + 5
+def test_entries_come_in_growing_pages_not_one_round_trip_per_key(scanner: wasm.Module) -> None:
+    count = 1000
     state = RangeState({b"k%04d" % i: b"v%d" % i for i in range(count)})
     output, call, _ = run(scanner, s.scan(), state)
     assert [k for k, _ in s.pairs(output)] == [b"k%04d" % i for i in range(count)]
-    assert len(state.pages) == 4 and state.reads == []
-    assert state.pages[1][0] == b"k%04d\x00" % (PAGE_ENTRIES - 1)  # the next page starts past the last key
+    assert [limit for *_, limit in state.pages] == page_sizes(count) == [16, 32, 64, 128, 256, 256, 256]
+    assert state.reads == []
+    assert state.pages[1][0] == b"k%04d\x00" % (FIRST_PAGE - 1)  # the next page starts past the last key
     assert len(call.seen) == count  # every entry produced is a read of the call
     output, _, _ = run(scanner, s.scan(order=1), state)
     assert [k for k, _ in s.pairs(output)] == [b"k%04d" % i for i in reversed(range(count))]
+    assert state.pages[-6][1] == b"k%04d" % (count - FIRST_PAGE)  # descending: the end moves down
+
+
+def test_a_call_that_stops_early_fetched_one_small_page(scanner: wasm.Module) -> None:
+    state = RangeState({b"k%04d" % i: b"v" for i in range(1000)})
+    run(scanner, s.script(s.open_many(1), *[s.next_of(0)] * 3), state)
+    assert [limit for *_, limit in state.pages] == [FIRST_PAGE]
 
 
 def test_an_entry_read_before_reads_the_same_in_a_scan(scanner: wasm.Module) -> None:

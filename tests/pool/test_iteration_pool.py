@@ -21,7 +21,7 @@ from wasmpool.client import Client
 from wasmpool.embed import Broker, BrokerThread
 from wasmpool.wire.protocol import MAX_SCAN_PAGE, Status
 from wasmpool.worker.config import WorkerConfig
-from wasmpool.worker.iteration import MAX_ITERATORS, PAGE_ENTRIES
+from wasmpool.worker.iteration import MAX_ITERATORS, page_sizes
 from wasmpool.worker.supervisor import start_workers
 
 GAS = 200_000_000
@@ -128,7 +128,7 @@ def test_pages_are_fetched_not_one_round_trip_per_key(pool: Pool) -> None:
         result = run(client, code_id, s.scan(), query=True)
         after = client.stats()
         assert result.ok
-        pages = -(-MANY // PAGE_ENTRIES)  # a page says whether more follow: no empty page at the end
+        pages = len(page_sizes(MANY))  # a page says whether more follow: no empty page at the end
         callbacks = after["counters"]["callbacks"] - before["counters"]["callbacks"]
         scanned = after["counters"]["scan_pages"] - before["counters"]["scan_pages"]
         assert scanned == pages and callbacks <= pages + 1  # and perhaps the module's bytes
