@@ -11,7 +11,7 @@ from tests.conftest import FIXTURES
 from wasmpool.broker.server import validate_collector_paused
 from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
-from wasmpool.worker import modules, process
+from wasmpool.worker import modules, process, tiers
 from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.modules import Loaded
 from wasmpool.worker.validate import module_error
@@ -34,11 +34,11 @@ def test_a_worker_loads_a_fetched_module_with_the_collector_paused(
     code = (FIXTURES / "main.wasm").read_bytes()
     seen = []
 
-    def load(data: bytes) -> Loaded:
+    def load(data: bytes, code_id: str | None = None) -> Loaded:
         seen.append(gc.isenabled())
-        return modules.load(data)
+        return modules.load(data, code_id)
 
-    monkeypatch.setattr(process, "load", load)
+    monkeypatch.setattr(tiers, "load", load)  # what the worker's loader compiles with
     worker = process.Worker(WorkerConfig(endpoint="tcp://127.0.0.1:1"))
     monkeypatch.setattr(worker, "callback", lambda job_id, question: m.CodeReply(0, code))
     loaded = worker.module(b"job", p.code_id(code))
