@@ -13,15 +13,40 @@
 //!   balance        "ACCOUNT"            returns the balance (i64) and outputs it as text
 //!   allowance      "OWNER SPENDER"      returns what SPENDER may still move (i64)
 //!   total_supply   ()                   returns the supply (i64)
+//!   holders        "SIZE [AFTER]"       one page of balances in account order (a query)
 //!
 //! State: "owner"; "supply"; "bal:" + account; "allow:" + owner + " " +
-//! spender (numbers are 8 bytes, little-endian). It uses only ABI v1
-//! functions (each change is logged), so it runs as a plain v1 contract.
+//! spender (numbers are 8 bytes, little-endian). Every balance lives under
+//! the one prefix "bal:", and only nonzero balances are stored (a balance
+//! that falls to 0 is deleted), so the holders are exactly the keys under
+//! "bal:". Each change is logged.
+//!
+//! `holders` lists balances in pages, in bytewise account order. Input:
+//! SIZE, the most holders in the page (1 to 100), then optionally AFTER,
+//! the account the page starts after (exclusive; left out for the first
+//! page). Output: one line per holder, "ACCOUNT BALANCE\n" (the balance in
+//! decimal), then one last line, the cursor: "next ACCOUNT\n" when more
+//! holders follow (pass ACCOUNT as AFTER for the next page), "end\n" when
+//! none do. The lines are told apart by position: every line but the last
+//! is a holder, so an account named "end" or "next" is no ambiguity. The
+//! result is the number of holders in the page (i64). An empty token
+//! outputs just "end\n". `holders` reads the range of the page plus one
+//! more holder (to know whether more follow) through `state_scan` and
+//! `state_next`, the only ABI v2 imports the token uses.
 
-use wasmpool_sdk::{account_text, caller, decimal, entry, fields, get, get_u64, input, log, output, parse_u64, put, put_u64, Result};
+use wasmpool_sdk::{
+    account_text, caller, decimal, decode_u64, delete, entry, fields, get, get_u64, input, log, output, parse_u64,
+    prefix_end, put, put_u64, scan, Order, Result,
+};
 
 const OWNER: &[u8] = b"owner";
 const SUPPLY: &[u8] = b"supply";
+const BALANCES: &[u8] = b"bal:";
+/// The most holders one `holders` page lists.
+const MAX_PAGE: u64 = 100;
+/// Room for a balance key when listing: the pool's largest key (64 KiB),
+/// so no account, however long, stops the listing.
+const MAX_KEY: usize = 64 * 1024;
 
 fn key(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     let mut key = prefix.to_vec();
@@ -35,7 +60,16 @@ fn key(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
 }
 
 fn balance_key(account: &[u8]) -> Vec<u8> {
-    key(b"bal:", &[account])
+    key(BALANCES, &[account])
+}
+
+/// Stores a balance; a zero balance is deleted, so only holders have keys under "bal:".
+fn set_balance(key: &[u8], value: u64) {
+    if value == 0 {
+        delete(key);
+    } else {
+        put_u64(key, value);
+    }
 }
 
 fn allowance_key(owner: &[u8], spender: &[u8]) -> Vec<u8> {
@@ -61,9 +95,9 @@ fn move_tokens(from: &[u8], to: &[u8], value: u64) -> Result<()> {
     if held < value {
         return Err("insufficient balance".into());
     }
-    put_u64(&from_key, held - value);
+    set_balance(&from_key, held - value);
     let to_key = balance_key(to);
-    put_u64(&to_key, get_u64(&to_key) + value);
+    set_balance(&to_key, get_u64(&to_key) + value);
     note(&[b"transfer", from, to, decimal(value).as_bytes()]);
     Ok(())
 }
@@ -86,7 +120,7 @@ fn mint() -> Result<()> {
     let supply = get_u64(SUPPLY).checked_add(value).ok_or("supply overflow")?;
     put_u64(SUPPLY, supply);
     let key = balance_key(account);
-    put_u64(&key, get_u64(&key) + value);
+    set_balance(&key, get_u64(&key) + value);
     note(&[b"mint", account, decimal(value).as_bytes()]);
     Ok(())
 }
@@ -138,6 +172,56 @@ fn total_supply() -> Result<i64> {
     Ok(get_u64(SUPPLY) as i64)
 }
 
+/// The page's input: its size (1 to MAX_PAGE) and the balance key it starts from.
+fn page_request(data: &[u8]) -> Result<(usize, Vec<u8>)> {
+    let (size, after) = match fields::<1>(data) {
+        Some([size]) => (size, None),
+        None => {
+            let [size, after] = fields::<2>(data).ok_or("expected: SIZE [AFTER]")?;
+            (size, Some(after))
+        }
+    };
+    let size = parse_u64(size).filter(|n| (1..=MAX_PAGE).contains(n)).ok_or("bad page size: expected 1 to 100")?;
+    let start = match after {
+        // The smallest key above AFTER's balance key: AFTER itself is excluded.
+        Some(account) => {
+            let mut start = balance_key(account);
+            start.push(0);
+            start
+        }
+        None => BALANCES.to_vec(),
+    };
+    Ok((size as usize, start))
+}
+
+fn holders() -> Result<i64> {
+    let (size, start) = page_request(&input())?;
+    let mut text = Vec::new();
+    let mut listed = 0;
+    let mut last: &[u8] = &[];
+    // One holder past the page says whether another page follows.
+    let page: Vec<(Vec<u8>, Vec<u8>)> =
+        scan(&start, &prefix_end(BALANCES), Order::Ascending).key_room(MAX_KEY).take(size + 1).collect();
+    for (key, value) in &page[..page.len().min(size)] {
+        let account = &key[BALANCES.len()..];
+        text.extend_from_slice(account);
+        text.push(b' ');
+        text.extend_from_slice(decimal(decode_u64(value)).as_bytes());
+        text.push(b'\n');
+        listed += 1;
+        last = account;
+    }
+    if page.len() > size {
+        text.extend_from_slice(b"next ");
+        text.extend_from_slice(last);
+        text.push(b'\n');
+    } else {
+        text.extend_from_slice(b"end\n");
+    }
+    output(&text);
+    Ok(listed)
+}
+
 entry! {
     instantiate => instantiate;
     mint => mint;
@@ -147,4 +231,5 @@ entry! {
     balance -> i64 => balance;
     allowance -> i64 => allowance;
     total_supply -> i64 => total_supply;
+    holders -> i64 => holders;
 }
