@@ -22,12 +22,24 @@ leaves open (any NaN out of float arithmetic); later differences are counted
 as information, not mismatches. Traps are compared by kind (wasmtime's table-out-of-bounds on
 ``call_indirect`` is the spec's "undefined element").
 
+``--canonical``: every path runs with canonical NaNs (the engine's and the
+reference's ``canonical_nans=True``, wasmtime's
+``Config.cranelift_nan_canonicalization``), and nothing is left open: every
+call's results, NaN bits included, memory and globals must be identical on all
+four paths. The phases then use the NaN-rich profiles (``nans``,
+``control-nans`` of ``tests.wasm.gen``): NaN constants and arguments with
+payloads and signs, NaNs made from numbers (0*inf, inf-inf, 0/0, sqrt of a
+negative), moved by ``neg``, ``abs``, ``copysign``, ``reinterpret``,
+promotion and demotion, through locals, globals, memory, ``select`` and calls,
+which is where the compiler leaves out checks (``compiler/nans.py``).
+
 Every mismatch is printed with its reproducer: the seed, the profile and
 function count for ``tests.wasm.gen.modules.generate_module``, the smallest
 prefix of the module (its first k functions) that still mismatches, and the
 ``.wasm``, a disassembly and the engine's Python for it written to ``--out``.
 
     python bench/differential.py --expressions 100000 --modules 1000 --seed 1
+    python bench/differential.py --canonical --expressions 20000 --modules 500 --seed 1
 """
 
 from __future__ import annotations
@@ -50,6 +62,7 @@ if str(ROOT) not in sys.path:
 
 import wasmpool.wasm as wasm  # noqa: E402
 from tests.wasm.gen.compare import (  # noqa: E402
+    CANONICAL_PATHS,
     ENGINE_PATHS,
     PATHS,
     Mismatch,
@@ -85,12 +98,17 @@ def _signed(bits: int, width: int) -> int:
     return bits - (1 << width) if bits >> (width - 1) else bits
 
 
-def run_wasmtime(module: wasm.Module, generated: GeneratedModule) -> Run:
-    """Wasmtime's run, through the module's bit-level wrappers ``w{i}``/``gg{i}`` (exact NaN bits)."""
+def run_wasmtime(module: wasm.Module, generated: GeneratedModule, canonical: bool = False) -> Run:
+    """Wasmtime's run, through the module's bit-level wrappers ``w{i}``/``gg{i}`` (exact NaN bits).
+
+    ``canonical``: with Cranelift's NaN canonicalization (every NaN float
+    arithmetic makes is the positive canonical NaN).
+    """
     import wasmtime
 
     config = wasmtime.Config()
     config.cranelift_opt_level = "none"  # compiles faster; what it computes is the same
+    config.cranelift_nan_canonicalization = canonical
     store = wasmtime.Store(wasmtime.Engine(config))
     try:
         instance = wasmtime.Instance(store, wasmtime.Module(store.engine, generated.wasm), [])
@@ -135,17 +153,21 @@ def _normal_trap(kind: str | None) -> str | None:
     return "UNDEFINED_ELEMENT" if kind == "OUT_OF_BOUNDS_TABLE" else kind
 
 
-def diff_wasmtime(expected: Run, actual: Run, generated: GeneratedModule) -> tuple[list[Mismatch], int]:
+def diff_wasmtime(expected: Run, actual: Run, generated: GeneratedModule,
+                  canonical: bool = False) -> tuple[list[Mismatch], int]:
     """Mismatches against wasmtime, and the number of calls compared exactly.
 
     A call must agree exactly when both runs start it from the same state and
     the reference made no NaN in it whose sign and payload the spec leaves
     open (wasmtime's NaN choices are its own); traps are compared by kind.
+    ``canonical``: both sides canonicalize, nothing is open, every call that
+    starts from the same state must agree exactly.
     """
     if expected.error or actual.error:
         same = _normal_trap(expected.error) == _normal_trap(actual.error)
         return ([] if same else [Mismatch("wasmtime", None, str(expected.error), str(actual.error))]), 0
-    exact = exact_calls(expected, actual, expected.nan_made | expected.nan_choices)
+    exact = exact_calls(expected, actual,
+                        frozenset() if canonical else expected.nan_made | expected.nan_choices)
     found = []
     for i, (want, got) in enumerate(zip(expected.outcomes, actual.outcomes, strict=True)):
         if not exact[i] or want == got:
@@ -168,59 +190,80 @@ class Tally:
     functions: int = 0
     calls: int = 0
     traps: int = 0
+    nan_results: int = 0  # float results of the reference's calls that were NaNs
     exact: Counter[str] = field(default_factory=Counter)  # per path: calls compared bit for bit
     mismatches: Counter[str] = field(default_factory=Counter)
     reports: list[str] = field(default_factory=list)
 
 
 def check_module(generated: GeneratedModule, paths: Sequence[str], use_wasmtime: bool,
-                 ) -> tuple[Run, list[Mismatch], Counter[str]]:
+                 canonical: bool = False) -> tuple[Run, list[Mismatch], Counter[str]]:
     """Run one module on every path; the reference's run, the mismatches, the exactly compared calls."""
     module = wasm.decode(generated.wasm)
     exact: Counter[str] = Counter()
-    expected = run_reference(module, generated)
+    expected = run_reference(module, generated, canonical)
+    table = CANONICAL_PATHS if canonical else PATHS
     found: list[Mismatch] = []
     for path in paths:
-        actual = PATHS[path](module, generated)
+        actual = table[path](module, generated)
         found += diff_runs(path, expected, actual, generated)
         if not actual.error:
             exact[path] += sum(exact_calls(expected, actual, expected.nan_choices))
     if use_wasmtime:
-        more, exact["wasmtime"] = diff_wasmtime(expected, run_wasmtime(module, generated), generated)
+        theirs = run_wasmtime(module, generated, canonical)
+        more, exact["wasmtime"] = diff_wasmtime(expected, theirs, generated, canonical)
         found += more
     return expected, found, exact
 
 
+_NAN_TESTS: dict[ValType, Callable[[int], bool]] = {
+    ValType.F32: lambda bits: bits & 0x7FFF_FFFF > 0x7F80_0000,
+    ValType.F64: lambda bits: bits & 0x7FFF_FFFF_FFFF_FFFF > 0x7FF0_0000_0000_0000,
+}
+
+
+def nan_results(module: wasm.Module, generated: GeneratedModule, run: Run) -> int:
+    """How many float results of ``run``'s calls are NaNs (how NaN-rich the generated code is)."""
+    count = 0
+    for call, outcome in zip(generated.calls, run.outcomes, strict=False):
+        types = module.func_types[int(call.export[1:])].results
+        for vtype, bits in zip(types, outcome.results or (), strict=False):
+            test = _NAN_TESTS.get(vtype)
+            count += bool(test and test(bits))
+    return count
+
+
 def smallest_prefix(generated: GeneratedModule, paths: Sequence[str], use_wasmtime: bool,
-                    make: Callable[[int], GeneratedModule]) -> GeneratedModule:
+                    make: Callable[[int], GeneratedModule], canonical: bool = False) -> GeneratedModule:
     """The module of the fewest leading functions that still mismatches (else the module itself)."""
     for count in range(1, generated.functions):
         smaller = make(count)
-        if check_module(smaller, paths, use_wasmtime)[1]:
+        if check_module(smaller, paths, use_wasmtime, canonical)[1]:
             return smaller
     return generated
 
 
 def report(generated: GeneratedModule, found: list[Mismatch], out: Path, paths: Sequence[str],
-           use_wasmtime: bool, per_module: int) -> str:
+           use_wasmtime: bool, per_module: int, canonical: bool = False) -> str:
     """Write the reproducer files; the text to print."""
     def make(count: int) -> GeneratedModule:
         return generate_module(generated.seed, generated.profile, count, bit_wrappers=use_wasmtime)
 
-    small = smallest_prefix(generated, paths, use_wasmtime, make)
-    small_found = check_module(small, paths, use_wasmtime)[1] or found
+    small = smallest_prefix(generated, paths, use_wasmtime, make, canonical)
+    small_found = check_module(small, paths, use_wasmtime, canonical)[1] or found
     stem = out / f"{generated.profile}-{generated.seed}-{small.functions}"
     out.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".wasm").write_bytes(small.wasm)
     module = wasm.decode(small.wasm)
     text = [f"generate_module({small.seed}, {small.profile!r}, {small.functions}, "
-            f"bit_wrappers={use_wasmtime}) (from {generated.functions} functions)"]
+            f"bit_wrappers={use_wasmtime}) (from {generated.functions} functions)"
+            + (", canonical NaNs" if canonical else "")]
     text += [f"  {m}" for m in small_found[:6]]
     lines = dump.disassemble(small.wasm, module)
     python = []
     for index in range(len(module.funcs)):
         try:
-            python.append(render_python(module, index))
+            python.append(render_python(module, index, canonical_nans=canonical))
         except Exception as exc:  # the mismatch may be that it does not compile
             python.append(f"# function {index}: {type(exc).__name__}: {exc}")
     stem.with_suffix(".dis.txt").write_text("\n".join(lines) + "\n")
@@ -238,16 +281,17 @@ def run_phase(tally: Tally, profile: str, modules: int, per_module: int, seed: i
             return
         module_seed = seed * 1_000_003 + k
         generated = generate_module(module_seed, profile, per_module, bit_wrappers=args.wasmtime)
-        expected, found, exact = check_module(generated, paths, args.wasmtime)
+        expected, found, exact = check_module(generated, paths, args.wasmtime, args.canonical)
         tally.modules += 1
         tally.functions += generated.functions
         tally.calls += len(generated.calls)
         tally.exact.update(exact)
         tally.traps += sum(1 for o in expected.outcomes if o.trap)
+        tally.nan_results += nan_results(wasm.decode(generated.wasm), generated, expected)
         if found:
             for m in found:
                 tally.mismatches[m.path] += 1
-            text = report(generated, found, Path(args.out), paths, args.wasmtime, per_module)
+            text = report(generated, found, Path(args.out), paths, args.wasmtime, per_module, args.canonical)
             tally.reports.append(text)
             print(f"MISMATCH in {profile} module {module_seed}:\n{text}", flush=True)
         if (k + 1) % args.progress == 0:
@@ -257,7 +301,8 @@ def run_phase(tally: Tally, profile: str, modules: int, per_module: int, seed: i
 def summary(tally: Tally) -> str:
     mism = ", ".join(f"{p} {n}" for p, n in sorted(tally.mismatches.items())) or "none"
     exact = ", ".join(f"{p} {n}" for p, n in sorted(tally.exact.items()))
-    return (f"{tally.functions} functions, {tally.calls} calls ({tally.traps} trap on the reference); "
+    return (f"{tally.functions} functions, {tally.calls} calls ({tally.traps} trap on the reference, "
+            f"{tally.nan_results} NaN results); "
             f"compared exactly: {exact}; mismatches: {mism}")
 
 
@@ -271,6 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--control-functions", type=int, default=5, help="functions per control module")
     parser.add_argument("--minutes", type=float, default=None, help="stop a phase when the time is up")
     parser.add_argument("--no-wasmtime", dest="wasmtime", action="store_false", help="skip wasmtime")
+    parser.add_argument("--canonical", action="store_true",
+                        help="canonical NaNs everywhere, NaN-rich programs, all results compared bit for bit")
     parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "wasmpool-differential"),
                         help="where reproducers are written (default: a directory in the system temp dir)")
     parser.add_argument("--progress", type=int, default=50, help="print counts every N modules")
@@ -285,9 +332,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     deadline = start + args.minutes * 60 if args.minutes else float("inf")
     tally = Tally()
     expression_modules = -(-args.expressions // args.per_module)
-    run_phase(tally, "expressions", expression_modules, args.per_module, args.seed, args, deadline)
-    print(f"expressions phase done: {summary(tally)}", flush=True)
-    run_phase(tally, "control", args.modules, args.control_functions, args.seed + 1, args, deadline)
+    expressions, control = ("nans", "control-nans") if args.canonical else ("expressions", "control")
+    run_phase(tally, expressions, expression_modules, args.per_module, args.seed, args, deadline)
+    print(f"{expressions} phase done: {summary(tally)}", flush=True)
+    run_phase(tally, control, args.modules, args.control_functions, args.seed + 1, args, deadline)
     print(f"total: {tally.modules} modules, {summary(tally)}, {time.monotonic() - start:.0f} s")
     return 1 if tally.mismatches else 0
 

@@ -4,9 +4,10 @@ A *path* instantiates the module and makes its calls in order on that one
 instance; after each call it records an :class:`Outcome`: the results' bit
 patterns or the trap kind, and a digest of the state the call left (memory
 bytes and every global). Paths here: the engine unmetered, the engine
-metered (with gas to spare), and the reference interpreter. Outcomes compare
-exactly, bit for bit, NaNs included (see ``tests/wasm/test_differential.py``
-for why that is right for these paths).
+metered (with gas to spare), and the reference interpreter; each also with
+``canonical_nans=True`` (:data:`CANONICAL_PATHS`, against the reference with
+the same option). Outcomes compare exactly, bit for bit, NaNs included (see
+``tests/wasm/test_differential.py`` for why that is right for these paths).
 """
 
 from __future__ import annotations
@@ -104,10 +105,11 @@ def _global_names(exports: Any) -> list[str]:
     return sorted((n for n in exports if n[0] == "g" and n[1:].isdigit()), key=lambda n: int(n[1:]))
 
 
-def run_engine(module: wasm.Module, generated: GeneratedModule, gas_limit: int | None) -> Run:
-    """The engine's run (``gas_limit`` None: unmetered)."""
+def run_engine(module: wasm.Module, generated: GeneratedModule, gas_limit: int | None,
+               canonical: bool = False) -> Run:
+    """The engine's run (``gas_limit`` None: unmetered; ``canonical``: with ``canonical_nans``)."""
     try:
-        instance = wasm.instantiate(module, {}, gas_limit=gas_limit)
+        instance = wasm.instantiate(module, {}, gas_limit=gas_limit, canonical_nans=canonical)
     except Exception as exc:  # a compile error is a finding, not a crash of the harness
         return Run(_describe_error(exc), ())
     exports = instance.exports
@@ -115,10 +117,10 @@ def run_engine(module: wasm.Module, generated: GeneratedModule, gas_limit: int |
     return _run(instance, generated, lambda: _digest(exports["mem"].data, [exports[n].raw for n in names]))
 
 
-def run_reference(module: wasm.Module, generated: GeneratedModule) -> Run:
-    """The reference interpreter's run."""
+def run_reference(module: wasm.Module, generated: GeneratedModule, canonical: bool = False) -> Run:
+    """The reference interpreter's run (``canonical``: with ``canonical_nans``, leaving no NaN bits open)."""
     try:
-        instance = reference.instantiate(module)
+        instance = reference.instantiate(module, canonical_nans=canonical)
     except wasm.WasmError as exc:
         return Run(_describe_error(exc), ())
     exports = instance.exports
@@ -132,6 +134,13 @@ PATHS: dict[str, Callable[[wasm.Module, GeneratedModule], Run]] = {
     "engine-metered": lambda m, g: run_engine(m, g, GAS),
     "reference": run_reference,
 }
+
+CANONICAL_PATHS: dict[str, Callable[[wasm.Module, GeneratedModule], Run]] = {
+    "engine": lambda m, g: run_engine(m, g, None, canonical=True),
+    "engine-metered": lambda m, g: run_engine(m, g, GAS, canonical=True),
+    "reference": lambda m, g: run_reference(m, g, canonical=True),
+}
+"""The same paths with ``canonical_nans=True``: compared with the canonical reference, every call exactly."""
 
 
 @dataclass(frozen=True)
@@ -180,16 +189,18 @@ def diff_runs(path: str, expected: Run, actual: Run, generated: GeneratedModule)
 ENGINE_PATHS = ("engine", "engine-metered")
 
 
-def compare(generated: GeneratedModule, paths: Sequence[str] = ENGINE_PATHS) -> list[Mismatch]:
-    """Run the module on the reference and on ``paths``; every mismatch.
+def compare(generated: GeneratedModule, paths: Sequence[str] = ENGINE_PATHS,
+            canonical: bool = False) -> list[Mismatch]:
+    """Run the module on the reference and on ``paths`` (all with ``canonical_nans`` if ``canonical``).
 
     Runs under hypothesis, which sets its own recursion limit while a test
     runs: the engine's is raised for the comparison and put back afterwards.
     """
     module = wasm.decode(generated.wasm)
     with engine_recursion():
-        expected = run_reference(module, generated)
+        expected = run_reference(module, generated, canonical)
+        table = CANONICAL_PATHS if canonical else PATHS
         found: list[Mismatch] = []
         for path in paths:
-            found += diff_runs(path, expected, PATHS[path](module, generated), generated)
+            found += diff_runs(path, expected, table[path](module, generated), generated)
     return found

@@ -35,7 +35,7 @@ from wasmpool.wasm.opcodes import OPS, Family, Imm, Opcode, OpInfo
 from wasmpool.wasm.opcodes import Opcode as O
 from wasmpool.wasm.types import ValType
 
-from .values import NUM_TYPES, Chooser, draw_value
+from .values import NUM_TYPES, Chooser, draw_nan, draw_nan_rich, draw_value
 
 Code = list[Instruction]
 
@@ -94,6 +94,11 @@ class Profile:
     stmt_forms: dict[str, int]
     max_depth: int
     budget: int  # instructions per function, roughly
+    nan_rich: bool = False  # float constants and arguments are often NaNs (any payload) and specials
+
+    def draw(self, chooser: Chooser, vtype: ValType) -> int:
+        """A constant or argument of ``vtype`` as this profile draws them."""
+        return draw_nan_rich(chooser, vtype) if self.nan_rich else draw_value(chooser, vtype)
 
 
 EXPRESSIONS = Profile(
@@ -114,6 +119,54 @@ CONTROL = Profile(
     max_depth=5, budget=250,
 )
 """Nested blocks, loops and ifs with branches at random depths."""
+
+NANS = Profile(
+    expr_forms={**EXPRESSIONS.expr_forms, "nan": 14, "select": 5, "tee": 4, "global": 3, "call": 2},
+    stmt_forms={**EXPRESSIONS.stmt_forms, "global_set": 3, "store": 4},
+    max_depth=5, budget=120, nan_rich=True,
+)
+"""The expression profile, NaN-rich: NaN constants with payloads, NaNs made from numbers (0*inf,
+inf-inf, 0/0, sqrt of a negative), passed through bit operations (``neg``, ``abs``, ``copysign``,
+``reinterpret``), locals, globals, memory, ``select`` and calls (for ``canonical_nans`` differentials)."""
+
+CONTROL_NANS = Profile(
+    expr_forms={**CONTROL.expr_forms, "nan": 4},
+    stmt_forms=CONTROL.stmt_forms,
+    max_depth=5, budget=250, nan_rich=True,
+)
+"""The control-flow profile with NaN-rich constants and arguments and some NaN-making trees."""
+
+FLOAT_TYPES: dict[ValType, ValType] = {ValType.F32: ValType.I32, ValType.F64: ValType.I64}
+"""Each float type and the integer type of its bits."""
+_NAN_MAKERS: dict[ValType, dict[str, tuple[Opcode, int, int]]] = {
+    # name: (instruction, left operand's bits, right operand's bits); -1: a generated operand
+    ValType.F32: {"0*inf": (O.F32_MUL, 0, 0x7F80_0000), "inf-inf": (O.F32_SUB, 0x7F80_0000, 0x7F80_0000),
+                  "0/0": (O.F32_DIV, 0x8000_0000, 0), "inf/-inf": (O.F32_DIV, 0x7F80_0000, 0xFF80_0000),
+                  "-inf+inf": (O.F32_ADD, 0xFF80_0000, 0x7F80_0000), "x*inf": (O.F32_MUL, -1, 0xFF80_0000),
+                  "x-inf": (O.F32_SUB, -1, 0x7F80_0000)},
+    ValType.F64: {"0*inf": (O.F64_MUL, 0, 0x7FF0_0000_0000_0000),
+                  "inf-inf": (O.F64_SUB, 0x7FF0_0000_0000_0000, 0x7FF0_0000_0000_0000),
+                  "0/0": (O.F64_DIV, 0x8000_0000_0000_0000, 0),
+                  "inf/-inf": (O.F64_DIV, 0x7FF0_0000_0000_0000, 0xFFF0_0000_0000_0000),
+                  "-inf+inf": (O.F64_ADD, 0xFFF0_0000_0000_0000, 0x7FF0_0000_0000_0000),
+                  "x*inf": (O.F64_MUL, -1, 0xFFF0_0000_0000_0000),
+                  "x-inf": (O.F64_SUB, -1, 0x7FF0_0000_0000_0000)},
+}
+_SQRT: dict[ValType, Opcode] = {ValType.F32: O.F32_SQRT, ValType.F64: O.F64_SQRT}
+_NEGATIVE_ONE: dict[ValType, int] = {ValType.F32: 0xBF80_0000, ValType.F64: 0xBFF0_0000_0000_0000}
+_BIT_OPS: dict[ValType, tuple[Opcode, Opcode, Opcode]] = {  # neg, abs, copysign
+    ValType.F32: (O.F32_NEG, O.F32_ABS, O.F32_COPYSIGN), ValType.F64: (O.F64_NEG, O.F64_ABS, O.F64_COPYSIGN),
+}
+_REINTERPRET: dict[ValType, tuple[Opcode, Opcode]] = {  # float to bits, bits to float
+    ValType.F32: (O.I32_REINTERPRET_F32, O.F32_REINTERPRET_I32),
+    ValType.F64: (O.I64_REINTERPRET_F64, O.F64_REINTERPRET_I64),
+}
+_WIDENING: dict[ValType, tuple[ValType, Opcode]] = {  # a float made from the other width's NaN
+    ValType.F32: (ValType.F64, O.F32_DEMOTE_F64), ValType.F64: (ValType.F32, O.F64_PROMOTE_F32),
+}
+_BITS_MASKS: dict[ValType, tuple[Opcode, int]] = {  # xor with a sign / payload mask on the bits
+    ValType.I32: (O.I32_XOR, 0x8000_0001), ValType.I64: (O.I64_XOR, 0x8000_0000_0000_0001),
+}
 
 
 class FuncGen:
@@ -139,7 +192,7 @@ class FuncGen:
             "select": self._select, "tee": self._tee, "block": self._block_expr, "br_if": self._br_if_expr,
             "br_table": self._br_table_expr, "if": self._if_expr, "call": self._call_expr,
             "load": self._load, "loop": self._loop_expr, "params": self._params_block,
-            "indirect": self._indirect_expr,
+            "indirect": self._indirect_expr, "nan": self._nan_expr,
         }
         self._stmt_forms: dict[str, Callable[[int], Code]] = {
             "set": self._set, "global_set": self._global_set, "store": self._store, "drop": self._drop,
@@ -204,7 +257,7 @@ class FuncGen:
         return self._local_get(vtype, 0)
 
     def _const(self, vtype: ValType, depth: int) -> Code:
-        return self._emit([const(vtype, draw_value(self.c, vtype))])
+        return self._emit([const(vtype, self.profile.draw(self.c, vtype))])
 
     def _locals_of(self, vtype: ValType) -> list[int]:
         return [i for i, t in enumerate(self.locals) if t == vtype and i not in self.counters]
@@ -226,6 +279,80 @@ class FuncGen:
             if info.op in DIVISIONS and i == 1 and self.c.chance(75):
                 code += self._emit([const(operand, 1), (O.I32_OR if operand == ValType.I32 else O.I64_OR)])
         return code + self._emit([info.op])
+
+    def _nan_expr(self, vtype: ValType, depth: int) -> Code:
+        """A value likely to be or to come from a NaN: made from numbers, a payload constant, moved by bits.
+
+        For an integer type: the bits of such a float (``reinterpret``), or a
+        comparison or saturating truncation of one.
+        """
+        if vtype not in FLOAT_TYPES:
+            same = [t for t, bits in FLOAT_TYPES.items() if bits == vtype]
+            if same and self.c.chance(60):
+                return self._nan_expr(same[0], depth) + self._emit([_REINTERPRET[same[0]][0]])
+            ftype = self.c.pick(list(FLOAT_TYPES))
+            compare = [i for i in OPS_BY_RESULT[vtype] if i.pops == (ftype, ftype) or i.pops == (ftype,)]
+            info = self.c.pick(compare) if compare else self.c.pick(OPS_BY_RESULT[vtype])
+            if info.op in TRAPPING_TRUNCATIONS:
+                info = self.c.pick(OPS_BY_RESULT[vtype])
+            code: Code = []
+            for operand in info.pops or ():
+                code += self._nan_expr(operand, depth - 1) if operand == ftype else self.expr(operand, depth)
+            return code + self._emit([info.op])
+        roll = self.c.below(8)
+        if roll == 0 or depth <= 0:
+            return self._emit([const(vtype, draw_nan(self.c, vtype))])
+        if roll == 1:  # 0*inf and the like, on constants or a generated operand
+            op, left, right = self.c.pick(list(_NAN_MAKERS[vtype].values()))
+            code = self.expr(vtype, depth) if left < 0 else self._emit([const(vtype, left)])
+            return code + self._emit([const(vtype, right), op])
+        if roll == 2:  # sqrt of a negative number
+            if self.c.chance(50):
+                value = self._emit([const(vtype, _NEGATIVE_ONE[vtype])])
+            else:  # -|x|: negative, or -0 (sqrt keeps it), or a NaN
+                value = self.expr(vtype, depth) + self._emit([_BIT_OPS[vtype][1], _BIT_OPS[vtype][0]])
+            return value + self._emit([_SQRT[vtype]])
+        if roll == 3:  # neg, abs or copysign of a NaN
+            neg, abs_, copysign = _BIT_OPS[vtype]
+            op = self.c.pick([neg, abs_, copysign])
+            code = self._nan_expr(vtype, depth - 1)
+            if op is copysign:
+                code += self.expr(vtype, depth) if self.c.chance(50) else self._nan_expr(vtype, depth - 1)
+            return code + self._emit([op])
+        if roll == 4:  # through the integer bits, maybe with the sign and a payload bit flipped
+            to_bits, from_bits = _REINTERPRET[vtype]
+            code = self._nan_expr(vtype, depth - 1) + self._emit([to_bits])
+            if self.c.chance(50):
+                xor, mask = _BITS_MASKS[FLOAT_TYPES[vtype]]
+                code += self._emit([const(FLOAT_TYPES[vtype], mask), xor])
+            return code + self._emit([from_bits])
+        if roll == 5:  # a NaN of the other width, promoted or demoted
+            other, convert = _WIDENING[vtype]
+            return self._nan_expr(other, depth - 1) + self._emit([convert])
+        if roll == 6:  # arithmetic on a NaN and another value (either order)
+            binary = [i.op for i in OPS_BY_RESULT[vtype] if i.pops == (vtype, vtype)]
+            unary = [i.op for i in OPS_BY_RESULT[vtype] if i.pops == (vtype,)]
+            if self.c.chance(60):
+                parts = [self._nan_expr(vtype, depth - 1), self.expr(vtype, depth)]
+                self.c.rng.shuffle(parts)
+                return parts[0] + parts[1] + self._emit([self.c.pick(binary)])
+            return self._nan_expr(vtype, depth - 1) + self._emit([self.c.pick(unary)])
+        # through a local, a global or memory (stored, then loaded back)
+        value = self._nan_expr(vtype, depth - 1)
+        where = self.c.below(3)
+        if where == 0:
+            local = self.c.pick(self._locals_of(vtype))
+            return value + self._emit([(O.LOCAL_SET, local)]) + self.expr(vtype, depth) + self._emit(
+                [O.DROP, (O.LOCAL_GET, local)])
+        mutable = [i for i, (t, mut) in enumerate(self.env.globals) if mut and t == vtype]
+        if where == 1 and mutable:
+            index = self.c.pick(mutable)
+            return value + self._emit([(O.GLOBAL_SET, index), (O.GLOBAL_GET, index)])
+        store = O.F32_STORE if vtype == ValType.F32 else O.F64_STORE
+        load = O.F32_LOAD if vtype == ValType.F32 else O.F64_LOAD
+        address = self.c.below(MEMORY_BYTES - 64)
+        return (self._emit([(O.I32_CONST, address)]) + value
+                + self._emit([(store, (0, 0)), (O.I32_CONST, address), (load, (0, 0))]))
 
     def _select(self, vtype: ValType, depth: int) -> Code:
         code = self.expr(vtype, depth) + self.expr(vtype, depth) + self.expr(ValType.I32, depth)

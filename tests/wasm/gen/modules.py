@@ -5,8 +5,8 @@
 ``i``), a one-page memory (growable to two) with a data segment, mutable
 and immutable globals of every numeric type (exported as ``g{i}``), and a
 list of calls (export, argument bit patterns) to run in order on one
-instance. :func:`generate_op_module` puts each given numeric instruction at
-the root of one function and as an operand of a random parent in another,
+instance (the profiles: :data:`PROFILES`). :func:`generate_op_module` puts
+each given numeric instruction at the root of one function and as an operand of a random parent in another,
 so that every instruction meets every operand position.
 """
 
@@ -19,10 +19,23 @@ from wasmpool.wasm.builder import ModuleBuilder
 from wasmpool.wasm.opcodes import OPS, Opcode
 from wasmpool.wasm.types import ExternKind, ValType
 
-from .functions import CONTROL, EXPRESSIONS, NUMERIC_OPS, Callee, Code, Env, FuncGen, Profile, const
-from .values import NUM_TYPES, Chooser, draw_value
+from .functions import (
+    CONTROL,
+    CONTROL_NANS,
+    EXPRESSIONS,
+    NANS,
+    NUMERIC_OPS,
+    Callee,
+    Code,
+    Env,
+    FuncGen,
+    Profile,
+    const,
+)
+from .values import NUM_TYPES, Chooser
 
-PROFILES: dict[str, Profile] = {"expressions": EXPRESSIONS, "control": CONTROL}
+PROFILES: dict[str, Profile] = {"expressions": EXPRESSIONS, "control": CONTROL, "nans": NANS,
+                                "control-nans": CONTROL_NANS}
 
 
 @dataclass(frozen=True)
@@ -51,22 +64,23 @@ def _signature(c: Chooser) -> tuple[tuple[ValType, ...], tuple[ValType, ...]]:
     return params, tuple(c.pick(NUM_TYPES) for _ in range(count))
 
 
-def _module_frame(c: Chooser) -> tuple[ModuleBuilder, Env]:
-    """A builder with the memory, data and globals every generated module has."""
+def _module_frame(c: Chooser, profile: Profile = EXPRESSIONS) -> tuple[ModuleBuilder, Env]:
+    """A builder with the memory, data and globals every module has (initial values as ``profile`` draws)."""
     builder = ModuleBuilder()
     builder.memory(1, 2, export="mem")
     builder.data([(Opcode.I32_CONST, 0)], bytes(c.below(256) for _ in range(256)))
     globals_: list[tuple[ValType, bool]] = []
     for vtype in NUM_TYPES:
         for mutable in (False, True, True):
-            index = builder.global_(vtype, mutable, [const(vtype, draw_value(c, vtype))], export=None)
+            index = builder.global_(vtype, mutable, [const(vtype, profile.draw(c, vtype))], export=None)
             builder.export(f"g{index}", ExternKind.GLOBAL, index)
             globals_.append((vtype, mutable))
     return builder, Env(builder, globals_)
 
 
-def _calls(c: Chooser, name: str, params: tuple[ValType, ...], count: int) -> list[Call]:
-    return [Call(name, tuple(draw_value(c, t) for t in params)) for _ in range(count)]
+def _calls(c: Chooser, name: str, params: tuple[ValType, ...], count: int,
+           profile: Profile = EXPRESSIONS) -> list[Call]:
+    return [Call(name, tuple(profile.draw(c, t) for t in params)) for _ in range(count)]
 
 
 def _finish(builder: ModuleBuilder, env: Env, bit_wrappers: bool) -> bytes:
@@ -125,14 +139,14 @@ def generate_module(seed: int, profile: str = "control", functions: int = 4, cal
     mismatch in a big module can be looked for in its smaller prefixes.
     """
     c = Chooser(seed)
-    builder, env = _module_frame(c)
+    builder, env = _module_frame(c, PROFILES[profile])
     env.table_size = functions
     calls: list[Call] = []
     for _ in range(functions):
         params, results = _signature(c)
         gen = FuncGen(c, env, params, results, PROFILES[profile])
         index = _add(builder, env, gen, gen.body())
-        calls += _calls(c, f"f{index}", params, calls_each)
+        calls += _calls(c, f"f{index}", params, calls_each, PROFILES[profile])
     c.rng.shuffle(calls)
     return GeneratedModule(seed, profile, _finish(builder, env, bit_wrappers), tuple(calls), functions)
 

@@ -88,3 +88,46 @@ def draw_value(chooser: Chooser, vtype: ValType) -> int:
     if roll < 8 and vtype in (ValType.I32, ValType.I64):
         return (chooser.below(41) - 20) & ((1 << WIDTH[vtype]) - 1)
     return chooser.bits(WIDTH[vtype])
+
+
+_SPECIAL_FLOATS: dict[ValType, list[int]] = {
+    ValType.F32: [0x0000_0000, 0x8000_0000, 0x7F80_0000, 0xFF80_0000, 0x3F80_0000, 0xBF80_0000, 0x0000_0001],
+    ValType.F64: [0x0000_0000_0000_0000, 0x8000_0000_0000_0000, 0x7FF0_0000_0000_0000, 0xFFF0_0000_0000_0000,
+                  0x3FF0_0000_0000_0000, 0xBFF0_0000_0000_0000, 0x0000_0000_0000_0001],
+}
+"""Per float type: the operands that make NaNs out of numbers (zeros, infinities, -1 for sqrt)."""
+
+_FRACTION_BITS: dict[ValType, int] = {ValType.F32: 23, ValType.F64: 52}
+
+
+def draw_nan(chooser: Chooser, vtype: ValType) -> int:
+    """A NaN of float type ``vtype``: random sign, quiet or signalling, random or single-bit or no payload.
+
+    Canonicalizing engines must replace what arithmetic makes of these and keep
+    them where only bits move (locals, memory, ``neg``, ``copysign``...).
+    """
+    fraction = _FRACTION_BITS[vtype]
+    exponent = ((1 << (WIDTH[vtype] - 1 - fraction)) - 1) << fraction
+    quiet = 1 << (fraction - 1)
+    roll = chooser.below(4)
+    if roll == 0:
+        payload = quiet | chooser.bits(fraction - 1)  # quiet, with payload
+    elif roll == 1:
+        payload = 1 + chooser.bits(fraction - 2)  # signalling: quiet bit clear, payload not zero
+    elif roll == 2:
+        payload = quiet | 1 << chooser.below(fraction - 1)  # quiet, one payload bit
+    else:
+        payload = quiet  # the canonical NaN's fraction (maybe with the sign)
+    return (chooser.bits(1) << (WIDTH[vtype] - 1)) | exponent | payload
+
+
+def draw_nan_rich(chooser: Chooser, vtype: ValType) -> int:
+    """Like :func:`draw_value`, but floats are NaNs (any payload) a third of the time and specials often."""
+    if vtype not in _FRACTION_BITS:
+        return draw_value(chooser, vtype)
+    roll = chooser.below(10)
+    if roll < 3:
+        return draw_nan(chooser, vtype)
+    if roll < 5:
+        return chooser.pick(_SPECIAL_FLOATS[vtype])
+    return draw_value(chooser, vtype)
