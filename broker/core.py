@@ -947,7 +947,42 @@ class BrokerCore:
                 return
         elif result["status"] != Status.OK:
             result["writes"] = {}
+        elif not self._still_current(job):
+            return
         self._answer(job, result)
+
+    def _still_current(self, job: Job) -> bool:
+        """True when an ok job that wrote nothing (a query) read one state: its reads and ranges hold now.
+
+        Its reads came from the store at different moments; if a commit
+        changed one of them meanwhile, it may have seen half of that commit,
+        so it is executed again like a stale commit. When all still hold, its
+        result is that of a call run now: serializable, as a commit is.
+        """
+        try:
+            check_ranges(self.store, job.code_id, job.ranges)
+            stale = [key for key, version in job.reads.items()
+                     if self.store.get(job.code_id, key).version != version]
+            if stale:
+                raise StaleRead(job.code_id, stale)
+        except STORAGE_ERRORS as exc:
+            failure = self.storage_error(exc, job.request_id, "read check")
+            self._answer(job, _failed({}, ErrorCode.STORAGE, failure.reason), remember=False)
+            return False
+        except StaleRead:
+            self._stale(job)
+            return False
+        return True
+
+    def _stale(self, job: Job) -> None:
+        """A job whose reads went stale runs again at the head of the queue, up to ``max_attempts``."""
+        self.counters["reexecutions"] += 1
+        if job.attempts < self.config.max_attempts:
+            self._escalate(job)
+            self._submit(job, front=True)
+            return
+        self._answer(job, _failed({}, ErrorCode.CONFLICT,
+                                  f"state kept changing under the call ({job.attempts} attempts)"))
 
     def _commit(self, job: Job, writes: dict[bytes, bytes | None], result: dict[str, Any]) -> bool:
         """True when committed; False when the job went back to the queue for re-execution.
@@ -965,13 +1000,7 @@ class BrokerCore:
             self._answer(job, _failed({}, ErrorCode.STORAGE, failure.reason), remember=False)
             return False
         except StaleRead:
-            self.counters["reexecutions"] += 1
-            if job.attempts < self.config.max_attempts:
-                self._escalate(job)
-                self._submit(job, front=True)
-                return False
-            self._answer(job, _failed({}, ErrorCode.CONFLICT,
-                                      f"state kept changing under the call ({job.attempts} attempts)"))
+            self._stale(job)
             return False
         self.counters["commits"] += 1
         self._extension.committed(job.code_id, writes)
