@@ -7,15 +7,23 @@ both trap) and on the whole linear memory (compared by digest). The tests'
 own checks against the independently computed values run as usual, so a
 failing case shows whether the engine, wasmtime or the expectation is off.
 
+By default a NaN's sign and payload may differ (the spec leaves them open):
+float results compare as "a NaN", and memory that differs only in NaN words
+is counted, not reported. ``--canonical`` runs our engine with
+``canonical_nans=True`` and wasmtime with Cranelift's NaN canonicalization;
+then nothing is open: float results compare bit for bit, NaNs included, and
+memory must be identical after every call.
+
 wasmtime is a cross-check for this script only, never a test dependency:
 ``pip install wasmtime`` (or ``pip install -e '.[bench]'``). Pytest options
 after ``--`` narrow the run, e.g. ``-k "rust and unmetered"``.
 
-    python bench/corpus_wasmtime.py [-- PYTEST_ARGS...]
+    python bench/corpus_wasmtime.py [--canonical] [-- PYTEST_ARGS...]
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import struct
@@ -41,14 +49,15 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 STATS: Counter[str] = Counter()
 DISAGREEMENTS: list[str] = []
+CANONICAL = False  # set by --canonical: both sides canonicalize NaNs, and NaN bits are compared too
 
 
 def _canonical(value: Any) -> Any:
-    """Results as comparable values: floats by their bits (NaNs as one), tuples for multi-value."""
+    """Results as comparable values: floats by their bits (any NaN as one unless CANONICAL), tuples."""
     if isinstance(value, list | tuple):
         return tuple(_canonical(v) for v in value)
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else struct.pack("<d", value)
+        return "nan" if math.isnan(value) and not CANONICAL else struct.pack("<d", value)
     return value
 
 
@@ -88,7 +97,9 @@ class _Twin:
 
     def __init__(self, relpath: str, module_bytes: bytes) -> None:
         self.relpath = relpath
-        engine = wasmtime.Engine()
+        config = wasmtime.Config()
+        config.cranelift_nan_canonicalization = CANONICAL
+        engine = wasmtime.Engine(config)
         self.store = wasmtime.Store(engine)
         self.instance = wasmtime.Instance(self.store, wasmtime.Module(engine, module_bytes), [])
         self.exports = self.instance.exports(self.store)
@@ -158,7 +169,7 @@ class _TwinExport:
         if hashlib.sha256(ours_memory).digest() != self.twin.digest():
             store = self.twin.store
             theirs_memory = self.twin.memory.read(store, 0, self.twin.memory.data_len(store))
-            if _only_nans_differ(ours_memory, theirs_memory):  # the spec leaves a NaN's sign and payload open
+            if not CANONICAL and _only_nans_differ(ours_memory, theirs_memory):  # NaN bits are open
                 STATS["calls whose stored NaNs differ"] += 1
             else:
                 DISAGREEMENTS.append(f"{where}: same result, different memory afterwards")
@@ -166,11 +177,23 @@ class _TwinExport:
         STATS["calls compared"] += 1
 
 
+@functools.cache
+def _canonical_compiled(relpath: str, metered: bool) -> wasm.CompiledModule:
+    """A corpus module compiled with ``canonical_nans=True``, once per variant."""
+    module = wasm.decode((test_corpus.CORPUS / relpath).read_bytes())
+    return wasm.compile(module, metered=metered, canonical_nans=True)
+
+
 class TwinProgram(test_corpus.Program):
     """A corpus Program whose every export call and memory write also goes to wasmtime."""
 
     def __init__(self, relpath: str, gas_limit: int | None) -> None:
         super().__init__(relpath, gas_limit)
+        if CANONICAL:  # the same program on our engine with canonical NaNs
+            self.instance = wasm.instantiate(_canonical_compiled(relpath, gas_limit is not None), {},
+                                             gas_limit=gas_limit, canonical_nans=True)
+            self.exports = self.instance.exports
+            self.memory = self.exports["memory"]
         twin = _Twin(relpath, (test_corpus.CORPUS / relpath).read_bytes())
         self.exports = {name: _TwinExport(name, value, twin) if isinstance(value, wasm.Function) else value
                         for name, value in self.instance.exports.items()}
@@ -185,6 +208,8 @@ class _Plugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         write = terminalreporter.write_line
         write("")
+        write("mode: canonical NaNs on both sides, NaN bits compared" if CANONICAL
+              else "mode: the spec's NaNs (NaN bits not compared)")
         write(f"instances: {STATS['instances']}, export calls: {STATS['calls']}, "
               f"compared with wasmtime: {STATS['calls compared']} (the rest trapped on both or disagreed)")
         nans = STATS["calls whose stored NaNs differ"]
@@ -197,6 +222,9 @@ class _Plugin:
 
 
 def main(argv: list[str]) -> int:
+    global CANONICAL
+    own = argv[:argv.index("--")] if "--" in argv else argv
+    CANONICAL = "--canonical" in own
     if wasmtime is None:
         print("wasmtime is not installed: pip install wasmtime (or pip install -e '.[bench]')",
               file=sys.stderr)
