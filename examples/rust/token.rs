@@ -198,28 +198,29 @@ fn holders() -> Result<i64> {
     let (size, start) = page_request(&input())?;
     let mut text = Vec::new();
     let mut listed = 0;
-    let mut last: &[u8] = &[];
-    // One holder past the page says whether another page follows.
-    let page: Vec<(Vec<u8>, Vec<u8>)> =
-        scan(&start, &prefix_end(BALANCES), Order::Ascending).key_room(MAX_KEY).take(size + 1).collect();
-    for (key, value) in &page[..page.len().min(size)] {
-        let account = &key[BALANCES.len()..];
-        text.extend_from_slice(account);
+    let mut last = Vec::new();
+    let mut more = false;
+    for (key, value) in scan(&start, &prefix_end(BALANCES), Order::Ascending).key_room(MAX_KEY) {
+        if listed == size {
+            more = true; // one holder past the page: another page follows
+            break;
+        }
+        last = key[BALANCES.len()..].to_vec();
+        text.extend_from_slice(&last);
         text.push(b' ');
-        text.extend_from_slice(decimal(decode_u64(value)).as_bytes());
+        text.extend_from_slice(decimal(decode_u64(&value)).as_bytes());
         text.push(b'\n');
         listed += 1;
-        last = account;
     }
-    if page.len() > size {
+    if more {
         text.extend_from_slice(b"next ");
-        text.extend_from_slice(last);
+        text.extend_from_slice(&last);
         text.push(b'\n');
     } else {
         text.extend_from_slice(b"end\n");
     }
     output(&text);
-    Ok(listed)
+    Ok(listed as i64)
 }
 
 entry! {
