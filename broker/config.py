@@ -27,6 +27,7 @@ class BrokerConfig:
     block_call_timeouts: int = 3  # a block call cut by its time limit this often fails its block
     exclusive_after: int = 2
     default_gas: int = 10_000_000
+    query_gas: int = 3_000_000  # a query's gas limit is at most this (as wasmd's default query gas limit)
     max_gas: int = 10_000_000_000
     default_timeout: float = 10.0
     max_timeout: float = 300.0

@@ -116,7 +116,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from wasmpool.broker import limits, logs
+from wasmpool.broker import contracts, limits, logs
 from wasmpool.broker.config import BrokerConfig, Validator, Verdict
 from wasmpool.broker.jobs import ClientOp, Extension, Job, NoExtension, WorkerState
 from wasmpool.broker.liveness import Loss, ReplyCache, poison_message
@@ -176,6 +176,8 @@ class BrokerCore:
         self._client_ops: dict[Op, ClientOp] = {
             Op.DEPLOY: self._deploy, Op.CALL: self._call, Op.QUERY: self._call,
             Op.STATS: self._stats, Op.STATE_GET: self._state_get, Op.PIN: self._pin, Op.UNPIN: self._pin,
+            Op.INSTANTIATE: self._instantiate, Op.MIGRATE: self._migrate,
+            Op.CONTRACT_INFO: self._contract_info,
         }
         self._worker_commands: dict[Command, Callable[[WorkerState | None, bytes, p.Message], None]] = {
             Command.READY: self._ready, Command.HEARTBEAT: self._heartbeat,
@@ -473,15 +475,52 @@ class BrokerCore:
 
     def _call(self, identity: bytes, key: bytes, message: p.Message) -> None:
         body = message.body
-        if not self.has_code(body["code_id"]):
-            raise errors.UnknownCode(f"no module deployed with code id {body['code_id']}")
+        target = body["code_id"]
+        if contracts.is_address(target):  # a contract instance: its code runs in its own namespace
+            contract = contracts.require(self.store, target)
+            self._enqueue(identity, key, message, contract.code_id, body["function"], contract.address)
+            return
+        if not self.has_code(target):
+            raise errors.UnknownCode(f"no module deployed with code id {target}")
+        self._enqueue(identity, key, message, target, body["function"])
+
+    def _enqueue(self, identity: bytes, key: bytes, message: p.Message, code_id: str, function: str,
+                 address: bytes = b"", pending: contracts.Pending | None = None, optional: bool = False
+                 ) -> None:
+        """Queue a call of ``function`` of ``code_id``: in ``address``'s namespace, or the code's (legacy)."""
         if len(self.queue) >= self.config.max_queue:
             raise errors.Busy(f"the queue is full ({len(self.queue)} requests); try again later")
-        job = self._new_job(identity, message)
-        job.key, job.scope = key, self._scope
+        job = self._new_job(identity, message, code_id, function, address, optional)
+        job.key, job.scope, job.pending = key, self._scope, pending
         self._admit(job)
         self.active[key] = job
         self._submit(job)
+
+    def _instantiate(self, identity: bytes, key: bytes, message: p.Message) -> None:
+        """Create a contract: run the code's ``instantiate`` export (if any) in its namespace, then commit.
+
+        The registry row, its history and the call's writes commit together
+        when the call is ok (:meth:`_complete`); otherwise nothing exists.
+        """
+        body = message.body
+        if not self.has_code(body["code_id"]):
+            raise errors.UnknownCode(f"no module deployed with code id {body['code_id']}")
+        pending = contracts.instantiation(self.store, body["code_id"], body.get("caller", b""),
+                                          body.get("salt", b""), body.get("admin"))
+        self._enqueue(identity, key, message, body["code_id"], "instantiate", pending.contract.address,
+                      pending, optional=True)
+
+    def _migrate(self, identity: bytes, key: bytes, message: p.Message) -> None:
+        """Switch a contract to new code (its admin only), running the new code's ``migrate`` export."""
+        body = message.body
+        pending = contracts.migration(self.store, body["address"], body["code_id"], body.get("caller", b""))
+        if not self.has_code(body["code_id"]):
+            raise errors.UnknownCode(f"no module deployed with code id {body['code_id']}")
+        self._enqueue(identity, key, message, body["code_id"], "migrate", pending.contract.address, pending,
+                      optional=True)
+
+    def _contract_info(self, identity: bytes, key: bytes, message: p.Message) -> None:
+        self.reply(identity, key, message.request_id, contracts.info(self.store, message.body["address"]))
 
     def _admit(self, job: Job) -> None:
         """Count a call's body against the in-flight byte limits (all clients, and its own), or refuse it."""
@@ -505,18 +544,28 @@ class BrokerCore:
         if self.client_bytes[job.scope] <= 0:
             del self.client_bytes[job.scope]
 
-    def _new_job(self, identity: bytes, message: p.Message) -> Job:
+    def _new_job(self, identity: bytes, message: p.Message, code_id: str, function: str,
+                 address: bytes = b"", optional: bool = False) -> Job:
         body, cfg = message.body, self.config
+        op = Op(body["op"])
         gas = body.get("gas_limit", cfg.default_gas)
+        if op is Op.QUERY:  # queries have their own cap (as wasmd's): above it, the cap
+            gas = min(gas, cfg.query_gas)
         timeout = body.get("timeout", cfg.default_timeout)
         limits.check_call(body, cfg, message.request_id)  # gas, timeout, input, args ceilings
-        op = Op(body["op"])
-        request = self.job_message(body["code_id"], body["function"], body.get("args", []),
-                                   body.get("input", b""), body.get("context", {}), gas, op is Op.QUERY,
-                                   timeout)
+        context = body.get("context", {})
+        if "caller" in body:  # instantiate and migrate name their caller apart from a call's context
+            context = {"caller": body["caller"]}
+        request = self.job_message(code_id, function, body.get("args", []), body.get("input", b""), context,
+                                   gas, op is Op.QUERY, timeout)
+        job_body = request.to_body()
+        if address:
+            job_body["address"] = address
+        if optional:
+            job_body["optional"] = True
         now = self.clock()
-        return Job(message.request_id, identity, op, body["code_id"], p.pack(request.to_body()), now,
-                   now + timeout + cfg.grace, self.calls)
+        return Job(message.request_id, identity, op, code_id, p.pack(job_body), now,
+                   now + timeout + cfg.grace, self.calls, namespace=address.hex())
 
     def job_message(self, code_id: str, function: str, args: list[Any], input: bytes,
                     context: dict[str, Any], gas_limit: int, readonly: bool, timeout: float | None = None
@@ -533,7 +582,10 @@ class BrokerCore:
         self.reply(identity, key, message.request_id, self.stats())
 
     def _state_get(self, identity: bytes, key: bytes, message: p.Message) -> None:
-        value, version = self.store.get(message.body["code_id"], message.body["key"])
+        target = message.body["code_id"]
+        if contracts.is_address(target):
+            target = contracts.require(self.store, target).namespace
+        value, version = self.store.get(target, message.body["key"])
         self.reply(identity, key, message.request_id, m.StateReply(value, version).to_body())
 
     def _pin(self, identity: bytes, key: bytes, message: p.Message) -> None:
@@ -593,9 +645,9 @@ class BrokerCore:
         if self._extension.holds(job):
             return False
         if job.exclusive:
-            return not any(held.code_id == job.code_id and not held.abandoned
+            return not any(held.space == job.space and not held.abandoned
                            for w in self.workers.values() for held in w.jobs)
-        return job.code_id not in self.exclusive
+        return job.space not in self.exclusive
 
     def _pick_worker(self, job: Job) -> WorkerState | None:
         """An idle worker (one with the module cached if any), else a busy one with a credit left.
@@ -865,7 +917,7 @@ class BrokerCore:
 
     def _serve_read(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
         """Read committed state for a job, recording the version in its read set."""
-        value, version = self.store.get(job.code_id, body["key"])
+        value, version = self.store.get(job.space, body["key"])
         job.reads.setdefault(body["key"], version)
         return m.ReadReply(body["seq"], value, version)
 
@@ -874,7 +926,7 @@ class BrokerCore:
         if len(job.ranges) >= MAX_RANGES:
             return m.RefusedReply(body["seq"], f"more than {MAX_RANGES} pages of key ranges in one call")
         try:
-            page = serve_page(self.store, job.code_id, body["start"], body["end"], body["order"],
+            page = serve_page(self.store, job.space, body["start"], body["end"], body["order"],
                               body["limit"])
         except NotImplementedError as exc:
             return m.RefusedReply(body["seq"], str(exc))
@@ -937,7 +989,7 @@ class BrokerCore:
     def _complete(self, job: Job, result: dict[str, Any]) -> None:
         """Commit an ok call's writes (or re-execute it on a stale read), then answer."""
         writes: dict[bytes, bytes | None] = result.get("writes", {})
-        if result["status"] == Status.OK and writes:
+        if result["status"] == Status.OK and (writes or job.pending is not None):
             if job.readonly:
                 result = _failed(result, ErrorCode.READ_ONLY, "a read-only query cannot write state")
             elif not self._commit(job, writes, result):
@@ -960,11 +1012,11 @@ class BrokerCore:
         result is that of a call run now: serializable, as a commit is.
         """
         try:
-            check_ranges(self.store, job.code_id, job.ranges)
+            check_ranges(self.store, job.space, job.ranges)
             stale = [key for key, version in job.reads.items()
-                     if self.store.get(job.code_id, key).version != version]
+                     if self.store.get(job.space, key).version != version]
             if stale:
-                raise StaleRead(job.code_id, stale)
+                raise StaleRead(job.space, stale)
         except STORAGE_ERRORS as exc:
             failure = self.storage_error(exc, job.request_id, "read check")
             self._answer(job, _failed({}, ErrorCode.STORAGE, failure.reason), remember=False)
@@ -990,11 +1042,17 @@ class BrokerCore:
         The reply is stored with the commit (a receipt), so a retry of the
         request id is answered from it even by a restarted broker.
         """
-        receipt = p.pack(call_reply(result, job.attempts))
+        receipt = p.pack(job_reply(job, result))
         try:
-            check_ranges(self.store, job.code_id, job.ranges)  # phantoms: a key inserted in a range read
-            self.store.commit_with_receipt(job.code_id, job.reads, writes, job.key, receipt,
-                                           self.config.result_ttl)
+            check_ranges(self.store, job.space, job.ranges)  # phantoms: a key inserted in a range read
+            if job.pending is None:
+                self.store.commit_with_receipt(job.space, job.reads, writes, job.key, receipt,
+                                               self.config.result_ttl)
+            else:  # instantiate or migrate: the registry change lands with the call's writes, or neither
+                pending: contracts.Pending = job.pending
+                reads = {(job.space, k): v for k, v in job.reads.items()} | pending.reads()
+                located = {(job.space, k): v for k, v in writes.items()} | pending.writes()
+                self.store.commit_many_with_receipt(reads, located, job.key, receipt, self.config.result_ttl)
         except STORAGE_ERRORS as exc:
             failure = self.storage_error(exc, job.request_id, "commit")
             self._answer(job, _failed({}, ErrorCode.STORAGE, failure.reason), remember=False)
@@ -1003,14 +1061,14 @@ class BrokerCore:
             self._stale(job)
             return False
         self.counters["commits"] += 1
-        self._extension.committed(job.code_id, writes)
+        self._extension.committed(job.space, writes)
         return True
 
     def _escalate(self, job: Job) -> None:
         """After ``exclusive_after`` stale reads, run the job alone on its contract: it cannot lose again."""
         if job.attempts >= self.config.exclusive_after and not job.exclusive:
             job.exclusive = True
-            self.exclusive.add(job.code_id)
+            self.exclusive.add(job.space)
             self.counters["exclusive_runs"] += 1
 
     def _answer(self, job: Job, result: dict[str, Any], remember: bool = True,
@@ -1018,7 +1076,7 @@ class BrokerCore:
         """Answer a job's client; remember the reply (unless told not to), a call's in the store too."""
         if job.exclusive:
             job.exclusive = False
-            self.exclusive.discard(job.code_id)
+            self.exclusive.discard(job.space)
             self.dispatch_queued()
         if self.active.pop(job.key, None) is job:
             self._release(job)
@@ -1030,9 +1088,9 @@ class BrokerCore:
             logs.event(self.log, "answered", job.request_id, status=str(result["status"]),
                        attempts=job.attempts, gas_used=result.get("gas_used", 0),
                        latency_ms=round(latency * 1000, 3))
-        reply = call_reply(result, job.attempts)
+        reply = job_reply(job, result)
         self.reply(job.client, job.key, job.request_id, reply, remember=remember,
-                   record=remember and not recorded and job.op is Op.CALL)
+                   record=remember and not recorded and job.op in DURABLE)
 
     def _record(self, key: bytes, rid: bytes, result: Mapping[str, Any]) -> None:
         """Store the outcome of a request that wrote nothing as its receipt, so a retry never runs it again.
@@ -1180,10 +1238,10 @@ Each reply carries the whole module (up to 16 MiB); a worker asking again
 and again without reading would otherwise pile copies up in the broker.
 """
 
-DURABLE = frozenset({Op.CALL, Op.BLOCK})
+DURABLE = frozenset({Op.CALL, Op.BLOCK, Op.INSTANTIATE, Op.MIGRATE})
 """Requests whose outcome is kept by the store (receipts), so that a restarted broker still knows it."""
 
-DRAIN_REFUSED = frozenset({Op.DEPLOY, Op.CALL, Op.QUERY, Op.BLOCK})
+DRAIN_REFUSED = frozenset({Op.DEPLOY, Op.CALL, Op.QUERY, Op.BLOCK, Op.INSTANTIATE, Op.MIGRATE})
 """What a draining broker refuses (with BUSY); stats and state reads are still answered."""
 
 
@@ -1235,6 +1293,14 @@ def call_reply(result: Mapping[str, Any], attempts: int) -> dict[str, Any]:
     """The client's FINAL for a call or query, and its receipt: the result, and how many attempts it took."""
     body = m.CallResult.from_checked(result).to_body()
     body["attempts"] = attempts
+    return body
+
+
+def job_reply(job: Job, result: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`call_reply`, with the contract's address for an instantiate or migrate."""
+    body = call_reply(result, job.attempts)
+    if job.pending is not None:
+        body["address"] = job.namespace
     return body
 
 

@@ -111,6 +111,13 @@ class Job:
     key: bytes = b""  # the request id scoped to its client (scoped_key): what active and replies use
     scope: bytes = b""  # its client (client_scope), whose in-flight bytes it counts in
     code_fetches: int = 0  # CALLBACKs for its module in this attempt (MAX_CODE_FETCHES)
+    namespace: str = ""  # where its state lives: a contract's address in hex, or "" (its code id: legacy)
+    pending: Any = None  # the registry change an instantiate or migrate commits with (broker.contracts)
+
+    @property
+    def space(self) -> str:
+        """The state namespace it reads and writes: its contract's, else its code id's (a legacy call)."""
+        return self.namespace or self.code_id
 
     @property
     def budget(self) -> float:

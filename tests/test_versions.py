@@ -9,7 +9,7 @@ from wasmpool.wasm import opcodes
 from wasmpool.wire import prices
 from wasmpool.worker import host, host_crypto, versions
 
-PINNED = (5, "2058e929b94dfc71a59dcfe29a0b17922122d5684a7feab858e887753074b14a")
+PINNED = (6, "03c7993dead6187ba76bd17a187817bc2f56c35651747d3c8a1f0b57931d0a9b")
 """(GAS_SCHEDULE_VERSION, gas_schedule_digest()) as of the last change to a price."""
 
 

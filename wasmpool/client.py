@@ -93,11 +93,59 @@ class Deployed(str):
         return deployed
 
 
-def call_body(op: Op, code_id: str, function: str, args: Sequence[Number] | None, input: bytes | None,
+Target = str | bytes
+"""What a call names: a code id (hex; a legacy call in the code's own namespace) or a contract's
+address (40 hex characters, or its 20 bytes)."""
+
+
+def target(value: Target) -> str:
+    """The wire form of a call's target: hex (a 20-byte address becomes its 40 hex characters)."""
+    return bytes(value).hex() if isinstance(value, bytes | bytearray) else str(value).lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Instantiated:
+    """An instantiate's answer: the contract's address (hex; empty when it failed) and its call's result.
+
+    When ``result`` is not ok the contract does not exist and nothing was written.
+    """
+
+    address: str
+    result: Result
+
+    @property
+    def ok(self) -> bool:
+        return self.result.ok
+
+
+def _instantiated(body: dict[str, Any]) -> Instantiated:
+    result = Result.from_body(body)
+    address = body.get("address", "")
+    return Instantiated(address if result.ok and p.is_address(address) else "", result)
+
+
+def instantiate_exchange(code_id: str, input: bytes, salt: bytes, admin: bytes | None, caller: bytes,
+                         gas_limit: int | None, timeout: float | None) -> Exchange[Instantiated]:
+    return Exchange(m.InstantiateRequest(str(code_id), bytes(input), bytes(salt),
+                                         None if admin is None else bytes(admin), bytes(caller), gas_limit,
+                                         timeout).to_body(), _instantiated)
+
+
+def migrate_exchange(address: Target, code_id: str, input: bytes, caller: bytes, gas_limit: int | None,
+                     timeout: float | None) -> Exchange[Result]:
+    return Exchange(m.MigrateRequest(target(address), str(code_id), bytes(input), bytes(caller), gas_limit,
+                                     timeout).to_body(), Result.from_body)
+
+
+def contract_info_exchange(address: Target) -> Exchange[m.ContractInfo]:
+    return Exchange(m.ContractInfoRequest(target(address)).to_body(), m.ContractInfo.from_body)
+
+
+def call_body(op: Op, code_id: Target, function: str, args: Sequence[Number] | None, input: bytes | None,
               context: Mapping[str, Any] | None, gas_limit: int | None,
               timeout: float | None) -> dict[str, Any]:
     """The REQUEST body of a call or query; optional fields are left out."""
-    return m.CallRequest.body(op, code_id, function, list(args or []), input,
+    return m.CallRequest.body(op, target(code_id), function, list(args or []), input,
                               dict(context) if context is not None else None, gas_limit, timeout)
 
 
@@ -151,7 +199,7 @@ def deploy_exchange(module: bytes, gas_limit: int | None = None) -> Exchange[Dep
     return Exchange(m.DeployRequest(bytes(module), gas_limit).to_body(), _deployed)
 
 
-def call_exchange(op: Op, code_id: str, function: str, args: Sequence[Number] | None, input: bytes | None,
+def call_exchange(op: Op, code_id: Target, function: str, args: Sequence[Number] | None, input: bytes | None,
                   context: Mapping[str, Any] | None, gas_limit: int | None,
                   timeout: float | None) -> Exchange[Result]:
     return Exchange(call_body(op, code_id, function, args, input, context, gas_limit, timeout),
@@ -167,8 +215,8 @@ def pin_exchange(op: Op, code_id: str) -> Exchange[m.PinReply]:
     return Exchange(m.PinRequest(op, str(code_id)).to_body(), m.PinReply.from_body)
 
 
-def state_get_exchange(code_id: str, key: bytes) -> Exchange[tuple[bytes | None, int]]:
-    return Exchange(m.StateGetRequest(code_id, bytes(key)).to_body(), _state)
+def state_get_exchange(code_id: Target, key: bytes) -> Exchange[tuple[bytes | None, int]]:
+    return Exchange(m.StateGetRequest(target(code_id), bytes(key)).to_body(), _state)
 
 
 def block_exchange(calls: Sequence[BlockCall | Mapping[str, Any]], dry_run: bool, state_root: bytes | None,
@@ -294,17 +342,23 @@ class Client(_Connection[zmq.Socket[Any]]):
         """
         return self.exchange(deploy_exchange(module, gas_limit))
 
-    def call(self, code_id: str, function: str, args: Sequence[Number] | None = None, *,
+    def call(self, code_id: Target, function: str, args: Sequence[Number] | None = None, *,
              input: bytes | None = None, context: Mapping[str, Any] | None = None,
              gas_limit: int | None = None, timeout: float | None = None) -> Result:
-        """Call an export; its writes commit when the result is ok."""
+        """Call an export of a contract (its address) or a code (its code id: a legacy call).
+
+        Its writes commit when the result is ok; UnknownContract for an address no contract has.
+        """
         return self.exchange(call_exchange(Op.CALL, code_id, function, args, input, context, gas_limit,
                                            timeout))
 
-    def query(self, code_id: str, function: str, args: Sequence[Number] | None = None, *,
+    def query(self, code_id: Target, function: str, args: Sequence[Number] | None = None, *,
               input: bytes | None = None, context: Mapping[str, Any] | None = None,
               gas_limit: int | None = None, timeout: float | None = None) -> Result:
-        """Call an export read-only: any state write ends it with status error."""
+        """Call an export read-only: any state write ends it with status error.
+
+        Its gas limit is at most the broker's query gas cap (``--query-gas``).
+        """
         return self.exchange(call_exchange(Op.QUERY, code_id, function, args, input, context, gas_limit,
                                            timeout))
 
@@ -312,9 +366,33 @@ class Client(_Connection[zmq.Socket[Any]]):
         """Pool statistics (workers, queue, in flight, jobs done, cache hit rate, ...)."""
         return self.exchange(stats_exchange())
 
-    def state_get(self, code_id: str, key: bytes) -> tuple[bytes | None, int]:
-        """A contract's committed value for ``key`` (None when absent) and its version."""
+    def state_get(self, code_id: Target, key: bytes) -> tuple[bytes | None, int]:
+        """A contract's (or legacy code's) committed value for ``key`` (None when absent) and its version."""
         return self.exchange(state_get_exchange(code_id, key))
+
+    def instantiate(self, code_id: str, init_input: bytes = b"", *, salt: bytes = b"",
+                    admin: bytes | None = None, caller: bytes = b"", gas_limit: int | None = None,
+                    timeout: float | None = None) -> Instantiated:
+        """Create a contract of ``code_id``: its address derives from ``caller``, the code and ``salt``.
+
+        Runs the code's ``instantiate`` export, if it has one, with
+        ``init_input``; when that is not ok the contract does not exist.
+        ContractExists when the address is taken; ``admin`` may migrate it.
+        """
+        return self.exchange(instantiate_exchange(code_id, init_input, salt, admin, caller, gas_limit,
+                                                  timeout))
+
+    def migrate(self, address: Target, new_code_id: str, input: bytes = b"", *, caller: bytes = b"",
+                gas_limit: int | None = None, timeout: float | None = None) -> Result:
+        """Switch a contract to new code keeping its state, running the new code's ``migrate`` export if any.
+
+        Only its admin (``caller``) may: NotAdmin otherwise.
+        """
+        return self.exchange(migrate_exchange(address, new_code_id, input, caller, gas_limit, timeout))
+
+    def contract_info(self, address: Target) -> m.ContractInfo:
+        """A contract's code id, admin, creator, salt and code history (UnknownContract if none)."""
+        return self.exchange(contract_info_exchange(address))
 
     def pin(self, code_id: str) -> m.PinReply:
         """Keep a deployed module compiled on every worker, outside their LRUs (durable; else UnknownCode)."""
@@ -399,13 +477,13 @@ class AsyncClient(_Connection[zmq.asyncio.Socket]):
     async def deploy(self, module: bytes, *, gas_limit: int | None = None) -> Deployed:
         return await self.exchange(deploy_exchange(module, gas_limit))
 
-    async def call(self, code_id: str, function: str, args: Sequence[Number] | None = None, *,
+    async def call(self, code_id: Target, function: str, args: Sequence[Number] | None = None, *,
                    input: bytes | None = None, context: Mapping[str, Any] | None = None,
                    gas_limit: int | None = None, timeout: float | None = None) -> Result:
         return await self.exchange(call_exchange(Op.CALL, code_id, function, args, input, context, gas_limit,
                                                  timeout))
 
-    async def query(self, code_id: str, function: str, args: Sequence[Number] | None = None, *,
+    async def query(self, code_id: Target, function: str, args: Sequence[Number] | None = None, *,
                     input: bytes | None = None, context: Mapping[str, Any] | None = None,
                     gas_limit: int | None = None, timeout: float | None = None) -> Result:
         return await self.exchange(call_exchange(Op.QUERY, code_id, function, args, input, context, gas_limit,
@@ -414,8 +492,21 @@ class AsyncClient(_Connection[zmq.asyncio.Socket]):
     async def stats(self) -> dict[str, Any]:
         return await self.exchange(stats_exchange())
 
-    async def state_get(self, code_id: str, key: bytes) -> tuple[bytes | None, int]:
+    async def state_get(self, code_id: Target, key: bytes) -> tuple[bytes | None, int]:
         return await self.exchange(state_get_exchange(code_id, key))
+
+    async def instantiate(self, code_id: str, init_input: bytes = b"", *, salt: bytes = b"",
+                          admin: bytes | None = None, caller: bytes = b"", gas_limit: int | None = None,
+                          timeout: float | None = None) -> Instantiated:
+        return await self.exchange(instantiate_exchange(code_id, init_input, salt, admin, caller, gas_limit,
+                                                        timeout))
+
+    async def migrate(self, address: Target, new_code_id: str, input: bytes = b"", *, caller: bytes = b"",
+                      gas_limit: int | None = None, timeout: float | None = None) -> Result:
+        return await self.exchange(migrate_exchange(address, new_code_id, input, caller, gas_limit, timeout))
+
+    async def contract_info(self, address: Target) -> m.ContractInfo:
+        return await self.exchange(contract_info_exchange(address))
 
     async def pin(self, code_id: str) -> m.PinReply:
         return await self.exchange(pin_exchange(Op.PIN, code_id))

@@ -85,7 +85,8 @@ def execute(job: dict[str, Any], reader: StateReader, modules: ModuleSource, run
     RESULT_TOO_LARGE (:func:`~wasmpool.wire.messages.fitting`).
     """
     call = CallState(reader=reader, input=job.get("input", b""),
-                     context=CallContext(**job.get("context", {})), readonly=job["readonly"])
+                     context=CallContext(**job.get("context", {})), readonly=job["readonly"],
+                     address=job.get("address", b""))
     box: dict[str, Any] = {}
     watch, limit, alarm = runtime.watch, job["timeout"], timelimit.alarm_ready()
     try:
@@ -128,6 +129,8 @@ def _run(job: dict[str, Any], call: CallState, box: dict[str, Any], modules: Mod
     instance = wasm.instantiate(compiled, imports=runtime.imports, gas_limit=job["gas_limit"] - load,
                                 canonical_nans=compiled.canonical_nans)
     box["instance"] = instance
+    if job.get("optional") and job["function"] not in instance.exports:
+        return []  # instantiate or migrate of a code without that export: an ok call that does nothing
     function = _export(instance, job["function"])
     return _results(function(*_arguments(function.type, job.get("args", []))))
 

@@ -95,6 +95,7 @@ ABI: dict[str, AbiFunction] = {
     "caller": AbiFunction(_sig(2, I32), HostGas.COPY),
     "block_height": AbiFunction(_sig(0, I64), HostGas.TRIVIAL),
     "block_time": AbiFunction(_sig(0, I64), HostGas.TRIVIAL),
+    "self_address": AbiFunction(_sig(2, I32), HostGas.COPY),  # v2: the contract's own 20-byte address
     # crypto (host_crypto): base prices here, per-word prices charged by the functions
     "sha256": AbiFunction(_sig(3), host_crypto.CryptoGas.SHA256),
     "keccak256": AbiFunction(_sig(3), host_crypto.CryptoGas.KECCAK256),
@@ -136,6 +137,7 @@ class CallState:
     writes: dict[bytes, bytes | None] = field(default_factory=dict)
     seen: dict[bytes, bytes | None] = field(default_factory=dict)
     iterators: list[ScanIterator] = field(default_factory=list)  # state_scan's, by id
+    address: bytes = b""  # the contract's address (self_address); empty for a legacy call (a code id)
 
     def read(self, key: bytes) -> bytes | None:
         """The key's value as this call sees it: its own write, else one committed read."""
@@ -198,6 +200,10 @@ class Host:
 
     def _input_len(self, caller: Any, call: CallState) -> int:
         return len(call.input)
+
+    def _self_address(self, caller: Any, call: CallState, dst: int, cap: int) -> int:
+        """The contract's 20-byte address; length 0 for a legacy call, which names a code, not a contract."""
+        return copy_out(caller, "self_address", dst, cap, call.address)
 
     def _get_input(self, caller: Any, call: CallState, dst: int, cap: int) -> int:
         return copy_out(caller, "get_input", dst, cap, call.input)

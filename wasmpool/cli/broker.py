@@ -50,6 +50,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="once serving, deploy this token contract and run a few transfers")
     parser.add_argument("--gas", type=int, default=DEFAULTS.default_gas,
                         help=f"default gas limit of a call (default {DEFAULTS.default_gas})")
+    parser.add_argument("--query-gas", type=int, default=DEFAULTS.query_gas,
+                        help=f"the most gas a query may use (default {DEFAULTS.query_gas}, as wasmd's)")
     parser.add_argument("--timeout", type=float, default=DEFAULTS.default_timeout,
                         help=f"default time limit of a call in seconds (default {DEFAULTS.default_timeout})")
     add_fairness_options(parser)
@@ -90,7 +92,7 @@ def connectable(endpoint: str) -> str:
 
 def broker_config(args: argparse.Namespace) -> BrokerConfig:
     """The broker's tunables from the command line."""
-    return BrokerConfig(default_gas=args.gas, default_timeout=args.timeout,
+    return BrokerConfig(default_gas=args.gas, query_gas=args.query_gas, default_timeout=args.timeout,
                         max_client_workers=args.max_client_workers, max_block_hold=args.max_block_hold,
                         pinned=tuple(args.pin),
                         **liveness_options.broker_fields(args), **deploy_fields(args))

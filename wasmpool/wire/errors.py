@@ -158,6 +158,18 @@ class UnknownCode(PoolError):
     """No module is stored under this code id."""
 
 
+class UnknownContract(PoolError):
+    """No contract instance exists at this address."""
+
+
+class ContractExists(PoolError):
+    """A contract already exists at the address an instantiate derives (same creator, code and salt)."""
+
+
+class NotAdmin(PoolError):
+    """Only a contract's admin may migrate it (a contract without an admin cannot be migrated)."""
+
+
 class Busy(PoolError):
     """The broker's queue is full; try again later."""
 

@@ -725,11 +725,54 @@ class PinRequest(WireBody):
         return {"op": self.op, "code_id": self.code_id}
 
 
-ClientRequest = DeployRequest | CallRequest | StatsRequest | StateGetRequest | BlockRequest | PinRequest
+@wire(p.CLIENT_SCHEMAS[Op.INSTANTIATE], omit_none=("admin", "gas_limit", "timeout"), ops=(Op.INSTANTIATE,))
+@dataclass(frozen=True, slots=True)
+class InstantiateRequest(WireBody):
+    """Create a contract of ``code_id`` at the address derived from ``caller``, the code and ``salt``."""
+
+    code_id: str
+    input: bytes = b""
+    salt: bytes = b""
+    admin: bytes | None = None
+    caller: bytes = b""
+    gas_limit: int | None = None
+    timeout: float | None = None
+    op: Op = Op.INSTANTIATE
+
+
+@wire(p.CLIENT_SCHEMAS[Op.MIGRATE], omit_none=("gas_limit", "timeout"), ops=(Op.MIGRATE,))
+@dataclass(frozen=True, slots=True)
+class MigrateRequest(WireBody):
+    """Switch the contract at ``address`` to ``code_id``, keeping its state (its admin, as ``caller``)."""
+
+    address: str
+    code_id: str
+    input: bytes = b""
+    caller: bytes = b""
+    gas_limit: int | None = None
+    timeout: float | None = None
+    op: Op = Op.MIGRATE
+
+
+@wire(p.CLIENT_SCHEMAS[Op.CONTRACT_INFO], ops=(Op.CONTRACT_INFO,))
+@dataclass(frozen=True, slots=True)
+class ContractInfoRequest(WireBody):
+    """A contract's record and code history."""
+
+    address: str
+    op: Op = Op.CONTRACT_INFO
+
+    def to_body(self) -> dict[str, Any]:
+        return {"op": Op.CONTRACT_INFO, "address": self.address}
+
+
+ClientRequest = (DeployRequest | CallRequest | StatsRequest | StateGetRequest | BlockRequest | PinRequest
+                 | InstantiateRequest | MigrateRequest | ContractInfoRequest)
 
 REQUESTS: dict[str, type[ClientRequest]] = {
     Op.DEPLOY: DeployRequest, Op.CALL: CallRequest, Op.QUERY: CallRequest, Op.STATS: StatsRequest,
     Op.STATE_GET: StateGetRequest, Op.BLOCK: BlockRequest, Op.PIN: PinRequest, Op.UNPIN: PinRequest,
+    Op.INSTANTIATE: InstantiateRequest, Op.MIGRATE: MigrateRequest, Op.CONTRACT_INFO: ContractInfoRequest,
 }
 
 
@@ -748,6 +791,19 @@ class DeployReply(WireBody):
 
     code_id: str
     gas_used: int | None = None
+
+
+@wire(p.CONTRACT_INFO_FIELDS)
+@dataclass(frozen=True, slots=True)
+class ContractInfo(WireBody):
+    """The FINAL of a contract_info: the code it runs, its admin, creator, salt and code history."""
+
+    address: str
+    code_id: str
+    admin: bytes | None
+    creator: bytes
+    salt: bytes
+    history: list[dict[str, Any]]
 
 
 @wire(p.PIN_REPLY_FIELDS)

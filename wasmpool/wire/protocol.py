@@ -83,6 +83,9 @@ class Op(StrEnum):
     UNPIN = "unpin"  # let a pinned module fall back into the workers' LRU caches
     PIN_CODE = "pin_code"  # CALLBACK outside any job: fetch a pinned module's bytes to load it
     SCAN = "scan"  # CALLBACK: one page of the job's contract's entries in a key range, in key order
+    INSTANTIATE = "instantiate"  # create a contract instance of a code at a derived address
+    MIGRATE = "migrate"  # switch a contract to new code, keeping its state (its admin only)
+    CONTRACT_INFO = "contract_info"  # a contract's code id, admin, creator, salt and code history
 
 
 class Status(StrEnum):
@@ -111,6 +114,9 @@ class ErrorCode(IntEnum):
     TIMEOUT = 9
     CONFLICT = 10
     INTERNAL = 11
+    UNKNOWN_CONTRACT = 12  # no contract instance at this address
+    CONTRACT_EXISTS = 13  # an instantiate would create a contract at an address already taken
+    NOT_ADMIN = 14  # a migrate by anyone but the contract's admin (or of a contract without one)
     STATE_ROOT_MISMATCH = 17  # a block's expected pre-state root is not the current one
     BLOCK_FAILED = 18  # a block could not finish (lost workers, time limits); nothing committed
     STORAGE = 19  # the state store failed to write (disk full, I/O error); nothing committed, retry
@@ -385,6 +391,35 @@ def is_code_id(v: Any) -> bool:
     return type(v) is str and len(v) == 64 and not v.strip("0123456789abcdef")
 
 
+ADDRESS_SIZE = 20
+"""A contract address: 20 bytes (shown as 40 lowercase hex characters)."""
+
+
+def is_address(v: Any) -> bool:
+    """A contract address in hex: 40 lowercase hex characters."""
+    return type(v) is str and len(v) == 2 * ADDRESS_SIZE and not v.strip("0123456789abcdef")
+
+
+def is_target(v: Any) -> bool:
+    """What a call names: a code id (a legacy call, the code's own namespace) or a contract address."""
+    return is_code_id(v) or is_address(v)
+
+
+def is_address_bytes(v: Any) -> bool:
+    return type(v) is bytes and len(v) == ADDRESS_SIZE
+
+
+def is_salt(v: Any) -> bool:
+    return type(v) is bytes and len(v) <= MAX_SALT
+
+
+MAX_SALT = 64
+"""The longest salt an instantiate may give."""
+
+MAX_HISTORY = 1024
+"""The most code changes (instantiate, migrations) a contract may record."""
+
+
 def list_of(check: Check) -> Check:
     return lambda v: type(v) is list and all(check(x) for x in v)
 
@@ -403,8 +438,10 @@ def is_context(v: Any) -> bool:
 
 CONTEXT_FIELDS: dict[str, Check] = {"caller": is_bytes, "height": is_int, "time": is_int}
 
+TARGET = Field(is_target, "a hex sha256 code id or a contract address (40 hex)", required=True)
+
 _CALL: dict[str, Field] = {
-    "code_id": Field(is_code_id, "a hex sha256 code id", required=True),
+    "code_id": TARGET,
     "function": Field(is_str, "an export name", required=True),
     "args": Field(list_of(is_number), "a list of numbers"),
     "input": Field(is_bytes, "bytes"),
@@ -498,12 +535,30 @@ CLIENT_SCHEMAS: dict[str, dict[str, Field]] = {
     Op.QUERY: _CALL,
     Op.STATS: {},
     Op.STATE_GET: {
-        "code_id": Field(is_code_id, "a hex sha256 code id", required=True),
+        "code_id": TARGET,
         "key": Field(is_bytes, "bytes", required=True),
     },
     Op.BLOCK: BLOCK_REQUEST,
     Op.PIN: {"code_id": Field(is_code_id, "a hex sha256 code id", required=True)},
     Op.UNPIN: {"code_id": Field(is_code_id, "a hex sha256 code id", required=True)},
+    Op.INSTANTIATE: {
+        "code_id": Field(is_code_id, "a hex sha256 code id", required=True),
+        "input": Field(is_bytes, "bytes (the instantiate export's input)"),
+        "salt": Field(is_salt, f"at most {MAX_SALT} bytes"),
+        "admin": Field(optional(is_bytes), "bytes (who may migrate) or nil"),
+        "caller": Field(is_bytes, "bytes (the creator, the call's caller)"),
+        "gas_limit": Field(is_count, "a non-negative integer"),
+        "timeout": Field(is_positive, "a positive number of seconds"),
+    },
+    Op.MIGRATE: {
+        "address": Field(is_address, "a contract address (40 hex)", required=True),
+        "code_id": Field(is_code_id, "the new code's hex sha256 code id", required=True),
+        "input": Field(is_bytes, "bytes (the migrate export's input)"),
+        "caller": Field(is_bytes, "bytes (must be the contract's admin)"),
+        "gas_limit": Field(is_count, "a non-negative integer"),
+        "timeout": Field(is_positive, "a positive number of seconds"),
+    },
+    Op.CONTRACT_INFO: {"address": Field(is_address, "a contract address (40 hex)", required=True)},
 }
 
 MAX_VERSIONS = 8
@@ -556,6 +611,23 @@ PIN_REPLY_FIELDS: dict[str, Field] = {
     "changed": Field(is_bool, "whether the request changed the pinned set", required=True),
 }
 """The FINAL body of a PIN or UNPIN request."""
+
+def is_history(v: Any) -> bool:
+    """A contract's code history: a list of {kind, code_id, by, sequence} maps."""
+    return type(v) is list and len(v) <= MAX_HISTORY and all(
+        type(e) is dict and e.get("kind") in ("instantiate", "migrate") and is_code_id(e.get("code_id"))
+        and is_bytes(e.get("by")) and is_count(e.get("sequence")) for e in v)
+
+
+CONTRACT_INFO_FIELDS: dict[str, Field] = {
+    "address": Field(is_address, "a contract address (40 hex)", required=True),
+    "code_id": Field(is_code_id, "the hex sha256 code id it runs now", required=True),
+    "admin": Field(optional(is_bytes), "who may migrate it, or nil", required=True),
+    "creator": Field(is_bytes, "who instantiated it", required=True),
+    "salt": Field(is_bytes, "the salt of its address", required=True),
+    "history": Field(is_history, "its code changes, oldest first", required=True),
+}
+"""The FINAL body of a CONTRACT_INFO request."""
 
 ERROR_FIELDS: dict[str, Field] = {
     "code": Field(is_count, "an error code"),
@@ -636,6 +708,9 @@ def is_job_id(v: Any) -> bool:
 
 JOB_FIELDS: dict[str, Field] = {
     **_CALL,
+    "code_id": Field(is_code_id, "a hex sha256 code id", required=True),
+    "address": Field(is_address_bytes, "the contract's 20-byte address (absent for a legacy call)"),
+    "optional": Field(is_bool, "a boolean: a missing export is an ok call that does nothing"),
     "gas_limit": Field(is_count, "a non-negative integer", required=True),
     "timeout": Field(is_positive, "a positive number of seconds", required=True),
     "readonly": Field(is_bool, "a boolean", required=True),
@@ -793,6 +868,9 @@ ERROR_CODES: dict[type[BaseException], ErrorCode] = {
     errors.ProtocolError: ErrorCode.BAD_FRAME,
     errors.InvalidModule: ErrorCode.INVALID_MODULE,
     errors.UnknownCode: ErrorCode.UNKNOWN_CODE,
+    errors.UnknownContract: ErrorCode.UNKNOWN_CONTRACT,
+    errors.ContractExists: ErrorCode.CONTRACT_EXISTS,
+    errors.NotAdmin: ErrorCode.NOT_ADMIN,
     errors.Busy: ErrorCode.BUSY,
     errors.RequestTimeout: ErrorCode.TIMEOUT,
     errors.Conflict: ErrorCode.CONFLICT,
@@ -885,6 +963,9 @@ EXCEPTION_BY_CODE: dict[int, type[errors.PoolError]] = {
     ErrorCode.BAD_REQUEST: errors.BadRequest,
     ErrorCode.INVALID_MODULE: errors.InvalidModule,
     ErrorCode.UNKNOWN_CODE: errors.UnknownCode,
+    ErrorCode.UNKNOWN_CONTRACT: errors.UnknownContract,
+    ErrorCode.CONTRACT_EXISTS: errors.ContractExists,
+    ErrorCode.NOT_ADMIN: errors.NotAdmin,
     ErrorCode.BUSY: errors.Busy,
     ErrorCode.TIMEOUT: errors.RequestTimeout,
     ErrorCode.CONFLICT: errors.Conflict,
