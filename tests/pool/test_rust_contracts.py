@@ -1,6 +1,7 @@
 """The Rust SDK's example contracts (examples/rust/, built by sdk/rust/build.sh) in a real pool.
 
-The counter and the token use only ABI v1 functions and run now: deployed
+The counter uses only ABI v1 functions and the token v1 plus iteration (its
+``holders`` query; tests/pool/test_rust_holders.py); both run now: deployed
 through a real broker, called on real worker processes, their state in
 SQLite. The swap calls other contracts (ABI v2, issue 16); until the host
 provides those imports the deploy checks refuse it naming the first one,
