@@ -27,7 +27,6 @@ leaves neither the contract nor any write.
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from dataclasses import dataclass
 from enum import StrEnum
@@ -36,9 +35,6 @@ from typing import Any
 from wasmpool.broker.state import Location, StateStore
 from wasmpool.wire import errors
 from wasmpool.wire import protocol as p
-
-ADDRESS_DOMAIN = b"wasmpool/contract/v1"
-"""The domain separator hashed first into every address."""
 
 REGISTRY = "wasmpool/contracts"
 """The reserved namespace of contract records (key: the 20 address bytes)."""
@@ -54,16 +50,8 @@ class Change(StrEnum):
     MIGRATE = "migrate"
 
 
-def derive_address(creator: bytes, code_id: str, salt: bytes) -> bytes:
-    """The 20-byte address of the contract ``creator`` makes of ``code_id`` with ``salt``.
-
-    SHA-256 of the domain, then creator, code id (32 bytes) and salt, the
-    variable-length ones each preceded by its length as a u32 little-endian;
-    the first 20 bytes of the digest.
-    """
-    digest = hashlib.sha256(ADDRESS_DOMAIN + struct.pack("<I", len(creator)) + creator
-                            + bytes.fromhex(code_id) + struct.pack("<I", len(salt)) + salt).digest()
-    return digest[:p.ADDRESS_SIZE]
+derive_address = p.contract_address
+"""The 20-byte address of a contract: ``wasmpool.wire.protocol.contract_address`` (docs/abi.md)."""
 
 
 def is_address(target: str) -> bool:

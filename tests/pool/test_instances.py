@@ -9,16 +9,18 @@ its migrate input under ``migrated``, and counts calls of ``bump`` under
 from __future__ import annotations
 
 import hashlib
+import re
 import struct
 from pathlib import Path
 
 import pytest
 
-from tests.pool.conftest import FIXTURES, TEST_CONFIG, rebind, start_pool, unique
-from wasmpool.broker.contracts import derive_address
+from tests.pool.conftest import FIXTURES, TEST_CONFIG, Pool, rebind, start_pool, unique
+from wasmpool.cli import main
 from wasmpool.client import Client
 from wasmpool.wire import errors
 from wasmpool.wire.protocol import ErrorCode, Status
+from wasmpool.wire.protocol import contract_address as derive_address
 
 ALICE, BOB = b"alice", b"bob"
 
@@ -181,3 +183,37 @@ def test_contracts_survive_a_broker_restart(tmp_path: Path, instances_wasm: byte
             second.stop()
     finally:
         first.stop()
+
+
+def wasmpool(pool: Pool, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main([*argv, "--connect", pool.frontend])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_the_cli_instantiates_calls_reads_migrates_and_shows_a_contract(
+        pool: Pool, capsys: pytest.CaptureFixture[str], client: Client, code: str,
+        instances_wasm: bytes) -> None:
+    status, out, _ = wasmpool(pool, capsys, "instantiate", code, "--text", "hi", "--salt", "cli",
+                              "--admin", "alice", "--caller", "bob")
+    address = derive_address(BOB, code, b"cli").hex()
+    assert status == 0 and f"address:  {address}" in out
+    status, out, _ = wasmpool(pool, capsys, "call", address, "bump")
+    assert status == 0 and "results:  1" in out
+    status, out, _ = wasmpool(pool, capsys, "query", address, "count")
+    assert status == 0 and "results:  1" in out
+    status, out, _ = wasmpool(pool, capsys, "state", "get", address, "init")
+    assert status == 0 and "'init' = 'hi'" in out
+    newer = client.deploy(unique(instances_wasm))
+    status, _, err = wasmpool(pool, capsys, "migrate", address, newer, "--caller", "bob")
+    assert status == 2 and "NotAdmin" in err
+    status, out, _ = wasmpool(pool, capsys, "migrate", address, newer, "--text", "v2", "--caller", "alice")
+    assert status == 0 and "status:   ok" in out
+    status, out, _ = wasmpool(pool, capsys, "contract", "info", address)
+    assert status == 0 and f"code id:  {newer}" in out and "admin:    'alice'" in out
+    assert re.search(rf"#\d+ instantiate +{code} by 'bob'", out)
+    assert re.search(rf"#\d+ migrate +{newer} by 'alice'", out)
+    status, _, err = wasmpool(pool, capsys, "contract", "info", "cd" * 20)
+    assert status == 2 and "UnknownContract" in err
+    status, out, _ = wasmpool(pool, capsys, "instantiate", code, "--text", "no", "--salt", "cli2")
+    assert status == 1 and "reverted" in out and "address" not in out

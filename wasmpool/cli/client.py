@@ -49,7 +49,7 @@ def _configure_deploy(parser: argparse.ArgumentParser) -> None:
 
 
 def _configure_call(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("code_id", help="the code id printed by deploy")
+    parser.add_argument("code_id", metavar="ADDRESS", help="the contract's address (or a code id: legacy)")
     parser.add_argument("function", help="the exported function")
     parser.add_argument("numbers", nargs="*", type=number, help="numeric arguments (ints, 0x hex, floats)")
     source = parser.add_mutually_exclusive_group()
@@ -64,7 +64,7 @@ def _configure_call(parser: argparse.ArgumentParser) -> None:
 
 def _configure_state(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["get"], help="what to do")
-    parser.add_argument("code_id", help="the contract's code id")
+    parser.add_argument("code_id", metavar="ADDRESS", help="the contract's address (or a code id: legacy)")
     parser.add_argument("key", type=identity, help="the key: text, or 0x followed by hex")
 
 

@@ -1000,3 +1000,19 @@ def error_for(code: int, message: str, limit: object = None, value: object = Non
 def code_id(module: bytes) -> str:
     """A module's code id: the hex sha256 of its bytes."""
     return hashlib.sha256(module).hexdigest()
+
+
+ADDRESS_DOMAIN = b"wasmpool/contract/v1"
+"""The domain separator hashed first into every contract address."""
+
+
+def contract_address(creator: bytes, code_id: str, salt: bytes) -> bytes:
+    """The 20-byte address of the contract ``creator`` instantiates of ``code_id`` with ``salt``.
+
+    The first 20 bytes of SHA-256 over the domain, then creator, code id (its
+    32 bytes) and salt, the variable-length ones each preceded by their
+    length as a u32 little-endian (docs/abi.md).
+    """
+    digest = hashlib.sha256(ADDRESS_DOMAIN + len(creator).to_bytes(4, "little") + creator
+                            + bytes.fromhex(code_id) + len(salt).to_bytes(4, "little") + salt).digest()
+    return digest[:ADDRESS_SIZE]
