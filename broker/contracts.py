@@ -147,6 +147,14 @@ class Pending:
                 (HISTORY, history_key(self.contract.address, index)): entry}
 
 
+def by_namespace(writes: dict[Location, bytes | None]) -> dict[str, dict[bytes, bytes | None]]:
+    """Located writes grouped by namespace."""
+    grouped: dict[str, dict[bytes, bytes | None]] = {}
+    for (space, key), value in writes.items():
+        grouped.setdefault(space, {})[key] = value
+    return grouped
+
+
 def instantiation(store: StateStore, code_id: str, creator: bytes, salt: bytes, admin: bytes | None
                   ) -> Pending:
     """The registry change creating a contract; ContractExists when its address is taken."""

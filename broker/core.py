@@ -1062,6 +1062,9 @@ class BrokerCore:
             return False
         self.counters["commits"] += 1
         self._extension.committed(job.space, writes)
+        if job.pending is not None:  # the registry's namespaces changed too (blocks keep the state root)
+            for space, changed in contracts.by_namespace(job.pending.writes()).items():
+                self._extension.committed(space, changed)
         return True
 
     def _escalate(self, job: Job) -> None:

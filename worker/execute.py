@@ -33,7 +33,7 @@ from wasmpool.wire.protocol import ErrorCode, Status
 from wasmpool.worker import codes, timelimit
 from wasmpool.worker.host import CallContext, CallState, Host, StateReader
 from wasmpool.worker.modules import Loaded
-from wasmpool.worker.readers import ChunkState
+from wasmpool.worker.readers import ChunkState, namespace
 from wasmpool.worker.versions import WORKER_VERSIONS
 
 MASKS = {ValType.I32: (1 << 32) - 1, ValType.I64: (1 << 64) - 1}
@@ -156,7 +156,7 @@ def execute_chunk(chunk: ChunkState, jobs: list[dict[str, Any]], well_formed: in
     results: list[dict[str, Any]] = []
     room, used = m.result_room(limits), m.Footprint()
     for position, job in enumerate(jobs[:well_formed]):
-        reader = chunk.reader(position, job["code_id"])
+        reader = chunk.reader(position, namespace(job))
         result = m.fitting(run(job, reader, position), room, reader.reads)
         used = used.plus(m.footprint(result, reader.reads))
         if results and not m.fits(used, room):
@@ -165,7 +165,7 @@ def execute_chunk(chunk: ChunkState, jobs: list[dict[str, Any]], well_formed: in
         if result.code in p.NONDETERMINISTIC:
             break
         if result.status == Status.OK:
-            chunk.wrote(position, job["code_id"], result.writes)
+            chunk.wrote(position, namespace(job), result.writes)
     else:
         if well_formed < len(jobs):
             bad = failure(errors.InternalError(problem), CallState(chunk.reader(well_formed, "")), None, 0)

@@ -8,7 +8,7 @@ worker process, :meth:`wasmpool.worker.process.Worker.callback`).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from wasmpool.wire import errors
@@ -91,10 +91,11 @@ class ChunkState:
             except errors.BadRequest as exc:
                 return position, exc.reason
             for key, value in job.get("prefetched", ()):
-                self.fetched.setdefault((job["code_id"], key), value)
+                self.fetched.setdefault((namespace(job), key), value)
         return len(jobs), ""
 
     def reader(self, position: int, code_id: str) -> ChunkReader:
+        """A reader for the call at ``position`` of state namespace ``code_id`` (:func:`namespace`)."""
         return ChunkReader(self, position, code_id)
 
     def wrote(self, position: int, code_id: str, writes: dict[bytes, bytes | None]) -> None:
@@ -150,3 +151,9 @@ class ChunkReader:
             chunk.fetched[location] = value_of(chunk.ask(lambda seq: m.ReadCallback(key, seq, position)))
         self.reads.append([key, UNWRITTEN])
         return chunk.fetched[location]
+
+
+def namespace(job: Mapping[str, Any]) -> str:
+    """Where a job's state lives: its contract's address in hex, or its code id for a legacy call."""
+    address = job.get("address")
+    return address.hex() if address else str(job["code_id"])

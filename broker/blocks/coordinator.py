@@ -149,6 +149,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from wasmpool.broker import contracts
 from wasmpool.broker.blocks import BlockCall, BlockRun, Outcome, RollingCommit, StateTree, Task, TaskAborted
 from wasmpool.broker.blocks.mvmemory import ReadVersion, Storage, Version
 from wasmpool.broker.blocks.ranges import BaseScanner, RangeRead
@@ -224,7 +225,8 @@ class Block:
     access: tuple[tuple[Location, ...], ...] = ()  # each call's declared locations (a hint), no repeats
     serial: bool = False  # too many aborts (or predicted): one worker runs the rest, chunk after chunk
     commit: RollingCommit | None = None  # receipts and state tree of the calls final so far (once running)
-    contracts: frozenset[str] = frozenset()  # the code ids its calls run: the only state it reads or writes
+    contracts: frozenset[str] = frozenset()  # its calls' namespaces: the only state it reads or writes
+    modules: tuple[str, ...] = ()  # the code id each call runs (its contract's code, or the code it names)
     # what each executed incarnation (tx index, incarnation) wrote, as its worker applied it: what a later
     # call of its chain saw over a range page (ok calls' writes; none for any other outcome)
     task_writes: dict[tuple[int, int], dict[bytes, bytes | None]] = field(default_factory=dict)
@@ -285,7 +287,8 @@ class BlockCoordinator:
     def request(self, identity: bytes, key: bytes, message: p.Message) -> None:
         """A BLOCK request: check it and queue the block (raises the PoolError to answer with)."""
         body, rid = message.body, message.request_id
-        calls = tuple(self._checked_call(index, raw, rid) for index, raw in enumerate(body["calls"]))
+        checked = [self._checked_call(index, raw, rid) for index, raw in enumerate(body["calls"])]
+        calls = tuple(call for call, _ in checked)
         timeout = body.get("timeout", DEFAULT_BLOCK_TIMEOUT)
         if timeout > self.core.config.max_timeout:
             raise errors.BadRequest(f"timeout {timeout} exceeds the maximum {self.core.config.max_timeout}",
@@ -297,7 +300,8 @@ class BlockCoordinator:
         self.core.track(holder)
         self.pending.append(Block(holder, calls, bool(body.get("dry_run", False)), body.get("state_root"),
                                   now + timeout, access=tuple(declared(c) for c in calls),
-                                  contracts=frozenset(c.code_id for c in calls)))
+                                  contracts=frozenset(c.code_id for c in calls),
+                                  modules=tuple(module for _, module in checked)))
         self.core.count("blocks_accepted")
 
     def holds(self, job: Job) -> bool:
@@ -309,9 +313,9 @@ class BlockCoordinator:
         if job.readonly:
             return False
         current = self.current
-        if current is not None and job.code_id in current.contracts:
+        if current is not None and job.space in current.contracts:
             return True
-        return any(block.expected_root is not None or job.code_id in block.contracts
+        return any(block.expected_root is not None or job.space in block.contracts
                    for block in self.pending)
 
     def assign(self, worker: WorkerState) -> bool:
@@ -370,7 +374,7 @@ class BlockCoordinator:
         index = body.get("index", 0)
         if chunk is None or block is None or index >= len(chunk.tasks):
             return m.RefusedReply(body["seq"], "this block task is over")
-        code_id = block.calls[chunk.tasks[index].tx_index].code_id
+        code_id = block.modules[chunk.tasks[index].tx_index]
         return m.CodeReply(body["seq"], self.core.store.get_code(code_id))
 
     def finished(self, job: Job, result: dict[str, Any]) -> None:
@@ -449,27 +453,43 @@ class BlockCoordinator:
 
     # --- inside -------------------------------------------------------------------------------
 
-    def _checked_call(self, index: int, raw: dict[str, Any], rid: bytes) -> BlockCall:
+    def _checked_call(self, index: int, raw: dict[str, Any], rid: bytes) -> tuple[BlockCall, str]:
+        """A block call, checked, and the code id of the module it runs.
+
+        A call naming a contract's address keeps it as its ``code_id``: that
+        is its state namespace, what the block's reads and writes are keyed
+        by; the module is the code the contract runs when the block arrives.
+        """
         try:
             p.check_fields(raw, p.BLOCK_CALL, rid)
         except errors.BadRequest as exc:
             raise errors.BadRequest(f"calls[{index}]: {exc.reason}", rid) from None
         call = BlockCall.from_wire(raw)
-        if not self.core.has_code(call.code_id):
+        module = call.code_id
+        if contracts.is_address(call.code_id):
+            contract = contracts.lookup(self.core.store, bytes.fromhex(call.code_id))
+            if contract is None:
+                raise errors.UnknownContract(f"calls[{index}]: no contract at address {call.code_id}")
+            module = contract.code_id
+        elif not self.core.has_code(call.code_id):
             raise errors.UnknownCode(f"calls[{index}]: no module deployed with code id {call.code_id}")
         if call.gas_limit > self.core.config.max_gas:
             raise errors.BadRequest(f"calls[{index}]: gas_limit {call.gas_limit} exceeds the maximum "
                                     f"{self.core.config.max_gas}", rid)
-        return call
+        return call, module
 
-    def _worker_job(self, call: BlockCall) -> m.Job:
-        """The job a worker gets for ``call`` (:meth:`BrokerCore.job_message`): one entry of a chunk.
+    def _worker_job(self, call: BlockCall, module: str) -> dict[str, Any]:
+        """The job body a worker gets for ``call`` of ``module`` (:meth:`BrokerCore.job_message`).
 
-        Made when the call is sent, not kept with the block: fewer objects
-        living through a block means fewer, shorter garbage collections.
+        One entry of a chunk, with the contract's ``address`` when the call
+        names one. Made when the call is sent, not kept with the block: fewer
+        objects living through a block means fewer, shorter garbage collections.
         """
-        return self.core.job_message(call.code_id, call.function, list(call.args), call.input,
-                                     dict(call.context), call.gas_limit, readonly=False)
+        body = self.core.job_message(module, call.function, list(call.args), call.input, dict(call.context),
+                                     call.gas_limit, readonly=False).to_body()
+        if module != call.code_id:
+            body["address"] = bytes.fromhex(call.code_id)
+        return body
 
     def _writers_in_flight(self, block: Block) -> bool:
         """True while an ordinary call runs whose commit could still land on ``block``'s state.
@@ -478,7 +498,7 @@ class BlockCoordinator:
         unless the block checks an expected state root.
         """
         return any(not job.abandoned and not job.readonly and job.owner is not self
-                   and (block.expected_root is not None or job.code_id in block.contracts)
+                   and (block.expected_root is not None or job.space in block.contracts)
                    for job in self.core.jobs_held())
 
     def _yields(self, worker: WorkerState) -> bool:
@@ -602,7 +622,8 @@ class BlockCoordinator:
         for position, task in enumerate(chunk.tasks):
             for location in self._hints(block, task):
                 wanted.setdefault(location, position)
-        jobs = [self._worker_job(block.calls[task.tx_index]).to_body() for task in chunk.tasks]
+        jobs = [self._worker_job(block.calls[task.tx_index], block.modules[task.tx_index])
+                for task in chunk.tasks]
         if not wanted:
             return jobs
         pairs: list[list[list[Value]]] = [[] for _ in jobs]  # per call: [key, value] answered ahead

@@ -89,24 +89,27 @@ class _Reader:
 class Serial:
     """Calls executed one after another on the engine with the real host ABI (a worker's semantics)."""
 
-    def __init__(self, modules: dict[str, bytes]) -> None:
+    def __init__(self, modules: dict[str, bytes], instances: dict[str, str] | None = None) -> None:
         self.modules = {code_id: load_module(code).runnable()  # once, as a worker does
                         for code_id, code in modules.items()}
         self.loads = {code_id: load_gas(len(code)) for code_id, code in modules.items()}  # paid first
+        self.instances = instances or {}  # contract address (hex) -> the code id it runs
         self.versions = {**WORKER_VERSIONS.as_dict(), "floats": BLOCK_CONFIG.floats}
         self.host = Host()
 
     def execute(self, call: BlockCall, state: dict[Location, Value]) -> Outcome:
+        code_id = self.instances.get(call.code_id, call.code_id)  # an address runs its contract's code
         record = CallState(reader=_Reader(state, call.code_id), input=call.input,
-                           context=CallContext(**call.context))
+                           context=CallContext(**call.context),
+                           address=bytes.fromhex(call.code_id) if code_id != call.code_id else b"")
         self.host.begin(record)
         instance: Any = None
-        load = self.loads[call.code_id]
+        load = self.loads[code_id]
         try:
             if load > call.gas_limit:
                 raise wasm.GasExhausted()
             with engine_recursion():  # hypothesis sets its own recursion limit while an example runs
-                instance = wasm.instantiate(self.modules[call.code_id], imports=self.host.imports(),
+                instance = wasm.instantiate(self.modules[code_id], imports=self.host.imports(),
                                             gas_limit=call.gas_limit - load, canonical_nans=True)
                 value = instance.exports[call.function](*call.args)
         except Exception as exc:
@@ -170,9 +173,16 @@ class Fixture:
     token: str = ""
     counters: tuple[str, str] = ("", "")
     probe: str = ""
+    instances: dict[str, str] = field(default_factory=dict)  # contract address (hex) -> code id
 
     def serial(self) -> Serial:
-        return Serial(self.modules)
+        return Serial(self.modules, self.instances)
+
+    def instantiate(self, code_id: str, salt: bytes) -> str:
+        with self.pool.client() as client:
+            address = client.instantiate(code_id, salt=salt, caller=OWNER).address
+        self.instances[address] = code_id
+        return address
 
     def deploy(self, code: bytes) -> str:
         with self.pool.client() as client:
@@ -296,6 +306,17 @@ def test_failed_calls_in_the_middle_leave_no_writes_and_later_calls_do_not_see_t
     assert result.writes == ((probe, b"k", b"second"),)
     with two.pool.client() as client:
         assert client.state_get(probe, b"k")[0] == b"second"
+
+
+def test_a_block_mixing_instances_of_one_code_equals_serial(two: Fixture) -> None:
+    code = two.counters[0]
+    one, other = two.instantiate(code, b"mixed-1"), two.instantiate(code, b"mixed-2")
+    calls = [call(target, "increment") for target in (one, other, one, code, one, other)]
+    calls += [call(target, "get") for target in (one, other)]
+    result = run_and_check(two, calls)  # the serial reference runs each address's code in its namespace
+    assert all(r.status is Status.OK for r in result.receipts)
+    assert [r.results for r in result.receipts[6:]] == [(3,), (2,)]  # fresh instances: their own counts
+    assert {namespace for namespace, _, _ in result.writes} == {one, other, code}
 
 
 def test_a_dry_run_commits_nothing_and_predicts_the_real_run(two: Fixture) -> None:

@@ -21,6 +21,7 @@ from wasmpool.client import Client
 from wasmpool.wire import errors
 from wasmpool.wire.protocol import ErrorCode, Status
 from wasmpool.wire.protocol import contract_address as derive_address
+from wasmpool.wire.receipts import BlockCall
 
 ALICE, BOB = b"alice", b"bob"
 
@@ -217,3 +218,17 @@ def test_the_cli_instantiates_calls_reads_migrates_and_shows_a_contract(
     assert status == 2 and "UnknownContract" in err
     status, out, _ = wasmpool(pool, capsys, "instantiate", code, "--text", "no", "--salt", "cli2")
     assert status == 1 and "reverted" in out and "address" not in out
+
+
+def test_a_block_names_contracts_by_address(client: Client, code: str) -> None:
+    one = client.instantiate(code, salt=b"blk1", caller=ALICE).address
+    two = client.instantiate(code, salt=b"blk2", caller=ALICE).address
+    calls = [BlockCall(target, function) for target, function in
+             ((one, "bump"), (two, "bump"), (one, "bump"), (one, "me"), (code, "me"), (two, "count"))]
+    result = client.execute_block(calls)
+    assert [r.status for r in result.receipts] == [Status.OK] * 6
+    assert [r.results for r in result.receipts] == [(1,), (1,), (2,), (20,), (0,), (1,)]
+    assert result.receipts[3].output == bytes.fromhex(one) and result.receipts[4].output == b""
+    assert client.query(one, "count").results == [2] and client.query(two, "count").results == [1]
+    with pytest.raises(errors.UnknownContract):
+        client.execute_block([BlockCall("ef" * 20, "bump")])
