@@ -1300,9 +1300,9 @@ def call_reply(result: Mapping[str, Any], attempts: int) -> dict[str, Any]:
 
 
 def job_reply(job: Job, result: Mapping[str, Any]) -> dict[str, Any]:
-    """:func:`call_reply`, with the contract's address for an instantiate or migrate."""
+    """:func:`call_reply`, with the contract's address for an instantiate or migrate that succeeded."""
     body = call_reply(result, job.attempts)
-    if job.pending is not None:
+    if job.pending is not None and body["status"] == Status.OK:
         body["address"] = job.namespace
     return body
 
