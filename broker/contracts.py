@@ -182,6 +182,15 @@ def migration(store: StateStore, address_hex: str, code_id: str, caller: bytes) 
     return Pending(moved, Change.MIGRATE, caller, version)
 
 
+def refreshed(store: StateStore, pending: Pending) -> Pending:
+    """``pending`` made again over the registry as it is now (after a stale commit): the typed error if
+    it no longer holds (another instantiate took the address, another migrate moved the contract)."""
+    contract = pending.contract
+    if pending.kind is Change.INSTANTIATE:
+        return instantiation(store, contract.code_id, contract.creator, contract.salt, contract.admin)
+    return migration(store, contract.namespace, contract.code_id, pending.by)
+
+
 def info(store: StateStore, address_hex: str) -> dict[str, Any]:
     """The CONTRACT_INFO reply: the record and its history."""
     contract = require(store, address_hex)

@@ -1058,6 +1058,8 @@ class BrokerCore:
             self._answer(job, _failed({}, ErrorCode.STORAGE, failure.reason), remember=False)
             return False
         except StaleRead:
+            if job.pending is not None and not self._refresh(job, result):
+                return False
             self._stale(job)
             return False
         self.counters["commits"] += 1
@@ -1065,6 +1067,15 @@ class BrokerCore:
         if job.pending is not None:  # the registry's namespaces changed too (blocks keep the state root)
             for space, changed in contracts.by_namespace(job.pending.writes()).items():
                 self._extension.committed(space, changed)
+        return True
+
+    def _refresh(self, job: Job, result: dict[str, Any]) -> bool:
+        """Before an instantiate or migrate runs again: does its registry change still hold? Else answer."""
+        try:
+            job.pending = contracts.refreshed(self.store, job.pending)
+        except errors.PoolError as exc:
+            self._answer(job, _failed(result, p.error_code(exc), exc.reason))
+            return False
         return True
 
     def _escalate(self, job: Job) -> None:

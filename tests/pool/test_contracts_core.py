@@ -84,3 +84,17 @@ def test_an_unknown_address_and_a_taken_one_are_refused(h: Harness) -> None:
     command, reply = only_client_reply(h.client({"op": "instantiate", "code_id": PROBE_ID, "salt": b"s",
                                                  "caller": ALICE}))
     assert command is Command.ERROR and reply["code"] == ErrorCode.CONTRACT_EXISTS
+
+
+def test_two_racing_instantiates_of_one_address_create_it_once(h: Harness) -> None:
+    h.ready(b"worker-2", [PROBE_ID])
+    first = h.client({"op": "instantiate", "code_id": PROBE_ID, "salt": b"r", "caller": ALICE})
+    second = h.client({"op": "instantiate", "code_id": PROBE_ID, "salt": b"r", "caller": ALICE},
+                      identity=b"client-2")  # another client: its own share of the workers
+    (one,), (two,) = [[o for o in outs if o.side.name == "BACKEND"] for outs in (first, second)]
+    _, reply = only_client_reply(h.final(one.identity, one.frames[2], writes={b"k": b"1"}))
+    assert reply["status"] == "ok"
+    _, reply = only_client_reply(h.final(two.identity, two.frames[2], writes={b"k": b"2"}))
+    assert reply["status"] == "error" and reply["code"] == ErrorCode.CONTRACT_EXISTS
+    address = p.contract_address(ALICE, PROBE_ID, b"r").hex()
+    assert h.store.get(address, b"k").value == b"1"
