@@ -8,6 +8,7 @@ its migrate input under ``migrated``, and counts calls of ``bump`` under
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import struct
@@ -17,7 +18,7 @@ import pytest
 
 from tests.pool.conftest import FIXTURES, TEST_CONFIG, Pool, rebind, start_pool, unique
 from wasmpool.cli import main
-from wasmpool.client import Client
+from wasmpool.client import AsyncClient, Client
 from wasmpool.wire import errors
 from wasmpool.wire.protocol import ErrorCode, Status
 from wasmpool.wire.protocol import contract_address as derive_address
@@ -232,3 +233,19 @@ def test_a_block_names_contracts_by_address(client: Client, code: str) -> None:
     assert client.query(one, "count").results == [2] and client.query(two, "count").results == [1]
     with pytest.raises(errors.UnknownContract):
         client.execute_block([BlockCall("ef" * 20, "bump")])
+
+
+def test_the_async_client_instantiates_migrates_and_calls_by_address(pool: Pool, code: str,
+                                                                      instances_wasm: bytes) -> None:
+    async def run() -> tuple[str, list[int], str]:
+        async with AsyncClient(pool.frontend) as client:
+            made = await client.instantiate(code, b"async", salt=b"as", admin=ALICE, caller=ALICE)
+            bumped = await client.call(made.address, "bump")
+            newer = await client.deploy(unique(instances_wasm))
+            assert (await client.migrate(made.address, newer, caller=ALICE)).ok
+            info = await client.contract_info(made.address)
+            assert (await client.state_get(made.address, b"init"))[0] == b"async"
+            return made.address, [int(r) for r in bumped.results], info.code_id
+
+    address, results, code_now = asyncio.run(run())
+    assert address == derive_address(ALICE, code, b"as").hex() and results == [1] and code_now != code
