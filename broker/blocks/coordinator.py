@@ -515,11 +515,26 @@ class BlockCoordinator:
         else:
             self.current = block
             self.started += 1
+            block.modules = self._codes_now(block)
             block.run = BlockRun(len(block.calls), storage(self.core.store, block.versions),
                                  scanner(self.core.store, block.versions))
             block.commit = RollingCommit(self.tree)
             self._predict(block)
             self._advance(block)
+
+    def _codes_now(self, block: Block) -> tuple[str, ...]:
+        """The code each call runs as the block starts: a migrate that committed since acceptance counts.
+
+        Contracts are never removed, and once the block is accepted no
+        migrate of its contracts starts before it ends (:meth:`holds`).
+        """
+        now: dict[str, str] = {}  # address -> its code: one read per contract, not per call
+        for call, module in zip(block.calls, block.modules, strict=True):
+            if call.code_id not in now and contracts.is_address(call.code_id):
+                found = contracts.lookup(self.core.store, bytes.fromhex(call.code_id))
+                now[call.code_id] = module if found is None else found.code_id
+        return tuple(now.get(call.code_id, module) for call, module in zip(block.calls, block.modules,
+                                                                             strict=True))
 
     def _predict(self, block: Block) -> None:
         """Start the block serial when its declared access sets predict more aborts than serial allows."""

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.pool.test_core import PROBE_ID, Harness, job_of, only_client_reply
+from tests.pool.test_core import OTHER, PROBE_ID, Harness, job_of, only_client_reply
 from wasmpool.broker import contracts
+from wasmpool.broker.outgoing import Side
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command, ErrorCode
 
@@ -98,3 +99,19 @@ def test_two_racing_instantiates_of_one_address_create_it_once(h: Harness) -> No
     assert reply["status"] == "error" and reply["code"] == ErrorCode.CONTRACT_EXISTS
     address = p.contract_address(ALICE, PROBE_ID, b"r").hex()
     assert h.store.get(address, b"k").value == b"1"
+
+
+def test_a_block_runs_the_code_a_contract_has_when_the_block_starts(h: Harness) -> None:
+    other = h.deploy(OTHER)
+    job_id, body = instantiate(h, admin=ALICE)
+    h.final(W, job_id)
+    address = body["address"].hex()
+    job_id, moving = job_body(h, h.client({"op": "migrate", "address": address, "code_id": other,
+                                           "caller": ALICE}))
+    assert moving["function"] == "migrate" and moving["code_id"] == other
+    accepted = h.client({"op": "block", "calls": [{"code_id": address, "function": "get"}]},
+                        identity=b"client-2")
+    assert not [o for o in accepted if o.side is Side.BACKEND]  # it waits for the migrate in flight
+    outs = h.final(W, job_id)  # the migrate commits; the block starts on the freed worker
+    _, chunk = job_body(h, outs)
+    assert chunk["code_id"] == other and chunk["address"] == body["address"]
