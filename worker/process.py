@@ -304,11 +304,16 @@ def main(config: WorkerConfig) -> None:
     is ignored: Ctrl-C reaches the whole process group, and the parent (the
     supervisor) answers it with SIGTERM.
     """
+    serve(config, Worker)
+
+
+def serve(config: WorkerConfig, kind: type[Worker]) -> None:
+    """Prepare this process, then run a worker of class ``kind`` until it is stopped (see :func:`main`)."""
     install_alarm()
     tune_allocator()
     wasm.prepare_process()  # the recursion limit the engine's default limits need
     context = zmq.Context()
-    worker = Worker(config, context)
+    worker = kind(config, context)
     handle_stop_signals(worker.stop)
     try:
         worker.run()

@@ -12,11 +12,8 @@ from typing import Any
 
 import zmq
 
-from wasmpool import wasm
 from wasmpool.worker.config import WorkerConfig
-from wasmpool.worker.process import Worker, tune_allocator
-from wasmpool.worker.signals import handle_stop_signals
-from wasmpool.worker.timelimit import install_alarm
+from wasmpool.worker.process import Worker, serve
 from wasmpool.worker.versions import WORKER_VERSIONS
 
 ODD_VERSIONS: dict[str, int | str] = {**WORKER_VERSIONS.as_dict(), "gas": WORKER_VERSIONS.gas + 1000}
@@ -33,15 +30,4 @@ class OddWorker(Worker):
 
 def main(config: WorkerConfig) -> None:
     """The process entry point, as ``wasmpool.worker.process.main`` with an :class:`OddWorker`."""
-    install_alarm()
-    tune_allocator()
-    wasm.prepare_process()
-    context = zmq.Context()
-    worker = OddWorker(config, context)
-    handle_stop_signals(worker.stop)
-    try:
-        worker.run()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        context.term()
+    serve(config, OddWorker)
