@@ -1,5 +1,5 @@
 /*
- * wasmpool.h -- the contract host ABI for C contracts (v1, and v2's crypto).
+ * wasmpool.h -- the contract host ABI for C contracts (v1, and v2's iteration and crypto).
  *
  * A contract is a wasm module that exports its memory (as "memory", which
  * wasm-ld does by default) and the functions clients call. It reaches the
@@ -47,6 +47,22 @@ WP_IMPORT(caller) int32_t wp_caller(void *dst, int32_t cap);
 /* The block height and time (seconds) the client gave as the call's context. */
 WP_IMPORT(block_height) int64_t wp_block_height(void);
 WP_IMPORT(block_time) int64_t wp_block_time(void);
+
+/* --- iteration (ABI v2): ordered key ranges of the contract's state, see docs/abi.md --- */
+
+/* Open an iterator over the contract's keys in [start, end), bytewise order: ascending when order is
+ * WP_ASCENDING, descending when WP_DESCENDING; an empty end (end_len 0) means unbounded. It sees the
+ * committed state merged with the call's own writes and deletes, and ends with the call (at most 32
+ * per call). Returns the iterator's id. */
+#define WP_ASCENDING 0
+#define WP_DESCENDING 1
+WP_IMPORT(state_scan) int32_t wp_state_scan(const void *start, int32_t start_len, const void *end,
+                                            int32_t end_len, int32_t order);
+/* The iterator's next entry: returns 1 and copies min(len, cap) bytes of its key to key_dst and of its
+ * value to val_dst, and writes the full key and value lengths as two little-endian u32 at lens_dst
+ * (8 bytes); returns 0 at the end. */
+WP_IMPORT(state_next) int32_t wp_state_next(int32_t iter, void *key_dst, int32_t key_cap, void *val_dst,
+                                            int32_t val_cap, void *lens_dst);
 
 /* --- crypto (ABI v2): priced per call and per 32-byte word hashed, see docs/abi.md --- */
 
