@@ -130,10 +130,19 @@ def identity(text: str) -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
+    return run_with(RUN, args)
+
+
+Command = Callable[[Client, argparse.Namespace], int]
+"""A client subcommand: runs on a connected client, returns the exit status."""
+
+
+def run_with(commands: dict[str, Command], args: argparse.Namespace) -> int:
+    """Connect as the options say and run ``commands[args.command]``; a refusal is a message and exit 2."""
     try:
         with Client(args.connect, timeout=args.wait, curve_secret=args.curve_secret,
                     curve_public_dir=args.curve_public_dir) as client:
-            return RUN[args.command](client, args)
+            return commands[args.command](client, args)
     except (SecurityError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_REFUSED

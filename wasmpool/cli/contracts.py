@@ -10,14 +10,11 @@ call ended otherwise (nothing was created or changed), 2 refused.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 
-from wasmpool.broker.security import SecurityError
 from wasmpool.cli import operator
-from wasmpool.cli.client import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, format_result, identity, input_bytes, show
+from wasmpool.cli.client import EXIT_FAILED, EXIT_OK, format_result, identity, input_bytes, run_with, show
 from wasmpool.client import DEFAULT_ENDPOINT, Client
-from wasmpool.wire import errors
 from wasmpool.wire import messages as m
 
 MULTI_COMMAND = True
@@ -68,19 +65,7 @@ CONFIGURE: dict[str, Callable[[argparse.ArgumentParser], None]] = {
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        with Client(args.connect, timeout=args.wait, curve_secret=args.curve_secret,
-                    curve_public_dir=args.curve_public_dir) as client:
-            return RUN[args.command](client, args)
-    except (SecurityError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
-    except errors.PoolError as exc:
-        print(f"error: {type(exc).__name__}: {exc.reason}", file=sys.stderr)
-        return EXIT_REFUSED
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+    return run_with(RUN, args)
 
 
 def _data(args: argparse.Namespace) -> bytes:
