@@ -32,12 +32,17 @@ EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
 
 def configure(parser: argparse.ArgumentParser, name: str) -> None:
     """Add the options of subcommand ``name``."""
+    add_connection_options(parser)
+    CONFIGURE[name](parser)
+
+
+def add_connection_options(parser: argparse.ArgumentParser) -> None:
+    """The options every client subcommand takes: where the broker is, how long to wait, CurveZMQ."""
     parser.add_argument("--connect", default=DEFAULT_ENDPOINT, metavar="ENDPOINT",
                         help=f"the broker's frontend (default {DEFAULT_ENDPOINT})")
     parser.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
                         help="how long to wait for each attempt (default 30)")
     operator.add_curve_options(parser, operator.Role.CLIENT)
-    CONFIGURE[name](parser)
 
 
 def _configure_deploy(parser: argparse.ArgumentParser) -> None:

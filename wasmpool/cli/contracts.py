@@ -12,9 +12,17 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from wasmpool.cli import operator
-from wasmpool.cli.client import EXIT_FAILED, EXIT_OK, format_result, identity, input_bytes, run_with, show
-from wasmpool.client import DEFAULT_ENDPOINT, Client
+from wasmpool.cli.client import (
+    EXIT_FAILED,
+    EXIT_OK,
+    add_connection_options,
+    format_result,
+    identity,
+    input_bytes,
+    run_with,
+    show,
+)
+from wasmpool.client import Client
 from wasmpool.wire import messages as m
 
 MULTI_COMMAND = True
@@ -22,11 +30,7 @@ MULTI_COMMAND = True
 
 def configure(parser: argparse.ArgumentParser, name: str) -> None:
     """Add the options of subcommand ``name``."""
-    parser.add_argument("--connect", default=DEFAULT_ENDPOINT, metavar="ENDPOINT",
-                        help=f"the broker's frontend (default {DEFAULT_ENDPOINT})")
-    parser.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
-                        help="how long to wait for each attempt (default 30)")
-    operator.add_curve_options(parser, operator.Role.CLIENT)
+    add_connection_options(parser)
     CONFIGURE[name](parser)
 
 
