@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tests.pool.conftest import LOOPBACK, TEST_LIMITS, BrokerEndpoints, rebind
 from wasmpool.broker.config import BrokerConfig
@@ -63,6 +63,21 @@ def wait_until(probe: Callable[[], T | None], what: str, timeout: float = WAIT, 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(every)
+
+
+def wait_for_stats(client: Client, ready: Callable[[dict[str, Any]], bool],
+                   timeout: float = WAIT) -> dict[str, Any]:
+    """Poll the broker's stats until ``ready`` holds for them; returns them (fails after ``timeout``)."""
+    last: dict[str, Any] = {}
+
+    def probe() -> dict[str, Any] | None:
+        nonlocal last
+        last = client.stats()
+        return last if ready(last) else None
+    try:
+        return wait_until(probe, "the broker's stats", timeout, every=0.05)
+    except AssertionError as exc:
+        raise AssertionError(f"stats never got there: {last}") from exc
 
 
 @dataclass

@@ -15,13 +15,13 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.pool.chaos import wait_for_stats
 from tests.pool.conftest import Pool, start_pool, unique
 from wasmpool.broker.core import tier_totals
 from wasmpool.broker.metrics import render
@@ -43,14 +43,8 @@ FILE_LIMIT = 4096  # bytes: below any compiled token entry, above what a worker 
 
 
 def wait_until(client: Client, ready: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-    deadline = time.monotonic() + WAIT
-    while True:
-        stats = client.stats()
-        if ready(stats):
-            return stats
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"stats never got there: {stats}")
-        time.sleep(0.05)
+    """Poll the broker's stats until ``ready`` holds for them; returns them."""
+    return wait_for_stats(client, ready, WAIT)
 
 
 def workers(count: int) -> Callable[[dict[str, Any]], bool]:

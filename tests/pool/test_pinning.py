@@ -9,13 +9,13 @@ into the LRU when unpinned, and never touches contract state.
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.pool.chaos import wait_for_stats
 from tests.pool.conftest import TEST_CONFIG, Pool, rebind, start_pool, unique
 from wasmpool.broker.blocks.state_root import compute_root
 from wasmpool.broker.config import BrokerConfig
@@ -37,14 +37,7 @@ def add_worker(pool: Pool, **config: Any) -> None:
 
 def wait_until(client: Client, ready: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
     """Poll the broker's stats until ``ready`` holds for them; returns them."""
-    deadline = time.monotonic() + LOAD_WAIT
-    while True:
-        stats = client.stats()
-        if ready(stats):
-            return stats
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"stats never got there: {stats}")
-        time.sleep(0.05)
+    return wait_for_stats(client, ready, LOAD_WAIT)
 
 
 def all_loaded(workers: int) -> Callable[[dict[str, Any]], bool]:
