@@ -9,7 +9,7 @@ from wasmpool.wasm import opcodes
 from wasmpool.wire import prices
 from wasmpool.worker import host, host_crypto, versions
 
-PINNED = (6, "03c7993dead6187ba76bd17a187817bc2f56c35651747d3c8a1f0b57931d0a9b")
+PINNED = (7, "2eb7168a1545d93a2a732ebbce10c1ea9cc80bc5155a0028a2b67b3da5a9fef9")
 """(GAS_SCHEDULE_VERSION, gas_schedule_digest()) as of the last change to a price."""
 
 

@@ -66,6 +66,8 @@ class Result:
     attempts: int = 1
     versions: dict[str, int | str] = field(default_factory=dict)
     """What decided it: ``engine``, ``gas``, ``abi`` (the worker's), ``floats`` (the broker's policy)."""
+    events: list[tuple[bytes, list[tuple[bytes, bytes]]]] = field(default_factory=list)
+    """The call's events (``emit_event``) in order: (type, [(key, value), ...]); none unless it ended ok."""
 
     @property
     def ok(self) -> bool:
@@ -79,7 +81,9 @@ class Result:
         return cls(Status(body["status"]), list(body.get("results", [])), body.get("output", b""),
                    body.get("gas_used", 0), list(body.get("logs", [])), dict(body.get("writes", {})),
                    body.get("error"), ErrorCode(code) if code in ErrorCode.__members__.values()
-                   else ErrorCode.INTERNAL, body.get("attempts", 1), dict(body.get("versions") or {}))
+                   else ErrorCode.INTERNAL, body.get("attempts", 1), dict(body.get("versions") or {}),
+                   [(bytes(kind), [(bytes(k), bytes(v)) for k, v in attributes])
+                    for kind, attributes in body.get("events", [])])
 
 
 class Deployed(str):

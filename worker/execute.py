@@ -212,13 +212,17 @@ def _success(results: list[Any], call: CallState, instance: Any, load: int,
         return failure(errors.BadCall("the function returns references, which cannot leave the pool"),
                        call, instance, 0, load, versions)
     gas_used = load + getattr(instance, "gas_used", 0)
+    events = [[kind, [[key, value] for key, value in attributes]] for kind, attributes in call.events]
     return m.CallResult(Status.OK, ErrorCode.OK, results, call.output, gas_used, call.logs, call.writes, None,
-                        versions)
+                        versions, events)
 
 
 def failure(exc: BaseException, call: CallState, instance: Any, gas_limit: int, load: int = 0,
             versions: dict[str, int | str] | None = None) -> m.CallResult:
     """The result of a call that failed with ``exc`` (its status and code from the error table), no writes.
+
+    Its events go with its writes (an event says something happened, which
+    did not); its logs stay, as diagnostics of the failure.
 
     ``load`` is the module's load price the call paid before its instance
     (``instance``, None if it never got one) charged anything.

@@ -46,11 +46,13 @@ class HostGas(IntEnum):
     TRIVIAL = 10  # input_len, block_height, block_time
     COPY = 20  # get_input, set_output, caller, revert
     LOG = 100
+    EVENT = 150  # emit_event: above LOG's base, since an event is also parsed and carried structured
     GET_STATE = 200
     DELETE_STATE = 300
     PUT_STATE = 500
     BYTE = 1  # per byte copied between memory and the host
     STORED_BYTE = 5  # per byte of key and value written by put_state
+    EVENT_BYTE = 2  # per byte of an event's type and attributes, on top of BYTE for copying them in
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,10 @@ class HostLimits:
     log: int = 64 * 1024
     logs: int = 256
     writes: int = 4096
+    events: int = 128  # events one call may emit
+    event_bytes: int = 64 * 1024  # bytes of types, keys and values of all of a call's events
+    event_type: int = 128  # bytes of one event's type
+    event_attributes: int = 64  # attributes of one event
 
 
 DEFAULT_HOST_LIMITS = HostLimits()
@@ -96,6 +102,8 @@ ABI: dict[str, AbiFunction] = {
     "block_height": AbiFunction(_sig(0, I64), HostGas.TRIVIAL),
     "block_time": AbiFunction(_sig(0, I64), HostGas.TRIVIAL),
     "self_address": AbiFunction(_sig(2, I32), HostGas.COPY),  # v2: the contract's own 20-byte address
+    "emit_event": AbiFunction(_sig(4), HostGas.EVENT),  # v2: a typed event with ordered attributes
+    "gas_left": AbiFunction(_sig(0, I64), HostGas.TRIVIAL),  # v2: the gas this frame has left
     # crypto (host_crypto): base prices here, per-word prices charged by the functions
     "sha256": AbiFunction(_sig(3), host_crypto.CryptoGas.SHA256),
     "keccak256": AbiFunction(_sig(3), host_crypto.CryptoGas.KECCAK256),
@@ -107,6 +115,10 @@ ABI: dict[str, AbiFunction] = {
     "state_next": AbiFunction(_sig(6, I32), IterationGas.STATE_NEXT),
 }
 """The ABI v1, by import name."""
+
+
+Event = tuple[bytes, list[tuple[bytes, bytes]]]
+"""An event: its type and its attributes (key, value) in the order the contract gave them."""
 
 
 class StateReader(Protocol):
@@ -134,6 +146,8 @@ class CallState:
     readonly: bool = False
     output: bytes = b""
     logs: list[bytes] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)  # emit_event's, in order
+    event_bytes: int = 0  # bytes of types, keys and values in ``events``
     writes: dict[bytes, bytes | None] = field(default_factory=dict)
     seen: dict[bytes, bytes | None] = field(default_factory=dict)
     iterators: list[ScanIterator] = field(default_factory=list)  # state_scan's, by id
@@ -271,6 +285,30 @@ class Host:
             raise _trap(f"log: more than {self.limits.logs} log entries in one call")
         call.logs.append(read_bytes(caller, "log", ptr, length, self.limits.log))
 
+    def _emit_event(self, caller: Any, call: CallState, type_ptr: int, type_len: int, attrs_ptr: int,
+                    attrs_len: int) -> None:
+        """Append an event; its attributes are ``u32 key_len, key, u32 value_len, value`` repeated (LE)."""
+        limits = self.limits
+        if len(call.events) >= limits.events:
+            raise _trap(f"emit_event: more than {limits.events} events in one call")
+        kind = read_bytes(caller, "emit_event", type_ptr, type_len, limits.event_type)
+        room = limits.event_bytes - call.event_bytes - len(kind)  # bytes left for keys and values
+        if room < 0:
+            raise _trap(f"emit_event: the call's events exceed {limits.event_bytes} bytes")
+        raw = read_bytes(caller, "emit_event", attrs_ptr, attrs_len, room + 8 * limits.event_attributes)
+        attributes = parse_attributes(raw, limits.event_attributes)
+        size = len(kind) + sum(len(key) + len(value) for key, value in attributes)
+        if call.event_bytes + size > limits.event_bytes:
+            raise _trap(f"emit_event: the call's events exceed {limits.event_bytes} bytes")
+        charge(caller, HostGas.EVENT_BYTE * size)
+        call.event_bytes += size
+        call.events.append((kind, attributes))
+
+    def _gas_left(self, caller: Any, call: CallState) -> int:
+        """The gas this frame's meter has left after this call's own price (none metered: 0)."""
+        meter = getattr(caller, "gas", None)
+        return 0 if meter is None else int(meter.remaining)
+
     def _revert(self, caller: Any, call: CallState, ptr: int, length: int) -> None:
         message = read_bytes(caller, "revert", ptr, length, self.limits.output)
         raise errors.Revert(message.decode("utf-8", "replace") or "reverted")
@@ -333,6 +371,29 @@ class Host:
             return ABSENT
         out.write(dst, key)
         return 0
+
+
+def parse_attributes(raw: bytes, most: int) -> list[tuple[bytes, bytes]]:
+    """The (key, value) pairs of an event's attribute buffer; a malformed one traps, saying where."""
+    attributes: list[tuple[bytes, bytes]] = []
+    at, end = 0, len(raw)
+    while at < end:
+        if len(attributes) >= most:
+            raise _trap(f"emit_event: more than {most} attributes in one event")
+        pair: list[bytes] = []
+        for part in ("key", "value"):
+            if at + 4 > end:
+                raise _trap(f"emit_event: attribute {len(attributes)}: the {part} length at byte {at} "
+                            f"is cut off by the end of the {end}-byte buffer")
+            length = int.from_bytes(raw[at:at + 4], "little")
+            at += 4
+            if at + length > end:
+                raise _trap(f"emit_event: attribute {len(attributes)}: a {part} of {length} bytes at byte "
+                            f"{at} runs past the end of the {end}-byte buffer")
+            pair.append(raw[at:at + length])
+            at += length
+        attributes.append((pair[0], pair[1]))
+    return attributes
 
 
 def signed64(value: int) -> int:

@@ -160,7 +160,7 @@ from wasmpool.wire import errors
 from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import ErrorCode, Op, Status
-from wasmpool.wire.receipts import Location, Value
+from wasmpool.wire.receipts import Location, Value, events_of
 
 MAX_PENDING_BLOCKS = 64
 DEFAULT_BLOCK_TIMEOUT = 60.0
@@ -897,4 +897,4 @@ def outcome(code_id: str, result: dict[str, Any]) -> Outcome:
                    gas_used=int(result.get("gas_used", 0)), logs=tuple(result.get("logs", ())),
                    writes={(code_id, key): value for key, value in result.get("writes", {}).items()},
                    results=tuple(result.get("results", ())), error=result.get("error"),
-                   versions=result.get("versions") or {})
+                   versions=result.get("versions") or {}, events=events_of(result.get("events", ())))

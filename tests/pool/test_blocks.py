@@ -45,7 +45,7 @@ from wasmpool.wire import errors
 from wasmpool.wire import protocol as p
 from wasmpool.wire.prices import load_gas
 from wasmpool.wire.protocol import Status
-from wasmpool.wire.receipts import Location, Value
+from wasmpool.wire.receipts import Location, Value, events_of
 from wasmpool.worker import codes
 from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.host import CallContext, CallState, Host
@@ -122,7 +122,8 @@ class Serial:
         results = () if value is None else value if isinstance(value, tuple) else (value,)
         writes = {(call.code_id, k): v for k, v in record.writes.items()}
         return Outcome(Status.OK, output=record.output, gas_used=load + instance.gas_used,
-                       logs=tuple(record.logs), writes=writes, results=results, versions=self.versions)
+                       logs=tuple(record.logs), writes=writes, results=results, versions=self.versions,
+                       events=events_of(record.events))
 
     def block(self, calls: Sequence[BlockCall], before: State) -> BlockResult:
         """The BlockResult of running ``calls`` in order over ``before``, with the root after them."""

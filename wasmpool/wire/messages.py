@@ -405,26 +405,31 @@ class CallResult(WireBody):
     error: str | None = None
     versions: dict[str, int | str] | None = None
 
+    events: list[Any] = field(default_factory=list)  # [type, [[key, value], ...]], all bytes (WireEvent)
+
     @staticmethod
     def body(status: Status, code: int, results: list[Number], output: bytes, gas_used: int,
              logs: list[bytes], writes: dict[bytes, bytes | None], error: str | None,
-             versions: dict[str, int | str] | None = None) -> dict[str, Any]:
-        """A result's body, without making the message (a worker makes one per call)."""
+             versions: dict[str, int | str] | None = None, events: list[Any] | None = None
+             ) -> dict[str, Any]:
+        """A result's body, without making the message (a worker makes one per call); no events: left out."""
         body = {"status": status, "code": code, "results": results, "output": output, "gas_used": gas_used,
                 "logs": logs, "writes": writes, "error": error}
         if versions is not None:
             body["versions"] = versions
+        if events:
+            body["events"] = events
         return body
 
     def to_body(self) -> dict[str, Any]:
         return self.body(self.status, self.code, self.results, self.output, self.gas_used, self.logs,
-                         self.writes, self.error, self.versions)
+                         self.writes, self.error, self.versions, self.events)
 
     @classmethod
     def from_checked(cls, body: Mapping[str, Any]) -> Self:
         get = body.get
         return cls(body["status"], body["code"], get("results", []), get("output", b""), get("gas_used", 0),
-                   get("logs", []), get("writes", {}), get("error"), get("versions"))
+                   get("logs", []), get("writes", {}), get("error"), get("versions"), get("events", []))
 
     @classmethod
     def failed(cls, code: ErrorCode, message: str, gas_used: int = 0, logs: list[bytes] | None = None
@@ -449,21 +454,22 @@ class ChunkCallResult(WireBody):
     writes: dict[bytes, bytes | None] = field(default_factory=dict)
     error: str | None = None
     versions: dict[str, int | str] | None = None
+    events: list[Any] = field(default_factory=list)
 
     def to_body(self) -> dict[str, Any]:
         body = CallResult.body(self.status, self.code, self.results, self.output, self.gas_used, self.logs,
-                               self.writes, self.error, self.versions)
+                               self.writes, self.error, self.versions, self.events)
         body["reads"] = self.reads
         return body
 
     @classmethod
     def of(cls, result: CallResult, reads: list[list[Any]]) -> ChunkCallResult:
         return cls(result.status, result.code, reads, result.results, result.output, result.gas_used,
-                   result.logs, result.writes, result.error, result.versions)
+                   result.logs, result.writes, result.error, result.versions, result.events)
 
     def result(self) -> CallResult:
         return CallResult(self.status, self.code, self.results, self.output, self.gas_used, self.logs,
-                          self.writes, self.error, self.versions)
+                          self.writes, self.error, self.versions, self.events)
 
 
 @wire(p.WORKER_SCHEMAS[Command.FINAL])
@@ -568,6 +574,15 @@ def footprint(result: CallResult, reads: list[list[Any]] | None = None) -> Footp
         size += 5 + len(error.encode("utf-8", "surrogatepass"))
     objects = 4 + len(result.results) + len(logs) + 2 * len(writes) + 2 * 8
     longest = max(len(result.results), len(logs), len(writes))
+    events = result.events
+    if events:  # each event: a 2-list, its type, a list of 2-lists of key and value (headers at 5 bytes)
+        size += 10
+        for kind, attributes in events:
+            size += 15 + len(kind) + sum(11 + len(key) + len(value) for key, value in attributes)
+            objects += 3 + 3 * len(attributes)
+            longest = max(longest, len(attributes))
+        objects += 1
+        longest = max(longest, len(events))
     if result.versions:  # names and values are at most 32 bytes (protocol.is_versions)
         size += 10 + 2 * 34 * len(result.versions)
         objects += 1 + 2 * len(result.versions)
@@ -600,7 +615,7 @@ def fitting(result: CallResult, room: Footprint, reads: list[list[Any]] | None =
     how large the result was against the limit: a result the broker would
     refuse would leave the call (and the calls prefetched behind it) unanswered.
     A call that failed anyway keeps its code and loses its logs (all a
-    failure carries besides its message).
+    failure carries besides its message). Events count like logs.
     """
     used = footprint(result, reads)
     if fits(used, room):
@@ -609,7 +624,8 @@ def fitting(result: CallResult, room: Footprint, reads: list[list[Any]] | None =
         why = f"{result.error} (its logs were too large to return)"
         return CallResult.failed(ErrorCode(result.code), why, result.gas_used)
     message = (f"the call's result is too large to return: about {used.size} bytes "
-               f"(output {len(result.output)}, {len(result.logs)} logs, {len(result.writes)} writes), "
+               f"(output {len(result.output)}, {len(result.logs)} logs, {len(result.events)} events, "
+               f"{len(result.writes)} writes), "
                f"over the limit of {room.size} bytes")
     if used.size <= room.size:
         message = (f"the call's result is too large to return: {used.objects} objects, "

@@ -575,6 +575,12 @@ def is_versions(v: Any) -> bool:
 VERSIONS_FIELD = Field(is_versions, f"a map of at most {MAX_VERSIONS} version names to versions")
 """The versions that decided a result (``wasmpool.worker.versions``; the broker adds ``floats``)."""
 
+def is_event(v: Any) -> bool:
+    """An event of a result: ``[type, [[key, value], ...]]``, all bytes (``emit_event``)."""
+    return (type(v) is list and len(v) == 2 and is_bytes(v[0]) and type(v[1]) is list
+            and all(type(a) is list and len(a) == 2 and is_bytes(a[0]) and is_bytes(a[1]) for a in v[1]))
+
+
 RESULT_FIELDS: dict[str, Field] = {
     "status": Field(lambda v: v in Status.__members__.values(), "a status", required=True),
     "code": Field(is_count, "an error code", required=True),
@@ -585,6 +591,7 @@ RESULT_FIELDS: dict[str, Field] = {
     "writes": Field(map_of(is_bytes, optional(is_bytes)), "a map of bytes to bytes or nil"),
     "error": Field(optional(is_str), "a message"),
     "versions": VERSIONS_FIELD,
+    "events": Field(list_of(is_event), "a list of [type, [[key, value], ...]] (bytes)"),
 }
 
 DEPLOY_REPLY_FIELDS: dict[str, Field] = {"code_id": Field(is_code_id, "a hex sha256 code id", required=True),

@@ -4,7 +4,7 @@
   function, numeric args, input bytes, context, gas limit and an optional
   declared access set (a speed hint).
 - :class:`Outcome`: what one *execution* of a call produced (status,
-  output, gas used, logs, writes, results, error); the executor records the
+  output, gas used, logs, events, writes, results, error); the executor records the
   outcome of the execution that was finally validated.
 - :class:`Receipt`: the outcome of a call in the block's result. A call
   that did not end ``ok`` contributes no writes, whatever its execution
@@ -101,6 +101,7 @@ class Outcome:
     results: tuple[Number, ...] = ()
     error: str | None = None
     versions: Mapping[str, int | str] = field(default_factory=dict)
+    events: tuple[Event, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -124,26 +125,30 @@ class Receipt:
     results: tuple[Number, ...] = ()
     error: str | None = None
     versions: Mapping[str, int | str] = field(default_factory=dict)
+    events: tuple[Event, ...] = ()
 
     @classmethod
     def from_outcome(cls, index: int, outcome: Outcome) -> Receipt:
         return cls(index=index, status=Status(outcome.status), output=bytes(outcome.output),
                    gas_used=outcome.gas_used, logs=tuple(bytes(log) for log in outcome.logs),
                    writes=sorted_writes(outcome.effective_writes()), results=tuple(outcome.results),
-                   error=outcome.error, versions=dict(sorted(outcome.versions.items())))
+                   error=outcome.error, versions=dict(sorted(outcome.versions.items())),
+                   events=events_of(outcome.events) if outcome.ok else ())
 
     def to_wire(self) -> dict[str, Any]:
         return {"index": self.index, "status": str(self.status), "output": self.output,
                 "gas_used": self.gas_used, "logs": list(self.logs), "writes": _writes_to_wire(self.writes),
                 "results": list(self.results), "error": self.error,
-                "versions": dict(sorted(self.versions.items()))}
+                "versions": dict(sorted(self.versions.items())),
+                "events": [[kind, [list(pair) for pair in attributes]] for kind, attributes in self.events]}
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> Receipt:
         return cls(index=int(raw["index"]), status=Status(raw["status"]), output=bytes(raw["output"]),
                    gas_used=int(raw["gas_used"]), logs=tuple(bytes(log) for log in raw["logs"]),
                    writes=_writes_from_wire(raw["writes"]), results=tuple(raw.get("results", ())),
-                   error=raw.get("error"), versions=dict(raw.get("versions", {})))
+                   error=raw.get("error"), versions=dict(raw.get("versions", {})),
+                   events=events_of(raw.get("events", ())))
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +193,16 @@ class BlockResult:
     def digest(self) -> bytes:
         """SHA-256 of the canonical encoding: equal on every node that executed the block alike."""
         return hashlib.sha256(self.encode()).digest()
+
+
+Event = tuple[bytes, tuple[tuple[bytes, bytes], ...]]
+"""An event in a receipt: its type and its (key, value) attributes in order."""
+
+
+def events_of(raw: Any) -> tuple[Event, ...]:
+    """Events from their wire form (``[type, [[key, value], ...]]`` lists) as tuples of bytes."""
+    return tuple((bytes(kind), tuple((bytes(key), bytes(value)) for key, value in attributes))
+                 for kind, attributes in raw)
 
 
 def encode(wire: Any) -> bytes:
