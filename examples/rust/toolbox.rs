@@ -1,6 +1,6 @@
-//! A test contract for the SDK's iteration and crypto wrappers (ABI v2,
-//! issue 17): it imports `state_scan`, `state_next` and the six crypto
-//! functions (tests/pool/test_rust_toolbox.py).
+//! A test contract for the SDK's iteration, crypto, event and gas wrappers
+//! (ABI v2, issues 16 and 17): it imports `state_scan`, `state_next`, the six
+//! crypto functions, `emit_event` and `gas_left` (tests/pool/test_rust_toolbox.py).
 //!
 //!   put        "KEY VALUE"      writes a key
 //!   forget     "KEY"            deletes a key
@@ -14,10 +14,13 @@
 //!   ed25519    sig(64) pk(32) message      returns 1 when valid, else 0 (i32)
 //!   secp_verify hash(32) sig(64) key(33|65) returns 1 when valid, else 0 (i32)
 //!   secp_recover hash(32) sig(64) recid(1) outputs the 33-byte key; reverts "no key recovers"
+//!   events     "TYPE K=V K=V .." emits one event of TYPE with those attributes, in order (Event)
+//!   events_then_revert "TYPE .."  the same, then reverts "undone" (the event is discarded)
+//!   gas        ()               returns gas_left() (i64)
 
 use wasmpool_sdk::{account_text, blake2b256, block_height, block_time, caller, decimal, delete, ed25519_verify,
-                   entry, fields, input, keccak256, output, put, scan_prefix, secp256k1_recover, secp256k1_verify,
-                   sha256, Order, Result};
+                   entry, fields, gas_left, input, keccak256, output, put, scan_prefix, secp256k1_recover, secp256k1_verify,
+                   sha256, Event, Order, Result};
 
 const MAX_KEY: usize = 64 * 1024;
 
@@ -107,6 +110,28 @@ fn secp_recover() -> Result<()> {
     Ok(())
 }
 
+fn event_entry() -> Result<()> {
+    let data = input();
+    let mut words = data.split(|byte| *byte == b' ').filter(|word| !word.is_empty());
+    let kind = std::str::from_utf8(words.next().ok_or("expected: TYPE K=V ..")?).map_err(|_| "TYPE is not text")?;
+    let mut event = Event::new(kind);
+    for word in words {
+        let at = word.iter().position(|byte| *byte == b'=').ok_or("expected K=V")?;
+        event = event.attr(&word[..at], &word[at + 1..]);
+    }
+    event.emit();
+    Ok(())
+}
+
+fn events_then_revert() -> Result<()> {
+    event_entry()?;
+    Err("undone".into())
+}
+
+fn gas() -> Result<i64> {
+    Ok(gas_left() as i64)
+}
+
 entry! {
     put => put_entry;
     forget => forget;
@@ -119,4 +144,7 @@ entry! {
     ed25519 -> i32 => ed25519;
     secp_verify -> i32 => secp_verify;
     secp_recover => secp_recover;
+    events => event_entry;
+    events_then_revert => events_then_revert;
+    gas -> i64 => gas;
 }

@@ -28,7 +28,7 @@ V1 = frozenset({"input_len", "get_input", "set_output", "get_state", "put_state"
 ALICE, BOB, CAROL = {"caller": b"alice"}, {"caller": b"bob"}, {"caller": b"carol"}
 SWAP_V2 = {"self_address", "call_contract", "return_data", "emit_event"}
 TOOLBOX_V2 = {"state_scan", "state_next", "sha256", "keccak256", "blake2b256", "ed25519_verify",
-              "secp256k1_verify", "secp256k1_recover"}
+              "secp256k1_verify", "secp256k1_recover", "emit_event", "gas_left"}
 
 
 def module(name: str) -> bytes:

@@ -1,4 +1,4 @@
-"""The Rust SDK's iteration and crypto wrappers, through examples/rust/toolbox.rs in a real pool.
+"""The Rust SDK's iteration, crypto, event and gas_left wrappers, through examples/rust/toolbox.rs.
 
 The toolbox contract calls ``scan_prefix`` (``state_scan``/``state_next``)
 and the six crypto wrappers; these tests deploy it to a real broker, run
@@ -120,3 +120,22 @@ def test_a_key_longer_than_the_iterators_room_reverts_unless_it_is_given_room(cl
     assert refused.status is Status.REVERTED
     assert refused.error == "state_next: a key longer than the iterator's key buffer"
     assert client.query(toolbox, "list_wide", input=b"w:").output == b"w:a=short\n" + long + b"=v\n"
+
+
+# --- events and gas_left (issue 16): the SDK's Event and gas_left wrappers ---------------------------
+
+
+def test_the_rust_event_wrapper_emits_typed_events_in_order(client: Client, toolbox: str) -> None:
+    result = client.call(toolbox, "events", input=b"transfer from=alice to=bob amount=7 to=carol")
+    assert result.ok
+    assert result.events == [(b"transfer", [(b"from", b"alice"), (b"to", b"bob"), (b"amount", b"7"),
+                                            (b"to", b"carol")])]
+    undone = client.call(toolbox, "events_then_revert", input=b"transfer from=alice")
+    assert undone.status is Status.REVERTED and undone.events == [] and undone.error == "undone"
+
+
+def test_the_rust_gas_left_wrapper_reads_the_calls_meter(client: Client, toolbox: str) -> None:
+    small, large = (client.call(toolbox, "gas", gas_limit=limit) for limit in (2_000_000, 3_000_000))
+    assert small.ok and large.ok and small.gas_used == large.gas_used
+    assert large.results[0] - small.results[0] == 1_000_000  # exact: the same code, a larger meter
+    assert 0 < small.results[0] < 2_000_000 - small.gas_used + 1_000  # read near the end of the call
