@@ -9,7 +9,7 @@ from wasmpool.wasm import opcodes
 from wasmpool.wire import prices
 from wasmpool.worker import host, host_crypto, versions
 
-PINNED = (7, "2eb7168a1545d93a2a732ebbce10c1ea9cc80bc5155a0028a2b67b3da5a9fef9")
+PINNED = (7, "f90ee66e0fc5670b59a61ec37871801bb709bf615f327a86ded20e325ebfb3e9")
 """(GAS_SCHEDULE_VERSION, gas_schedule_digest()) as of the last change to a price."""
 
 

@@ -46,7 +46,7 @@ class HostGas(IntEnum):
     TRIVIAL = 10  # input_len, block_height, block_time
     COPY = 20  # get_input, set_output, caller, revert
     LOG = 100
-    EVENT = 150  # emit_event: above LOG's base, since an event is also parsed and carried structured
+    EVENT = 800  # emit_event: measured (docs/abi.md, bench/engine/event_cost.py), above LOG
     GET_STATE = 200
     DELETE_STATE = 300
     PUT_STATE = 500
