@@ -333,15 +333,13 @@ class BlockCoordinator:
 
     def read(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
         """A task's state read (CALLBACK ``get``): the CALLBACK_REPLY."""
-        chunk, block = self.tasks.get(job), self.current
-        if chunk is None or block is None or block.run is None:
-            return m.RefusedReply(body["seq"], "this block task is over")
-        index = body.get("index", 0)
-        if index >= len(chunk.tasks):
-            return m.RefusedReply(body["seq"], f"no call {index} in this chunk")
-        location = (block.calls[chunk.tasks[index].tx_index].code_id, body["key"])
+        found = self._running_call(job, body)
+        if isinstance(found, m.RefusedReply):
+            return found
+        chunk, run, contract, _ = found
+        location = (contract, body["key"])
         try:
-            value, version = block.run.chunk_read(chunk.tasks, *location)
+            value, version = run.chunk_read(chunk.tasks, *location)
         except TaskAborted as exc:
             return m.RefusedReply(body["seq"], f"block task aborted: {exc}")
         chunk.reads[location] = version
@@ -349,15 +347,12 @@ class BlockCoordinator:
 
     def scan(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
         """A task's key range page (CALLBACK ``scan``), below the chunk; noted for the call's range reads."""
-        chunk, block = self.tasks.get(job), self.current
-        if chunk is None or block is None or block.run is None:
-            return m.RefusedReply(body["seq"], "this block task is over")
-        index = body.get("index", 0)
-        if index >= len(chunk.tasks):
-            return m.RefusedReply(body["seq"], f"no call {index} in this chunk")
-        contract = block.calls[chunk.tasks[index].tx_index].code_id
+        found = self._running_call(job, body)
+        if isinstance(found, m.RefusedReply):
+            return found
+        chunk, run, contract, index = found
         try:
-            entries, more, (low, high) = block.run.chunk_scan(
+            entries, more, (low, high) = run.chunk_scan(
                 chunk.tasks, contract, body["start"], body["end"], body["order"] == 1, body["limit"])
         except TaskAborted as exc:
             return m.RefusedReply(body["seq"], f"block task aborted: {exc}")
@@ -367,6 +362,17 @@ class BlockCoordinator:
         chunk.scans.setdefault(index, []).append((contract, low, high, seen))
         page = [[key, value] for key, value, _ in entries if value is not None]
         return m.ScanReply(body["seq"], page, more)
+
+    def _running_call(self, job: Job,
+                      body: dict[str, Any]) -> tuple[Chunk, BlockRun, str, int] | m.RefusedReply:
+        """The chunk, block run, contract and index of the call a state CALLBACK names, or why it has none."""
+        chunk, block = self.tasks.get(job), self.current
+        if chunk is None or block is None or block.run is None:
+            return m.RefusedReply(body["seq"], "this block task is over")
+        index = body.get("index", 0)
+        if index >= len(chunk.tasks):
+            return m.RefusedReply(body["seq"], f"no call {index} in this chunk")
+        return chunk, block.run, block.calls[chunk.tasks[index].tx_index].code_id, index
 
     def code(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
         """A task's module fetch (CALLBACK ``code``) for the call at ``index`` of its chunk."""
