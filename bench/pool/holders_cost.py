@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
+from single import single_worker_pool  # bench/pool/single.py, beside this script
+
 from wasmpool import wasm
 from wasmpool.client import Client, Result
-from wasmpool.embed import Broker, BrokerThread
-from wasmpool.worker.config import WorkerConfig
-from wasmpool.worker.supervisor import start_workers, stop_workers
 
 TOKEN = Path(__file__).resolve().parents[2] / "examples" / "rust" / "token.wasm"
-LOOPBACK = "tcp://127.0.0.1:*"
 OWNER = {"caller": b"owner"}
 SIZES = (1, 10, 100)
 
@@ -61,21 +58,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     wasm.prepare_process()
-    with tempfile.TemporaryDirectory() as scratch:
-        broker = Broker(f"sqlite:{scratch}/state.db", LOOPBACK, LOOPBACK)
-        thread = BrokerThread(broker).start()
-        workers = start_workers(WorkerConfig(endpoint=thread.backend), 1)
-        try:
-            with Client(thread.frontend, timeout=120.0) as client:
-                deadline = time.monotonic() + 60
-                while client.stats()["workers"] < 1 and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                print(f"{args.holders} holders, one worker, medians of {args.repeats} queries")
-                measure(client, args.holders, args.repeats)
-        finally:
-            stop_workers(workers)
-            thread.stop()
-
+    with single_worker_pool() as client:
+        print(f"{args.holders} holders, one worker, medians of {args.repeats} queries")
+        measure(client, args.holders, args.repeats)
 
 if __name__ == "__main__":
     main()

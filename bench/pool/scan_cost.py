@@ -21,21 +21,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from single import single_worker_pool  # bench/pool/single.py, beside this script
+
 from wasmpool import wasm
+from wasmpool.broker.config import BrokerConfig
 from wasmpool.client import Client, Result
-from wasmpool.embed import Broker, BrokerThread
-from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.iteration import IterationGas, page_sizes
-from wasmpool.worker.supervisor import start_workers, stop_workers
 
 REPO = Path(__file__).resolve().parents[2]
 SCANNER = REPO / "tests" / "pool" / "fixtures" / "scanner.wasm"
-LOOPBACK = "tcp://127.0.0.1:*"
 GAS = 2_000_000_000
 
 
@@ -79,30 +77,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     wasm.prepare_process()
-    with tempfile.TemporaryDirectory() as scratch:
-        broker = Broker(f"sqlite:{scratch}/state.db", LOOPBACK, LOOPBACK)
-        thread = BrokerThread(broker).start()
-        workers = start_workers(WorkerConfig(endpoint=thread.backend), 1)
-        try:
-            with Client(thread.frontend, timeout=120.0) as client:
-                deadline = time.monotonic() + 60
-                while client.stats()["workers"] < 1 and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                code_id = str(client.deploy(SCANNER.read_bytes()))
-                fill(client, code_id, b"s/", args.entries, b"v" * 8)
-                fill(client, code_id, b"b/", args.entries, b"v" * args.big)
+    with single_worker_pool(BrokerConfig(query_gas=GAS)) as client:  # the queries spin past the default cap
+        code_id = str(client.deploy(SCANNER.read_bytes()))
+        fill(client, code_id, b"s/", args.entries, b"v" * 8)
+        fill(client, code_id, b"b/", args.entries, b"v" * args.big)
 
-                def query(ops: bytes) -> Callable[[], Result]:
-                    return lambda: client.query(code_id, "run", input=ops, gas_limit=GAS)
+        def query(ops: bytes) -> Callable[[], Result]:
+            return lambda: client.query(code_id, "run", input=ops, gas_limit=GAS)
 
-                idle, still = timed(query(b""), args.repeats)
-                empty, _ = timed(query(scan_op(b"z", b"z")), args.repeats)
-                small, _ = timed(query(scan_op(b"s/", b"s0")), args.repeats)
-                big, _ = timed(query(scan_op(b"b/", b"b0")), args.repeats)
-                spin, spun = timed(query(wait_op(2000)), args.repeats)
-        finally:
-            stop_workers(workers)
-            thread.stop()
+        idle, still = timed(query(b""), args.repeats)
+        empty, _ = timed(query(scan_op(b"z", b"z")), args.repeats)
+        small, _ = timed(query(scan_op(b"s/", b"s0")), args.repeats)
+        big, _ = timed(query(scan_op(b"b/", b"b0")), args.repeats)
+        spin, spun = timed(query(wait_op(2000)), args.repeats)
     per_gas = (spin - idle) / (spun.gas_used - still.gas_used)
     report(args.entries, args.big, args.repeats, idle, empty, small, big, per_gas)
 
