@@ -21,7 +21,7 @@ heartbeat thread speaks for the worker meanwhile, the watchdog is armed).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from wasmpool import wasm
@@ -104,18 +104,13 @@ def execute(job: dict[str, Any], reader: StateReader, modules: ModuleSource, run
     except BaseException as exc:
         result = failure(exc, call, box.get("instance"), job["gas_limit"], box.get("load", 0),
                          runtime.versions)
-        return _versioned(m.fitting(result, runtime.room), runtime.versions)
+        return m.fitting(result, runtime.room)
     finally:
         runtime.host.end()
         if "instance" in box:  # freed now, not by the cycle collector (its gas_used stays readable)
             box["instance"].release()
     result = _success(results, call, box["instance"], box["load"], runtime.versions)
-    return _versioned(m.fitting(result, runtime.room), runtime.versions)
-
-
-def _versioned(result: m.CallResult, versions: dict[str, int | str]) -> m.CallResult:
-    """``result`` with the worker's versions (a RESULT_TOO_LARGE replacement is made without them)."""
-    return result if result.versions is not None else replace(result, versions=versions)
+    return m.fitting(result, runtime.room)
 
 
 def _run(job: dict[str, Any], call: CallState, box: dict[str, Any], modules: ModuleSource,
@@ -229,6 +224,5 @@ def failure(exc: BaseException, call: CallState, instance: Any, gas_limit: int, 
     """
     code = codes.error_code(exc)
     gas = gas_limit if code is ErrorCode.OUT_OF_GAS else load + getattr(instance, "gas_used", 0)
-    result = m.CallResult.failed(code, codes.error_message(exc), min(gas, gas_limit) if gas_limit else gas,
-                                 call.logs)
-    return result if versions is None else replace(result, versions=versions)
+    return m.CallResult.failed(code, codes.error_message(exc), min(gas, gas_limit) if gas_limit else gas,
+                               call.logs, versions)

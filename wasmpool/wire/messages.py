@@ -432,11 +432,11 @@ class CallResult(WireBody):
                    get("logs", []), get("writes", {}), get("error"), get("versions"), get("events", []))
 
     @classmethod
-    def failed(cls, code: ErrorCode, message: str, gas_used: int = 0, logs: list[bytes] | None = None
-               ) -> CallResult:
-        """A result that commits nothing, with ``code``'s status and ``message``."""
+    def failed(cls, code: ErrorCode, message: str, gas_used: int = 0, logs: list[bytes] | None = None,
+               versions: dict[str, int | str] | None = None) -> CallResult:
+        """A result that commits nothing, with ``code``'s status, ``message`` and the run's ``versions``."""
         return cls(p.status_for(code), int(code), gas_used=gas_used, logs=[] if logs is None else logs,
-                   error=message)
+                   error=message, versions=versions)
 
 
 @wire(p.CHUNK_RESULT_FIELDS)
@@ -611,7 +611,8 @@ def fits(used: Footprint, room: Footprint) -> bool:
 def fitting(result: CallResult, room: Footprint, reads: list[list[Any]] | None = None) -> CallResult:
     """``result`` if its body fits in ``room`` (:func:`result_room`); else a RESULT_TOO_LARGE result.
 
-    The replacement commits nothing, keeps the gas the call used, and says
+    The replacement commits nothing, keeps the gas the call used and the
+    versions it ran by, and says
     how large the result was against the limit: a result the broker would
     refuse would leave the call (and the calls prefetched behind it) unanswered.
     A call that failed anyway keeps its code and loses its logs (all a
@@ -622,7 +623,7 @@ def fitting(result: CallResult, room: Footprint, reads: list[list[Any]] | None =
         return result
     if result.status != Status.OK and result.code != ErrorCode.RESULT_TOO_LARGE:  # it failed anyway
         why = f"{result.error} (its logs were too large to return)"
-        return CallResult.failed(ErrorCode(result.code), why, result.gas_used)
+        return CallResult.failed(ErrorCode(result.code), why, result.gas_used, versions=result.versions)
     message = (f"the call's result is too large to return: about {used.size} bytes "
                f"(output {len(result.output)}, {len(result.logs)} logs, {len(result.events)} events, "
                f"{len(result.writes)} writes), "
@@ -630,7 +631,7 @@ def fitting(result: CallResult, room: Footprint, reads: list[list[Any]] | None =
     if used.size <= room.size:
         message = (f"the call's result is too large to return: {used.objects} objects, "
                    f"over the limit of {room.objects} (or a list over {room.longest} entries)")
-    return CallResult.failed(ErrorCode.RESULT_TOO_LARGE, message, result.gas_used)
+    return CallResult.failed(ErrorCode.RESULT_TOO_LARGE, message, result.gas_used, versions=result.versions)
 
 
 # --- client -> broker ---------------------------------------------------------------------------
