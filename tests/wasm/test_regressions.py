@@ -131,3 +131,13 @@ def test_operands_written_out_in_a_chain_keep_their_divisors(gas_limit: int | No
     builder.elem([(O.I32_CONST, 0)], [first])
     f = wasm.instantiate(wasm.decode(builder.build()), {}, gas_limit=gas_limit).exports["f"]
     assert f(3.0, 7.0) == 1.0
+
+
+def test_a_br_table_of_its_default_alone_in_a_state_machine() -> None:
+    """Found by the differential generator: a ``br_table`` with no targets but its default, in a function
+    compiled as a state machine, was emitted as ``(,)[i]`` (invalid Python) and the module refused."""
+    from tests.wasm.gen.compare import compare
+    from tests.wasm.gen.modules import generate_module
+
+    generated = generate_module(23003486, "control", 4, bit_wrappers=True)
+    assert compare(generated) == []

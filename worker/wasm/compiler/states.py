@@ -196,8 +196,11 @@ class Machine:
         em = self.em
         index = em.switch_index(node).text
         states = [self.new_state() for _ in node.cases]
-        table = ", ".join(str(states[c]) for c in node.table)
-        em.line(f"lbl = ({table},)[{index}] if {index} < {len(node.table)} else {states[node.default]}")
+        if node.table:
+            table = ", ".join(str(states[c]) for c in node.table)
+            em.line(f"lbl = ({table},)[{index}] if {index} < {len(node.table)} else {states[node.default]}")
+        else:  # a br_table of its default alone: every index goes there (the index is still evaluated)
+            em.line(f"lbl = ({index}, {states[node.default]})[1]")
         em.line("continue")
         for state, case in zip(states, node.cases, strict=True):
             self.switch(state)
