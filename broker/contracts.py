@@ -36,7 +36,7 @@ from wasmpool.broker.state import Location, StateStore
 from wasmpool.wire import errors
 from wasmpool.wire import protocol as p
 
-REGISTRY = "wasmpool/contracts"
+REGISTRY = p.REGISTRY_SPACE
 """The reserved namespace of contract records (key: the 20 address bytes)."""
 
 HISTORY = "wasmpool/history"

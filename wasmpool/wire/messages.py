@@ -295,37 +295,50 @@ class Ready(WireBody):
         return cls(report.hits, report.misses, report.cache, pid, heartbeats, credits, versions, report.tiers)
 
 
-@wire(p.WORKER_SCHEMAS[Op.GET], omit_none=("index",), ops=(Op.GET,))
+@wire(p.WORKER_SCHEMAS[Op.GET], omit_none=("index", "space"), ops=(Op.GET,))
 @dataclass(frozen=True, slots=True)
 class ReadCallback(WireBody):
-    """A CALLBACK ``get``: read ``key`` of the job's contract (``index``: the call's place in a chunk)."""
+    """A CALLBACK ``get``: read ``key`` of the job's contract (``index``: the call's place in a chunk).
+
+    ``space``: read another namespace instead, a called contract's (its
+    address in hex) or the contract registry's (``protocol.REGISTRY_SPACE``).
+    """
 
     key: bytes
     seq: int
     index: int | None = None
+    space: str | None = None
     op: Op = Op.GET
 
     def to_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"op": Op.GET, "key": self.key}
         if self.index is not None:
             body["index"] = self.index
+        if self.space is not None:
+            body["space"] = self.space
         body["seq"] = self.seq
         return body
 
 
-@wire(p.WORKER_SCHEMAS[Op.CODE], omit_none=("index",), ops=(Op.CODE,))
+@wire(p.WORKER_SCHEMAS[Op.CODE], omit_none=("index", "code_id"), ops=(Op.CODE,))
 @dataclass(frozen=True, slots=True)
 class CodeCallback(WireBody):
-    """A CALLBACK ``code``: fetch the job's module (``index``: the call's place in a chunk)."""
+    """A CALLBACK ``code``: fetch the job's module (``index``: the call's place in a chunk).
+
+    ``code_id``: fetch that module instead, a called contract's.
+    """
 
     seq: int
     index: int | None = None
+    code_id: str | None = None
     op: Op = Op.CODE
 
     def to_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"op": Op.CODE}
         if self.index is not None:
             body["index"] = self.index
+        if self.code_id is not None:
+            body["code_id"] = self.code_id
         body["seq"] = self.seq
         return body
 
@@ -343,13 +356,14 @@ class PinCodeCallback(WireBody):
         return {"op": Op.PIN_CODE, "code_id": self.code_id, "seq": self.seq}
 
 
-@wire(p.WORKER_SCHEMAS[Op.SCAN], omit_none=("index",), ops=(Op.SCAN,))
+@wire(p.WORKER_SCHEMAS[Op.SCAN], omit_none=("index", "space"), ops=(Op.SCAN,))
 @dataclass(frozen=True, slots=True)
 class ScanCallback(WireBody):
     """A CALLBACK ``scan``: up to ``limit`` entries of the job's contract in [start, end) (empty end: none).
 
     ``order`` 0 is ascending, 1 descending (bytewise key order); the next
     page is asked with the range narrowed past the last key received.
+    ``space``: a called contract's namespace (its address in hex) instead.
     """
 
     start: bytes
@@ -358,6 +372,7 @@ class ScanCallback(WireBody):
     limit: int
     seq: int
     index: int | None = None
+    space: str | None = None
     op: Op = Op.SCAN
 
     def to_body(self) -> dict[str, Any]:
@@ -365,6 +380,8 @@ class ScanCallback(WireBody):
                                 "limit": self.limit}
         if self.index is not None:
             body["index"] = self.index
+        if self.space is not None:
+            body["space"] = self.space
         body["seq"] = self.seq
         return body
 
@@ -393,6 +410,10 @@ class CallResult(WireBody):
 
     ``versions``: the versions that decided it (the worker's engine, gas and
     abi; the broker adds its float policy, ``floats``); left out when None.
+
+    ``nested_writes``: the writes of the contracts it called
+    (``call_contract``) in their own namespaces, ``[address hex, key, value
+    or None]``; committed with ``writes`` in one transaction. Left out when empty.
     """
 
     status: Status
@@ -406,30 +427,35 @@ class CallResult(WireBody):
     versions: dict[str, int | str] | None = None
 
     events: list[Any] = field(default_factory=list)  # [type, [[key, value], ...]], all bytes (WireEvent)
+    nested_writes: list[list[Any]] = field(default_factory=list)  # [address hex, key, value or None]
 
     @staticmethod
     def body(status: Status, code: int, results: list[Number], output: bytes, gas_used: int,
              logs: list[bytes], writes: dict[bytes, bytes | None], error: str | None,
-             versions: dict[str, int | str] | None = None, events: list[Any] | None = None
-             ) -> dict[str, Any]:
-        """A result's body, without making the message (a worker makes one per call); no events: left out."""
+             versions: dict[str, int | str] | None = None, events: list[Any] | None = None,
+             nested_writes: list[list[Any]] | None = None) -> dict[str, Any]:
+        """A result's body, without making the message (a worker makes one per call); no events or
+        nested writes: left out."""
         body = {"status": status, "code": code, "results": results, "output": output, "gas_used": gas_used,
                 "logs": logs, "writes": writes, "error": error}
         if versions is not None:
             body["versions"] = versions
         if events:
             body["events"] = events
+        if nested_writes:
+            body["nested_writes"] = nested_writes
         return body
 
     def to_body(self) -> dict[str, Any]:
         return self.body(self.status, self.code, self.results, self.output, self.gas_used, self.logs,
-                         self.writes, self.error, self.versions, self.events)
+                         self.writes, self.error, self.versions, self.events, self.nested_writes)
 
     @classmethod
     def from_checked(cls, body: Mapping[str, Any]) -> Self:
         get = body.get
         return cls(body["status"], body["code"], get("results", []), get("output", b""), get("gas_used", 0),
-                   get("logs", []), get("writes", {}), get("error"), get("versions"), get("events", []))
+                   get("logs", []), get("writes", {}), get("error"), get("versions"), get("events", []),
+                   get("nested_writes", []))
 
     @classmethod
     def failed(cls, code: ErrorCode, message: str, gas_used: int = 0, logs: list[bytes] | None = None,
@@ -455,21 +481,23 @@ class ChunkCallResult(WireBody):
     error: str | None = None
     versions: dict[str, int | str] | None = None
     events: list[Any] = field(default_factory=list)
+    nested_writes: list[list[Any]] = field(default_factory=list)
 
     def to_body(self) -> dict[str, Any]:
         body = CallResult.body(self.status, self.code, self.results, self.output, self.gas_used, self.logs,
-                               self.writes, self.error, self.versions, self.events)
+                               self.writes, self.error, self.versions, self.events, self.nested_writes)
         body["reads"] = self.reads
         return body
 
     @classmethod
     def of(cls, result: CallResult, reads: list[list[Any]]) -> ChunkCallResult:
         return cls(result.status, result.code, reads, result.results, result.output, result.gas_used,
-                   result.logs, result.writes, result.error, result.versions, result.events)
+                   result.logs, result.writes, result.error, result.versions, result.events,
+                   result.nested_writes)
 
     def result(self) -> CallResult:
         return CallResult(self.status, self.code, self.results, self.output, self.gas_used, self.logs,
-                          self.writes, self.error, self.versions, self.events)
+                          self.writes, self.error, self.versions, self.events, self.nested_writes)
 
 
 @wire(p.WORKER_SCHEMAS[Command.FINAL])
@@ -574,11 +602,17 @@ def footprint(result: CallResult, reads: list[list[Any]] | None = None) -> Footp
         size += 5 + len(error.encode("utf-8", "surrogatepass"))
     objects = 4 + len(result.results) + len(logs) + 2 * len(writes) + 2 * 8
     longest = max(len(result.results), len(logs), len(writes))
+    nested = result.nested_writes
+    if nested:  # each: a 3-list of a 40-character address, a key and a value (headers at 5 bytes)
+        size += 10 + sum(61 + len(key) + (0 if value is None else len(value)) for _, key, value in nested)
+        objects += 1 + 4 * len(nested)
+        longest = max(longest, len(nested))
     events = result.events
-    if events:  # each event: a 2-list, its type, a list of 2-lists of key and value (headers at 5 bytes)
+    if events:  # each event: a 2-list (3 with its emitter), its type, a list of 2-lists of key and value
         size += 10
-        for kind, attributes in events:
-            size += 15 + len(kind) + sum(11 + len(key) + len(value) for key, value in attributes)
+        for event in events:
+            kind, attributes = event[0], event[1]
+            size += 41 + len(kind) + sum(11 + len(key) + len(value) for key, value in attributes)
             objects += 3 + 3 * len(attributes)
             longest = max(longest, len(attributes))
         objects += 1
@@ -586,9 +620,9 @@ def footprint(result: CallResult, reads: list[list[Any]] | None = None) -> Footp
     if result.versions:  # names and values are at most 32 bytes (protocol.is_versions)
         size += 10 + 2 * 34 * len(result.versions)
         objects += 1 + 2 * len(result.versions)
-    if reads is not None:
-        size += 5 + sum(len(key) + 15 for key, _ in reads)
-        objects += 1 + 3 * len(reads)
+    if reads is not None:  # [key, writer] or [key, writer, space] (a space is at most 64 characters)
+        size += 5 + sum(len(read[0]) + 15 + 70 * (len(read) - 2) for read in reads)
+        objects += 1 + 4 * len(reads)
         longest = max(longest, len(reads))
     return Footprint(size, objects, longest)
 

@@ -409,6 +409,22 @@ def is_address_bytes(v: Any) -> bool:
     return type(v) is bytes and len(v) == ADDRESS_SIZE
 
 
+REGISTRY_SPACE = "wasmpool/contracts"
+"""The reserved state namespace of contract records (key: the 20 address bytes; value: the packed
+record, a map with at least ``code_id``): read by a worker to find the code of a contract it calls."""
+
+
+def is_space(v: Any) -> bool:
+    """A state namespace a worker may name in a CALLBACK: a contract's (40 hex) or the registry's."""
+    return is_address(v) or v == REGISTRY_SPACE
+
+
+def is_located_write(v: Any) -> bool:
+    """A write in another contract's namespace: ``[space, key, value or nil]`` (``nested_writes``)."""
+    return (type(v) is list and len(v) == 3 and is_address(v[0]) and is_bytes(v[1])
+            and (v[2] is None or is_bytes(v[2])))
+
+
 def is_salt(v: Any) -> bool:
     return type(v) is bytes and len(v) <= MAX_SALT
 
@@ -576,9 +592,11 @@ VERSIONS_FIELD = Field(is_versions, f"a map of at most {MAX_VERSIONS} version na
 """The versions that decided a result (``wasmpool.worker.versions``; the broker adds ``floats``)."""
 
 def is_event(v: Any) -> bool:
-    """An event of a result: ``[type, [[key, value], ...]]``, all bytes (``emit_event``)."""
-    return (type(v) is list and len(v) == 2 and is_bytes(v[0]) and type(v[1]) is list
-            and all(type(a) is list and len(a) == 2 and is_bytes(a[0]) and is_bytes(a[1]) for a in v[1]))
+    """An event of a result: ``[type, [[key, value], ...]]``, all bytes (``emit_event``), with a third
+    element, the emitter's 20-byte address, when a contract it called emitted it (``call_contract``)."""
+    return (type(v) is list and len(v) in (2, 3) and is_bytes(v[0]) and type(v[1]) is list
+            and all(type(a) is list and len(a) == 2 and is_bytes(a[0]) and is_bytes(a[1]) for a in v[1])
+            and (len(v) == 2 or is_address_bytes(v[2])))
 
 
 RESULT_FIELDS: dict[str, Field] = {
@@ -592,6 +610,8 @@ RESULT_FIELDS: dict[str, Field] = {
     "error": Field(optional(is_str), "a message"),
     "versions": VERSIONS_FIELD,
     "events": Field(list_of(is_event), "a list of [type, [[key, value], ...]] (bytes)"),
+    "nested_writes": Field(list_of(is_located_write),
+                           "a list of [contract address (40 hex), key, value or nil]"),
 }
 
 DEPLOY_REPLY_FIELDS: dict[str, Field] = {"code_id": Field(is_code_id, "a hex sha256 code id", required=True),
@@ -695,9 +715,11 @@ WORKER_SCHEMAS: dict[Command | str, dict[str, Field]] = {
     Command.DISCONNECT: {},
     Op.GET: {"seq": Field(is_count, "a sequence number", required=True),
              "key": Field(is_bytes, "bytes", required=True),
-             "index": Field(is_count, "a call's position in the chunk")},
+             "index": Field(is_count, "a call's position in the chunk"),
+             "space": Field(is_space, "a contract address (40 hex) or the registry's namespace")},
     Op.CODE: {"seq": Field(is_count, "a sequence number", required=True),
-              "index": Field(is_count, "a call's position in the chunk")},
+              "index": Field(is_count, "a call's position in the chunk"),
+              "code_id": Field(is_code_id, "the code id of a called contract's module")},
     Op.PIN_CODE: {"seq": Field(is_count, "a sequence number", required=True),
                   "code_id": Field(is_code_id, "a pinned module's code id", required=True)},
     Op.SCAN: {"seq": Field(is_count, "a sequence number", required=True),
@@ -705,7 +727,8 @@ WORKER_SCHEMAS: dict[Command | str, dict[str, Field]] = {
               "end": Field(is_bytes, "bytes (the range's end, exclusive; empty: unbounded)", required=True),
               "order": Field(is_scan_order, "0 (ascending) or 1 (descending)", required=True),
               "limit": Field(is_scan_limit, f"a count of entries from 1 to {MAX_SCAN_PAGE}", required=True),
-              "index": Field(is_count, "a call's position in the chunk")},
+              "index": Field(is_count, "a call's position in the chunk"),
+              "space": Field(is_address, "a called contract's address (40 hex)")},
 }
 
 
@@ -759,10 +782,17 @@ broker takes it. A worker sends a job's FINAL alone whenever the job wrote
 state, so what it wrote is committed before any later job reads.
 """
 
+def is_chunk_read(v: Any) -> bool:
+    """A chunk call's read: ``[key, writer]``, or ``[key, writer, space]`` outside its own namespace."""
+    return (type(v) is list and len(v) in (2, 3) and is_bytes(v[0]) and is_int(v[1])
+            and (len(v) == 2 or is_space(v[2])))
+
+
 CHUNK_RESULT_FIELDS: dict[str, Field] = {
     **RESULT_FIELDS,
-    "reads": Field(list_of(lambda r: type(r) is list and len(r) == 2 and is_bytes(r[0]) and is_int(r[1])),
-                   "a list of [key, chain position of the write read, or -1]", required=True),
+    "reads": Field(list_of(is_chunk_read),
+                   "a list of [key, chain position of the write read, or -1] (a third element: the "
+                   "namespace, for a read outside the call's own)", required=True),
 }
 """One call's result in a chunk FINAL: its result and where each read came from."""
 
