@@ -23,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 rustc="${RUSTC:-rustc}"
 examples=examples/rust
-contracts=(counter token swap toolbox)
+contracts=(counter token swap toolbox multisig)
 
 mode="${1:-build}"
 case "$mode" in build | --check) ;; *) echo "usage: $0 [--check]" >&2; exit 2 ;; esac
