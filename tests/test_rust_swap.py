@@ -62,8 +62,10 @@ def test_a_swap_pays_the_constant_product_price_and_emits_an_event(platform: Pla
     assert ok(platform.call(SWAP, "reserves")).output == b"600 417"
     assert [balance(platform, TOKEN_A, b"bob"), balance(platform, TOKEN_B, b"bob")] == [0, 83]
     assert [balance(platform, t, HEX["swap"]) for t in (TOKEN_A, TOKEN_B)] == [600, 417]
-    assert swapped.events == [(b"swap", [(b"trader", b"bob"), (b"sold", b"token a"), (b"in", b"100"),
-                                         (b"out", b"83")])]
+    assert swapped.events == [
+        (b"transfer", [(b"from", b"bob"), (b"to", HEX["swap"]), (b"amount", b"100")]),
+        (b"transfer", [(b"from", HEX["swap"]), (b"to", b"bob"), (b"amount", b"83")]),
+        (b"swap", [(b"trader", b"bob"), (b"sold", b"token a"), (b"in", b"100"), (b"out", b"83")])]
 
 
 def test_a_swap_below_its_minimum_reverts_before_any_token_call(platform: Platform) -> None:

@@ -19,7 +19,10 @@
 //! spender (numbers are 8 bytes, little-endian). Every balance lives under
 //! the one prefix "bal:", and only nonzero balances are stored (a balance
 //! that falls to 0 is deleted), so the holders are exactly the keys under
-//! "bal:". Each change is logged.
+//! "bal:". Each change is logged, and each movement of tokens emits an
+//! event: `mint` (to, amount) and `transfer` (from, to, amount), accounts
+//! as text. A token called by another contract (a swap, a wallet) emits
+//! them too: the call's result then names this token as their emitter.
 //!
 //! `holders` lists balances in pages, in bytewise account order. Input:
 //! SIZE, the most holders in the page (1 to 100), then optionally AFTER,
@@ -32,11 +35,11 @@
 //! result is the number of holders in the page (i64). An empty token
 //! outputs just "end\n". `holders` reads the range of the page plus one
 //! more holder (to know whether more follow) through `state_scan` and
-//! `state_next`, the only ABI v2 imports the token uses.
+//! `state_next`.
 
 use wasmpool_sdk::{
     account_text, caller, decimal, decode_u64, delete, entry, fields, get, get_u64, input, log, output, parse_u64,
-    prefix_end, put, put_u64, scan, Order, Result,
+    prefix_end, put, put_u64, scan, Event, Order, Result,
 };
 
 const OWNER: &[u8] = b"owner";
@@ -98,7 +101,9 @@ fn move_tokens(from: &[u8], to: &[u8], value: u64) -> Result<()> {
     set_balance(&from_key, held - value);
     let to_key = balance_key(to);
     set_balance(&to_key, get_u64(&to_key) + value);
-    note(&[b"transfer", from, to, decimal(value).as_bytes()]);
+    let amount = decimal(value);
+    note(&[b"transfer", from, to, amount.as_bytes()]);
+    Event::new("transfer").attr("from", from).attr("to", to).attr("amount", amount).emit();
     Ok(())
 }
 
@@ -121,7 +126,9 @@ fn mint() -> Result<()> {
     put_u64(SUPPLY, supply);
     let key = balance_key(account);
     set_balance(&key, get_u64(&key) + value);
-    note(&[b"mint", account, decimal(value).as_bytes()]);
+    let amount = decimal(value);
+    note(&[b"mint", account, amount.as_bytes()]);
+    Event::new("mint").attr("to", account).attr("amount", amount).emit();
     Ok(())
 }
 

@@ -69,7 +69,8 @@ def test_the_committed_modules_are_the_ones_their_checksums_name() -> None:
 
 def test_a_contract_imports_only_the_host_functions_it_uses() -> None:
     assert imports("counter") == {"input_len", "get_input", "get_state", "put_state", "revert"}
-    assert imports("token") - V1 == {"state_scan", "state_next"} and {"log", "caller"} <= imports("token")
+    assert imports("token") - V1 == {"state_scan", "state_next", "emit_event"}
+    assert {"log", "caller"} <= imports("token")
     assert imports("swap") - V1 == SWAP_V2
     assert imports("toolbox") - V1 == TOOLBOX_V2
 
@@ -106,6 +107,7 @@ def test_a_query_of_the_counter_cannot_write(client: Client, counter: str) -> No
 def test_the_token_mints_transfers_and_reports_balances(client: Client, token: str) -> None:
     sent = client.call(token, "transfer", input=b"bob 30", context=ALICE)
     assert sent.ok and sent.logs == [b"transfer alice bob 30"]
+    assert sent.events == [(b"transfer", [(b"from", b"alice"), (b"to", b"bob"), (b"amount", b"30")])]
     assert number(client, token, "balance", b"alice") == 70
     balance = client.query(token, "balance", input=b"bob")
     assert (balance.results, balance.output) == ([30], b"30")

@@ -173,9 +173,9 @@ def test_holders_writes_nothing_so_a_call_commits_nothing(client: Client, token:
     assert called.ok and called.writes == {} and called.output == b"a 1\nend\n"
 
 
-def test_the_token_imports_only_the_iteration_functions_of_abi_v2() -> None:
+def test_the_token_imports_only_iteration_and_events_of_abi_v2() -> None:
     from tests.pool.test_rust_contracts import V1, imports
-    assert imports("token") - V1 == {"state_scan", "state_next"}
+    assert imports("token") - V1 == {"state_scan", "state_next", "emit_event"}
 
 
 def test_a_page_read_while_transfers_commit_equals_a_serial_order(pool: Pool, client: Client,
