@@ -124,7 +124,7 @@ from wasmpool.broker.metrics import Metrics
 from wasmpool.broker.outgoing import Outgoing, Side, Validation
 from wasmpool.broker.pins import Pins
 from wasmpool.broker.scans import MAX_RANGES, check_ranges, serve_page
-from wasmpool.broker.state import STORAGE_ERRORS, StaleRead, StateStore
+from wasmpool.broker.state import STORAGE_ERRORS, Location, StaleRead, StateStore
 from wasmpool.broker.versions import VersionGate
 from wasmpool.wire import errors, prices
 from wasmpool.wire import messages as m
@@ -162,7 +162,7 @@ class BrokerCore:
         self._next_purge = clock() + self.config.receipt_purge
         self.known_code: set[str] = set()
         self.pins = Pins(store, self.has_code, self.config.pinned)  # modules every worker keeps compiled
-        self.exclusive: set[str] = set()  # contracts held by an exclusive re-execution
+        self.holds: Counter[str] = Counter()  # namespaces held by exclusive re-executions (how many each)
         self.counters: Counter[str] = Counter()
         self.metrics = Metrics()  # latency and jobs by status (broker.metrics)
         self.calls = _Calls(self)  # the owner of ordinary calls and queries
@@ -640,14 +640,22 @@ class BrokerCore:
         else:
             self.queue.append(job)
 
+    @property
+    def exclusive(self) -> set[str]:
+        """The namespaces held by exclusive re-executions: no other job touching one is dispatched."""
+        return set(self.holds)
+
     def _can_run(self, job: Job) -> bool:
-        """False while an exclusive re-execution holds the job's contract (or, for that job, waits for it)."""
+        """False while an exclusive re-execution holds a namespace the job touches (its own, or one its
+        last attempt called into); an exclusive job waits until no job it would meet still runs."""
         if self._extension.holds(job):
             return False
-        if job.exclusive:
-            return not any(held.space == job.space and not held.abandoned
+        if job.exclusive:  # another exclusive run holds what it will touch, besides what it touched so far
+            return not any(not held.abandoned and not (held.touching() | held.held).isdisjoint(job.held)
                            for w in self.workers.values() for held in w.jobs)
-        return job.space not in self.exclusive
+        if not self.holds:
+            return True
+        return (job.touched or {job.space}).isdisjoint(self.holds)
 
     def _pick_worker(self, job: Job) -> WorkerState | None:
         """An idle worker (one with the module cached if any), else a busy one with a credit left.
@@ -769,9 +777,7 @@ class BrokerCore:
         self._next_job += 1
         job.job_id = self._next_job.to_bytes(8, "big")
         job.attempts += 1
-        job.reads = {}
-        job.ranges = []
-        job.code_fetches = 0
+        job.start_attempt()
         job.started = worker.last_sent = self.clock()  # a waiting job's start is reset when it runs
         worker.jobs.append(job)
         self._place(worker)
@@ -916,23 +922,45 @@ class BrokerCore:
             p.WORKER_TAG, Command.CALLBACK_REPLY, message.request_id, reply.to_body())))
 
     def _serve_read(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
-        """Read committed state for a job, recording the version in its read set."""
-        value, version = self.store.get(job.space, body["key"])
-        job.reads.setdefault(body["key"], version)
+        """Read committed state for a job, recording the version in its read set by location.
+
+        ``space`` names another namespace: a called contract's, or the
+        registry's, where a record found makes that contract one the job
+        called (:meth:`_nested_problem` lets it write only there).
+        """
+        key, space = body["key"], body.get("space")
+        if space is None or space == job.space:  # its own namespace: the fast path
+            value, version = self.store.get(job.space, key)
+            job.reads.setdefault(key, version)
+            return m.ReadReply(body["seq"], value, version)
+        value, version = self.store.get(space, key)
+        job.foreign.setdefault((space, key), version)
+        if space == p.REGISTRY_SPACE and value is not None and len(key) == p.ADDRESS_SIZE:
+            job.callees.add(key.hex())
+        self.counters["foreign_reads"] += 1
         return m.ReadReply(body["seq"], value, version)
 
     def _serve_scan(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
-        """A page of a key range for a job: its entries join the read set, the range it covers the ranges."""
-        if len(job.ranges) >= MAX_RANGES:
+        """A page of a key range for a job: its entries join the read set, the range it covers the ranges.
+
+        ``space`` names a called contract's namespace: the page is recorded
+        under it, and checked there at commit.
+        """
+        if len(job.ranges) + len(job.foreign_ranges) >= MAX_RANGES:
             return m.RefusedReply(body["seq"], f"more than {MAX_RANGES} pages of key ranges in one call")
+        space = body.get("space") or job.space
         try:
-            page = serve_page(self.store, job.space, body["start"], body["end"], body["order"],
-                              body["limit"])
+            page = serve_page(self.store, space, body["start"], body["end"], body["order"], body["limit"])
         except NotImplementedError as exc:
             return m.RefusedReply(body["seq"], str(exc))
-        for entry in page.entries:
-            job.reads.setdefault(entry.key, entry.version)
-        job.ranges.append(page.covered)
+        if space == job.space:
+            for entry in page.entries:
+                job.reads.setdefault(entry.key, entry.version)
+            job.ranges.append(page.covered)
+        else:
+            for entry in page.entries:
+                job.foreign.setdefault((space, entry.key), entry.version)
+            job.foreign_ranges.append((space, page.covered))
         self.counters["scan_pages"] += 1
         return m.ScanReply(body["seq"], [[e.key, e.value] for e in page.entries], page.more)
 
@@ -944,13 +972,20 @@ class BrokerCore:
         return m.CodeReply(body["seq"], self.store.get_code(body["code_id"]))
 
     def _serve_code(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
-        """A job's module, sent once per attempt (MAX_CODE_FETCHES)."""
-        if job.code_fetches >= MAX_CODE_FETCHES:
+        """A job's module, or with ``code_id`` a called contract's: each sent once per attempt
+        (MAX_CODE_FETCHES), at most MAX_MODULE_FETCHES distinct modules per attempt."""
+        code_id = body.get("code_id", job.code_id)
+        if code_id in job.fetched or len(job.fetched) >= MAX_MODULE_FETCHES:
             self.counters["refused_code_fetches"] += 1
-            return m.RefusedReply(body["seq"], "the module was already sent for this job")
-        job.code_fetches += 1
+            why = ("the module was already sent for this job" if code_id in job.fetched else
+                   f"a call may fetch at most {MAX_MODULE_FETCHES} modules")
+            return m.RefusedReply(body["seq"], why)
+        module = self.store.get_code(code_id)
+        if module is None:
+            return m.RefusedReply(body["seq"], f"no module deployed with code id {code_id}")
+        job.fetched.add(code_id)
         self.counters["code_fetches"] += 1
-        return m.CodeReply(body["seq"], self.store.get_code(job.code_id))
+        return m.CodeReply(body["seq"], module)
 
     def _final(self, worker: WorkerState | None, identity: bytes, message: p.Message) -> None:
         """A job's result, which also hands the worker's credit back."""
@@ -987,21 +1022,51 @@ class BrokerCore:
         return True
 
     def _complete(self, job: Job, result: dict[str, Any]) -> None:
-        """Commit an ok call's writes (or re-execute it on a stale read), then answer."""
+        """Commit an ok call's writes (or re-execute it on a stale read), then answer.
+
+        The writes of the contracts it called (``nested_writes``) commit with
+        its own, in one transaction, or not at all; a query may write neither.
+        """
         writes: dict[bytes, bytes | None] = result.get("writes", {})
-        if result["status"] == Status.OK and (writes or job.pending is not None):
+        nested_list: list[list[Any]] = result.get("nested_writes", [])
+        if result["status"] != Status.OK:
+            result["writes"] = {}
+            result.pop("nested_writes", None)
+        elif writes or nested_list or job.pending is not None:
+            problem = self._nested_problem(job, nested_list)
             if job.readonly:
                 result = _failed(result, ErrorCode.READ_ONLY, "a read-only query cannot write state")
-            elif not self._commit(job, writes, result):
+            elif problem is not None:
+                self.counters["refused_nested_writes"] += 1
+                result = _failed(result, ErrorCode.INTERNAL, f"the worker sent a bad result: {problem}")
+            elif not self._commit(job, writes, _located(nested_list), result):
                 return
             else:
                 self._answer(job, result, recorded=True)  # its receipt went with the commit
                 return
-        elif result["status"] != Status.OK:
-            result["writes"] = {}
         elif not self._still_current(job):
             return
         self._answer(job, result)
+
+    @staticmethod
+    def _nested_problem(job: Job, nested: list[list[Any]]) -> str | None:
+        """Why a result's nested writes cannot be committed, or None.
+
+        A worker writes only where the call went: every namespace must be
+        that of a contract the job's attempt looked up in the registry and
+        found (``call_contract`` finds its callee so), never the job's own
+        (its writes say that) and never from a legacy call (it calls no one).
+        """
+        if not nested:
+            return None
+        if len(nested) > MAX_NESTED_WRITES:
+            return f"{len(nested)} nested writes, more than {MAX_NESTED_WRITES}"
+        for space, _, _ in nested:
+            if not job.namespace or space == job.space:
+                return f"a nested write into {space}, the call's own namespace or a legacy call's"
+            if space not in job.callees:
+                return f"a nested write into {space}, a contract the call never looked up"
+        return None
 
     def _still_current(self, job: Job) -> bool:
         """True when an ok job that wrote nothing (a query) read one state: its reads and ranges hold now.
@@ -1009,12 +1074,15 @@ class BrokerCore:
         Its reads came from the store at different moments; if a commit
         changed one of them meanwhile, it may have seen half of that commit,
         so it is executed again like a stale commit. When all still hold, its
-        result is that of a call run now: serializable, as a commit is.
+        result is that of a call run now: serializable, as a commit is. Reads
+        and ranges in other namespaces (contracts it called) are checked too.
         """
         try:
-            check_ranges(self.store, job.space, job.ranges)
+            self._check_ranges(job)
             stale = [key for key, version in job.reads.items()
                      if self.store.get(job.space, key).version != version]
+            stale += [key for (space, key), version in job.foreign.items()
+                      if self.store.get(space, key).version != version]
             if stale:
                 raise StaleRead(job.space, stale)
         except STORAGE_ERRORS as exc:
@@ -1026,9 +1094,20 @@ class BrokerCore:
             return False
         return True
 
+    def _check_ranges(self, job: Job) -> None:
+        """Raise StaleRead when a key range the job read, in its namespace or another, changed (phantoms)."""
+        check_ranges(self.store, job.space, job.ranges)
+        for space, scanned in job.foreign_ranges:
+            check_ranges(self.store, space, (scanned,))
+
     def _stale(self, job: Job) -> None:
-        """A job whose reads went stale runs again at the head of the queue, up to ``max_attempts``."""
+        """A job whose reads went stale runs again at the head of the queue, up to ``max_attempts``.
+
+        What its attempt touched is kept: until a re-execution holding one
+        of those namespaces ends, it waits (:meth:`_can_run`).
+        """
         self.counters["reexecutions"] += 1
+        job.touched = job.touching()
         if job.attempts < self.config.max_attempts:
             self._escalate(job)
             self._submit(job, front=True)
@@ -1036,26 +1115,36 @@ class BrokerCore:
         self._answer(job, _failed({}, ErrorCode.CONFLICT,
                                   f"state kept changing under the call ({job.attempts} attempts)"))
 
-    def _commit(self, job: Job, writes: dict[bytes, bytes | None], result: dict[str, Any]) -> bool:
-        """True when committed; False when the job went back to the queue for re-execution.
+    def _commit(self, job: Job, writes: dict[bytes, bytes | None], nested: dict[Location, bytes | None],
+                result: dict[str, Any]) -> bool:
+        """True when committed; False when the job went back to the queue for re-execution (or was
+        answered with a failure).
 
         The reply is stored with the commit (a receipt), so a retry of the
-        request id is answered from it even by a restarted broker.
+        request id is answered from it even by a restarted broker. A call
+        that read or wrote other namespaces commits through the store's
+        cross-namespace commit, every read checked where it was made.
         """
+        job.wrote = frozenset(space for space, _ in nested)
+        if self.holds and not job.exclusive and self._fenced(job):
+            self.counters["fenced_commits"] += 1
+            self._stale(job)
+            return False
         receipt = p.pack(job_reply(job, result))
         try:
-            check_ranges(self.store, job.space, job.ranges)  # phantoms: a key inserted in a range read
-            if job.pending is None:
+            self._check_ranges(job)  # phantoms: a key inserted in a range read
+            if job.pending is None and not job.foreign and not nested:
                 self.store.commit_with_receipt(job.space, job.reads, writes, job.key, receipt,
                                                self.config.result_ttl)
-            else:  # instantiate or migrate: the registry change lands with the call's writes, or neither
-                pending: contracts.Pending = job.pending
-                reads = {(job.space, k): v for k, v in job.reads.items()} | pending.reads()
-                located = {(job.space, k): v for k, v in writes.items()} | pending.writes()
+            else:  # calls between contracts, instantiate or migrate: everything lands, or nothing
+                reads, located = self._located_sets(job, writes, nested)
                 self.store.commit_many_with_receipt(reads, located, job.key, receipt, self.config.result_ttl)
         except STORAGE_ERRORS as exc:
             failure = self.storage_error(exc, job.request_id, "commit")
             self._answer(job, _failed({}, ErrorCode.STORAGE, failure.reason), remember=False)
+            return False
+        except NotImplementedError as exc:  # a plugged-in store without commit_many
+            self._answer(job, _failed(result, ErrorCode.INTERNAL, str(exc)))
             return False
         except StaleRead:
             if job.pending is not None and not self._refresh(job, result):
@@ -1063,11 +1152,41 @@ class BrokerCore:
             self._stale(job)
             return False
         self.counters["commits"] += 1
+        self._tell_committed(job, writes, nested)
+        return True
+
+    @staticmethod
+    def _located_sets(job: Job, writes: dict[bytes, bytes | None], nested: dict[Location, bytes | None]
+                      ) -> tuple[dict[Location, int], dict[Location, bytes | None]]:
+        """A job's whole read set and write set keyed by location (namespace, key), registry change too."""
+        reads = {(job.space, k): v for k, v in job.reads.items()} | job.foreign
+        located = nested | {(job.space, k): v for k, v in writes.items()}
+        if job.pending is not None:  # instantiate or migrate: the registry change lands with the writes
+            pending: contracts.Pending = job.pending
+            reads |= pending.reads()
+            located |= pending.writes()
+        return reads, located
+
+    def _tell_committed(self, job: Job, writes: dict[bytes, bytes | None],
+                        nested: dict[Location, bytes | None]) -> None:
+        """Tell the extension of every namespace a commit changed (blocks keep the state root from it)."""
         self._extension.committed(job.space, writes)
-        if job.pending is not None:  # the registry's namespaces changed too (blocks keep the state root)
+        for space, changed in contracts.by_namespace(nested).items():
+            self._extension.committed(space, changed)
+        if job.pending is not None:  # the registry's namespaces changed too
             for space, changed in contracts.by_namespace(job.pending.writes()).items():
                 self._extension.committed(space, changed)
-        return True
+
+    def _fenced(self, job: Job) -> bool:
+        """True when ``job`` would write into a namespace an exclusive re-execution holds while it runs.
+
+        Such a job was dispatched before the hold, or called into a held
+        contract on the way: committing it could make the exclusive run lose
+        again. It is executed again instead, after the hold ends.
+        """
+        written = {job.space, *job.wrote}
+        return any(held.exclusive and not held.abandoned and not held.held.isdisjoint(written)
+                   for held in self.jobs_held() if held is not job)
 
     def _refresh(self, job: Job, result: dict[str, Any]) -> bool:
         """Before an instantiate or migrate runs again: does its registry change still hold? Else answer."""
@@ -1079,10 +1198,16 @@ class BrokerCore:
         return True
 
     def _escalate(self, job: Job) -> None:
-        """After ``exclusive_after`` stale reads, run the job alone on its contract: it cannot lose again."""
+        """After ``exclusive_after`` stale reads, run the job alone on what it touches: it cannot lose again.
+
+        It holds every namespace its last attempt read or wrote (its own and
+        its callees'): no job touching one is dispatched until it ends, and a
+        running one that writes into one is executed again (:meth:`_fenced`).
+        """
         if job.attempts >= self.config.exclusive_after and not job.exclusive:
             job.exclusive = True
-            self.exclusive.add(job.space)
+            job.held = job.touched or frozenset({job.space})
+            self.holds.update(job.held)
             self.counters["exclusive_runs"] += 1
 
     def _answer(self, job: Job, result: dict[str, Any], remember: bool = True,
@@ -1090,7 +1215,7 @@ class BrokerCore:
         """Answer a job's client; remember the reply (unless told not to), a call's in the store too."""
         if job.exclusive:
             job.exclusive = False
-            self.exclusive.discard(job.space)
+            self.holds -= Counter(job.held)
             self.dispatch_queued()
         if self.active.pop(job.key, None) is job:
             self._release(job)
@@ -1246,11 +1371,18 @@ def disconnect(identity: bytes, rid: bytes) -> Outgoing:
 """The broker's periodic HEARTBEAT body (built once: it never changes)."""
 
 MAX_CODE_FETCHES = 1
-"""CALLBACKs for its module one job attempt may make: a worker fetches it once, then compiles and caches it.
+"""CALLBACKs for one module one job attempt may make: a worker fetches it once, then compiles and caches it.
 
 Each reply carries the whole module (up to 16 MiB); a worker asking again
 and again without reading would otherwise pile copies up in the broker.
 """
+
+MAX_MODULE_FETCHES = 64
+"""Distinct modules one job attempt may fetch: its own and its callees' (twice the call depth, 32)."""
+
+MAX_NESTED_WRITES = 4096
+"""The most writes in other contracts' namespaces one result may carry (the worker's own cap on a
+whole call's writes, ``HostLimits.writes``, counts them too); a result with more is refused."""
 
 DURABLE = frozenset({Op.CALL, Op.BLOCK, Op.INSTANTIATE, Op.MIGRATE})
 """Requests whose outcome is kept by the store (receipts), so that a restarted broker still knows it."""
@@ -1294,6 +1426,11 @@ def _stamp_floats(result: dict[str, Any], floats: str) -> None:
         result["versions"] = {**versions, "floats": floats}
     for entry in result.get("chunk", ()):
         _stamp_floats(entry, floats)
+
+
+def _located(nested: list[list[Any]]) -> dict[Location, bytes | None]:
+    """A result's nested writes (``[address hex, key, value or None]``) by location; a later one wins."""
+    return {(space, key): value for space, key, value in nested}
 
 
 def _failed(result: dict[str, Any], code: ErrorCode, message: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from wasmpool.broker.scans import ScanRange
+from wasmpool.broker.state import Location
 from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Op
@@ -102,15 +103,21 @@ class Job:
     owner: JobOwner  # handles its FINAL, losses, timeout and callbacks
     job_id: bytes = b""
     attempts: int = 0
-    reads: dict[bytes, int] = field(default_factory=dict)
+    reads: dict[bytes, int] = field(default_factory=dict)  # this attempt's reads in its own namespace
     ranges: list[ScanRange] = field(default_factory=list)  # key ranges read by this attempt (broker.scans)
+    foreign: dict[Location, int] = field(default_factory=dict)  # reads in other namespaces (call_contract)
+    foreign_ranges: list[tuple[str, ScanRange]] = field(default_factory=list)  # (namespace, range) pages
+    callees: set[str] = field(default_factory=set)  # namespaces of contracts it found in the registry
+    fetched: set[str] = field(default_factory=set)  # code ids of the modules sent for this attempt
+    wrote: frozenset[str] = frozenset()  # other namespaces its last result wrote (nested writes)
+    touched: frozenset[str] = frozenset()  # namespaces its last finished attempt read or wrote
     abandoned: bool = False
-    exclusive: bool = False  # re-executed alone on its contract (after repeated stale reads)
+    exclusive: bool = False  # re-executed alone on what it touches (after repeated stale reads)
+    held: frozenset[str] = frozenset()  # the namespaces its exclusive run holds
     losses: int = 0  # times a worker died, stalled or left holding this job (broker.liveness)
     started: float = 0.0  # when the current attempt was dispatched
     key: bytes = b""  # the request id scoped to its client (scoped_key): what active and replies use
     scope: bytes = b""  # its client (client_scope), whose in-flight bytes it counts in
-    code_fetches: int = 0  # CALLBACKs for its module in this attempt (MAX_CODE_FETCHES)
     namespace: str = ""  # where its state lives: a contract's address in hex, or "" (its code id: legacy)
     pending: Any = None  # the registry change an instantiate or migrate commits with (broker.contracts)
 
@@ -118,6 +125,31 @@ class Job:
     def space(self) -> str:
         """The state namespace it reads and writes: its contract's, else its code id's (a legacy call)."""
         return self.namespace or self.code_id
+
+    def touching(self) -> frozenset[str]:
+        """The namespaces this attempt has read or written so far: its own, and those of contracts it called.
+
+        A registry lookup of an address counts as touching that address's
+        namespace (a migrate of that contract runs there).
+        """
+        spaces = {self.space, *self.wrote}
+        for space, key in self.foreign:
+            if space != p.REGISTRY_SPACE:
+                spaces.add(space)
+            elif len(key) == p.ADDRESS_SIZE:
+                spaces.add(key.hex())
+        spaces.update(space for space, _ in self.foreign_ranges)
+        return frozenset(spaces)
+
+    def start_attempt(self) -> None:
+        """Forget what the previous attempt read, fetched and wrote (a dispatch starts a fresh one)."""
+        self.reads = {}
+        self.ranges = []
+        self.foreign = {}
+        self.foreign_ranges = []
+        self.callees = set()
+        self.fetched = set()
+        self.wrote = frozenset()
 
     @property
     def budget(self) -> float:
