@@ -66,8 +66,9 @@ class Result:
     attempts: int = 1
     versions: dict[str, int | str] = field(default_factory=dict)
     """What decided it: ``engine``, ``gas``, ``abi`` (the worker's), ``floats`` (the broker's policy)."""
-    events: list[tuple[bytes, list[tuple[bytes, bytes]]]] = field(default_factory=list)
-    """The call's events (``emit_event``) in order: (type, [(key, value), ...]); none unless it ended ok."""
+    events: list[ResultEvent] = field(default_factory=list)
+    """The call's events (``emit_event``) in order: (type, [(key, value), ...]), plus the emitter's 20-byte
+    address when a contract the call called emitted it; none unless it ended ok."""
 
     @property
     def ok(self) -> bool:
@@ -82,8 +83,17 @@ class Result:
                    body.get("gas_used", 0), list(body.get("logs", [])), dict(body.get("writes", {})),
                    body.get("error"), ErrorCode(code) if code in ErrorCode.__members__.values()
                    else ErrorCode.INTERNAL, body.get("attempts", 1), dict(body.get("versions") or {}),
-                   [(bytes(kind), [(bytes(k), bytes(v)) for k, v in attributes])
-                    for kind, attributes in body.get("events", [])])
+                   [result_event(event) for event in body.get("events", [])])
+
+
+ResultEvent = tuple[bytes, list[tuple[bytes, bytes]]] | tuple[bytes, list[tuple[bytes, bytes]], bytes]
+"""An event of a Result: its type and attributes, and its emitter's address when a callee emitted it."""
+
+
+def result_event(raw: Sequence[Any]) -> ResultEvent:
+    """An event from its wire form, ``[type, [[key, value], ...]]`` with the emitter as a third element."""
+    kind, attributes = bytes(raw[0]), [(bytes(key), bytes(value)) for key, value in raw[1]]
+    return (kind, attributes) if len(raw) == 2 else (kind, attributes, bytes(raw[2]))
 
 
 class Deployed(str):

@@ -20,7 +20,7 @@ import msgpack
 from wasmpool.broker.metrics import GARBAGE_COUNTERS
 from wasmpool.broker.security import SecurityError
 from wasmpool.cli import operator
-from wasmpool.client import DEFAULT_ENDPOINT, Client, Number, Result
+from wasmpool.client import DEFAULT_ENDPOINT, Client, Number, Result, ResultEvent
 from wasmpool.wire import errors
 from wasmpool.wire.prices import DEFAULT_DEPLOY_GAS_LIMIT, DEPLOY_BASE_GAS, DEPLOY_BYTE_GAS
 from wasmpool.wire.protocol import ROOT_SIZE, Status
@@ -276,11 +276,29 @@ def format_result(result: Result) -> str:
         lines.append(f"output:   {show(result.output)}")
     lines.append(f"gas used: {result.gas_used}")
     lines.extend(f"log:      {show(entry)}" for entry in result.logs)
+    lines.extend(f"event:    {format_event(event)}" for event in result.events)
     lines.extend(f"write:    {show(k)} = {'(deleted)' if v is None else show(v)}"
                  for k, v in result.writes.items())
     if result.error:
         lines.append(f"error:    {result.error}")
     return "\n".join(lines)
+
+
+def format_event(event: ResultEvent) -> str:
+    """An event on one line: its type, its attributes as ``key=value`` in order, and ``(emitter ADDRESS)``
+    (40 hex) when a contract the call called emitted it."""
+    kind, attributes = event[0], event[1]
+    parts = [_name(kind), *(f"{_name(key)}={show(value)}" for key, value in attributes)]
+    if len(event) > 2:
+        parts.append(f"(emitter {event[2].hex()})")
+    return " ".join(parts)
+
+
+def _name(data: bytes) -> str:
+    """An event's type or attribute key: as it is when it is one printable word, else as ``show`` has it."""
+    text = data.decode("ascii", errors="replace")
+    plain = text.isascii() and text.isprintable() and text != "" and not {" ", "="} & set(text)
+    return text if plain else show(data)
 
 
 def _one_line(result: Result) -> str:
