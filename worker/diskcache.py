@@ -130,25 +130,31 @@ class DiskCache:
     def get(self, key: str) -> bytes | None:
         """The payload stored under ``key``, or None (a miss; a bad entry is deleted and counted)."""
         path = self.path(key)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            self.stats.misses += 1
-            return None
-        except OSError:  # unreadable (permissions, I/O error): a miss; a write will replace it
-            self.stats.misses += 1
-            return None
-        payload = unpack(data, key)
+        payload = self._read(path, key)
         if payload is None:
-            self.stats.corrupt += 1
             self.stats.misses += 1
-            _remove(path)
             return None
         self.stats.hits += 1
         try:
             os.utime(path)  # most recently used: the last to be evicted
         except OSError:
             pass
+        return payload
+
+    def peek(self, key: str) -> bytes | None:
+        """The payload stored under ``key``, or None, without counting a hit or a miss or refreshing
+        its age (a look before replacing an entry; a bad entry is still deleted and counted)."""
+        return self._read(self.path(key), key)
+
+    def _read(self, path: Path, key: str) -> bytes | None:
+        try:
+            data = path.read_bytes()
+        except OSError:  # absent, or unreadable (permissions, I/O error): a write will replace it
+            return None
+        payload = unpack(data, key)
+        if payload is None:
+            self.stats.corrupt += 1
+            _remove(path)
         return payload
 
     def put(self, key: str, payload: bytes) -> bool:

@@ -104,6 +104,8 @@ class Worker:
         session = self.session
         if self._tend_pins(line):  # a pinned module loaded between jobs
             return
+        if not session.has_work() and self.loader.tend():  # a lazily compiled module's disk entry grew
+            return
         if not session.has_news():
             line.wait(session.has_news, self.config.heartbeat)  # heartbeats are sent meanwhile
         message = line.take()  # or READY first, when the broker forgot this worker (or fell silent)

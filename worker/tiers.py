@@ -17,17 +17,30 @@ worker compiles in (metered as the key says, canonical NaNs as
 ``modules.CANONICAL_NANS`` says), and the module's imports are checked
 against this worker's host ABI again, as after a compilation. An entry
 that cannot be loaded is deleted and the module compiled.
+
+A large module compiles function by function on first call, so its entry
+is partial (:class:`wasmpool.wasm.serialize.PartialModule`): the functions
+compiled so far and the module's bytes, from which a loading worker
+compiles any other function exactly as if it had compiled the module
+itself. It is stored when the module is loaded and stored again, between
+jobs (:meth:`Loader.tend`), whenever this worker has compiled more of its
+functions, so the entry grows toward the functions the contract's calls
+use; an entry on disk that holds functions this worker has not compiled
+lends them to it before being replaced, so workers sharing the directory
+do not undo each other's progress.
 """
 
 from __future__ import annotations
 
 import struct
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 
 from wasmpool import wasm
+from wasmpool.wasm.serialize import PartialModule
 from wasmpool.worker.diskcache import DiskCache, DiskStats
 from wasmpool.worker.host import check_imports
 from wasmpool.worker.modules import CANONICAL_NANS, Loaded, load
@@ -83,13 +96,15 @@ class DiskTier:
             return Loaded(compiled.module, None, str(exc), key, size)
         return Loaded(compiled.module, compiled, None, key, size)
 
-    def put(self, loaded: Loaded) -> bool:
+    def put(self, loaded: Loaded, source: bytes | None = None) -> bool:
         """Store a compiled module under its key; False when it is not stored.
 
-        Not stored: a module that cannot run, one of another variant, one
-        compiled lazily (more than ``EAGER_CODE_BYTES`` of code: its
-        functions compile on first call, and serializing would compile them
-        all during this call), or when the write failed.
+        A module compiled lazily (more than ``EAGER_CODE_BYTES`` of code:
+        its functions compile on first call) is stored partial, with
+        ``source`` (its bytes; a module loaded partial from disk has its
+        own), never compiled whole here: that would compile every function
+        during this call. Not stored: a module that cannot run, one of
+        another variant, a lazy one without its bytes, or when the write failed.
         """
         compiled = loaded.compiled
         if compiled is None:
@@ -97,10 +112,35 @@ class DiskTier:
         key = loaded.key
         if (compiled.metered, compiled.canonical_nans) != variant(key):
             return False  # the key would misname it
-        if len(compiled.codes) < len(compiled.module.funcs):
-            return False  # compiled lazily (a large module): serializing would compile every function now
-        blob = wasm.serialize_compiled(compiled)
+        if isinstance(compiled, PartialModule):
+            source = compiled.source
+        if len(compiled.codes) < len(compiled.module.funcs) and source is None:
+            return False  # compiled lazily, and its bytes are not at hand
+        blob = wasm.serialize_compiled(compiled, source)
         return self.store.put(key.text(), SIZE.pack(loaded.size) + blob)
+
+    def lend(self, compiled: wasm.CompiledModule, key: CacheKey) -> int:
+        """Add to ``compiled`` the code of functions that ``key``'s entry holds and it lacks; how many.
+
+        The entry was written by a worker of the same versions (its key
+        says so) for the same module, so its code objects are the ones
+        this worker would compile. A missing or unreadable entry lends
+        nothing (and is not counted as a hit or a miss).
+        """
+        data = self.store.peek(key.text())
+        if data is None:
+            return 0
+        try:
+            metered, canonical = variant(key)
+            stored = wasm.deserialize_compiled(memoryview(data)[SIZE.size:], metered=metered,
+                                               canonical_nans=canonical)
+        except (struct.error, wasm.ArtifactError):
+            return 0
+        if stored.code_bytes != compiled.code_bytes or len(stored.module.funcs) != len(compiled.module.funcs):
+            return 0
+        lent = {index: code for index, code in stored.codes.items() if index not in compiled.codes}
+        compiled.codes.update(lent)
+        return len(lent)
 
     def _discard(self, key: CacheKey) -> None:
         """An entry whose checksum held but whose contents cannot be loaded here: delete it, count it."""
@@ -121,12 +161,24 @@ class TierCounts:
     compile: int = 0
 
 
+@dataclass(slots=True)
+class Growing:
+    """A lazily compiled module in memory whose disk entry is partial: what storing it again needs."""
+
+    module: weakref.ref[wasm.CompiledModule]
+    key: CacheKey
+    size: int
+    source: bytes
+    stored: int  # functions compiled when it was last stored
+
+
 class Loader:
     """Everything below the memory caches: the disk tier (if any), then fetching and compiling."""
 
     def __init__(self, disk: DiskTier | None = None) -> None:
         self.disk = disk
         self.counts = TierCounts()
+        self.growing: dict[int, Growing] = {}  # partial entries of live modules, by id(compiled)
 
     def load(self, code_id: str, fetch: Callable[[], bytes]) -> Loaded:
         """``code_id``'s module: from disk, else ``fetch()``'s bytes compiled (and stored on disk).
@@ -139,12 +191,50 @@ class Loader:
             loaded = self.disk.get(key)
             if loaded is not None:
                 self.counts.disk += 1
+                self._watch(loaded, None)
                 return loaded
-        loaded = load(fetch(), code_id)
+        code = fetch()
+        loaded = load(code, code_id)
         self.counts.compile += 1
         if self.disk is not None:
-            self.disk.put(loaded)
+            self.disk.put(loaded, code)
+            self._watch(loaded, code)
         return loaded
+
+    def tend(self) -> bool:
+        """Store again one partial entry whose module has compiled functions since; True if one was.
+
+        Meant for a worker between jobs: one write per turn, so a job that
+        arrives meanwhile waits for one write at most. Entries of modules
+        no longer in memory, and of modules now wholly stored, are dropped.
+        """
+        for ident, growing in list(self.growing.items()):
+            compiled = growing.module()
+            if compiled is None or growing.stored == len(compiled.module.funcs):
+                del self.growing[ident]
+                continue
+            if len(compiled.codes) > growing.stored and self.disk is not None:
+                self.disk.lend(compiled, growing.key)
+                growing.stored = len(compiled.codes)
+                self.disk.put(Loaded(compiled.module, compiled, None, growing.key, growing.size),
+                              growing.source)
+                return True
+        return False
+
+    def _watch(self, loaded: Loaded, source: bytes | None) -> None:
+        """Follow a lazily compiled module whose entry is partial, to store it again as it grows."""
+        compiled = loaded.compiled
+        if compiled is None or len(compiled.codes) == len(compiled.module.funcs):
+            return
+        if isinstance(compiled, PartialModule):
+            source = compiled.source
+        if source is None:
+            return
+        ident = id(compiled)
+        gone = weakref.finalize(compiled, self.growing.pop, ident, None)
+        gone.atexit = False
+        self.growing[ident] = Growing(weakref.ref(compiled), loaded.key, loaded.size, source,
+                                      len(compiled.codes))
 
     def report(self, memory_hits: int) -> dict[str, int]:
         """The tier counters a worker reports: modules by tier, and the disk cache's own counters."""

@@ -25,6 +25,7 @@ from wasmpool.wire import protocol as p
 from wasmpool.worker import diskcache as dc
 from wasmpool.worker.diskcache import CacheDirRefused, DiskCache, check_directory
 from wasmpool.worker.host import CallContext, CallState, Host
+from wasmpool.worker.modules import load
 from wasmpool.worker.tiers import DiskTier, Loader
 from wasmpool.worker.versions import CacheKey, cache_key
 
@@ -271,14 +272,17 @@ def test_a_full_disk_leaves_the_module_compiled_in_memory(tmp_path: Path) -> Non
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_lazily_compiled_module_is_not_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_lazily_compiled_module_is_stored_partial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from wasmpool.wasm.runtime import compiled as compiled_module
+    from wasmpool.wasm.serialize import PartialModule
     monkeypatch.setattr(compiled_module, "EAGER_CODE_BYTES", 100)  # the token then compiles lazily
     code, code_id = _token()
     loader = Loader(DiskTier.at(check_directory(tmp_path), 10**8))
     loaded = loader.load(code_id, lambda: code)
-    assert len(loaded.runnable().codes) < len(loaded.module.funcs)  # still lazy: nothing compiled for disk
-    assert list(tmp_path.iterdir()) == []
+    assert len(loaded.runnable().codes) == 0  # still lazy: nothing compiled for disk
+    again = Loader(DiskTier.at(check_directory(tmp_path), 10**8)).load(code_id, lambda: b"")
+    assert isinstance(again.compiled, PartialModule) and again.compiled.source == code
+    assert _mint(again.runnable()) == _mint(load(code, code_id).runnable())
 
 
 def test_a_worker_process_refuses_a_loose_directory_and_compiles_in_memory(

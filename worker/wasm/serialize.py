@@ -1,10 +1,23 @@
 """A compiled module as bytes, and back: what a compiled-code cache stores.
 
-:func:`serialize_compiled` turns a wholly compiled :class:`CompiledModule`
-into one blob; :func:`deserialize_compiled` makes an equivalent compiled
-module from it without decoding, validating or compiling anything (as
-wasmtime's ``Module::serialize`` / ``Module::deserialize``). No I/O: bytes
-in, bytes out; where the bytes are kept is the caller's business.
+:func:`serialize_compiled` turns a :class:`CompiledModule` into one blob;
+:func:`deserialize_compiled` makes an equivalent compiled module from it
+without decoding, validating or compiling anything (as wasmtime's
+``Module::serialize`` / ``Module::deserialize``). No I/O: bytes in, bytes
+out; where the bytes are kept is the caller's business.
+
+A module is stored whole (every function compiled) or, when the caller
+gives the module's bytes (``source``), **partial**: the functions compiled
+so far plus the module's bytes. A large module compiles each function on
+its first call (``runtime.compiled.EAGER_CODE_BYTES``); compiling all of it
+to store it would cost seconds of the call that first loads it (20 s for a
+1.9 MB module), so its entry holds what that worker has compiled, and is
+stored again as more functions compile. A partial blob loads as a
+:class:`PartialModule`: the stored functions run as stored, and the first
+request for any other function decodes the stored bytes again (what a
+compilation would have done at load) and compiles it from them, with the
+same compiler, limits, variant and entry prices, so the loaded module
+behaves exactly as the module compiled now would.
 
 **Deserialize only bytes you trust.** The blob holds marshalled Python code
 objects (and a pickled module description): loading it runs no wasm
@@ -16,12 +29,13 @@ The blob::
     magic "WPCM" | format version (u16) | variant flags (u8) | Python bytecode magic (4 bytes) | payload
 
 The payload is ``marshal`` data: the code object and float constants of
-every function, the module's instantiation price, its register limit and
-code size, and the decoded module pickled *without* function bodies and
+every function stored, the module's instantiation price, its register limit
+and code size, the decoded module pickled *without* function bodies and
 custom sections (an instance needs types, imports, tables, memories,
-globals, exports, segments and names, never a body once every function is
-compiled). Pickling the slim module loads faster than decoding the wasm
-again (0.05 s against 1.6 s for a 1.9 MB module, see ``bench/pool/cold_start.py``).
+globals, exports, segments and names, never a body once a function is
+compiled), and the module's bytes for a partial blob (empty for a whole
+one). Pickling the slim module loads faster than decoding the wasm again
+(0.05 s against 1.6 s for a 1.9 MB module, see ``bench/pool/cold_start.py``).
 
 A blob made for another format version, another variant (metered, canonical
 NaNs) or another CPython bytecode is refused with :class:`ArtifactMismatch`;
@@ -35,6 +49,7 @@ from __future__ import annotations
 import marshal
 import pickle
 import struct
+import threading
 from dataclasses import replace
 from enum import IntFlag
 from importlib.util import MAGIC_NUMBER
@@ -42,15 +57,16 @@ from types import CodeType
 from typing import Any
 
 from .compiler import CompiledModule
+from .decoder import decode
 from .errors import WasmError
 from .module import CodeInfo, Module
 from .runtime.setup_gas import instantiation_charge
 
-FORMAT_VERSION = 1
-"""Bump whenever the payload's layout or meaning changes."""
+FORMAT_VERSION = 2
+"""Bump whenever the payload's layout or meaning changes (2: partial blobs, the module's bytes)."""
 MAGIC = b"WPCM"
 _HEADER = struct.Struct("<4sHB4s")  # magic, format version, variant flags, CPython bytecode magic
-PAYLOAD_FIELDS = 5  # codes, setup price, max registers, code bytes, slim module
+PAYLOAD_FIELDS = 6  # codes, setup price, max registers, code bytes, slim module, source (partial only)
 
 
 class Variant(IntFlag):
@@ -83,20 +99,30 @@ def variant(*, metered: bool, canonical_nans: bool = False) -> Variant:
         Variant.CANONICAL_NANS if canonical_nans else Variant(0))
 
 
-def serialize_compiled(compiled: CompiledModule) -> bytes:
-    """The blob of a compiled module; every function is compiled first (``compile_all``).
+def serialize_compiled(compiled: CompiledModule, source: bytes | None = None) -> bytes:
+    """The blob of a compiled module: whole, or partial when ``source`` (the module's bytes) is given.
 
+    Without ``source`` every function is compiled first (``compile_all``)
+    and the blob is whole. With it, the blob holds the functions compiled
+    so far and ``source`` (whole anyway if every function is compiled);
+    ``source`` must be the bytes ``compiled`` was decoded from. A
+    :class:`PartialModule` passes its own bytes on when none are given.
     A metered module's instantiation price is computed now, so a loaded
     module never counts its entries again.
     """
-    compiled.compile_all()
+    if source is None and isinstance(compiled, PartialModule):
+        source = compiled.source
+    if source is None:
+        compiled.compile_all()
     module = compiled.module
     price = compiled.setup_price
     if compiled.metered and price is None:
         price = compiled.setup_price = instantiation_charge(module)
-    codes = {index: (code, dict(constants)) for index, (code, constants) in compiled.codes.items()}
+    codes = {index: (code, dict(constants)) for index, (code, constants) in list(compiled.codes.items())}
+    whole = len(codes) == len(module.funcs)
     payload = (codes, price, compiled.max_registers, compiled.code_bytes,
-               pickle.dumps(slim_module(module), protocol=pickle.HIGHEST_PROTOCOL))
+               pickle.dumps(slim_module(module), protocol=pickle.HIGHEST_PROTOCOL),
+               b"" if whole or source is None else bytes(source))
     header = _HEADER.pack(MAGIC, FORMAT_VERSION, int(variant_of(compiled)), MAGIC_NUMBER)
     return header + marshal.dumps(payload)
 
@@ -105,24 +131,74 @@ def deserialize_compiled(data: bytes | memoryview, *, metered: bool,
                          canonical_nans: bool = False) -> CompiledModule:
     """The compiled module a blob holds, for the variant the caller needs. **Trusted bytes only.**
 
-    ArtifactMismatch: another format version, variant or CPython bytecode;
-    ArtifactCorrupt: not a blob this engine wrote.
+    A partial blob gives a :class:`PartialModule`. ArtifactMismatch: another
+    format version, variant or CPython bytecode; ArtifactCorrupt: not a
+    blob this engine wrote.
     """
     flags = check_header(data, variant(metered=metered, canonical_nans=canonical_nans))
     try:
         payload = marshal.loads(memoryview(data)[_HEADER.size:])
-        codes, price, max_registers, code_bytes, module_bytes = _fields(payload)
+        codes, price, max_registers, code_bytes, module_bytes, source = _fields(payload)
         module = pickle.loads(module_bytes)
     except Exception as exc:  # damaged marshal or pickle data raises nearly anything
         raise ArtifactCorrupt(f"the serialized module cannot be read: {exc}") from None
-    if not isinstance(module, Module) or not _valid_codes(codes, module):
+    if not isinstance(module, Module) or not _valid_codes(codes, module, whole=not source):
         raise ArtifactCorrupt("the serialized module's contents are not a compiled module")
-    compiled = CompiledModule(module, bool(flags & Variant.METERED), max_registers,
-                              bool(flags & Variant.CANONICAL_NANS))
+    args = (module, bool(flags & Variant.METERED), max_registers, bool(flags & Variant.CANONICAL_NANS))
+    compiled = PartialModule(*args, source=source) if source else CompiledModule(*args)
     compiled.codes.update(codes)
     compiled.setup_price = price
     compiled.code_bytes = code_bytes
     return compiled
+
+
+class PartialModule(CompiledModule):
+    """A compiled module loaded from a partial blob: some functions stored, the others compiled on demand.
+
+    Its module starts slim (no bodies); the first request for a function
+    not stored decodes ``source`` (the module's bytes, as the blob holds
+    them) and takes the decoded module, with everything compiling reads
+    of it (:class:`ModuleInfo`, the entry prices of direct functions),
+    from a fresh :class:`CompiledModule` of the same variant and register
+    limit, as :func:`runtime.compiled.compile` would make; the stored code
+    objects stay. From then on it compiles exactly as that module would.
+    """
+
+    def __init__(self, module: Module, metered: bool, max_registers: int, canonical_nans: bool = False,
+                 *, source: bytes) -> None:
+        super().__init__(module, metered, max_registers, canonical_nans)
+        self.source = source
+        self.decoded = False  # whether ``module`` has its bodies again
+        self._decoding = threading.Lock()
+
+    def code(self, index: int) -> tuple[CodeType, dict[str, float]]:
+        """The code object of ``f{index}``: stored, or compiled now from the decoded bodies."""
+        found = self.codes.get(index)
+        if found is not None:
+            return found
+        if not self.decoded:
+            self.decode_bodies()
+        return super().code(index)
+
+    def decode_bodies(self) -> None:
+        """Decode ``source`` again and compile from it from now on (ArtifactCorrupt if it does not decode).
+
+        The stored bytes passed a checksum and decoded once before, so a
+        failure here means damaged storage or another engine, never a bad
+        contract: it is an artifact error, not a decode error of the call.
+        """
+        with self._decoding:
+            if self.decoded:
+                return
+            try:
+                module = decode(self.source)
+                fresh = CompiledModule(module, self.metered, self.max_registers, self.canonical_nans)
+            except (WasmError, RecursionError) as exc:
+                raise ArtifactCorrupt(f"the stored module's bytes cannot be compiled again: {exc}") from None
+            if fresh.code_bytes != self.code_bytes or len(module.funcs) != len(self.module.funcs):
+                raise ArtifactCorrupt("the stored module's bytes are not the module it was compiled from")
+            self.module, self.info, self.prepay = fresh.module, fresh.info, fresh.prepay
+            self.decoded = True
 
 
 def check_header(data: bytes | memoryview, wanted: Variant) -> Variant:
@@ -153,21 +229,24 @@ def slim_module(module: Module) -> Module:
     return replace(module, funcs=funcs, code_info=infos, customs=())
 
 
-def _fields(payload: Any) -> tuple[dict[int, tuple[CodeType, dict[str, float]]], int | None, int, int, bytes]:
+def _fields(payload: Any) -> tuple[dict[int, tuple[CodeType, dict[str, float]]], int | None, int, int,
+                                   bytes, bytes]:
     """The payload's fields, checked for shape (ArtifactCorrupt otherwise)."""
     if not isinstance(payload, tuple) or len(payload) != PAYLOAD_FIELDS:
         raise ArtifactCorrupt("the serialized module's payload has the wrong shape")
-    codes, price, max_registers, code_bytes, module_bytes = payload
+    codes, price, max_registers, code_bytes, module_bytes, source = payload
     if not (isinstance(codes, dict) and (price is None or type(price) is int) and type(max_registers) is int
-            and type(code_bytes) is int and isinstance(module_bytes, bytes)):
+            and type(code_bytes) is int and isinstance(module_bytes, bytes) and isinstance(source, bytes)):
         raise ArtifactCorrupt("the serialized module's payload has fields of the wrong types")
-    return codes, price, max_registers, code_bytes, module_bytes
+    return codes, price, max_registers, code_bytes, module_bytes, source
 
 
-def _valid_codes(codes: dict[Any, Any], module: Module) -> bool:
-    """Whether ``codes`` holds one (code object, float constants) for each of the module's functions."""
+def _valid_codes(codes: dict[Any, Any], module: Module, *, whole: bool) -> bool:
+    """Whether ``codes`` holds (code object, float constants) for module functions: each one if ``whole``."""
     first = module.num_imported_funcs
-    if set(codes) != set(range(first, first + len(module.funcs))):
+    defined = set(range(first, first + len(module.funcs)))
+    stored = set(codes)
+    if stored != defined and (whole or not stored <= defined):
         return False
     return all(isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], CodeType)
                and isinstance(entry[1], dict) for entry in codes.values())
@@ -178,6 +257,7 @@ __all__ = [
     "ArtifactCorrupt",
     "ArtifactError",
     "ArtifactMismatch",
+    "PartialModule",
     "Variant",
     "deserialize_compiled",
     "serialize_compiled",
