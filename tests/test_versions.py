@@ -9,7 +9,7 @@ from wasmpool.wasm import opcodes
 from wasmpool.wire import prices
 from wasmpool.worker import host, host_crypto, versions
 
-PINNED = (7, "f90ee66e0fc5670b59a61ec37871801bb709bf615f327a86ded20e325ebfb3e9")
+PINNED = (8, "cc6126012ac93febc366d3f7747394a78ae173711e06d84a189de01e0620a3a7")
 """(GAS_SCHEDULE_VERSION, gas_schedule_digest()) as of the last change to a price."""
 
 

@@ -9,7 +9,8 @@ the worker's process never dies of a contract.
 Every call first pays the load price of its module (per byte,
 ``wasmpool.wire.prices.load_gas``) on its own meter, before instantiation:
 the same whether the worker compiled the module for it, had it cached or
-fetched it, so gas never depends on a cache. Every result carries the
+fetched it, so gas never depends on a cache; so does every contract it
+calls (``call_contract``, inside the callee's gas cap). Every result carries the
 versions that decided it (:data:`Runtime.versions`).
 
 The time limit is a SIGALRM timer (:mod:`wasmpool.worker.timelimit`), armed
@@ -38,8 +39,11 @@ from wasmpool.worker.versions import WORKER_VERSIONS
 
 MASKS = {ValType.I32: (1 << 32) - 1, ValType.I64: (1 << 64) - 1}
 
-ModuleSource = Callable[[str, int | None], Loaded]
-"""The module of a code id (for the call at a chunk position, or None), from a cache or the broker."""
+class ModuleSource(Protocol):
+    """The module of a code id (for the call at a chunk position, or None), from a cache or the broker;
+    ``called``: the module of a contract the call calls (``call_contract``), fetched by its code id."""
+
+    def __call__(self, code_id: str, index: int | None, called: bool = False) -> Loaded: ...
 
 
 class Watch(Protocol):
@@ -86,7 +90,8 @@ def execute(job: dict[str, Any], reader: StateReader, modules: ModuleSource, run
     """
     call = CallState(reader=reader, input=job.get("input", b""),
                      context=CallContext(**job.get("context", {})), readonly=job["readonly"],
-                     address=job.get("address", b""))
+                     address=job.get("address", b""), space=namespace(job))
+    call.tx.modules = lambda code_id: modules(code_id, index, True)
     box: dict[str, Any] = {}
     watch, limit, alarm = runtime.watch, job["timeout"], timelimit.alarm_ready()
     try:
@@ -160,7 +165,7 @@ def execute_chunk(chunk: ChunkState, jobs: list[dict[str, Any]], well_formed: in
         if result.code in p.NONDETERMINISTIC:
             break
         if result.status == Status.OK:
-            chunk.wrote(position, namespace(job), result.writes)
+            chunk.wrote(position, namespace(job), result.writes, result.nested_writes)
     else:
         if well_formed < len(jobs):
             bad = failure(errors.InternalError(problem), CallState(chunk.reader(well_formed, "")), None, 0)
@@ -207,9 +212,9 @@ def _success(results: list[Any], call: CallState, instance: Any, load: int,
         return failure(errors.BadCall("the function returns references, which cannot leave the pool"),
                        call, instance, 0, load, versions)
     gas_used = load + getattr(instance, "gas_used", 0)
-    events = [[kind, [[key, value] for key, value in attributes]] for kind, attributes in call.events]
+    events = [[event[0], [[key, value] for key, value in event[1]], *event[2:]] for event in call.events]
     return m.CallResult(Status.OK, ErrorCode.OK, results, call.output, gas_used, call.logs, call.writes, None,
-                        versions, events)
+                        versions, events, call.tx.nested_writes())
 
 
 def failure(exc: BaseException, call: CallState, instance: Any, gas_limit: int, load: int = 0,

@@ -1,4 +1,4 @@
-"""The contract host ABI v1: the ``env`` imports a contract may call.
+"""The contract host ABI: the ``env`` imports a contract may call.
 
 A contract is a wasm module that exports ``memory`` and functions; it talks
 to the pool only through these host functions (see docs/abi.md and
@@ -12,26 +12,36 @@ the broker, answered from committed state). Writes are buffered in the
 writes, and a key it read once reads the same for the rest of the call
 (the broker's read set records exactly one version per key).
 
+Calls between contracts: ``call_contract`` runs another contract's
+function synchronously, inside the host function, on the engine's re-entry
+support; every frame of one outermost call shares its
+:class:`~wasmpool.worker.calls.Transaction` (writes of every namespace,
+reads, events, logs, the journal that rolls a failed callee back).
+:class:`CallState` is one frame; :attr:`Host.call` the frame running.
+
 Gas: every host function costs a base price plus a price per byte it moves
 (:data:`ABI` and :class:`HostGas`), charged through the caller's gas meter
 before it does its work.
 
 The :class:`Host` and its wrapped functions are built once per worker
 process; each call gets a fresh :class:`CallState` through :meth:`Host.begin`
-(a worker runs one call at a time).
+(a worker runs one call at a time), and each callee its own frame for as
+long as it runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from enum import IntEnum
 from typing import Any, Protocol
 
 from wasmpool import wasm
 from wasmpool.wasm.types import PAGE_SIZE, FuncType, ValType
-from wasmpool.wire import errors
-from wasmpool.worker import host_crypto
+from wasmpool.wire import errors, prices
+from wasmpool.wire import protocol as p
+from wasmpool.worker import calls, host_crypto
+from wasmpool.worker.calls import CallCode, Transaction
 from wasmpool.worker.iteration import MAX_ITERATORS, IterationGas, Order, RangeReader, ScanIterator
 
 MASK32 = 0xFFFFFFFF
@@ -53,6 +63,8 @@ class HostGas(IntEnum):
     BYTE = 1  # per byte copied between memory and the host
     STORED_BYTE = 5  # per byte of key and value written by put_state
     EVENT_BYTE = 2  # per byte of an event's type and attributes, on top of BYTE for copying them in
+    CALL_CONTRACT = 2000  # call_contract's base price (bench/engine/call_cost.py); the callee's gas on top
+    RETURN_DATA = COPY  # return_data
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +81,7 @@ class HostLimits:
     event_bytes: int = 64 * 1024  # bytes of types, keys and values of all of a call's events
     event_type: int = 128  # bytes of one event's type
     event_attributes: int = 64  # attributes of one event
+    call_input: int = 128 * 1024  # bytes of input one call_contract passes
 
 
 DEFAULT_HOST_LIMITS = HostLimits()
@@ -104,6 +117,9 @@ ABI: dict[str, AbiFunction] = {
     "self_address": AbiFunction(_sig(2, I32), HostGas.COPY),  # v2: the contract's own 20-byte address
     "emit_event": AbiFunction(_sig(4), HostGas.EVENT),  # v2: a typed event with ordered attributes
     "gas_left": AbiFunction(_sig(0, I64), HostGas.TRIVIAL),  # v2: the gas this frame has left
+    # v2: calls between contracts (worker.calls)
+    "call_contract": AbiFunction(FuncType((ValType.I32,) * 6 + (ValType.I64,), I32), HostGas.CALL_CONTRACT),
+    "return_data": AbiFunction(_sig(2, I32), HostGas.RETURN_DATA),
     # crypto (host_crypto): base prices here, per-word prices charged by the functions
     "sha256": AbiFunction(_sig(3), host_crypto.CryptoGas.SHA256),
     "keccak256": AbiFunction(_sig(3), host_crypto.CryptoGas.KECCAK256),
@@ -114,15 +130,23 @@ ABI: dict[str, AbiFunction] = {
     "state_scan": AbiFunction(_sig(5, I32), IterationGas.STATE_SCAN),  # iteration: worker.iteration
     "state_next": AbiFunction(_sig(6, I32), IterationGas.STATE_NEXT),
 }
-"""The ABI v1, by import name."""
+"""The host ABI, by import name."""
 
+NULLARY = FuncType((), ())
+"""The type of a function ``call_contract`` may call."""
 
-Event = tuple[bytes, list[tuple[bytes, bytes]]]
-"""An event: its type and its attributes (key, value) in the order the contract gave them."""
+Event = tuple[bytes, list[tuple[bytes, bytes]]] | tuple[bytes, list[tuple[bytes, bytes]], bytes]
+"""An event: its type and its attributes (key, value) in the order the contract gave them; a callee's
+also the emitter's address."""
 
 
 class StateReader(Protocol):
-    """Committed state of the called contract, one key at a time."""
+    """Committed state of the called contract, one key at a time.
+
+    A reader that also serves calls between contracts has ``get_in(space,
+    key)`` (another namespace) and ``scan(..., space=)``
+    (:class:`~wasmpool.worker.calls.SpaceReader` uses them).
+    """
 
     def get(self, key: bytes) -> bytes | None: ...
 
@@ -138,7 +162,14 @@ class CallContext:
 
 @dataclass(slots=True)
 class CallState:
-    """One call's inputs and what it produced: output, logs, buffered writes."""
+    """One contract frame: its inputs and what it produced (output, and through its transaction: logs,
+    events, buffered writes).
+
+    ``writes`` and ``seen`` are its namespace's (``space``) in the
+    transaction; ``logs`` and ``events`` the transaction's. The outermost
+    frame makes the transaction; a callee's frame is given it
+    (``transaction``).
+    """
 
     reader: StateReader
     input: bytes = b""
@@ -152,6 +183,25 @@ class CallState:
     seen: dict[bytes, bytes | None] = field(default_factory=dict)
     iterators: list[ScanIterator] = field(default_factory=list)  # state_scan's, by id
     address: bytes = b""  # the contract's address (self_address); empty for a legacy call (a code id)
+    space: str = ""  # the namespace it reads and writes (its address in hex, or its code id)
+    return_data: bytes = b""  # the last callee's output or revert message (return_data)
+    revert_data: bytes = b""  # the message this frame reverted with, as bytes
+    transaction: InitVar[Transaction | None] = None
+    tx: Transaction = field(init=False)
+
+    def __post_init__(self, transaction: Transaction | None) -> None:
+        if transaction is None:  # the outermost frame
+            transaction = Transaction(self.reader, self.space, self.readonly, events=self.events,
+                                      logs=self.logs)
+            transaction.writes[self.space] = self.writes
+            transaction.seen[self.space] = self.seen
+            if self.address:
+                transaction.stack.append(self.address)
+        else:
+            self.writes = transaction.space_writes(self.space)
+            self.seen = transaction.space_seen(self.space)
+            self.logs, self.events = transaction.logs, transaction.events
+        self.tx = transaction
 
     def read(self, key: bytes) -> bytes | None:
         """The key's value as this call sees it: its own write, else one committed read."""
@@ -176,7 +226,8 @@ def check_imports(module: wasm.Module) -> None:
 
 
 class Host:
-    """The ABI functions of one worker process; :meth:`begin` points them at a call."""
+    """The ABI functions of one worker process; :meth:`begin` points them at a call, ``call_contract`` at
+    each callee's frame while it runs."""
 
     def __init__(self, limits: HostLimits = DEFAULT_HOST_LIMITS) -> None:
         self.limits = limits
@@ -244,9 +295,10 @@ class Host:
     def _write(self, call: CallState, name: str, key: bytes, value: bytes | None) -> None:
         if call.readonly:
             raise errors.ReadOnlyViolation(f"{name}: a read-only query cannot write state")
-        if key not in call.writes and len(call.writes) >= self.limits.writes:
+        tx = call.tx
+        if key not in call.writes and tx.written() >= self.limits.writes:
             raise _trap(f"{name}: more than {self.limits.writes} keys written in one call")
-        call.writes[key] = value
+        tx.write(call.space, key, value)
 
     def _state_scan(self, caller: Any, call: CallState, start_ptr: int, start_len: int, end_ptr: int,
                     end_len: int, order: int) -> int:
@@ -292,17 +344,18 @@ class Host:
         if len(call.events) >= limits.events:
             raise _trap(f"emit_event: more than {limits.events} events in one call")
         kind = read_bytes(caller, "emit_event", type_ptr, type_len, limits.event_type)
-        room = limits.event_bytes - call.event_bytes - len(kind)  # bytes left for keys and values
+        tx = call.tx
+        room = limits.event_bytes - tx.event_bytes - len(kind)  # bytes left for keys and values
         if room < 0:
             raise _trap(f"emit_event: the call's events exceed {limits.event_bytes} bytes")
         raw = read_bytes(caller, "emit_event", attrs_ptr, attrs_len, room + 8 * limits.event_attributes)
         attributes = parse_attributes(raw, limits.event_attributes)
         size = len(kind) + sum(len(key) + len(value) for key, value in attributes)
-        if call.event_bytes + size > limits.event_bytes:
+        if tx.event_bytes + size > limits.event_bytes:
             raise _trap(f"emit_event: the call's events exceed {limits.event_bytes} bytes")
         charge(caller, HostGas.EVENT_BYTE * size)
-        call.event_bytes += size
-        call.events.append((kind, attributes))
+        tx.event_bytes += size
+        call.events.append((kind, attributes) if call.space == tx.root else (kind, attributes, call.address))
 
     def _gas_left(self, caller: Any, call: CallState) -> int:
         """The gas this frame's meter has left after this call's own price (none metered: 0)."""
@@ -310,7 +363,7 @@ class Host:
         return 0 if meter is None else int(meter.remaining)
 
     def _revert(self, caller: Any, call: CallState, ptr: int, length: int) -> None:
-        message = read_bytes(caller, "revert", ptr, length, self.limits.output)
+        message = call.revert_data = read_bytes(caller, "revert", ptr, length, self.limits.output)
         raise errors.Revert(message.decode("utf-8", "replace") or "reverted")
 
     def _caller(self, caller: Any, call: CallState, dst: int, cap: int) -> int:
@@ -321,6 +374,76 @@ class Host:
 
     def _block_time(self, caller: Any, call: CallState) -> int:
         return signed64(call.context.time)
+
+    # --- calls between contracts (worker.calls) --------------------------------------------------
+
+    def _call_contract(self, caller: Any, call: CallState, addr_ptr: int, addr_len: int, fn_ptr: int,
+                       fn_len: int, in_ptr: int, in_len: int, gas: int) -> int:
+        """Run ``fn`` of the contract at ``addr`` with the input; the :class:`CallCode` of its outcome."""
+        name = "call_contract"
+        address = read_bytes(caller, name, addr_ptr, addr_len, self.limits.key)
+        function = read_bytes(caller, name, fn_ptr, fn_len, calls.MAX_FUNCTION_NAME)
+        data = read_bytes(caller, name, in_ptr, in_len, self.limits.call_input)
+        call.return_data = b""
+        tx = call.tx
+        if not call.address or len(tx.stack) >= calls.MAX_CALL_DEPTH or address in tx.stack:
+            return CallCode.ERROR  # a legacy caller (no contract), too deep, or reentrant
+        code_id = calls.code_of(tx.read_registry(address)) if len(address) == p.ADDRESS_SIZE else None
+        if code_id is None or tx.modules is None:
+            return CallCode.ERROR
+        cap = _gas_cap(caller, gas)
+        frame = CallState(calls.SpaceReader(tx.reader, address.hex()), data,
+                          CallContext(call.address, call.context.height, call.context.time), call.readonly,
+                          address=address, space=address.hex(), transaction=tx)
+        code, used = self._run_callee(call, frame, code_id, function, cap)
+        charge(caller, used)
+        if code is CallCode.OK:
+            call.return_data = frame.output
+        elif code is CallCode.REVERTED:
+            call.return_data = frame.revert_data
+        return code
+
+    def _run_callee(self, call: CallState, frame: CallState, code_id: str, function: bytes,
+                    cap: int) -> tuple[CallCode, int]:
+        """Run a callee's frame under ``cap`` gas; its code and the gas it used (its module's load included).
+
+        A failure with no code (state unavailable, a time limit, ...) propagates: it ends the transaction.
+        """
+        tx = call.tx
+        assert tx.modules is not None
+        loaded = tx.modules(code_id)
+        load = prices.load_gas(loaded.size)
+        if load > cap:
+            return CallCode.OUT_OF_GAS, cap
+        mark = tx.checkpoint()
+        tx.stack.append(frame.address)
+        self.call = frame
+        instance = None
+        try:
+            compiled = loaded.runnable()
+            instance = wasm.instantiate(compiled, imports=self.imports(), gas_limit=cap - load,
+                                        canonical_nans=compiled.canonical_nans)
+            _nullary(instance, function)()
+            code = CallCode.OK
+        except Exception as exc:
+            found = calls.call_code(exc)
+            if found is None:
+                raise
+            code = found
+        finally:
+            self.call = call
+            tx.stack.pop()
+            used = load + (0 if instance is None else instance.gas_used)
+            if instance is not None:
+                instance.release()
+        if code is not CallCode.OK:
+            tx.rollback(mark)
+        tx.settle()
+        return code, cap if code is CallCode.OUT_OF_GAS else min(used, cap)
+
+    def _return_data(self, caller: Any, call: CallState, dst: int, cap: int) -> int:
+        """Copy the last callee's output (or revert message); its full length (0 before any call)."""
+        return copy_out(caller, "return_data", dst, cap, call.return_data)
 
     # --- crypto (host_crypto): every span is checked before any price per word or any work ---
 
@@ -371,6 +494,26 @@ class Host:
             return ABSENT
         out.write(dst, key)
         return 0
+
+
+def _nullary(instance: Any, function: bytes) -> Any:
+    """The export ``function`` of a callee's instance, if it is a function of type () -> () (else BadCall)."""
+    try:
+        name = function.decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.BadCall("the function name is not UTF-8") from None
+    export = instance.exports.get(name)
+    if getattr(export, "type", None) != NULLARY:
+        raise errors.BadCall(f"the contract exports no function {name!r} of type () -> ()")
+    return export
+
+
+def _gas_cap(caller: Any, gas: int) -> int:
+    """What a callee may use: ``gas`` (unsigned), 0 or more than the caller has left meaning all it has."""
+    meter = getattr(caller, "gas", None)
+    left = MASK64 if meter is None else max(int(meter.remaining), 0)
+    gas &= MASK64
+    return left if gas == 0 or gas > left else gas
 
 
 def parse_attributes(raw: bytes, most: int) -> list[tuple[bytes, bytes]]:

@@ -176,7 +176,8 @@ class Worker:
         if self.runtime.room != self.session.room:  # the broker announced the limit it reads results with
             self.runtime = replace(self.runtime, room=self.session.room)
         return run.execute(job, reader or self._reader(job_id),
-                           lambda code_id, at: self.module(job_id, code_id, at), self.runtime, index)
+                           lambda code_id, at, called=False: self.module(job_id, code_id, at, called),
+                           self.runtime, index)
 
     def execute_chunk(self, job_id: bytes, jobs: list[dict[str, Any]], after: bytes | None = None
                       ) -> m.ChunkFinal:
@@ -196,15 +197,20 @@ class Worker:
                                  lambda job, reader, position: self.execute(job_id, job, reader, position),
                                  self.session.result_limits)
 
-    def module(self, job_id: bytes, code_id: str, index: int | None = None) -> Loaded:
+    def module(self, job_id: bytes, code_id: str, index: int | None = None, called: bool = False) -> Loaded:
         """The module, from the cache or fetched from the broker (and then decoded, checked, compiled once).
 
         ``index``: the call's position in a block chunk (its calls may run different contracts).
+        ``called``: the module of a contract the job calls (``call_contract``): the CALLBACK names its
+        code id. Either kind goes in the same caches.
         """
         loaded = self.cache.get(code_id)
         if loaded is None or not loaded.current(code_id):  # compiled under other versions: not a hit
+            named = code_id if called else None
+
             def fetch() -> bytes:
-                return checked_code(self.callback(job_id, lambda seq: m.CodeCallback(seq, index)), code_id)
+                return checked_code(self.callback(job_id, lambda seq: m.CodeCallback(seq, index, named)),
+                                    code_id)
             with collector_paused():
                 loaded = self.loader.load(code_id, fetch)
             self.cache.put(code_id, loaded, loaded.size)

@@ -3,12 +3,17 @@
 A reader never touches a socket: it asks through ``ask``, a function that
 sends a CALLBACK about the running job and returns the broker's reply (in a
 worker process, :meth:`wasmpool.worker.process.Worker.callback`).
+
+``get(key)`` reads the job's own namespace; ``get_in(space, key)`` and
+``scan(..., space=)`` another one, a contract the job calls
+(``call_contract``) or the contract registry (``protocol.REGISTRY_SPACE``):
+the CALLBACK names it (``space``), and the broker records the read by location.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from wasmpool.wire import errors
@@ -35,16 +40,23 @@ class BrokerState:
     def get(self, key: bytes) -> bytes | None:
         return value_of(self.ask(lambda seq: m.ReadCallback(key, seq)))
 
-    def scan(self, start: bytes, end: bytes, order: int, limit: int) -> tuple[list[list[bytes]], bool]:
-        """One page of committed entries of ``[start, end)`` in ``order``, and whether more follow."""
-        reply = self.ask(lambda seq: m.ScanCallback(start, end, order, limit, seq))
+    def get_in(self, space: str, key: bytes) -> bytes | None:
+        """``key`` of namespace ``space`` (a contract's address in hex, or the registry's)."""
+        return value_of(self.ask(lambda seq: m.ReadCallback(key, seq, space=space)))
+
+    def scan(self, start: bytes, end: bytes, order: int, limit: int,
+             space: str | None = None) -> tuple[list[list[bytes]], bool]:
+        """One page of committed entries of ``[start, end)`` in ``order``, and whether more follow
+        (``space``: of that namespace, not the job's)."""
+        reply = self.ask(lambda seq: m.ScanCallback(start, end, order, limit, seq, space=space))
         if not isinstance(reply, m.ScanReply):
             raise errors.StateUnavailable("the broker did not answer a key range read with entries")
         return reply.entries, reply.more
 
 
-def _scan_question(start: bytes, end: bytes, order: int, limit: int, index: int, seq: int) -> m.Callback:
-    return m.ScanCallback(start, end, order, limit, seq, index)
+def _scan_question(start: bytes, end: bytes, order: int, limit: int, index: int, space: str | None,
+                   seq: int) -> m.Callback:
+    return m.ScanCallback(start, end, order, limit, seq, index, space)
 
 
 def value_of(reply: Reply) -> bytes | None:
@@ -98,28 +110,42 @@ class ChunkState:
         """A reader for the call at ``position`` of state namespace ``code_id`` (:func:`namespace`)."""
         return ChunkReader(self, position, code_id)
 
-    def wrote(self, position: int, code_id: str, writes: dict[bytes, bytes | None]) -> None:
-        """An ok call's writes (``position`` in the chunk): later calls of the chain read them."""
+    def wrote(self, position: int, code_id: str, writes: dict[bytes, bytes | None],
+              nested: Iterable[list[Any]] = ()) -> None:
+        """An ok call's writes (``position`` in the chunk): later calls of the chain read them.
+
+        ``nested``: its writes in the namespaces of contracts it called, ``[space, key, value]``
+        (the result's ``nested_writes``).
+        """
         at = self.base + position
         for key, value in writes.items():
             self.written[code_id, key] = (at, value)
+        for space, key, value in nested:
+            self.written[space, key] = (at, value)
 
 
 class ChunkReader:
-    """One chunk call's state reader, noting where each read came from."""
+    """One chunk call's state reader, noting where each read came from.
+
+    A read outside the call's own namespace (a called contract's, or the
+    registry's) is noted with its namespace: ``[key, writer, space]``.
+    """
 
     def __init__(self, chunk: ChunkState, position: int, code_id: str) -> None:
         self.chunk = chunk
         self.position = position
         self.code_id = code_id
-        self.reads: list[list[Any]] = []  # [key, writer's chain position or UNWRITTEN]
+        self.reads: list[list[Any]] = []  # [key, writer's chain position or UNWRITTEN(, space)]
 
-    def scan(self, start: bytes, end: bytes, order: int, limit: int) -> tuple[list[list[bytes]], bool]:
+    def scan(self, start: bytes, end: bytes, order: int, limit: int,
+             space: str | None = None) -> tuple[list[list[bytes]], bool]:
         """A page of the range as this call sees it: the broker's page (below the chunk) under the chain's
-        writes in the part of the range the page covers (the broker records the same to validate it)."""
+        writes in the part of the range the page covers (the broker records the same to validate it).
+        ``space``: a called contract's namespace instead of the call's own."""
         descending = order == 1
+        own = self.code_id if space is None else space
         while True:
-            question = functools.partial(_scan_question, start, end, order, limit, self.position)
+            question = functools.partial(_scan_question, start, end, order, limit, self.position, space)
             reply = self.chunk.ask(question)
             if not isinstance(reply, m.ScanReply):
                 raise errors.StateUnavailable("the broker did not answer a key range read with entries")
@@ -129,7 +155,7 @@ class ChunkReader:
                 low, high = (last, end) if descending else (start, last + b"\x00")
             merged: dict[bytes, bytes | None] = {key: value for key, value in reply.entries}
             for (code_id, key), (_, value) in self.chunk.written.items():
-                if code_id == self.code_id and low <= key and (not high or key < high):
+                if code_id == own and low <= key and (not high or key < high):
                     merged[key] = value
             entries = sorted(([k, v] for k, v in merged.items() if v is not None), reverse=descending)
             if entries or not reply.more:
@@ -140,16 +166,25 @@ class ChunkReader:
                 start = high
 
     def get(self, key: bytes) -> bytes | None:
-        location = (self.code_id, key)
+        return self._read(self.code_id, key, None)
+
+    def get_in(self, space: str, key: bytes) -> bytes | None:
+        """``key`` of another namespace: a called contract's (its address in hex) or the registry's."""
+        return self._read(space, key, space)
+
+    def _read(self, own: str, key: bytes, space: str | None) -> bytes | None:
+        location = (own, key)
         chunk = self.chunk
+        tail = [] if space is None else [space]
         if location in chunk.written:
             writer, value = chunk.written[location]
-            self.reads.append([key, writer])
+            self.reads.append([key, writer, *tail])
             return value
         if location not in chunk.fetched:
             position = self.position
-            chunk.fetched[location] = value_of(chunk.ask(lambda seq: m.ReadCallback(key, seq, position)))
-        self.reads.append([key, UNWRITTEN])
+            chunk.fetched[location] = value_of(
+                chunk.ask(lambda seq: m.ReadCallback(key, seq, position, space)))
+        self.reads.append([key, UNWRITTEN, *tail])
         return chunk.fetched[location]
 
 

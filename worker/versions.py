@@ -29,9 +29,9 @@ from wasmpool.worker.host import ABI, HostGas
 from wasmpool.worker.host_crypto import CryptoGas
 from wasmpool.worker.iteration import IterationGas
 
-GAS_SCHEDULE_VERSION = 7
+GAS_SCHEDULE_VERSION = 8
 """Bump whenever any price of :func:`gas_schedule` changes (and re-pin the digest in the test)."""
-ABI_VERSION = 5
+ABI_VERSION = 6
 """The contract host ABI (``wasmpool.worker.host``): bump on any change to its imports or behaviour."""
 FLOATS_CANONICAL = "canonical"
 """The float policy under which this worker compiles every module (canonical NaNs)."""
