@@ -1,11 +1,11 @@
 """The Rust SDK's example contracts (examples/rust/, built by sdk/rust/build.sh) in a real pool.
 
-The counter uses only ABI v1 functions and the token v1 plus iteration (its
-``holders`` query; tests/pool/test_rust_holders.py); both run now: deployed
+The counter uses only ABI v1 functions, the token v1 plus iteration (its
+``holders`` query; tests/pool/test_rust_holders.py) and events: deployed
 through a real broker, called on real worker processes, their state in
-SQLite. The swap calls other contracts (ABI v2, issue 16); until the host
-provides those imports the deploy checks refuse it naming the first one,
-which a test pins down (it changes when contract calls land).
+SQLite. The swap and the multisig call other contracts (ABI v2); their
+calls run in tests/pool/test_rust_swap.py and test_rust_multisig.py, and
+here the deploy checks admit them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import pytest
 from tests.pool.conftest import unique
 from wasmpool import wasm
 from wasmpool.client import Client
-from wasmpool.wire import errors
 from wasmpool.wire.protocol import Status
 
 RUST = Path(__file__).resolve().parents[2] / "examples" / "rust"
@@ -27,6 +26,7 @@ V1 = frozenset({"input_len", "get_input", "set_output", "get_state", "put_state"
 """The ABI v1 (docs/abi.md)."""
 ALICE, BOB, CAROL = {"caller": b"alice"}, {"caller": b"bob"}, {"caller": b"carol"}
 SWAP_V2 = {"self_address", "call_contract", "return_data", "emit_event"}
+MULTISIG_V2 = SWAP_V2 | {"ed25519_verify"}
 TOOLBOX_V2 = {"state_scan", "state_next", "sha256", "keccak256", "blake2b256", "ed25519_verify",
               "secp256k1_verify", "secp256k1_recover", "emit_event", "gas_left"}
 
@@ -73,6 +73,7 @@ def test_a_contract_imports_only_the_host_functions_it_uses() -> None:
     assert {"log", "caller"} <= imports("token")
     assert imports("swap") - V1 == SWAP_V2
     assert imports("toolbox") - V1 == TOOLBOX_V2
+    assert imports("multisig") - V1 == MULTISIG_V2
 
 
 def test_the_counter_counts_adds_and_keeps_its_count_in_state(client: Client, counter: str) -> None:
@@ -181,11 +182,7 @@ def test_a_caller_that_is_not_text_is_written_as_hex(client: Client, token: str)
     assert number(client, token, "balance", b"fffe") == 6
 
 
-def test_the_swap_is_refused_naming_a_contract_import_until_the_host_provides_them(client: Client) -> None:
-    with pytest.raises(errors.DeployRefused) as caught:
-        client.deploy(unique(module("swap")))
-    refused = caught.value
-    assert refused.limit == "host_abi"
-    imported = refused.where.rsplit("env.", 1)[1]
-    assert refused.where.startswith("import ") and imported in SWAP_V2
-    assert f"env.{imported}" in refused.reason
+@pytest.mark.parametrize("name", ["swap", "multisig"])
+def test_the_contracts_that_call_contracts_deploy(client: Client, name: str) -> None:
+    assert "call_contract" in imports(name) and "return_data" in imports(name)
+    assert len(client.deploy(unique(module(name)))) == 64
