@@ -1,5 +1,6 @@
 /*
- * wasmpool.h -- the contract host ABI for C contracts (v1, and v2's iteration and crypto).
+ * wasmpool.h -- the contract host ABI for C contracts (v1, and v2's iteration, crypto, events,
+ * contracts and calls between contracts).
  *
  * A contract is a wasm module that exports its memory (as "memory", which
  * wasm-ld does by default) and the functions clients call. It reaches the
@@ -47,6 +48,39 @@ WP_IMPORT(caller) int32_t wp_caller(void *dst, int32_t cap);
 /* The block height and time (seconds) the client gave as the call's context. */
 WP_IMPORT(block_height) int64_t wp_block_height(void);
 WP_IMPORT(block_time) int64_t wp_block_time(void);
+
+/* --- events and gas (ABI v2), see docs/abi.md --- */
+
+/* Append an event: its type and its attributes, a buffer of (u32 key_len, key, u32 value_len, value)
+ * repeated, little-endian. Events are discarded with the writes when the call fails. */
+WP_IMPORT(emit_event) void wp_emit_event(const void *type, int32_t type_len, const void *attrs,
+                                         int32_t attrs_len);
+/* The gas left on this contract frame's meter. */
+WP_IMPORT(gas_left) int64_t wp_gas_left(void);
+
+/* --- contracts and calls between them (ABI v2), see docs/abi.md --- */
+
+/* Copy min(20, cap) bytes of the contract's own address to dst; returns 20 (0 for a legacy call by
+ * code id, which has no address). */
+WP_IMPORT(self_address) int32_t wp_self_address(void *dst, int32_t cap);
+
+/* What wp_call_contract returns. */
+#define WP_CALL_OK 0          /* the callee returned: its writes and events join this call's */
+#define WP_CALL_REVERTED 1    /* it called wp_revert: wp_return_data gives its message */
+#define WP_CALL_TRAP 2        /* it trapped (or wrote state in a query) */
+#define WP_CALL_OUT_OF_GAS 3  /* it used its whole gas cap */
+#define WP_CALL_ERROR 4       /* no such contract or function, reentrancy, depth over 32, a legacy caller */
+/* Call function fn (exported as () -> ()) of the contract at the 20-byte address addr with this input,
+ * synchronously; the callee sees wp_caller() = this contract's address. gas caps what it may use (taken
+ * unsigned; 0, or more than is left, means all that is left); what it used is charged to this call. On
+ * anything but WP_CALL_OK its writes and events are discarded and this call goes on. A contract already
+ * on the call stack cannot be called again (WP_CALL_ERROR). */
+WP_IMPORT(call_contract) int32_t wp_call_contract(const void *addr, int32_t addr_len, const void *fn,
+                                                  int32_t fn_len, const void *input, int32_t input_len,
+                                                  int64_t gas);
+/* Copy min(len, cap) bytes of the last callee's output (or its revert message) to dst; returns the full
+ * length, 0 before any call and after a call that trapped, ran out of gas or was refused. */
+WP_IMPORT(return_data) int32_t wp_return_data(void *dst, int32_t cap);
 
 /* --- iteration (ABI v2): ordered key ranges of the contract's state, see docs/abi.md --- */
 

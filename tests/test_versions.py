@@ -9,7 +9,7 @@ from wasmpool.wasm import opcodes
 from wasmpool.wire import prices
 from wasmpool.worker import host, host_crypto, versions
 
-PINNED = (8, "cc6126012ac93febc366d3f7747394a78ae173711e06d84a189de01e0620a3a7")
+PINNED = (8, "4198d4b8ea7f988b4cd19d6e8c1ed7657fcb04ad8fd61718266b48d1bbd99242")
 """(GAS_SCHEDULE_VERSION, gas_schedule_digest()) as of the last change to a price."""
 
 

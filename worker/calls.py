@@ -108,6 +108,7 @@ class Transaction:
     event_bytes: int = 0
     stack: list[bytes] = field(default_factory=list)  # the addresses of the contract frames running
     undo: list[tuple[str, bytes, bool, bytes | None]] = field(default_factory=list)  # (space, key, had, old)
+    code_ids: dict[bytes, str | None] = field(default_factory=dict)  # address -> its code id, looked up once
 
     def space_writes(self, space: str) -> dict[bytes, bytes | None]:
         return self.writes.setdefault(space, {})
@@ -148,12 +149,14 @@ class Transaction:
         if len(self.stack) <= 1:
             self.undo.clear()
 
-    def read_registry(self, address: bytes) -> bytes | None:
-        """The registry record of ``address``, read once per transaction (and in its read set)."""
-        seen = self.space_seen(p.REGISTRY_SPACE)
-        if address not in seen:
-            seen[address] = read_in(self.reader, p.REGISTRY_SPACE, address)
-        return seen[address]
+    def code_id(self, address: bytes) -> str | None:
+        """The code id of the contract at ``address`` (None: no such contract), from its registry record,
+        read once per transaction (the read is in the read set: a migrate meanwhile re-executes the call)."""
+        if address not in self.code_ids:
+            record = read_in(self.reader, p.REGISTRY_SPACE, address)
+            self.space_seen(p.REGISTRY_SPACE)[address] = record
+            self.code_ids[address] = code_of(record)
+        return self.code_ids[address]
 
     def nested_writes(self) -> list[list[Any]]:
         """The writes outside the outermost namespace, ``[space, key, value or None]``: namespaces in the

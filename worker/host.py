@@ -63,7 +63,7 @@ class HostGas(IntEnum):
     BYTE = 1  # per byte copied between memory and the host
     STORED_BYTE = 5  # per byte of key and value written by put_state
     EVENT_BYTE = 2  # per byte of an event's type and attributes, on top of BYTE for copying them in
-    CALL_CONTRACT = 2000  # call_contract's base price (bench/engine/call_cost.py); the callee's gas on top
+    CALL_CONTRACT = 1000  # call_contract: measured (docs/abi.md, bench/engine/call_cost.py), plus the callee
     RETURN_DATA = COPY  # return_data
 
 
@@ -388,7 +388,7 @@ class Host:
         tx = call.tx
         if not call.address or len(tx.stack) >= calls.MAX_CALL_DEPTH or address in tx.stack:
             return CallCode.ERROR  # a legacy caller (no contract), too deep, or reentrant
-        code_id = calls.code_of(tx.read_registry(address)) if len(address) == p.ADDRESS_SIZE else None
+        code_id = tx.code_id(address) if len(address) == p.ADDRESS_SIZE else None
         if code_id is None or tx.modules is None:
             return CallCode.ERROR
         cap = _gas_cap(caller, gas)

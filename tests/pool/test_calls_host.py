@@ -187,6 +187,7 @@ def test_a_failed_call_returns_its_code_discards_its_effects_and_the_caller_goes
     assert result.nested_writes == [[B.hex(), b"kept", b"y"]]
     assert result.events == [[b"stored", [[b"kept", b"y"]], B]]
     assert b"out" in result.writes
+    assert world.reads.count((p.REGISTRY_SPACE, B)) == 1  # the code lookup is made once per transaction
 
 
 def test_calling_an_unknown_contract_returns_4_and_its_registry_read_counts(world: World) -> None:
@@ -268,9 +269,11 @@ def test_a_cap_below_the_callees_load_price_is_out_of_gas(world: World) -> None:
     assert codes_of(result.output) == [OUT_OF_GAS]
 
 
-def chain(addresses: list[bytes], last: bytes) -> bytes:
-    """The root proxy's input: each proxy of ``addresses`` calls the next, the last one calls ``last``."""
-    data = record(last, "store", store(b"k", b"deep"))
+def chain(addresses: list[bytes], last: bytes, function: str = "store",
+          inner: bytes = store(b"k", b"deep")) -> bytes:
+    """The root proxy's input: each proxy of ``addresses`` calls the next, the last one calls ``function``
+    of ``last`` with ``inner``."""
+    data = record(last, function, inner)
     for where in reversed(addresses):
         data = record(where, "run", data, cap=65536)
     return data
@@ -298,8 +301,11 @@ def test_calling_a_contract_already_on_the_stack_returns_4(world: World, path: l
     world.deploy(B, "proxy.wasm")
     world.deploy(address(0x50), "proxy.wasm")
     *through, back = path
-    result = run(world, job(A, chain(through, back), function="run"))
+    result = run(world, job(A, chain(through, back, "run", b""), function="run"))
     assert innermost(result.output) == ERROR
+    fresh = world.deploy(address(0x60), "proxy.wasm")  # the same path to a contract not on the stack: ok
+    result = run(world, job(A, chain(through, fresh, "run", b""), function="run"))
+    assert innermost(result.output) == OK
 
 
 def test_a_legacy_call_cannot_call_contracts(world: World) -> None:
