@@ -224,12 +224,18 @@ class Block:
     timeouts: Counter[int] = field(default_factory=Counter)  # executions cut by the call's time limit
     access: tuple[tuple[Location, ...], ...] = ()  # each call's declared locations (a hint), no repeats
     serial: bool = False  # too many aborts (or predicted): one worker runs the rest, chunk after chunk
+    stale: bool = False  # an ordinary commit changed state it read (through a call between contracts)
+    restarts: int = 0  # times it started again for that
     commit: RollingCommit | None = None  # receipts and state tree of the calls final so far (once running)
-    contracts: frozenset[str] = frozenset()  # its calls' namespaces: the only state it reads or writes
+    contracts: frozenset[str] = frozenset()  # its calls' own namespaces (known before it runs)
+    # every namespace it has touched so far: its calls' own, and those their callees read or wrote
+    # (``call_contract``); ordinary calls on any of them wait for the block (:meth:`BlockCoordinator.holds`)
+    reach: set[str] = field(default_factory=set)
     modules: tuple[str, ...] = ()  # the code id each call runs (its contract's code, or the code it names)
-    # what each executed incarnation (tx index, incarnation) wrote, as its worker applied it: what a later
-    # call of its chain saw over a range page (ok calls' writes; none for any other outcome)
-    task_writes: dict[tuple[int, int], dict[bytes, bytes | None]] = field(default_factory=dict)
+    # what each executed incarnation (tx index, incarnation) wrote, by location (its callees' writes in
+    # their namespaces included), as its worker applied it: what a later call of its chain saw (ok calls'
+    # writes; none for any other outcome)
+    task_writes: dict[tuple[int, int], dict[Location, Value]] = field(default_factory=dict)
 
     @property
     def request_id(self) -> bytes:
@@ -269,18 +275,29 @@ class BlockCoordinator:
         return self._tree
 
     def committed(self, code_id: str, writes: dict[bytes, bytes | None]) -> None:
-        """An ordinary call committed ``writes``: keep the tree current (once it exists).
+        """An ordinary call committed ``writes`` in namespace ``code_id``: keep the tree current (once it
+        exists).
 
-        While a block runs, only calls on contracts outside it commit (see
-        :meth:`holds`): they touch nothing the block reads, so they count as
-        committed before it, and its state tree takes their writes too.
+        While a block runs, only calls on contracts outside its reach commit
+        (see :meth:`holds`): they count as committed before it, and its state
+        tree takes their writes too -- except where the block already wrote
+        (its write lands after theirs). But such a call may have called a
+        contract the block uses (``call_contract``) and changed a location the
+        block read from committed state: then the block computed with a
+        value serial order would not show it, and it starts again
+        (:meth:`_restart`, at the next step).
         """
         located = {(code_id, key): value for key, value in writes.items()}
         if self._tree is not None:
             self._tree = self._tree.updated(located)
         block = self.current
-        if block is not None and block.commit is not None and located:
-            block.commit.tree = block.commit.tree.updated(located)
+        if block is None or block.commit is None or block.run is None or not located:
+            return
+        base = block.run.memory.base_reads
+        if any(location in base for location in located):
+            block.stale = True
+        kept = {location: value for location, value in located.items() if location not in block.commit.writes}
+        block.commit.tree = block.commit.tree.updated(kept)
 
     # --- hooks called by the core -----------------------------------------------------------
 
@@ -298,24 +315,27 @@ class BlockCoordinator:
         now = self.core.clock()
         holder = Job(rid, identity, Op.BLOCK, "", b"", now, now + timeout, self, key=key)
         self.core.track(holder)
+        own = frozenset(c.code_id for c in calls)
         self.pending.append(Block(holder, calls, bool(body.get("dry_run", False)), body.get("state_root"),
                                   now + timeout, access=tuple(declared(c) for c in calls),
-                                  contracts=frozenset(c.code_id for c in calls),
+                                  contracts=own, reach=set(own),
                                   modules=tuple(module for _, module in checked)))
         self.core.count("blocks_accepted")
 
     def holds(self, job: Job) -> bool:
         """True when the queued call ``job`` must wait: a call (not a query) whose contract a block touches.
 
+        The running block touches its calls' contracts and, once their callees
+        ran, the contracts those called (its ``reach``, which grows as it runs).
         A waiting block that names an expected state root holds every call:
         its root must not move between acceptance and start.
         """
         if job.readonly:
             return False
         current = self.current
-        if current is not None and job.space in current.contracts:
+        if current is not None and job.space in current.reach:
             return True
-        return any(block.expected_root is not None or job.space in block.contracts
+        return any(block.expected_root is not None or job.space in block.reach
                    for block in self.pending)
 
     def assign(self, worker: WorkerState) -> bool:
@@ -337,7 +357,8 @@ class BlockCoordinator:
         if isinstance(found, m.RefusedReply):
             return found
         chunk, run, contract, _ = found
-        location = (contract, body["key"])
+        location = (body.get("space", contract), body["key"])
+        self._reached(location[0])
         try:
             value, version = run.chunk_read(chunk.tasks, *location)
         except TaskAborted as exc:
@@ -351,6 +372,8 @@ class BlockCoordinator:
         if isinstance(found, m.RefusedReply):
             return found
         chunk, run, contract, index = found
+        contract = body.get("space", contract)
+        self._reached(contract)
         try:
             entries, more, (low, high) = run.chunk_scan(
                 chunk.tasks, contract, body["start"], body["end"], body["order"] == 1, body["limit"])
@@ -374,14 +397,26 @@ class BlockCoordinator:
             return m.RefusedReply(body["seq"], f"no call {index} in this chunk")
         return chunk, block.run, block.calls[chunk.tasks[index].tx_index].code_id, index
 
+    def _reached(self, space: str) -> None:
+        """The running block touched ``space``: from now on ordinary calls on it wait for the block."""
+        if self.current is not None and space != contracts.REGISTRY:
+            self.current.reach.add(space)
+
     def code(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
-        """A task's module fetch (CALLBACK ``code``) for the call at ``index`` of its chunk."""
+        """A task's module fetch (CALLBACK ``code``) for the call at ``index`` of its chunk, or the module
+        ``code_id`` names (a contract the call called)."""
         chunk, block = self.tasks.get(job), self.current
         index = body.get("index", 0)
         if chunk is None or block is None or index >= len(chunk.tasks):
             return m.RefusedReply(body["seq"], "this block task is over")
-        code_id = block.modules[chunk.tasks[index].tx_index]
-        return m.CodeReply(body["seq"], self.core.store.get_code(code_id))
+        code_id = body.get("code_id")
+        if code_id is None:
+            own = block.modules[chunk.tasks[index].tx_index]
+            return m.CodeReply(body["seq"], self.core.store.get_code(own))
+        code = self.core.store.get_code(code_id)
+        if code is None:  # a registry record names only deployed code: not expected
+            return m.RefusedReply(body["seq"], f"no module deployed with code id {code_id}")
+        return m.CodeReply(body["seq"], code)
 
     def finished(self, job: Job, result: dict[str, Any]) -> None:
         """A task's FINAL: an outcome for the run, or a loss when it says nothing about the call."""
@@ -436,6 +471,8 @@ class BlockCoordinator:
             now = self.core.clock()
             if self.current is not None and now >= self.current.deadline:
                 self._fail(self.current, errors.BlockFailed("the block did not finish within its time limit"))
+            if self.current is not None and self.current.stale:
+                self._restart(self.current)
             while self.current is None and self.pending and not self._writers_in_flight(self.pending[0]):
                 self._start(self.pending.popleft(), now)
         except Exception as exc:  # a bug must not take the broker down, nor leave calls held
@@ -504,7 +541,7 @@ class BlockCoordinator:
         unless the block checks an expected state root.
         """
         return any(not job.abandoned and not job.readonly and job.owner is not self
-                   and (block.expected_root is not None or job.space in block.contracts)
+                   and (block.expected_root is not None or job.space in block.reach)
                    for job in self.core.jobs_held())
 
     def _yields(self, worker: WorkerState) -> bool:
@@ -636,13 +673,16 @@ class BlockCoordinator:
         would be (:meth:`BlockRun.chunk_prefetch`: one answer for the whole
         chunk, so each location is sent once, with the first call that expects
         it) until the bytes reach the cap; a location behind an ESTIMATE is
-        left to a CALLBACK.
+        left to a CALLBACK, and so is one outside the call's own namespace (a
+        callee's state, the registry: an entry's ``prefetched`` has keys only).
         """
         assert block.run is not None
         wanted: dict[Location, int] = {}  # location -> position of the first call expecting to read it
         for position, task in enumerate(chunk.tasks):
+            own = block.calls[task.tx_index].code_id
             for location in self._hints(block, task):
-                wanted.setdefault(location, position)
+                if location[0] == own:  # an answer goes by key with a call: in that call's namespace
+                    wanted.setdefault(location, position)
         jobs = [self._worker_job(block.calls[task.tx_index], block.modules[task.tx_index])
                 for task in chunk.tasks]
         if not wanted:
@@ -683,53 +723,73 @@ class BlockCoordinator:
             p.check_fields(entry, p.CHUNK_RESULT_FIELDS)
         except errors.BadRequest as exc:
             return f"a malformed result: {exc.reason}"
-        ok = entry["status"] == Status.OK
-        block.task_writes[task.tx_index, task.incarnation] = dict(entry.get("writes") or {}) if ok else {}
+        code_id = block.calls[task.tx_index].code_id
+        writes = located_writes(code_id, entry) if entry["status"] == Status.OK else {}
+        block.task_writes[task.tx_index, task.incarnation] = writes
         if entry["code"] in NONDETERMINISTIC:
             if entry["code"] == ErrorCode.TIMEOUT:
                 block.timeouts[task.tx_index] += 1
             return str(entry.get("error") or entry["status"])
-        calls = block.calls
-        code_id = calls[task.tx_index].code_id
-        read_set: dict[Location, ReadVersion] = {}
-        for key, writer in entry["reads"]:
-            location = (code_id, key)
-            if writer < 0:
-                if location not in chunk.reads:
-                    return "a read the broker did not serve"
-                read_set.setdefault(location, chunk.reads[location])
-            elif writer < chunk.base + position and calls[chunk.chain[writer].tx_index].code_id == code_id:
-                written = chunk.chain[writer]
-                read_set.setdefault(location, Version(written.tx_index, written.incarnation))
-            else:
-                return f"a read of call {writer}'s writes in the chain"
-        ranges = self._ranges(block, chunk, position, code_id)
+        read_set = self._read_set(block, chunk, position, code_id, entry["reads"])
+        if isinstance(read_set, str):
+            return read_set
+        ranges = self._ranges(block, chunk, position)
         if ranges is None:
             return "a range read over writes of the chain the broker does not know"
+        for space, _ in writes:
+            self._reached(space)
         if not block.run.finish_reads(task, outcome(code_id, entry), read_set, ranges):
             self.core.count("block_refused")
         return None
 
-    def _ranges(self, block: Block, chunk: Chunk, position: int,
-                code_id: str) -> tuple[RangeRead, ...] | None:
-        """The range reads of the call at ``position``: each page served to it, under the writes of the
-        calls before it in its chain (as its worker merged them), with the version of each entry."""
+    def _read_set(self, block: Block, chunk: Chunk, position: int, code_id: str,
+                  reads: list[list[Any]]) -> dict[Location, ReadVersion] | str:
+        """The read set of the call at ``position`` from its result's ``reads``; else what is wrong.
+
+        Each read is ``[key, writer]`` in the call's own namespace ``code_id``,
+        or ``[key, writer, space]`` in another one (a contract it called, the
+        registry). Writer -1 is the broker's answer to the chunk (its version
+        was noted when served); else the chain position of an earlier call
+        whose write (its own or one of its callees') the worker read: that
+        call's version, provided it did write the location.
+        """
+        read_set: dict[Location, ReadVersion] = {}
+        before = chunk.base + position
+        for read in reads:
+            location = (read[2] if len(read) > 2 else code_id, read[0])
+            writer = read[1]
+            if writer < 0:
+                if location not in chunk.reads:
+                    return "a read the broker did not serve"
+                read_set.setdefault(location, chunk.reads[location])
+                continue
+            written = chunk.chain[writer] if writer < before else None
+            if written is None or location not in block.task_writes.get(
+                    (written.tx_index, written.incarnation), {}):
+                return f"a read of call {writer}'s writes in the chain"
+            read_set.setdefault(location, Version(written.tx_index, written.incarnation))
+        return read_set
+
+    def _ranges(self, block: Block, chunk: Chunk, position: int) -> tuple[RangeRead, ...] | None:
+        """The range reads of the call at ``position``: each page served to it (in whichever namespace),
+        under the writes of the calls before it in its chain in that namespace (as its worker merged
+        them), with the version of each entry."""
         pages = chunk.scans.get(position)
         if not pages:
             return ()
-        writers: list[tuple[Version, dict[bytes, bytes | None]]] = []
+        writers: list[tuple[Version, dict[Location, Value]]] = []
         for earlier in chunk.chain[:chunk.base + position]:
-            if block.calls[earlier.tx_index].code_id == code_id:
-                writes = block.task_writes.get((earlier.tx_index, earlier.incarnation))
-                if writes is None:
-                    return None
+            writes = block.task_writes.get((earlier.tx_index, earlier.incarnation))
+            if writes is None:
+                return None
+            if writes:
                 writers.append((Version(earlier.tx_index, earlier.incarnation), writes))
         ranges = []
         for contract, low, high, seen in pages:
             entries: dict[bytes, ReadVersion] = dict(seen)
             for version, writes in writers:
-                for key, value in writes.items():
-                    if low <= key and (not high or key < high):
+                for (space, key), value in writes.items():
+                    if space == contract and low <= key and (not high or key < high):
                         if value is None:
                             entries.pop(key, None)
                         else:
@@ -778,6 +838,9 @@ class BlockCoordinator:
 
     def _complete(self, block: Block) -> None:
         assert block.run is not None and block.commit is not None
+        if block.stale:  # it read a location an ordinary commit has changed since
+            self._restart(block)
+            return
         result = block.run.roll(block.commit).result(block.dry_run)
         after, writes = block.commit.tree, block.commit.writes
         wire = result.to_wire()
@@ -816,6 +879,30 @@ class BlockCoordinator:
         self._end(block)
         holder = block.holder
         self.core.fail(holder.client, holder.key, holder.request_id, exc, remember=remember)
+
+    def _restart(self, block: Block) -> None:
+        """Start a block again from the current state: an ordinary commit changed state it had read.
+
+        That commit came from a call on a contract outside the block's reach
+        that called into it; from now on the block holds calls on its whole
+        reach (what its first run touched) from the start. After
+        ``max_attempts`` runs the block fails (Conflict; nothing committed).
+        """
+        if block.restarts + 1 >= self.core.config.max_attempts:
+            self._fail(block, errors.Conflict(
+                f"state the block read kept changing under it ({block.restarts + 1} runs): calls on other "
+                "contracts called into its contracts; nothing was committed"))
+            return
+        self.core.count("blocks_restarted")
+        for job in self.tasks:
+            job.abandoned = True
+        self.tasks.clear()
+        self.tails.clear()
+        self.current = None
+        self.pending.appendleft(Block(block.holder, block.calls, block.dry_run, block.expected_root,
+                                      block.deadline, access=block.access, contracts=block.contracts,
+                                      reach=set(block.reach), modules=block.modules,
+                                      restarts=block.restarts + 1))
 
     def _end(self, block: Block) -> None:
         """Forget a block: its still-running tasks become late, and held calls may run again."""
@@ -897,10 +984,20 @@ def predicted_conflicts(access: Sequence[Sequence[Location]], chunk_size: int, w
     return conflicts
 
 
+def located_writes(code_id: str, result: dict[str, Any]) -> dict[Location, Value]:
+    """A result's writes by location: its own (in namespace ``code_id``), then those its callees made in
+    their namespaces (``nested_writes``, ``[address hex, key, value]``)."""
+    writes: dict[Location, Value] = {(code_id, key): value for key, value in result.get("writes", {}).items()}
+    for space, key, value in result.get("nested_writes", ()):
+        writes[space, key] = value
+    return writes
+
+
 def outcome(code_id: str, result: dict[str, Any]) -> Outcome:
-    """The Outcome of one execution from its worker FINAL body (writes keyed (code id, key))."""
+    """The Outcome of one execution from its worker FINAL body (writes keyed by location: its own under
+    ``code_id``, its callees' under their addresses)."""
     return Outcome(status=Status(result["status"]), output=bytes(result.get("output", b"")),
                    gas_used=int(result.get("gas_used", 0)), logs=tuple(result.get("logs", ())),
-                   writes={(code_id, key): value for key, value in result.get("writes", {}).items()},
+                   writes=located_writes(code_id, result),
                    results=tuple(result.get("results", ())), error=result.get("error"),
                    versions=result.get("versions") or {}, events=events_of(result.get("events", ())))

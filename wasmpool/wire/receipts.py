@@ -140,7 +140,7 @@ class Receipt:
                 "gas_used": self.gas_used, "logs": list(self.logs), "writes": _writes_to_wire(self.writes),
                 "results": list(self.results), "error": self.error,
                 "versions": dict(sorted(self.versions.items())),
-                "events": [[kind, [list(pair) for pair in attributes]] for kind, attributes in self.events]}
+                "events": [[e[0], [list(pair) for pair in e[1]], *e[2:]] for e in self.events]}
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> Receipt:
@@ -195,14 +195,21 @@ class BlockResult:
         return hashlib.sha256(self.encode()).digest()
 
 
-Event = tuple[bytes, tuple[tuple[bytes, bytes], ...]]
-"""An event in a receipt: its type and its (key, value) attributes in order."""
+Attributes = tuple[tuple[bytes, bytes], ...]
+Event = tuple[bytes, Attributes] | tuple[bytes, Attributes, bytes]
+"""An event in a receipt: its type and its (key, value) attributes in order, and the emitter's 20-byte
+address when a contract the call called emitted it (``call_contract``)."""
 
 
 def events_of(raw: Any) -> tuple[Event, ...]:
-    """Events from their wire form (``[type, [[key, value], ...]]`` lists) as tuples of bytes."""
-    return tuple((bytes(kind), tuple((bytes(key), bytes(value)) for key, value in attributes))
-                 for kind, attributes in raw)
+    """Events from their wire form (``[type, [[key, value], ...]]`` lists, a third element the emitter)
+    as tuples of bytes."""
+    return tuple(_event(event) for event in raw)
+
+
+def _event(raw: Any) -> Event:
+    kind, attributes = bytes(raw[0]), tuple((bytes(key), bytes(value)) for key, value in raw[1])
+    return (kind, attributes) if len(raw) == 2 else (kind, attributes, bytes(raw[2]))
 
 
 def encode(wire: Any) -> bytes:
