@@ -8,6 +8,7 @@ state of several namespaces and the contract registry; the callees are
 
 from __future__ import annotations
 
+import signal
 import struct
 from dataclasses import replace
 from functools import cache
@@ -21,7 +22,7 @@ from wasmpool.wire import errors, prices
 from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import ErrorCode, Status
-from wasmpool.worker import calls, host
+from wasmpool.worker import calls, host, timelimit
 from wasmpool.worker.execute import Runtime, execute, execute_chunk
 from wasmpool.worker.host import ABI, Host, HostGas
 from wasmpool.worker.modules import Loaded, load
@@ -79,7 +80,7 @@ class World:
 
     def modules(self, wanted: str, index: int | None, called: bool = False) -> Loaded:
         self.fetched.append((wanted, called))
-        for name in ("proxy.wasm", "callee.wasm"):
+        for name in ("proxy.wasm", "callee.wasm", "bad_import.wasm"):
             if code_id(name) == wanted:
                 return module(name)
         raise errors.StateUnavailable(f"no module {wanted}")
@@ -188,6 +189,35 @@ def test_a_failed_call_returns_its_code_discards_its_effects_and_the_caller_goes
     assert result.events == [[b"stored", [[b"kept", b"y"]], B]]
     assert b"out" in result.writes
     assert world.reads.count((p.REGISTRY_SPACE, B)) == 1  # the code lookup is made once per transaction
+
+
+def test_a_callee_whose_module_cannot_link_returns_4(world: World) -> None:
+    world.deploy(NOWHERE, "bad_import.wasm")
+    result = run(world, job(A, record(NOWHERE, "run") + record(B, "nothing")))
+    assert codes_of(result.output) == [ERROR, OK]
+
+
+def test_return_data_is_the_last_calls_and_empty_after_a_refused_one(world: World) -> None:
+    data = record(B, "store", store(b"k", b"v")) + record(NOWHERE, "nothing") + record(B, "store_then_trap")
+    result = run(world, job(A, data))
+    assert outcomes(result.output) == [(OK, 1, b"v"), (ERROR, 0, b""), (TRAP, 0, b"")]
+
+
+@pytest.mark.parametrize(("exc", "code"), [
+    (errors.Revert("x"), calls.CallCode.REVERTED),
+    (wasm.GasExhausted(), calls.CallCode.OUT_OF_GAS),
+    (wasm.StackExhausted("deep"), calls.CallCode.TRAP),
+    (wasm.Trap(wasm.TrapKind.UNREACHABLE, "x"), calls.CallCode.TRAP),
+    (errors.ReadOnlyViolation("x"), calls.CallCode.TRAP),
+    (wasm.LinkError("x"), calls.CallCode.ERROR),
+    (errors.StateUnavailable("x"), None),
+    (errors.CallTimeout("x"), None),
+    (errors.InternalError("x"), None),
+    (MemoryError(), None),
+    (ValueError("a bug"), None),
+], ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else str(v))
+def test_only_the_contracts_own_failures_are_codes(exc: BaseException, code: calls.CallCode | None) -> None:
+    assert calls.call_code(exc) == code
 
 
 def test_calling_an_unknown_contract_returns_4_and_its_registry_read_counts(world: World) -> None:
@@ -363,6 +393,20 @@ def test_a_nondeterministic_failure_inside_a_callee_ends_the_whole_call(world: W
     world.broken.add(B.hex())
     result = run(world, job(A, record(B, "read", b"k")))
     assert result.code == ErrorCode.STATE_UNAVAILABLE and result.writes == {}
+
+
+def test_the_time_limit_inside_a_callee_ends_the_whole_call(world: World,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    previous = signal.getsignal(signal.SIGALRM)
+    monkeypatch.setattr(timelimit, "_alarm_installed", timelimit._alarm_installed)  # restored afterwards
+    timelimit.install_alarm()  # as a worker process does; the handler is restored below
+    try:
+        spin = record(B, "store_then_spin", store(b"k", b"v"))
+        result = run(world, job(A, spin + record(B, "store", store(b"k2", b"v")), timeout=0.2,
+                                gas_limit=10**15))
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert result.code == ErrorCode.TIMEOUT and result.writes == {} and result.nested_writes == []
 
 
 def test_a_callee_whose_module_cannot_be_fetched_ends_the_whole_call(world: World) -> None:
