@@ -30,6 +30,8 @@ def test_schedule_lists_every_kind_of_price() -> None:
     assert table["setup.function"] == wasm.runtime.setup_gas.FUNCTION_GAS
     assert table["host.put_state"] == host.HostGas.PUT_STATE
     assert table["host.gas.stored_byte"] == host.HostGas.STORED_BYTE
+    assert table["host.call_contract"] == table["host.gas.call_contract"] == host.HostGas.CALL_CONTRACT
+    assert table["host.return_data"] == host.HostGas.RETURN_DATA == host.HostGas.COPY  # an alias of COPY
     assert table["host.sha256"] == table["host.crypto.sha256"] == host_crypto.CryptoGas.SHA256
     assert table["host.crypto.keccak256_word"] == host_crypto.CryptoGas.KECCAK256_WORD
     assert table["deploy.byte"] == prices.DEPLOY_BYTE_GAS

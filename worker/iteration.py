@@ -18,7 +18,10 @@ entry produced is noted as read (``seen``), and the broker records every
 page's range for the phantom check at commit (``wasmpool.broker.scans``).
 
 Iterators belong to one call and end with it; a call may open at most
-:data:`MAX_ITERATORS`.
+:data:`MAX_ITERATORS`. In a call between contracts (``call_contract``) each
+contract frame has its own iterators over its own namespace, merged with
+the writes its transaction made there (``worker.calls``), and they end with
+the frame.
 """
 
 from __future__ import annotations

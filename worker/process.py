@@ -5,7 +5,8 @@ Life of a worker: connect, send READY (its credits -- the running job plus
 REQUEST is a job (or a batch of jobs, run in order): find the module in the
 LRU cache or fetch it from the broker with a CALLBACK (``code``), run the
 call (:mod:`wasmpool.worker.execute`), and send FINAL with the result, the
-buffered write set and the cache report; as in Majordomo, FINAL also hands
+buffered write set and the cache report (a contract the call calls has its
+module fetched the same way, the CALLBACK naming its code id); as in Majordomo, FINAL also hands
 the credit back. State reads during the call are CALLBACKs (``get``)
 answered by the broker from committed state.
 
