@@ -53,6 +53,18 @@ alone on its contract (no other job of that contract is dispatched until it
 ends), so a hot contract cannot starve it. Every other status commits
 nothing.
 
+*Calls between contracts* (``call_contract``): a job's CALLBACKs may name
+another namespace (``space``: a called contract's, or the registry's, where
+the worker finds the callee's code) and another module (``code_id``). Such
+reads are recorded by location (namespace, key) beside the job's own, and
+checked with them; an ok result's ``nested_writes`` (its callees' writes)
+commit with its own writes and its receipt in one cross-namespace
+transaction, but only into contracts the attempt found in the registry. An
+exclusive re-execution holds every namespace its last attempt touched; a
+running job that would write into a held one is executed again after the
+hold (it was *fenced*), so the exclusive run cannot lose to a call reaching
+its contracts through another contract.
+
 *Fairness*: a client's calls and queries (its scope) are held by at most
 ``max_client_workers`` workers at once (0, the default: all workers but one,
 at least one). A worker already holding one of the client's jobs may take

@@ -67,7 +67,8 @@ class Extension(Protocol):
         """An idle worker: give it a job of the extension's; True when it got one."""
 
     def committed(self, code_id: str, writes: dict[bytes, bytes | None]) -> None:
-        """An ordinary call committed ``writes`` to contract ``code_id``."""
+        """An ordinary call committed ``writes`` in namespace ``code_id``: told once per namespace a
+        commit changed (the call's own, each contract it called, the registry's)."""
 
 
 class NoExtension:
@@ -110,7 +111,7 @@ class Job:
     callees: set[str] = field(default_factory=set)  # namespaces of contracts it found in the registry
     fetched: set[str] = field(default_factory=set)  # code ids of the modules sent for this attempt
     wrote: frozenset[str] = frozenset()  # other namespaces its last result wrote (nested writes)
-    touched: frozenset[str] = frozenset()  # namespaces its last finished attempt read or wrote
+    touched: frozenset[str] = frozenset()  # namespaces its last losing attempt read or wrote
     abandoned: bool = False
     exclusive: bool = False  # re-executed alone on what it touches (after repeated stale reads)
     held: frozenset[str] = frozenset()  # the namespaces its exclusive run holds
