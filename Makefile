@@ -15,7 +15,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $@
 
 run: $(STAMP)
-	$(BIN)/wasmpool broker --frontend tcp://127.0.0.1:5555 --backend tcp://127.0.0.1:5556 --state sqlite:var/state.db --with-workers 2 --demo examples/token.wasm
+	$(BIN)/wasmpool broker --frontend tcp://127.0.0.1:5555 --backend tcp://127.0.0.1:5556 --state sqlite:var/state.db --with-workers 2 --demo examples/rust
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

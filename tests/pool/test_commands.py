@@ -125,17 +125,17 @@ def test_helpers_for_people() -> None:
 
 @pytest.mark.slow
 def test_the_make_run_command_demonstrates_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    """`wasmpool broker --with-workers 1 --demo examples/token.wasm`, then Ctrl-C to the process group."""
+    """`wasmpool broker --with-workers 1 --demo examples/rust`, then Ctrl-C to the process group."""
     command = [sys.executable, "-m", "wasmpool", "broker", "--frontend", "tcp://127.0.0.1:*",
                "--backend", "tcp://127.0.0.1:*", "--state", f"sqlite:{tmp_path / 'state.db'}",
-               "--with-workers", "1", "--demo", str(EXAMPLES / "token.wasm")]
+               "--with-workers", "1", "--demo", str(EXAMPLES / "rust")]
     proc = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     try:
         lines = _read_until(proc, "Ctrl-C stops")
         text = "\n".join(lines)
-        assert "insufficient balance" in text and "balances: alice" in text
-        assert "total supply 1000" in text and "20 ok" in text
+        assert "allowance exceeded" in text and "returned 83" in text
+        assert "swap reserves:" in text and "10 ok" in text
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(SHUTDOWN) == 0
         _assert_group_gone(proc.pid)

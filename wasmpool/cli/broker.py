@@ -1,8 +1,8 @@
 """``wasmpool broker``: run the broker, optionally with local workers and the demo.
 
-``wasmpool broker --with-workers N --demo examples/token.wasm`` is what
+``wasmpool broker --with-workers N --demo examples/rust`` is what
 ``make run`` starts: the broker in this process's event loop, N worker
-processes connected to its backend, and the token demonstration. The
+processes connected to its backend, and the tokens-and-swap demonstration. The
 workers are supervised (``wasmpool.worker.supervisor``): one that exits is
 replaced. Ctrl-C (or SIGTERM) stops everything: the loop returns, the
 sockets close, the workers are terminated and joined.
@@ -46,8 +46,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"state store: sqlite:PATH or memory: (default {DEFAULT_URL})")
     parser.add_argument("--with-workers", type=int, default=0, metavar="N",
                         help="also start N worker processes connected to the backend")
-    parser.add_argument("--demo", type=Path, metavar="TOKEN_WASM",
-                        help="once serving, deploy this token contract and run a few transfers")
+    parser.add_argument("--demo", type=Path, metavar="DIR",
+                        help="once serving, deploy DIR's token.wasm and swap.wasm (examples/rust), make two "
+                             "tokens and a swap between them, and run a few swaps")
     parser.add_argument("--gas", type=int, default=DEFAULTS.default_gas,
                         help=f"default gas limit of a call (default {DEFAULTS.default_gas})")
     parser.add_argument("--query-gas", type=int, default=DEFAULTS.query_gas,
