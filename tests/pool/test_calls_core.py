@@ -365,3 +365,19 @@ def test_a_call_that_lost_touching_a_held_namespace_waits_for_the_hold() -> None
     outs = h.final(worker, job, nested_writes=[nested(b, b"k", b"c's")])
     assert no_reply(outs) and not [o for o in outs if o.side is Side.BACKEND]
     assert h.core.queue[0].touched == {c, b}  # its last attempt went into b: it waits
+
+
+def test_a_call_to_run_alone_waits_for_a_running_call_that_went_into_its_namespaces() -> None:
+    h, a, b = pool(workers=2, exclusive_after=1)
+    c = instance(h, b"c")
+    cw, other = call(h, c, identity=b"client-2")
+    look_up(h, cw, other, b)  # c's call has gone into b
+    worker, job = call(h, a)
+    look_up(h, worker, job, b)
+    h.callback(worker, job, 2, op="get", space=b, key=b"balance")
+    h.store.commit(b, {}, {b"balance": b"1"})
+    outs = h.final(worker, job, nested_writes=[nested(b, b"balance", b"2")])  # stale: to run alone
+    assert no_reply(outs) and not [o for o in outs if o.side is Side.BACKEND]  # c's call touches b
+    assert h.core.queue[0].exclusive and h.core.queue[0].held == {a, b}
+    outs = h.final(cw, other)  # c's call ends (it wrote nothing): a's runs alone now
+    assert only_client_reply(outs)[1]["status"] == "ok" and dispatched(outs)[0] == cw
