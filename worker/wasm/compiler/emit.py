@@ -21,7 +21,9 @@ registers by a (parallel) assignment first.
 (in frame units, see :mod:`.frames`) and the parameters; it returns None, one
 value or a tuple; its calls pass ``d`` minus its own units. It begins with the
 budget check, zeroes its declared locals, binds the memory's ``bytearray`` to
-``m`` when it touches memory, and wraps the body in one ``try`` that turns
+``m`` when it touches memory (and the typed views its aligned accesses use,
+``w4 = MEM.w32``..., bound again after every call and ``memory.grow``, which
+may replace them: see ``runtime.memory``), and wraps the body in one ``try`` that turns
 ``IndexError``/``struct.error`` (memory bounds, detected by the access
 itself) and ``ZeroDivisionError`` (inlined unsigned division) into traps. The
 metered variant charges each gas block's price before it runs and checks the
@@ -43,7 +45,19 @@ from dataclasses import dataclass
 from ..opcodes import BULK_UNIT, BULK_UNIT_GAS, OPS, TABLE_BULK_UNIT, Imm, Opcode
 from ..types import FuncType, ValType
 from .direct import Prepay, charge_call_sites, take_entry
-from .exprs import X, as_value, condition, loose, paren, result_bound, result_nan, rules_for
+from .exprs import (
+    VIEW_OPS,
+    VIEWS,
+    View,
+    X,
+    as_value,
+    condition,
+    loose,
+    paren,
+    result_bound,
+    result_nan,
+    rules_for,
+)
 from .fold import Folder, Line, result_wrap, truth
 from .frames import frame_slots, stack_units
 from .ir import (
@@ -73,6 +87,7 @@ from .states import emit_states
 from .structure import (
     Analysis,
     Need,
+    children,
     has_loops,
     ifconv_ok,
     merge_gas,
@@ -140,6 +155,7 @@ class FunctionEmitter(Folder):
         self.tokens = 0
         self.uses_br = False
         self.uses_memory = False
+        self.views = _views_used(func.body)
         self.uses_div = False
         self.tail_done = False
 
@@ -208,7 +224,8 @@ class FunctionEmitter(Folder):
         if rule.stmt:
             if impure:
                 self.flush_impure()
-            self.line(text)
+            for part in text.split("\n"):  # a store through a view may be an if/else pair
+                self.line(part)
             return
         wrap, big = result_wrap(rule, args)
         width, bound = result_bound(node.op, args)
@@ -221,6 +238,12 @@ class FunctionEmitter(Folder):
             self.flush_impure()
             self.charge_grow(node, args)
             self.assign(str(node.outs[0]), x)
+            if node.op is Opcode.MEMORY_GROW:
+                self.bind_views()
+            return
+        if self.views and node.op is Opcode.MEMORY_GROW:
+            self.assign(str(node.outs[0]), x)
+            self.bind_views()
             return
         self.define(str(node.outs[0]), x)
 
@@ -262,11 +285,21 @@ class FunctionEmitter(Folder):
             self.sync_out()
             self.emit_call_result(outs, x)
             self.line(f"gas = {METER}")
+            self.bind_views()
+        elif self.views:  # the call may grow memory: its result is written and the views bound again
+            self.flush_impure()
+            self.emit_call_result(outs, x)
+            self.bind_views()
         elif len(outs) == 1:
             self.define(str(outs[0]), x)
         else:
             self.flush_impure()
             self.emit_call_result(outs, x)
+
+    def bind_views(self) -> None:
+        """Read the function's views from the memory again (a call or a grow may have replaced them)."""
+        for view in self.views:
+            self.line(f"{view.name} = MEM.{view.attr}")
 
     def sync_out(self) -> None:
         """``GAS = gas``, unless the line before just read it back (``gas = GAS``)."""
@@ -669,6 +702,21 @@ _USES_MEMORY = frozenset(
 )
 
 
+def _views_used(nodes: list[Node]) -> tuple[View, ...]:
+    """The memory views the function's aligned accesses use, in :data:`~.exprs.VIEWS` order."""
+    used: set[View] = set()
+    stack = [nodes]
+    while stack:
+        for node in stack.pop():
+            if type(node) is Op:
+                view = VIEW_OPS.get(node.op)
+                if view is not None:
+                    used.add(view)
+            else:
+                stack.extend(children(node))
+    return tuple(view for view in VIEWS if view in used)
+
+
 def _header(func: IRFunction, em: FunctionEmitter, body: list[Line]) -> list[Line]:
     """The ``def`` line, depth check, locals, bindings and the body's ``try``."""
     params = ", ".join(["d", *(f"l{i}" for i in range(func.nparams))])
@@ -692,6 +740,7 @@ def _header(func: IRFunction, em: FunctionEmitter, body: list[Line]) -> list[Lin
         lines.append((1, "br = 0"))
     if em.uses_memory:
         lines.append((1, "m = M"))
+        lines.extend((1, f"{view.name} = MEM.{view.attr}") for view in em.views)
     if em.local_gas:
         entry = body[0][1] if body and body[0][0] == 2 and body[0][1].startswith("gas -= ") else None
         if entry is not None:

@@ -371,6 +371,75 @@ def _store(template: str, *names: str) -> Rule:
                 value_first=template.startswith("m["))
 
 
+# Aligned accesses of 4 and 8 bytes index a typed view of the memory (``w4[ea >> 2]``, see
+# ``runtime.memory``), about twice as fast as a ``struct`` accessor; an unaligned address takes the
+# accessor. A constant address is aligned or not when compiled; any other address is tested
+# (``ea & 3``) through a walrus temporary unless it is a plain name. A load's temporary (``ea``) is
+# read right after it is assigned, before anything else runs, so nested loads may share it; a
+# store's (``sa``) is assigned before its value is computed, which may hold loads, so it has its own.
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A typed view of the memory: its local name, its ``Memory`` attribute and its item size."""
+
+    name: str
+    attr: str
+    size: int
+
+    @property
+    def shift(self) -> int:
+        return self.size.bit_length() - 1
+
+
+VIEW_U32 = View("w4", "w32", 4)
+VIEW_U64 = View("w8", "w64", 8)
+VIEW_F64 = View("wd", "wf64", 8)
+VIEWS: tuple[View, ...] = (VIEW_U32, VIEW_U64, VIEW_F64)
+LOAD_TEMP, STORE_TEMP = "ea", "sa"
+
+
+def _view_load(view: View, fallback: str) -> Rule:
+    """A load through ``view`` when aligned, else ``fallback(m, ea)[0]``."""
+    shift, low = view.shift, view.size - 1
+
+    def build(args: list[X], imm: Any) -> str:
+        value = _const_int(args[0])
+        if value is not None:
+            ea = value + imm[1]
+            if not ea & low:
+                return f"{view.name}[{ea >> shift}]"
+            return f"{fallback}(m, {ea})[0]"
+        ea = _ea(args[0], imm[1])
+        if ea.isidentifier():
+            test, a = ea, ea
+        else:
+            test, a = f"({LOAD_TEMP} := {ea})", LOAD_TEMP
+        return f"({view.name}[{a} >> {shift}] if not {test} & {low} else {fallback}(m, {a})[0])"
+    return Rule(build, impure=True, atomic=True, names=(fallback,))
+
+
+def _view_store(view: View, fallback: str, mask: str = "") -> Rule:
+    """A store through ``view`` when aligned, else ``fallback(m, ea, v)``: one or two lines."""
+    shift, low = view.shift, view.size - 1
+
+    def build(args: list[X], imm: Any) -> str:
+        v = f"{paren(args[1])} & {mask}" if mask else args[1].text
+        value = _const_int(args[0])
+        if value is not None:
+            ea = value + imm[1]
+            if not ea & low:
+                return f"{view.name}[{ea >> shift}] = {v}"
+            return f"{fallback}(m, {ea}, {v})"
+        ea = _ea(args[0], imm[1])
+        if ea.isidentifier():
+            test, a = ea, ea
+        else:
+            test, a = f"({STORE_TEMP} := {ea})", STORE_TEMP
+        return f"if {test} & {low}: {fallback}(m, {a}, {v})\nelse: {view.name}[{a} >> {shift}] = {v}"
+    return Rule(build, impure=True, stmt=True, names=(fallback,), loose=(1,) if mask else ())
+
+
 def _statement(template: str, *names: str) -> Rule:
     """A statement with effects: ``{args}`` are the operands, ``{imm}`` the immediate."""
     def build(args: list[X], imm: Any) -> str:
@@ -379,10 +448,10 @@ def _statement(template: str, *names: str) -> Rule:
 
 
 _MEMORY_RULES: dict[Opcode, Rule] = {
-    Opcode.I32_LOAD: _load("ld_u32(m, {ea})[0]", "ld_u32"),
-    Opcode.I64_LOAD: _load("ld_u64(m, {ea})[0]", "ld_u64"),
+    Opcode.I32_LOAD: _view_load(VIEW_U32, "ld_u32"),
+    Opcode.I64_LOAD: _view_load(VIEW_U64, "ld_u64"),
     Opcode.F32_LOAD: _load("f32_load(m, {ea})", "f32_load"),
-    Opcode.F64_LOAD: _load("ld_f64(m, {ea})[0]", "ld_f64"),
+    Opcode.F64_LOAD: _view_load(VIEW_F64, "ld_f64"),
     Opcode.I32_LOAD8_S: _load("((m[{ea}] ^ 0x80) - 0x80) & 0xffffffff"),
     Opcode.I32_LOAD8_U: _load("m[{ea}]"),
     Opcode.I32_LOAD16_S: _load("ld_i16(m, {ea})[0] & 0xffffffff", "ld_i16"),
@@ -392,16 +461,16 @@ _MEMORY_RULES: dict[Opcode, Rule] = {
     Opcode.I64_LOAD16_S: _load("ld_i16(m, {ea})[0] & 0xffffffffffffffff", "ld_i16"),
     Opcode.I64_LOAD16_U: _load("ld_u16(m, {ea})[0]", "ld_u16"),
     Opcode.I64_LOAD32_S: _load("ld_i32(m, {ea})[0] & 0xffffffffffffffff", "ld_i32"),
-    Opcode.I64_LOAD32_U: _load("ld_u32(m, {ea})[0]", "ld_u32"),
-    Opcode.I32_STORE: _store("st_u32(m, {ea}, {vt})", "st_u32"),
-    Opcode.I64_STORE: _store("st_u64(m, {ea}, {vt})", "st_u64"),
+    Opcode.I64_LOAD32_U: _view_load(VIEW_U32, "ld_u32"),
+    Opcode.I32_STORE: _view_store(VIEW_U32, "st_u32"),
+    Opcode.I64_STORE: _view_store(VIEW_U64, "st_u64"),
     Opcode.F32_STORE: _store("f32_store(m, {ea}, {vt})", "f32_store"),
-    Opcode.F64_STORE: _store("st_f64(m, {ea}, {vt})", "st_f64"),
+    Opcode.F64_STORE: _view_store(VIEW_F64, "st_f64"),
     Opcode.I32_STORE8: _store("m[{ea}] = {v} & 0xff"),
     Opcode.I32_STORE16: _store("st_u16(m, {ea}, {v} & 0xffff)", "st_u16"),
     Opcode.I64_STORE8: _store("m[{ea}] = {v} & 0xff"),
     Opcode.I64_STORE16: _store("st_u16(m, {ea}, {v} & 0xffff)", "st_u16"),
-    Opcode.I64_STORE32: _store("st_u32(m, {ea}, {v} & 0xffffffff)", "st_u32"),
+    Opcode.I64_STORE32: _view_store(VIEW_U32, "st_u32", "0xffffffff"),
     Opcode.MEMORY_SIZE: Rule(lambda a, imm: "len(m) >> 16", impure=True, names=("len",)),
     Opcode.MEMORY_GROW: Rule(lambda a, imm: f"memory_grow(MEM, {a[0].text})", impure=True, atomic=True,
                              names=("memory_grow",)),
@@ -410,6 +479,13 @@ _MEMORY_RULES: dict[Opcode, Rule] = {
     Opcode.MEMORY_INIT: _statement("memory_init(m, D, {imm}, {args})", "memory_init"),
     Opcode.DATA_DROP: _statement("D[{imm}] = b''"),
 }
+
+VIEW_OPS: dict[Opcode, View] = {
+    Opcode.I32_LOAD: VIEW_U32, Opcode.I64_LOAD32_U: VIEW_U32, Opcode.I32_STORE: VIEW_U32,
+    Opcode.I64_STORE32: VIEW_U32, Opcode.I64_LOAD: VIEW_U64, Opcode.I64_STORE: VIEW_U64,
+    Opcode.F64_LOAD: VIEW_F64, Opcode.F64_STORE: VIEW_F64,
+}
+"""The instructions that access memory through a view, and through which one."""
 
 
 # -- variables, parametric, tables and references

@@ -1,7 +1,20 @@
-"""Linear memory: a ``bytearray`` that only ever grows in place.
+"""Linear memory: a ``bytearray`` that only ever grows in place, with typed views of it.
 
 Compiled code binds the ``bytearray`` itself (``m``) and indexes it directly,
-so growing must keep the same object: :meth:`Memory.grow` extends it. The
+so growing must keep the same object: :meth:`Memory.grow` extends it.
+
+*Views.* Aligned 32- and 64-bit accesses go through ``memoryview`` casts of
+the bytearray (:attr:`Memory.w32` ``I``, :attr:`Memory.w64` ``Q``,
+:attr:`Memory.wf64` ``d``, indexed by address >> 2 or >> 3), about twice as
+fast as a ``struct`` accessor. A view pins its bytearray's size, so
+:meth:`Memory.grow` releases the views, extends the bytearray and makes new
+ones: compiled code that holds views in locals reads them again from the
+memory after every call and ``memory.grow`` (a grow can happen in a callee
+or a host function), and a stale view, released, can no longer read the old
+buffer. Views are native-endian: on a big-endian host they are
+:class:`LittleEndianView` objects, slower but with the same values.
+
+The
 memory's growth limit is its declared maximum, capped by the runtime limit
 ``memory_pages`` of whoever created it, and its pages count against the
 :class:`~.budget.Budget` of the instance that defined it (if any): a grow
@@ -10,16 +23,65 @@ the budget cannot cover fails with -1 before allocating.
 
 from __future__ import annotations
 
+import struct
+import sys
+from typing import Any
+
 from ..errors import Trap, TrapKind
 from ..types import MAX_PAGES, PAGE_SIZE, Limits, MemType
 from .budget import Budget, memory_bytes
 from .limits import DEFAULT_RUNTIME_LIMITS
 
 
+class LittleEndianView:
+    """A little-endian view of ``data`` by items of one ``struct`` format (big-endian hosts only).
+
+    Indexes like the ``memoryview`` cast it stands for: item ``i`` is the
+    bytes ``[i * size, (i + 1) * size)``, an index past the end raises
+    ``IndexError`` (compiled code's out-of-bounds signal).
+    """
+
+    __slots__ = ("count", "data", "pack", "size", "unpack")
+
+    def __init__(self, data: bytearray, fmt: str) -> None:
+        layout = struct.Struct("<" + fmt)
+        self.data, self.size = data, layout.size
+        self.unpack, self.pack = layout.unpack_from, layout.pack_into
+        self.count = len(data) // layout.size
+
+    def __getitem__(self, index: int) -> Any:
+        if not 0 <= index < self.count:
+            raise IndexError("view index out of range")
+        return self.unpack(self.data, index * self.size)[0]
+
+    def __setitem__(self, index: int, value: Any) -> None:
+        if not 0 <= index < self.count:
+            raise IndexError("view index out of range")
+        self.pack(self.data, index * self.size, value)
+
+    def release(self) -> None:
+        """Nothing to release (the ``memoryview`` protocol)."""
+
+
+VIEW_FORMATS = ("I", "Q", "d")
+"""The item formats of a memory's views: :attr:`Memory.w32`, :attr:`Memory.w64`, :attr:`Memory.wf64`."""
+
+_NATIVE = sys.byteorder == "little" and all(
+    struct.calcsize(f) == struct.calcsize("<" + f) for f in VIEW_FORMATS)
+
+
+def _views(data: bytearray) -> tuple[Any, Any, Any]:
+    """The typed views of ``data`` (its length a multiple of 8), native casts where they are exact."""
+    if not _NATIVE:
+        return LittleEndianView(data, "I"), LittleEndianView(data, "Q"), LittleEndianView(data, "d")
+    with memoryview(data) as raw:
+        return raw.cast("I"), raw.cast("Q"), raw.cast("d")
+
+
 class Memory:
     """A linear memory of 64 KiB pages (the public ``wasm.Memory``)."""
 
-    __slots__ = ("budget", "cap", "data", "max")
+    __slots__ = ("budget", "cap", "data", "max", "w32", "w64", "wf64")
 
     def __init__(self, min_pages: int, max_pages: int | None = None, *,
                  limit_pages: int = DEFAULT_RUNTIME_LIMITS.memory_pages,
@@ -36,6 +98,7 @@ class Memory:
             raise ValueError(f"memory of {min_pages} pages exceeds the budget {budget}")
         self.budget = budget
         self.data = bytearray(min_pages * PAGE_SIZE)
+        self.w32, self.w64, self.wf64 = _views(self.data)
 
     @classmethod
     def checked(cls, data: bytearray, max_pages: int | None, cap: int, budget: Budget | None) -> Memory:
@@ -49,6 +112,7 @@ class Memory:
         memory.cap = cap
         memory.budget = budget
         memory.data = data
+        memory.w32, memory.w64, memory.wf64 = _views(data)
         return memory
 
     @property
@@ -90,7 +154,11 @@ class Memory:
         if self.budget is not None:
             self.budget.take(memory_bytes(pages))
         if pages:
+            self.w32.release()
+            self.w64.release()
+            self.wf64.release()
             self.data.extend(bytes(pages * PAGE_SIZE))
+            self.w32, self.w64, self.wf64 = _views(self.data)
         return old
 
     def __repr__(self) -> str:

@@ -1,0 +1,123 @@
+"""Aligned 4- and 8-byte accesses go through typed views of memory that a grow replaces.
+
+Compiled code keeps ``memoryview`` casts of the memory in locals (see
+``runtime.memory``); a grow releases them and makes new ones, so a frame must
+read them again after anything that may grow: ``memory.grow`` in the frame,
+a callee that grows, a host function that grows. Each test touches the new
+pages right after such a grow, aligned and not, on both compiled variants.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import pytest
+
+import wasmpool.wasm as wasm
+from wasmpool.wasm.builder import ModuleBuilder
+from wasmpool.wasm.opcodes import Opcode as O
+from wasmpool.wasm.runtime.memory import LittleEndianView, Memory
+from wasmpool.wasm.types import PAGE_SIZE
+
+VARIANTS = [pytest.param(None, id="unmetered"), pytest.param(10**9, id="metered")]
+NEW = PAGE_SIZE + 8  # an address in the second page, which the grow adds
+MINUS_2_5 = struct.unpack("<Q", struct.pack("<d", -2.5))[0]  # f64.const -2.5 (its bits)
+
+
+def _instance(builder: ModuleBuilder, gas_limit: int | None, imports: Any = None) -> wasm.Instance:
+    compiled = wasm.compile(wasm.decode(builder.build()), metered=gas_limit is not None)
+    return wasm.instantiate(compiled, imports, gas_limit=gas_limit)
+
+
+def _round_trip(address: int, value: int) -> list[Any]:
+    """Store ``value`` as an i64 at ``address``, load it back as i64 plus its low half as i32."""
+    return [
+        (O.I32_CONST, address), (O.I64_CONST, value), (O.I64_STORE, (3, 0)),
+        (O.I32_CONST, address), (O.I64_LOAD, (3, 0)),
+        (O.I32_CONST, address), (O.I32_LOAD, (2, 0)), O.I64_EXTEND_I32_U, O.I64_XOR,
+    ]
+
+
+def _grower(builder: ModuleBuilder) -> int:
+    """A function that grows memory by one page (its result dropped)."""
+    return builder.func(body=[(O.I32_CONST, 1), (O.MEMORY_GROW, 0), O.DROP])
+
+
+@pytest.mark.parametrize("gas_limit", VARIANTS)
+@pytest.mark.parametrize("address", [NEW, NEW + 1, NEW + 4])
+def test_a_callee_grows_and_the_caller_uses_the_new_page(gas_limit: int | None, address: int) -> None:
+    builder = ModuleBuilder()
+    builder.memory(1, 2)
+    grow = _grower(builder)
+    body = [(O.I32_CONST, 0), (O.I32_LOAD, (2, 0)), O.DROP, (O.CALL, grow),
+            *_round_trip(address, 0x1122334455667788)]
+    builder.func(results=["i64"], body=body, export="run")
+    instance = _instance(builder, gas_limit)
+    assert instance.exports["run"]() == 0x1122334455667788 ^ 0x55667788
+    assert instance.memory.read(address, 8) == struct.pack("<Q", 0x1122334455667788)
+
+
+@pytest.mark.parametrize("gas_limit", VARIANTS)
+def test_memory_grow_in_the_frame_then_the_new_page(gas_limit: int | None) -> None:
+    builder = ModuleBuilder()
+    builder.memory(1, 2)
+    body = [(O.I32_CONST, 0), (O.F64_LOAD, (3, 0)), O.DROP, (O.I32_CONST, 1), (O.MEMORY_GROW, 0), O.DROP,
+            (O.I32_CONST, NEW), (O.F64_CONST, MINUS_2_5), (O.F64_STORE, (3, 0)),
+            *_round_trip(NEW + 8, 7), O.DROP, (O.I32_CONST, NEW), (O.F64_LOAD, (3, 0))]
+    builder.func(results=["f64"], body=body, export="run")
+    assert _instance(builder, gas_limit).exports["run"]() == -2.5
+
+
+@pytest.mark.parametrize("gas_limit", VARIANTS)
+def test_a_host_function_grows_and_the_caller_uses_the_new_page(gas_limit: int | None) -> None:
+    builder = ModuleBuilder()
+    grow = builder.import_func("env", "grow")
+    builder.memory(1, 2, export="memory")
+    body = [(O.I32_CONST, 8), (O.I32_LOAD, (2, 0)), O.DROP, (O.CALL, grow),
+            (O.I32_CONST, NEW), (O.I32_CONST, 0x7EADBEEF), (O.I32_STORE, (2, 0)),
+            (O.I32_CONST, NEW), (O.I32_LOAD, (2, 0))]
+    builder.func(results=["i32"], body=body, export="run")
+
+    def host_grow(caller: wasm.Caller) -> None:
+        assert caller.memory.grow(1) == 1
+
+    instance = _instance(builder, gas_limit, {"env": {"grow": wasm.host(host_grow)}})
+    assert instance.exports["run"]() == 0x7EADBEEF
+
+
+@pytest.mark.parametrize("gas_limit", VARIANTS)
+@pytest.mark.parametrize("address", [PAGE_SIZE - 4, PAGE_SIZE - 3, PAGE_SIZE - 1, PAGE_SIZE])
+def test_the_last_word_loads_and_the_next_traps(gas_limit: int | None, address: int) -> None:
+    builder = ModuleBuilder()
+    builder.memory(1, 1)
+    body = [(O.LOCAL_GET, 0), (O.I32_LOAD, (2, 0))]
+    builder.func(params=["i32"], results=["i32"], body=body, export="load")
+    load = _instance(builder, gas_limit).exports["load"]
+    if address + 4 <= PAGE_SIZE:
+        assert load(address) == 0
+    else:
+        with pytest.raises(wasm.Trap):
+            load(address)
+
+
+def test_grow_gives_views_of_the_new_size_and_releases_the_old() -> None:
+    memory = Memory(1, 3)
+    old = memory.w32
+    memory.w32[3] = 0xAABBCCDD
+    assert memory.grow(1) == 1
+    assert len(memory.w32) == 2 * PAGE_SIZE // 4 and len(memory.w64) == 2 * PAGE_SIZE // 8
+    assert memory.w32[3] == 0xAABBCCDD and memory.w64[1] == 0xAABBCCDD << 32
+    with pytest.raises(ValueError, match="released"):
+        old[0]
+
+
+def test_little_endian_view_indexes_like_a_memoryview_cast() -> None:
+    data = bytearray(struct.pack("<4I", 1, 2, 0xFFFFFFFF, 4))
+    view = LittleEndianView(data, "I")
+    assert [view[i] for i in range(4)] == list(memoryview(data).cast("I"))
+    view[1] = 0x01020304
+    assert data[4:8] == bytes([4, 3, 2, 1])
+    for index in (4, -1):
+        with pytest.raises(IndexError):
+            view[index]
