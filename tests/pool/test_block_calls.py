@@ -14,19 +14,33 @@ the proxy and callee fixtures against serial execution.
 
 from __future__ import annotations
 
+import random
+import struct
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from tests.pool.conftest import FIXTURES
+from tests.pool.test_blocks import BLOCK_CONFIG, Fixture, Pools, assert_same, committed, root_of
 from tests.pool.test_core import PROBE_ID, Harness, command, reply_body
 from wasmpool.broker import contracts
-from wasmpool.broker.blocks import BlockResult, compute_root
+from wasmpool.broker.blocks import BlockCall, BlockResult, Outcome, compute_root
+from wasmpool.broker.blocks.coordinator import MAX_CHUNK
 from wasmpool.broker.outgoing import Outgoing, Side
 from wasmpool.wire import protocol as p
-from wasmpool.wire.protocol import Command
+from wasmpool.wire.protocol import Command, Status
+from wasmpool.wire.receipts import Location, Value, events_of
+from wasmpool.worker.execute import Runtime, execute
+from wasmpool.worker.host import Host
+from wasmpool.worker.modules import Loaded
+from wasmpool.worker.modules import load as load_module
 
 W1, W2 = b"w1", b"w2"
 KEY = b"balance"
+GAS = 10_000_000
+State = dict[Location, Value]
 
 
 # --- helpers: a core with contracts, block chunks and a worker's answers ---------------------------------
@@ -254,3 +268,248 @@ def test_an_ordinary_commit_where_the_block_wrote_keeps_the_root_of_the_store(bl
     result = block_result(final(h, W1, job, [entry(reads, [[y, KEY, b"1"]]), entry([], [[y, b"k2", b"2"]])]))
     assert h.store.get(y, KEY).value == b"1"
     assert result.state_root == root_of_store(h)
+
+
+# --- real worker processes against serial execution ---------------------------------------------------
+
+
+class _Reader:
+    """A serial call's state reader over a dict of every namespace (the job's own by ``get``)."""
+
+    def __init__(self, state: State, own: str) -> None:
+        self.state, self.own = state, own
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.state.get((self.own, key))
+
+    def get_in(self, space: str, key: bytes) -> bytes | None:
+        return self.state.get((space, key))
+
+    def scan(self, start: bytes, end: bytes, order: int, limit: int,
+             space: str | None = None) -> tuple[list[list[bytes]], bool]:
+        where = self.own if space is None else space
+        keys = sorted(k for (s, k), v in self.state.items()
+                      if s == where and v is not None and start <= k and (not end or k < end))
+        if order == 1:
+            keys.reverse()
+        page = [[k, self.state[where, k] or b""] for k in keys[:limit]]
+        return page, len(keys) > limit
+
+
+class SerialCalls:
+    """The reference: a block's calls executed one after another in this process by the worker's own
+    :func:`~wasmpool.worker.execute.execute`, over a dict of the pool's committed state (every
+    namespace and the registry), each call seeing the ok writes of the calls before it -- its callees'
+    included. No Block-STM, no broker, no chunks."""
+
+    def __init__(self, modules: dict[str, bytes]) -> None:
+        self.modules = {code_id: load_module(code) for code_id, code in modules.items()}
+        self.runtime = Runtime.of(Host())
+
+    def module(self, code_id: str, index: int | None = None, called: bool = False) -> Loaded:
+        return self.modules[code_id]
+
+    def execute(self, call: BlockCall, state: State) -> Outcome:
+        own = call.code_id
+        record = contracts.Contract.decode(bytes.fromhex(own), state[contracts.REGISTRY, bytes.fromhex(own)])
+        job = {"code_id": record.code_id, "function": call.function, "args": list(call.args),
+               "input": call.input, "context": dict(call.context), "gas_limit": call.gas_limit,
+               "timeout": 60.0, "readonly": False, "address": bytes.fromhex(own)}
+        result = execute(job, _Reader(state, own), self.module, self.runtime)
+        writes: dict[Location, Value] = {(own, key): value for key, value in result.writes.items()}
+        writes.update(((space, key), value) for space, key, value in result.nested_writes)
+        return Outcome(result.status, output=result.output, gas_used=result.gas_used, logs=tuple(result.logs),
+                       writes=writes, results=tuple(result.results), error=result.error,
+                       versions={**(result.versions or {}), "floats": BLOCK_CONFIG.floats},
+                       events=events_of(result.events))
+
+    def block(self, calls: Sequence[BlockCall], before: State) -> BlockResult:
+        state: State = dict(before)
+        written: dict[Location, Value] = {}
+        outcomes = []
+        for call in calls:
+            outcome = self.execute(call, state)
+            state.update(outcome.effective_writes())
+            written.update(outcome.effective_writes())
+            outcomes.append(outcome)
+        return BlockResult.build(outcomes, written, root_of(state))
+
+
+@dataclass
+class World:
+    """Contracts on one pool: ledgers (instances of one code), proxies and callees (fixtures)."""
+
+    fixture: Fixture
+    codes: dict[str, str]
+    ledgers: list[str]
+    proxies: list[str]
+    callees: list[str]
+
+    def serial(self) -> SerialCalls:
+        return SerialCalls(self.fixture.modules)
+
+
+def fixture_module(name: str) -> bytes:
+    return (FIXTURES / f"{name}.wasm").read_bytes()
+
+
+_worlds: dict[int, World] = {}
+
+
+def world_of(fixture: Fixture) -> World:
+    """The contracts of ``fixture``'s pool, made once per pool."""
+    found = _worlds.get(id(fixture))
+    if found is None or found.fixture is not fixture:
+        codes = {name: fixture.deploy(fixture_module(name)) for name in ("proxy", "callee", "ledger")}
+        made = {name: [fixture.instantiate(codes[name], b"%s-%d" % (name.encode(), i)) for i in range(count)]
+                for name, count in (("ledger", 3), ("proxy", 4), ("callee", 2))}
+        found = _worlds[id(fixture)] = World(fixture, codes, made["ledger"], made["proxy"], made["callee"])
+    return found
+
+
+@pytest.fixture(scope="module")
+def pools(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pools]:
+    made = Pools(tmp_path_factory.mktemp("block-calls"))
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def record(address: str, function: str, input: bytes = b"", gas: int = 0, cap: int = 256) -> bytes:
+    """One call of a proxy's input (see proxy.wat)."""
+    name = function.encode()
+    return bytes.fromhex(address) + struct.pack("<I", len(name)) + name + struct.pack("<QII", gas, cap,
+                                                                                       len(input)) + input
+
+
+def move(source: int, to: int, amount: int) -> bytes:
+    """ledger.wat's move input."""
+    return bytes([source, to]) + struct.pack("<q", amount)
+
+
+def store(key: bytes, value: bytes) -> bytes:
+    """callee.wat's store input."""
+    return struct.pack("<I", len(key)) + key + value
+
+
+def through(proxy: str, *records: bytes, function: str = "run_and_write") -> BlockCall:
+    return BlockCall(proxy, function, input=b"".join(records), gas_limit=GAS)
+
+
+def swap(w: World, proxy: str, a: int, b: int, amount: int, first: int = 0, second: int = 1) -> BlockCall:
+    """A swap through a proxy: ``amount`` of ledger ``first`` from a to b, twice that of ``second`` back."""
+    return through(proxy, record(w.ledgers[first], "move", move(a, b, amount)),
+                   record(w.ledgers[second], "move", move(b, a, 2 * amount)))
+
+
+def run_and_check(w: World, calls: Sequence[BlockCall]) -> BlockResult:
+    """Execute a block on the pool and check it against serial execution over the same pre-state."""
+    fixture = w.fixture
+    before = committed(fixture.db)
+    expected = w.serial().block(calls, before)
+    with fixture.pool.client(timeout=60.0) as client:
+        result = client.execute_block(calls)
+    assert_same(result, expected)
+    assert root_of(dict(committed(fixture.db))) == result.state_root
+    return result
+
+
+def balances(w: World, ledger: int) -> list[int]:
+    state = committed(w.fixture.db)
+    found = [state.get((w.ledgers[ledger], bytes([account]))) for account in range(3)]
+    return [0 if value is None else struct.unpack("<q", value)[0] for value in found]
+
+
+@pytest.mark.parametrize("workers", [1, 2, 4], ids=lambda n: f"{n}-workers")
+def test_a_block_of_swaps_contending_on_the_same_balances_equals_serial(pools: Pools, workers: int) -> None:
+    """Swaps through four proxies between three instances of one ledger code, three accounts in all,
+    with direct moves and balance reads between them: every call reads what an earlier one wrote."""
+    w = world_of(pools.get(workers))
+    rng = random.Random(workers)
+    calls = []
+    for i in range(24):
+        a, b = rng.sample(range(3), 2)
+        first, second = rng.sample(range(3), 2)
+        calls.append(swap(w, w.proxies[i % 4], a, b, rng.randint(1, 9), first, second))
+        if i % 4 == 3:
+            calls.append(BlockCall(w.ledgers[first], "move", input=move(b, a, 1), gas_limit=GAS))
+            calls.append(through(w.proxies[i % 4], record(w.ledgers[second], "balance", bytes([a]))))
+    before = [balances(w, ledger) for ledger in range(3)]
+    result = run_and_check(w, calls)
+    assert all(r.status is Status.OK for r in result.receipts)
+    assert {space for space, _, _ in result.writes} >= set(w.ledgers)  # the callees' writes committed
+    assert [sum(balances(w, ledger)) for ledger in range(3)] == [sum(b) for b in before]  # moves conserve
+
+
+@pytest.mark.parametrize("workers", [2, 4], ids=lambda n: f"{n}-workers")
+def test_failed_callees_leave_no_writes_but_their_reads_still_validate(pools: Pools, workers: int) -> None:
+    """A callee that reads a value and reverts costs its caller gas by the value's length: a later call
+    reading through a failing callee must see the earlier calls' writes (its read validated), while
+    reverted, trapped and out-of-gas callees' writes never land."""
+    w = world_of(pools.get(workers))
+    callee, proxies = w.callees[0], w.proxies
+    key = b"steer-%d" % workers
+    calls = []
+    for i in range(8):  # chunks start with a read of what the chunk before wrote last
+        calls.append(through(proxies[i % 4], record(callee, "read_then_revert", key)))
+        calls.append(through(proxies[(i + 1) % 4], record(callee, "store_then_revert", store(b"lost", b"r")),
+                             record(callee, "store_then_trap", store(b"lost", b"t")),
+                             record(callee, "store_then_spin", store(b"lost", b"s"), gas=200_000)))
+        value = b"x" * (100 * (i + 1))
+        calls.append(through(proxies[(i + 2) % 4], record(callee, "store", store(key, value))))
+    result = run_and_check(w, calls)
+    assert all(r.status is Status.OK for r in result.receipts)  # the callers go on after failed calls
+    assert (callee, b"lost") not in {(space, k) for space, k, _ in result.writes}
+    gas = [r.gas_used for r in result.receipts[0::3]]
+    assert len(set(gas)) == len(gas)  # each failed read saw the value written just before it
+
+
+# --- random blocks with calls between contracts -------------------------------------------------------
+
+
+def random_call(w: World, rng: random.Random) -> BlockCall:
+    """One call of a random block: direct or through one or two proxies, into ledgers and callees."""
+    account = lambda: rng.randrange(3)  # noqa: E731 - a short generator of account numbers
+    ledger, callee, proxy = rng.choice(w.ledgers), rng.choice(w.callees), rng.choice(w.proxies)
+    key = b"k%d" % rng.randrange(3)
+    kind = rng.randrange(10)
+    if kind == 0:
+        return BlockCall(ledger, "move", input=move(account(), account(), rng.randint(1, 5)), gas_limit=GAS)
+    inner = [record(ledger, "move", move(account(), account(), rng.randint(1, 5))),
+             record(ledger, "balance", bytes([account()])),
+             record(callee, "store", store(key, b"v" * rng.randint(1, 40))),
+             record(callee, "read", key),
+             record(callee, "read_then_revert", key),
+             record(callee, "store_then_revert", store(key, b"r")),
+             record(callee, "store_then_spin", store(key, b"s"), gas=150_000),
+             record(callee, "scan", cap=4096)][kind - 1 if kind < 9 else rng.randrange(8)]
+    if rng.random() < 0.25:  # a chain: proxy -> proxy -> the callee
+        other = rng.choice([p_ for p_ in w.proxies if p_ != proxy])
+        inner = record(other, rng.choice(["run", "run_and_write"]), inner, cap=4096)
+    return through(proxy, inner, *([record(ledger, "balance", bytes([account()]))] if kind == 9 else []),
+                   function=rng.choice(["run", "run_and_write"]))
+
+
+@pytest.mark.parametrize("workers", [2, 4], ids=lambda n: f"{n}-workers")
+@pytest.mark.parametrize("seed", range(3))
+def test_random_blocks_with_calls_between_contracts_equal_serial(pools: Pools, workers: int,
+                                                                 seed: int) -> None:
+    w = world_of(pools.get(workers))
+    rng = random.Random(1000 * workers + seed)
+    calls = [random_call(w, rng) for _ in range(30)]
+    run_and_check(w, calls)
+
+
+def test_a_chain_of_chunks_carries_the_callees_writes_over(pools: Pools) -> None:
+    """One worker, more calls than a chunk holds: the next chunk continues the running one and reads the
+    balances the earlier chunk's callees wrote (nested writes, carried over the chain) without asking."""
+    w = world_of(pools.get(1))
+    calls = [swap(w, w.proxies[i % 4], i % 3, (i + 1) % 3, 1 + i % 5, i % 3, (i + 1) % 3)
+             for i in range(MAX_CHUNK + 12)]
+    with w.fixture.pool.client() as client:
+        before = client.stats()["counters"].get("block_tasks", 0)
+    result = run_and_check(w, calls)
+    assert all(r.status is Status.OK for r in result.receipts)
+    with w.fixture.pool.client() as client:
+        assert client.stats()["counters"]["block_tasks"] - before == 2  # two chunks, no re-execution
