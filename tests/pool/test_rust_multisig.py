@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import struct
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -226,3 +228,21 @@ def test_a_malformed_wallet_is_not_created(client: Client, codes: tuple[str, str
                                            error: str) -> None:
     made = instance(client, codes[0], init)
     assert (made.status, made.error) == (Status.REVERTED, error)
+
+
+def test_the_signing_script_makes_a_wallet_and_an_execute_it_accepts(client: Client,
+                                                                     codes: tuple[str, str]) -> None:
+    """examples/rust/multisig_sign.py, as docs/contracts.md runs it: keys, then a signed execute."""
+    def script(*argv: str) -> str:
+        done = subprocess.run([sys.executable, str(RUST / "multisig_sign.py"), *argv], capture_output=True,
+                              text=True, check=True, timeout=60)
+        return done.stdout.strip()
+
+    address = make(client, codes[0], "2 " + script("keys", "0", "1", "2"))
+    token = make(client, codes[1])
+    ok(client.call(token, "mint", input=f"{address} 5".encode(), context={"caller": ALICE}))
+    signed = script("execute", address, "0", token, "transfer", "carol 5", "0", "2")
+    ok(client.call(address, "execute", input=signed.encode(), context={"caller": b"anyone"}))
+    assert ok(client.query(token, "balance", input=b"carol")).results == [5]
+    once = script("execute", address, "1", token, "transfer", "carol 5", "1")
+    refused(client.call(address, "execute", input=once.encode()), "1 of 2 signatures")
