@@ -293,7 +293,8 @@ class WorkerSession:
         """A job's result: the FINAL to send now, or None to keep it for the next jobs' FINAL.
 
         A result is kept only while more jobs wait here, for at most half
-        the credits; a job that wrote state, a block chunk, or a worker
+        the credits; a job that wrote state (its own contract's or, through
+        ``call_contract``, another's), a block chunk, or a worker
         ``leaving`` (SIGTERM, recycling: the broker sends it no new job)
         sends at once. Call :meth:`make_room` first: the kept results go
         alone when this one would not fit beside them.
@@ -301,7 +302,7 @@ class WorkerSession:
         self.finals.append((job_id, result))
         self.kept = self.kept.plus(_footprint(result))
         if (leaving or not self.jobs or len(self.finals) >= self.batch
-                or not isinstance(result, m.CallResult) or result.writes):
+                or not isinstance(result, m.CallResult) or result.writes or result.nested_writes):
             return self._final(leaving)
         return None
 

@@ -223,6 +223,7 @@ def test_a_single_result_goes_as_it_is_when_no_job_waits(f: Fixture) -> None:
 
 CANNOT_WAIT: dict[str, m.CallResult | m.ChunkFinal] = {
     "writes": m.CallResult(Status.OK, ErrorCode.OK, writes={b"k": b"v"}),
+    "nested writes": m.CallResult(Status.OK, ErrorCode.OK, nested_writes=[["ab" * 20, b"k", b"v"]]),
     "chunk": m.ChunkFinal([m.ChunkCallResult.of(OK, [[b"k", -1]]).to_body()]),
     "leaving": OK,
 }
