@@ -202,6 +202,14 @@ def test_a_query_reads_through_a_callee_and_its_callees_cannot_write(client: Cli
     assert client.state_get(callee, b"k")[0] == b"v"
 
 
+def test_a_callee_scans_its_own_namespace_through_the_broker(client: Client, proxy: str, callee: str) -> None:
+    stores = [record(callee, "store", store_input(key, value)) for key, value in ((b"b", b"2"), (b"a", b"1"))]
+    assert call(client, proxy, *stores)["status"] == Status.OK
+    result = Result.from_body(call(client, proxy, record(callee, "scan"), function="run", op=Op.QUERY))
+    entries = struct.pack("<II", 1, 1) + b"a1" + struct.pack("<II", 1, 1) + b"b2"
+    assert result.ok and outcomes(result.output) == [(OK, entries)]  # its entries, not the proxy's "out"
+
+
 def test_a_query_and_all_it_calls_share_the_query_gas_cap(pool: Pool, client: Client, proxy: str,
                                                           callee: str) -> None:
     cap = pool.thread.broker.core.config.query_gas
