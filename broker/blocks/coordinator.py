@@ -16,16 +16,25 @@ Life of a block (:class:`BlockCoordinator`, one per broker):
    BUSY). Its request id is entered in the core's ``active`` map, so a
    client's retry re-attaches to it instead of running it twice; its
    reply (FINAL or ERROR) is remembered like every reply.
-2. *Quiet state*: a call reads and writes only its own contract's state,
-   so from acceptance on, ordinary calls on the block's contracts are held
-   in the queue (:meth:`BlockCoordinator.holds`; their own deadlines still
-   run) while read-only queries and calls on other contracts go on (a
-   waiting block that names an expected ``state_root`` holds every call,
-   so the root it checks cannot move). The block starts once no ordinary
-   call on its contracts is in flight, so no ordinary commit can land on
-   its state while it runs and its pre-state is one definite state; calls
-   on other contracts that commit while it runs count as committed before
-   it (their writes join its state tree, :meth:`BlockCoordinator.committed`).
+2. *Quiet state*: from acceptance on, ordinary calls on the block's
+   *reach* are held in the queue (:meth:`BlockCoordinator.holds`; their own
+   deadlines still run) while read-only queries and calls on other
+   contracts go on (a waiting block that names an expected ``state_root``
+   holds every call, so the root it checks cannot move). The reach is the
+   namespaces of the block's calls and, as they run, of every contract
+   their callees touch (``call_contract``: a registry lookup, a read, a
+   scan page or a nested write in its namespace); a call is held when its
+   own namespace, or one its last losing attempt touched, is in it. The
+   block starts once no ordinary call touching its reach is in flight, so
+   its pre-state is one definite state; calls elsewhere that commit while
+   it runs count as committed before it (their writes join its state tree,
+   :meth:`BlockCoordinator.committed`, except where the block wrote: its
+   write lands last). Callees are known only once they run, so such a call
+   may still reach into the block's contracts through one of its own
+   callees: when its commit changes a location the block read from
+   committed state, the block starts again from the new state
+   (:meth:`BlockCoordinator._restart`, counted ``blocks_restarted``; after
+   ``max_attempts`` runs it fails with Conflict, nothing committed).
    (The alternative, validating the block's storage reads at commit and
    re-running the block on a conflict, could starve a block behind a busy
    contract; holding the block's contracts for its length cannot starve
@@ -60,6 +69,18 @@ Life of a block (:class:`BlockCoordinator`, one per broker):
    whose write it saw, see below, or -1: the broker's answer); the broker
    turns that into the call's read set (versions) and records the calls in
    order with :meth:`BlockRun.finish_reads`, so validation stays per call.
+   *Calls between contracts*: a location is ``(namespace, key)``. A call's
+   callees read other namespaces (a CALLBACK ``get``/``scan`` naming its
+   ``space``: a contract's address, or the registry for the callee's code),
+   reported as ``[key, writer, space]``, and their ok writes come as the
+   result's ``nested_writes`` (``[address, key, value]``): both join the
+   call's read and write sets like its own, so Block-STM validates a call
+   against what its callees read too (a failed callee's reads included: its
+   return code steered the caller), and the block's writes and state root
+   hold every namespace written. A nested write must go to a contract the
+   call looked up in the registry, never its own namespace
+   (:func:`nested_problem`). A ``code`` CALLBACK naming ``code_id`` gets
+   that module (a callee's).
    A chunk re-executing an aborted call also takes the following calls
    whose validation now fails. A block with more than 1/SERIAL_ABORT_SHARE
    of its calls aborted goes *serial*: one worker runs the rest of the
@@ -145,7 +166,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,7 +174,7 @@ from wasmpool.broker import contracts
 from wasmpool.broker.blocks import BlockCall, BlockRun, Outcome, RollingCommit, StateTree, Task, TaskAborted
 from wasmpool.broker.blocks.mvmemory import ReadVersion, Storage, Version
 from wasmpool.broker.blocks.ranges import BaseScanner, RangeRead
-from wasmpool.broker.core import BrokerCore
+from wasmpool.broker.core import MAX_NESTED_WRITES, BrokerCore
 from wasmpool.broker.jobs import Job, WorkerState
 from wasmpool.broker.state import STORAGE_ERRORS, StaleRead, StateStore
 from wasmpool.wire import errors
@@ -332,10 +353,11 @@ class BlockCoordinator:
         """
         if job.readonly:
             return False
+        touches = job.touched or {job.space}  # a re-execution: what its losing attempt touched
         current = self.current
-        if current is not None and job.space in current.reach:
+        if current is not None and not current.reach.isdisjoint(touches):
             return True
-        return any(block.expected_root is not None or job.space in block.reach
+        return any(block.expected_root is not None or not block.reach.isdisjoint(touches)
                    for block in self.pending)
 
     def assign(self, worker: WorkerState) -> bool:
@@ -358,7 +380,7 @@ class BlockCoordinator:
             return found
         chunk, run, contract, _ = found
         location = (body.get("space", contract), body["key"])
-        self._reached(location[0])
+        self._reached(*location)
         try:
             value, version = run.chunk_read(chunk.tasks, *location)
         except TaskAborted as exc:
@@ -397,10 +419,15 @@ class BlockCoordinator:
             return m.RefusedReply(body["seq"], f"no call {index} in this chunk")
         return chunk, block.run, block.calls[chunk.tasks[index].tx_index].code_id, index
 
-    def _reached(self, space: str) -> None:
-        """The running block touched ``space``: from now on ordinary calls on it wait for the block."""
-        if self.current is not None and space != contracts.REGISTRY:
+    def _reached(self, space: str, key: bytes = b"") -> None:
+        """The running block touched ``space`` (a registry lookup: the namespace of the contract looked
+        up, as the core counts it): from now on ordinary calls on it wait for the block."""
+        if self.current is None:
+            return
+        if space != contracts.REGISTRY:
             self.current.reach.add(space)
+        elif len(key) == p.ADDRESS_SIZE:
+            self.current.reach.add(key.hex())
 
     def code(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
         """A task's module fetch (CALLBACK ``code``) for the call at ``index`` of its chunk, or the module
@@ -541,7 +568,7 @@ class BlockCoordinator:
         unless the block checks an expected state root.
         """
         return any(not job.abandoned and not job.readonly and job.owner is not self
-                   and (block.expected_root is not None or job.space in block.reach)
+                   and (block.expected_root is not None or not block.reach.isdisjoint(job.touching()))
                    for job in self.core.jobs_held())
 
     def _yields(self, worker: WorkerState) -> bool:
@@ -733,6 +760,9 @@ class BlockCoordinator:
         read_set = self._read_set(block, chunk, position, code_id, entry["reads"])
         if isinstance(read_set, str):
             return read_set
+        problem = nested_problem(code_id, entry.get("nested_writes", ()), read_set)
+        if problem is not None:
+            return problem
         ranges = self._ranges(block, chunk, position)
         if ranges is None:
             return "a range read over writes of the chain the broker does not know"
@@ -982,6 +1012,26 @@ def predicted_conflicts(access: Sequence[Sequence[Location]], chunk_size: int, w
             hit = hit or current - workers < seen
         conflicts += hit
     return conflicts
+
+
+def nested_problem(code_id: str, nested: Sequence[Sequence[Any]],
+                   read_set: Mapping[Location, ReadVersion]) -> str | None:
+    """Why a result's nested writes cannot be recorded, or None (the core's rule for ordinary calls).
+
+    A worker writes only where the call went: the namespace of a contract
+    the call looked up in the registry (``call_contract`` finds its callee
+    so), never the call's own, and never from a legacy call (it calls no one).
+    """
+    if not nested:
+        return None
+    if len(nested) > MAX_NESTED_WRITES:
+        return f"{len(nested)} nested writes, more than {MAX_NESTED_WRITES}"
+    for space, _, _ in nested:
+        if not contracts.is_address(code_id) or space == code_id:
+            return f"a nested write into {space}, the call's own namespace or a legacy call's"
+        if (contracts.REGISTRY, bytes.fromhex(space)) not in read_set:
+            return f"a nested write into {space}, a contract the call never looked up"
+    return None
 
 
 def located_writes(code_id: str, result: dict[str, Any]) -> dict[Location, Value]:

@@ -62,7 +62,8 @@ from typing import Final, NamedTuple
 from wasmpool.broker.blocks.ranges import BaseScanner, RangeRead, covered, merged_keys
 
 Location = tuple[str, bytes]
-"""A state location: (contract code id, key)."""
+"""A state location: (namespace, key); the namespace is a contract's address in hex, a legacy call's code
+id, or the contract registry's (a call reads and writes those of the contracts it calls too)."""
 
 Value = bytes | None
 """A state value; ``None`` is absence (a deleted or never written key)."""

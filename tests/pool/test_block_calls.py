@@ -91,7 +91,16 @@ def entry(reads: list[list[Any]], nested: list[list[Any]] | None = None, status:
     return body
 
 
-def final(h: Harness, identity: bytes, job_id: bytes, entries: list[dict[str, Any]]) -> list[Outgoing]:
+def final(h: Harness, identity: bytes, job_id: bytes, entries: list[dict[str, Any]],
+          lookups: bool = True) -> list[Outgoing]:
+    """A chunk's FINAL. With ``lookups``, first what a worker does before writing into a contract: read
+    its registry record (a CALLBACK; the read joins the call's reads)."""
+    for index, body in enumerate(entries if lookups else ()):
+        for space in dict.fromkeys(space for space, _, _ in body.get("nested_writes", ())):
+            address = bytes.fromhex(space)
+            h.callback(identity, job_id, 1000 + index, op="get", key=address, space=p.REGISTRY_SPACE,
+                       index=index)
+            body["reads"] = [[address, -1, p.REGISTRY_SPACE], *body["reads"]]
     return h.worker(identity, Command.FINAL, job_id, {"status": "ok", "code": 0, "chunk": entries})
 
 
@@ -126,7 +135,7 @@ def test_a_callees_reads_and_writes_join_its_call_and_the_chain_reads_them() -> 
     assert h.callback(W1, job, 3, op="get", key=KEY, space=y, index=0)["value"] is None
     entries = [entry([[bytes.fromhex(y), -1, p.REGISTRY_SPACE], [KEY, -1, y]], [[y, KEY, b"1"]]),
                entry([[bytes.fromhex(y), -1, p.REGISTRY_SPACE], [KEY, 0, y]], [[y, KEY, b"2"]])]
-    result = block_result(final(h, W1, job, entries))
+    result = block_result(final(h, W1, job, entries, lookups=False))
     assert result.writes == ((y, KEY, b"2"),)
     assert [r.writes for r in result.receipts] == [((y, KEY, b"1"),), ((y, KEY, b"2"),)]
     assert h.store.get(y, KEY).value == b"2"
@@ -202,6 +211,19 @@ def test_a_read_of_a_chain_write_the_writer_did_not_make_is_refused() -> None:
     ready(h, W1)
     ((job, _),) = chunks_to(block(h, [x, x]), W1)
     outs = final(h, W1, job, [entry([], [[y, KEY, b"1"]]), entry([[b"other", 0, y]])])
+    assert h.core.counters["block_tasks_lost"] == 1 and not block_outcome(outs)
+
+
+@pytest.mark.parametrize("where", ["not-looked-up", "own-namespace"])
+def test_a_nested_write_where_the_call_did_not_go_is_not_recorded(where: str) -> None:
+    """A worker writes only into contracts the call looked up in the registry, never into the call's own
+    namespace through nested_writes: a result that does is not recorded (the call runs again)."""
+    h = harness()
+    x, y = contract(h, b"x"), contract(h, b"y")
+    ready(h, W1)
+    ((job, _),) = chunks_to(block(h, [x]), W1)
+    space = y if where == "not-looked-up" else x
+    outs = final(h, W1, job, [entry([], [[space, KEY, b"1"]])], lookups=where == "own-namespace")
     assert h.core.counters["block_tasks_lost"] == 1 and not block_outcome(outs)
 
 
