@@ -12,6 +12,7 @@ whose bytes are not its module's, is never run.
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,7 @@ import pytest
 
 from tests.pool import lazy_module
 from wasmpool import wasm
-from wasmpool.wasm.serialize import PartialModule
+from wasmpool.wasm.serialize import PartialModule, dump_module, slim_module
 from wasmpool.wire import protocol as p
 from wasmpool.worker.diskcache import check_directory
 from wasmpool.worker.modules import load
@@ -176,3 +177,17 @@ def test_a_whole_module_given_its_bytes_is_stored_whole() -> None:
     loaded = wasm.deserialize_compiled(blob, metered=True, canonical_nans=True)
     assert not isinstance(loaded, PartialModule)
     assert token not in blob
+
+
+MODULES = ["examples/token.wasm", "examples/fib.wasm", "tests/corpus/rust/text.wasm"]
+
+
+@pytest.mark.parametrize("relpath", MODULES, ids=["token", "fib", "rust-text"])
+def test_the_stored_module_loads_as_equal_objects_of_the_same_classes(relpath: str) -> None:
+    slim = slim_module(wasm.decode((ROOT / relpath).read_bytes()))
+    again = pickle.loads(dump_module(slim))
+    assert again == slim
+    assert [type(item) for item in again.imports + again.exports] == [
+        type(item) for item in slim.imports + slim.exports]
+    assert again.funcs == slim.funcs and again.code_info == slim.code_info and again.names == slim.names
+    assert [func.local_names for func in again.funcs] == [func.local_names for func in slim.funcs]
