@@ -7,26 +7,32 @@ records every read by location ``(namespace, key)`` -- a chunk result's
 -- and every write, the callees' ``nested_writes`` included, so Block-STM
 validates a call against what its callees read as well.
 
-The first part drives the broker core with plain frames (a fake worker
-answering as a real one would); the second runs real worker processes on
-the proxy and callee fixtures against serial execution.
+Three parts: Block-STM alone (:class:`~wasmpool.broker.blocks.BlockRun`)
+with pure-Python contracts calling contracts, against a plain loop; the
+broker core driven with plain frames (a fake worker answering as a real
+one would); and real worker processes running the ``proxy``, ``callee``
+and ``ledger`` fixtures, against the calls executed one after another.
 """
 
 from __future__ import annotations
 
 import random
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tests.pool.blocksim import View, run_block
 from tests.pool.conftest import FIXTURES
+from tests.pool.test_block_core import DictView, check_against_serial, run_chunked, storage_of
 from tests.pool.test_blocks import BLOCK_CONFIG, Fixture, Pools, assert_same, committed, root_of
 from tests.pool.test_core import PROBE_ID, Harness, command, reply_body
 from wasmpool.broker import contracts
-from wasmpool.broker.blocks import BlockCall, BlockResult, Outcome, compute_root
+from wasmpool.broker.blocks import BlockCall, BlockResult, BlockRun, Outcome, compute_root
 from wasmpool.broker.blocks.coordinator import MAX_CHUNK
 from wasmpool.broker.outgoing import Outgoing, Side
 from wasmpool.wire import protocol as p
@@ -112,6 +118,133 @@ def block_result(outs: list[Outgoing]) -> BlockResult:
 
 def root_of_store(h: Harness) -> bytes:
     return compute_root(h.store.items())
+
+
+# --- Block-STM alone: simulated contracts calling contracts, against a plain loop ---------------------
+
+TOKENS = ("token-0", "token-1", "token-2")  # three instances of one token: three namespaces
+ROUTER = "router"
+ACCOUNTS = (b"a", b"b", b"c")
+
+
+class Frame:
+    """One outermost call's buffer over the state it reads (a view), with checkpoints, as a worker's
+    transaction: a callee that fails is rolled back to its checkpoint, its reads stay made."""
+
+    def __init__(self, view: View) -> None:
+        self.view = view
+        self.writes: dict[Location, Value] = {}
+        self.gas = 1_000
+
+    def get(self, location: Location) -> int:
+        self.gas += 200
+        value = self.writes[location] if location in self.writes else self.view.get(*location)
+        return 0 if value is None else int.from_bytes(value, "little")
+
+    def put(self, location: Location, amount: int) -> None:
+        self.gas += 500
+        self.writes[location] = amount.to_bytes(8, "little")
+
+
+@dataclass(frozen=True)
+class Hop:
+    """A token move (called directly or by the router): reverts when the sender is short."""
+
+    token: int
+    frm: bytes
+    to: bytes
+    amount: int
+
+    def apply(self, frame: Frame) -> int:
+        space = TOKENS[self.token]
+        have = frame.get((space, self.frm))
+        if have < self.amount:
+            return 1
+        frame.put((space, self.frm), have - self.amount)
+        frame.put((space, self.to), frame.get((space, self.to)) + self.amount)
+        return 0
+
+    def run(self, view: View) -> Outcome:
+        frame = Frame(view)
+        if self.apply(frame):
+            return Outcome(Status.REVERTED, gas_used=frame.gas, error="short")
+        return Outcome(Status.OK, gas_used=frame.gas, writes=frame.writes)
+
+
+@dataclass(frozen=True)
+class Route:
+    """The router calls each hop in turn (a failed hop is rolled back and the router goes on), records
+    the hops' codes in its own namespace, and reverts at the end when told to (then nothing lands)."""
+
+    hops: tuple[Hop, ...]
+    revert: bool = False
+
+    def run(self, view: View) -> Outcome:
+        frame = Frame(view)
+        codes = []
+        for hop in self.hops:
+            checkpoint = dict(frame.writes)
+            code = hop.apply(frame)
+            if code:
+                frame.writes = checkpoint
+            codes.append(code)
+        frame.put((ROUTER, b"last"), int.from_bytes(bytes(codes), "little"))
+        if self.revert:
+            return Outcome(Status.REVERTED, gas_used=frame.gas, writes=frame.writes, error="router")
+        return Outcome(Status.OK, output=bytes(codes), gas_used=frame.gas, writes=frame.writes)
+
+
+@st.composite
+def routed_blocks(draw: st.DrawFn) -> tuple[list[Hop | Route], State]:
+    account = st.sampled_from(ACCOUNTS)
+    hop = st.builds(Hop, st.integers(0, len(TOKENS) - 1), account, account, st.integers(0, 60))
+    route = st.builds(Route, st.lists(hop, min_size=1, max_size=4).map(tuple), st.booleans())
+    calls = draw(st.lists(st.one_of(hop, route, route), max_size=30))
+    initial: State = {(token, account): draw(st.integers(0, 100)).to_bytes(8, "little")
+                      for token in TOKENS for account in ACCOUNTS}
+    return calls, initial
+
+
+@pytest.mark.parametrize("losses", [0, 3], ids=["no-losses", "workers-lost"])
+@pytest.mark.parametrize("workers", [1, 2, 4], ids=lambda n: f"{n}-workers")
+@given(block=routed_blocks(), seed=st.integers(0, 2**32))
+@settings(max_examples=25, deadline=None)
+def test_random_blocks_of_routed_calls_match_serial_execution(block: tuple[list[Hop | Route], State],
+                                                              seed: int, workers: int, losses: int) -> None:
+    """Per-read interleavings (blocksim's simulated workers): a router's reads and writes in the tokens'
+    namespaces, its failed hops' reads included, validate like its own."""
+    calls, initial = block
+    execute = lambda tx_index, view: calls[tx_index].run(view)  # noqa: E731
+    run = run_block(len(calls), execute, storage_of(initial), workers=workers, seed=seed, losses=losses)
+    check_against_serial(calls, initial, run)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("workers", [2, 4], ids=lambda n: f"{n}-workers")
+@given(block=routed_blocks(), seed=st.integers(0, 2**32))
+@settings(max_examples=25, deadline=None)
+def test_random_chunked_blocks_of_routed_calls_match_serial_execution(
+        block: tuple[list[Hop | Route], State], seed: int, workers: int) -> None:
+    """Chunks (the pool's tasks, test_block_core's driver): a chunk's calls see its routers' writes."""
+    calls, initial = block
+    run = run_chunked(calls, initial, workers, seed, 2)  # type: ignore[arg-type]
+    check_against_serial(calls, initial, run)  # type: ignore[arg-type]
+
+
+def test_a_failed_hops_read_is_validated() -> None:
+    """A route whose hop reverted had read the sender's balance: once the lower call funding the sender
+    is recorded, the route runs again (a read set without the failed hop's read would keep the revert)."""
+    initial: State = {(TOKENS[0], b"c"): (5).to_bytes(8, "little")}
+    calls: list[Hop | Route] = [Hop(0, b"c", b"a", 5), Route((Hop(0, b"a", b"b", 5),))]
+    run = BlockRun(len(calls), storage_of(initial))
+    funding, routing = run.next_task(), run.next_task()
+    assert funding is not None and routing is not None
+    early = calls[1].run(DictView(initial))  # ran before the funding: its hop reverted
+    assert early.output == b"\x01" and set(early.writes) == {(ROUTER, b"last")}
+    assert run.finish_reads(routing, early, {(TOKENS[0], b"a"): None})  # the failed hop's read
+    assert run.finish_reads(funding, calls[0].run(DictView(initial)),
+                            {(TOKENS[0], b"c"): None, (TOKENS[0], b"a"): None})
+    again = run.next_task()
+    assert again is not None and (again.tx_index, again.incarnation) == (1, 1)
 
 
 # --- the coordinator, with plain frames --------------------------------------------------------------
@@ -345,7 +478,7 @@ class SerialCalls:
                        versions={**(result.versions or {}), "floats": BLOCK_CONFIG.floats},
                        events=events_of(result.events))
 
-    def block(self, calls: Sequence[BlockCall], before: State) -> BlockResult:
+    def block(self, calls: Sequence[BlockCall], before: Mapping[Location, Value]) -> BlockResult:
         state: State = dict(before)
         written: dict[Location, Value] = {}
         outcomes = []
