@@ -120,7 +120,7 @@ impl Proposal<'_> {
     }
 }
 
-fn proposal<'a>(parts: &[&'a [u8]]) -> Result<Proposal<'a>> {
+fn parse_proposal<'a>(parts: &[&'a [u8]]) -> Result<Proposal<'a>> {
     let nonce = parse_u64(parts[0]).ok_or("bad nonce: expected 1 to 19 decimal digits")?;
     let target = Address::from_hex(parts[1]).ok_or("the target is a contract address (40 hex characters)")?;
     let input = match parts[3] {
@@ -162,20 +162,20 @@ fn execute() -> Result<()> {
     if parts.len() < 5 {
         return Err("expected: NONCE TARGET FUNCTION INPUT INDEX:SIG...".into());
     }
-    let order = proposal(&parts)?;
+    let proposal = parse_proposal(&parts)?;
     let expected = get_u64(NONCE);
-    if order.nonce != expected {
-        return Err(["nonce ", &decimal(order.nonce), " is not the wallet's nonce ", &decimal(expected)].concat().into());
+    if proposal.nonce != expected {
+        return Err(["nonce ", &decimal(proposal.nonce), " is not the wallet's nonce ", &decimal(expected)].concat().into());
     }
-    check_signatures(&order.message(), &parts[4..])?;
+    check_signatures(&proposal.message(), &parts[4..])?;
     put_u64(NONCE, expected + 1);
-    let function = order.function;
-    let why = match call(&order.target, function, &order.input, 0) {
+    let function = proposal.function;
+    let why = match call(&proposal.target, function, &proposal.input, 0) {
         CallResult::Ok(out) => {
             output(&out);
             Event::new("execute")
-                .attr("nonce", decimal(order.nonce))
-                .attr("target", order.target.to_hex())
+                .attr("nonce", decimal(proposal.nonce))
+                .attr("target", proposal.target.to_hex())
                 .attr("function", function)
                 .emit();
             return Ok(());

@@ -162,7 +162,7 @@ def test_fewer_signatures_than_the_threshold_are_refused(client: Client, wallet:
     assert balance(client, wallet, wallet.address) == 100 and nonce(client, wallet) == 0
 
 
-def test_one_signer_signing_twice_counts_once_and_is_refused(client: Client, wallet: Wallet) -> None:
+def test_one_signer_signing_twice_is_refused(client: Client, wallet: Wallet) -> None:
     refused(execute(client, wallet, 0, "transfer", b"bob 30", [(1, SIGNERS[1]), (1, SIGNERS[1])]),
             "signer 1 signed twice")
 
