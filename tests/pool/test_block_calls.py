@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 import struct
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,16 @@ from hypothesis import strategies as st
 from tests.pool.blocksim import View, run_block
 from tests.pool.conftest import FIXTURES
 from tests.pool.test_block_core import DictView, check_against_serial, run_chunked, storage_of
-from tests.pool.test_blocks import BLOCK_CONFIG, Fixture, Pools, assert_same, committed, root_of
+from tests.pool.test_blocks import (
+    BLOCK_CONFIG,
+    BURN,
+    BURN_GAS,
+    Fixture,
+    Pools,
+    assert_same,
+    committed,
+    root_of,
+)
 from tests.pool.test_core import PROBE_ID, Harness, command, reply_body
 from wasmpool.broker import contracts
 from wasmpool.broker.blocks import BlockCall, BlockResult, BlockRun, Outcome, compute_root
@@ -668,3 +678,51 @@ def test_a_chain_of_chunks_carries_the_callees_writes_over(pools: Pools) -> None
     assert all(r.status is Status.OK for r in result.receipts)
     with w.fixture.pool.client() as client:
         assert client.stats()["counters"]["block_tasks"] - before == 2  # two chunks, no re-execution
+
+
+def test_a_block_starts_again_when_an_outside_call_reaches_into_what_it_read(pools: Pools) -> None:
+    """An ordinary call on a proxy the block never touches moves ledger balances the block already read
+    (through its callee): the block cannot count that commit as before it, so it runs again from the new
+    state, and its result is serial execution after the ordinary call."""
+    w = world_of(pools.get(2))
+    fixture = w.fixture
+    burner = fixture.instantiate(fixture.probe, b"burner")
+    ledger, reader, outside = w.ledgers[2], w.proxies[0], w.proxies[3]
+    calls = [through(reader, record(ledger, "balance", bytes([0]))),
+             BlockCall(burner, "write_then_burn", (BURN,), gas_limit=BURN_GAS)]  # keeps the block running
+    before = committed(fixture.db)
+    with fixture.pool.client() as client:
+        restarts = client.stats()["counters"].get("blocks_restarted", 0)
+    box: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: box.update(result=execute_block(fixture, calls)))
+    thread.start()
+    try:
+        assert one_busy_one_idle(fixture, thread), "the block ended before the outside call"
+        with fixture.pool.client() as client:
+            moved = client.call(outside, "run_and_write", input=record(ledger, "move", move(0, 1, 3)),
+                                gas_limit=GAS)
+        assert moved.ok, moved.error
+    finally:
+        thread.join(60)
+    serial = w.serial()
+    state = dict(before)
+    state.update(serial.execute(through(outside, record(ledger, "move", move(0, 1, 3))), state).writes)
+    assert_same(box["result"], serial.block(calls, state))
+    assert root_of(dict(committed(fixture.db))) == box["result"].state_root
+    with fixture.pool.client() as client:
+        assert client.stats()["counters"]["blocks_restarted"] - restarts == 1
+
+
+def execute_block(fixture: Fixture, calls: Sequence[BlockCall]) -> BlockResult:
+    with fixture.pool.client(timeout=60.0) as client:
+        return client.execute_block(calls)
+
+
+def one_busy_one_idle(fixture: Fixture, thread: threading.Thread) -> bool:
+    """Wait until one worker has finished its part of the block while the other still runs its part."""
+    with fixture.pool.client(timeout=5.0) as client:
+        while thread.is_alive():
+            busy = [w["busy"] for w in client.stats()["worker_list"]]
+            if sorted(busy) == [False, True]:
+                return True
+    return False
