@@ -146,10 +146,11 @@ def test_one_attempt_fetches_a_bounded_number_of_distinct_modules() -> None:
 # --- commits -------------------------------------------------------------------------------------
 
 
-def test_nested_writes_commit_with_the_callers_in_one_transaction_and_reach_the_client() -> None:
+def test_nested_writes_commit_with_the_callers_in_one_transaction_and_reach_the_client(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     h, a, b = pool()
     heard: list[tuple[str, dict[bytes, bytes | None]]] = []
-    h.core._extension.committed = lambda space, writes: heard.append((space, writes))  # type: ignore
+    monkeypatch.setattr(h.blocks, "committed", lambda space, writes: heard.append((space, writes)))
     worker, job = call(h, a)
     look_up(h, worker, job, b)
     h.callback(worker, job, 2, op="get", space=b, key=b"balance")
