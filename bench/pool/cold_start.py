@@ -14,37 +14,55 @@ times its first call of an already deployed module:
 The modes run interleaved round by round, so machine noise hits them
 alike; medians are printed with the ratio compile / disk, and the next
 call on the same worker (module in memory: what any call costs end to
-end on the machine). The modules are
-the token contract (``examples/token.wasm``, its ``total_supply``) and the
-largest module of the corpus (``tests/corpus/rust/text.wasm``, 197 KiB, its
-``in_ptr``). A second table times the load alone in this process
-(``modules.load`` against ``tiers.DiskTier.get``).
+end on the machine). The modules are the token contract
+(``examples/token.wasm``, its ``total_supply``), the largest module of
+the corpus (``tests/corpus/rust/text.wasm``, 197 KiB, its ``in_ptr``) and
+a module over the engine's eager-compilation size, compiled function by
+function (``tests/pool/lazy_module.py``, 301 KiB, its ``e0``); its disk
+entry is partial, and the compile+store worker stores it again between
+jobs, so the run waits for the entry to hold the functions the call
+compiled before the disk run.
+
+``--baseline TREE`` runs every mode a second time, interleaved, with a
+broker and worker processes from another source tree of wasmpool (say
+``git worktree add /tmp/base <rev>``; its own broker, as its versions may
+differ): a before/after table from one run. Both trees' processes start
+the same way (a Python process with the tree's packages first on its path).
+
+A second table times the load and the first call in this process
+(``modules.load`` then instantiating and calling, against
+``tiers.DiskTier.get`` then the same).
 
 Run from the repository root: ``.venv/bin/python bench/pool/cold_start.py``
-(``--rounds N``, default 5). Not a test: figures depend on the machine.
+(``--rounds N``, default 5; ``--baseline TREE``). Not a test: figures
+depend on the machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.pool import lazy_module  # noqa: E402
 from wasmpool import wasm  # noqa: E402
 from wasmpool.client import Client  # noqa: E402
 from wasmpool.wire import protocol as p  # noqa: E402
-from wasmpool.worker.config import WorkerConfig  # noqa: E402
 from wasmpool.worker.diskcache import check_directory  # noqa: E402
+from wasmpool.worker.host import CallContext, CallState, Host  # noqa: E402
 from wasmpool.worker.modules import load  # noqa: E402
-from wasmpool.worker.supervisor import spawn, stop_workers  # noqa: E402
-from wasmpool.worker.tiers import DiskTier  # noqa: E402
+from wasmpool.worker.tiers import SIZE, DiskTier  # noqa: E402
 from wasmpool.worker.versions import cache_key  # noqa: E402
 
 BROKER = """
@@ -55,12 +73,35 @@ broker.bind()
 print(broker.frontend_endpoint, broker.backend_endpoint, flush=True)
 asyncio.run(broker.serve())
 """
-MODULES = {  # label: (path, export called first)
-    "token (2.7 KiB)": (ROOT / "examples" / "token.wasm", "total_supply"),
-    "rust/text (197 KiB)": (ROOT / "tests" / "corpus" / "rust" / "text.wasm", "in_ptr"),
+WORKER = """
+import sys
+from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.process import main
+main(WorkerConfig(endpoint=sys.argv[1], heartbeat=0.5, cache_dir=sys.argv[2] or None))
+"""
+LAZY = "lazy (301 KiB)"
+MODULES = {  # label: (bytes, export called first)
+    "token (2.7 KiB)": ((ROOT / "examples" / "token.wasm").read_bytes(), "total_supply"),
+    "rust/text (197 KiB)": ((ROOT / "tests" / "corpus" / "rust" / "text.wasm").read_bytes(), "in_ptr"),
+    LAZY: (lazy_module.build(), "e0"),
 }
 MODES = ("compile", "compile+store", "disk")
 WAIT = 120.0
+
+
+def overlay(tree: Path, into: Path) -> Path:
+    """A directory that imports as ``wasmpool`` from ``tree`` (its pyproject's package-dir, as symlinks)."""
+    config = tomllib.loads((tree / "pyproject.toml").read_text())
+    mapped = config["tool"]["setuptools"].get("package-dir", {})
+    package = into / "wasmpool"
+    package.mkdir(parents=True)
+    for item in (tree / "wasmpool").iterdir():
+        (package / item.name).symlink_to(item)
+    for name, folder in mapped.items():
+        parts = name.split(".")
+        if len(parts) == 2 and parts[0] == "wasmpool":
+            (package / parts[1]).symlink_to(tree / folder)
+    return into
 
 
 def wait_workers(client: Client, count: int) -> None:
@@ -71,11 +112,17 @@ def wait_workers(client: Client, count: int) -> None:
         time.sleep(0.02)
 
 
-def first_call(client: Client, backend: str, code_id: str, export: str,
+def start_worker(site: Path, backend: str, cache_dir: Path | None) -> subprocess.Popen[bytes]:
+    """One worker process whose ``wasmpool`` comes from ``site`` (see :func:`overlay`)."""
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    folder = "" if cache_dir is None else str(cache_dir)
+    return subprocess.Popen([sys.executable, "-c", WORKER, backend, folder], cwd=site, env=env)
+
+
+def first_call(client: Client, site: Path, backend: str, code_id: str, export: str,
                cache_dir: Path | None) -> tuple[float, float]:
     """Seconds of the first call of ``code_id`` on a freshly started worker process, and of the next one."""
-    folder = None if cache_dir is None else str(cache_dir)
-    workers = [spawn(WorkerConfig(endpoint=backend, heartbeat=0.5, cache_dir=folder), 0)]
+    worker = start_worker(site, backend, cache_dir)
     try:
         wait_workers(client, 1)
         seconds = []
@@ -85,66 +132,130 @@ def first_call(client: Client, backend: str, code_id: str, export: str,
             seconds.append(time.perf_counter() - started)
             if not result.ok:
                 raise RuntimeError(f"{export} failed: {result}")
+        if cache_dir is not None:
+            wait_stored(cache_dir, code_id)
         return seconds[0], seconds[1]
     finally:
-        stop_workers(workers)
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(WAIT)
         wait_workers(client, 0)
 
 
-def in_process(code: bytes, rounds: int) -> tuple[float, float]:
-    """Median seconds of ``modules.load`` and of ``DiskTier.get`` for the same module, in this process."""
+def wait_stored(cache_dir: Path, code_id: str, timeout: float = 10.0) -> None:
+    """Wait until the entry of a lazily compiled module holds compiled functions (stored between jobs).
+
+    Only this tree's entries are read (a baseline tree that does not store
+    such modules, or stores them in another format, is not waited for).
+    """
+    key = cache_key(code_id)
+    tier = DiskTier.at(cache_dir, 1 << 40)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        data = tier.store.peek(key.text())
+        try:
+            if data is not None and wasm.deserialize_compiled(
+                    memoryview(data)[SIZE.size:], metered=True, canonical_nans=True).codes:
+                return
+        except wasm.ArtifactError:
+            return
+        time.sleep(0.05)
+
+
+class Empty:
+    """Committed state with nothing in it."""
+
+    def get(self, key: bytes) -> bytes | None:
+        return None
+
+
+def run_export(compiled: wasm.CompiledModule, export: str) -> Any:
+    """Instantiate and call ``export`` through the host ABI, as a worker runs a call."""
+    host = Host()
+    host.begin(CallState(Empty(), input=b"", context=CallContext(caller=b"alice")))
+    try:
+        instance = wasm.instantiate(compiled, host.imports(), gas_limit=10**8, canonical_nans=True)
+        return instance.exports[export]()
+    finally:
+        host.end()
+
+
+def in_process(code: bytes, export: str, rounds: int) -> tuple[float, float]:
+    """Median seconds of ``modules.load`` + the first call, and of ``DiskTier.get`` + the first call."""
     code_id = p.code_id(code)
     with tempfile.TemporaryDirectory() as folder:
         tier = DiskTier.at(check_directory(Path(folder) / "cache"), 1 << 30)
-        tier.put(load(code, code_id))
+        stored = load(code, code_id)
+        run_export(stored.runnable(), export)  # a lazy module's entry then holds what this call compiled
+        tier.put(stored, code)
         compiles, reads = [], []
         for _ in range(rounds):
             started = time.perf_counter()
-            load(code, code_id)
+            run_export(load(code, code_id).runnable(), export)
             compiles.append(time.perf_counter() - started)
             started = time.perf_counter()
-            if tier.get(cache_key(code_id)) is None:
+            loaded = tier.get(cache_key(code_id))
+            if loaded is None:
                 raise RuntimeError("the module was not on disk")
+            run_export(loaded.runnable(), export)
             reads.append(time.perf_counter() - started)
     return statistics.median(compiles), statistics.median(reads)
+
+
+def start_broker(site: Path) -> tuple[subprocess.Popen[str], str, str]:
+    """A broker process of ``site``'s tree, and its client and worker endpoints."""
+    broker = subprocess.Popen([sys.executable, "-c", BROKER], cwd=site, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(site)})
+    assert broker.stdout is not None
+    frontend, backend = broker.stdout.readline().split()
+    return broker, frontend, backend
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--baseline", type=Path, help="another wasmpool source tree to compare with")
     args = parser.parse_args()
     wasm.prepare_process()
-    broker = subprocess.Popen([sys.executable, "-c", BROKER], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    assert broker.stdout is not None
-    frontend, backend = broker.stdout.readline().split()
-    times: dict[tuple[str, str], list[float]] = {(label, mode): [] for label in MODULES for mode in MODES}
-    warm: dict[str, list[float]] = {label: [] for label in MODULES}  # the next call, module in memory
-    try:
-        with Client(frontend, timeout=WAIT) as client, tempfile.TemporaryDirectory() as scratch:
-            codes = {label: client.deploy(path.read_bytes()) for label, (path, _) in MODULES.items()}
+    with tempfile.TemporaryDirectory() as scratch:
+        trees = {"this tree": overlay(ROOT, Path(scratch) / "site-this")}
+        if args.baseline is not None:
+            trees["baseline"] = overlay(args.baseline.resolve(), Path(scratch) / "site-baseline")
+        cases = [(label, tree) for label in MODULES for tree in trees]
+        times: dict[tuple[str, str, str], list[float]] = {
+            (*case, mode): [] for case in cases for mode in MODES}
+        warm: dict[tuple[str, str], list[float]] = {case: [] for case in cases}  # the next call
+        brokers = {tree: start_broker(site) for tree, site in trees.items()}
+        clients = {tree: Client(frontend, timeout=WAIT) for tree, (_, frontend, _) in brokers.items()}
+        try:
+            codes = {(label, tree): client.deploy(code) for label, (code, _) in MODULES.items()
+                     for tree, client in clients.items()}
             for round_ in range(args.rounds):
-                for label, (_, export) in MODULES.items():
-                    fresh = Path(scratch) / f"{round_}-{label.split()[0].replace('/', '-')}"
+                for label, tree in cases:
+                    fresh = Path(scratch) / f"{round_}-{label.split()[0].replace('/', '-')}-{tree[0]}"
                     for mode in MODES:
                         cache_dir = None if mode == "compile" else fresh
-                        first, then = first_call(client, backend, codes[label], export, cache_dir)
-                        times[label, mode].append(first)
-                        warm[label].append(then)
-    finally:
-        broker.terminate()
-        broker.wait()
+                        first, then = first_call(clients[tree], trees[tree], brokers[tree][2],
+                                                 codes[label, tree], MODULES[label][1], cache_dir)
+                        times[label, tree, mode].append(first)
+                        warm[label, tree].append(then)
+        finally:
+            for client in clients.values():
+                client.close()
+            for broker, _, _ in brokers.values():
+                broker.terminate()
+                broker.wait()
     print(f"first call on a fresh worker process, median of {args.rounds} (ms)")
-    print(f"{'module':<22}{'compile':>10}{'compile+store':>15}{'disk':>9}{'compile/disk':>14}"
+    print(f"{'module':<22}{'tree':<11}{'compile':>10}{'compile+store':>15}{'disk':>9}{'compile/disk':>14}"
           f"{'next call':>11}")
-    for label in MODULES:
-        compile_, store, disk = (statistics.median(times[label, mode]) * 1000 for mode in MODES)
-        print(f"{label:<22}{compile_:>10.2f}{store:>15.2f}{disk:>9.2f}{compile_ / disk:>13.1f}x"
-              f"{statistics.median(warm[label]) * 1000:>11.2f}")
-    print(f"\nload alone, in this process, median of {args.rounds} (ms)")
-    print(f"{'module':<22}{'modules.load':>14}{'DiskTier.get':>14}{'ratio':>9}")
-    for label, (path, _) in MODULES.items():
-        compiled, read = in_process(path.read_bytes(), args.rounds)
-        print(f"{label:<22}{compiled * 1000:>14.2f}{read * 1000:>14.3f}{compiled / read:>8.1f}x")
+    for label, tree in cases:
+        compile_, store, disk = (statistics.median(times[label, tree, mode]) * 1000 for mode in MODES)
+        print(f"{label:<22}{tree:<11}{compile_:>10.2f}{store:>15.2f}{disk:>9.2f}{compile_ / disk:>13.1f}x"
+              f"{statistics.median(warm[label, tree]) * 1000:>11.2f}")
+    print(f"\nload and first call, in this process, median of {args.rounds} (ms)")
+    print(f"{'module':<22}{'compile':>10}{'disk':>10}{'ratio':>9}")
+    for label, (code, export) in MODULES.items():
+        compiled, read = in_process(code, export, args.rounds)
+        print(f"{label:<22}{compiled * 1000:>10.2f}{read * 1000:>10.3f}{compiled / read:>8.1f}x")
 
 
 if __name__ == "__main__":

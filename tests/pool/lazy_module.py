@@ -40,6 +40,7 @@ def helper_body(k: int) -> list[Instruction]:
 def build(helpers: int = HELPERS) -> bytes:
     """The module's bytes: ``helpers`` helpers, then as many exports."""
     builder = ModuleBuilder()
+    builder.memory(1, export="memory")  # the host ABI's
     for k in range(helpers):
         builder.func(["i32"], ["i32"], helper_body(k), locals=["i32", "i32"])
     for k in range(helpers):
