@@ -11,6 +11,7 @@ holds every namespace a repeatedly losing call touched while it runs alone.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from tests.pool.test_core import CLIENT, OTHER, OTHER_ID, PROBE_ID, Harness, com
 from wasmpool.broker import contracts
 from wasmpool.broker.core import MAX_MODULE_FETCHES
 from wasmpool.broker.outgoing import Outgoing, Side
+from wasmpool.broker.state import SQLiteStore
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command, ErrorCode
 
@@ -382,3 +384,26 @@ def test_a_call_to_run_alone_waits_for_a_running_call_that_went_into_its_namespa
     assert h.core.queue[0].exclusive and h.core.queue[0].held == {a, b}
     outs = h.final(cw, other)  # c's call ends (it wrote nothing): a's runs alone now
     assert only_client_reply(outs)[1]["status"] == "ok" and dispatched(outs)[0] == cw
+
+
+def test_a_call_with_nested_writes_keeps_its_receipt_in_sqlite_across_a_restart(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "state.db")
+    h = Harness(max_client_workers=1)
+    h.core.store = h.store = store
+    h.deploy()
+    h.ready(b"w1")
+    a, b = instance(h, b"a"), instance(h, b"b")
+    request = {"op": "call", "code_id": a, "function": "run"}
+    worker, job = dispatched(h.client(request, rid=b"once"))
+    look_up(h, worker, job, b)
+    outs = h.final(worker, job, writes={b"x": b"1"}, nested_writes=[nested(b, b"k", b"v")])
+    _, reply = only_client_reply(outs)
+    assert reply["status"] == "ok"
+    store.close()
+    restarted = Harness()
+    restarted.core.store = restarted.store = SQLiteStore(tmp_path / "state.db")
+    outs = restarted.client(request, rid=b"once")  # the client's retry, to a broker that never ran it
+    assert only_client_reply(outs) == (Command.FINAL, reply)
+    assert restarted.core.counters["receipts_replayed"] == 1
+    assert restarted.store.get(b, b"k").value == b"v" and restarted.store.get(a, b"x").value == b"1"
+    restarted.store.close()
