@@ -1,7 +1,9 @@
 """The host's compiled-code cache with real brokers, worker processes, sockets, SQLite and cache files.
 
 A fresh worker process takes a module another process compiled from disk
-(no code fetch from the broker, the same results); a damaged entry is
+(no code fetch from the broker, the same results); a lazily compiled
+module's partial entry grows between jobs and serves a fresh worker, which
+compiles the functions it lacks as a worker without a cache does; a damaged entry is
 compiled again and replaced; two processes filling one directory at once
 leave only whole entries; a worker whose writes fail (a real EFBIG from a
 file-size limit) answers every call and counts the failures; the tier
@@ -15,14 +17,17 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.pool import lazy_module
 from tests.pool.chaos import wait_for_stats
 from tests.pool.conftest import Pool, start_pool, unique
+from wasmpool import wasm
 from wasmpool.broker.core import tier_totals
 from wasmpool.broker.metrics import render
 from wasmpool.cli import main as cli_main
@@ -37,6 +42,8 @@ from wasmpool.worker import diskcache as dc
 from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.process import main as worker_main
 from wasmpool.worker.supervisor import spawn, stop_workers
+from wasmpool.worker.tiers import SIZE, DiskTier
+from wasmpool.worker.versions import cache_key
 
 WAIT = 60.0  # seconds for workers to start and stats to settle (busy test machines)
 FILE_LIMIT = 4096  # bytes: below any compiled token entry, above what a worker otherwise writes
@@ -108,6 +115,44 @@ def test_a_fresh_worker_takes_a_known_module_from_disk(empty_pool: Pool, tmp_pat
         tiers = wait_until(client, lambda s: s["cache_tiers"].get("disk") == 1)["cache_tiers"]
         assert tiers["compile"] == 1
         assert tiers["disk_bytes"] == sum(f.stat().st_size for f in cache_dir.glob("*.wpc"))
+
+
+def stored_functions(cache_dir: Path, code_id: str) -> set[int]:
+    """The functions whose code the disk entry of ``code_id`` holds (none if it has no entry)."""
+    data = DiskTier.at(cache_dir, 10**9).store.peek(cache_key(code_id).text())
+    if data is None:
+        return set()
+    stored = wasm.deserialize_compiled(memoryview(data)[SIZE.size:], metered=True, canonical_nans=True)
+    return set(stored.codes)
+
+
+def wait_stored(cache_dir: Path, code_id: str, count: int) -> set[int]:
+    """Wait (up to WAIT) until the entry holds ``count`` functions: a worker stores it between jobs."""
+    deadline = time.monotonic() + WAIT
+    while len(found := stored_functions(cache_dir, code_id)) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
+
+
+def test_a_lazily_compiled_module_grows_on_disk_between_jobs_and_serves_a_fresh_worker(
+        empty_pool: Pool, tmp_path: Path) -> None:
+    cache_dir = tmp_path / "cache"
+    with empty_pool.client() as client:
+        code_id = client.deploy(lazy_module.build())
+        empty_pool.workers = [spawn(config(empty_pool, cache_dir), 0)]
+        wait_until(client, workers(1))
+        first = client.call(code_id, "e0")
+        assert first.ok
+        assert wait_stored(cache_dir, code_id, 3) == {300, 0, 1}  # e0, and h0 and h1 it called
+
+        replace_worker(empty_pool, client, config(empty_pool, cache_dir))
+        again, other = client.call(code_id, "e0"), client.call(code_id, "e7")  # e7: never compiled before
+        assert (again.results, again.gas_used) == (first.results, first.gas_used)
+        assert fetches(client.stats()) == 1, "the fresh worker fetched a module it had on disk"
+        assert wait_stored(cache_dir, code_id, 6) == {300, 0, 1, 307, 7, 8}
+        replace_worker(empty_pool, client, WorkerConfig(endpoint=empty_pool.backend, heartbeat=0.2))
+        compiled = client.call(code_id, "e7")  # compiled now, no disk cache
+        assert (other.results, other.gas_used) == (compiled.results, compiled.gas_used)
 
 
 def test_a_damaged_entry_is_compiled_again_by_a_worker(empty_pool: Pool, tmp_path: Path,
