@@ -58,7 +58,7 @@ import math
 import operator
 from collections.abc import Callable
 from struct import Struct
-from typing import Final
+from typing import Any, Final
 
 from .errors import Trap, TrapKind
 from .numeric_int import INT32_MAX, INT64_MAX, MASK32, MASK64, SIGN32, SIGN64, TWO32, TWO64
@@ -70,8 +70,9 @@ __all__ = [
     "canonical", "f32_abs", "f32_add", "f32_ceil", "f32_convert_i32_s", "f32_convert_i32_u",
     "f32_convert_i64_s", "f32_convert_i64_u", "f32_copysign", "f32_demote_f64", "f32_div", "f32_eq",
     "f32_floor", "f32_from_bits", "f32_ge", "f32_gt", "f32_le", "f32_lt", "f32_max", "f32_min", "f32_mul",
-    "f32_ne", "f32_nearest", "f32_neg", "f32_reinterpret_i32", "f32_round", "f32_sqrt", "f32_sub",
-    "f32_to_bits", "f32_trunc", "f64_abs", "f64_add", "f64_ceil", "f64_convert_i32_s", "f64_convert_i32_u",
+    "f32_ne", "f32_nearest", "f32_neg", "f32_pack", "f32_reinterpret_i32", "f32_round", "f32_sqrt",
+    "f32_sub", "f32_to_bits", "f32_trunc", "f32_unpack", "f64_abs", "f64_add", "f64_ceil",
+    "f64_convert_i32_s", "f64_convert_i32_u",
     "f64_convert_i64_s", "f64_convert_i64_u", "f64_copysign", "f64_div", "f64_eq", "f64_floor",
     "f64_from_bits", "f64_ge", "f64_gt", "f64_le", "f64_lt", "f64_max", "f64_min", "f64_mul", "f64_ne",
     "f64_nearest", "f64_neg", "f64_promote_f32", "f64_reinterpret_i64", "f64_sqrt", "f64_sub",
@@ -191,6 +192,20 @@ else:  # pragma: no cover - only on platforms whose C cast misbehaves
             return _unpack_f32(_pack_f32(x))[0]
         except OverflowError:
             return _copysign(_INF, x)
+
+# ``f32_round(x)`` is ``f32_unpack(f32_pack(x))[0]``; compiled code writes it so, two C calls
+# without the Python frame of ``f32_round`` (about 20 ns less of its ~110 ns on CPython 3.11).
+if NATIVE_F32_ROUND:
+    f32_pack: Callable[[float], Any] = _pack_f32_native
+    f32_unpack: Callable[[Any], tuple[float]] = _unpack_f32_native
+else:  # pragma: no cover - only on platforms whose C cast misbehaves
+    def f32_pack(x: float) -> Any:
+        """The value itself: :func:`f32_unpack` rounds it."""
+        return x
+
+    def f32_unpack(x: Any) -> tuple[float]:
+        """``(f32_round(x),)``."""
+        return (f32_round(x),)
 
 
 # --- sign operations ------------------------------------------------------------

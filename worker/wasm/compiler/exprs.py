@@ -273,13 +273,20 @@ def _int_rules(w: int) -> dict[str, Rule]:
 
 # -- float family
 
+F32_ROUND_NAMES = ("f32p", "f32u")
+
+
+def f32_rounded(text: str) -> str:
+    """``text`` (a double) rounded to f32: ``numeric_float.f32_round`` inlined as its two C calls."""
+    return f"f32u(f32p({text}))[0]"
+
 
 def _float_rules(w: int) -> dict[str, Rule]:
-    rnd = "f32_round" if w == 32 else ""
+    rnd = w == 32
 
     def arith(op: str) -> Rule:
         if rnd:
-            return _rule(f"{rnd}({{0}} {op} {{1}})", atomic=True, names=(rnd,))
+            return _rule(f32_rounded(f"{{0}} {op} {{1}}"), atomic=True, names=F32_ROUND_NAMES)
         return _rule(f"{{0}} {op} {{1}}")
 
     def div() -> Rule:
@@ -289,9 +296,9 @@ def _float_rules(w: int) -> dict[str, Rule]:
             a, b = args
             quotient = f"{paren(a)} / {paren(b)}"
             if rnd:
-                quotient = f"{rnd}({quotient})"
+                quotient = f32_rounded(quotient)
             return f"{quotient} if {b.text} else {name}({a.text}, {b.text})"
-        return Rule(build, dup=(0, 1), names=(name, "f32_round"))
+        return Rule(build, dup=(0, 1), names=(name, *F32_ROUND_NAMES))
 
     rules = {
         "eq": _rule("{0} == {1}", cond=True),
@@ -324,9 +331,9 @@ def _conversion_rules() -> dict[str, Rule]:
         "f64.convert_i64_s": _rule("float(({0} ^ 0x8000000000000000) - 0x8000000000000000)", atomic=True,
                                    names=("float",)),
         "f64.convert_i64_u": _rule("float({0})", atomic=True, names=("float",)),
-        "f32.convert_i32_s": _rule("f32_round(float(({0} ^ 0x80000000) - 0x80000000))", atomic=True,
-                                   names=("float", "f32_round")),
-        "f32.convert_i32_u": _rule("f32_round(float({0}))", atomic=True, names=("float", "f32_round")),
+        "f32.convert_i32_s": _rule(f32_rounded("float(({0} ^ 0x80000000) - 0x80000000)"), atomic=True,
+                                   names=("float", *F32_ROUND_NAMES)),
+        "f32.convert_i32_u": _rule(f32_rounded("float({0})"), atomic=True, names=("float", *F32_ROUND_NAMES)),
     }
 
 

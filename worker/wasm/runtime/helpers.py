@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import numeric
 from ..errors import GasExhausted, StackExhausted, Trap, TrapKind
-from ..numeric_float import f32_round
+from ..numeric_float import f32_pack, f32_round, f32_unpack
 from ..numeric_int import MASK32
 from ..opcodes import OPS, Family, Imm
 from ..types import PAGE_SIZE
@@ -157,6 +157,8 @@ BASE_NAMESPACE: dict[str, Any] = {
     "__builtins__": _BUILTINS,
     **_numeric_helpers(),
     "f32_round": f32_round,
+    "f32p": f32_pack,
+    "f32u": f32_unpack,
     "copysign": numeric.f64_copysign,
     "abs": abs,
     "float": float,
