@@ -246,6 +246,7 @@ class Block:
     access: tuple[tuple[Location, ...], ...] = ()  # each call's declared locations (a hint), no repeats
     serial: bool = False  # too many aborts (or predicted): one worker runs the rest, chunk after chunk
     stale: bool = False  # an ordinary commit changed state it read (through a call between contracts)
+    scanned: dict[str, list[tuple[bytes, bytes]]] = field(default_factory=dict)  # ranges paged, by namespace
     restarts: int = 0  # times it started again for that
     commit: RollingCommit | None = None  # receipts and state tree of the calls final so far (once running)
     contracts: frozenset[str] = frozenset()  # its calls' own namespaces (known before it runs)
@@ -304,9 +305,9 @@ class BlockCoordinator:
         tree takes their writes too -- except where the block already wrote
         (its write lands after theirs). But such a call may have called a
         contract the block uses (``call_contract``) and changed a location the
-        block read from committed state: then the block computed with a
-        value serial order would not show it, and it starts again
-        (:meth:`_restart`, at the next step).
+        block read from committed state, or put a key into a range it paged:
+        then the block computed with a state serial order would not show it,
+        and it starts again (:meth:`_restart`, at the next step).
         """
         located = {(code_id, key): value for key, value in writes.items()}
         if self._tree is not None:
@@ -314,8 +315,7 @@ class BlockCoordinator:
         block = self.current
         if block is None or block.commit is None or block.run is None or not located:
             return
-        base = block.run.memory.base_reads
-        if any(location in base for location in located):
+        if any(self._seen(block, location) for location in located):
             block.stale = True
         kept = {location: value for location, value in located.items() if location not in block.commit.writes}
         block.commit.tree = block.commit.tree.updated(kept)
@@ -405,6 +405,8 @@ class BlockCoordinator:
             return m.RefusedReply(body["seq"], str(exc))
         seen = {key: version for key, _, version in entries}
         chunk.scans.setdefault(index, []).append((contract, low, high, seen))
+        if self.current is not None:
+            self.current.scanned.setdefault(contract, []).append((low, high))
         page = [[key, value] for key, value, _ in entries if value is not None]
         return m.ScanReply(body["seq"], page, more)
 
@@ -909,6 +911,14 @@ class BlockCoordinator:
         self._end(block)
         holder = block.holder
         self.core.fail(holder.client, holder.key, holder.request_id, exc, remember=remember)
+
+    @staticmethod
+    def _seen(block: Block, location: Location) -> bool:
+        """True when the block has read ``location`` from committed state, or paged a range holding it."""
+        assert block.run is not None
+        space, key = location
+        return location in block.run.memory.base_reads or any(
+            low <= key and (not high or key < high) for low, high in block.scanned.get(space, ()))
 
     def _restart(self, block: Block) -> None:
         """Start a block again from the current state: an ordinary commit changed state it had read.

@@ -417,6 +417,23 @@ def test_an_ordinary_commit_into_state_the_block_read_starts_the_block_again() -
     assert result.writes == ((y, KEY, b"6"),) and result.state_root == root_of_store(h)
 
 
+@pytest.mark.parametrize(("key", "restarts"), [(b"m", 1), (b"z", 0)], ids=["in-the-range", "past-it"])
+def test_an_ordinary_commit_into_a_range_the_block_paged_starts_the_block_again(key: bytes,
+                                                                                 restarts: int) -> None:
+    """A key put by an outside call into a range of Y the block paged (a phantom) starts the block again;
+    one outside the range does not."""
+    h = harness()
+    x, y = contract(h, b"x"), contract(h, b"y")
+    ready(h, W1)
+    ((job, _),) = chunks_to(block(h, [x]), W1)
+    page = h.callback(W1, job, 1, op="scan", start=b"a", end=b"q", order=0, limit=10, space=y, index=0)
+    assert page["entries"] == [] and not page["more"]
+    h.store.commit_many({}, {(y, key): b"new"})
+    h.blocks.committed(y, {key: b"new"})
+    outs = final(h, W1, job, [entry([])])
+    assert h.core.counters["blocks_restarted"] == restarts and block_outcome(outs) is not bool(restarts)
+
+
 @pytest.mark.parametrize("blind", [True, False], ids=["blind-write", "read-then-written"])
 def test_an_ordinary_commit_where_the_block_wrote_keeps_the_root_of_the_store(blind: bool) -> None:
     """An outside call's write to a location the block also writes: the block's lands last, in the store
