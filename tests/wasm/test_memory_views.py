@@ -1,5 +1,9 @@
 """Aligned 4- and 8-byte accesses go through typed views of memory that a grow replaces.
 
+The last tests check the alignment the compiler knows without testing an
+address (``compiler.align``): an address it wrongly believed aligned would
+read the aligned word around it.
+
 Compiled code keeps ``memoryview`` casts of the memory in locals (see
 ``runtime.memory``); a grow releases them and makes new ones, so a frame must
 read them again after anything that may grow: ``memory.grow`` in the frame,
@@ -16,6 +20,10 @@ import pytest
 
 import wasmpool.wasm as wasm
 from wasmpool.wasm.builder import ModuleBuilder
+from wasmpool.wasm.compiler import render_python
+from wasmpool.wasm.compiler.align import local_zeros
+from wasmpool.wasm.compiler.ir import IRFunction
+from wasmpool.wasm.compiler.lower import ModuleInfo, lower_function
 from wasmpool.wasm.opcodes import Opcode as O
 from wasmpool.wasm.runtime.memory import LittleEndianView, Memory
 from wasmpool.wasm.types import PAGE_SIZE
@@ -121,3 +129,68 @@ def test_little_endian_view_indexes_like_a_memoryview_cast() -> None:
     for index in (4, -1):
         with pytest.raises(IndexError):
             view[index]
+
+
+# ---------------------------------------------------------------- known alignment
+
+
+def _load_at(address: list[Any], load: Any = (O.I32_LOAD, (2, 0))) -> ModuleBuilder:
+    """``run(p)`` loads at the address the instructions ``address`` compute from ``p`` (local 0)."""
+    builder = ModuleBuilder()
+    builder.memory(1, 1)
+    builder.data([(O.I32_CONST, 0)], bytes(range(256)))
+    result = "i64" if load[0] is O.I64_LOAD else "i32"
+    builder.func(params=["i32"], results=[result], body=[*address, load], export="run")
+    return builder
+
+
+SHL2 = [(O.LOCAL_GET, 0), (O.I32_CONST, 2), O.I32_SHL]  # p << 2
+I32_LOAD, I64_LOAD = (O.I32_LOAD, (2, 0)), (O.I64_LOAD, (3, 0))
+
+
+@pytest.mark.parametrize("gas_limit", VARIANTS)
+@pytest.mark.parametrize(("address", "load", "fmt", "step"), [
+    pytest.param([*SHL2, (O.I32_CONST, 1), O.I32_OR], I32_LOAD, "<I", lambda p: (p << 2) | 1, id="shl|1"),
+    pytest.param([*SHL2, (O.I32_CONST, 2), O.I32_ADD], I32_LOAD, "<I", lambda p: (p << 2) + 2, id="shl+2"),
+    pytest.param(SHL2, I64_LOAD, "<Q", lambda p: p << 2, id="shl2 as i64"),
+    pytest.param([(O.LOCAL_GET, 0), (O.I32_CONST, 3), O.I32_SHL], (O.I64_LOAD, (3, 4)), "<Q",
+                 lambda p: (p << 3) + 4, id="shl3 offset 4"),
+    pytest.param([(O.LOCAL_GET, 0), (O.I32_CONST, -4), O.I32_AND], I32_LOAD, "<I", lambda p: p & ~3,
+                 id="and -4"),
+])
+def test_addresses_of_known_and_unknown_alignment_load_the_same_bytes(
+        gas_limit: int | None, address: list[Any], load: Any, fmt: str, step: Any) -> None:
+    run = _instance(_load_at(address, load), gas_limit).exports["run"]
+    image = bytes(range(256)) + bytes(64)
+    for p in range(0, 24):
+        assert run(p) & 0xFFFFFFFFFFFFFFFF == struct.unpack_from(fmt, image, step(p))[0], p
+
+
+def test_an_address_known_aligned_is_not_tested() -> None:
+    address = [(O.LOCAL_GET, 0), (O.I32_CONST, 2), O.I32_SHL, (O.I32_CONST, 1120), O.I32_ADD]
+    module = wasm.decode(_load_at(address).build())
+    source = render_python(module, 0)
+    assert "w4[" in source and "ld_u32" not in source
+
+
+def _pointer_loop(bump: list[Any]) -> IRFunction:
+    """A loop stepping local 1 by 4 from 1024, with ``bump`` applied to it once after the loop."""
+    builder = ModuleBuilder()
+    builder.memory(1)
+    body = [(O.I32_CONST, 1024), (O.LOCAL_SET, 1),
+            (O.LOOP, None), (O.LOCAL_GET, 1), (O.I32_CONST, 4), O.I32_ADD, (O.LOCAL_TEE, 1),
+            (O.LOCAL_GET, 0), O.I32_LT_U, (O.BR_IF, 0), O.END, *bump,
+            (O.LOCAL_GET, 1), (O.I32_LOAD, (2, 0)), O.DROP]
+    builder.func(params=["i32"], body=body, locals=["i32"])
+    module = wasm.decode(builder.build())
+    return lower_function(ModuleInfo.of(module), 0)
+
+
+@pytest.mark.parametrize(("bump", "zeros"), [
+    pytest.param([], {1: 2}, id="stepped by 4"),
+    pytest.param([(O.LOCAL_GET, 1), (O.I32_CONST, 8), O.I32_ADD, (O.LOCAL_SET, 1)], {1: 2}, id="then +8"),
+    pytest.param([(O.LOCAL_GET, 1), (O.I32_CONST, 2), O.I32_ADD, (O.LOCAL_SET, 1)], {1: 1}, id="then +2"),
+    pytest.param([(O.LOCAL_GET, 0), (O.LOCAL_SET, 1)], {}, id="then a parameter"),
+])
+def test_local_alignment_is_the_least_of_every_assignment(bump: list[Any], zeros: dict[int, int]) -> None:
+    assert local_zeros(_pointer_loop(bump)) == zeros

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 
 from ..opcodes import BULK_UNIT, BULK_UNIT_GAS, OPS, TABLE_BULK_UNIT, Imm, Opcode
 from ..types import FuncType, ValType
+from .align import ZERO_OPS, local_zeros, result_zeros
 from .direct import Prepay, charge_call_sites, take_entry
 from .exprs import (
     VIEW_OPS,
@@ -52,6 +53,7 @@ from .exprs import (
     X,
     as_value,
     condition,
+    const_int,
     loose,
     paren,
     result_bound,
@@ -110,6 +112,7 @@ MAKER_PREFIX = "gas_cell_f"  # the name of the def that makes ``GAS`` a closure 
 _TABLE_BULK = frozenset({Opcode.TABLE_FILL, Opcode.TABLE_COPY, Opcode.TABLE_INIT})
 _GROW = frozenset({Opcode.MEMORY_GROW, Opcode.TABLE_GROW})
 _PRICED = _BULK | _GROW  # instructions with a dynamic gas price
+SHIFTS = frozenset({Opcode.I32_SHL, Opcode.I64_SHL})  # whose alignment rule needs the constant operand
 _NO_READS: frozenset[str] = frozenset()
 
 
@@ -156,6 +159,8 @@ class FunctionEmitter(Folder):
         self.uses_br = False
         self.uses_memory = False
         self.views = _views_used(func.body)
+        if self.views:
+            self.local_zeros = local_zeros(func)
         self.uses_div = False
         self.tail_done = False
 
@@ -233,7 +238,12 @@ class FunctionEmitter(Folder):
             bound = 0
         elif bound:  # the exact result is the wasm value: no mask needed
             wrap, big = 0, False
-        x = X(text, rule.atomic, rule.cond, impure, reads, size, wrap, big, bound, result_nan(rule, args))
+        align = 0
+        if node.op in ZERO_OPS and self.views:
+            consts = [const_int(a) for a in args] if node.op in SHIFTS else ()
+            align = result_zeros(node.op, [a.align for a in args], consts)
+        nan = result_nan(rule, args)
+        x = X(text, rule.atomic, rule.cond, impure, reads, size, wrap, big, bound, nan, align)
         if self.metered and node.op in _GROW:
             self.flush_impure()
             self.charge_grow(node, args)

@@ -40,6 +40,7 @@ from ..numeric import CANONICALIZED_OPS
 from ..numeric_float import CANONICAL_NAN, SIGN_OPS_ARE_BITWISE, f32_to_bits, f64_to_bits
 from ..opcodes import OPS, Family, Opcode
 from ..types import ValType
+from .align import const_zeros
 from .ir import Const
 
 
@@ -57,6 +58,7 @@ class X:
     big: bool = False  # with wrap: may be far outside the range (a product, a shift)
     bound: int = 0  # when not 0: the value is an exact integer in [0, bound) (see :func:`result_bound`)
     nan: int = 0  # a float that may be any NaN: its :class:`Nan` state, made canonical when stored
+    align: int = 0  # an integer whose value's low ``align`` bits are known zero (see :mod:`.align`)
 
 
 def paren(x: X) -> str:
@@ -85,7 +87,7 @@ def as_value(x: X, keep_nan: bool = False) -> X:
         # ``%`` returns an in-range left operand as it is (and fixes a negative one) about twice
         # as fast as ``&``; ``&`` wins when the value is far outside the range.
         norm = f"& {MASKS[x.wrap]}" if x.big else f"% {MODULI[x.wrap]}"
-        return X(f"{paren(x)} {norm}", False, False, x.impure, x.reads, x.size + 1)
+        return X(f"{paren(x)} {norm}", False, False, x.impure, x.reads, x.size + 1, align=x.align)
     return x
 
 
@@ -121,7 +123,8 @@ def const_text(c: Const) -> X:
         return X("None")
     if c.type in (ValType.I32, ValType.I64):
         value = int(c.value)
-        return X(str(value) if value < 65536 else hex(value), bound=value + 1 if value >= 0 else 0)
+        return X(str(value) if value < 65536 else hex(value), bound=value + 1 if value >= 0 else 0,
+                 align=const_zeros(value))
     if c.type in (ValType.F32, ValType.F64):
         text = float_literal(float(c.value))
         if text is None:
@@ -179,7 +182,7 @@ def _helper(name: str, impure: bool = False) -> Rule:
     return Rule(build, impure=impure, atomic=True, names=(name,))
 
 
-def _const_int(x: X) -> int | None:
+def const_int(x: X) -> int | None:
     try:
         return int(x.text, 0)
     except ValueError:
@@ -196,7 +199,7 @@ def _int_rules(w: int) -> dict[str, Rule]:
     def signed_cmp(op: str) -> Rule:
         def build(args: list[X], imm: Any) -> str:
             a, b = args
-            right = _const_int(b)
+            right = const_int(b)
             rhs = str(right ^ sign) if right is not None else f"({paren(b)} ^ {s})"
             return f"({paren(a)} ^ {s}) {op} {rhs}"
         return Rule(build, cond=True)
@@ -204,7 +207,7 @@ def _int_rules(w: int) -> dict[str, Rule]:
     def shift(kind: str) -> Rule:
         def build(args: list[X], imm: Any) -> str:
             a, b = args
-            k = _const_int(b)
+            k = const_int(b)
             count = str(k & bits) if k is not None else f"({paren(b)} & {bits})"
             if kind == "shl":
                 return f"{paren(a)} << {count}"
@@ -220,7 +223,7 @@ def _int_rules(w: int) -> dict[str, Rule]:
 
         def build(args: list[X], imm: Any) -> str:
             a, b = args
-            k = _const_int(b)
+            k = const_int(b)
             if k is None:
                 return f"{name}({a.text}, {b.text})"
             k = (k if left else -k) & bits
@@ -359,7 +362,7 @@ def _numeric_rules() -> dict[Opcode, Rule]:
 
 
 def _ea(addr: X, offset: int) -> str:
-    value = _const_int(addr)
+    value = const_int(addr)
     if value is not None:
         return str(value + offset)
     return f"{paren(addr)} + {offset}" if offset else addr.text
@@ -380,10 +383,12 @@ def _store(template: str, *names: str) -> Rule:
 
 # Aligned accesses of 4 and 8 bytes index a typed view of the memory (``w4[ea >> 2]``, see
 # ``runtime.memory``), about twice as fast as a ``struct`` accessor; an unaligned address takes the
-# accessor. A constant address is aligned or not when compiled; any other address is tested
-# (``ea & 3``) through a walrus temporary unless it is a plain name. A load's temporary (``ea``) is
-# read right after it is assigned, before anything else runs, so nested loads may share it; a
-# store's (``sa``) is assigned before its value is computed, which may hold loads, so it has its own.
+# accessor. A constant address is aligned or not when compiled, and so is an address whose
+# alignment is known (:attr:`X.align`, see :mod:`.align`) with an offset that keeps it; any other
+# address is tested (``ea & 3``) through a walrus temporary unless it is a plain name. A load's
+# temporary (``ea``) is read right after it is assigned, before anything else runs, so nested
+# loads may share it; a store's (``sa``) is assigned before its value is computed, which may hold
+# loads, so it has its own.
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,18 +411,25 @@ VIEWS: tuple[View, ...] = (VIEW_U32, VIEW_U64, VIEW_F64)
 LOAD_TEMP, STORE_TEMP = "ea", "sa"
 
 
+def _index(ea: str, shift: int) -> str:
+    """The view index of the aligned effective address ``ea``."""
+    return f"{ea} >> {shift}" if ea.isidentifier() else f"({ea}) >> {shift}"
+
+
 def _view_load(view: View, fallback: str) -> Rule:
     """A load through ``view`` when aligned, else ``fallback(m, ea)[0]``."""
     shift, low = view.shift, view.size - 1
 
     def build(args: list[X], imm: Any) -> str:
-        value = _const_int(args[0])
+        value = const_int(args[0])
         if value is not None:
             ea = value + imm[1]
             if not ea & low:
                 return f"{view.name}[{ea >> shift}]"
             return f"{fallback}(m, {ea})[0]"
         ea = _ea(args[0], imm[1])
+        if args[0].align >= shift and not imm[1] & low:
+            return f"{view.name}[{_index(ea, shift)}]"
         if ea.isidentifier():
             test, a = ea, ea
         else:
@@ -432,13 +444,15 @@ def _view_store(view: View, fallback: str, mask: str = "") -> Rule:
 
     def build(args: list[X], imm: Any) -> str:
         v = f"{paren(args[1])} & {mask}" if mask else args[1].text
-        value = _const_int(args[0])
+        value = const_int(args[0])
         if value is not None:
             ea = value + imm[1]
             if not ea & low:
                 return f"{view.name}[{ea >> shift}] = {v}"
             return f"{fallback}(m, {ea}, {v})"
         ea = _ea(args[0], imm[1])
+        if args[0].align >= shift and not imm[1] & low:
+            return f"{view.name}[{_index(ea, shift)}] = {v}"
         if ea.isidentifier():
             test, a = ea, ea
         else:
@@ -638,13 +652,13 @@ def _or_bound(args: list[X], w: int) -> int:
 
 
 def _shl_bound(args: list[X], w: int) -> int:
-    k = _const_int(args[1])
+    k = const_int(args[1])
     a = args[0].bound
     return ((a - 1) << (k & (w - 1))) + 1 if a and k is not None else 0
 
 
 def _shr_u_bound(args: list[X], w: int) -> int:
-    k = _const_int(args[1])
+    k = const_int(args[1])
     top = (args[0].bound or 1 << w) - 1  # the operand is masked: below 2**w
     return (top >> (k & (w - 1) if k is not None else 0)) + 1
 

@@ -60,6 +60,7 @@ class Folder:
         self.raw_locals: frozenset[str] = frozenset()  # canonical NaNs: locals that may hold any NaN
         self.plain: dict[str, X] = {}  # a register's or local's own value, made once per name
         self.plain_consts: dict[tuple[ValType, int], X] = {}  # integer constants, made once per value
+        self.local_zeros: dict[int, int] = {}  # locals whose values have known zero low bits (see .align)
 
     # ------------------------------------------------------------ lines
 
@@ -82,7 +83,8 @@ class Folder:
             name = LOC_NAMES[operand.i] if operand.i < NAMED else f"l{operand.i}"
             plain = self.plain.get(name)
             if plain is None:
-                plain = self.plain[name] = X(name, reads=frozenset((name,)), nan=name in self.raw_locals)
+                plain = self.plain[name] = X(name, reads=frozenset((name,)), nan=name in self.raw_locals,
+                                             align=self.local_zeros.get(operand.i, 0))
             return plain
         return self.constant(operand)
 
