@@ -69,6 +69,9 @@ class Result:
     events: list[ResultEvent] = field(default_factory=list)
     """The call's events (``emit_event``) in order: (type, [(key, value), ...]), plus the emitter's 20-byte
     address when a contract the call called emitted it; none unless it ended ok."""
+    nested_writes: dict[str, dict[bytes, bytes | None]] = field(default_factory=dict)
+    """The writes of the contracts the call called (``call_contract``), by contract address (hex), committed
+    with ``writes`` in one transaction; none unless it ended ok."""
 
     @property
     def ok(self) -> bool:
@@ -83,7 +86,16 @@ class Result:
                    body.get("gas_used", 0), list(body.get("logs", [])), dict(body.get("writes", {})),
                    body.get("error"), ErrorCode(code) if code in ErrorCode.__members__.values()
                    else ErrorCode.INTERNAL, body.get("attempts", 1), dict(body.get("versions") or {}),
-                   [result_event(event) for event in body.get("events", [])])
+                   [result_event(event) for event in body.get("events", [])],
+                   nested_writes_of(body.get("nested_writes", [])))
+
+
+def nested_writes_of(raw: Sequence[Sequence[Any]]) -> dict[str, dict[bytes, bytes | None]]:
+    """A result's ``nested_writes`` (``[address hex, key, value or nil]`` in order) grouped by contract."""
+    grouped: dict[str, dict[bytes, bytes | None]] = {}
+    for address, key, value in raw:
+        grouped.setdefault(address, {})[bytes(key)] = value
+    return grouped
 
 
 ResultEvent = tuple[bytes, list[tuple[bytes, bytes]]] | tuple[bytes, list[tuple[bytes, bytes]], bytes]

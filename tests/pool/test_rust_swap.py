@@ -140,6 +140,7 @@ def test_a_swap_emits_the_tokens_transfers_with_their_emitter_then_its_own_event
         (b"swap", [(b"trader", b"bob"), (b"sold", b"token a"), (b"in", b"100"), (b"out", b"83")]),
     ]
     assert swapped.writes.keys() == {b"reserve_a", b"reserve_b"}  # the swap's own; the tokens' are nested
+    assert swapped.nested_writes.keys() == {market.a, market.b}
 
 
 def test_a_swap_below_its_minimum_reverts_before_any_token_call(client: Client, market: Market) -> None:
@@ -214,3 +215,6 @@ def test_the_cli_prints_a_swaps_events_naming_the_tokens_as_emitters(
         f"event:    transfer from='{market.swap}' to='bob' amount='9' (emitter {market.b})",
         "event:    swap trader='bob' sold='token a' in='10' out='9'",
     ]
+    nested = {line.rsplit("(in ", 1)[1].rstrip(")") for line in out.splitlines()
+              if line.startswith("write:") and "(in " in line}
+    assert nested == {market.a, market.b}

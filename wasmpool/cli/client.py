@@ -279,6 +279,8 @@ def format_result(result: Result) -> str:
     lines.extend(f"event:    {format_event(event)}" for event in result.events)
     lines.extend(f"write:    {show(k)} = {'(deleted)' if v is None else show(v)}"
                  for k, v in result.writes.items())
+    lines.extend(f"write:    {show(k)} = {'(deleted)' if v is None else show(v)} (in {address})"
+                 for address, writes in result.nested_writes.items() for k, v in writes.items())
     if result.error:
         lines.append(f"error:    {result.error}")
     return "\n".join(lines)
