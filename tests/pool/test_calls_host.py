@@ -420,6 +420,13 @@ def test_events_and_writes_caps_count_over_the_whole_call(world: World) -> None:
     data = record(B, "store", store(b"k1", b"v")) + record(B, "store", store(b"k2", b"v"))
     result = run(world, job(A, data), runtime)  # k1, k2 and then the caller's "out": three keys
     assert result.code == ErrorCode.TRAP
+    # the second callee's event is the call's second: that callee traps (2), the caller goes on
+    runtime = Runtime.of(Host(host.HostLimits(events=1)))
+    result = run(world, job(A, data + record(B, "read", b"k2")), runtime)
+    assert result.status == Status.OK, result.error
+    assert codes_of(result.output) == [OK, TRAP, OK]
+    assert outcomes(result.output)[2][2] == struct.pack("<i", -1)  # the trapped callee's write is gone
+    assert result.events == [[b"stored", [[b"k1", b"v"]], B]]
 
 
 # --- block chunks: where each read came from, and the chain's view of nested writes ---------------------
