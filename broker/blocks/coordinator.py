@@ -246,7 +246,7 @@ class Block:
     access: tuple[tuple[Location, ...], ...] = ()  # each call's declared locations (a hint), no repeats
     serial: bool = False  # too many aborts (or predicted): one worker runs the rest, chunk after chunk
     stale: bool = False  # an ordinary commit changed state it read (through a call between contracts)
-    scanned: dict[str, list[tuple[bytes, bytes]]] = field(default_factory=dict)  # ranges paged, by namespace
+    scanned: dict[str, set[tuple[bytes, bytes]]] = field(default_factory=dict)  # ranges paged, by namespace
     restarts: int = 0  # times it started again for that
     commit: RollingCommit | None = None  # receipts and state tree of the calls final so far (once running)
     contracts: frozenset[str] = frozenset()  # its calls' own namespaces (known before it runs)
@@ -406,7 +406,7 @@ class BlockCoordinator:
         seen = {key: version for key, _, version in entries}
         chunk.scans.setdefault(index, []).append((contract, low, high, seen))
         if self.current is not None:
-            self.current.scanned.setdefault(contract, []).append((low, high))
+            self.current.scanned.setdefault(contract, set()).add((low, high))
         page = [[key, value] for key, value, _ in entries if value is not None]
         return m.ScanReply(body["seq"], page, more)
 

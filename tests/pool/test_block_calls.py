@@ -44,9 +44,10 @@ from tests.pool.test_core import PROBE_ID, Harness, command, reply_body
 from wasmpool.broker import contracts
 from wasmpool.broker.blocks import BlockCall, BlockResult, BlockRun, Outcome, compute_root
 from wasmpool.broker.blocks.coordinator import MAX_CHUNK
+from wasmpool.broker.jobs import Job
 from wasmpool.broker.outgoing import Outgoing, Side
 from wasmpool.wire import protocol as p
-from wasmpool.wire.protocol import Command, Status
+from wasmpool.wire.protocol import Command, Op, Status
 from wasmpool.wire.receipts import Location, Value, events_of
 from wasmpool.worker.execute import Runtime, execute
 from wasmpool.worker.host import Host
@@ -393,6 +394,24 @@ def test_ordinary_calls_on_a_contract_the_block_reached_wait_for_it() -> None:
     assert not requests_to(h.call(code_id=y), W2)  # reached: held
     outs = final(h, W1, job, [entry([[KEY, -1, y]])])
     assert block_outcome(outs) and requests_to(outs, W2)  # the block ended: the held call goes
+
+
+@pytest.mark.parametrize(("touched", "held"), [((), False), (("y",), True), (("registry",), True)],
+                         ids=["fresh", "touched-a-reached-contract", "looked-one-up"])
+def test_a_re_executed_call_that_touched_the_blocks_reach_waits(touched: tuple[str, ...], held: bool) -> None:
+    """An ordinary call on an outside contract whose losing attempt touched a contract the block reached
+    (its own callee, found through the registry) is held like a call on that contract."""
+    h = harness()
+    x, y, other = contract(h, b"x"), contract(h, b"y"), contract(h, b"o")
+    ready(h, W1)
+    ((job, _),) = chunks_to(block(h, [x]), W1)
+    if "registry" in touched:  # the block's call looked y up (a registry read) without reading its state
+        h.callback(W1, job, 1, op="get", key=bytes.fromhex(y), space=p.REGISTRY_SPACE, index=0)
+    else:
+        h.callback(W1, job, 1, op="get", key=KEY, space=y, index=0)
+    call = Job(b"r", b"c", Op.CALL, PROBE_ID, b"", 0.0, 1.0, h.core.calls, namespace=other,
+               touched=frozenset({y} if touched else ()))
+    assert h.blocks.holds(call) is held
 
 
 def requests_to_ids(h: Harness, identity: bytes) -> list[bytes]:
