@@ -9,7 +9,7 @@ from wasmpool.wasm import opcodes
 from wasmpool.wire import prices
 from wasmpool.worker import host, host_crypto, versions
 
-PINNED = (8, "4198d4b8ea7f988b4cd19d6e8c1ed7657fcb04ad8fd61718266b48d1bbd99242")
+PINNED = (8, "7956e3248163e0c5c23bc1809cdc193f3d73408c2a77c311aadb3b52a8f6ccbf")
 """(GAS_SCHEDULE_VERSION, gas_schedule_digest()) as of the last change to a price."""
 
 

@@ -63,7 +63,7 @@ class HostGas(IntEnum):
     BYTE = 1  # per byte copied between memory and the host
     STORED_BYTE = 5  # per byte of key and value written by put_state
     EVENT_BYTE = 2  # per byte of an event's type and attributes, on top of BYTE for copying them in
-    CALL_CONTRACT = 1000  # call_contract: measured (docs/abi.md, bench/engine/call_cost.py), plus the callee
+    CALL_CONTRACT = 1600  # call_contract: measured (docs/abi.md, bench/engine/call_cost.py), plus the callee
     RETURN_DATA = COPY  # return_data
 
 

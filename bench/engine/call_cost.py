@@ -13,18 +13,21 @@ are all refused at once (each names the caller itself: reentrancy, code 4,
 no callee), both best of ``--repeat``. Their difference per call, less the
 gas the callee itself is charged, is the work the base price must cover,
 converted at the ns per gas of a counting loop (``events.wasm``'s
-``gas_around``) measured in the same run.
+``gas_around``) measured right beside them. The three are measured together
+``--rounds`` times, interleaved (a shared machine's load moves them
+together); the figures are the median and range over the rounds.
 
 The code lookup (a registry read, a round trip to the broker for the first
 call to an address in a transaction, then cached) is not in this figure: it
 is priced like ``get_state``'s read, inside the base price (see docs/abi.md).
 
-Run: ``python bench/engine/call_cost.py [--repeat 5] [--calls 50] [--jobs 20]``
+Run: ``python bench/engine/call_cost.py [--rounds 7] [--repeat 5] [--calls 50] [--jobs 20]``
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import struct
 import sys
 import time
@@ -103,6 +106,7 @@ def loop_ns_per_gas(repeat: int) -> float:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--calls", type=int, default=50, help="calls per job")
     parser.add_argument("--jobs", type=int, default=20, help="jobs per timed run")
@@ -120,20 +124,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     job = {"code_id": proxy.key.code_id, "address": CALLER, "function": "run", "args": [], "context": {},
            "gas_limit": GAS, "timeout": 60.0, "readonly": False}
     calls = options.calls
-    called_s, called_gas = timed_jobs(dict(job, input=record(CALLEE, b"nothing") * calls), reader, modules,
-                                      runtime, options.jobs, options.repeat)
-    refused_s, refused_gas = timed_jobs(dict(job, input=record(CALLER, b"nothing") * calls), reader, modules,
-                                        runtime, options.jobs, options.repeat)
-    ns_per_gas = loop_ns_per_gas(options.repeat)
-    per_call_us = (called_s - refused_s) * 1e6 / calls
-    callee_gas = (called_gas - refused_gas) / calls  # its load price, setup gas and code
-    uncovered = per_call_us * 1000 / ns_per_gas - callee_gas
-    print(f"ordinary code: {ns_per_gas:.2f} ns per gas (gas_around, 200,000 turns)")
-    print(f"one nested call of a trivial callee: {per_call_us:.1f} µs beyond a refused call "
-          f"({per_call_us * 1000 / ns_per_gas:,.0f} gas at the reference); the callee is charged "
-          f"{callee_gas:,.0f} (load {prices.load_gas(callee.size):,} + setup and code)")
-    print(f"left for the base price: {uncovered:,.0f} gas (CALL_CONTRACT is {int(HostGas.CALL_CONTRACT):,})")
-
+    called_job = dict(job, input=record(CALLEE, b"nothing") * calls)
+    refused_job = dict(job, input=record(CALLER, b"nothing") * calls)
+    rounds: list[tuple[float, float, float]] = []  # (ns per gas, µs per call, gas left uncharged)
+    for _ in range(options.rounds):
+        timed = (reader, modules, runtime, options.jobs, options.repeat)
+        called_s, called_gas = timed_jobs(called_job, *timed)
+        refused_s, refused_gas = timed_jobs(refused_job, *timed)
+        ns_per_gas = loop_ns_per_gas(options.repeat)
+        per_call_us = (called_s - refused_s) * 1e6 / calls
+        callee_gas = (called_gas - refused_gas) / calls  # its load price, setup gas and code
+        rounds.append((ns_per_gas, per_call_us, per_call_us * 1000 / ns_per_gas - callee_gas))
+    ns, us, left = (sorted(column) for column in zip(*rounds, strict=True))
+    print(f"{options.rounds} rounds, median [range]:")
+    print(f"ordinary code: {statistics.median(ns):.2f} ns per gas [{ns[0]:.2f}-{ns[-1]:.2f}] (gas_around)")
+    print(f"one nested call of a trivial callee beyond a refused call: {statistics.median(us):.1f} µs "
+          f"[{us[0]:.1f}-{us[-1]:.1f}]; the callee is charged {callee_gas:,.0f} "
+          f"(load {prices.load_gas(callee.size):,} + setup and code)")
+    print(f"left for the base price: {statistics.median(left):,.0f} gas [{left[0]:,.0f}-{left[-1]:,.0f}] "
+          f"(CALL_CONTRACT is {int(HostGas.CALL_CONTRACT):,})")
 
 if __name__ == "__main__":
     main()
