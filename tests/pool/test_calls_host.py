@@ -26,7 +26,7 @@ from wasmpool.worker import calls, host, timelimit
 from wasmpool.worker.execute import Runtime, execute, execute_chunk
 from wasmpool.worker.host import ABI, Host, HostGas
 from wasmpool.worker.modules import Loaded, load
-from wasmpool.worker.readers import UNWRITTEN, ChunkState, Question, Reply
+from wasmpool.worker.readers import UNWRITTEN, BrokerState, ChunkState, Question, Reply
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GAS = 50_000_000
@@ -458,3 +458,25 @@ def test_a_chunk_call_reports_foreign_reads_with_their_space_and_later_calls_rea
     assert {"op": "get", "key": B, "index": 0, "space": p.REGISTRY_SPACE, "seq": 3} in asked
     for entry in body.chunk:  # what the broker checks when it reads the FINAL
         p.check_fields(p.unpack(p.pack(entry)), p.CHUNK_RESULT_FIELDS)
+
+
+def test_the_broker_reader_names_the_namespace_of_foreign_reads_and_scans() -> None:
+    asked: list[dict[str, Any]] = []
+
+    def ask(question: Question) -> Reply:
+        callback = question(5)
+        asked.append(p.unpack(p.pack(callback.to_body())))
+        if isinstance(callback, m.ScanCallback):
+            return m.ScanReply(5, [[b"a", b"1"]], False)
+        return m.ReadReply(5, b"v")
+
+    reader = BrokerState(ask)
+    assert reader.get(b"k") == reader.get_in(B.hex(), b"k") == reader.get_in(p.REGISTRY_SPACE, B) == b"v"
+    assert reader.scan(b"", b"", 0, 16, space=B.hex()) == ([[b"a", b"1"]], False)
+    assert asked == [{"op": "get", "key": b"k", "seq": 5},
+                     {"op": "get", "key": b"k", "space": B.hex(), "seq": 5},
+                     {"op": "get", "key": B, "space": p.REGISTRY_SPACE, "seq": 5},
+                     {"op": "scan", "start": b"", "end": b"", "order": 0, "limit": 16, "space": B.hex(),
+                      "seq": 5}]
+    for body in asked:  # what the broker checks when it reads the CALLBACK
+        p.check_fields(body, p.WORKER_SCHEMAS[body["op"]])
