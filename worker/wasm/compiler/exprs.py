@@ -190,6 +190,25 @@ def const_int(x: X) -> int | None:
 
 
 # -- integer family
+#
+# Signed comparisons compare the unsigned representations by sign halves instead of flipping the
+# sign bit (``(a ^ 0x80000000) < (b ^ 0x80000000)``): the flipped value is a new, usually
+# two-digit, int each time, while comparisons allocate nothing. Against a constant ``c`` the test
+# is one chained comparison (``a <s c`` for ``c >= 0``: ``not (c <= a < 0x80000000)``); between
+# two values it picks the unsigned comparison or a sign test by ``a``'s half, so both operands
+# must be plain names (``dup``).
+
+_FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _signed_vs_const(a: str, op: str, c: int, sign: int) -> str:
+    """``a op c`` on signed values, for ``a`` and ``c`` in their unsigned representations."""
+    k, s = (str(c) if c < 65536 else hex(c)), hex(sign)
+    if c < sign:  # c >= 0: a negative a (a >= sign) is below it
+        return {"<": f"not ({k} <= {a} < {s})", "<=": f"not ({k} < {a} < {s})",
+                ">": f"{k} < {a} < {s}", ">=": f"{k} <= {a} < {s}"}[op]
+    return {"<": f"{s} <= {a} < {k}", "<=": f"{s} <= {a} <= {k}",
+            ">": f"not ({s} <= {a} <= {k})", ">=": f"not ({s} <= {a} < {k})"}[op]
 
 
 def _int_rules(w: int) -> dict[str, Rule]:
@@ -198,11 +217,17 @@ def _int_rules(w: int) -> dict[str, Rule]:
 
     def signed_cmp(op: str) -> Rule:
         def build(args: list[X], imm: Any) -> str:
-            a, b = args
-            right = const_int(b)
-            rhs = str(right ^ sign) if right is not None else f"({paren(b)} ^ {s})"
-            return f"({paren(a)} ^ {s}) {op} {rhs}"
-        return Rule(build, cond=True)
+            x, y, o = args[0], args[1], op
+            if const_int(x) is not None and const_int(y) is None:
+                x, y, o = y, x, _FLIPPED[o]
+            c = const_int(y)
+            if c is not None:
+                return _signed_vs_const(paren(x), o, c, sign)
+            if o in (">", ">="):
+                x, y, o = y, x, _FLIPPED[o]
+            a, b = paren(x), paren(y)
+            return f"(({a} {o} {b} < {s}) if {a} < {s} else ({b} < {s} or {a} {o} {b}))"
+        return Rule(build, cond=True, dup=(0, 1))
 
     def shift(kind: str) -> Rule:
         def build(args: list[X], imm: Any) -> str:
