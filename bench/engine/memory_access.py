@@ -1,14 +1,16 @@
 """What one linear-memory load or store costs in CPython, by the form compiled code could use.
 
-The engine's compiled code reads and writes wasm memory through bound
-``struct`` accessors on the memory's ``bytearray`` (``ld_u32(m, a)[0]``,
-``st_u32(m, a, v)``; see ``runtime.helpers``). This measures that form
-against the alternatives, each inside a plain Python loop (the figures are
+The engine's compiled code reads and writes 4- and 8-byte values through
+typed views of memory (``view`` below when the address is known aligned,
+``view+align`` when it is tested; see ``runtime.memory``) and unaligned ones
+through bound ``struct`` accessors (``ld_u32(m, a)[0]``; see
+``runtime.helpers``). This measures those forms against each other and
+the alternatives, each inside a plain Python loop (the figures are
 whole iterations; the loop alone is shown too), so that the gap between compiled
 memory-heavy code (``sort``, ``interp``, ``matmul``) and hand-written Python
 lists can be attributed:
 
-- ``struct``: the accessors the engine uses today;
+- ``struct``: the accessors (all accesses, before views; unaligned ones now);
 - ``view``: a ``memoryview`` cast to ``I``/``Q`` indexed by ``a >> 2``
   (aligned addresses only);
 - ``view+align``: the same behind a test of the address's alignment, falling
@@ -18,8 +20,8 @@ lists can be attributed:
 
 A ``memoryview`` exported from a ``bytearray`` forbids resizing it
 (``BufferError``), and ``memory.grow`` grows the engine's ``bytearray`` in
-place, so the view forms need a memory whose buffer never moves or views
-that no frame holds across a call or a grow.
+place, so ``Memory.grow`` releases its views and makes new ones, and
+compiled frames read them again after every call and grow.
 
     python bench/engine/memory_access.py [--loops N]
 """
