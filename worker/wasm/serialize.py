@@ -63,8 +63,10 @@ from .errors import WasmError
 from .module import CodeInfo, Module
 from .runtime.setup_gas import instantiation_charge
 
-FORMAT_VERSION = 2
-"""Bump whenever the payload's layout or meaning changes (2: partial blobs, the module's bytes)."""
+FORMAT_VERSION = 3
+"""Bump whenever the payload's layout or meaning changes (2: partial blobs, the module's bytes;
+3: ``call_indirect`` code names its signature ids, ``sig{type index}``, instead of holding the
+compiling process's interned ids, which another process may have given to other types)."""
 MAGIC = b"WPCM"
 _HEADER = struct.Struct("<4sHB4s")  # magic, format version, variant flags, CPython bytecode magic
 PAYLOAD_FIELDS = 6  # codes, setup price, max registers, code bytes, slim module, source (partial only)

@@ -7,8 +7,10 @@ derives from the module alone is derived once per compiled module, in a
 object, which itself is left unchanged; derived from it alone, so a
 deserialized module makes its own): the import plan (which index space each
 import fills, its type and signature id, and the last value it was linked
-to with how that value is bound), the namespace template (the base helpers
-and every compiled function's float constants), each function's code
+to with how that value is bound), the namespace template (the base helpers,
+every compiled function's float constants, and the signature id of each
+type, ``sig{k}``, which ``call_indirect`` compares: this process's interned
+ids, never the compiling one's, so code loaded from disk stays right), each function's code
 object and whether it closes over the gas cell, which functions can escape
 (only those get a :class:`~.functions.Function` object per instance: the
 others are reached by ``call`` alone, through the namespace), the initial
@@ -317,7 +319,7 @@ class Prepared:
         """Make the namespace template and the function plans (once, after eager compilation).
 
         The names every instance shares (the base helpers, float constants,
-        immutable constant globals) go into one dict that the template names
+        immutable constant globals, signature ids) go into one dict that the template names
         as its ``__builtins__``: compiled code finds them there when its own
         globals (the instance's namespace) lack them, as fast as in globals
         (CPython specializes both lookups), and an instance copies only the
@@ -341,6 +343,8 @@ class Prepared:
         for index, (gtype, _, value) in enumerate(self.globals, start=self.imported[ExternKind.GLOBAL]):
             if not gtype.mutable and value is not DYNAMIC:
                 shared[f"gv{index}"] = value.v
+        for type_index, sig in enumerate(compiled.signatures):  # what call_indirect compares (sig{k})
+            shared[f"sig{type_index}"] = sig
         self.ns, self.functions, self.batch = {"__builtins__": shared}, plans, _batch(plans)
         self.code_ready = True
 
