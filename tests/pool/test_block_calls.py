@@ -21,6 +21,7 @@ import struct
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,9 +36,9 @@ from tests.pool.test_blocks import (
     BURN,
     BURN_GAS,
     Fixture,
-    Pools,
     assert_same,
     committed,
+    new_fixture,
     root_of,
 )
 from tests.pool.test_core import PROBE_ID, Harness, command, reply_body
@@ -554,23 +555,37 @@ def fixture_module(name: str) -> bytes:
     return (FIXTURES / f"{name}.wasm").read_bytes()
 
 
-_worlds: dict[int, World] = {}
+def world_on(fixture: Fixture) -> World:
+    """The contracts, made on ``fixture``'s pool."""
+    codes = {name: fixture.deploy(fixture_module(name)) for name in ("proxy", "callee", "ledger")}
+    made = {name: [fixture.instantiate(codes[name], b"%s-%d" % (name.encode(), i)) for i in range(count)]
+            for name, count in (("ledger", 3), ("proxy", 4), ("callee", 2))}
+    return World(fixture, codes, made["ledger"], made["proxy"], made["callee"])
 
 
-def world_of(fixture: Fixture) -> World:
-    """The contracts of ``fixture``'s pool, made once per pool."""
-    found = _worlds.get(id(fixture))
-    if found is None or found.fixture is not fixture:
-        codes = {name: fixture.deploy(fixture_module(name)) for name in ("proxy", "callee", "ledger")}
-        made = {name: [fixture.instantiate(codes[name], b"%s-%d" % (name.encode(), i)) for i in range(count)]
-                for name, count in (("ledger", 3), ("proxy", 4), ("callee", 2))}
-        found = _worlds[id(fixture)] = World(fixture, codes, made["ledger"], made["proxy"], made["callee"])
-    return found
+class Worlds:
+    """One pool per number of workers, each with its contracts, kept for the module (the tests ask for
+    1, 2 and 4 workers in turn: starting worker processes once per size, not at every change)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.made: dict[int, World] = {}
+
+    def get(self, workers: int) -> World:
+        if workers not in self.made:
+            self.made[workers] = world_on(new_fixture(self.root, workers))
+        world = self.made[workers]
+        world.fixture.settle()
+        return world
+
+    def close(self) -> None:
+        for world in self.made.values():
+            world.fixture.pool.stop()
 
 
 @pytest.fixture(scope="module")
-def pools(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pools]:
-    made = Pools(tmp_path_factory.mktemp("block-calls"))
+def worlds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worlds]:
+    made = Worlds(tmp_path_factory.mktemp("block-calls"))
     try:
         yield made
     finally:
@@ -623,10 +638,10 @@ def balances(w: World, ledger: int) -> list[int]:
 
 
 @pytest.mark.parametrize("workers", [1, 2, 4], ids=lambda n: f"{n}-workers")
-def test_a_block_of_swaps_contending_on_the_same_balances_equals_serial(pools: Pools, workers: int) -> None:
+def test_a_block_of_swaps_contending_on_the_same_balances_equals_serial(worlds: Worlds, workers: int) -> None:
     """Swaps through four proxies between three instances of one ledger code, three accounts in all,
     with direct moves and balance reads between them: every call reads what an earlier one wrote."""
-    w = world_of(pools.get(workers))
+    w = worlds.get(workers)
     rng = random.Random(workers)
     calls = []
     for i in range(24):
@@ -644,11 +659,11 @@ def test_a_block_of_swaps_contending_on_the_same_balances_equals_serial(pools: P
 
 
 @pytest.mark.parametrize("workers", [2, 4], ids=lambda n: f"{n}-workers")
-def test_failed_callees_leave_no_writes_but_their_reads_still_validate(pools: Pools, workers: int) -> None:
+def test_failed_callees_leave_no_writes_but_their_reads_still_validate(worlds: Worlds, workers: int) -> None:
     """A callee that reads a value and reverts costs its caller gas by the value's length: a later call
     reading through a failing callee must see the earlier calls' writes (its read validated), while
     reverted, trapped and out-of-gas callees' writes never land."""
-    w = world_of(pools.get(workers))
+    w = worlds.get(workers)
     callee, proxies = w.callees[0], w.proxies
     key = b"steer-%d" % workers
     calls = []
@@ -694,18 +709,18 @@ def random_call(w: World, rng: random.Random) -> BlockCall:
 
 @pytest.mark.parametrize("workers", [2, 4], ids=lambda n: f"{n}-workers")
 @pytest.mark.parametrize("seed", range(3))
-def test_random_blocks_with_calls_between_contracts_equal_serial(pools: Pools, workers: int,
+def test_random_blocks_with_calls_between_contracts_equal_serial(worlds: Worlds, workers: int,
                                                                  seed: int) -> None:
-    w = world_of(pools.get(workers))
+    w = worlds.get(workers)
     rng = random.Random(1000 * workers + seed)
     calls = [random_call(w, rng) for _ in range(30)]
     run_and_check(w, calls)
 
 
-def test_a_chain_of_chunks_carries_the_callees_writes_over(pools: Pools) -> None:
+def test_a_chain_of_chunks_carries_the_callees_writes_over(worlds: Worlds) -> None:
     """One worker, more calls than a chunk holds: the next chunk continues the running one and reads the
     balances the earlier chunk's callees wrote (nested writes, carried over the chain) without asking."""
-    w = world_of(pools.get(1))
+    w = worlds.get(1)
     calls = [swap(w, w.proxies[i % 4], i % 3, (i + 1) % 3, 1 + i % 5, i % 3, (i + 1) % 3)
              for i in range(MAX_CHUNK + 12)]
     with w.fixture.pool.client() as client:
@@ -716,11 +731,11 @@ def test_a_chain_of_chunks_carries_the_callees_writes_over(pools: Pools) -> None
         assert client.stats()["counters"]["block_tasks"] - before == 2  # two chunks, no re-execution
 
 
-def test_a_block_starts_again_when_an_outside_call_reaches_into_what_it_read(pools: Pools) -> None:
+def test_a_block_starts_again_when_an_outside_call_reaches_into_what_it_read(worlds: Worlds) -> None:
     """An ordinary call on a proxy the block never touches moves ledger balances the block already read
     (through its callee): the block cannot count that commit as before it, so it runs again from the new
     state, and its result is serial execution after the ordinary call."""
-    w = world_of(pools.get(2))
+    w = worlds.get(2)
     fixture = w.fixture
     burner = fixture.instantiate(fixture.probe, b"burner")
     ledger, reader, outside = w.ledgers[2], w.proxies[0], w.proxies[3]
