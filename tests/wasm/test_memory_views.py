@@ -166,6 +166,35 @@ def test_addresses_of_known_and_unknown_alignment_load_the_same_bytes(
         assert run(p) & 0xFFFFFFFFFFFFFFFF == struct.unpack_from(fmt, image, step(p))[0], p
 
 
+WRAPS = [0, 1, 5, 0x3FFFFFFF, 0x3FFFFFF0, 0x40000000, 0x1FFFFFFF, 0xFFFFFFFF]  # p; (p << 2) wraps for most
+
+
+@pytest.mark.parametrize("gas_limit", VARIANTS)
+@pytest.mark.parametrize(("address", "load", "fmt", "step"), [
+    pytest.param([*SHL2, (O.I32_CONST, 1120), O.I32_ADD], I32_LOAD, "<I",
+                 lambda p: ((p << 2) + 1120) & 0xFFFFFFFF, id="shl2+1120"),
+    pytest.param([*SHL2, (O.I32_CONST, -4), O.I32_ADD], (O.I32_LOAD, (2, 8)), "<I",
+                 lambda p: (((p << 2) - 4) & 0xFFFFFFFF) + 8, id="shl2-4 offset 8"),
+    pytest.param([(O.LOCAL_GET, 0), (O.I32_CONST, 3), O.I32_SHL, (O.I32_CONST, 16), O.I32_ADD], I32_LOAD,
+                 "<I", lambda p: ((p << 3) + 16) & 0xFFFFFFFF, id="shl3+16 as i32"),
+    pytest.param([(O.LOCAL_GET, 0), (O.I32_CONST, 255), O.I32_AND, (O.I32_CONST, 3), O.I32_SHL,
+                  (O.I32_CONST, 64), O.I32_ADD], I64_LOAD, "<Q", lambda p: ((p & 255) << 3) + 64,
+                 id="byte<<3+64"),
+])  # fmt: skip
+def test_scaled_addresses_wrap_like_the_address(
+        gas_limit: int | None, address: list[Any], load: Any, fmt: str, step: Any) -> None:
+    run = _instance(_load_at(address, load), gas_limit).exports["run"]
+    image = bytes(range(256)) + bytes(PAGE_SIZE - 256)
+    for p in WRAPS:
+        ea = step(p)
+        signed = p - (1 << 32) if p >> 31 else p
+        if ea + struct.calcsize(fmt) > PAGE_SIZE:
+            with pytest.raises(wasm.Trap):
+                run(signed)
+        else:
+            assert run(signed) & 0xFFFFFFFFFFFFFFFF == struct.unpack_from(fmt, image, ea)[0], hex(p)
+
+
 def test_an_address_known_aligned_is_not_tested() -> None:
     address = [(O.LOCAL_GET, 0), (O.I32_CONST, 2), O.I32_SHL, (O.I32_CONST, 1120), O.I32_ADD]
     module = wasm.decode(_load_at(address).build())

@@ -66,6 +66,7 @@ _RULES: dict[Opcode, Callable[[Sequence[int], Sequence[int | None]], int]] = {
 """The instructions whose result keeps known zero bits, by rule; any other result has none known."""
 
 ZERO_OPS = frozenset(_RULES)
+_SHIFTS = frozenset({Opcode.I32_SHL, Opcode.I64_SHL})
 
 
 def result_zeros(op: Opcode, zeros: Sequence[int], consts: Sequence[int | None]) -> int:
@@ -87,28 +88,34 @@ def _lower(nodes: list[Node], known: dict[int, int]) -> bool:
     changed = False
     regs: dict[int, int] = {}  # registers written earlier in this straight run
     for node in nodes:
-        if type(node) is Gas:
+        kind = type(node)
+        if kind is Gas:
             continue
-        if type(node) is not Op:
+        if kind is not Op:
             regs.clear()  # control: a register may have been written on another path
             for body in children(node):
                 changed = _lower(body, known) or changed
             continue
-        zeros = result_zeros(node.op, [_operand(a, regs, known) for a in node.args],
-                             [a.value if isinstance(a, Const) and isinstance(a.value, int) else None
-                              for a in node.args]) if len(node.outs) == 1 and node.op in ZERO_OPS else 0
-        for out in node.outs:
+        assert isinstance(node, Op)
+        outs = node.outs
+        rule = _RULES.get(node.op)
+        zeros = 0
+        if rule is not None and len(outs) == 1:
+            zs = []
+            for a in node.args:  # a loop, not comprehensions: this runs for most instructions
+                if isinstance(a, Reg):
+                    zs.append(regs.get(a.h, 0))
+                elif isinstance(a, Loc):
+                    zs.append(known.get(a.i, 0))
+                else:
+                    zs.append(const_zeros(a.value) if isinstance(a.value, int) else 0)
+            shift = node.op in _SHIFTS
+            consts = [a.value if isinstance(a, Const) else None for a in node.args] if shift else ()
+            zeros = rule(zs, consts)
+        for out in outs:
             if isinstance(out, Reg):
                 regs[out.h] = zeros
             elif zeros < known.get(out.i, 0):
                 known[out.i] = zeros
                 changed = True
     return changed
-
-
-def _operand(operand: Reg | Loc | Const, regs: dict[int, int], known: dict[int, int]) -> int:
-    if isinstance(operand, Reg):
-        return regs.get(operand.h, 0)
-    if isinstance(operand, Loc):
-        return known.get(operand.i, 0)
-    return const_zeros(operand.value) if isinstance(operand.value, int) else 0

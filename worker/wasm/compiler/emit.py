@@ -49,6 +49,7 @@ from .direct import Prepay, charge_call_sites, take_entry
 from .exprs import (
     VIEW_OPS,
     VIEWS,
+    Scaled,
     View,
     X,
     as_value,
@@ -238,12 +239,14 @@ class FunctionEmitter(Folder):
             bound = 0
         elif bound:  # the exact result is the wasm value: no mask needed
             wrap, big = 0, False
-        align = 0
+        align, scaled = 0, None
         if node.op in ZERO_OPS and self.views:
             consts = [const_int(a) for a in args] if node.op in SHIFTS else ()
             align = result_zeros(node.op, [a.align for a in args], consts)
+            if node.op in _SCALING:
+                scaled = _scaled(node.op, args)
         nan = result_nan(rule, args)
-        x = X(text, rule.atomic, rule.cond, impure, reads, size, wrap, big, bound, nan, align)
+        x = X(text, rule.atomic, rule.cond, impure, reads, size, wrap, big, bound, nan, align, scaled)
         if self.metered and node.op in _GROW:
             self.flush_impure()
             self.charge_grow(node, args)
@@ -710,6 +713,23 @@ _USES_MEMORY = frozenset(
     {op for op, info in OPS.items() if info.imm is Imm.MEMARG}
     | {Opcode.MEMORY_SIZE, Opcode.MEMORY_GROW, Opcode.MEMORY_FILL, Opcode.MEMORY_COPY, Opcode.MEMORY_INIT}
 )
+
+
+_SCALING = frozenset({Opcode.I32_SHL, Opcode.I32_ADD})
+
+
+def _scaled(op: Opcode, args: list[X]) -> Scaled | None:
+    """What a shift by a constant, or a constant added to a scaled value, makes known (see ``Scaled``)."""
+    a, b = args
+    if op is Opcode.I32_SHL:
+        k = const_int(b)
+        return Scaled(paren(a), k & 31, 0, a.bound) if k is not None and 2 <= k & 31 <= 3 else None
+    if b.scaled is not None:
+        a, b = b, a
+    c = const_int(b)
+    if a.scaled is None or c is None:
+        return None
+    return Scaled(a.scaled.base, a.scaled.shift, (a.scaled.add + c) & 0xFFFFFFFF, a.scaled.bound)
 
 
 def _views_used(nodes: list[Node]) -> tuple[View, ...]:

@@ -44,6 +44,35 @@ from .align import const_zeros
 from .ir import Const
 
 
+@dataclass(frozen=True, slots=True)
+class Scaled:
+    """An i32 value known to be ``((base << shift) + add) mod 2**32`` (``base``: an operand's text).
+
+    A view access at such an address indexes ``((base << (shift - s)) + (add >> s)) & mask``
+    directly instead of shifting the address back (``s``: the view's shift), when ``add`` and the
+    access's offset are multiples of the item size: ``w4[(l1 + 280) & 0x3fffffff]`` for the
+    address ``(l1 << 2) + 1120``. No mask when ``base`` is an exact integer below ``bound`` small
+    enough that the sum cannot reach it.
+    """
+
+    base: str
+    shift: int
+    add: int = 0
+    bound: int = 0  # when not 0: ``base`` is an exact integer in [0, bound)
+
+    def index(self, shift: int, offset: int) -> str | None:
+        """The view index of the address plus ``offset`` for items of ``1 << shift`` bytes, or None."""
+        low = (1 << shift) - 1
+        if self.shift < shift or self.add & low or offset & low:
+            return None
+        base = self.base if self.shift == shift else f"({self.base} << {self.shift - shift})"
+        add, mask = self.add >> shift, 0xFFFFFFFF >> shift
+        text = f"{base} + {add}" if add else base
+        if not self.bound or ((self.bound - 1) << (self.shift - shift)) + add > mask:
+            text = f"({text}) & {hex(mask)}" if add else f"{text} & {hex(mask)}"
+        return f"({text}) + {offset >> shift}" if offset else text
+
+
 @dataclass(unsafe_hash=True, slots=True)  # treated as immutable; a frozen init costs 3x
 class X:
     """A Python expression with what the emitter must know to move it."""
@@ -59,6 +88,7 @@ class X:
     bound: int = 0  # when not 0: the value is an exact integer in [0, bound) (see :func:`result_bound`)
     nan: int = 0  # a float that may be any NaN: its :class:`Nan` state, made canonical when stored
     align: int = 0  # an integer whose value's low ``align`` bits are known zero (see :mod:`.align`)
+    scaled: Scaled | None = None  # an i32 known as ``(base << shift) + add`` (see :class:`Scaled`)
 
 
 def paren(x: X) -> str:
@@ -87,7 +117,8 @@ def as_value(x: X, keep_nan: bool = False) -> X:
         # ``%`` returns an in-range left operand as it is (and fixes a negative one) about twice
         # as fast as ``&``; ``&`` wins when the value is far outside the range.
         norm = f"& {MASKS[x.wrap]}" if x.big else f"% {MODULI[x.wrap]}"
-        return X(f"{paren(x)} {norm}", False, False, x.impure, x.reads, x.size + 1, align=x.align)
+        return X(f"{paren(x)} {norm}", False, False, x.impure, x.reads, x.size + 1, align=x.align,
+                 scaled=x.scaled)
     return x
 
 
@@ -453,6 +484,9 @@ def _view_load(view: View, fallback: str) -> Rule:
                 return f"{view.name}[{ea >> shift}]"
             return f"{fallback}(m, {ea})[0]"
         ea = _ea(args[0], imm[1])
+        scaled = args[0].scaled.index(shift, imm[1]) if args[0].scaled else None
+        if scaled is not None:
+            return f"{view.name}[{scaled}]"
         if args[0].align >= shift and not imm[1] & low:
             return f"{view.name}[{_index(ea, shift)}]"
         if ea.isidentifier():
@@ -476,6 +510,9 @@ def _view_store(view: View, fallback: str, mask: str = "") -> Rule:
                 return f"{view.name}[{ea >> shift}] = {v}"
             return f"{fallback}(m, {ea}, {v})"
         ea = _ea(args[0], imm[1])
+        scaled = args[0].scaled.index(shift, imm[1]) if args[0].scaled else None
+        if scaled is not None:
+            return f"{view.name}[{scaled}] = {v}"
         if args[0].align >= shift and not imm[1] & low:
             return f"{view.name}[{_index(ea, shift)}] = {v}"
         if ea.isidentifier():
