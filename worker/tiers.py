@@ -40,7 +40,7 @@ from enum import IntEnum
 from pathlib import Path
 
 from wasmpool import wasm
-from wasmpool.wasm.serialize import PartialModule
+from wasmpool.wasm.serialize import PartialModule, maker_of
 from wasmpool.worker.diskcache import DiskCache, DiskStats
 from wasmpool.worker.host import check_imports
 from wasmpool.worker.modules import CANONICAL_NANS, Loaded, load
@@ -163,13 +163,18 @@ class TierCounts:
 
 @dataclass(slots=True)
 class Growing:
-    """A lazily compiled module in memory whose disk entry is partial: what storing it again needs."""
+    """A module in memory whose disk entry may be stored again: what storing it needs, what it holds."""
 
     module: weakref.ref[wasm.CompiledModule]
     key: CacheKey
     size: int
-    source: bytes
+    source: bytes | None  # the module's bytes, for a partial entry
     stored: int  # functions compiled when it was last stored
+    maker: bool  # whether the stored entry holds the module's instance maker
+
+    def news(self, compiled: wasm.CompiledModule) -> bool:
+        """Whether the module has what its entry lacks: functions compiled since, or its instance maker."""
+        return len(compiled.codes) > self.stored or (not self.maker and maker_of(compiled) is not None)
 
 
 class Loader:
@@ -178,7 +183,7 @@ class Loader:
     def __init__(self, disk: DiskTier | None = None) -> None:
         self.disk = disk
         self.counts = TierCounts()
-        self.growing: dict[int, Growing] = {}  # partial entries of live modules, by id(compiled)
+        self.growing: dict[int, Growing] = {}  # entries of live modules that may grow, by id(compiled)
 
     def load(self, code_id: str, fetch: Callable[[], bytes]) -> Loaded:
         """``code_id``'s module: from disk, else ``fetch()``'s bytes compiled (and stored on disk).
@@ -202,39 +207,47 @@ class Loader:
         return loaded
 
     def tend(self) -> bool:
-        """Store again one partial entry whose module has compiled functions since; True if one was.
+        """Store again one entry whose module has grown since it was stored; True if one was.
 
-        Meant for a worker between jobs: one write per turn, so a job that
-        arrives meanwhile waits for one write at most. Entries of modules
-        no longer in memory, and of modules now wholly stored, are dropped.
+        Grown: functions compiled since (a lazily compiled module), or the
+        instance maker made (on the module's second instantiation, see
+        ``wasm.serialize.maker_of``). Meant for a worker between jobs: one
+        write per turn, so a job that arrives meanwhile waits for one write
+        at most. Modules no longer in memory, and those stored whole with
+        their maker, are dropped.
         """
         for ident, growing in list(self.growing.items()):
             compiled = growing.module()
-            if compiled is None or growing.stored == len(compiled.module.funcs):
+            if compiled is None or (growing.stored == len(compiled.module.funcs) and growing.maker):
                 del self.growing[ident]
                 continue
-            if len(compiled.codes) > growing.stored and self.disk is not None:
-                self.disk.lend(compiled, growing.key)
-                growing.stored = len(compiled.codes)
+            if growing.news(compiled) and self.disk is not None:
+                if len(compiled.codes) < len(compiled.module.funcs):
+                    self.disk.lend(compiled, growing.key)
+                growing.stored, growing.maker = len(compiled.codes), maker_of(compiled) is not None
                 self.disk.put(Loaded(compiled.module, compiled, None, growing.key, growing.size),
                               growing.source)
                 return True
         return False
 
     def _watch(self, loaded: Loaded, source: bytes | None) -> None:
-        """Follow a lazily compiled module whose entry is partial, to store it again as it grows."""
+        """Follow a module whose entry may grow (partial, or without its maker), to store it again."""
         compiled = loaded.compiled
-        if compiled is None or len(compiled.codes) == len(compiled.module.funcs):
+        if compiled is None:
+            return
+        whole = len(compiled.codes) == len(compiled.module.funcs)
+        maker = maker_of(compiled) is not None
+        if whole and maker:
             return
         if isinstance(compiled, PartialModule):
             source = compiled.source
-        if source is None:
+        if not whole and source is None:
             return
         ident = id(compiled)
         gone = weakref.finalize(compiled, self.growing.pop, ident, None)
         gone.atexit = False
-        self.growing[ident] = Growing(weakref.ref(compiled), loaded.key, loaded.size, source,
-                                      len(compiled.codes))
+        kept, count = None if whole else source, len(compiled.codes)
+        self.growing[ident] = Growing(weakref.ref(compiled), loaded.key, loaded.size, kept, count, maker)
 
     def report(self, memory_hits: int) -> dict[str, int]:
         """The tier counters a worker reports: modules by tier, and the disk cache's own counters."""

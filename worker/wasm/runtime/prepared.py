@@ -265,8 +265,8 @@ class Prepared:
 
     __slots__ = ("batch", "code_ready", "escaped", "exports", "functions", "global_names", "global_rows",
                  "globals", "host_link", "host_memory", "image", "import_rows", "imported",
-                 "imported_global_names", "imports", "initial_bytes", "maker", "memory_rows", "module", "ns",
-                 "sized", "table_names")
+                 "imported_global_names", "imports", "initial_bytes", "maker", "maker_code", "memory_rows",
+                 "module", "ns", "sized", "table_names")
 
     def __init__(self, compiled: CompiledModule) -> None:
         module = self.module = compiled.module
@@ -304,6 +304,7 @@ class Prepared:
         self.functions: list[FunctionPlan] = []
         self.batch: Batch | None = None
         self.maker: tuple[Any, Any] | None = None  # (the host bindings it was made for, the maker or None)
+        self.maker_code: tuple[str, CodeType] | None = None  # the last maker's (source, code object)
         self.code_ready = False
 
     def sized_for(self, limits: RuntimeLimits, check: Callable[[Module, RuntimeLimits], None]) -> Sized:
@@ -377,6 +378,12 @@ def prepared(compiled: CompiledModule) -> Prepared:
     made = Prepared(compiled)
     _PREPARED[key] = (ref(compiled, partial(_forget, key)), made)
     return made
+
+
+def existing(compiled: CompiledModule) -> Prepared | None:
+    """The compiled module's :class:`Prepared` if it has one already (None: never instantiated)."""
+    entry = _PREPARED.get(id(compiled))
+    return entry[1] if entry is not None and entry[0]() is compiled else None
 
 
 def _forget(key: int, _: object) -> None:
