@@ -37,7 +37,14 @@ from enum import IntEnum
 from typing import Any
 
 from ..numeric import CANONICALIZED_OPS
-from ..numeric_float import CANONICAL_NAN, SIGN_OPS_ARE_BITWISE, f32_to_bits, f64_to_bits
+from ..numeric_float import (
+    CANONICAL_NAN,
+    SIGN_OPS_ARE_BITWISE,
+    f32_from_bits,
+    f32_round,
+    f32_to_bits,
+    f64_to_bits,
+)
 from ..opcodes import OPS, Family, Opcode
 from ..types import ValType
 from .align import const_zeros
@@ -340,6 +347,65 @@ def f32_rounded(text: str) -> str:
     return f"f32u(f32p({text}))[0]"
 
 
+# An f32 result compared with a constant need not be rounded: rounding is monotonic, so
+# ``f32(s) > c`` holds exactly when ``s`` lies above the midpoint between ``c`` and the next f32
+# (or on it, when the tie rounds up: the next f32's significand is even), and likewise for the
+# other orders. ``s`` is the double the rounding would have been applied to; NaN compares false
+# both ways. Only normal constants away from the range's ends are taken.
+
+def _unrounded(text: str) -> str | None:
+    """``E`` when ``text`` is exactly the rounding ``f32u(f32p(E))[0]`` (see :func:`f32_rounded`)."""
+    head, tail = "f32u(f32p(", "))[0]"
+    if not (text.startswith(head) and text.endswith(tail)):
+        return None
+    depth = 0
+    for i, ch in enumerate(text):  # the call's own parenthesis must close right before "[0]"
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if not depth:
+                return text[len(head):-len(tail)] if i == len(text) - len(tail) + 1 else None
+    return None
+
+
+def _float_const(x: X) -> float | None:
+    try:
+        return float(x.text)
+    except ValueError:
+        return None
+
+
+def f32_threshold(op: str, c: float) -> tuple[str, float] | None:
+    """``(op2, t)`` such that ``f32_round(s) op c`` iff ``s op2 t`` for every double ``s``, or None."""
+    if not 2.0**-125 < abs(c) < 2.0**127 or f32_round(c) != c:
+        return None
+    bits = f32_to_bits(c)
+    step = 1 if c > 0 else -1  # the bit pattern's step toward +inf
+    up_bits, down_bits = bits + step, bits - step
+    up, down = f32_from_bits(up_bits), f32_from_bits(down_bits)
+    if op in (">", "<="):
+        t, tie_true = (c + up) / 2, (up_bits if op == ">" else bits) & 1 == 0
+    else:
+        t, tie_true = (down + c) / 2, (bits if op == ">=" else down_bits) & 1 == 0
+    strict = {">": ">", ">=": ">", "<": "<", "<=": "<"}[op]
+    return (strict + "=" if tie_true else strict), t
+
+
+def _f32_order(op: str) -> Callable[[list[X], Any], str]:
+    """The f32 comparison ``op``, testing an unrounded result against a constant when it can."""
+    def build(args: list[X], imm: Any) -> str:
+        x, o, c = args[0], op, _float_const(args[1])
+        if c is None:
+            x, o, c = args[1], _FLIPPED[op], _float_const(args[0])
+        inner = _unrounded(x.text) if c is not None else None
+        found = f32_threshold(o, c) if inner is not None and c is not None else None
+        if found is not None:
+            return f"({inner}) {found[0]} {found[1]!r}"
+        return f"{paren(args[0])} {op} {paren(args[1])}"
+    return build
+
+
 def _float_rules(w: int) -> dict[str, Rule]:
     rnd = w == 32
 
@@ -359,13 +425,16 @@ def _float_rules(w: int) -> dict[str, Rule]:
             return f"{quotient} if {b.text} else {name}({a.text}, {b.text})"
         return Rule(build, dup=(0, 1), names=(name, *F32_ROUND_NAMES))
 
+    def order(op: str) -> Rule:
+        return Rule(_f32_order(op), cond=True) if rnd else _rule(f"{{0}} {op} {{1}}", cond=True)
+
     rules = {
         "eq": _rule("{0} == {1}", cond=True),
         "ne": _rule("{0} != {1}", cond=True),
-        "lt": _rule("{0} < {1}", cond=True),
-        "gt": _rule("{0} > {1}", cond=True),
-        "le": _rule("{0} <= {1}", cond=True),
-        "ge": _rule("{0} >= {1}", cond=True),
+        "lt": order("<"),
+        "gt": order(">"),
+        "le": order("<="),
+        "ge": order(">="),
         "add": arith("+"),
         "sub": arith("-"),
         "mul": arith("*"),
