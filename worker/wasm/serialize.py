@@ -156,8 +156,20 @@ def deserialize_compiled(data: bytes | memoryview, *, metered: bool,
     compiled.setup_price = price
     compiled.code_bytes = code_bytes
     if maker is not None:
-        prepared(compiled).maker_code = maker  # made now rather than at the first instantiation
+        _keep_maker(compiled, maker)
     return compiled
+
+
+def _keep_maker(compiled: CompiledModule, maker: tuple[str, CodeType]) -> None:
+    """Give the module's :class:`Prepared` (made now rather than at the first instantiation) its maker.
+
+    A module that cannot be prepared here keeps no maker: its first
+    instantiation says why, as it would for a module compiled now.
+    """
+    try:
+        prepared(compiled).maker_code = maker
+    except WasmError:
+        pass
 
 
 def maker_of(compiled: CompiledModule) -> tuple[str, CodeType] | None:
