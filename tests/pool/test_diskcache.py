@@ -296,3 +296,13 @@ def test_a_worker_process_refuses_a_loose_directory_and_compiles_in_memory(
     assert "no disk cache" in capsys.readouterr().out
     assert isinstance(disk_tier(WorkerConfig(cache_dir=str(loose), cache_dir_loose=True)), DiskTier)
     assert disk_tier(WorkerConfig()) is None
+
+
+def test_an_entry_of_the_previous_entry_version_is_refused(tmp_path: Path) -> None:
+    store = DiskCache(check_directory(tmp_path))
+    store.put("k", b"code")
+    data = bytearray(store.path("k").read_bytes())
+    data[4:6] = (dc.ENTRY_VERSION - 1).to_bytes(2, "little")  # as a BLAKE2b-checked version 1 entry says
+    store.path("k").write_bytes(bytes(data))
+    assert store.get("k") is None
+    assert store.stats.corrupt == 1
