@@ -48,6 +48,6 @@ def test_changing_one_price_changes_the_digest(monkeypatch) -> None:  # type: ig
 def test_cache_key_names_what_compiled_code_depends_on() -> None:
     key = versions.cache_key("ab" * 32)
     assert key == ("ab" * 32, wasm.SEMANTICS_VERSION, versions.GAS_SCHEDULE_VERSION, "canonical", True,
-                   sys.implementation.cache_tag)
+                   sys.implementation.cache_tag, versions.engine_build())
     assert key.text() != versions.cache_key("ab" * 32, metered=False).text()
     assert "/" not in key.text()

@@ -44,7 +44,7 @@ from wasmpool.wasm.serialize import PartialModule, maker_of
 from wasmpool.worker.diskcache import DiskCache, DiskStats
 from wasmpool.worker.host import check_imports
 from wasmpool.worker.modules import CANONICAL_NANS, Loaded, load
-from wasmpool.worker.versions import CacheKey, cache_key
+from wasmpool.worker.versions import CacheKey, cache_key, engine_build
 
 SIZE = struct.Struct("<Q")  # the module's size in bytes (it prices every call's load) before the blob
 
@@ -68,6 +68,7 @@ class DiskTier:
 
     def __init__(self, store: DiskCache) -> None:
         self.store = store
+        engine_build()  # the keys' engine build, read from the engine's files now rather than on a first call
 
     @classmethod
     def at(cls, directory: Path, max_bytes: int) -> DiskTier:

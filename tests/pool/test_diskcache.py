@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import signal
 import stat
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ from wasmpool.worker.diskcache import CacheDirRefused, DiskCache, check_director
 from wasmpool.worker.host import CallContext, CallState, Host
 from wasmpool.worker.modules import load
 from wasmpool.worker.tiers import DiskTier, Loader
-from wasmpool.worker.versions import CacheKey, cache_key
+from wasmpool.worker.versions import CacheKey, cache_key, engine_build, source_digest
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 
@@ -167,12 +168,25 @@ def test_the_key_changes_with_every_part() -> None:
     variants = [
         key._replace(code_id="cd" * 32), key._replace(engine=key.engine + 1), key._replace(gas=key.gas + 1),
         key._replace(floats="spec"), key._replace(metered=not key.metered),
-        key._replace(python=key.python + "x"),
+        key._replace(python=key.python + "x"), key._replace(build=key.build + "x"),
     ]
     texts = {key.text(), *(v.text() for v in variants)}
     assert len(texts) == len(CacheKey._fields) + 1
     assert cache_key("ab" * 32, metered=False).text() != key.text()
     assert cache_key("ab" * 32, floats="spec").text() != key.text()
+
+
+def test_the_engine_build_is_the_digest_of_the_engines_sources_and_changes_with_any(tmp_path: Path) -> None:
+    package = Path(wasm.__file__).parent
+    assert cache_key("ab" * 32).build == engine_build() == source_digest(package)
+    copy = tmp_path / "wasm"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert source_digest(copy) == engine_build()
+    emit = copy / "compiler" / "emit.py"
+    emit.write_bytes(emit.read_bytes() + b"# one more line\n")
+    changed = source_digest(copy)
+    (copy / "compiler" / "extra.py").write_text("")
+    assert len({engine_build(), changed, source_digest(copy)}) == 3
 
 
 # --- the tiers below memory -------------------------------------------------------------------
