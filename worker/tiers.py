@@ -68,7 +68,6 @@ class DiskTier:
 
     def __init__(self, store: DiskCache) -> None:
         self.store = store
-        engine_build()  # the keys' engine build, read from the engine's files now rather than on a first call
 
     @classmethod
     def at(cls, directory: Path, max_bytes: int) -> DiskTier:
@@ -184,6 +183,7 @@ class Loader:
     def __init__(self, disk: DiskTier | None = None) -> None:
         self.disk = disk
         self.counts = TierCounts()
+        engine_build()  # the cache keys' engine build, read from the engine's files now, not on a first call
         self.growing: dict[int, Growing] = {}  # entries of live modules that may grow, by id(compiled)
 
     def load(self, code_id: str, fetch: Callable[[], bytes]) -> Loaded:

@@ -114,7 +114,7 @@ def engine_build() -> str:
     entry is reused only by the very same engine source: an upgrade that
     changes any file of it compiles afresh, whatever the version numbers
     say (a compiled artifact keyed by less than what shapes it outlives an
-    upgrade). About 3 ms; a worker with a disk cache takes it at start
-    (``DiskTier``), not on its first call.
+    upgrade). About 3 ms; a worker takes it at start (its ``Loader``),
+    not on its first call.
     """
     return source_digest(Path(wasmpool.wasm.__file__).parent)
