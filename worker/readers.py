@@ -31,6 +31,36 @@ UNWRITTEN = -1
 """The chunk position reported for a read answered by the broker (no earlier call of the chunk wrote it)."""
 
 
+class MappingState:
+    """Committed state of every namespace in a mapping ``(namespace, key) -> value``, read in process.
+
+    A job's reader (its own namespace is ``own``) for running calls without
+    a broker: a serial reference execution of a block, or an embedder
+    keeping state in its own structure. A None value is an absent key. Range
+    reads sort the namespace's keys on every page (no index): for tests and
+    references, not for large state.
+    """
+
+    def __init__(self, state: Mapping[tuple[str, bytes], bytes | None], own: str) -> None:
+        self.state, self.own = state, own
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.state.get((self.own, key))
+
+    def get_in(self, space: str, key: bytes) -> bytes | None:
+        return self.state.get((space, key))
+
+    def scan(self, start: bytes, end: bytes, order: int, limit: int,
+             space: str | None = None) -> tuple[list[list[bytes]], bool]:
+        """A page of ``[start, end)`` of ``space`` (the job's own by default) in ``order``; more follow?"""
+        where = self.own if space is None else space
+        keys = sorted(key for (name, key), value in self.state.items()
+                      if name == where and value is not None and start <= key and (not end or key < end))
+        if order == 1:
+            keys.reverse()
+        return [[key, self.state[where, key] or b""] for key in keys[:limit]], len(keys) > limit
+
+
 class BrokerState:
     """A job's committed state, read through the broker."""
 

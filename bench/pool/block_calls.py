@@ -31,7 +31,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -47,6 +46,7 @@ from wasmpool.worker.config import WorkerConfig  # noqa: E402
 from wasmpool.worker.execute import Runtime, execute  # noqa: E402
 from wasmpool.worker.host import Host  # noqa: E402
 from wasmpool.worker.modules import Loaded, load  # noqa: E402
+from wasmpool.worker.readers import MappingState  # noqa: E402
 from wasmpool.worker.supervisor import start_workers, stop_workers  # noqa: E402
 
 FIXTURES = REPO / "tests" / "pool" / "fixtures"
@@ -75,22 +75,6 @@ def swaps(proxies: list[str], ledgers: list[str], calls: int, accounts: int, see
         data = record(first, "move", move(a, b, 1)) + record(second, "move", move(b, a, 1))
         block.append(BlockCall(proxies[i % len(proxies)], "run", input=data, gas_limit=GAS))
     return block
-
-
-class Reader:
-    """A serial call's reader over a dict of every namespace (its own by ``get``)."""
-
-    def __init__(self, state: State, own: str) -> None:
-        self.state, self.own = state, own
-
-    def get(self, key: bytes) -> bytes | None:
-        return self.state.get((self.own, key))
-
-    def get_in(self, space: str, key: bytes) -> bytes | None:
-        return self.state.get((space, key))
-
-    def scan(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("the swaps scan nothing")
 
 
 def serial(modules: dict[str, Loaded], calls: list[BlockCall], before: State) -> BlockResult:
@@ -127,7 +111,7 @@ def serial_call(modules: dict[str, Loaded], runtime: Runtime, call: BlockCall, s
     job = {"code_id": p.unpack(registered)["code_id"], "function": call.function, "args": [],
            "input": call.input, "context": {}, "gas_limit": call.gas_limit, "timeout": 60.0,
            "readonly": False, "address": bytes.fromhex(own)}
-    result = execute(job, Reader(state, own), lambda code_id, *_: modules[code_id], runtime)
+    result = execute(job, MappingState(state, own), lambda code_id, *_: modules[code_id], runtime)
     writes: State = {(own, key): value for key, value in result.writes.items()}
     writes.update(((space, key), value) for space, key, value in result.nested_writes)
     versions = {**(result.versions or {}), "floats": BrokerConfig().floats}

@@ -54,6 +54,7 @@ from wasmpool.worker.execute import Runtime, execute
 from wasmpool.worker.host import Host
 from wasmpool.worker.modules import Loaded
 from wasmpool.worker.modules import load as load_module
+from wasmpool.worker.readers import MappingState
 
 W1, W2 = b"w1", b"w2"
 KEY = b"balance"
@@ -475,29 +476,6 @@ def test_an_ordinary_commit_where_the_block_wrote_keeps_the_root_of_the_store(bl
 # --- real worker processes against serial execution ---------------------------------------------------
 
 
-class _Reader:
-    """A serial call's state reader over a dict of every namespace (the job's own by ``get``)."""
-
-    def __init__(self, state: State, own: str) -> None:
-        self.state, self.own = state, own
-
-    def get(self, key: bytes) -> bytes | None:
-        return self.state.get((self.own, key))
-
-    def get_in(self, space: str, key: bytes) -> bytes | None:
-        return self.state.get((space, key))
-
-    def scan(self, start: bytes, end: bytes, order: int, limit: int,
-             space: str | None = None) -> tuple[list[list[bytes]], bool]:
-        where = self.own if space is None else space
-        keys = sorted(k for (s, k), v in self.state.items()
-                      if s == where and v is not None and start <= k and (not end or k < end))
-        if order == 1:
-            keys.reverse()
-        page = [[k, self.state[where, k] or b""] for k in keys[:limit]]
-        return page, len(keys) > limit
-
-
 class SerialCalls:
     """The reference: a block's calls executed one after another in this process by the worker's own
     :func:`~wasmpool.worker.execute.execute`, over a dict of the pool's committed state (every
@@ -517,7 +495,7 @@ class SerialCalls:
         job = {"code_id": record.code_id, "function": call.function, "args": list(call.args),
                "input": call.input, "context": dict(call.context), "gas_limit": call.gas_limit,
                "timeout": 60.0, "readonly": False, "address": bytes.fromhex(own)}
-        result = execute(job, _Reader(state, own), self.module, self.runtime)
+        result = execute(job, MappingState(state, own), self.module, self.runtime)
         writes: dict[Location, Value] = {(own, key): value for key, value in result.writes.items()}
         writes.update(((space, key), value) for space, key, value in result.nested_writes)
         return Outcome(result.status, output=result.output, gas_used=result.gas_used, logs=tuple(result.logs),
