@@ -541,54 +541,55 @@ def _index(ea: str, shift: int) -> str:
     return f"{ea} >> {shift}" if ea.isidentifier() else f"({ea}) >> {shift}"
 
 
+def _view_place(view: View, args: list[X], imm: Any, temp: str) -> tuple[str | None, str, str | None]:
+    """Where an access through ``view`` at ``args[0] + offset`` goes: ``(item, ea, test)``.
+
+    ``item`` is the view item of an aligned access (None: a constant address
+    that is not aligned, always the fallback at ``ea``); ``test`` is None
+    when the address is known aligned, else the expression whose low bits
+    say whether it is, at run time (``ea`` then names its value, in ``temp``
+    when it is not a plain name).
+    """
+    shift, low = view.shift, view.size - 1
+    value = const_int(args[0])
+    if value is not None:
+        ea = value + imm[1]
+        return (None if ea & low else f"{view.name}[{ea >> shift}]"), f"{ea}", None
+    address = _ea(args[0], imm[1])
+    scaled = args[0].scaled.index(shift, imm[1]) if args[0].scaled else None
+    if scaled is not None:
+        return f"{view.name}[{scaled}]", address, None
+    if args[0].align >= shift and not imm[1] & low:
+        return f"{view.name}[{_index(address, shift)}]", address, None
+    if address.isidentifier():
+        return f"{view.name}[{address} >> {shift}]", address, address
+    return f"{view.name}[{temp} >> {shift}]", temp, f"({temp} := {address})"
+
+
 def _view_load(view: View, fallback: str) -> Rule:
     """A load through ``view`` when aligned, else ``fallback(m, ea)[0]``."""
-    shift, low = view.shift, view.size - 1
+    low = view.size - 1
 
     def build(args: list[X], imm: Any) -> str:
-        value = const_int(args[0])
-        if value is not None:
-            ea = value + imm[1]
-            if not ea & low:
-                return f"{view.name}[{ea >> shift}]"
+        item, ea, test = _view_place(view, args, imm, LOAD_TEMP)
+        if item is None:
             return f"{fallback}(m, {ea})[0]"
-        ea = _ea(args[0], imm[1])
-        scaled = args[0].scaled.index(shift, imm[1]) if args[0].scaled else None
-        if scaled is not None:
-            return f"{view.name}[{scaled}]"
-        if args[0].align >= shift and not imm[1] & low:
-            return f"{view.name}[{_index(ea, shift)}]"
-        if ea.isidentifier():
-            test, a = ea, ea
-        else:
-            test, a = f"({LOAD_TEMP} := {ea})", LOAD_TEMP
-        return f"({view.name}[{a} >> {shift}] if not {test} & {low} else {fallback}(m, {a})[0])"
+        return item if test is None else f"({item} if not {test} & {low} else {fallback}(m, {ea})[0])"
     return Rule(build, impure=True, atomic=True, names=(fallback,))
 
 
 def _view_store(view: View, fallback: str, mask: str = "") -> Rule:
     """A store through ``view`` when aligned, else ``fallback(m, ea, v)``: one or two lines."""
-    shift, low = view.shift, view.size - 1
+    low = view.size - 1
 
     def build(args: list[X], imm: Any) -> str:
         v = f"{paren(args[1])} & {mask}" if mask else args[1].text
-        value = const_int(args[0])
-        if value is not None:
-            ea = value + imm[1]
-            if not ea & low:
-                return f"{view.name}[{ea >> shift}] = {v}"
+        item, ea, test = _view_place(view, args, imm, STORE_TEMP)
+        if item is None:
             return f"{fallback}(m, {ea}, {v})"
-        ea = _ea(args[0], imm[1])
-        scaled = args[0].scaled.index(shift, imm[1]) if args[0].scaled else None
-        if scaled is not None:
-            return f"{view.name}[{scaled}] = {v}"
-        if args[0].align >= shift and not imm[1] & low:
-            return f"{view.name}[{_index(ea, shift)}] = {v}"
-        if ea.isidentifier():
-            test, a = ea, ea
-        else:
-            test, a = f"({STORE_TEMP} := {ea})", STORE_TEMP
-        return f"if {test} & {low}: {fallback}(m, {a}, {v})\nelse: {view.name}[{a} >> {shift}] = {v}"
+        if test is None:
+            return f"{item} = {v}"
+        return f"if {test} & {low}: {fallback}(m, {ea}, {v})\nelse: {item} = {v}"
     return Rule(build, impure=True, stmt=True, names=(fallback,), loose=(1,) if mask else ())
 
 
