@@ -40,6 +40,7 @@ from tests.pool.test_blocks import (
     committed,
     new_fixture,
     root_of,
+    serial_block,
 )
 from tests.pool.test_core import PROBE_ID, Harness, command, reply_body
 from wasmpool.broker import contracts
@@ -504,15 +505,7 @@ class SerialCalls:
                        events=events_of(result.events))
 
     def block(self, calls: Sequence[BlockCall], before: Mapping[Location, Value]) -> BlockResult:
-        state: State = dict(before)
-        written: dict[Location, Value] = {}
-        outcomes = []
-        for call in calls:
-            outcome = self.execute(call, state)
-            state.update(outcome.effective_writes())
-            written.update(outcome.effective_writes())
-            outcomes.append(outcome)
-        return BlockResult.build(outcomes, written, root_of(state))
+        return serial_block(self.execute, calls, before)
 
 
 @dataclass

@@ -22,7 +22,7 @@ import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,15 +127,22 @@ class Serial:
 
     def block(self, calls: Sequence[BlockCall], before: State) -> BlockResult:
         """The BlockResult of running ``calls`` in order over ``before``, with the root after them."""
-        state: dict[Location, Value] = dict(before)
-        written: dict[Location, Value] = {}
-        outcomes = []
-        for call in calls:
-            outcome = self.execute(call, state)
-            state.update(outcome.effective_writes())
-            written.update(outcome.effective_writes())
-            outcomes.append(outcome)
-        return BlockResult.build(outcomes, written, root_of(state))
+        return serial_block(self.execute, calls, before)
+
+
+def serial_block(execute: Callable[[BlockCall, dict[Location, Value]], Outcome], calls: Sequence[BlockCall],
+                 before: Mapping[Location, Value]) -> BlockResult:
+    """The BlockResult of ``calls`` executed one after another by ``execute`` over ``before``, each
+    seeing the writes of the ok calls before it, with the state root after them: the serial reference."""
+    state: dict[Location, Value] = dict(before)
+    written: dict[Location, Value] = {}
+    outcomes = []
+    for call in calls:
+        outcome = execute(call, state)
+        state.update(outcome.effective_writes())
+        written.update(outcome.effective_writes())
+        outcomes.append(outcome)
+    return BlockResult.build(outcomes, written, root_of(state))
 
 
 def root_of(state: dict[Location, Value]) -> bytes:
