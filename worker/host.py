@@ -178,7 +178,6 @@ class CallState:
     output: bytes = b""
     logs: list[bytes] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)  # emit_event's, in order
-    event_bytes: int = 0  # bytes of types, keys and values in ``events``
     writes: dict[bytes, bytes | None] = field(default_factory=dict)
     seen: dict[bytes, bytes | None] = field(default_factory=dict)
     iterators: list[ScanIterator] = field(default_factory=list)  # state_scan's, by id
