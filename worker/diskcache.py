@@ -119,20 +119,25 @@ class DiskCache:
         if max_bytes < 1:
             raise ValueError("a disk cache needs room for at least one byte")
         self.directory = directory
+        self._folder = os.fspath(directory)  # entry names are joined as text: reads skip pathlib
         self.max_bytes = max_bytes
         self.stats = DiskStats()
         self.stats.bytes = self._entries_size()
 
     def path(self, key: str) -> Path:
         """The entry file of ``key`` (ValueError for a key that cannot be a file name)."""
+        return Path(self._file(key))
+
+    def _file(self, key: str) -> str:
+        """:meth:`path` as text."""
         encoded = key.encode()
         if not key or len(encoded) > MAX_KEY_BYTES or "/" in key or key.startswith("."):
             raise ValueError(f"a disk cache key must be a plain file name of at most {MAX_KEY_BYTES} bytes")
-        return self.directory / (key + SUFFIX)
+        return os.path.join(self._folder, key + SUFFIX)
 
     def get(self, key: str) -> bytes | None:
         """The payload stored under ``key``, or None (a miss; a bad entry is deleted and counted)."""
-        path = self.path(key)
+        path = self._file(key)
         payload = self._read(path, key)
         if payload is None:
             self.stats.misses += 1
@@ -147,11 +152,12 @@ class DiskCache:
     def peek(self, key: str) -> bytes | None:
         """The payload stored under ``key``, or None, without counting a hit or a miss or refreshing
         its age (a look before replacing an entry; a bad entry is still deleted and counted)."""
-        return self._read(self.path(key), key)
+        return self._read(self._file(key), key)
 
-    def _read(self, path: Path, key: str) -> bytes | None:
+    def _read(self, path: str, key: str) -> bytes | None:
         try:
-            data = path.read_bytes()
+            with open(path, "rb") as file:
+                data = file.read()
         except OSError:  # absent, or unreadable (permissions, I/O error): a write will replace it
             return None
         payload = unpack(data, key)
@@ -258,10 +264,10 @@ def _size(item: os.DirEntry[str]) -> int:
         return 0
 
 
-def _remove(path: Path) -> bool:
+def _remove(path: str | Path) -> bool:
     """Delete a file; False if it was gone already or cannot be deleted."""
     try:
-        path.unlink()
+        os.unlink(path)
     except OSError:
         return False
     return True

@@ -43,7 +43,27 @@ def test_a_worker_loads_a_fetched_module_with_the_collector_paused(
     monkeypatch.setattr(worker, "callback", lambda job_id, question: m.CodeReply(0, code))
     loaded = worker.module(b"job", p.code_id(code))
     assert loaded.module is not None and seen == [False]
+    assert not gc.isenabled()  # still paused: the job that loaded it has not sent its reply yet
     assert worker.module(b"job", p.code_id(code)) is loaded and seen == [False]  # cached: no second load
+    worker.collector.resume()  # what the end of the worker's turn does
+    assert gc.isenabled() is collector
+
+
+def test_the_worker_resumes_the_collector_when_its_turn_ends(
+        collector: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job's load pauses the collector for the rest of the job; the turn's end resumes it, even on error."""
+    worker = process.Worker(WorkerConfig(endpoint="tcp://127.0.0.1:1"))
+    during = []
+
+    def turn(line: object) -> None:
+        worker.collector.pause()  # as a job's module load does
+        during.append(gc.isenabled())
+        raise RuntimeError("the job's turn failed")
+
+    monkeypatch.setattr(worker, "_turn", turn)
+    with pytest.raises(RuntimeError):
+        worker._step(None)  # type: ignore[arg-type]
+    assert during == [False]
     assert gc.isenabled() is collector
 
 

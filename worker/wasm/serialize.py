@@ -102,8 +102,13 @@ def variant_of(compiled: CompiledModule) -> Variant:
 
 def variant(*, metered: bool, canonical_nans: bool = False) -> Variant:
     """The flags for a loader's request."""
-    return (Variant.METERED if metered else Variant(0)) | (
-        Variant.CANONICAL_NANS if canonical_nans else Variant(0))
+    return _VARIANTS[bool(metered), bool(canonical_nans)]
+
+
+_VARIANTS = {  # (metered, canonical NaNs) -> flags, made once: IntFlag arithmetic is slow
+    (metered, canonical): (Variant.METERED if metered else Variant(0))
+    | (Variant.CANONICAL_NANS if canonical else Variant(0))
+    for metered in (False, True) for canonical in (False, True)}
 
 
 def serialize_compiled(compiled: CompiledModule, source: bytes | None = None) -> bytes:
@@ -141,7 +146,7 @@ def deserialize_compiled(data: bytes | memoryview, *, metered: bool,
     format version, variant or CPython bytecode; ArtifactCorrupt: not a
     blob this engine wrote.
     """
-    flags = check_header(data, variant(metered=metered, canonical_nans=canonical_nans))
+    check_header(data, variant(metered=metered, canonical_nans=canonical_nans))
     try:
         payload = marshal.loads(memoryview(data)[_HEADER.size:])
         codes, price, max_registers, code_bytes, module_bytes, source, maker = _fields(payload)
@@ -150,7 +155,7 @@ def deserialize_compiled(data: bytes | memoryview, *, metered: bool,
         raise ArtifactCorrupt(f"the serialized module cannot be read: {exc}") from None
     if not isinstance(module, Module) or not _valid_codes(codes, module, whole=not source):
         raise ArtifactCorrupt("the serialized module's contents are not a compiled module")
-    args = (module, bool(flags & Variant.METERED), max_registers, bool(flags & Variant.CANONICAL_NANS))
+    args = (module, bool(metered), max_registers, bool(canonical_nans))  # the blob's flags (checked)
     compiled = PartialModule(*args, source=source) if source else CompiledModule(*args)
     compiled.codes.update(codes)
     compiled.setup_price = price
@@ -228,7 +233,8 @@ class PartialModule(CompiledModule):
                 raise ArtifactCorrupt(f"the stored module's bytes cannot be compiled again: {exc}") from None
             if fresh.code_bytes != self.code_bytes or len(module.funcs) != len(self.module.funcs):
                 raise ArtifactCorrupt("the stored module's bytes are not the module it was compiled from")
-            self.module, self.info, self.prepay = fresh.module, fresh.info, fresh.prepay
+            self.module, self.info, self.view = fresh.module, fresh.info, fresh.view
+            self.prepay = fresh.prepay
             self.decoded = True
 
 
@@ -245,7 +251,7 @@ def check_header(data: bytes | memoryview, wanted: Variant) -> Variant:
         raise ArtifactMismatch("serialized by another CPython version (bytecode magic differs)")
     if flags != wanted:
         raise ArtifactMismatch(f"serialized for variant {Variant(flags)!r}, {wanted!r} is needed")
-    return Variant(flags)
+    return wanted
 
 
 def slim_module(module: Module) -> Module:

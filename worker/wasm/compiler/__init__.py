@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import cached_property
 from types import CodeType
 
 from ..module import Module
@@ -57,9 +58,6 @@ class CompiledModule:
         self.metered = metered
         self.canonical_nans = canonical_nans  # every arithmetic NaN the positive canonical one
         self.max_registers = max_registers
-        self.info = ModuleInfo.of(module, canonical_nans)
-        self.view = module_view(module)
-        self.prepay = EntryPrices(module, self.info, max_registers) if metered else None
         self.signatures = [signature_id(ftype) for ftype in module.types]  # by type index, for instances
         self.code_bytes = sum(func.size for func in module.funcs)  # decides eager compilation, once
         self.setup_price: int | None = None  # a metered instantiation's gas price, set on first use
@@ -68,8 +66,24 @@ class CompiledModule:
         self.seconds = 0.0  # spent compiling so far
         self.source_bytes = 0
         self._lock = threading.Lock()
+        num_imported = module.num_imported_funcs
         for defined in range(len(module.funcs)):
-            check_registers(module, self.info.num_imported + defined, max_registers)
+            check_registers(module, num_imported + defined, max_registers, num_imported)
+
+    # What compiling needs of the module, made on the first compilation: a module loaded whole
+    # from a compiled-code cache never compiles, so its load does none of this work.
+
+    @cached_property
+    def info(self) -> ModuleInfo:
+        return ModuleInfo.of(self.module, self.canonical_nans)
+
+    @cached_property
+    def view(self) -> ModuleView:
+        return module_view(self.module)
+
+    @cached_property
+    def prepay(self) -> EntryPrices | None:
+        return EntryPrices(self.module, self.info, self.max_registers) if self.metered else None
 
     def code(self, index: int) -> tuple[CodeType, dict[str, float]]:
         """The code object of ``f{index}`` (a closure over ``GAS`` when metered) and its float constants."""
@@ -201,9 +215,16 @@ def module_view(module: Module) -> ModuleView:
     )
 
 
-def check_registers(module: Module, func_index: int, max_registers: int) -> None:
-    """Refuse a function whose registers (stack height + locals) exceed ``max_registers``."""
-    defined = func_index - module.num_imported_funcs
+def check_registers(module: Module, func_index: int, max_registers: int,
+                    num_imported: int | None = None) -> None:
+    """Refuse a function whose registers (stack height + locals) exceed ``max_registers``.
+
+    ``num_imported``: the module's imported function count, when the caller has it (a loop over
+    every function counts the imports once, not once per function).
+    """
+    if num_imported is None:
+        num_imported = module.num_imported_funcs
+    defined = func_index - num_imported
     if 0 <= defined < len(module.funcs) and defined < len(module.code_info):
         func, code = module.funcs[defined], module.code_info[defined]
         registers = code.max_height + len(func.locals) + len(module.types[func.type_index].params)
