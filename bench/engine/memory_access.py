@@ -21,7 +21,7 @@ lists can be attributed:
 A ``memoryview`` exported from a ``bytearray`` forbids resizing it
 (``BufferError``), and ``memory.grow`` grows the engine's ``bytearray`` in
 place, so ``Memory.grow`` releases its views and makes new ones, and
-compiled frames read them again after every call and grow.
+compiled frames read them again after every grow and every call that may grow.
 
     python bench/engine/memory_access.py [--loops N]
 """

@@ -35,6 +35,7 @@ from ..types import ExternKind
 from .direct import escaped_functions
 from .emit import ModuleView, emit_function, entry_price
 from .exprs import CANONICAL_NAN_NAME, NEGATIVE_CANONICAL_NAN_NAME
+from .growth import steady_functions
 from .ir import Block, If, IRFunction, Loop, Node, render_function
 from .lower import CompileError, ModuleInfo, lower_function
 from .signatures import signature_id
@@ -212,6 +213,7 @@ def module_view(module: Module) -> ModuleView:
         types=module.types,
         global_mutable=tuple(g.mutable for g in module.global_types),
         type_sigs=tuple(signature_id(t) for t in module.types),
+        steady=steady_functions(module),
     )
 
 

@@ -22,8 +22,8 @@ registers by a (parallel) assignment first.
 value or a tuple; its calls pass ``d`` minus its own units. It begins with the
 budget check, zeroes its declared locals, binds the memory's ``bytearray`` to
 ``m`` when it touches memory (and the typed views its aligned accesses use,
-``w4 = MEM.w32``..., bound again after every call and ``memory.grow``, which
-may replace them: see ``runtime.memory``), and wraps the body in one ``try`` that turns
+``w4 = MEM.w32``..., bound again after ``memory.grow`` and calls that may grow
+it (see :mod:`.growth`), which replace them: ``runtime.memory``), and wraps the body in one ``try`` that turns
 ``IndexError``/``struct.error`` (memory bounds, detected by the access
 itself) and ``ZeroDivisionError`` (inlined unsigned division) into traps. The
 metered variant charges each gas block's price before it runs and checks the
@@ -125,6 +125,7 @@ class ModuleView:
     types: tuple[FuncType, ...]
     global_mutable: tuple[bool, ...]
     type_sigs: tuple[int, ...]  # interned signature id of each type index
+    steady: frozenset[int] = frozenset()  # functions a call to which cannot grow memory (see .growth)
 
 
 @dataclass(slots=True)
@@ -185,7 +186,7 @@ class FunctionEmitter(Folder):
                 self.line(as_value(x).text)
         elif op is Opcode.CALL:
             args = [self.operand(a) for a in node.args]
-            self.emit_call(node, f"f{node.imm}", args)
+            self.emit_call(node, f"f{node.imm}", args, node.imm not in self.view.steady)
         elif op is Opcode.CALL_INDIRECT:
             self.emit_call_indirect(node)
         else:
@@ -288,7 +289,9 @@ class FunctionEmitter(Folder):
         self.line(f"{self.gas} -= {price}({target}, {args[-1].text})")
         self.line(f"if {self.gas} < 0: raise out_of_gas()")
 
-    def emit_call(self, node: Op, callee: str, args: list[X]) -> None:
+    def emit_call(self, node: Op, callee: str, args: list[X], grows: bool = True) -> None:
+        """Call ``callee``; its views are bound again after it unless it cannot grow memory (``grows``)."""
+        views = self.views if grows else ()
         call = f"{callee}({', '.join([f'd - {self.units}', *(as_value(a).text for a in args)])})"
         reads = frozenset().union(*(a.reads for a in args), ("e",) if callee == "e.fn" else ())
         x = X(call, True, False, True, reads, 1 + sum(a.size for a in args))
@@ -298,8 +301,9 @@ class FunctionEmitter(Folder):
             self.sync_out()
             self.emit_call_result(outs, x)
             self.line(f"gas = {METER}")
-            self.bind_views()
-        elif self.views:  # the call may grow memory: its result is written and the views bound again
+            if views:
+                self.bind_views()
+        elif views:  # the call may grow memory: its result is written and the views bound again
             self.flush_impure()
             self.emit_call_result(outs, x)
             self.bind_views()

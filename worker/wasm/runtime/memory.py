@@ -9,9 +9,10 @@ the bytearray (:attr:`Memory.w32` ``I``, :attr:`Memory.w64` ``Q``,
 fast as a ``struct`` accessor. A view pins its bytearray's size, so
 :meth:`Memory.grow` releases the views, extends the bytearray and makes new
 ones: compiled code that holds views in locals reads them again from the
-memory after every call and ``memory.grow`` (a grow can happen in a callee
-or a host function), and a stale view, released, can no longer read the old
-buffer. Views are native-endian: on a big-endian host they are
+memory after ``memory.grow`` and after every call that may grow memory (a
+grow can happen in a callee or a host function; ``compiler.growth`` finds
+the calls that cannot), and a stale view, released, can no longer read the
+old buffer. Views are native-endian: on a big-endian host they are
 :class:`LittleEndianView` objects, slower but with the same values.
 
 The
