@@ -22,7 +22,7 @@ import pytest
 
 import wasmpool.wasm as wasm
 from wasmpool.wasm.builder import ModuleBuilder, limits, name
-from wasmpool.wasm.compiler import render_python
+from wasmpool.wasm.compiler import DEFAULT_MAX_REGISTERS, render_python
 from wasmpool.wasm.compiler.growth import steady_functions
 from wasmpool.wasm.opcodes import Opcode as O
 from wasmpool.wasm.types import PAGE_SIZE, ExternKind
@@ -267,3 +267,27 @@ def test_views_are_bound_again_only_after_a_call_that_may_grow(metered: bool, lo
     source = render_python(wasm.decode(builder.build()), caller, metered)
     assert f"f{callee}(" in source and "w4[" in source
     assert _bindings(source) == (2 if rebinds else 1), source
+
+
+@pytest.mark.parametrize(("gas_limit", "canonical"), VARIANTS)
+def test_a_module_loaded_partial_knows_which_callees_grow(gas_limit: int | None, canonical: bool) -> None:
+    """A partial blob's module is slim (no bodies) until its first compilation decodes them again.
+
+    Which callees may grow is read from the bodies, so a view of the slim
+    module would call every function steady and ``run`` would use a view the
+    grow released. The loaded module compiles from the decoded module's view,
+    even when something read the slim one's first.
+    """
+    builder = _module()
+    grow = builder.func(body=_grower_body())
+    _caller(builder, [(O.CALL, grow)])
+    code = builder.build()
+    metered = gas_limit is not None
+    lazy = wasm.CompiledModule(wasm.decode(code), metered, DEFAULT_MAX_REGISTERS, canonical)
+    loaded = wasm.deserialize_compiled(wasm.serialize_compiled(lazy, code), metered=metered,
+                                       canonical_nans=canonical)
+    assert not loaded.codes  # nothing stored: every function compiles from the bodies decoded again
+    assert loaded.view.steady == frozenset({0, 1})  # the slim module's view: no body grows
+    instance = wasm.instantiate(loaded, gas_limit=gas_limit, canonical_nans=canonical)
+    assert instance.exports["run"]() == (I32_BITS, I64_BITS, F64_VALUE, *MINE)
+    assert loaded.view.steady == frozenset()  # grow (0) grows; run (1) calls it
