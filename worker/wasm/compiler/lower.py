@@ -69,6 +69,8 @@ from .ir import (
     Reg,
     Return,
     Unreachable,
+    loc_table,
+    reg_table,
 )
 
 
@@ -161,7 +163,13 @@ class _Frame:
 
 
 class Lowerer:
-    """Lowers one function; use :func:`lower_function`."""
+    """Lowers one function; use :func:`lower_function`.
+
+    The walk runs once per instruction of every compiled function, so its hot
+    paths read tables (:data:`_DISPATCH`, :data:`_PRICES`, :data:`_SHAPES`)
+    and shared operands (``ir.reg_table``/``ir.loc_table``) rather than
+    making objects, and dispatch on ``type(x) is C``.
+    """
 
     def __init__(self, info: ModuleInfo, index: int) -> None:
         self.info = info
@@ -177,8 +185,11 @@ class Lowerer:
         self.code = module.code_info[defined]
         self.type = module.types[self.func.type_index]
         self.locals = (*self.type.params, *self.func.locals)
+        self.regs = reg_table(self.code.max_height + 1)  # Reg(h) is self.regs[h]
+        self.locs = loc_table(len(self.locals))
         self.stack: list[Operand] = []
-        self.local_refs: dict[int, int] = {}
+        self.local_refs = [0] * len(self.locals)  # shadow copies of each local on the stack
+        self.shadowed = 0  # their sum: whether any local is shadowed at all
         self.labels: list[Label] = []
         func_label = self._label(LabelKind.FUNC, 0, len(self.type.results))
         self.frames = [_Frame(None, func_label, [], 0, len(self.type.results))]
@@ -204,7 +215,7 @@ class Lowerer:
         self.gas = gas
 
     def _charge(self, op: Opcode) -> None:
-        self._pay(OPS[op].gas)
+        self._pay(_PRICES[op])
 
     def _pay(self, price: int) -> None:
         """Add a price (beyond the opcode table's) to the current gas block."""
@@ -212,54 +223,66 @@ class Lowerer:
             self.gas.cost += price
 
     def push(self, operand: Operand) -> None:
-        if isinstance(operand, Loc):
-            self.local_refs[operand.i] = self.local_refs.get(operand.i, 0) + 1
+        if type(operand) is Loc:
+            self.local_refs[operand.i] += 1
+            self.shadowed += 1
         self.stack.append(operand)
 
     def pop(self) -> Operand:
         operand = self.stack.pop()
-        if isinstance(operand, Loc):
+        if type(operand) is Loc:
             self.local_refs[operand.i] -= 1
+            self.shadowed -= 1
         return operand
 
     def pop_n(self, n: int) -> tuple[Operand, ...]:
         if n == 0:
             return ()
-        args = tuple(self.stack[-n:])
-        for _ in range(n):
-            self.pop()
+        stack = self.stack
+        args = tuple(stack[-n:])
+        del stack[-n:]
+        if self.shadowed:
+            self._unshadow(args)
         return args
+
+    def _unshadow(self, operands: tuple[Operand, ...]) -> None:
+        """Count the shadow locals among ``operands`` (just taken off the stack) as gone."""
+        refs = self.local_refs
+        for operand in operands:
+            if type(operand) is Loc:
+                refs[operand.i] -= 1
+                self.shadowed -= 1
 
     def top(self, n: int) -> tuple[Operand, ...]:
         return tuple(self.stack[len(self.stack) - n:]) if n else ()
 
-    def _move_op(self, operand: Operand) -> Opcode:
-        if isinstance(operand, Loc):
-            return Opcode.LOCAL_GET
-        assert isinstance(operand, Const)
-        return MOVE_OPS[operand.type]
-
     def materialize(self, start: int, stop: int | None = None, locals_only: bool = False) -> None:
         """Copy shadow operands of slots ``start..stop`` into their registers."""
-        stop = len(self.stack) if stop is None else stop
+        stack = self.stack
+        stop = len(stack) if stop is None else stop
+        regs = self.regs
+        cur = self.cur
         for h in range(start, stop):
-            operand = self.stack[h]
-            if isinstance(operand, Reg) or (locals_only and isinstance(operand, Const)):
-                continue
-            self.cur.append(Op(self._move_op(operand), (Reg(h),), (operand,)))
-            if isinstance(operand, Loc):
+            operand = stack[h]
+            if type(operand) is Loc:
+                cur.append(Op(Opcode.LOCAL_GET, (regs[h],), (operand,)))
                 self.local_refs[operand.i] -= 1
-            self.stack[h] = Reg(h)
+                self.shadowed -= 1
+            elif type(operand) is Const and not locals_only:
+                cur.append(Op(MOVE_OPS[operand.type], (regs[h],), (operand,)))
+            else:
+                continue
+            stack[h] = regs[h]
 
     def _release_local(self, index: int) -> None:
         """Materialize every shadow copy of local ``index`` before it changes."""
-        if self.local_refs.get(index):
+        if self.local_refs[index]:
             for h, operand in enumerate(self.stack):
-                if operand == Loc(index):
+                if type(operand) is Loc and operand.i == index:
                     self.materialize(h, h + 1)
 
     def _enter_block(self) -> None:
-        if any(self.local_refs.values()):
+        if self.shadowed:
             self.materialize(0, locals_only=True)
 
     # -- the walk
@@ -267,24 +290,28 @@ class Lowerer:
     def run(self) -> IRFunction:
         body = self.func.body
         heights = self.code.heights
+        stack = self.stack
+        dispatch = _DISPATCH
+        prices = _STEP_PRICES
         skip = 0
         for pc, ins in enumerate(body):
             op = ins.op
             if self.dead:
-                if op in (Opcode.BLOCK, Opcode.LOOP, Opcode.IF):
+                if op in _OPENS:
                     skip += 1
                     continue
                 if op is Opcode.END and skip:
                     skip -= 1
                     continue
-                if skip or op not in (Opcode.END, Opcode.ELSE):
+                if skip or op not in _CLOSES:
                     continue
             else:
-                assert len(self.stack) == heights[pc], (self.index, pc, len(self.stack), heights[pc])
-                if op not in (Opcode.END, Opcode.ELSE):
-                    self._charge(op)
-            _RULES.get(op, Lowerer.generic)(self, ins)
-            if not self.frames:
+                assert len(stack) == heights[pc], (self.index, pc, len(stack), heights[pc])
+                gas = self.gas
+                if gas is not None:
+                    gas.cost += prices[op]
+            dispatch[op](self, ins)
+            if op is Opcode.END and not self.frames:
                 break
         assert self.func_ir is not None
         return self.func_ir
@@ -294,41 +321,62 @@ class Lowerer:
     # -- generic (numeric, memory, table, reference, global) instructions
 
     def generic(self, ins: Instr) -> None:
-        npops, npushes, foldable = _SHAPES[ins.op]
-        args = self.pop_n(npops)
-        h = len(self.stack)
-        if foldable is not None and all(isinstance(a, Const) for a in args):
-            value = self.helpers[ins.op](*(a.value for a in args if isinstance(a, Const)))
-            self.push(Const(value, foldable))
-            return
-        if ins.op is Opcode.DROP and not isinstance(args[0], Reg):
-            return
-        outs = tuple(Reg(h + i) for i in range(npushes))
-        self.cur.append(Op(ins.op, outs, args, ins.imm))
-        for reg in outs:
-            self.push(reg)
+        op = ins.op
+        npops, npushes, foldable = _SHAPES[op]
+        stack = self.stack
+        if npops:
+            args = tuple(stack[-npops:])
+            del stack[-npops:]
+            if self.shadowed:
+                self._unshadow(args)
+            if foldable is not None:
+                for arg in args:
+                    if type(arg) is not Const:
+                        break
+                else:
+                    stack.append(Const(self.helpers[op](*[a.value for a in args if isinstance(a, Const)]),
+                                       foldable))
+                    return
+            if op is Opcode.DROP and type(args[0]) is not Reg:
+                return
+        else:
+            args = ()
+        h = len(stack)
+        if npushes == 1:
+            out = self.regs[h]
+            self.cur.append(Op(op, (out,), args, ins.imm))
+            stack.append(out)
+        else:
+            outs = self.regs[h:h + npushes]
+            self.cur.append(Op(op, outs, args, ins.imm))
+            stack.extend(outs)
 
     def const(self, ins: Instr) -> None:
         vtype, convert = _CONST_TYPES[ins.op]
-        self.push(Const(convert(ins.imm), vtype))
+        self.stack.append(Const(convert(ins.imm), vtype))
 
     def ref_null(self, ins: Instr) -> None:
-        self.push(Const(None, ins.imm))
+        self.stack.append(Const(None, ins.imm))
 
     # -- variables
 
     def local_get(self, ins: Instr) -> None:
-        self.push(Loc(ins.imm))
+        index = ins.imm
+        self.local_refs[index] += 1
+        self.shadowed += 1
+        self.stack.append(self.locs[index])
 
     def local_set(self, ins: Instr) -> None:
         value = self.pop()
-        self._release_local(ins.imm)
-        if value != Loc(ins.imm):
-            self.cur.append(Op(Opcode.LOCAL_SET, (Loc(ins.imm),), (value,)))
+        index = ins.imm
+        if self.local_refs[index]:
+            self._release_local(index)
+        if type(value) is not Loc or value.i != index:
+            self.cur.append(Op(Opcode.LOCAL_SET, (self.locs[index],), (value,)))
 
     def local_tee(self, ins: Instr) -> None:
         self.local_set(ins)
-        self.push(Loc(ins.imm))
+        self.push(self.locs[ins.imm])
 
     # -- calls
 
@@ -345,10 +393,9 @@ class Lowerer:
     def _call(self, ins: Instr, ftype: FuncType, nargs: int) -> None:
         args = self.pop_n(nargs)
         h = len(self.stack)
-        outs = tuple(Reg(h + i) for i in range(len(ftype.results)))
+        outs = self.regs[h:h + len(ftype.results)]
         self.cur.append(Op(ins.op, outs, args, ins.imm))
-        for reg in outs:
-            self.push(reg)
+        self.stack.extend(outs)
 
     # -- structured control
 
@@ -400,7 +447,7 @@ class Lowerer:
         frame = self.frames[-1]
         fell = not self.dead
         label = frame.label
-        results: list[Operand] = [Reg(frame.base + i) for i in range(frame.nresults)]
+        results: list[Operand] = list(self.regs[frame.base:frame.base + frame.nresults])
         if fell:
             if frame.op is not Opcode.LOOP:
                 self._charge(Opcode.END)
@@ -534,6 +581,19 @@ def _shape(op: Opcode) -> tuple[int, int, ValType | None]:
 
 
 _SHAPES: dict[Opcode, tuple[int, int, ValType | None]] = {info.op: _shape(info.op) for info in OPS.values()}
+
+_DISPATCH: dict[Opcode, Callable[[Lowerer, Instr], None]] = {
+    op: _RULES.get(op, Lowerer.generic) for op in Opcode
+}
+"""The rule of every opcode (the generic one for those of no family table)."""
+
+_PRICES: dict[Opcode, int] = {info.op: info.gas for info in OPS.values()}
+_STEP_PRICES: dict[Opcode, int] = {**_PRICES, Opcode.END: 0, Opcode.ELSE: 0}
+"""The price charged as the walk reaches an instruction: ``end`` and ``else`` are charged by their
+rules, and only when the code before them falls through."""
+
+_OPENS = frozenset({Opcode.BLOCK, Opcode.LOOP, Opcode.IF})
+_CLOSES = frozenset({Opcode.END, Opcode.ELSE})
 
 
 def lower_function(info: ModuleInfo, index: int) -> IRFunction:
