@@ -102,13 +102,6 @@ _EFFECTS: dict[Opcode, tuple[int, int]] = {
     Opcode.REF_FUNC: (0, 1),
 }
 
-_CONST_TYPES: dict[Opcode, tuple[ValType, Callable[[int], Any]]] = {
-    Opcode.I32_CONST: (ValType.I32, lambda v: v & MASK32),
-    Opcode.I64_CONST: (ValType.I64, lambda v: v & MASK64),
-    Opcode.F32_CONST: (ValType.F32, f32_from_bits),
-    Opcode.F64_CONST: (ValType.F64, f64_from_bits),
-}
-
 # The instruction that copies an operand into a register, by operand type.
 MOVE_OPS: dict[ValType, Opcode] = {
     ValType.I32: Opcode.I32_CONST,
@@ -193,6 +186,7 @@ class Lowerer:
         self.labels: list[Label] = []
         func_label = self._label(LabelKind.FUNC, 0, len(self.type.results))
         self.frames = [_Frame(None, func_label, [], 0, len(self.type.results))]
+        self.cur = self.frames[-1].body  # where instructions go: the innermost frame's (current arm's) body
         self.dead = False
         self.gas: Gas | None = None
         self._new_gas(check=True)
@@ -200,9 +194,9 @@ class Lowerer:
 
     # -- helpers
 
-    @property
-    def cur(self) -> list[Node]:
-        return self.frames[-1].body
+    def _open(self, frame: _Frame) -> None:
+        self.frames.append(frame)
+        self.cur = frame.body
 
     def _label(self, kind: LabelKind, base: int, arity: int) -> Label:
         label = Label(len(self.labels), kind, base, arity)
@@ -289,12 +283,12 @@ class Lowerer:
 
     def run(self) -> IRFunction:
         body = self.func.body
-        heights = self.code.heights
+        heights = self.code.heights  # before each instruction
         stack = self.stack
         dispatch = _DISPATCH
         prices = _STEP_PRICES
         skip = 0
-        for pc, ins in enumerate(body):
+        for ins, height in zip(body, heights, strict=True):
             op = ins.op
             if self.dead:
                 if op in _OPENS:
@@ -306,7 +300,7 @@ class Lowerer:
                 if skip or op not in _CLOSES:
                     continue
             else:
-                assert len(stack) == heights[pc], (self.index, pc, len(stack), heights[pc])
+                assert len(stack) == height, (self.index, ins.offset, len(stack), height)
                 gas = self.gas
                 if gas is not None:
                     gas.cost += prices[op]
@@ -325,10 +319,20 @@ class Lowerer:
         npops, npushes, foldable = _SHAPES[op]
         stack = self.stack
         if npops:
-            args = tuple(stack[-npops:])
-            del stack[-npops:]
+            if npops == 1:
+                args: tuple[Operand, ...] = (stack.pop(),)
+            elif npops == 2:
+                second = stack.pop()
+                args = (stack.pop(), second)
+            else:
+                args = tuple(stack[-npops:])
+                del stack[-npops:]
             if self.shadowed:
-                self._unshadow(args)
+                refs = self.local_refs
+                for arg in args:
+                    if type(arg) is Loc:
+                        refs[arg.i] -= 1
+                        self.shadowed -= 1
             if foldable is not None:
                 for arg in args:
                     if type(arg) is not Const:
@@ -351,9 +355,17 @@ class Lowerer:
             self.cur.append(Op(op, outs, args, ins.imm))
             stack.extend(outs)
 
-    def const(self, ins: Instr) -> None:
-        vtype, convert = _CONST_TYPES[ins.op]
-        self.stack.append(Const(convert(ins.imm), vtype))
+    def i32_const(self, ins: Instr) -> None:
+        self.stack.append(Const(ins.imm & MASK32, ValType.I32))
+
+    def i64_const(self, ins: Instr) -> None:
+        self.stack.append(Const(ins.imm & MASK64, ValType.I64))
+
+    def f32_const(self, ins: Instr) -> None:
+        self.stack.append(Const(f32_from_bits(ins.imm), ValType.F32))
+
+    def f64_const(self, ins: Instr) -> None:
+        self.stack.append(Const(f64_from_bits(ins.imm), ValType.F64))
 
     def ref_null(self, ins: Instr) -> None:
         self.stack.append(Const(None, ins.imm))
@@ -367,11 +379,17 @@ class Lowerer:
         self.stack.append(self.locs[index])
 
     def local_set(self, ins: Instr) -> None:
-        value = self.pop()
+        value = self.stack.pop()
         index = ins.imm
-        if self.local_refs[index]:
+        refs = self.local_refs
+        same = False  # ``local.set i`` of ``local.get i``: nothing to do once the shadows are released
+        if type(value) is Loc:
+            refs[value.i] -= 1
+            self.shadowed -= 1
+            same = value.i == index
+        if refs[index]:
             self._release_local(index)
-        if type(value) is not Loc or value.i != index:
+        if not same:
             self.cur.append(Op(Opcode.LOCAL_SET, (self.locs[index],), (value,)))
 
     def local_tee(self, ins: Instr) -> None:
@@ -404,7 +422,7 @@ class Lowerer:
         self._enter_block()
         base = len(self.stack) - nparams
         label = self._label(LabelKind.BLOCK, base, nresults)
-        self.frames.append(_Frame(Opcode.BLOCK, label, [], nparams, nresults))
+        self._open(_Frame(Opcode.BLOCK, label, [], nparams, nresults))
 
     def loop(self, ins: Instr) -> None:
         nparams, nresults = self.info.block_arity(ins.imm)
@@ -412,7 +430,7 @@ class Lowerer:
         base = len(self.stack) - nparams
         self.materialize(base)
         label = self._label(LabelKind.LOOP, base, nparams)
-        self.frames.append(_Frame(Opcode.LOOP, label, [], nparams, nresults))
+        self._open(_Frame(Opcode.LOOP, label, [], nparams, nresults))
         self._new_gas(check=True)
 
     def if_(self, ins: Instr) -> None:
@@ -423,7 +441,7 @@ class Lowerer:
         self.materialize(base)
         label = self._label(LabelKind.IF, base, nresults)
         frame = _Frame(Opcode.IF, label, [], nparams, nresults, cond=cond, entry=self.stack[base:])
-        self.frames.append(frame)
+        self._open(frame)
         self._new_gas()
 
     def else_(self, ins: Instr) -> None:
@@ -433,6 +451,7 @@ class Lowerer:
             self._charge(Opcode.ELSE)
             self.materialize(frame.base)
         frame.then, frame.body = frame.body, []
+        self.cur = frame.body
         self._reset_stack(frame.base, frame.entry)
         self.dead = False
         self._new_gas()
@@ -456,6 +475,8 @@ class Lowerer:
             else:
                 results = list(self.top(frame.nresults))
         self.frames.pop()
+        if self.frames:
+            self.cur = self.frames[-1].body
         if frame.op is None:
             if fell:
                 frame.body.append(Return(self.top(frame.nresults)))
@@ -558,10 +579,10 @@ _VARIABLE: dict[Opcode, Callable[[Lowerer, Instr], None]] = {
     Opcode.LOCAL_GET: Lowerer.local_get,
     Opcode.LOCAL_SET: Lowerer.local_set,
     Opcode.LOCAL_TEE: Lowerer.local_tee,
-    Opcode.I32_CONST: Lowerer.const,
-    Opcode.I64_CONST: Lowerer.const,
-    Opcode.F32_CONST: Lowerer.const,
-    Opcode.F64_CONST: Lowerer.const,
+    Opcode.I32_CONST: Lowerer.i32_const,
+    Opcode.I64_CONST: Lowerer.i64_const,
+    Opcode.F32_CONST: Lowerer.f32_const,
+    Opcode.F64_CONST: Lowerer.f64_const,
     Opcode.REF_NULL: Lowerer.ref_null,
 }
 
