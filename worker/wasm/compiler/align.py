@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from ..opcodes import Opcode
 from ..types import ValType
 from .ir import Const, Gas, IRFunction, Loc, Node, Op, Reg
-from .structure import children
+from .structure import CONSTRUCTS, children
 
 CAP = 3
 """The most zero bits tracked: 8-byte alignment is the largest any access needs."""
@@ -145,6 +145,8 @@ class _Program:
     def _runs(self, nodes: list[Node], work: list[list[Node]]) -> None:
         wanted: dict[int, int] = {}  # register height -> the slot a later instruction of the run reads it in
         steps: list[_Step] = []
+        tracked = self.tracked
+        step = self._step
         for node in reversed(nodes):
             if type(node) is Op:
                 outs = node.outs
@@ -152,18 +154,19 @@ class _Program:
                     out = outs[0]
                     if type(out) is Reg:
                         if out.h in wanted:
-                            self._step(node, wanted.pop(out.h), False, wanted, steps)
-                    elif type(out) is Loc and out.i in self.tracked:
-                        self._step(node, self.base + out.i, True, wanted, steps)
-                else:
+                            step(node, wanted.pop(out.h), False, wanted, steps)
+                    elif type(out) is Loc and out.i in tracked:
+                        step(node, self.base + out.i, True, wanted, steps)
+                elif outs:
                     for out in outs:  # no rule gives several results: nothing known of them
                         if type(out) is Reg:
                             wanted.pop(out.h, None)
-                        elif type(out) is Loc and out.i in self.tracked:
+                        elif type(out) is Loc and out.i in tracked:
                             self.zeroed.add(out.i)
             elif type(node) is not Gas:
                 wanted = {}  # control: a register may have been written on another path
-                work.extend(children(node))
+                if type(node) in CONSTRUCTS:
+                    work.extend(children(node))
         steps.reverse()
         self.steps.extend(steps)
 

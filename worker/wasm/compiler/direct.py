@@ -30,7 +30,7 @@ from ..module import Expr, Module
 from ..opcodes import Opcode
 from ..types import ExternKind
 from .ir import Gas, Node, Op
-from .structure import children, path_heads
+from .structure import CONSTRUCTS, children, path_heads
 
 Prepay = Callable[[int], "int | None"]  # function index -> its entry price if direct, else None
 
@@ -87,7 +87,7 @@ def charge_call_sites(nodes: list[Node], prepay: Prepay) -> None:
                     if out is None:
                         out = nodes[:i]
                     out.append(Gas(price, True))
-        elif type(node) is not Gas:
+        elif type(node) in CONSTRUCTS:
             for child in children(node):
                 charge_call_sites(child, prepay)
         if out is not None:

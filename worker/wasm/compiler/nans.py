@@ -35,7 +35,7 @@ from ..numeric import CANONICALIZED_OPS
 from ..opcodes import OPS, Family, Opcode
 from ..types import ValType
 from .ir import Const, IRFunction, Loc, Node, Op, Operand, Reg
-from .structure import children
+from .structure import CONSTRUCTS, children
 
 _FLOATS = frozenset({ValType.F32, ValType.F64})
 _MOVES = frozenset({Opcode.LOCAL_GET, Opcode.LOCAL_SET, Opcode.F32_CONST, Opcode.F64_CONST})
@@ -95,7 +95,8 @@ def _walk(nodes: list[Node], facts: _Facts) -> None:
                 continue
             if regs:
                 regs = {}  # control: registers may now hold values of other paths
-            work.extend(children(node))
+            if type(node) in CONSTRUCTS:
+                work.extend(children(node))
 
 
 def _op(node: Op, regs: dict[int, Source], facts: _Facts) -> None:

@@ -72,7 +72,7 @@ class Need:
 
 ZERO = Need()
 
-_CONSTRUCTS = frozenset({Block, Loop, If, Switch})
+CONSTRUCTS = frozenset({Block, Loop, If, Switch})
 """The node types that nest node lists (see :func:`children`)."""
 
 
@@ -130,7 +130,9 @@ class Analysis:
         loops = indent = extra = 0
         for node in nodes:
             kind = type(node)
-            if kind in _CONSTRUCTS:
+            if kind is Op or kind is Gas:  # most nodes
+                continue
+            if kind in CONSTRUCTS:
                 need = self.of(node)
                 if need.loops > loops:
                     loops = need.loops
@@ -285,8 +287,12 @@ def rewrite_switches(nodes: list[Node]) -> None:
             if kind is Op:  # most nodes: skip the construct tests
                 continue
             if type(node) is Block:
-                work.extend(_rewrite_chain(node))
-            elif kind in _CONSTRUCTS:
+                body = node.body
+                if body and type(body[0]) is Block:  # a chain of blocks, maybe a ladder
+                    work.extend(_rewrite_chain(node))
+                else:
+                    work.append(body)
+            elif kind in CONSTRUCTS:
                 work.extend(children(node))
 
 
@@ -432,8 +438,9 @@ def merge_gas(nodes: list[Node]) -> None:
                 last = node
         else:
             last = None
-            for child in children(node):
-                merge_gas(child)
+            if type(node) in CONSTRUCTS:
+                for child in children(node):
+                    merge_gas(child)
     if merged:  # drop the merged blocks in one pass (a del each would be quadratic)
         nodes[:] = _unmerged(nodes)
 
@@ -475,7 +482,8 @@ def has_loops(nodes: list[Node]) -> bool:
                 continue
             if kind is Loop:
                 return True
-            stack.extend(children(node))
+            if kind in CONSTRUCTS:
+                stack.extend(children(node))
     return False
 
 
@@ -555,7 +563,7 @@ def sink_gas(nodes: list[Node]) -> None:
                         for first in heads:
                             first.cost += node.cost
                         node.cost = 0
-            else:
+            elif type(node) in CONSTRUCTS:
                 nested.append(children(node))
         for lists in reversed(nested):  # each list's own constructs in order, as a stack visits them
             stack.extend(lists)
