@@ -108,7 +108,7 @@ def local_zeros(func: IRFunction) -> dict[int, int]:
     while changed:
         changed = False
         for rule, args, consts, dest, local in steps:
-            zeros = rule([vals[a] for a in args], consts)
+            zeros = vals[args[0]] if rule is _first else rule([vals[a] for a in args], consts)
             if not local:
                 vals[dest] = zeros
             elif zeros < vals[dest]:

@@ -11,7 +11,9 @@ performs are known: the carried values go to the label's registers
 is a return. :class:`Gas` marks the start of a straight-line gas block with
 its precomputed cost. :class:`Switch` never comes out of lowering: the
 shaping passes of ``structure`` make it from a ``br_table`` and the ladder of
-blocks around it.
+blocks around it. Registers and locals are frozen values shared by every
+function (:func:`reg_table`, :func:`loc_table`): compare them with ``==``,
+never by identity.
 
 :func:`render_ir` prints the form one instruction per line for ``dump --ir``.
 """

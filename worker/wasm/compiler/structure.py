@@ -201,15 +201,22 @@ def falls(nodes: list[Node]) -> bool:
     if not nodes:
         return True
     last = nodes[-1]
-    if isinstance(last, Br | Return | BrTable | Unreachable | Switch):
+    kind = type(last)
+    if kind is Op or kind is Gas or kind is BrIf:
+        return True
+    if kind in _ENDS:
         return False
-    if isinstance(last, Block):
+    if type(last) is Block:
         return last.label.branches > 0 or falls(last.body)
-    if isinstance(last, Loop):
+    if type(last) is Loop:
         return falls(last.body)
-    if isinstance(last, If):
+    if type(last) is If:
         return falls(last.then) or falls(last.orelse)
     return True
+
+
+_ENDS = frozenset({Br, Return, BrTable, Unreachable, Switch})
+"""The nodes control never passes: a list ending in one does not fall off its end."""
 
 
 def _chain(head: Block) -> list[Block]:
@@ -326,9 +333,10 @@ def _return_tail(nodes: list[Node], start: int) -> list[Node] | None:
     of a long list stays linear; the tail comes back compact (:func:`_compact`).
     """
     end = start
-    while end < len(nodes) and isinstance(nodes[end], Gas):
+    size = len(nodes)
+    while end < size and type(nodes[end]) is Gas:
         end += 1
-    if end == len(nodes) - 1 and isinstance(nodes[end], Return):
+    if end == size - 1 and type(nodes[end]) is Return:
         return _compact(nodes[start:end], nodes[end])
     return None
 
@@ -356,7 +364,7 @@ def _continuation(nodes: list[Node], i: int, exit_tail: list[Node] | None) -> li
     if tail is not None:
         return tail
     end = i + 1
-    while end < len(nodes) and isinstance(nodes[end], Gas):
+    while end < len(nodes) and type(nodes[end]) is Gas:
         end += 1
     if exit_tail is not None and end == len(nodes):
         return _compact([*nodes[i + 1:], *exit_tail[:-1]], exit_tail[-1])
