@@ -79,9 +79,10 @@ def charge_call_sites(nodes: list[Node], prepay: Prepay) -> None:
     shifted at each insertion.
     """
     out: list[Node] | None = None  # the rebuilt list, once a gas block goes in
+    call = Opcode.CALL  # a local: reading an enum member off its class is a descriptor call
     for i, node in enumerate(nodes):
         if type(node) is Op:
-            if node.op is Opcode.CALL:
+            if node.op is call:
                 price = prepay(node.imm)
                 if price is not None:
                     if out is None:

@@ -102,6 +102,13 @@ _EFFECTS: dict[Opcode, tuple[int, int]] = {
     Opcode.REF_FUNC: (0, 1),
 }
 
+# Enum members the lowering names, read once: on the class, each read is a descriptor call.
+_BLOCK, _LOOP, _IF, _ELSE, _END = Opcode.BLOCK, Opcode.LOOP, Opcode.IF, Opcode.ELSE, Opcode.END
+_DROP, _LOCAL_GET, _LOCAL_SET = Opcode.DROP, Opcode.LOCAL_GET, Opcode.LOCAL_SET
+_I32, _I64, _F32, _F64 = ValType.I32, ValType.I64, ValType.F32, ValType.F64
+_LABEL_FUNC, _LABEL_BLOCK = LabelKind.FUNC, LabelKind.BLOCK
+_LABEL_LOOP, _LABEL_IF = LabelKind.LOOP, LabelKind.IF
+
 # The instruction that copies an operand into a register, by operand type.
 MOVE_OPS: dict[ValType, Opcode] = {
     ValType.I32: Opcode.I32_CONST,
@@ -184,7 +191,7 @@ class Lowerer:
         self.local_refs = [0] * len(self.locals)  # shadow copies of each local on the stack
         self.shadowed = 0  # their sum: whether any local is shadowed at all
         self.labels: list[Label] = []
-        func_label = self._label(LabelKind.FUNC, 0, len(self.type.results))
+        func_label = self._label(_LABEL_FUNC, 0, len(self.type.results))
         self.frames = [_Frame(None, func_label, [], 0, len(self.type.results))]
         self.cur = self.frames[-1].body  # where instructions go: the innermost frame's (current arm's) body
         self.dead = False
@@ -259,7 +266,7 @@ class Lowerer:
         for h in range(start, stop):
             operand = stack[h]
             if type(operand) is Loc:
-                cur.append(Op(Opcode.LOCAL_GET, (regs[h],), (operand,)))
+                cur.append(Op(_LOCAL_GET, (regs[h],), (operand,)))
                 self.local_refs[operand.i] -= 1
                 self.shadowed -= 1
             elif type(operand) is Const and not locals_only:
@@ -287,6 +294,7 @@ class Lowerer:
         stack = self.stack
         dispatch = _DISPATCH
         prices = _STEP_PRICES
+        end = _END
         skip = 0
         for ins, height in zip(body, heights, strict=True):
             op = ins.op
@@ -294,7 +302,7 @@ class Lowerer:
                 if op in _OPENS:
                     skip += 1
                     continue
-                if op is Opcode.END and skip:
+                if op is end and skip:
                     skip -= 1
                     continue
                 if skip or op not in _CLOSES:
@@ -305,7 +313,7 @@ class Lowerer:
                 if gas is not None:
                     gas.cost += prices[op]
             dispatch[op](self, ins)
-            if op is Opcode.END and not self.frames:
+            if op is end and not self.frames:
                 break
         assert self.func_ir is not None
         return self.func_ir
@@ -341,7 +349,7 @@ class Lowerer:
                     stack.append(Const(self.helpers[op](*[a.value for a in args if isinstance(a, Const)]),
                                        foldable))
                     return
-            if op is Opcode.DROP and type(args[0]) is not Reg:
+            if op is _DROP and type(args[0]) is not Reg:
                 return
         else:
             args = ()
@@ -356,16 +364,16 @@ class Lowerer:
             stack.extend(outs)
 
     def i32_const(self, ins: Instr) -> None:
-        self.stack.append(Const(ins.imm & MASK32, ValType.I32))
+        self.stack.append(Const(ins.imm & MASK32, _I32))
 
     def i64_const(self, ins: Instr) -> None:
-        self.stack.append(Const(ins.imm & MASK64, ValType.I64))
+        self.stack.append(Const(ins.imm & MASK64, _I64))
 
     def f32_const(self, ins: Instr) -> None:
-        self.stack.append(Const(f32_from_bits(ins.imm), ValType.F32))
+        self.stack.append(Const(f32_from_bits(ins.imm), _F32))
 
     def f64_const(self, ins: Instr) -> None:
-        self.stack.append(Const(f64_from_bits(ins.imm), ValType.F64))
+        self.stack.append(Const(f64_from_bits(ins.imm), _F64))
 
     def ref_null(self, ins: Instr) -> None:
         self.stack.append(Const(None, ins.imm))
@@ -390,7 +398,7 @@ class Lowerer:
         if refs[index]:
             self._release_local(index)
         if not same:
-            self.cur.append(Op(Opcode.LOCAL_SET, (self.locs[index],), (value,)))
+            self.cur.append(Op(_LOCAL_SET, (self.locs[index],), (value,)))
 
     def local_tee(self, ins: Instr) -> None:
         self.local_set(ins)
@@ -421,16 +429,16 @@ class Lowerer:
         nparams, nresults = self.info.block_arity(ins.imm)
         self._enter_block()
         base = len(self.stack) - nparams
-        label = self._label(LabelKind.BLOCK, base, nresults)
-        self._open(_Frame(Opcode.BLOCK, label, [], nparams, nresults))
+        label = self._label(_LABEL_BLOCK, base, nresults)
+        self._open(_Frame(_BLOCK, label, [], nparams, nresults))
 
     def loop(self, ins: Instr) -> None:
         nparams, nresults = self.info.block_arity(ins.imm)
         self._enter_block()
         base = len(self.stack) - nparams
         self.materialize(base)
-        label = self._label(LabelKind.LOOP, base, nparams)
-        self._open(_Frame(Opcode.LOOP, label, [], nparams, nresults))
+        label = self._label(_LABEL_LOOP, base, nparams)
+        self._open(_Frame(_LOOP, label, [], nparams, nresults))
         self._new_gas(check=True)
 
     def if_(self, ins: Instr) -> None:
@@ -439,8 +447,8 @@ class Lowerer:
         self._enter_block()
         base = len(self.stack) - nparams
         self.materialize(base)
-        label = self._label(LabelKind.IF, base, nresults)
-        frame = _Frame(Opcode.IF, label, [], nparams, nresults, cond=cond, entry=self.stack[base:])
+        label = self._label(_LABEL_IF, base, nresults)
+        frame = _Frame(_IF, label, [], nparams, nresults, cond=cond, entry=self.stack[base:])
         self._open(frame)
         self._new_gas()
 
@@ -448,7 +456,7 @@ class Lowerer:
         frame = self.frames[-1]
         frame.then_fell = not self.dead
         if not self.dead:
-            self._charge(Opcode.ELSE)
+            self._charge(_ELSE)
             self.materialize(frame.base)
         frame.then, frame.body = frame.body, []
         self.cur = frame.body
@@ -468,9 +476,9 @@ class Lowerer:
         label = frame.label
         results: list[Operand] = list(self.regs[frame.base:frame.base + frame.nresults])
         if fell:
-            if frame.op is not Opcode.LOOP:
-                self._charge(Opcode.END)
-            if frame.op is Opcode.IF or (frame.op is Opcode.BLOCK and label.branches):
+            if frame.op is not _LOOP:
+                self._charge(_END)
+            if frame.op is _IF or (frame.op is _BLOCK and label.branches):
                 self.materialize(frame.base)  # control joins here: the results must be in registers
             else:
                 results = list(self.top(frame.nresults))
@@ -484,10 +492,10 @@ class Lowerer:
                                       self.code.max_height, self.labels)
             return
         node: Node
-        if frame.op is Opcode.LOOP:
+        if frame.op is _LOOP:
             node = Loop(label, frame.body)
             reachable = fell
-        elif frame.op is Opcode.BLOCK:
+        elif frame.op is _BLOCK:
             node = Block(label, frame.body)
             reachable = fell or label.branches > 0
         else:
@@ -505,10 +513,10 @@ class Lowerer:
         self.dead = not reachable
         if not reachable:
             self.gas = None
-        elif frame.op is Opcode.LOOP:
+        elif frame.op is _LOOP:
             self._new_gas()
-            self._charge(Opcode.END)  # the loop's end runs once, after the last iteration
-        elif frame.op is Opcode.IF or label.branches:
+            self._charge(_END)  # the loop's end runs once, after the last iteration
+        elif frame.op is _IF or label.branches:
             self._new_gas()
 
     # -- branches
@@ -522,7 +530,7 @@ class Lowerer:
         label = self._target(ins.imm)
         values = self.top(label.arity)
         self._pay(BRANCH_VALUE_GAS * len(values))
-        self.cur.append(Return(values) if label.kind is LabelKind.FUNC else Br(label, values))
+        self.cur.append(Return(values) if label.kind is _LABEL_FUNC else Br(label, values))
         self._go_dead()
 
     def br_if(self, ins: Instr) -> None:
