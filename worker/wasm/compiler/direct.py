@@ -30,7 +30,7 @@ from ..module import Expr, Module
 from ..opcodes import Opcode
 from ..types import ExternKind
 from .ir import Gas, Node, Op
-from .structure import children, path_heads
+from .structure import CONSTRUCTS, children, path_heads
 
 Prepay = Callable[[int], "int | None"]  # function index -> its entry price if direct, else None
 
@@ -71,16 +71,27 @@ def take_entry(body: list[Node]) -> int:
 
 
 def charge_call_sites(nodes: list[Node], prepay: Prepay) -> None:
-    """Put a checked ``Gas(entry price)`` before every call to a direct function."""
-    i = 0
-    while i < len(nodes):
-        node = nodes[i]
-        if isinstance(node, Op):
-            price = prepay(node.imm) if node.op is Opcode.CALL else None
-            if price is not None:
-                nodes.insert(i, Gas(price, True))
-                i += 1
-        else:
+    """Put a checked ``Gas(entry price)`` before every call to a direct function.
+
+    ``prepay`` is asked once per call, in the order of the code (it may lower
+    the callee, see ``EntryPrices``; the price of each callee is computed
+    once and kept there). A list that gains gas blocks is rebuilt once, not
+    shifted at each insertion.
+    """
+    out: list[Node] | None = None  # the rebuilt list, once a gas block goes in
+    call = Opcode.CALL  # a local: reading an enum member off its class is a descriptor call
+    for i, node in enumerate(nodes):
+        if type(node) is Op:
+            if node.op is call:
+                price = prepay(node.imm)
+                if price is not None:
+                    if out is None:
+                        out = nodes[:i]
+                    out.append(Gas(price, True))
+        elif type(node) in CONSTRUCTS:
             for child in children(node):
                 charge_call_sites(child, prepay)
-        i += 1
+        if out is not None:
+            out.append(node)
+    if out is not None:
+        nodes[:] = out

@@ -11,7 +11,9 @@ performs are known: the carried values go to the label's registers
 is a return. :class:`Gas` marks the start of a straight-line gas block with
 its precomputed cost. :class:`Switch` never comes out of lowering: the
 shaping passes of ``structure`` make it from a ``br_table`` and the ladder of
-blocks around it.
+blocks around it. Registers and locals are frozen values shared by every
+function (:func:`reg_table`, :func:`loc_table`): compare them with ``==``,
+never by identity.
 
 :func:`render_ir` prints the form one instruction per line for ``dump --ir``.
 """
@@ -27,7 +29,7 @@ from ..opcodes import OPS, Opcode
 from ..types import FuncType, ValType
 
 
-@dataclass(unsafe_hash=True, slots=True)  # hashable values; not frozen: a frozen init costs 3x
+@dataclass(frozen=True, slots=True)  # shared: lowering takes them from :func:`reg_table`
 class Reg:
     """The operand-stack register at height ``h``."""
 
@@ -37,7 +39,7 @@ class Reg:
         return f"s{self.h}"
 
 
-@dataclass(unsafe_hash=True, slots=True)
+@dataclass(frozen=True, slots=True)  # shared: lowering takes them from :func:`loc_table`
 class Loc:
     """Local variable ``i`` (parameters first)."""
 
@@ -45,6 +47,39 @@ class Loc:
 
     def __str__(self) -> str:
         return f"l{self.i}"
+
+
+_REGS: tuple[Reg, ...] = ()
+_LOCS: tuple[Loc, ...] = ()
+
+
+def _grown(size: int, count: int) -> int:
+    return max(count, size + size // 4, 64)
+
+
+def reg_table(count: int) -> tuple[Reg, ...]:
+    """At least ``count`` registers, ``Reg(h)`` at index ``h``: one shared object per height.
+
+    Lowering makes an operand for nearly every instruction; taking it from
+    this table instead of making it costs an index rather than an ``__init__``
+    (the objects are frozen, so sharing them is safe). The table only grows,
+    by rebinding the module global to a longer tuple (safe between threads:
+    either tuple is correct), by a quarter at least so that growing stays linear.
+    """
+    global _REGS
+    table = _REGS
+    if len(table) < count:
+        table = _REGS = (*table, *(Reg(h) for h in range(len(table), _grown(len(table), count))))
+    return table
+
+
+def loc_table(count: int) -> tuple[Loc, ...]:
+    """At least ``count`` locals, ``Loc(i)`` at index ``i`` (shared, as :func:`reg_table`)."""
+    global _LOCS
+    table = _LOCS
+    if len(table) < count:
+        table = _LOCS = (*table, *(Loc(i) for i in range(len(table), _grown(len(table), count))))
+    return table
 
 
 @dataclass(unsafe_hash=True, slots=True)
@@ -85,7 +120,8 @@ class Label:
 
     @property
     def regs(self) -> tuple[Reg, ...]:
-        return tuple(Reg(self.base + i) for i in range(self.arity))
+        base = self.base
+        return reg_table(base + self.arity)[base:base + self.arity]
 
     def __str__(self) -> str:
         return "return" if self.kind is LabelKind.FUNC else f"L{self.id}"

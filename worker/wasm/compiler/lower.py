@@ -69,6 +69,8 @@ from .ir import (
     Reg,
     Return,
     Unreachable,
+    loc_table,
+    reg_table,
 )
 
 
@@ -100,12 +102,12 @@ _EFFECTS: dict[Opcode, tuple[int, int]] = {
     Opcode.REF_FUNC: (0, 1),
 }
 
-_CONST_TYPES: dict[Opcode, tuple[ValType, Callable[[int], Any]]] = {
-    Opcode.I32_CONST: (ValType.I32, lambda v: v & MASK32),
-    Opcode.I64_CONST: (ValType.I64, lambda v: v & MASK64),
-    Opcode.F32_CONST: (ValType.F32, f32_from_bits),
-    Opcode.F64_CONST: (ValType.F64, f64_from_bits),
-}
+# Enum members the lowering names, read once: on the class, each read is a descriptor call.
+_BLOCK, _LOOP, _IF, _ELSE, _END = Opcode.BLOCK, Opcode.LOOP, Opcode.IF, Opcode.ELSE, Opcode.END
+_DROP, _LOCAL_GET, _LOCAL_SET = Opcode.DROP, Opcode.LOCAL_GET, Opcode.LOCAL_SET
+_I32, _I64, _F32, _F64 = ValType.I32, ValType.I64, ValType.F32, ValType.F64
+_LABEL_FUNC, _LABEL_BLOCK = LabelKind.FUNC, LabelKind.BLOCK
+_LABEL_LOOP, _LABEL_IF = LabelKind.LOOP, LabelKind.IF
 
 # The instruction that copies an operand into a register, by operand type.
 MOVE_OPS: dict[ValType, Opcode] = {
@@ -161,7 +163,13 @@ class _Frame:
 
 
 class Lowerer:
-    """Lowers one function; use :func:`lower_function`."""
+    """Lowers one function; use :func:`lower_function`.
+
+    The walk runs once per instruction of every compiled function, so its hot
+    paths read tables (:data:`_DISPATCH`, :data:`_PRICES`, :data:`_SHAPES`)
+    and shared operands (``ir.reg_table``/``ir.loc_table``) rather than
+    making objects, and dispatch on ``type(x) is C``.
+    """
 
     def __init__(self, info: ModuleInfo, index: int) -> None:
         self.info = info
@@ -177,11 +185,15 @@ class Lowerer:
         self.code = module.code_info[defined]
         self.type = module.types[self.func.type_index]
         self.locals = (*self.type.params, *self.func.locals)
+        self.regs = reg_table(self.code.max_height + 1)  # Reg(h) is self.regs[h]
+        self.locs = loc_table(len(self.locals))
         self.stack: list[Operand] = []
-        self.local_refs: dict[int, int] = {}
+        self.local_refs = [0] * len(self.locals)  # shadow copies of each local on the stack
+        self.shadowed = 0  # their sum: whether any local is shadowed at all
         self.labels: list[Label] = []
-        func_label = self._label(LabelKind.FUNC, 0, len(self.type.results))
+        func_label = self._label(_LABEL_FUNC, 0, len(self.type.results))
         self.frames = [_Frame(None, func_label, [], 0, len(self.type.results))]
+        self.cur = self.frames[-1].body  # where instructions go: the innermost frame's (current arm's) body
         self.dead = False
         self.gas: Gas | None = None
         self._new_gas(check=True)
@@ -189,9 +201,9 @@ class Lowerer:
 
     # -- helpers
 
-    @property
-    def cur(self) -> list[Node]:
-        return self.frames[-1].body
+    def _open(self, frame: _Frame) -> None:
+        self.frames.append(frame)
+        self.cur = frame.body
 
     def _label(self, kind: LabelKind, base: int, arity: int) -> Label:
         label = Label(len(self.labels), kind, base, arity)
@@ -204,7 +216,7 @@ class Lowerer:
         self.gas = gas
 
     def _charge(self, op: Opcode) -> None:
-        self._pay(OPS[op].gas)
+        self._pay(_PRICES[op])
 
     def _pay(self, price: int) -> None:
         """Add a price (beyond the opcode table's) to the current gas block."""
@@ -212,79 +224,96 @@ class Lowerer:
             self.gas.cost += price
 
     def push(self, operand: Operand) -> None:
-        if isinstance(operand, Loc):
-            self.local_refs[operand.i] = self.local_refs.get(operand.i, 0) + 1
+        if type(operand) is Loc:
+            self.local_refs[operand.i] += 1
+            self.shadowed += 1
         self.stack.append(operand)
 
     def pop(self) -> Operand:
         operand = self.stack.pop()
-        if isinstance(operand, Loc):
+        if type(operand) is Loc:
             self.local_refs[operand.i] -= 1
+            self.shadowed -= 1
         return operand
 
     def pop_n(self, n: int) -> tuple[Operand, ...]:
         if n == 0:
             return ()
-        args = tuple(self.stack[-n:])
-        for _ in range(n):
-            self.pop()
+        stack = self.stack
+        args = tuple(stack[-n:])
+        del stack[-n:]
+        if self.shadowed:
+            self._unshadow(args)
         return args
+
+    def _unshadow(self, operands: tuple[Operand, ...]) -> None:
+        """Count the shadow locals among ``operands`` (just taken off the stack) as gone."""
+        refs = self.local_refs
+        for operand in operands:
+            if type(operand) is Loc:
+                refs[operand.i] -= 1
+                self.shadowed -= 1
 
     def top(self, n: int) -> tuple[Operand, ...]:
         return tuple(self.stack[len(self.stack) - n:]) if n else ()
 
-    def _move_op(self, operand: Operand) -> Opcode:
-        if isinstance(operand, Loc):
-            return Opcode.LOCAL_GET
-        assert isinstance(operand, Const)
-        return MOVE_OPS[operand.type]
-
     def materialize(self, start: int, stop: int | None = None, locals_only: bool = False) -> None:
         """Copy shadow operands of slots ``start..stop`` into their registers."""
-        stop = len(self.stack) if stop is None else stop
+        stack = self.stack
+        stop = len(stack) if stop is None else stop
+        regs = self.regs
+        cur = self.cur
         for h in range(start, stop):
-            operand = self.stack[h]
-            if isinstance(operand, Reg) or (locals_only and isinstance(operand, Const)):
-                continue
-            self.cur.append(Op(self._move_op(operand), (Reg(h),), (operand,)))
-            if isinstance(operand, Loc):
+            operand = stack[h]
+            if type(operand) is Loc:
+                cur.append(Op(_LOCAL_GET, (regs[h],), (operand,)))
                 self.local_refs[operand.i] -= 1
-            self.stack[h] = Reg(h)
+                self.shadowed -= 1
+            elif type(operand) is Const and not locals_only:
+                cur.append(Op(MOVE_OPS[operand.type], (regs[h],), (operand,)))
+            else:
+                continue
+            stack[h] = regs[h]
 
     def _release_local(self, index: int) -> None:
         """Materialize every shadow copy of local ``index`` before it changes."""
-        if self.local_refs.get(index):
+        if self.local_refs[index]:
             for h, operand in enumerate(self.stack):
-                if operand == Loc(index):
+                if type(operand) is Loc and operand.i == index:
                     self.materialize(h, h + 1)
 
     def _enter_block(self) -> None:
-        if any(self.local_refs.values()):
+        if self.shadowed:
             self.materialize(0, locals_only=True)
 
     # -- the walk
 
     def run(self) -> IRFunction:
         body = self.func.body
-        heights = self.code.heights
+        heights = self.code.heights  # before each instruction
+        stack = self.stack
+        dispatch = _DISPATCH
+        prices = _STEP_PRICES
+        end = _END
         skip = 0
-        for pc, ins in enumerate(body):
+        for ins, height in zip(body, heights, strict=True):
             op = ins.op
             if self.dead:
-                if op in (Opcode.BLOCK, Opcode.LOOP, Opcode.IF):
+                if op in _OPENS:
                     skip += 1
                     continue
-                if op is Opcode.END and skip:
+                if op is end and skip:
                     skip -= 1
                     continue
-                if skip or op not in (Opcode.END, Opcode.ELSE):
+                if skip or op not in _CLOSES:
                     continue
             else:
-                assert len(self.stack) == heights[pc], (self.index, pc, len(self.stack), heights[pc])
-                if op not in (Opcode.END, Opcode.ELSE):
-                    self._charge(op)
-            _RULES.get(op, Lowerer.generic)(self, ins)
-            if not self.frames:
+                assert len(stack) == height, (self.index, ins.offset, len(stack), height)
+                gas = self.gas
+                if gas is not None:
+                    gas.cost += prices[op]
+            dispatch[op](self, ins)
+            if op is end and not self.frames:
                 break
         assert self.func_ir is not None
         return self.func_ir
@@ -294,41 +323,86 @@ class Lowerer:
     # -- generic (numeric, memory, table, reference, global) instructions
 
     def generic(self, ins: Instr) -> None:
-        npops, npushes, foldable = _SHAPES[ins.op]
-        args = self.pop_n(npops)
-        h = len(self.stack)
-        if foldable is not None and all(isinstance(a, Const) for a in args):
-            value = self.helpers[ins.op](*(a.value for a in args if isinstance(a, Const)))
-            self.push(Const(value, foldable))
-            return
-        if ins.op is Opcode.DROP and not isinstance(args[0], Reg):
-            return
-        outs = tuple(Reg(h + i) for i in range(npushes))
-        self.cur.append(Op(ins.op, outs, args, ins.imm))
-        for reg in outs:
-            self.push(reg)
+        op = ins.op
+        npops, npushes, foldable = _SHAPES[op]
+        stack = self.stack
+        if npops:
+            if npops == 1:
+                args: tuple[Operand, ...] = (stack.pop(),)
+            elif npops == 2:
+                second = stack.pop()
+                args = (stack.pop(), second)
+            else:
+                args = tuple(stack[-npops:])
+                del stack[-npops:]
+            if self.shadowed:
+                refs = self.local_refs
+                for arg in args:
+                    if type(arg) is Loc:
+                        refs[arg.i] -= 1
+                        self.shadowed -= 1
+            if foldable is not None:
+                for arg in args:
+                    if type(arg) is not Const:
+                        break
+                else:
+                    stack.append(Const(self.helpers[op](*[a.value for a in args if isinstance(a, Const)]),
+                                       foldable))
+                    return
+            if op is _DROP and type(args[0]) is not Reg:
+                return
+        else:
+            args = ()
+        h = len(stack)
+        if npushes == 1:
+            out = self.regs[h]
+            self.cur.append(Op(op, (out,), args, ins.imm))
+            stack.append(out)
+        else:
+            outs = self.regs[h:h + npushes]
+            self.cur.append(Op(op, outs, args, ins.imm))
+            stack.extend(outs)
 
-    def const(self, ins: Instr) -> None:
-        vtype, convert = _CONST_TYPES[ins.op]
-        self.push(Const(convert(ins.imm), vtype))
+    def i32_const(self, ins: Instr) -> None:
+        self.stack.append(Const(ins.imm & MASK32, _I32))
+
+    def i64_const(self, ins: Instr) -> None:
+        self.stack.append(Const(ins.imm & MASK64, _I64))
+
+    def f32_const(self, ins: Instr) -> None:
+        self.stack.append(Const(f32_from_bits(ins.imm), _F32))
+
+    def f64_const(self, ins: Instr) -> None:
+        self.stack.append(Const(f64_from_bits(ins.imm), _F64))
 
     def ref_null(self, ins: Instr) -> None:
-        self.push(Const(None, ins.imm))
+        self.stack.append(Const(None, ins.imm))
 
     # -- variables
 
     def local_get(self, ins: Instr) -> None:
-        self.push(Loc(ins.imm))
+        index = ins.imm
+        self.local_refs[index] += 1
+        self.shadowed += 1
+        self.stack.append(self.locs[index])
 
     def local_set(self, ins: Instr) -> None:
-        value = self.pop()
-        self._release_local(ins.imm)
-        if value != Loc(ins.imm):
-            self.cur.append(Op(Opcode.LOCAL_SET, (Loc(ins.imm),), (value,)))
+        value = self.stack.pop()
+        index = ins.imm
+        refs = self.local_refs
+        same = False  # ``local.set i`` of ``local.get i``: nothing to do once the shadows are released
+        if type(value) is Loc:
+            refs[value.i] -= 1
+            self.shadowed -= 1
+            same = value.i == index
+        if refs[index]:
+            self._release_local(index)
+        if not same:
+            self.cur.append(Op(_LOCAL_SET, (self.locs[index],), (value,)))
 
     def local_tee(self, ins: Instr) -> None:
         self.local_set(ins)
-        self.push(Loc(ins.imm))
+        self.push(self.locs[ins.imm])
 
     # -- calls
 
@@ -345,10 +419,9 @@ class Lowerer:
     def _call(self, ins: Instr, ftype: FuncType, nargs: int) -> None:
         args = self.pop_n(nargs)
         h = len(self.stack)
-        outs = tuple(Reg(h + i) for i in range(len(ftype.results)))
+        outs = self.regs[h:h + len(ftype.results)]
         self.cur.append(Op(ins.op, outs, args, ins.imm))
-        for reg in outs:
-            self.push(reg)
+        self.stack.extend(outs)
 
     # -- structured control
 
@@ -356,16 +429,16 @@ class Lowerer:
         nparams, nresults = self.info.block_arity(ins.imm)
         self._enter_block()
         base = len(self.stack) - nparams
-        label = self._label(LabelKind.BLOCK, base, nresults)
-        self.frames.append(_Frame(Opcode.BLOCK, label, [], nparams, nresults))
+        label = self._label(_LABEL_BLOCK, base, nresults)
+        self._open(_Frame(_BLOCK, label, [], nparams, nresults))
 
     def loop(self, ins: Instr) -> None:
         nparams, nresults = self.info.block_arity(ins.imm)
         self._enter_block()
         base = len(self.stack) - nparams
         self.materialize(base)
-        label = self._label(LabelKind.LOOP, base, nparams)
-        self.frames.append(_Frame(Opcode.LOOP, label, [], nparams, nresults))
+        label = self._label(_LABEL_LOOP, base, nparams)
+        self._open(_Frame(_LOOP, label, [], nparams, nresults))
         self._new_gas(check=True)
 
     def if_(self, ins: Instr) -> None:
@@ -374,18 +447,19 @@ class Lowerer:
         self._enter_block()
         base = len(self.stack) - nparams
         self.materialize(base)
-        label = self._label(LabelKind.IF, base, nresults)
-        frame = _Frame(Opcode.IF, label, [], nparams, nresults, cond=cond, entry=self.stack[base:])
-        self.frames.append(frame)
+        label = self._label(_LABEL_IF, base, nresults)
+        frame = _Frame(_IF, label, [], nparams, nresults, cond=cond, entry=self.stack[base:])
+        self._open(frame)
         self._new_gas()
 
     def else_(self, ins: Instr) -> None:
         frame = self.frames[-1]
         frame.then_fell = not self.dead
         if not self.dead:
-            self._charge(Opcode.ELSE)
+            self._charge(_ELSE)
             self.materialize(frame.base)
         frame.then, frame.body = frame.body, []
+        self.cur = frame.body
         self._reset_stack(frame.base, frame.entry)
         self.dead = False
         self._new_gas()
@@ -400,15 +474,17 @@ class Lowerer:
         frame = self.frames[-1]
         fell = not self.dead
         label = frame.label
-        results: list[Operand] = [Reg(frame.base + i) for i in range(frame.nresults)]
+        results: list[Operand] = list(self.regs[frame.base:frame.base + frame.nresults])
         if fell:
-            if frame.op is not Opcode.LOOP:
-                self._charge(Opcode.END)
-            if frame.op is Opcode.IF or (frame.op is Opcode.BLOCK and label.branches):
+            if frame.op is not _LOOP:
+                self._charge(_END)
+            if frame.op is _IF or (frame.op is _BLOCK and label.branches):
                 self.materialize(frame.base)  # control joins here: the results must be in registers
             else:
                 results = list(self.top(frame.nresults))
         self.frames.pop()
+        if self.frames:
+            self.cur = self.frames[-1].body
         if frame.op is None:
             if fell:
                 frame.body.append(Return(self.top(frame.nresults)))
@@ -416,10 +492,10 @@ class Lowerer:
                                       self.code.max_height, self.labels)
             return
         node: Node
-        if frame.op is Opcode.LOOP:
+        if frame.op is _LOOP:
             node = Loop(label, frame.body)
             reachable = fell
-        elif frame.op is Opcode.BLOCK:
+        elif frame.op is _BLOCK:
             node = Block(label, frame.body)
             reachable = fell or label.branches > 0
         else:
@@ -437,10 +513,10 @@ class Lowerer:
         self.dead = not reachable
         if not reachable:
             self.gas = None
-        elif frame.op is Opcode.LOOP:
+        elif frame.op is _LOOP:
             self._new_gas()
-            self._charge(Opcode.END)  # the loop's end runs once, after the last iteration
-        elif frame.op is Opcode.IF or label.branches:
+            self._charge(_END)  # the loop's end runs once, after the last iteration
+        elif frame.op is _IF or label.branches:
             self._new_gas()
 
     # -- branches
@@ -454,7 +530,7 @@ class Lowerer:
         label = self._target(ins.imm)
         values = self.top(label.arity)
         self._pay(BRANCH_VALUE_GAS * len(values))
-        self.cur.append(Return(values) if label.kind is LabelKind.FUNC else Br(label, values))
+        self.cur.append(Return(values) if label.kind is _LABEL_FUNC else Br(label, values))
         self._go_dead()
 
     def br_if(self, ins: Instr) -> None:
@@ -511,10 +587,10 @@ _VARIABLE: dict[Opcode, Callable[[Lowerer, Instr], None]] = {
     Opcode.LOCAL_GET: Lowerer.local_get,
     Opcode.LOCAL_SET: Lowerer.local_set,
     Opcode.LOCAL_TEE: Lowerer.local_tee,
-    Opcode.I32_CONST: Lowerer.const,
-    Opcode.I64_CONST: Lowerer.const,
-    Opcode.F32_CONST: Lowerer.const,
-    Opcode.F64_CONST: Lowerer.const,
+    Opcode.I32_CONST: Lowerer.i32_const,
+    Opcode.I64_CONST: Lowerer.i64_const,
+    Opcode.F32_CONST: Lowerer.f32_const,
+    Opcode.F64_CONST: Lowerer.f64_const,
     Opcode.REF_NULL: Lowerer.ref_null,
 }
 
@@ -534,6 +610,19 @@ def _shape(op: Opcode) -> tuple[int, int, ValType | None]:
 
 
 _SHAPES: dict[Opcode, tuple[int, int, ValType | None]] = {info.op: _shape(info.op) for info in OPS.values()}
+
+_DISPATCH: dict[Opcode, Callable[[Lowerer, Instr], None]] = {
+    op: _RULES.get(op, Lowerer.generic) for op in Opcode
+}
+"""The rule of every opcode (the generic one for those of no family table)."""
+
+_PRICES: dict[Opcode, int] = {info.op: info.gas for info in OPS.values()}
+_STEP_PRICES: dict[Opcode, int] = {**_PRICES, Opcode.END: 0, Opcode.ELSE: 0}
+"""The price charged as the walk reaches an instruction: ``end`` and ``else`` are charged by their
+rules, and only when the code before them falls through."""
+
+_OPENS = frozenset({Opcode.BLOCK, Opcode.LOOP, Opcode.IF})
+_CLOSES = frozenset({Opcode.END, Opcode.ELSE})
 
 
 def lower_function(info: ModuleInfo, index: int) -> IRFunction:

@@ -35,12 +35,15 @@ from ..numeric import CANONICALIZED_OPS
 from ..opcodes import OPS, Family, Opcode
 from ..types import ValType
 from .ir import Const, IRFunction, Loc, Node, Op, Operand, Reg
+from .structure import CONSTRUCTS, children
 
 _FLOATS = frozenset({ValType.F32, ValType.F64})
 _MOVES = frozenset({Opcode.LOCAL_GET, Opcode.LOCAL_SET, Opcode.F32_CONST, Opcode.F64_CONST})
 _NEVER_NAN = frozenset(info.op for info in OPS.values()
                        if info.family is Family.NUMERIC and ".convert_i" in info.name)
 """Float results that are never a NaN (integers converted to floats)."""
+_ARITH = CANONICALIZED_OPS | _NEVER_NAN
+"""Results recorded as ``ARITH``: NaN-making arithmetic, or never a NaN."""
 
 # What a value is known to be, for the analysis.
 ARITH = "arith"  # a NaN-making instruction's result, or a value that cannot be a NaN
@@ -60,9 +63,11 @@ class _Facts:
 
 def raw_locals(func: IRFunction) -> frozenset[int]:
     """The float locals of ``func`` that may hold a not yet canonical NaN (see the module docstring)."""
+    raw = {i for i in range(func.nparams, len(func.locals)) if func.locals[i] in _FLOATS}
+    if not raw:  # most functions: no float local, nothing to walk
+        return frozenset()
     facts = _Facts()
     _walk(func.body, facts)
-    raw = {i for i in range(func.nparams, len(func.locals)) if func.locals[i] in _FLOATS}
     changed = True
     while changed:  # drop locals fed by a non-raw one, until nothing changes
         changed = False
@@ -75,51 +80,47 @@ def raw_locals(func: IRFunction) -> frozenset[int]:
 
 
 def _walk(nodes: list[Node], facts: _Facts) -> None:
-    """Record the source of every local write in ``nodes`` and in the constructs they nest."""
-    regs: dict[int, Source] = {}  # register height -> source of its value, within this straight run
-    for node in nodes:
-        if isinstance(node, Op):
-            _op(node, regs, facts)
-            continue
-        regs.clear()  # control: registers may now hold values of other paths
-        for child in _children(node):
-            _walk(child, facts)
+    """Record the source of every local write in ``nodes`` and in the constructs they nest.
 
-
-def _children(node: Node) -> list[list[Node]]:
-    """The node lists a control node nests (blocks, loops, if arms, switch cases)."""
-    lists: list[list[Node]] = []
-    for name in ("body", "then", "orelse"):
-        child = getattr(node, name, None)
-        if isinstance(child, list):
-            lists.append(child)
-    cases = getattr(node, "cases", None)
-    if isinstance(cases, list):
-        lists.extend(cases)
-    return lists
+    Each node list is one straight run at most: registers are followed from
+    an instruction to the next until any other node (control, gas) comes.
+    The lists are visited in any order (the facts are sets).
+    """
+    work = [nodes]
+    while work:
+        regs: dict[int, Source] = {}  # register height -> source of its value, within this straight run
+        for node in work.pop():
+            if type(node) is Op:
+                _op(node, regs, facts)
+                continue
+            if regs:
+                regs = {}  # control: registers may now hold values of other paths
+            if type(node) in CONSTRUCTS:
+                work.extend(children(node))
 
 
 def _op(node: Op, regs: dict[int, Source], facts: _Facts) -> None:
-    if node.op in CANONICALIZED_OPS or node.op in _NEVER_NAN:
+    op = node.op
+    if op in _ARITH:
         source: Source = ARITH
-    elif node.op in _MOVES and len(node.args) == 1:
+    elif op in _MOVES and len(node.args) == 1:
         source = _source(node.args[0], regs)
     else:
         source = OTHER
     for out in node.outs:
-        if isinstance(out, Loc):
+        if type(out) is Loc:
             facts.add(out.i, source)
-        else:
+        elif type(out) is Reg:
             regs[out.h] = source
 
 
 def _source(operand: Operand, regs: dict[int, Source]) -> Source:
-    if isinstance(operand, Const):
+    if type(operand) is Const:
         value = operand.value
         return ARITH if isinstance(value, float) and value == value else OTHER
-    if isinstance(operand, Loc):
+    if type(operand) is Loc:
         return operand.i
-    if isinstance(operand, Reg):
+    if type(operand) is Reg:
         return regs.get(operand.h, OTHER)
     return OTHER
 

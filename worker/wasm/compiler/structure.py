@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..opcodes import OPS, Family
+from ..opcodes import OPS, Family, Opcode
 from .ir import (
     Block,
     Br,
@@ -72,6 +72,9 @@ class Need:
 
 ZERO = Need()
 
+CONSTRUCTS = frozenset({Block, Loop, If, Switch})
+"""The node types that nest node lists (see :func:`children`)."""
+
 
 def ranges(labels: tuple[Label, ...], default: Label) -> list[tuple[int, Label]]:
     """A br_table as (first index, label) runs; the last run extends to infinity (the default)."""
@@ -101,9 +104,11 @@ def ifconv_ok(block: Block) -> bool:
     label = block.label
     direct = conditional = 0
     for node in block.body:
-        if isinstance(node, Br | BrIf) and node.label is label:
+        if type(node) is Br:
+            direct += node.label is label
+        elif type(node) is BrIf and node.label is label:
             direct += 1
-            conditional += isinstance(node, BrIf)
+            conditional += 1
     return direct == label.branches and conditional <= IFCONV_MAX
 
 
@@ -124,33 +129,36 @@ class Analysis:
     def seq(self, nodes: list[Node], ifconv: Label | None = None) -> Need:
         loops = indent = extra = 0
         for node in nodes:
-            if type(node) is Op:
+            kind = type(node)
+            if kind is Op or kind is Gas:  # most nodes
                 continue
-            if isinstance(node, BrIf):
+            if kind in CONSTRUCTS:
+                need = self.of(node)
+                if need.loops > loops:
+                    loops = need.loops
+                if extra + need.indent > indent:
+                    indent = extra + need.indent
+            elif type(node) is BrIf:
                 if node.label is ifconv:
                     extra += 1
                     indent = max(indent, extra)
                 else:
                     indent = max(indent, extra + 2)
-            elif isinstance(node, BrTable):
+            elif type(node) is BrTable:
                 indent = max(indent, extra + tree_depth(len(ranges(node.labels, node.default))) + 2)
-            elif isinstance(node, Block | Loop | If | Switch):
-                need = self.of(node)
-                loops = max(loops, need.loops)
-                indent = max(indent, extra + need.indent)
-        return Need(loops, indent)
+        return Need(loops, indent) if loops or indent else ZERO
 
     def _compute(self, node: Node) -> Need:
-        if isinstance(node, Block):
+        if type(node) is Block:
             if not node.label.branches:
                 return self.seq(node.body)
             if ifconv_ok(node):
                 return self.seq(node.body, node.label)
             return self._frame(self.seq(node.body))
-        if isinstance(node, Loop):
+        if type(node) is Loop:
             body = self.seq(node.body)
             return self._frame(body) if node.label.branches else body
-        if isinstance(node, If):
+        if type(node) is If:
             then, orelse = self.seq(node.then), self.seq(node.orelse)
             return Need(max(then.loops, orelse.loops), 1 + max(then.indent, orelse.indent))
         if isinstance(node, Switch):
@@ -193,15 +201,22 @@ def falls(nodes: list[Node]) -> bool:
     if not nodes:
         return True
     last = nodes[-1]
-    if isinstance(last, Br | Return | BrTable | Unreachable | Switch):
+    kind = type(last)
+    if kind is Op or kind is Gas or kind is BrIf:
+        return True
+    if kind in _ENDS:
         return False
-    if isinstance(last, Block):
+    if type(last) is Block:
         return last.label.branches > 0 or falls(last.body)
-    if isinstance(last, Loop):
+    if type(last) is Loop:
         return falls(last.body)
-    if isinstance(last, If):
+    if type(last) is If:
         return falls(last.then) or falls(last.orelse)
     return True
+
+
+_ENDS = frozenset({Br, Return, BrTable, Unreachable, Switch})
+"""The nodes control never passes: a list ending in one does not fall off its end."""
 
 
 def _chain(head: Block) -> list[Block]:
@@ -275,16 +290,17 @@ def rewrite_switches(nodes: list[Node]) -> None:
     while work:
         current = work.pop()
         for node in current:
-            if type(node) is Op:  # most nodes: skip the construct tests
+            kind = type(node)
+            if kind is Op:  # most nodes: skip the construct tests
                 continue
-            if isinstance(node, Block):
-                work.extend(_rewrite_chain(node))
-            elif isinstance(node, Loop):
-                work.append(node.body)
-            elif isinstance(node, If):
-                work.extend((node.then, node.orelse))
-            elif isinstance(node, Switch):
-                work.extend(node.cases)
+            if type(node) is Block:
+                body = node.body
+                if body and type(body[0]) is Block:  # a chain of blocks, maybe a ladder
+                    work.extend(_rewrite_chain(node))
+                else:
+                    work.append(body)
+            elif kind in CONSTRUCTS:
+                work.extend(children(node))
 
 
 def _rewrite_chain(head: Block) -> list[list[Node]]:
@@ -317,9 +333,10 @@ def _return_tail(nodes: list[Node], start: int) -> list[Node] | None:
     of a long list stays linear; the tail comes back compact (:func:`_compact`).
     """
     end = start
-    while end < len(nodes) and isinstance(nodes[end], Gas):
+    size = len(nodes)
+    while end < size and type(nodes[end]) is Gas:
         end += 1
-    if end == len(nodes) - 1 and isinstance(nodes[end], Return):
+    if end == size - 1 and type(nodes[end]) is Return:
         return _compact(nodes[start:end], nodes[end])
     return None
 
@@ -347,7 +364,7 @@ def _continuation(nodes: list[Node], i: int, exit_tail: list[Node] | None) -> li
     if tail is not None:
         return tail
     end = i + 1
-    while end < len(nodes) and isinstance(nodes[end], Gas):
+    while end < len(nodes) and type(nodes[end]) is Gas:
         end += 1
     if exit_tail is not None and end == len(nodes):
         return _compact([*nodes[i + 1:], *exit_tail[:-1]], exit_tail[-1])
@@ -378,15 +395,16 @@ def thread_returns(nodes: list[Node], exit_tail: list[Node] | None = None,
     i = 0
     while i < len(nodes):
         node = nodes[i]
-        if type(node) is Op:  # most nodes: nothing to thread
+        kind = type(node)
+        if kind is Op or kind is Gas:  # most nodes: nothing to thread
             i += 1
             continue
-        if isinstance(node, Block | Loop):
+        if type(node) is Block or type(node) is Loop:
             tail = _continuation(nodes, i, exit_tail)
-            if isinstance(node, Block) and tail is not None:
+            if type(node) is Block and tail is not None:
                 targets[node.label.id] = tail
             thread_returns(node.body, tail, targets)
-        elif isinstance(node, If):
+        elif type(node) is If:
             tail = _continuation(nodes, i, exit_tail)
             if tail is not None and _return_tail(nodes, i + 1) is not None:
                 for arm in (node.then, node.orelse):
@@ -395,13 +413,13 @@ def thread_returns(nodes: list[Node], exit_tail: list[Node] | None = None,
                 del nodes[i + 1:]
             thread_returns(node.then, tail, targets)
             thread_returns(node.orelse, tail, targets)
-        elif isinstance(node, Switch):
+        elif type(node) is Switch:
             for case in node.cases:
                 thread_returns(case, None, targets)
-        elif isinstance(node, Br) and node.label.id in targets:
+        elif type(node) is Br and node.label.id in targets:
             node.label.branches -= 1
             nodes[i:i + 1] = _copy_tail(targets[node.label.id], node.label, node.values)
-        elif isinstance(node, BrIf) and node.label.id in targets:
+        elif type(node) is BrIf and node.label.id in targets:
             node.label.branches -= 1
             tail = _copy_tail(targets[node.label.id], node.label, node.values)
             nodes[i] = If(node.cond, tail, [])
@@ -415,30 +433,49 @@ def merge_gas(nodes: list[Node]) -> None:
     the shaping passes copied after a call can be paid with the charge before it.
     """
     last: Gas | None = None
-    i = 0
-    while i < len(nodes):
-        node = nodes[i]
-        if isinstance(node, Gas):
+    merged = False
+    for node in nodes:
+        if type(node) is Op:
+            continue
+        if type(node) is Gas:
             if last is not None:
                 last.cost += node.cost
                 last.check = last.check or node.check
-                del nodes[i]
-                continue
-            last = node
-        elif not isinstance(node, Op):
+                merged = True
+            else:
+                last = node
+        else:
             last = None
-            for child in children(node):
-                merge_gas(child)
-        i += 1
+            if type(node) in CONSTRUCTS:
+                for child in children(node):
+                    merge_gas(child)
+    if merged:  # drop the merged blocks in one pass (a del each would be quadratic)
+        nodes[:] = _unmerged(nodes)
+
+
+def _unmerged(nodes: list[Node]) -> list[Node]:
+    """``nodes`` without the gas blocks that :func:`merge_gas` folded into an earlier one."""
+    kept: list[Node] = []
+    last_gas = False  # whether the latest kept gas block still absorbs gas blocks
+    for node in nodes:
+        kind = type(node)
+        if kind is Gas:
+            if last_gas:
+                continue
+            last_gas = True
+        elif kind is not Op:
+            last_gas = False
+        kept.append(node)
+    return kept
 
 
 def children(node: Node) -> list[list[Node]]:
     """The nested bodies of a structured node (none for plain instructions)."""
-    if isinstance(node, Block | Loop):
+    if type(node) is Block or type(node) is Loop:
         return [node.body]
-    if isinstance(node, If):
+    if type(node) is If:
         return [node.then, node.orelse]
-    if isinstance(node, Switch):
+    if type(node) is Switch:
         return node.cases
     return []
 
@@ -448,11 +485,13 @@ def has_loops(nodes: list[Node]) -> bool:
     stack = [nodes]
     while stack:
         for node in stack.pop():
-            if type(node) is Op:
+            kind = type(node)
+            if kind is Op:
                 continue
-            if isinstance(node, Loop):
+            if kind is Loop:
                 return True
-            stack.extend(children(node))
+            if kind in CONSTRUCTS:
+                stack.extend(children(node))
     return False
 
 
@@ -460,14 +499,19 @@ def has_loops(nodes: list[Node]) -> bool:
 _TRAP_FREE_FAMILIES = frozenset({Family.VARIABLE, Family.CONST, Family.PARAMETRIC, Family.REFERENCE})
 
 
+def _trap_free_op(op: Opcode) -> bool:
+    info = OPS[op]
+    if info.family is Family.NUMERIC:
+        return op not in TRAPPING
+    return info.family in _TRAP_FREE_FAMILIES or op in MOVE_OPS.values()
+
+
+_TRAP_FREE_OPS = frozenset(info.op for info in OPS.values() if _trap_free_op(info.op))
+
+
 def trap_free(node: Node) -> bool:
     """Whether the node is an instruction that can neither trap nor call."""
-    if not isinstance(node, Op):
-        return False
-    info = OPS[node.op]
-    if info.family is Family.NUMERIC:
-        return node.op not in TRAPPING
-    return info.family in _TRAP_FREE_FAMILIES or node.op in MOVE_OPS.values()
+    return type(node) is Op and node.op in _TRAP_FREE_OPS
 
 
 def path_heads(nodes: list[Node], start: int = 0) -> list[Gas] | None:
@@ -479,10 +523,14 @@ def path_heads(nodes: list[Node], start: int = 0) -> list[Gas] | None:
     always branches away, the then-arm and the gas block right after the ``if``.
     """
     end = start + 1
-    while end < len(nodes) and trap_free(nodes[end]):
+    size = len(nodes)
+    while end < size:
+        node = nodes[end]
+        if type(node) is not Op or node.op not in _TRAP_FREE_OPS:
+            break
         end += 1
-    branch = nodes[end] if end < len(nodes) else None
-    if not isinstance(branch, If) or not branch.then or not isinstance(branch.then[0], Gas):
+    branch = nodes[end] if end < size else None
+    if type(branch) is not If or not branch.then or type(branch.then[0]) is not Gas:
         return None
     first = branch.then[0]
     if branch.orelse:
@@ -512,13 +560,18 @@ def sink_gas(nodes: list[Node]) -> None:
     stack = [nodes]
     while stack:
         current = stack.pop()
+        nested: list[list[list[Node]]] = []
         for i, node in enumerate(current):
-            if isinstance(node, Gas) and node.cost:
-                heads = path_heads(current, i)
-                if heads is not None:
-                    for first in heads:
-                        first.cost += node.cost
-                    node.cost = 0
-        for node in reversed(current):
-            if type(node) is not Op:
-                stack.extend(children(node))
+            if type(node) is Op:
+                continue
+            if type(node) is Gas:
+                if node.cost:
+                    heads = path_heads(current, i)
+                    if heads is not None:
+                        for first in heads:
+                            first.cost += node.cost
+                        node.cost = 0
+            elif type(node) in CONSTRUCTS:
+                nested.append(children(node))
+        for lists in reversed(nested):  # each list's own constructs in order, as a stack visits them
+            stack.extend(lists)
