@@ -590,7 +590,9 @@ def _view_store(view: View, fallback: str, mask: str = "") -> Rule:
         if test is None:
             return f"{item} = {v}"
         return f"if {test} & {low}: {fallback}(m, {ea}, {v})\nelse: {item} = {v}"
-    return Rule(build, impure=True, stmt=True, names=(fallback,), loose=(1,) if mask else ())
+    # value_first: the aligned form is an assignment, which evaluates the value before the address
+    return Rule(build, impure=True, stmt=True, names=(fallback,), loose=(1,) if mask else (),
+                value_first=True)
 
 
 def _statement(template: str, *names: str) -> Rule:
