@@ -258,9 +258,9 @@ def nesting_depth(ir_or_body: IRFunction) -> int:
         nodes, level = stack.pop()
         depth = max(depth, level)
         for node in nodes:
-            if isinstance(node, Block | Loop):
+            if type(node) is Block or type(node) is Loop:
                 stack.append((node.body, level + 1))
-            elif isinstance(node, If):
+            elif type(node) is If:
                 stack.append((node.then, level + 1))
                 stack.append((node.orelse, level + 1))
     return depth

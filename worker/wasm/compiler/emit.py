@@ -40,6 +40,7 @@ at returns and when an exception leaves; a function without loops charges
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..opcodes import BULK_UNIT, BULK_UNIT_GAS, OPS, TABLE_BULK_UNIT, Imm, Opcode
@@ -47,8 +48,11 @@ from ..types import FuncType, ValType
 from .align import ZERO_OPS, local_zeros, result_zeros
 from .direct import Prepay, charge_call_sites, take_entry
 from .exprs import (
+    BOUND_RULES,
     VIEW_OPS,
     VIEWS,
+    BoundRule,
+    Rule,
     Scaled,
     View,
     X,
@@ -57,11 +61,10 @@ from .exprs import (
     const_int,
     loose,
     paren,
-    result_bound,
     result_nan,
     rules_for,
 )
-from .fold import Folder, Line, result_wrap, truth
+from .fold import Folder, Line, result_wrap, target_name, truth
 from .frames import frame_slots, stack_units
 from .ir import (
     Block,
@@ -90,7 +93,6 @@ from .states import emit_states
 from .structure import (
     Analysis,
     Need,
-    children,
     has_loops,
     ifconv_ok,
     merge_gas,
@@ -145,6 +147,7 @@ class FunctionEmitter(Folder):
         self.view = view
         self.metered = metered
         self.rules = rules_for(canonical_nans)  # the float semantics: the spec's or canonical NaNs
+        self.plans = op_plans(canonical_nans, metered)
         if canonical_nans:
             self.raw_locals = frozenset(f"l{i}" for i in raw_locals(func))
         self.units = stack_units(frame_slots(len(func.locals), func.max_height))  # of the budget ``d``
@@ -168,55 +171,67 @@ class FunctionEmitter(Folder):
     # ------------------------------------------------------------ instructions
 
     def emit_op(self, node: Op) -> None:
-        op = node.op
-        if op in _MOVES:
-            x = self.operand(node.args[0])
-            self.define(str(node.outs[0]), x)
-        elif op is Opcode.LOCAL_SET:
-            self.assign(str(node.outs[0]), self.operand(node.args[0]))
-        elif op is Opcode.GLOBAL_GET:
-            mutable = self.view.global_mutable[node.imm]
-            name = f"gb{node.imm}.v" if mutable else f"gv{node.imm}"
-            self.define(str(node.outs[0]), X(name, impure=mutable))
-        elif op is Opcode.DROP:
-            x = self.operand(node.args[0])
-            if x.impure:
-                self.flush_impure()
-                self.line(as_value(x).text)
-        elif op is Opcode.CALL:
-            args = [self.operand(a) for a in node.args]
-            self.emit_call(node, f"f{node.imm}", args)
-        elif op is Opcode.CALL_INDIRECT:
-            self.emit_call_indirect(node)
-        else:
+        handler = _OP_HANDLERS.get(node.op)
+        if handler is None:
             self.emit_rule(node)
+        else:
+            handler(self, node)
+
+    def emit_move(self, node: Op) -> None:
+        """``local.get`` and the register moves: the value stays pending in its register."""
+        self.define(target_name(node.outs[0]), self.operand(node.args[0]))
+
+    def emit_local_set(self, node: Op) -> None:
+        self.assign(target_name(node.outs[0]), self.operand(node.args[0]))
+
+    def emit_global_get(self, node: Op) -> None:
+        mutable = self.view.global_mutable[node.imm]
+        name = f"gb{node.imm}.v" if mutable else f"gv{node.imm}"
+        self.define(target_name(node.outs[0]), X(name, impure=mutable))
+
+    def emit_drop(self, node: Op) -> None:
+        x = self.operand(node.args[0])
+        if x.impure:
+            self.flush_impure()
+            self.line(as_value(x).text)
+
+    def emit_direct_call(self, node: Op) -> None:
+        args = [self.operand(a) for a in node.args]
+        self.emit_call(node, f"f{node.imm}", args)
 
     def emit_rule(self, node: Op) -> None:
-        rule = self.rules[node.op]
-        args = [self.operand(a) for a in node.args]
-        if rule.dup or rule.lazy or (self.metered and node.op in _PRICED):
-            keep = set(rule.dup) | set(rule.lazy)
-            if self.metered and node.op in _PRICED:
-                keep = set(range(len(args)))
-            for i in sorted(keep):
-                if i in rule.dup or args[i].impure or i not in rule.lazy:
-                    self.materialize_arg(args, i, node.args)
-        if rule.value_first and args[0].impure and args[1].impure:  # m[a] = v evaluates v first
-            args[0] = self.materialize(args[0], self.home(node.args[0]))
-        if node.op in (Opcode.I32_EQZ, Opcode.I64_EQZ) and (args[0].cond or as_value(args[0]).atomic):
+        plan = self.plans[node.op]
+        rule = plan.rule
+        operands = node.args
+        operand = self.operand
+        args = [operand(a) for a in operands]
+        if plan.keep:
+            for i, always in plan.keep:
+                if always or args[i].impure:
+                    self.materialize_arg(args, i, operands)
+        elif plan.keep_all:  # a dynamic price reads every operand: all of them plain names
+            for i in range(len(args)):
+                self.materialize_arg(args, i, operands)
+        if plan.value_first and args[0].impure and args[1].impure:  # m[a] = v evaluates v first
+            args[0] = self.materialize(args[0], self.home(operands[0]))
+        if plan.eqz and (args[0].cond or as_value(args[0]).atomic):
             # ``not c`` tests a comparison directly (not ``(1 if c else 0) == 0``)
             x = condition(args[0]) if args[0].cond else as_value(args[0])
-            self.define(str(node.outs[0]), X(f"not {paren(x)}", False, True, x.impure, x.reads, x.size + 1))
+            self.define(target_name(node.outs[0]), X(f"not {paren(x)}", False, True, x.impure, x.reads,
+                                                     x.size + 1))
             return
-        if node.op in (Opcode.SELECT, Opcode.SELECT_T):
+        if plan.select:
             args = [as_value(args[0]), as_value(args[1]), condition(truth(args[2]))]
+        elif plan.loose:
+            loose_at = plan.loose
+            args = [loose(a) if i in loose_at else as_value(a) for i, a in enumerate(args)]
         else:
-            args = [loose(a) if i in rule.loose else as_value(a) for i, a in enumerate(args)]
-        if node.op in _USES_MEMORY:
+            args = [a if not (a.nan or a.cond or a.wrap) else as_value(a) for a in args]
+        if plan.memory:
             self.uses_memory = True
-        if node.op in (Opcode.I32_DIV_U, Opcode.I32_REM_U, Opcode.I64_DIV_U, Opcode.I64_REM_U):
+        if plan.div:
             self.uses_div = True
-        text = rule.build(args, node.imm)
+        text = plan.build(args, node.imm)
         impure = rule.impure
         size = 1
         reads: frozenset[str] = _NO_READS
@@ -225,40 +240,54 @@ class FunctionEmitter(Folder):
             size += a.size
             if a.reads:
                 reads = reads | a.reads if reads else a.reads
-        if self.metered and node.op in _BULK:
+        if plan.bulk:
             self.charge_bulk(args[-1], node.op)
-        if rule.stmt:
+        if plan.stmt:
             if impure:
                 self.flush_impure()
-            for part in text.split("\n"):  # a store through a view may be an if/else pair
-                self.line(part)
+            if "\n" in text:  # a store through a view may be an if/else pair
+                for part in text.split("\n"):
+                    self.line(part)
+            else:
+                self.line(text)
             return
-        wrap, big = result_wrap(rule, args)
-        width, bound = result_bound(node.op, args)
-        if bound > 1 << width:
+        wrap, big = result_wrap(rule, args) if rule.wraps else (0, False)
+        if plan.bound is not None:
+            width, rule_bound = plan.bound
+            bound = rule_bound(args, width)
+            if bound > 1 << width:
+                bound = 0
+            elif bound:  # the exact result is the wasm value: no mask needed
+                wrap, big = 0, False
+        else:
             bound = 0
-        elif bound:  # the exact result is the wasm value: no mask needed
-            wrap, big = 0, False
         align, scaled = 0, None
-        if node.op in ZERO_OPS and self.views:
-            consts = [const_int(a) for a in args] if node.op in SHIFTS else ()
+        if plan.zeros and self.views:
+            consts = [const_int(a) for a in args] if plan.shift else ()
             align = result_zeros(node.op, [a.align for a in args], consts)
-            if node.op in _SCALING:
+            if plan.scaling:
                 scaled = _scaled(node.op, args)
-        nan = result_nan(rule, args)
+        nan = result_nan(rule, args) if plan.nan else 0
         x = X(text, rule.atomic, rule.cond, impure, reads, size, wrap, big, bound, nan, align, scaled)
-        if self.metered and node.op in _GROW:
+        if plan.grow:
+            self.emit_grow(node, args, x)
+            return
+        self.define(target_name(node.outs[0]), x)
+
+    def emit_grow(self, node: Op, args: list[X], x: X) -> None:
+        """``memory.grow``/``table.grow``: charged first when metered; the views bound again after."""
+        if self.metered:
             self.flush_impure()
             self.charge_grow(node, args)
-            self.assign(str(node.outs[0]), x)
+            self.assign(target_name(node.outs[0]), x)
             if node.op is Opcode.MEMORY_GROW:
                 self.bind_views()
             return
         if self.views and node.op is Opcode.MEMORY_GROW:
-            self.assign(str(node.outs[0]), x)
+            self.assign(target_name(node.outs[0]), x)
             self.bind_views()
             return
-        self.define(str(node.outs[0]), x)
+        self.define(target_name(node.outs[0]), x)
 
     def materialize_arg(self, args: list[X], i: int, operands: tuple[Operand, ...]) -> None:
         """Write operand ``args[i]`` to its home, first writing out earlier operands that read that home.
@@ -304,7 +333,7 @@ class FunctionEmitter(Folder):
             self.emit_call_result(outs, x)
             self.bind_views()
         elif len(outs) == 1:
-            self.define(str(outs[0]), x)
+            self.define(target_name(outs[0]), x)
         else:
             self.flush_impure()
             self.emit_call_result(outs, x)
@@ -323,11 +352,11 @@ class FunctionEmitter(Folder):
 
     def emit_call_result(self, outs: tuple[Reg | Loc, ...], x: X) -> None:
         for out in outs:
-            self.flush_reading(str(out))
+            self.flush_reading(target_name(out))
         if not outs:
             self.line(x.text)
         elif len(outs) == 1:
-            self.line(f"{outs[0]} = {x.text}")
+            self.line(f"{target_name(outs[0])} = {x.text}")
         else:
             self.line(f"{', '.join(str(o) for o in outs)} = {x.text}")
 
@@ -434,35 +463,50 @@ class FunctionEmitter(Folder):
     def emit_nodes(self, nodes: list[Node], ifconv: Label | None = None,
                    loop_tail: Label | None = None) -> bool:
         """Emit a node list at the current indentation; whether control falls off its end."""
+        handlers, emit_rule = _OP_HANDLERS, self.emit_rule
         for i, node in enumerate(nodes):
-            if isinstance(node, Op):
-                self.emit_op(node)
-            elif isinstance(node, Gas):
-                self.emit_gas(node)
-            elif isinstance(node, Block | Loop | If):
-                if not isinstance(node, If):
-                    self.flush_all()
+            if type(node) is Op:  # most nodes: emit_op inlined
+                handler = handlers.get(node.op)
+                if handler is None:
+                    emit_rule(node)
+                else:
+                    handler(self, node)
+            elif type(node) is Gas:
+                if self.metered:
+                    self.emit_gas(node)
+            elif type(node) is Block or type(node) is Loop:
+                self.flush_all()
                 if not self.emit_construct(node):
                     return False
-            elif isinstance(node, Switch):
+            elif type(node) is If:
+                if not self.emit_construct(node):
+                    return False
+            elif type(node) is BrIf:
+                if self.emit_br_if_in(node, nodes, i, ifconv, loop_tail):
+                    return True
+            elif type(node) is Switch:
                 self.emit_switch(node)
                 return False
-            elif isinstance(node, BrIf):
-                if node.label is ifconv:
-                    self.emit_ifconv(node, nodes[i + 1:], ifconv)
-                    return True
-                if node.label is loop_tail and self.loop_tail_ok(node) and _only_gas(nodes[i + 1:]):
-                    cond = self.cond_text(node.cond)
-                    self.line(f"if not {paren(cond)}:")
-                    self.line("break", self.ind + 1)
-                    self.tail_done = True
-                    return True
-                self.emit_br_if(node)
             else:
                 self.emit_terminal(node)
                 return False
         self.flush_all()
         return True
+
+    def emit_br_if_in(self, node: BrIf, nodes: list[Node], i: int, ifconv: Label | None,
+                      loop_tail: Label | None) -> bool:
+        """A ``br_if`` at ``nodes[i]``; whether it took the rest of the list (if-conversion, loop tail)."""
+        if node.label is ifconv:
+            self.emit_ifconv(node, nodes[i + 1:], ifconv)
+            return True
+        if node.label is loop_tail and self.loop_tail_ok(node) and _only_gas(nodes[i + 1:]):
+            cond = self.cond_text(node.cond)
+            self.line(f"if not {paren(cond)}:")
+            self.line("break", self.ind + 1)
+            self.tail_done = True
+            return True
+        self.emit_br_if(node)
+        return False
 
     def loop_tail_ok(self, node: BrIf) -> bool:
         return all(str(dst) == str(v) for dst, v in zip(node.label.regs, node.values, strict=True))
@@ -704,6 +748,17 @@ class FunctionEmitter(Folder):
 
     # ------------------------------------------------------------ state machines
 
+_OP_HANDLERS: dict[Opcode, Callable[[FunctionEmitter, Op], None]] = {
+    Opcode.LOCAL_SET: FunctionEmitter.emit_local_set,
+    Opcode.GLOBAL_GET: FunctionEmitter.emit_global_get,
+    Opcode.DROP: FunctionEmitter.emit_drop,
+    Opcode.CALL: FunctionEmitter.emit_direct_call,
+    Opcode.CALL_INDIRECT: FunctionEmitter.emit_call_indirect,
+    **dict.fromkeys(_MOVES, FunctionEmitter.emit_move),
+}
+"""The instructions without a rule in :mod:`.exprs`, by their emitter method (any other: ``emit_rule``)."""
+
+
 def _only_gas(nodes: list[Node]) -> bool:
     """Whether the nodes are only empty gas blocks (no code in either variant)."""
     return all(isinstance(n, Gas) and not n.cost and not n.check for n in nodes)
@@ -716,6 +771,74 @@ _USES_MEMORY = frozenset(
 
 
 _SCALING = frozenset({Opcode.I32_SHL, Opcode.I32_ADD})
+
+
+@dataclass(frozen=True, slots=True)
+class OpPlan:
+    """What :meth:`FunctionEmitter.emit_rule` decides from the opcode alone, decided once per opcode.
+
+    The rule's operand sets become the checks the emitter runs per
+    instruction (which operands to write to plain names, which to take
+    unmasked), and the opcode's memberships in the emitter's sets become flags.
+    """
+
+    rule: Rule
+    build: Callable[[list[X], object], str]
+    keep: tuple[tuple[int, bool], ...]  # operands to make plain names: (index, always, or only when impure)
+    keep_all: bool  # metered dynamic price: every operand a plain name
+    loose: frozenset[int]  # operands taken unmasked
+    value_first: bool
+    eqz: bool
+    select: bool
+    memory: bool  # the function touches memory
+    div: bool  # an inlined division: ZeroDivisionError is a trap
+    bulk: bool  # metered bulk instruction: charged by its count
+    stmt: bool
+    bound: tuple[int, BoundRule] | None  # see ``exprs.result_bound``
+    zeros: bool  # keeps known zero low bits (see :mod:`.align`)
+    shift: bool  # ... depending on a constant shift count
+    scaling: bool  # may make a :class:`~.exprs.Scaled` address
+    nan: bool  # the result's NaN state depends on the rule (see ``exprs.result_nan``)
+    grow: bool  # memory.grow / table.grow
+
+
+def _plan(op: Opcode, rule: Rule, metered: bool) -> OpPlan:
+    priced = metered and op in _PRICED
+    if priced and (rule.dup or rule.lazy):
+        raise AssertionError(f"{op.name}: a priced instruction's operands are all plain names")
+    return OpPlan(
+        rule=rule,
+        build=rule.build,
+        keep=() if priced else tuple((i, i in rule.dup or i not in rule.lazy)
+                                     for i in sorted({*rule.dup, *rule.lazy})),
+        keep_all=priced,
+        loose=frozenset(rule.loose),
+        value_first=rule.value_first,
+        eqz=op in (Opcode.I32_EQZ, Opcode.I64_EQZ),
+        select=op in (Opcode.SELECT, Opcode.SELECT_T),
+        memory=op in _USES_MEMORY,
+        div=op in (Opcode.I32_DIV_U, Opcode.I32_REM_U, Opcode.I64_DIV_U, Opcode.I64_REM_U),
+        bulk=metered and op in _BULK,
+        stmt=rule.stmt,
+        bound=BOUND_RULES.get(op),
+        zeros=op in ZERO_OPS,
+        shift=op in SHIFTS,
+        scaling=op in _SCALING,
+        nan=rule.nan or bool(rule.nan_from),
+        grow=op in _GROW,
+    )
+
+
+_PLANS: dict[tuple[bool, bool], dict[Opcode, OpPlan]] = {}
+
+
+def op_plans(canonical_nans: bool, metered: bool) -> dict[Opcode, OpPlan]:
+    """Opcode -> its :class:`OpPlan` for one float semantics and variant (made once per process)."""
+    plans = _PLANS.get((canonical_nans, metered))
+    if plans is None:
+        rules = rules_for(canonical_nans)
+        plans = _PLANS[canonical_nans, metered] = {op: _plan(op, rule, metered) for op, rule in rules.items()}
+    return plans
 
 
 def _scaled(op: Opcode, args: list[X]) -> Scaled | None:
@@ -735,15 +858,21 @@ def _scaled(op: Opcode, args: list[X]) -> Scaled | None:
 def _views_used(nodes: list[Node]) -> tuple[View, ...]:
     """The memory views the function's aligned accesses use, in :data:`~.exprs.VIEWS` order."""
     used: set[View] = set()
+    view_ops = VIEW_OPS
     stack = [nodes]
     while stack:
         for node in stack.pop():
             if type(node) is Op:
-                view = VIEW_OPS.get(node.op)
+                view = view_ops.get(node.op)
                 if view is not None:
                     used.add(view)
-            else:
-                stack.extend(children(node))
+            elif type(node) is Block or type(node) is Loop:
+                stack.append(node.body)
+            elif type(node) is If:
+                stack.append(node.then)
+                stack.append(node.orelse)
+            elif type(node) is Switch:
+                stack.extend(node.cases)
     return tuple(view for view in VIEWS if view in used)
 
 

@@ -70,23 +70,27 @@ class Folder:
     # ------------------------------------------------------------ operands and folding
 
     def operand(self, operand: Operand) -> X:
-        if isinstance(operand, Reg):
-            name = REG_NAMES[operand.h] if operand.h < NAMED else f"s{operand.h}"
-            pending = self.take(name)
+        if type(operand) is Reg:
+            h = operand.h
+            name = REG_NAMES[h] if h < NAMED else f"s{h}"
+            pending = self.take(name) if name in self.pending else None
             if pending is not None:
                 return pending
             plain = self.plain.get(name)
             if plain is None:
                 plain = self.plain[name] = X(name, reads=frozenset((name,)))
             return plain
-        if isinstance(operand, Loc):
-            name = LOC_NAMES[operand.i] if operand.i < NAMED else f"l{operand.i}"
+        if type(operand) is Loc:
+            i = operand.i
+            name = LOC_NAMES[i] if i < NAMED else f"l{i}"
             plain = self.plain.get(name)
             if plain is None:
                 plain = self.plain[name] = X(name, reads=frozenset((name,)), nan=name in self.raw_locals,
-                                             align=self.local_zeros.get(operand.i, 0))
+                                             align=self.local_zeros.get(i, 0))
             return plain
-        return self.constant(operand)
+        if type(operand) is Const:
+            return self.constant(operand)
+        raise TypeError(f"not an operand: {operand!r}")
 
     def constant(self, const: Const) -> X:
         if const.type in _INT_TYPES:  # integers (never -0.0 or NaN): one expression per value
@@ -177,10 +181,19 @@ class Folder:
         return X(home, reads=frozenset((home,)))
 
     def home(self, operand: Operand) -> str:
-        if isinstance(operand, Reg):
-            return f"s{operand.h}"
+        if type(operand) is Reg:
+            return target_name(operand)
         self.temps += 1
         return f"t{self.temps}"
+
+
+def target_name(target: Reg | Loc) -> str:
+    """The Python name of a register or local (``str(target)``, without formatting the common ones)."""
+    if type(target) is Reg:
+        return REG_NAMES[target.h] if target.h < NAMED else f"s{target.h}"
+    if type(target) is Loc:
+        return LOC_NAMES[target.i] if target.i < NAMED else f"l{target.i}"
+    return str(target)
 
 
 def truth(x: X) -> X:
