@@ -64,7 +64,7 @@ from .exprs import (
     result_nan,
     rules_for,
 )
-from .fold import Folder, Line, result_wrap, target_name, truth
+from .fold import Folder, Line, reg_name, result_wrap, target_name, truth
 from .frames import frame_slots, stack_units
 from .ir import (
     Block,
@@ -333,7 +333,7 @@ class FunctionEmitter(Folder):
             self.emit_call_result(outs, x)
             self.bind_views()
         elif len(outs) == 1:
-            self.define(target_name(outs[0]), x)
+            self.define(str(outs[0]), x)
         else:
             self.flush_impure()
             self.emit_call_result(outs, x)
@@ -383,7 +383,7 @@ class FunctionEmitter(Folder):
         """Assign the carried values to the label's registers (in parallel)."""
         if xs is None:
             xs = [self.operand(v) for v in values]
-        pairs = [(str(dst), as_value(x)) for dst, x in zip(label.regs, xs, strict=True) if str(dst) != x.text]
+        pairs = [(dst, as_value(x)) for dst, x in zip(label_names(label), xs, strict=True) if dst != x.text]
         if not pairs:
             return
         targets = {dst for dst, _ in pairs}
@@ -509,7 +509,7 @@ class FunctionEmitter(Folder):
         return False
 
     def loop_tail_ok(self, node: BrIf) -> bool:
-        return all(str(dst) == str(v) for dst, v in zip(node.label.regs, node.values, strict=True))
+        return all(dst == str(v) for dst, v in zip(label_names(node.label), node.values, strict=True))
 
     def emit_terminal(self, node: Node) -> None:
         if isinstance(node, Br):
@@ -615,7 +615,7 @@ class FunctionEmitter(Folder):
             route = self.routes[label.id]
             if route.mode is not Mode.STATE or route.frame is not inner:
                 return False
-            if any(str(dst) != x.text for dst, x in zip(label.regs, xs, strict=True)):
+            if any(dst != x.text for dst, x in zip(label_names(label), xs, strict=True)):
                 return False
             states.append(route.state)
         table = ", ".join(str(s) for s in states[:-1])
@@ -759,6 +759,12 @@ _OP_HANDLERS: dict[Opcode, Callable[[FunctionEmitter, Op], None]] = {
 """The instructions without a rule in :mod:`.exprs`, by their emitter method (any other: ``emit_rule``)."""
 
 
+def label_names(label: Label) -> list[str]:
+    """The names of the label's registers (``str`` of ``label.regs``, without making the registers)."""
+    base = label.base
+    return [reg_name(base + i) for i in range(label.arity)]
+
+
 def _only_gas(nodes: list[Node]) -> bool:
     """Whether the nodes are only empty gas blocks (no code in either variant)."""
     return all(isinstance(n, Gas) and not n.cost and not n.check for n in nodes)
@@ -876,8 +882,36 @@ def _views_used(nodes: list[Node]) -> tuple[View, ...]:
     return tuple(view for view in VIEWS if view in used)
 
 
-def _header(func: IRFunction, em: FunctionEmitter, body: list[Line]) -> list[Line]:
-    """The ``def`` line, depth check, locals, bindings and the body's ``try``."""
+Segment = tuple[list[Line], int]
+"""Lines of the source and the indentation added to each when rendered (so the body is never copied)."""
+
+
+class _Indents(dict[int, str]):
+    """Indentation strings by level, each made once."""
+
+    def __missing__(self, level: int) -> str:
+        text = self[level] = "    " * level
+        return text
+
+
+_INDENTS = _Indents()
+
+
+def _render(segments: list[Segment]) -> str:
+    """The source text of ``segments``, one line each, ending in a newline."""
+    indents = _INDENTS
+    parts: list[str] = []
+    for lines, shift in segments:
+        if shift:
+            parts += [indents[ind + shift] + text for ind, text in lines]
+        else:
+            parts += [indents[ind] + text for ind, text in lines]
+    parts.append("")  # the final newline
+    return "\n".join(parts)
+
+
+def _header(func: IRFunction, em: FunctionEmitter, body: list[Line]) -> list[Segment]:
+    """The ``def`` line, depth check, locals, bindings and the body's ``try``, around ``body``."""
     params = ", ".join(["d", *(f"l{i}" for i in range(func.nparams))])
     ftype = func.type
     lines: list[Line] = [
@@ -913,31 +947,36 @@ def _header(func: IRFunction, em: FunctionEmitter, body: list[Line]) -> list[Lin
     if em.uses_div:
         handlers.append(("ZeroDivisionError", "divide_by_zero_trap"))
     if not handlers and not em.local_gas:
-        return lines + [(i - 1, text) for i, text in body]
+        return [(lines, 0), (body, -1)]
     lines.append((1, "try:"))
-    lines.extend(body)
+    tail: list[Line] = []
     for exc, trap in handlers:
-        lines.append((1, f"except {exc}:"))
+        tail.append((1, f"except {exc}:"))
         if em.local_gas:
-            lines.append((2, f"if gas < {METER}: {METER} = gas"))
-        lines.append((2, f"raise {trap}() from None"))
+            tail.append((2, f"if gas < {METER}: {METER} = gas"))
+        tail.append((2, f"raise {trap}() from None"))
     if em.local_gas:
-        lines.append((1, "except BaseException:"))
-        lines.append((2, f"if gas < {METER}: {METER} = gas"))
-        lines.append((2, "raise"))
-    return lines
+        tail.append((1, "except BaseException:"))
+        tail.append((2, f"if gas < {METER}: {METER} = gas"))
+        tail.append((2, "raise"))
+    return [(lines, 0), (body, 0), (tail, 0)]
 
 
-def _closure_maker(index: int, lines: list[Line]) -> list[Line]:
+def _closure_maker(index: int, segments: list[Segment]) -> list[Segment]:
     """Nest a metered ``def f{index}`` in a maker that makes ``GAS`` its closure variable."""
-    comment, *rest = lines
-    return [
+    (first, shift), *rest = segments
+    comment, *head = first  # the comment stays above the maker
+    maker = [
         comment,
         (0, f"def {MAKER_PREFIX}{index}():"),
         (1, f"global f{index}"),  # recursion calls the global f{index}
         (1, f"{METER} = 0"),
-        *((ind + 1, text) for ind, text in rest),
-        (1, f"return f{index}"),
+    ]
+    return [
+        (maker, 0),
+        (head, shift + 1),
+        *((lines, added + 1) for lines, added in rest),
+        ([(1, f"return f{index}")], 0),
     ]
 
 
@@ -978,10 +1017,10 @@ def emit_function(func: IRFunction, view: ModuleView, metered: bool,
     em = FunctionEmitter(func, view, metered, canonical_nans)
     if em.emit_nodes(func.body):
         em.emit_return([])
-    lines = _header(func, em, em.out)
+    segments = _header(func, em, em.out)
     if metered:
-        lines = _closure_maker(func.index, lines)
-    source = "\n".join("    " * ind + text for ind, text in lines) + "\n"
+        segments = _closure_maker(func.index, segments)
+    source = _render(segments)
     return EmitResult(source, em.constants)
 
 

@@ -221,10 +221,17 @@ def _helper(name: str, impure: bool = False) -> Rule:
 
 
 def const_int(x: X) -> int | None:
+    """The integer ``x`` is a literal of, or None (names and parenthesized expressions fail fast)."""
+    text = x.text
+    if text[:1].isalpha() or text[:1] in _NOT_INT_STARTS:  # ``int()`` would raise: skip the exception
+        return None
     try:
-        return int(x.text, 0)
+        return int(text, 0)
     except ValueError:
         return None
+
+
+_NOT_INT_STARTS = frozenset("(_")
 
 
 # -- integer family

@@ -130,7 +130,8 @@ class Folder:
 
     def put(self, reg: str, x: X) -> None:
         """Make ``x`` the newest pending expression, held for ``reg``."""
-        self.take(reg)
+        if reg in self.pending:
+            self.take(reg)
         self.pending[reg] = x
         if x.impure:
             self.impure[reg] = None
@@ -144,7 +145,10 @@ class Folder:
 
     def flush_reading(self, name: str) -> None:
         """Write out pending expressions that read ``name`` before it changes."""
-        for reg in list(self.readers.get(name, ())):
+        readers = self.readers.get(name)
+        if not readers:
+            return
+        for reg in list(readers):
             x = self.pending.get(reg)
             if x is not None and x.impure:
                 self.flush_impure(upto=reg)
@@ -152,6 +156,8 @@ class Folder:
 
     def flush_impure(self, upto: str | None = None) -> None:
         """Write out pending impure expressions in their order (those older than ``upto``)."""
+        if not self.impure:
+            return
         older = list(takewhile(lambda reg: reg != upto, self.impure))
         for reg in older:
             self.flush_one(reg)
@@ -185,6 +191,11 @@ class Folder:
             return target_name(operand)
         self.temps += 1
         return f"t{self.temps}"
+
+
+def reg_name(h: int) -> str:
+    """The Python name of the register at height ``h``."""
+    return REG_NAMES[h] if h < NAMED else f"s{h}"
 
 
 def target_name(target: Reg | Loc) -> str:
