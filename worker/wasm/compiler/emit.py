@@ -155,6 +155,8 @@ class FunctionEmitter(Folder):
         # straight-line charges go to the meter itself and calls need no syncing.
         self.local_gas = metered and has_loops(func.body)
         self.gas = "gas" if self.local_gas else METER
+        self.charge = f"{self.gas} -= "  # a gas block's charge, then its price
+        self.check = f"if {self.gas} < 0: raise out_of_gas()"
         self.analysis = Analysis()
         self.loops = 1  # the try block
         self.frames: list[Frame] = []
@@ -529,15 +531,16 @@ class FunctionEmitter(Folder):
     def emit_gas(self, node: Gas) -> None:
         if not self.metered:
             return
-        charge = f"{self.gas} -= "
+        charge = self.charge
         if node.cost:
-            last = self.out[-1] if self.out else None
+            out = self.out
+            last = out[-1] if out else None
             if last is not None and last[0] == self.ind and last[1].startswith(charge):
-                self.out[-1] = (self.ind, f"{charge}{int(last[1][len(charge):]) + node.cost}")
+                out[-1] = (self.ind, f"{charge}{int(last[1][len(charge):]) + node.cost}")
             else:
-                self.line(f"{charge}{node.cost}")
+                out.append((self.ind, f"{charge}{node.cost}"))
         if node.check:
-            self.line(f"if {self.gas} < 0: raise out_of_gas()")
+            self.out.append((self.ind, self.check))
 
     def cond_text(self, operand: Operand) -> X:
         """The operand as a condition (evaluated after everything still pending)."""

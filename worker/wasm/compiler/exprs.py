@@ -205,7 +205,7 @@ class Rule:
 
 def _fmt(template: str) -> Callable[[list[X], Any], str]:
     def build(args: list[X], imm: Any) -> str:
-        return template.format(*(paren(a) for a in args))
+        return template.format(*[a.text if a.atomic else f"({a.text})" for a in args])  # paren() inlined
     return build
 
 

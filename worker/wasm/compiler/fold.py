@@ -112,7 +112,8 @@ class Folder:
 
     def write(self, target: str, x: X) -> None:
         self.flush_reading(target)
-        x = as_value(x, target in self.raw_locals)
+        if x.nan or x.cond or x.wrap:  # else as_value would return it as it is
+            x = as_value(x, target in self.raw_locals)
         if x.text != target:
             self.line(f"{target} = {x.text}")
 
@@ -218,13 +219,18 @@ def result_wrap(rule: Rule, args: list[X]) -> tuple[int, bool]:
     A sum of two masked values is at most one bit out of range; anything more
     (products, shifts, longer sums) is *big* and gets ``&`` rather than ``%``.
     """
+    wrapped = [a for a in args if a.wrap]  # one pass over the operands (no generators)
     if rule.wraps_if_all:
-        wrap = rule.wraps if all(a.wrap for a in args) else 0
+        wrap = rule.wraps if len(wrapped) == len(args) else 0
     elif rule.wraps_if_any:
-        wrap = rule.wraps if any(a.wrap for a in args) else 0
+        wrap = rule.wraps if wrapped else 0
     else:
         wrap = rule.wraps
     if not wrap:  # most results: no mask, so bigness does not matter
         return 0, False
-    big = rule.big or any(a.big or (a.wrap and rule.loose) for a in args)
-    return wrap, bool(big)
+    if rule.big or (wrapped and rule.loose):
+        return wrap, True
+    for a in args:
+        if a.big:
+            return wrap, True
+    return wrap, False
