@@ -205,8 +205,7 @@ class FunctionEmitter(Folder):
         plan = self.plans[node.op]
         rule = plan.rule
         operands = node.args
-        operand = self.operand
-        args = [operand(a) for a in operands]
+        args = list(map(self.operand, operands))  # in stack order: pending values are taken in order
         if plan.keep:
             for i, always in plan.keep:
                 if always or args[i].impure:
