@@ -857,8 +857,10 @@ def _scaled(op: Opcode, args: list[X]) -> Scaled | None:
         return Scaled(paren(a), k & 31, 0, a.bound) if k is not None and 2 <= k & 31 <= 3 else None
     if b.scaled is not None:
         a, b = b, a
+    if a.scaled is None:  # most sums: nothing scaled, the constant need not be parsed
+        return None
     c = const_int(b)
-    if a.scaled is None or c is None:
+    if c is None:
         return None
     return Scaled(a.scaled.base, a.scaled.shift, (a.scaled.add + c) & 0xFFFFFFFF, a.scaled.bound)
 

@@ -124,8 +124,8 @@ def as_value(x: X, keep_nan: bool = False) -> X:
         # ``%`` returns an in-range left operand as it is (and fixes a negative one) about twice
         # as fast as ``&``; ``&`` wins when the value is far outside the range.
         norm = f"& {MASKS[x.wrap]}" if x.big else f"% {MODULI[x.wrap]}"
-        return X(f"{paren(x)} {norm}", False, False, x.impure, x.reads, x.size + 1, align=x.align,
-                 scaled=x.scaled)
+        return X(f"{paren(x)} {norm}", False, False, x.impure, x.reads, x.size + 1, 0, False, 0, 0, x.align,
+                 x.scaled)
     return x
 
 
