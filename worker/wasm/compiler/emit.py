@@ -146,8 +146,7 @@ class FunctionEmitter(Folder):
         self.func = func
         self.view = view
         self.metered = metered
-        self.rules = rules_for(canonical_nans)  # the float semantics: the spec's or canonical NaNs
-        self.plans = op_plans(canonical_nans, metered)
+        self.plans = op_plans(canonical_nans, metered)  # the float semantics' rules and their decisions
         if canonical_nans:
             self.raw_locals = frozenset(f"l{i}" for i in raw_locals(func))
         self.units = stack_units(frame_slots(len(func.locals), func.max_height))  # of the budget ``d``
@@ -173,6 +172,7 @@ class FunctionEmitter(Folder):
     # ------------------------------------------------------------ instructions
 
     def emit_op(self, node: Op) -> None:
+        """One instruction: by its method in :data:`_OP_HANDLERS`, else by its rule (:meth:`emit_rule`)."""
         handler = _OP_HANDLERS.get(node.op)
         if handler is None:
             self.emit_rule(node)
@@ -184,24 +184,29 @@ class FunctionEmitter(Folder):
         self.define(target_name(node.outs[0]), self.operand(node.args[0]))
 
     def emit_local_set(self, node: Op) -> None:
+        """``local.set``: the local is written now (older impure work first)."""
         self.assign(target_name(node.outs[0]), self.operand(node.args[0]))
 
     def emit_global_get(self, node: Op) -> None:
+        """``global.get``: an immutable global's value by name, a mutable one's read as impure."""
         mutable = self.view.global_mutable[node.imm]
         name = f"gb{node.imm}.v" if mutable else f"gv{node.imm}"
         self.define(target_name(node.outs[0]), X(name, impure=mutable))
 
     def emit_drop(self, node: Op) -> None:
+        """``drop``: a pure value is forgotten, an impure one still runs as a statement."""
         x = self.operand(node.args[0])
         if x.impure:
             self.flush_impure()
             self.line(as_value(x).text)
 
     def emit_direct_call(self, node: Op) -> None:
+        """``call`` of ``f{imm}``."""
         args = [self.operand(a) for a in node.args]
         self.emit_call(node, f"f{node.imm}", args)
 
     def emit_rule(self, node: Op) -> None:
+        """An instruction with a rule in :mod:`.exprs`, as its :class:`OpPlan` directs."""
         plan = self.plans[node.op]
         rule = plan.rule
         operands = node.args
