@@ -185,9 +185,13 @@ class EntryPrices:
 
 
 def _python_code(source: str, index: int) -> CodeType:
-    """The code object of ``def f{index}`` itself (nested in its gas-cell maker when metered)."""
+    """The code object of ``def f{index}`` itself (nested in its gas-cell maker when metered).
+
+    ``dont_inherit``: the generated code does not take the compiler module's own
+    ``__future__`` flags (it needs none; the code objects are the same either way).
+    """
     try:
-        unit = compile(source, f"<wasm function {index}>", "exec")
+        unit = compile(source, f"<wasm function {index}>", "exec", dont_inherit=True)
     except (SyntaxError, RecursionError, MemoryError) as exc:  # a compiler bug or an absurd function
         raise CompileError(f"function {index} could not be compiled to Python: {exc}") from exc
     code = _find_code(unit, f"f{index}")
@@ -281,9 +285,9 @@ def nesting_depth(ir_or_body: IRFunction) -> int:
         nodes, level = stack.pop()
         depth = max(depth, level)
         for node in nodes:
-            if isinstance(node, Block | Loop):
+            if type(node) is Block or type(node) is Loop:
                 stack.append((node.body, level + 1))
-            elif isinstance(node, If):
+            elif type(node) is If:
                 stack.append((node.then, level + 1))
                 stack.append((node.orelse, level + 1))
     return depth

@@ -40,6 +40,7 @@ at returns and when an exception leaves; a function without loops charges
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..opcodes import BULK_UNIT, BULK_UNIT_GAS, OPS, TABLE_BULK_UNIT, Imm, Opcode
@@ -47,8 +48,11 @@ from ..types import FuncType, ValType
 from .align import ZERO_OPS, local_zeros, result_zeros
 from .direct import Prepay, charge_call_sites, take_entry
 from .exprs import (
+    BOUND_RULES,
     VIEW_OPS,
     VIEWS,
+    BoundRule,
+    Rule,
     Scaled,
     View,
     X,
@@ -57,11 +61,10 @@ from .exprs import (
     const_int,
     loose,
     paren,
-    result_bound,
     result_nan,
     rules_for,
 )
-from .fold import Folder, Line, result_wrap, truth
+from .fold import Folder, Line, reg_name, result_wrap, target_name, truth
 from .frames import frame_slots, stack_units
 from .ir import (
     Block,
@@ -90,7 +93,6 @@ from .states import emit_states
 from .structure import (
     Analysis,
     Need,
-    children,
     has_loops,
     ifconv_ok,
     merge_gas,
@@ -145,7 +147,7 @@ class FunctionEmitter(Folder):
         self.func = func
         self.view = view
         self.metered = metered
-        self.rules = rules_for(canonical_nans)  # the float semantics: the spec's or canonical NaNs
+        self.plans = op_plans(canonical_nans, metered)  # the float semantics' rules and their decisions
         if canonical_nans:
             self.raw_locals = frozenset(f"l{i}" for i in raw_locals(func))
         self.units = stack_units(frame_slots(len(func.locals), func.max_height))  # of the budget ``d``
@@ -153,6 +155,8 @@ class FunctionEmitter(Folder):
         # straight-line charges go to the meter itself and calls need no syncing.
         self.local_gas = metered and has_loops(func.body)
         self.gas = "gas" if self.local_gas else METER
+        self.charge = f"{self.gas} -= "  # a gas block's charge, then its price
+        self.check = f"if {self.gas} < 0: raise out_of_gas()"
         self.analysis = Analysis()
         self.loops = 1  # the try block
         self.frames: list[Frame] = []
@@ -169,55 +173,72 @@ class FunctionEmitter(Folder):
     # ------------------------------------------------------------ instructions
 
     def emit_op(self, node: Op) -> None:
-        op = node.op
-        if op in _MOVES:
-            x = self.operand(node.args[0])
-            self.define(str(node.outs[0]), x)
-        elif op is Opcode.LOCAL_SET:
-            self.assign(str(node.outs[0]), self.operand(node.args[0]))
-        elif op is Opcode.GLOBAL_GET:
-            mutable = self.view.global_mutable[node.imm]
-            name = f"gb{node.imm}.v" if mutable else f"gv{node.imm}"
-            self.define(str(node.outs[0]), X(name, impure=mutable))
-        elif op is Opcode.DROP:
-            x = self.operand(node.args[0])
-            if x.impure:
-                self.flush_impure()
-                self.line(as_value(x).text)
-        elif op is Opcode.CALL:
-            args = [self.operand(a) for a in node.args]
-            self.emit_call(node, f"f{node.imm}", args, node.imm not in self.view.steady)
-        elif op is Opcode.CALL_INDIRECT:
-            self.emit_call_indirect(node)
-        else:
+        """One instruction: by its method in :data:`_OP_HANDLERS`, else by its rule (:meth:`emit_rule`)."""
+        handler = _OP_HANDLERS.get(node.op)
+        if handler is None:
             self.emit_rule(node)
+        else:
+            handler(self, node)
+
+    def emit_move(self, node: Op) -> None:
+        """``local.get`` and the register moves: the value stays pending in its register."""
+        self.define(target_name(node.outs[0]), self.operand(node.args[0]))
+
+    def emit_local_set(self, node: Op) -> None:
+        """``local.set``: the local is written now (older impure work first)."""
+        self.assign(target_name(node.outs[0]), self.operand(node.args[0]))
+
+    def emit_global_get(self, node: Op) -> None:
+        """``global.get``: an immutable global's value by name, a mutable one's read as impure."""
+        mutable = self.view.global_mutable[node.imm]
+        name = f"gb{node.imm}.v" if mutable else f"gv{node.imm}"
+        self.define(target_name(node.outs[0]), X(name, impure=mutable))
+
+    def emit_drop(self, node: Op) -> None:
+        """``drop``: a pure value is forgotten, an impure one still runs as a statement."""
+        x = self.operand(node.args[0])
+        if x.impure:
+            self.flush_impure()
+            self.line(as_value(x).text)
+
+    def emit_direct_call(self, node: Op) -> None:
+        """``call`` of ``f{imm}``."""
+        args = [self.operand(a) for a in node.args]
+        self.emit_call(node, f"f{node.imm}", args, node.imm not in self.view.steady)
 
     def emit_rule(self, node: Op) -> None:
-        rule = self.rules[node.op]
-        args = [self.operand(a) for a in node.args]
-        if rule.dup or rule.lazy or (self.metered and node.op in _PRICED):
-            keep = set(rule.dup) | set(rule.lazy)
-            if self.metered and node.op in _PRICED:
-                keep = set(range(len(args)))
-            for i in sorted(keep):
-                if i in rule.dup or args[i].impure or i not in rule.lazy:
-                    self.materialize_arg(args, i, node.args)
-        if rule.value_first and args[0].impure and args[1].impure:  # m[a] = v evaluates v first
-            args[0] = self.materialize(args[0], self.home(node.args[0]))
-        if node.op in (Opcode.I32_EQZ, Opcode.I64_EQZ) and (args[0].cond or as_value(args[0]).atomic):
+        """An instruction with a rule in :mod:`.exprs`, as its :class:`OpPlan` directs."""
+        plan = self.plans[node.op]
+        rule = plan.rule
+        operands = node.args
+        args = list(map(self.operand, operands))  # in stack order: pending values are taken in order
+        if plan.keep:
+            for i, always in plan.keep:
+                if always or args[i].impure:
+                    self.materialize_arg(args, i, operands)
+        elif plan.keep_all:  # a dynamic price reads every operand: all of them plain names
+            for i in range(len(args)):
+                self.materialize_arg(args, i, operands)
+        if plan.value_first and args[0].impure and args[1].impure:  # m[a] = v evaluates v first
+            args[0] = self.materialize(args[0], self.home(operands[0]))
+        if plan.eqz and (args[0].cond or as_value(args[0]).atomic):
             # ``not c`` tests a comparison directly (not ``(1 if c else 0) == 0``)
             x = condition(args[0]) if args[0].cond else as_value(args[0])
-            self.define(str(node.outs[0]), X(f"not {paren(x)}", False, True, x.impure, x.reads, x.size + 1))
+            self.define(target_name(node.outs[0]), X(f"not {paren(x)}", False, True, x.impure, x.reads,
+                                                     x.size + 1))
             return
-        if node.op in (Opcode.SELECT, Opcode.SELECT_T):
+        if plan.select:
             args = [as_value(args[0]), as_value(args[1]), condition(truth(args[2]))]
+        elif plan.loose:
+            loose_at = plan.loose
+            args = [loose(a) if i in loose_at else as_value(a) for i, a in enumerate(args)]
         else:
-            args = [loose(a) if i in rule.loose else as_value(a) for i, a in enumerate(args)]
-        if node.op in _USES_MEMORY:
+            args = [a if not (a.nan or a.cond or a.wrap) else as_value(a) for a in args]
+        if plan.memory:
             self.uses_memory = True
-        if node.op in (Opcode.I32_DIV_U, Opcode.I32_REM_U, Opcode.I64_DIV_U, Opcode.I64_REM_U):
+        if plan.div:
             self.uses_div = True
-        text = rule.build(args, node.imm)
+        text = plan.build(args, node.imm)
         impure = rule.impure
         size = 1
         reads: frozenset[str] = _NO_READS
@@ -226,40 +247,54 @@ class FunctionEmitter(Folder):
             size += a.size
             if a.reads:
                 reads = reads | a.reads if reads else a.reads
-        if self.metered and node.op in _BULK:
+        if plan.bulk:
             self.charge_bulk(args[-1], node.op)
-        if rule.stmt:
+        if plan.stmt:
             if impure:
                 self.flush_impure()
-            for part in text.split("\n"):  # a store through a view may be an if/else pair
-                self.line(part)
+            if "\n" in text:  # a store through a view may be an if/else pair
+                for part in text.split("\n"):
+                    self.line(part)
+            else:
+                self.line(text)
             return
-        wrap, big = result_wrap(rule, args)
-        width, bound = result_bound(node.op, args)
-        if bound > 1 << width:
+        wrap, big = result_wrap(rule, args) if rule.wraps else (0, False)
+        if plan.bound is not None:
+            width, rule_bound = plan.bound
+            bound = rule_bound(args, width)
+            if bound > 1 << width:
+                bound = 0
+            elif bound:  # the exact result is the wasm value: no mask needed
+                wrap, big = 0, False
+        else:
             bound = 0
-        elif bound:  # the exact result is the wasm value: no mask needed
-            wrap, big = 0, False
         align, scaled = 0, None
-        if node.op in ZERO_OPS and self.views:
-            consts = [const_int(a) for a in args] if node.op in SHIFTS else ()
+        if plan.zeros and self.views:
+            consts = [const_int(a) for a in args] if plan.shift else ()
             align = result_zeros(node.op, [a.align for a in args], consts)
-            if node.op in _SCALING:
+            if plan.scaling:
                 scaled = _scaled(node.op, args)
-        nan = result_nan(rule, args)
+        nan = result_nan(rule, args) if plan.nan else 0
         x = X(text, rule.atomic, rule.cond, impure, reads, size, wrap, big, bound, nan, align, scaled)
-        if self.metered and node.op in _GROW:
+        if plan.grow:
+            self.emit_grow(node, args, x)
+            return
+        self.define(target_name(node.outs[0]), x)
+
+    def emit_grow(self, node: Op, args: list[X], x: X) -> None:
+        """``memory.grow``/``table.grow``: charged first when metered; the views bound again after."""
+        if self.metered:
             self.flush_impure()
             self.charge_grow(node, args)
-            self.assign(str(node.outs[0]), x)
+            self.assign(target_name(node.outs[0]), x)
             if node.op is Opcode.MEMORY_GROW:
                 self.bind_views()
             return
         if self.views and node.op is Opcode.MEMORY_GROW:
-            self.assign(str(node.outs[0]), x)
+            self.assign(target_name(node.outs[0]), x)
             self.bind_views()
             return
-        self.define(str(node.outs[0]), x)
+        self.define(target_name(node.outs[0]), x)
 
     def materialize_arg(self, args: list[X], i: int, operands: tuple[Operand, ...]) -> None:
         """Write operand ``args[i]`` to its home, first writing out earlier operands that read that home.
@@ -327,11 +362,11 @@ class FunctionEmitter(Folder):
 
     def emit_call_result(self, outs: tuple[Reg | Loc, ...], x: X) -> None:
         for out in outs:
-            self.flush_reading(str(out))
+            self.flush_reading(target_name(out))
         if not outs:
             self.line(x.text)
         elif len(outs) == 1:
-            self.line(f"{outs[0]} = {x.text}")
+            self.line(f"{target_name(outs[0])} = {x.text}")
         else:
             self.line(f"{', '.join(str(o) for o in outs)} = {x.text}")
 
@@ -358,7 +393,7 @@ class FunctionEmitter(Folder):
         """Assign the carried values to the label's registers (in parallel)."""
         if xs is None:
             xs = [self.operand(v) for v in values]
-        pairs = [(str(dst), as_value(x)) for dst, x in zip(label.regs, xs, strict=True) if str(dst) != x.text]
+        pairs = [(dst, as_value(x)) for dst, x in zip(label_names(label), xs, strict=True) if dst != x.text]
         if not pairs:
             return
         targets = {dst for dst, _ in pairs}
@@ -438,38 +473,53 @@ class FunctionEmitter(Folder):
     def emit_nodes(self, nodes: list[Node], ifconv: Label | None = None,
                    loop_tail: Label | None = None) -> bool:
         """Emit a node list at the current indentation; whether control falls off its end."""
+        handlers, emit_rule = _OP_HANDLERS, self.emit_rule
         for i, node in enumerate(nodes):
-            if isinstance(node, Op):
-                self.emit_op(node)
-            elif isinstance(node, Gas):
-                self.emit_gas(node)
-            elif isinstance(node, Block | Loop | If):
-                if not isinstance(node, If):
-                    self.flush_all()
+            if type(node) is Op:  # most nodes: emit_op inlined
+                handler = handlers.get(node.op)
+                if handler is None:
+                    emit_rule(node)
+                else:
+                    handler(self, node)
+            elif type(node) is Gas:
+                if self.metered:
+                    self.emit_gas(node)
+            elif type(node) is Block or type(node) is Loop:
+                self.flush_all()
                 if not self.emit_construct(node):
                     return False
-            elif isinstance(node, Switch):
+            elif type(node) is If:
+                if not self.emit_construct(node):
+                    return False
+            elif type(node) is BrIf:
+                if self.emit_br_if_in(node, nodes, i, ifconv, loop_tail):
+                    return True
+            elif type(node) is Switch:
                 self.emit_switch(node)
                 return False
-            elif isinstance(node, BrIf):
-                if node.label is ifconv:
-                    self.emit_ifconv(node, nodes[i + 1:], ifconv)
-                    return True
-                if node.label is loop_tail and self.loop_tail_ok(node) and _only_gas(nodes[i + 1:]):
-                    cond = self.cond_text(node.cond)
-                    self.line(f"if not {paren(cond)}:")
-                    self.line("break", self.ind + 1)
-                    self.tail_done = True
-                    return True
-                self.emit_br_if(node)
             else:
                 self.emit_terminal(node)
                 return False
         self.flush_all()
         return True
 
+    def emit_br_if_in(self, node: BrIf, nodes: list[Node], i: int, ifconv: Label | None,
+                      loop_tail: Label | None) -> bool:
+        """A ``br_if`` at ``nodes[i]``; whether it took the rest of the list (if-conversion, loop tail)."""
+        if node.label is ifconv:
+            self.emit_ifconv(node, nodes[i + 1:], ifconv)
+            return True
+        if node.label is loop_tail and self.loop_tail_ok(node) and _only_gas(nodes[i + 1:]):
+            cond = self.cond_text(node.cond)
+            self.line(f"if not {paren(cond)}:")
+            self.line("break", self.ind + 1)
+            self.tail_done = True
+            return True
+        self.emit_br_if(node)
+        return False
+
     def loop_tail_ok(self, node: BrIf) -> bool:
-        return all(str(dst) == str(v) for dst, v in zip(node.label.regs, node.values, strict=True))
+        return all(dst == str(v) for dst, v in zip(label_names(node.label), node.values, strict=True))
 
     def emit_terminal(self, node: Node) -> None:
         if isinstance(node, Br):
@@ -489,15 +539,16 @@ class FunctionEmitter(Folder):
     def emit_gas(self, node: Gas) -> None:
         if not self.metered:
             return
-        charge = f"{self.gas} -= "
+        charge = self.charge
         if node.cost:
-            last = self.out[-1] if self.out else None
+            out = self.out
+            last = out[-1] if out else None
             if last is not None and last[0] == self.ind and last[1].startswith(charge):
-                self.out[-1] = (self.ind, f"{charge}{int(last[1][len(charge):]) + node.cost}")
+                out[-1] = (self.ind, f"{charge}{int(last[1][len(charge):]) + node.cost}")
             else:
-                self.line(f"{charge}{node.cost}")
+                out.append((self.ind, f"{charge}{node.cost}"))
         if node.check:
-            self.line(f"if {self.gas} < 0: raise out_of_gas()")
+            self.out.append((self.ind, self.check))
 
     def cond_text(self, operand: Operand) -> X:
         """The operand as a condition (evaluated after everything still pending)."""
@@ -575,7 +626,7 @@ class FunctionEmitter(Folder):
             route = self.routes[label.id]
             if route.mode is not Mode.STATE or route.frame is not inner:
                 return False
-            if any(str(dst) != x.text for dst, x in zip(label.regs, xs, strict=True)):
+            if any(dst != x.text for dst, x in zip(label_names(label), xs, strict=True)):
                 return False
             states.append(route.state)
         table = ", ".join(str(s) for s in states[:-1])
@@ -708,6 +759,23 @@ class FunctionEmitter(Folder):
 
     # ------------------------------------------------------------ state machines
 
+_OP_HANDLERS: dict[Opcode, Callable[[FunctionEmitter, Op], None]] = {
+    Opcode.LOCAL_SET: FunctionEmitter.emit_local_set,
+    Opcode.GLOBAL_GET: FunctionEmitter.emit_global_get,
+    Opcode.DROP: FunctionEmitter.emit_drop,
+    Opcode.CALL: FunctionEmitter.emit_direct_call,
+    Opcode.CALL_INDIRECT: FunctionEmitter.emit_call_indirect,
+    **dict.fromkeys(_MOVES, FunctionEmitter.emit_move),
+}
+"""The instructions without a rule in :mod:`.exprs`, by their emitter method (any other: ``emit_rule``)."""
+
+
+def label_names(label: Label) -> list[str]:
+    """The names of the label's registers (``str`` of ``label.regs``, without making the registers)."""
+    base = label.base
+    return [reg_name(base + i) for i in range(label.arity)]
+
+
 def _only_gas(nodes: list[Node]) -> bool:
     """Whether the nodes are only empty gas blocks (no code in either variant)."""
     return all(isinstance(n, Gas) and not n.cost and not n.check for n in nodes)
@@ -722,6 +790,74 @@ _USES_MEMORY = frozenset(
 _SCALING = frozenset({Opcode.I32_SHL, Opcode.I32_ADD})
 
 
+@dataclass(frozen=True, slots=True)
+class OpPlan:
+    """What :meth:`FunctionEmitter.emit_rule` decides from the opcode alone, decided once per opcode.
+
+    The rule's operand sets become the checks the emitter runs per
+    instruction (which operands to write to plain names, which to take
+    unmasked), and the opcode's memberships in the emitter's sets become flags.
+    """
+
+    rule: Rule
+    build: Callable[[list[X], object], str]
+    keep: tuple[tuple[int, bool], ...]  # operands to make plain names: (index, always, or only when impure)
+    keep_all: bool  # metered dynamic price: every operand a plain name
+    loose: frozenset[int]  # operands taken unmasked
+    value_first: bool
+    eqz: bool
+    select: bool
+    memory: bool  # the function touches memory
+    div: bool  # an inlined division: ZeroDivisionError is a trap
+    bulk: bool  # metered bulk instruction: charged by its count
+    stmt: bool
+    bound: tuple[int, BoundRule] | None  # see ``exprs.result_bound``
+    zeros: bool  # keeps known zero low bits (see :mod:`.align`)
+    shift: bool  # ... depending on a constant shift count
+    scaling: bool  # may make a :class:`~.exprs.Scaled` address
+    nan: bool  # the result's NaN state depends on the rule (see ``exprs.result_nan``)
+    grow: bool  # memory.grow / table.grow
+
+
+def _plan(op: Opcode, rule: Rule, metered: bool) -> OpPlan:
+    priced = metered and op in _PRICED
+    if priced and (rule.dup or rule.lazy):
+        raise AssertionError(f"{op.name}: a priced instruction's operands are all plain names")
+    return OpPlan(
+        rule=rule,
+        build=rule.build,
+        keep=() if priced else tuple((i, i in rule.dup or i not in rule.lazy)
+                                     for i in sorted({*rule.dup, *rule.lazy})),
+        keep_all=priced,
+        loose=frozenset(rule.loose),
+        value_first=rule.value_first,
+        eqz=op in (Opcode.I32_EQZ, Opcode.I64_EQZ),
+        select=op in (Opcode.SELECT, Opcode.SELECT_T),
+        memory=op in _USES_MEMORY,
+        div=op in (Opcode.I32_DIV_U, Opcode.I32_REM_U, Opcode.I64_DIV_U, Opcode.I64_REM_U),
+        bulk=metered and op in _BULK,
+        stmt=rule.stmt,
+        bound=BOUND_RULES.get(op),
+        zeros=op in ZERO_OPS,
+        shift=op in SHIFTS,
+        scaling=op in _SCALING,
+        nan=rule.nan or bool(rule.nan_from),
+        grow=op in _GROW,
+    )
+
+
+_PLANS: dict[tuple[bool, bool], dict[Opcode, OpPlan]] = {}
+
+
+def op_plans(canonical_nans: bool, metered: bool) -> dict[Opcode, OpPlan]:
+    """Opcode -> its :class:`OpPlan` for one float semantics and variant (made once per process)."""
+    plans = _PLANS.get((canonical_nans, metered))
+    if plans is None:
+        rules = rules_for(canonical_nans)
+        plans = _PLANS[canonical_nans, metered] = {op: _plan(op, rule, metered) for op, rule in rules.items()}
+    return plans
+
+
 def _scaled(op: Opcode, args: list[X]) -> Scaled | None:
     """What a shift by a constant, or a constant added to a scaled value, makes known (see ``Scaled``)."""
     a, b = args
@@ -730,8 +866,10 @@ def _scaled(op: Opcode, args: list[X]) -> Scaled | None:
         return Scaled(paren(a), k & 31, 0, a.bound) if k is not None and 2 <= k & 31 <= 3 else None
     if b.scaled is not None:
         a, b = b, a
+    if a.scaled is None:  # most sums: nothing scaled, the constant need not be parsed
+        return None
     c = const_int(b)
-    if a.scaled is None or c is None:
+    if c is None:
         return None
     return Scaled(a.scaled.base, a.scaled.shift, (a.scaled.add + c) & 0xFFFFFFFF, a.scaled.bound)
 
@@ -739,20 +877,54 @@ def _scaled(op: Opcode, args: list[X]) -> Scaled | None:
 def _views_used(nodes: list[Node]) -> tuple[View, ...]:
     """The memory views the function's aligned accesses use, in :data:`~.exprs.VIEWS` order."""
     used: set[View] = set()
+    view_ops = VIEW_OPS
     stack = [nodes]
     while stack:
         for node in stack.pop():
             if type(node) is Op:
-                view = VIEW_OPS.get(node.op)
+                view = view_ops.get(node.op)
                 if view is not None:
                     used.add(view)
-            else:
-                stack.extend(children(node))
+            elif type(node) is Block or type(node) is Loop:
+                stack.append(node.body)
+            elif type(node) is If:
+                stack.append(node.then)
+                stack.append(node.orelse)
+            elif type(node) is Switch:
+                stack.extend(node.cases)
     return tuple(view for view in VIEWS if view in used)
 
 
-def _header(func: IRFunction, em: FunctionEmitter, body: list[Line]) -> list[Line]:
-    """The ``def`` line, depth check, locals, bindings and the body's ``try``."""
+Segment = tuple[list[Line], int]
+"""Lines of the source and the indentation added to each when rendered (so the body is never copied)."""
+
+
+class _Indents(dict[int, str]):
+    """Indentation strings by level, each made once."""
+
+    def __missing__(self, level: int) -> str:
+        text = self[level] = "    " * level
+        return text
+
+
+_INDENTS = _Indents()
+
+
+def _render(segments: list[Segment]) -> str:
+    """The source text of ``segments``, one line each, ending in a newline."""
+    indents = _INDENTS
+    parts: list[str] = []
+    for lines, shift in segments:
+        if shift:
+            parts += [indents[ind + shift] + text for ind, text in lines]
+        else:
+            parts += [indents[ind] + text for ind, text in lines]
+    parts.append("")  # the final newline
+    return "\n".join(parts)
+
+
+def _header(func: IRFunction, em: FunctionEmitter, body: list[Line]) -> list[Segment]:
+    """The ``def`` line, depth check, locals, bindings and the body's ``try``, around ``body``."""
     params = ", ".join(["d", *(f"l{i}" for i in range(func.nparams))])
     ftype = func.type
     lines: list[Line] = [
@@ -788,31 +960,36 @@ def _header(func: IRFunction, em: FunctionEmitter, body: list[Line]) -> list[Lin
     if em.uses_div:
         handlers.append(("ZeroDivisionError", "divide_by_zero_trap"))
     if not handlers and not em.local_gas:
-        return lines + [(i - 1, text) for i, text in body]
+        return [(lines, 0), (body, -1)]
     lines.append((1, "try:"))
-    lines.extend(body)
+    tail: list[Line] = []
     for exc, trap in handlers:
-        lines.append((1, f"except {exc}:"))
+        tail.append((1, f"except {exc}:"))
         if em.local_gas:
-            lines.append((2, f"if gas < {METER}: {METER} = gas"))
-        lines.append((2, f"raise {trap}() from None"))
+            tail.append((2, f"if gas < {METER}: {METER} = gas"))
+        tail.append((2, f"raise {trap}() from None"))
     if em.local_gas:
-        lines.append((1, "except BaseException:"))
-        lines.append((2, f"if gas < {METER}: {METER} = gas"))
-        lines.append((2, "raise"))
-    return lines
+        tail.append((1, "except BaseException:"))
+        tail.append((2, f"if gas < {METER}: {METER} = gas"))
+        tail.append((2, "raise"))
+    return [(lines, 0), (body, 0), (tail, 0)]
 
 
-def _closure_maker(index: int, lines: list[Line]) -> list[Line]:
+def _closure_maker(index: int, segments: list[Segment]) -> list[Segment]:
     """Nest a metered ``def f{index}`` in a maker that makes ``GAS`` its closure variable."""
-    comment, *rest = lines
-    return [
+    (first, shift), *rest = segments
+    comment, *head = first  # the comment stays above the maker
+    maker = [
         comment,
         (0, f"def {MAKER_PREFIX}{index}():"),
         (1, f"global f{index}"),  # recursion calls the global f{index}
         (1, f"{METER} = 0"),
-        *((ind + 1, text) for ind, text in rest),
-        (1, f"return f{index}"),
+    ]
+    return [
+        (maker, 0),
+        (head, shift + 1),
+        *((lines, added + 1) for lines, added in rest),
+        ([(1, f"return f{index}")], 0),
     ]
 
 
@@ -853,10 +1030,10 @@ def emit_function(func: IRFunction, view: ModuleView, metered: bool,
     em = FunctionEmitter(func, view, metered, canonical_nans)
     if em.emit_nodes(func.body):
         em.emit_return([])
-    lines = _header(func, em, em.out)
+    segments = _header(func, em, em.out)
     if metered:
-        lines = _closure_maker(func.index, lines)
-    source = "\n".join("    " * ind + text for ind, text in lines) + "\n"
+        segments = _closure_maker(func.index, segments)
+    source = _render(segments)
     return EmitResult(source, em.constants)
 
 

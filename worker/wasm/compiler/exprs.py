@@ -124,8 +124,8 @@ def as_value(x: X, keep_nan: bool = False) -> X:
         # ``%`` returns an in-range left operand as it is (and fixes a negative one) about twice
         # as fast as ``&``; ``&`` wins when the value is far outside the range.
         norm = f"& {MASKS[x.wrap]}" if x.big else f"% {MODULI[x.wrap]}"
-        return X(f"{paren(x)} {norm}", False, False, x.impure, x.reads, x.size + 1, align=x.align,
-                 scaled=x.scaled)
+        return X(f"{paren(x)} {norm}", False, False, x.impure, x.reads, x.size + 1, 0, False, 0, 0, x.align,
+                 x.scaled)
     return x
 
 
@@ -205,7 +205,7 @@ class Rule:
 
 def _fmt(template: str) -> Callable[[list[X], Any], str]:
     def build(args: list[X], imm: Any) -> str:
-        return template.format(*(paren(a) for a in args))
+        return template.format(*[a.text if a.atomic else f"({a.text})" for a in args])  # paren() inlined
     return build
 
 
@@ -221,10 +221,17 @@ def _helper(name: str, impure: bool = False) -> Rule:
 
 
 def const_int(x: X) -> int | None:
+    """The integer ``x`` is a literal of, or None (names and parenthesized expressions fail fast)."""
+    text = x.text
+    if text[:1].isalpha() or text[:1] in _NOT_INT_STARTS:  # ``int()`` would raise: skip the exception
+        return None
     try:
-        return int(x.text, 0)
+        return int(text, 0)
     except ValueError:
         return None
+
+
+_NOT_INT_STARTS = frozenset("(_")
 
 
 # -- integer family

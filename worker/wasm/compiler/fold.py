@@ -70,23 +70,27 @@ class Folder:
     # ------------------------------------------------------------ operands and folding
 
     def operand(self, operand: Operand) -> X:
-        if isinstance(operand, Reg):
-            name = REG_NAMES[operand.h] if operand.h < NAMED else f"s{operand.h}"
-            pending = self.take(name)
+        if type(operand) is Reg:
+            h = operand.h
+            name = REG_NAMES[h] if h < NAMED else f"s{h}"
+            pending = self.take(name) if name in self.pending else None
             if pending is not None:
                 return pending
             plain = self.plain.get(name)
             if plain is None:
                 plain = self.plain[name] = X(name, reads=frozenset((name,)))
             return plain
-        if isinstance(operand, Loc):
-            name = LOC_NAMES[operand.i] if operand.i < NAMED else f"l{operand.i}"
+        if type(operand) is Loc:
+            i = operand.i
+            name = LOC_NAMES[i] if i < NAMED else f"l{i}"
             plain = self.plain.get(name)
             if plain is None:
                 plain = self.plain[name] = X(name, reads=frozenset((name,)), nan=name in self.raw_locals,
-                                             align=self.local_zeros.get(operand.i, 0))
+                                             align=self.local_zeros.get(i, 0))
             return plain
-        return self.constant(operand)
+        if type(operand) is Const:
+            return self.constant(operand)
+        raise TypeError(f"not an operand: {operand!r}")
 
     def constant(self, const: Const) -> X:
         if const.type in _INT_TYPES:  # integers (never -0.0 or NaN): one expression per value
@@ -108,7 +112,8 @@ class Folder:
 
     def write(self, target: str, x: X) -> None:
         self.flush_reading(target)
-        x = as_value(x, target in self.raw_locals)
+        if x.nan or x.cond or x.wrap:  # else as_value would return it as it is
+            x = as_value(x, target in self.raw_locals)
         if x.text != target:
             self.line(f"{target} = {x.text}")
 
@@ -126,7 +131,8 @@ class Folder:
 
     def put(self, reg: str, x: X) -> None:
         """Make ``x`` the newest pending expression, held for ``reg``."""
-        self.take(reg)
+        if reg in self.pending:
+            self.take(reg)
         self.pending[reg] = x
         if x.impure:
             self.impure[reg] = None
@@ -140,7 +146,10 @@ class Folder:
 
     def flush_reading(self, name: str) -> None:
         """Write out pending expressions that read ``name`` before it changes."""
-        for reg in list(self.readers.get(name, ())):
+        readers = self.readers.get(name)
+        if not readers:
+            return
+        for reg in list(readers):
             x = self.pending.get(reg)
             if x is not None and x.impure:
                 self.flush_impure(upto=reg)
@@ -148,6 +157,8 @@ class Folder:
 
     def flush_impure(self, upto: str | None = None) -> None:
         """Write out pending impure expressions in their order (those older than ``upto``)."""
+        if not self.impure:
+            return
         older = list(takewhile(lambda reg: reg != upto, self.impure))
         for reg in older:
             self.flush_one(reg)
@@ -177,10 +188,24 @@ class Folder:
         return X(home, reads=frozenset((home,)))
 
     def home(self, operand: Operand) -> str:
-        if isinstance(operand, Reg):
-            return f"s{operand.h}"
+        if type(operand) is Reg:
+            return target_name(operand)
         self.temps += 1
         return f"t{self.temps}"
+
+
+def reg_name(h: int) -> str:
+    """The Python name of the register at height ``h``."""
+    return REG_NAMES[h] if h < NAMED else f"s{h}"
+
+
+def target_name(target: Reg | Loc) -> str:
+    """The Python name of a register or local (``str(target)``, without formatting the common ones)."""
+    if type(target) is Reg:
+        return REG_NAMES[target.h] if target.h < NAMED else f"s{target.h}"
+    if type(target) is Loc:
+        return LOC_NAMES[target.i] if target.i < NAMED else f"l{target.i}"
+    return str(target)
 
 
 def truth(x: X) -> X:
@@ -194,13 +219,18 @@ def result_wrap(rule: Rule, args: list[X]) -> tuple[int, bool]:
     A sum of two masked values is at most one bit out of range; anything more
     (products, shifts, longer sums) is *big* and gets ``&`` rather than ``%``.
     """
+    wrapped = [a for a in args if a.wrap]  # one pass over the operands (no generators)
     if rule.wraps_if_all:
-        wrap = rule.wraps if all(a.wrap for a in args) else 0
+        wrap = rule.wraps if len(wrapped) == len(args) else 0
     elif rule.wraps_if_any:
-        wrap = rule.wraps if any(a.wrap for a in args) else 0
+        wrap = rule.wraps if wrapped else 0
     else:
         wrap = rule.wraps
     if not wrap:  # most results: no mask, so bigness does not matter
         return 0, False
-    big = rule.big or any(a.big or (a.wrap and rule.loose) for a in args)
-    return wrap, bool(big)
+    if rule.big or (wrapped and rule.loose):
+        return wrap, True
+    for a in args:
+        if a.big:
+            return wrap, True
+    return wrap, False
