@@ -278,7 +278,12 @@ def function_source(module: Module, func_index: int, metered: bool = False,
 
 
 def nesting_depth(ir_or_body: IRFunction) -> int:
-    """How deeply the function's constructs nest (the compiler recurses that deep)."""
+    """How deeply the function's constructs nest (the compiler recurses that deep).
+
+    Lowering records it (``IRFunction.depth``); only a function it did not make is walked.
+    """
+    if ir_or_body.depth is not None:
+        return ir_or_body.depth
     depth = 0
     stack: list[tuple[list[Node], int]] = [(ir_or_body.body, 0)]
     while stack:

@@ -66,7 +66,10 @@ _RULES: dict[Opcode, Callable[[Sequence[int], Sequence[int | None]], int]] = {
 """The instructions whose result keeps known zero bits, by rule; any other result has none known."""
 
 ZERO_OPS = frozenset(_RULES)
-_SHIFTS = frozenset({Opcode.I32_SHL, Opcode.I64_SHL})
+_SHIFT_RULES = frozenset({_RULES[Opcode.I32_SHL], _RULES[Opcode.I64_SHL]})
+_LOW = (1 << CAP) - 1
+_CONST_ZEROS = tuple(const_zeros(low) for low in range(_LOW + 1))
+""":func:`const_zeros` by the constant's low bits (all it depends on)."""
 
 
 def result_zeros(op: Opcode, zeros: Sequence[int], consts: Sequence[int | None]) -> int:
@@ -146,6 +149,7 @@ class _Program:
         wanted: dict[int, int] = {}  # register height -> the slot a later instruction of the run reads it in
         steps: list[_Step] = []
         tracked = self.tracked
+        base = self.base
         step = self._step
         for node in reversed(nodes):
             if type(node) is Op:
@@ -153,10 +157,10 @@ class _Program:
                 if len(outs) == 1:
                     out = outs[0]
                     if type(out) is Reg:
-                        if out.h in wanted:
+                        if wanted and out.h in wanted:
                             step(node, wanted.pop(out.h), False, wanted, steps)
                     elif type(out) is Loc and out.i in tracked:
-                        step(node, self.base + out.i, True, wanted, steps)
+                        step(node, base + out.i, True, wanted, steps)
                 elif outs:
                     for out in outs:  # no rule gives several results: nothing known of them
                         if type(out) is Reg:
@@ -164,11 +168,13 @@ class _Program:
                         elif type(out) is Loc and out.i in tracked:
                             self.zeroed.add(out.i)
             elif type(node) is not Gas:
-                wanted = {}  # control: a register may have been written on another path
+                if wanted:
+                    wanted = {}  # control: a register may have been written on another path
                 if type(node) in CONSTRUCTS:
                     work.extend(children(node))
-        steps.reverse()
-        self.steps.extend(steps)
+        if steps:
+            steps.reverse()
+            self.steps.extend(steps)
 
     def _step(self, node: Op, dest: int, local: bool, wanted: dict[int, int], steps: list[_Step]) -> None:
         """The step of ``node`` writing slot ``dest``; its register operands become wanted."""
@@ -189,10 +195,11 @@ class _Program:
                 args.append(self.base + a.i)
             else:
                 assert isinstance(a, Const)
-                args.append(const_zeros(a.value) if isinstance(a.value, int) else 0)
+                value = a.value
+                args.append(_CONST_ZEROS[value & _LOW] if isinstance(value, int) else 0)
         consts: tuple[int | None, ...] = ()
-        if node.op in _SHIFTS:
-            consts = tuple(a.value if isinstance(a, Const) else None for a in node.args)
+        if rule in _SHIFT_RULES:
+            consts = tuple(a.value if type(a) is Const else None for a in node.args)
         steps.append((rule, tuple(args), consts, dest, local))
 
     def linked(self) -> list[_Step]:

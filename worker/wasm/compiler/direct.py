@@ -30,7 +30,7 @@ from ..module import Expr, Module
 from ..opcodes import Opcode
 from ..types import ExternKind
 from .ir import Gas, Node, Op
-from .structure import CONSTRUCTS, children, path_heads
+from .structure import CONSTRUCTS, children, merge_list, path_heads
 
 Prepay = Callable[[int], "int | None"]  # function index -> its entry price if direct, else None
 
@@ -70,13 +70,26 @@ def take_entry(body: list[Node]) -> int:
     return price
 
 
-def charge_call_sites(nodes: list[Node], prepay: Prepay) -> None:
+def charge_calls(nodes: list[Node], prepay: Prepay) -> None:
+    """:func:`charge_call_sites`, then :func:`.structure.merge_gas` where it is needed.
+
+    The body comes merged from the reshaping passes, and only the lists that
+    gained gas blocks can merge again (each list merges on its own), so only
+    they are merged, not the whole tree.
+    """
+    rebuilt: list[list[Node]] = []
+    charge_call_sites(nodes, prepay, rebuilt)
+    for changed in rebuilt:
+        merge_list(changed)
+
+
+def charge_call_sites(nodes: list[Node], prepay: Prepay, rebuilt: list[list[Node]] | None = None) -> None:
     """Put a checked ``Gas(entry price)`` before every call to a direct function.
 
     ``prepay`` is asked once per call, in the order of the code (it may lower
     the callee, see ``EntryPrices``; the price of each callee is computed
     once and kept there). A list that gains gas blocks is rebuilt once, not
-    shifted at each insertion.
+    shifted at each insertion, and added to ``rebuilt`` when given.
     """
     out: list[Node] | None = None  # the rebuilt list, once a gas block goes in
     call = Opcode.CALL  # a local: reading an enum member off its class is a descriptor call
@@ -90,8 +103,10 @@ def charge_call_sites(nodes: list[Node], prepay: Prepay) -> None:
                     out.append(Gas(price, True))
         elif type(node) in CONSTRUCTS:
             for child in children(node):
-                charge_call_sites(child, prepay)
+                charge_call_sites(child, prepay, rebuilt)
         if out is not None:
             out.append(node)
     if out is not None:
         nodes[:] = out
+        if rebuilt is not None:
+            rebuilt.append(nodes)

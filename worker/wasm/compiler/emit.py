@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from ..opcodes import BULK_UNIT, BULK_UNIT_GAS, OPS, TABLE_BULK_UNIT, Imm, Opcode
 from ..types import FuncType, ValType
 from .align import ZERO_OPS, local_zeros, result_zeros
-from .direct import Prepay, charge_call_sites, take_entry
+from .direct import Prepay, charge_calls, take_entry
 from .exprs import (
     BOUND_RULES,
     VIEW_OPS,
@@ -95,7 +95,6 @@ from .structure import (
     Need,
     has_loops,
     ifconv_ok,
-    merge_gas,
     ranges,
     rewrite_switches,
     sink_gas,
@@ -153,7 +152,7 @@ class FunctionEmitter(Folder):
         self.units = stack_units(frame_slots(len(func.locals), func.max_height))  # of the budget ``d``
         # With loops, gas lives in a fast local synced with the meter around calls; without,
         # straight-line charges go to the meter itself and calls need no syncing.
-        self.local_gas = metered and has_loops(func.body)
+        self.local_gas = metered and (has_loops(func.body) if func.loops is None else func.loops)
         self.gas = "gas" if self.local_gas else METER
         self.charge = f"{self.gas} -= "  # a gas block's charge, then its price
         self.check = f"if {self.gas} < 0: raise out_of_gas()"
@@ -164,7 +163,7 @@ class FunctionEmitter(Folder):
         self.tokens = 0
         self.uses_br = False
         self.uses_memory = False
-        self.views = _views_used(func.body)
+        self.views = _views_used(func.body) if func.accesses is None else _views_of(func.accesses)
         if self.views:
             self.local_zeros = local_zeros(func)
         self.uses_div = False
@@ -895,6 +894,12 @@ def _views_used(nodes: list[Node]) -> tuple[View, ...]:
     return tuple(view for view in VIEWS if view in used)
 
 
+def _views_of(ops: frozenset[Opcode]) -> tuple[View, ...]:
+    """The memory views instructions ``ops`` use, in :data:`~.exprs.VIEWS` order (as :func:`_views_used`)."""
+    used = {VIEW_OPS.get(op) for op in ops}
+    return tuple(view for view in VIEWS if view in used)
+
+
 Segment = tuple[list[Line], int]
 """Lines of the source and the indentation added to each when rendered (so the body is never copied)."""
 
@@ -994,10 +999,13 @@ def _closure_maker(index: int, segments: list[Segment]) -> list[Segment]:
 
 
 def prepare(func: IRFunction) -> None:
-    """Reshape the register form for emission: switches, return threading, gas blocks."""
-    rewrite_switches(func.body)
-    thread_returns(func.body)
-    merge_gas(func.body)
+    """Reshape the register form for emission: switches, return threading, gas blocks.
+
+    Switch ladders end in a ``br_table``: without one (as lowering recorded) there is none.
+    """
+    if func.tables is not False:
+        rewrite_switches(func.body)
+    thread_returns(func.body, merge=True)  # and merge_gas
     sink_gas(func.body)
 
 
@@ -1025,8 +1033,8 @@ def emit_function(func: IRFunction, view: ModuleView, metered: bool,
     if metered and prepay is not None:
         if prepay(func.index) is not None and not prepared:
             take_entry(func.body)
-        charge_call_sites(func.body, prepay)
-        merge_gas(func.body)
+        if func.calls is not False:  # (None: not known)
+            charge_calls(func.body, prepay)
     em = FunctionEmitter(func, view, metered, canonical_nans)
     if em.emit_nodes(func.body):
         em.emit_return([])

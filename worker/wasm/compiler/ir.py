@@ -240,6 +240,15 @@ class IRFunction:
     func_label: Label
     max_height: int
     labels: list[Label] = field(default_factory=list)
+    # Facts lowering records as it builds the body, so that the later steps need not walk the
+    # tree for them (None: not recorded, as for a hand-built function; walk to find out). The
+    # reshaping passes add and drop no loop and no instruction; ``depth`` and ``tables`` describe
+    # the body as lowered (the passes nest some branches in ifs and turn some tables into switches).
+    depth: int | None = None  # how deeply the constructs nest (``compiler.nesting_depth``)
+    loops: bool | None = None  # whether any Loop occurs
+    calls: bool | None = None  # whether any direct ``call`` occurs
+    tables: bool | None = None  # whether any ``br_table`` occurs
+    accesses: frozenset[Opcode] | None = None  # the memory instructions that occur
 
     @property
     def nparams(self) -> int:

@@ -156,6 +156,7 @@ class _Frame:
     then: list[Node] | None = None  # set once an ``if`` reaches ``else``
     then_fell: bool = True
     entry: list[Operand] = field(default_factory=list)  # shadow of the params at entry
+    depth: int = 0  # how deeply the constructs closed in it so far nest (its body's, 0 without any)
 
     @property
     def base(self) -> int:
@@ -196,6 +197,10 @@ class Lowerer:
         self.cur = self.frames[-1].body  # where instructions go: the innermost frame's (current arm's) body
         self.dead = False
         self.gas: Gas | None = None
+        self.loops = False  # the facts recorded for IRFunction (see there; the depth in _Frame)
+        self.calls = False
+        self.tables = False
+        self.accesses: set[Opcode] = set()
         self._new_gas(check=True)
         self._pay(frame_gas(frame_slots(len(self.locals), self.code.max_height)))
 
@@ -324,7 +329,9 @@ class Lowerer:
 
     def generic(self, ins: Instr) -> None:
         op = ins.op
-        npops, npushes, foldable = _SHAPES[op]
+        npops, npushes, foldable, access = _SHAPES[op]
+        if access:
+            self.accesses.add(op)
         stack = self.stack
         if npops:
             if npops == 1:
@@ -410,6 +417,7 @@ class Lowerer:
         ftype = self.info.func_types[ins.imm]
         if ins.imm < self.info.num_imported:
             self._pay(HOST_CALL_GAS)
+        self.calls = True
         self._call(ins, ftype, len(ftype.params))
 
     def call_indirect(self, ins: Instr) -> None:
@@ -489,12 +497,14 @@ class Lowerer:
             if fell:
                 frame.body.append(Return(self.top(frame.nresults)))
             self.func_ir = IRFunction(self.index, self.type, self.locals, frame.body, label,
-                                      self.code.max_height, self.labels)
+                                      self.code.max_height, self.labels, frame.depth, self.loops,
+                                      self.calls, self.tables, frozenset(self.accesses))
             return
         node: Node
         if frame.op is _LOOP:
             node = Loop(label, frame.body)
             reachable = fell
+            self.loops = True
         elif frame.op is _BLOCK:
             node = Block(label, frame.body)
             reachable = fell or label.branches > 0
@@ -508,6 +518,12 @@ class Lowerer:
             if label.branches:
                 node = Block(label, [node])
             reachable = then_fell or else_fell or label.branches > 0
+        # The node nests its bodies one level deeper than its own list (an if wrapped in a
+        # block for its label, two): the enclosing frame's constructs nest at least that deep.
+        depth = frame.depth + 2 if type(node) is Block and frame.op is _IF else frame.depth + 1
+        parent = self.frames[-1]
+        if depth > parent.depth:
+            parent.depth = depth
         self.cur.append(node)
         self._reset_stack(frame.base, results)
         self.dead = not reachable
@@ -545,6 +561,7 @@ class Lowerer:
         depths, default = ins.imm
         labels = tuple(self._target(d) for d in depths)
         default_label = self._target(default)
+        self.tables = True
         values = self.top(default_label.arity)
         self._pay(BRANCH_VALUE_GAS * len(values))
         self.cur.append(BrTable(index, labels, default_label, values))
@@ -598,18 +615,21 @@ _VARIABLE: dict[Opcode, Callable[[Lowerer, Instr], None]] = {
 _RULES = {**_CONTROL, **_VARIABLE}
 
 
-def _shape(op: Opcode) -> tuple[int, int, ValType | None]:
-    """(pops, pushes, result type when constant operands fold at compile time) of a generic op."""
+def _shape(op: Opcode) -> tuple[int, int, ValType | None, bool]:
+    """(pops, pushes, result type when constant operands fold at compile time, whether it accesses
+    the memory) of a generic op."""
     info = OPS[op]
     if info.pops is not None and info.pushes is not None:
         npops, npushes = len(info.pops), len(info.pushes)
     else:
         npops, npushes = _EFFECTS.get(op, (0, 0))
     foldable = info.family is Family.NUMERIC and op not in TRAPPING and npops > 0 and npushes == 1
-    return npops, npushes, info.pushes[0] if foldable and info.pushes else None
+    return npops, npushes, info.pushes[0] if foldable and info.pushes else None, info.family is Family.MEMORY
 
 
-_SHAPES: dict[Opcode, tuple[int, int, ValType | None]] = {info.op: _shape(info.op) for info in OPS.values()}
+_SHAPES: dict[Opcode, tuple[int, int, ValType | None, bool]] = {
+    info.op: _shape(info.op) for info in OPS.values()
+}
 
 _DISPATCH: dict[Opcode, Callable[[Lowerer, Instr], None]] = {
     op: _RULES.get(op, Lowerer.generic) for op in Opcode

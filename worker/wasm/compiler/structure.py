@@ -384,12 +384,17 @@ def _copy_tail(tail: list[Node], label: Label | None, values: tuple[Operand, ...
 
 
 def thread_returns(nodes: list[Node], exit_tail: list[Node] | None = None,
-                   targets: dict[int, list[Node]] | None = None) -> None:
+                   targets: dict[int, list[Node]] | None = None, merge: bool = False) -> None:
     """Copy short return continuations into the branches (and ``if`` arms) that lead to them.
 
     ``br L`` whose label's end is followed only by ``return`` becomes that
     return, so the block needs no Python loop; an ``if`` followed by a return
     gets the return in each arm, so results go straight to ``return``.
+
+    ``merge``: also :func:`merge_gas`, in the same walk. Each list is merged
+    once threading is done with it (nothing changes it afterwards, and it
+    holds its own gas blocks: the copies are new ones), which is what a
+    merge of the whole tree after threading does (see :func:`merge_list`).
     """
     targets = {} if targets is None else targets
     i = 0
@@ -403,7 +408,7 @@ def thread_returns(nodes: list[Node], exit_tail: list[Node] | None = None,
             tail = _continuation(nodes, i, exit_tail)
             if type(node) is Block and tail is not None:
                 targets[node.label.id] = tail
-            thread_returns(node.body, tail, targets)
+            thread_returns(node.body, tail, targets, merge)
         elif type(node) is If:
             tail = _continuation(nodes, i, exit_tail)
             if tail is not None and _return_tail(nodes, i + 1) is not None:
@@ -411,11 +416,11 @@ def thread_returns(nodes: list[Node], exit_tail: list[Node] | None = None,
                     if falls(arm):
                         arm.extend(_copy_tail(tail, None, ()))
                 del nodes[i + 1:]
-            thread_returns(node.then, tail, targets)
-            thread_returns(node.orelse, tail, targets)
+            thread_returns(node.then, tail, targets, merge)
+            thread_returns(node.orelse, tail, targets, merge)
         elif type(node) is Switch:
             for case in node.cases:
-                thread_returns(case, None, targets)
+                thread_returns(case, None, targets, merge)
         elif type(node) is Br and node.label.id in targets:
             node.label.branches -= 1
             nodes[i:i + 1] = _copy_tail(targets[node.label.id], node.label, node.values)
@@ -424,6 +429,8 @@ def thread_returns(nodes: list[Node], exit_tail: list[Node] | None = None,
             tail = _copy_tail(targets[node.label.id], node.label, node.values)
             nodes[i] = If(node.cond, tail, [])
         i += 1
+    if merge:
+        merge_list(nodes)
 
 
 def merge_gas(nodes: list[Node]) -> None:
@@ -432,8 +439,22 @@ def merge_gas(nodes: list[Node]) -> None:
     Calls do not end a gas block (see ``runtime.gas``), so a join's charge that
     the shaping passes copied after a call can be paid with the charge before it.
     """
+    work = [nodes]
+    while work:
+        current = work.pop()
+        if merge_list(current):
+            work.extend(child for node in current if type(node) in CONSTRUCTS for child in children(node))
+
+
+def merge_list(nodes: list[Node]) -> bool:
+    """:func:`merge_gas` in ``nodes`` itself, not in the lists it nests; whether it holds a construct.
+
+    A list's merging reads and changes only its own nodes, so the lists of a
+    tree can be merged in any order, and one that a pass changed can be
+    merged again alone.
+    """
     last: Gas | None = None
-    merged = False
+    merged = nested = False
     for node in nodes:
         if type(node) is Op:
             continue
@@ -447,10 +468,10 @@ def merge_gas(nodes: list[Node]) -> None:
         else:
             last = None
             if type(node) in CONSTRUCTS:
-                for child in children(node):
-                    merge_gas(child)
+                nested = True
     if merged:  # drop the merged blocks in one pass (a del each would be quadratic)
         nodes[:] = _unmerged(nodes)
+    return nested
 
 
 def _unmerged(nodes: list[Node]) -> list[Node]:
