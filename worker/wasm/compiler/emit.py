@@ -219,7 +219,10 @@ class FunctionEmitter(Folder):
             for i in range(len(args)):
                 self.materialize_arg(args, i, operands)
         if plan.value_first and args[0].impure and args[1].impure:  # m[a] = v evaluates v first
-            args[0] = self.materialize(args[0], self.home(operands[0]))
+            address = args[0]
+            args[0] = self.materialize(address, self.home(operands[0]))
+            if address.align:  # the register holds the same value: its known low zero bits too
+                args[0] = X(args[0].text, reads=args[0].reads, align=address.align)
         if plan.eqz and (args[0].cond or as_value(args[0]).atomic):
             # ``not c`` tests a comparison directly (not ``(1 if c else 0) == 0``)
             x = condition(args[0]) if args[0].cond else as_value(args[0])
