@@ -67,7 +67,7 @@ DIVISIONS = frozenset({O.I32_DIV_S, O.I32_DIV_U, O.I32_REM_S, O.I32_REM_U,
                        O.I64_DIV_S, O.I64_DIV_U, O.I64_REM_S, O.I64_REM_U})
 TRAPPING_TRUNCATIONS = frozenset(info.op for info in NUMERIC_OPS if ".trunc_f" in info.name)
 MEMORY_BYTES = 65536  # the generated modules' memory: one page to start with
-GROWN_PAGES = 4  # the declared maximum of the memory of the growing profiles (the others: 2)
+GROWN_PAGES = 8  # the declared maximum of the memory of the growing profiles (the others: 2)
 LOOP_LIMIT = 3  # a loop runs at most this many times (+1 for the exit check)
 COST_LIMIT = 20_000  # the estimated instructions one call of a generated function may run
 NO_BRANCH: tuple[ValType, ...] = (ValType.V128,)  # a label no generated branch may target
@@ -86,7 +86,7 @@ class Callee:
     params: tuple[ValType, ...]
     results: tuple[ValType, ...]
     cost: int
-    grows: bool = False  # its body holds memory.grow, call_indirect or a call to a function that grows
+    grows: bool = False  # its body holds memory.grow, or a call (direct or not) to a function that grows
 
 
 @dataclass
@@ -159,7 +159,7 @@ def growing(profile: Profile) -> Profile:
     existing seed still writes the program it always did.
     """
     return Profile(
-        expr_forms={**profile.expr_forms, "grow": 2, "size": 1, "after_call": 2},
+        expr_forms={**profile.expr_forms, "grow": 2, "size": 1, "after_call": 3},
         stmt_forms={**profile.stmt_forms, "grow": 1, "after_call": 2},
         max_depth=profile.max_depth, budget=profile.budget, nan_rich=profile.nan_rich,
         grows=True, max_pages=GROWN_PAGES,
@@ -519,7 +519,7 @@ class FuncGen:
             return self._op(vtype, depth)
         callee = self.c.pick(callees)
         self.cost += callee.cost * self.multiplier
-        self.grows = True
+        self.grows |= callee.grows
         slot = callee.index if self.c.chance(90) else self.c.below(8)  # maybe another type, or past the end
         type_index = self.env.builder.type(callee.params, callee.results)
         code = self._args(callee, depth)
@@ -700,15 +700,17 @@ class FuncGen:
     # -- growing memory (the profiles of :func:`growing`)
 
     def _grown_address(self, width: int, depth: int) -> Code:
-        """An address near the current end of memory (either side), or anywhere up to past the maximum."""
-        roll = self.c.below(4)
-        if roll == 0:  # memory.size * 64 KiB - k: the last bytes, or straddling the end
-            back = self.c.pick([width, width - 1, 1, 64, 200, MEMORY_BYTES - 8, 0])
+        """An address in the last page of memory (the one a grow added last), rarely straddling or past the
+        end; or a computed one anywhere up to past the maximum; or a constant past the first page."""
+        roll = self.c.below(10)
+        if roll < 5:  # memory.size * 64 KiB - k: in the last page (past a memarg's offset), rarely at the end
+            back = self.c.pick([64, 64, 200, 4096, MEMORY_BYTES - 8, width, 0])
             return self._emit([O.MEMORY_SIZE, (O.I32_CONST, 16), O.I32_SHL, (O.I32_CONST, back), O.I32_SUB])
-        if roll == 1:  # a computed page (0 to the maximum) and an offset in it
+        if roll < 9:  # a computed page, one of the memory's or (rarely) up to the maximum, and an offset
+            pages = [O.MEMORY_SIZE] if roll < 8 else [(O.I32_CONST, self.profile.max_pages + 1)]
             return self.expr(ValType.I32, depth) + self._emit(
-                [(O.I32_CONST, self.profile.max_pages + 1), O.I32_REM_U, (O.I32_CONST, 16), O.I32_SHL,
-                 (O.I32_CONST, self.c.below(MEMORY_BYTES)), O.I32_ADD])
+                [*pages, O.I32_REM_U, (O.I32_CONST, 16), O.I32_SHL,
+                 (O.I32_CONST, self.c.below(MEMORY_BYTES - 64)), O.I32_ADD])
         pages = self.profile.max_pages * MEMORY_BYTES
         return self._emit([(O.I32_CONST, MEMORY_BYTES + self.c.below(pages - MEMORY_BYTES + 64))])
 
@@ -752,7 +754,6 @@ class FuncGen:
         self.grows |= callee.grows
         code = self._args(callee, depth)
         if self.env.table_size and self.c.chance(35):
-            self.grows = True
             type_index = self.env.builder.type(callee.params, callee.results)
             code += self._emit([(O.I32_CONST, callee.index), (O.CALL_INDIRECT, (type_index, 0))])
         else:

@@ -2,7 +2,7 @@
 
 :func:`generate_module` writes a module of ``functions`` random functions
 (each exported as ``f{i}``, callable from later ones, all in table slot
-``i``), a one-page memory (growable to two, or four with the growing
+``i``), a one-page memory (growable to two, or eight with the growing
 profiles) with a data segment, mutable
 and immutable globals of every numeric type (exported as ``g{i}``), and a
 list of calls (export, argument bit patterns) to run in order on one
