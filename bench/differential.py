@@ -33,6 +33,15 @@ negative), moved by ``neg``, ``abs``, ``copysign``, ``reinterpret``,
 promotion and demotion, through locals, globals, memory, ``select`` and calls,
 which is where the compiler leaves out checks (``compiler/nans.py``).
 
+``--grow``: the phases use the growing variants of their profiles
+(``expressions-grow``, ``control-grow``, ``nans-grow``, ``control-nans-grow``):
+``memory.grow`` (which also fails, under the memory's declared maximum),
+``memory.size``, accesses near the end of memory and in grown pages, and
+accesses after calls (direct, chained, through the table) to functions that
+grow memory -- the calls after which compiled code must bind its views of
+memory again (``compiler/growth.py``). Memory state after each call (its
+size included) is compared on every path, wasmtime's too.
+
 Every mismatch is printed with its reproducer: the seed, the profile and
 function count for ``tests.wasm.gen.modules.generate_module``, the smallest
 prefix of the module (its first k functions) that still mismatches, and the
@@ -40,6 +49,7 @@ prefix of the module (its first k functions) that still mismatches, and the
 
     python bench/differential.py --expressions 100000 --modules 1000 --seed 1
     python bench/differential.py --canonical --expressions 20000 --modules 500 --seed 1
+    python bench/differential.py --grow --expressions 20000 --modules 3000 --minutes 4
 """
 
 from __future__ import annotations
@@ -306,6 +316,11 @@ def summary(tally: Tally) -> str:
             f"compared exactly: {exact}; mismatches: {mism}")
 
 
+def _deadline(args: argparse.Namespace) -> float:
+    """When a phase starting now must stop: ``--minutes`` is each phase's time, not the whole run's."""
+    return time.monotonic() + args.minutes * 60 if args.minutes else float("inf")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the differential phases and print the counts; 1 if anything mismatched."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -314,10 +329,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--per-module", type=int, default=50, help="functions per expression-phase module")
     parser.add_argument("--control-functions", type=int, default=5, help="functions per control module")
-    parser.add_argument("--minutes", type=float, default=None, help="stop a phase when the time is up")
+    parser.add_argument("--minutes", type=float, default=None, help="stop each phase after this many minutes")
     parser.add_argument("--no-wasmtime", dest="wasmtime", action="store_false", help="skip wasmtime")
     parser.add_argument("--canonical", action="store_true",
                         help="canonical NaNs everywhere, NaN-rich programs, all results compared bit for bit")
+    parser.add_argument("--grow", action="store_true",
+                        help="programs that grow memory (the profiles' -grow variants)")
     parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "wasmpool-differential"),
                         help="where reproducers are written (default: a directory in the system temp dir)")
     parser.add_argument("--progress", type=int, default=50, help="print counts every N modules")
@@ -329,13 +346,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ImportError:
             parser.error("wasmtime is not installed (pip install wasmtime), or pass --no-wasmtime")
     start = time.monotonic()
-    deadline = start + args.minutes * 60 if args.minutes else float("inf")
     tally = Tally()
     expression_modules = -(-args.expressions // args.per_module)
     expressions, control = ("nans", "control-nans") if args.canonical else ("expressions", "control")
-    run_phase(tally, expressions, expression_modules, args.per_module, args.seed, args, deadline)
+    if args.grow:
+        expressions, control = f"{expressions}-grow", f"{control}-grow"
+    run_phase(tally, expressions, expression_modules, args.per_module, args.seed, args, _deadline(args))
     print(f"{expressions} phase done: {summary(tally)}", flush=True)
-    run_phase(tally, control, args.modules, args.control_functions, args.seed + 1, args, deadline)
+    run_phase(tally, control, args.modules, args.control_functions, args.seed + 1, args, _deadline(args))
     print(f"total: {tally.modules} modules, {summary(tally)}, {time.monotonic() - start:.0f} s")
     return 1 if tally.mismatches else 0
 

@@ -26,13 +26,15 @@ mismatches and how to rebuild the module.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import wasmpool.wasm as wasm
 from tests.wasm.gen.compare import compare
-from tests.wasm.gen.functions import NUMERIC_OPS
+from tests.wasm.gen.functions import GROWN_PAGES, NUMERIC_OPS
 from tests.wasm.gen.modules import GeneratedModule, generate_module, generate_op_module
 from wasmpool.wasm.opcodes import Opcode as O
 
@@ -65,6 +67,15 @@ def test_expressions_agree_with_the_reference(seed: int, functions: int) -> None
            f"generate_module({seed}, 'expressions', {functions})")
 
 
+@reproducible(60)
+@given(seed=st.integers(0, 2**64 - 1), functions=st.integers(1, 6),
+       profile=st.sampled_from(["expressions-grow", "control-grow"]))
+def test_growing_memory_agrees_with_the_reference(seed: int, functions: int, profile: str) -> None:
+    """``memory.grow`` (granted or not) and ``memory.size``; accesses in grown pages and past the end,
+    after calls to functions that grow memory (directly, chained, through the table)."""
+    _check(generate_module(seed, profile, functions), f"generate_module({seed}, {profile!r}, {functions})")
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_every_numeric_instruction_in_every_position(seed: int) -> None:
     """Each numeric instruction at the root of a random tree and as an operand of a random parent."""
@@ -85,3 +96,26 @@ def test_the_generator_reaches_every_numeric_instruction_and_control_form() -> N
         O.F32_STORE,
     }
     assert not wanted - seen, sorted(op.name for op in wanted - seen)
+
+
+def test_the_growing_profiles_grow_memory_and_reach_the_new_pages() -> None:
+    """The growing profiles write grows and sizes, calls that may grow followed by memory accesses, and
+    accesses past the first page; their memory has room to grow, and the other profiles never grow it."""
+    seen: set[O] = set()
+    high = after_call = 0
+    for seed in range(20):
+        module = wasm.decode(generate_module(seed, "control-grow", 6).wasm)
+        assert module.mems[0].limits.max == GROWN_PAGES
+        growers = {i for i, func in enumerate(module.funcs) if O.MEMORY_GROW in {ins.op for ins in func.body}}
+        for func in module.funcs:
+            body = func.body
+            seen.update(ins.op for ins in body)
+            high += sum(1 for ins in body if ins.op is O.I32_CONST and isinstance(ins.imm, int)
+                        and ins.imm > 65536)
+            after_call += sum(1 for a, b in pairwise(body)
+                              if a.op is O.CALL and a.imm in growers and b.op in (O.DROP, O.I32_CONST))
+    assert {O.MEMORY_GROW, O.MEMORY_SIZE, O.CALL_INDIRECT} <= seen
+    assert high and after_call, (high, after_call)
+    for seed in range(10):
+        module = wasm.decode(generate_module(seed, "control", 6).wasm)
+        assert not any(ins.op in (O.MEMORY_GROW, O.MEMORY_SIZE) for f in module.funcs for ins in f.body)

@@ -4,7 +4,8 @@
   interesting bit patterns of each numeric type;
 * :mod:`.functions` -- one function body at a time: typed expression trees
   over every numeric instruction, and structured control flow with branches
-  carrying values to random depths;
+  carrying values to random depths; the ``-grow`` profiles add memory that
+  grows, accesses in the new pages and calls to functions that grow it;
 * :mod:`.modules` -- whole modules (memory, globals, table, functions) and the
   calls to make on them;
 * :mod:`.compare` -- running a module on the engine (unmetered, metered) and

@@ -15,6 +15,17 @@ real label with the right values, at a random depth.
 * :meth:`FuncGen.stmt` leaves nothing: ``local.set``, ``global.set``,
   stores, bounded loops, ``if`` without results, branches, dropped values.
 
+Growing memory (the profiles of :func:`growing`): ``memory.grow`` by 0 to 2
+pages (rarely by a huge count), its result used as a value, under a
+declared maximum so that grows also fail; ``memory.size``; addresses drawn
+around and past the current end of memory, and in the pages a grow may have
+added (so some accesses trap, others reach new pages); and calls -- direct
+or through the table -- to functions that may grow memory, followed by an
+access to memory (compiled code must bind its views of memory again after
+those calls; see ``compiler/growth.py``). A function that grows, or calls
+one that may, may grow itself, so chains of such calls come by themselves.
+The other profiles draw none of this: their programs stay as they were.
+
 Termination: every loop has its own counter local, set to a small number
 before the loop and decremented at the top of every iteration (so every
 branch back to the loop counts); no generated code reads or writes a counter
@@ -56,6 +67,7 @@ DIVISIONS = frozenset({O.I32_DIV_S, O.I32_DIV_U, O.I32_REM_S, O.I32_REM_U,
                        O.I64_DIV_S, O.I64_DIV_U, O.I64_REM_S, O.I64_REM_U})
 TRAPPING_TRUNCATIONS = frozenset(info.op for info in NUMERIC_OPS if ".trunc_f" in info.name)
 MEMORY_BYTES = 65536  # the generated modules' memory: one page to start with
+GROWN_PAGES = 8  # the declared maximum of the memory of the growing profiles (the others: 2)
 LOOP_LIMIT = 3  # a loop runs at most this many times (+1 for the exit check)
 COST_LIMIT = 20_000  # the estimated instructions one call of a generated function may run
 NO_BRANCH: tuple[ValType, ...] = (ValType.V128,)  # a label no generated branch may target
@@ -74,6 +86,7 @@ class Callee:
     params: tuple[ValType, ...]
     results: tuple[ValType, ...]
     cost: int
+    grows: bool = False  # its body holds memory.grow, or a call (direct or not) to a function that grows
 
 
 @dataclass
@@ -95,6 +108,8 @@ class Profile:
     max_depth: int
     budget: int  # instructions per function, roughly
     nan_rich: bool = False  # float constants and arguments are often NaNs (any payload) and specials
+    grows: bool = False  # memory may grow: addresses reach past the first page (see :func:`growing`)
+    max_pages: int = 2  # the memory's declared maximum
 
     def draw(self, chooser: Chooser, vtype: ValType) -> int:
         """A constant or argument of ``vtype`` as this profile draws them."""
@@ -136,8 +151,24 @@ CONTROL_NANS = Profile(
 )
 """The control-flow profile with NaN-rich constants and arguments and some NaN-making trees."""
 
+
+def growing(profile: Profile) -> Profile:
+    """``profile`` with memory that grows: ``memory.grow`` and ``memory.size``, accesses after calls.
+
+    A separate profile rather than new forms in the old ones, so that every
+    existing seed still writes the program it always did.
+    """
+    return Profile(
+        expr_forms={**profile.expr_forms, "grow": 2, "size": 1, "after_call": 3},
+        stmt_forms={**profile.stmt_forms, "grow": 1, "after_call": 2},
+        max_depth=profile.max_depth, budget=profile.budget, nan_rich=profile.nan_rich,
+        grows=True, max_pages=GROWN_PAGES,
+    )
+
+
 FLOAT_TYPES: dict[ValType, ValType] = {ValType.F32: ValType.I32, ValType.F64: ValType.I64}
 """Each float type and the integer type of its bits."""
+
 _NAN_MAKERS: dict[ValType, dict[str, tuple[Opcode, int, int]]] = {
     # name: (instruction, left operand's bits, right operand's bits); -1: a generated operand
     ValType.F32: {"0*inf": (O.F32_MUL, 0, 0x7F80_0000), "inf-inf": (O.F32_SUB, 0x7F80_0000, 0x7F80_0000),
@@ -187,17 +218,20 @@ class FuncGen:
         self.emitted = 0
         self.multiplier = 1  # iterations of the loops around the code being written
         self.cost = 0
+        self.grows = False  # whether the body written so far may grow memory (see :class:`Callee`)
         self._expr_forms: dict[str, Callable[[ValType, int], Code]] = {
             "const": self._const, "local": self._local_get, "global": self._global_get, "op": self._op,
             "select": self._select, "tee": self._tee, "block": self._block_expr, "br_if": self._br_if_expr,
             "br_table": self._br_table_expr, "if": self._if_expr, "call": self._call_expr,
             "load": self._load, "loop": self._loop_expr, "params": self._params_block,
-            "indirect": self._indirect_expr, "nan": self._nan_expr,
+            "indirect": self._indirect_expr, "nan": self._nan_expr, "grow": self._grow_expr,
+            "size": self._size_expr, "after_call": self._after_call_expr,
         }
         self._stmt_forms: dict[str, Callable[[int], Code]] = {
             "set": self._set, "global_set": self._global_set, "store": self._store, "drop": self._drop,
             "if": self._if_stmt, "block": self._block_stmt, "loop": self._loop_stmt,
             "br_if": self._br_if_stmt, "call": self._call_stmt, "switch": self._switch_stmt,
+            "grow": self._grow_stmt, "after_call": self._after_call_stmt,
         }
 
     # -- the whole body
@@ -474,6 +508,7 @@ class FuncGen:
             return self._op(vtype, depth)
         callee = self.c.pick(callees)
         self.cost += callee.cost * self.multiplier
+        self.grows |= callee.grows
         code = self._args(callee, depth) + self._emit([(O.CALL, callee.index)])
         return code + self._keep_result(callee.results, vtype)
 
@@ -484,6 +519,7 @@ class FuncGen:
             return self._op(vtype, depth)
         callee = self.c.pick(callees)
         self.cost += callee.cost * self.multiplier
+        self.grows |= callee.grows
         slot = callee.index if self.c.chance(90) else self.c.below(8)  # maybe another type, or past the end
         type_index = self.env.builder.type(callee.params, callee.results)
         code = self._args(callee, depth)
@@ -491,7 +527,12 @@ class FuncGen:
         return code + self._keep_result(callee.results, vtype)
 
     def _address(self, width: int, depth: int) -> Code:
-        """An address: mostly a constant in bounds, sometimes computed and masked, rarely anything."""
+        """An address: mostly a constant in bounds, sometimes computed and masked, rarely anything.
+
+        With a growing profile, often one near the memory's current end or in pages a grow may add.
+        """
+        if self.profile.grows and self.c.chance(20):
+            return self._grown_address(width, depth)
         roll = self.c.below(20)
         if roll < 12:
             return self._emit([(O.I32_CONST, self.c.below(MEMORY_BYTES - 64))])
@@ -592,6 +633,7 @@ class FuncGen:
             return self._set(depth)
         callee = self.c.pick(callees)
         self.cost += callee.cost * self.multiplier
+        self.grows |= callee.grows
         code = self._args(callee, depth)
         return code + self._emit([(O.CALL, callee.index)] + [O.DROP] * len(callee.results))
 
@@ -654,3 +696,82 @@ class FuncGen:
         for vtype in types:
             code += self.expr(vtype, depth)
         return code
+
+    # -- growing memory (the profiles of :func:`growing`)
+
+    def _grown_address(self, width: int, depth: int) -> Code:
+        """An address in the last page of memory (the one a grow added last), rarely straddling or past the
+        end; or a computed one anywhere up to past the maximum; or a constant past the first page."""
+        roll = self.c.below(10)
+        if roll < 5:  # memory.size * 64 KiB - k: in the last page (past a memarg's offset), rarely at the end
+            back = self.c.pick([64, 64, 200, 4096, MEMORY_BYTES - 8, width, 0])
+            return self._emit([O.MEMORY_SIZE, (O.I32_CONST, 16), O.I32_SHL, (O.I32_CONST, back), O.I32_SUB])
+        if roll < 9:  # a computed page, one of the memory's or (rarely) up to the maximum, and an offset
+            pages = [O.MEMORY_SIZE] if roll < 8 else [(O.I32_CONST, self.profile.max_pages + 1)]
+            return self.expr(ValType.I32, depth) + self._emit(
+                [*pages, O.I32_REM_U, (O.I32_CONST, 16), O.I32_SHL,
+                 (O.I32_CONST, self.c.below(MEMORY_BYTES - 64)), O.I32_ADD])
+        pages = self.profile.max_pages * MEMORY_BYTES
+        return self._emit([(O.I32_CONST, MEMORY_BYTES + self.c.below(pages - MEMORY_BYTES + 64))])
+
+    def _delta(self, depth: int) -> Code:
+        """Pages to grow by: 0 to 2 (a constant or computed), rarely a count no memory grants."""
+        roll = self.c.below(10)
+        if roll < 6:
+            return self._emit([(O.I32_CONST, self.c.pick([0, 1, 1, 2]))])
+        if roll < 9:
+            return self.expr(ValType.I32, depth) + self._emit([(O.I32_CONST, 3), O.I32_REM_U])
+        return self._emit([(O.I32_CONST, self.c.pick([3, 0x1_0000, -1]))])
+
+    def _grow(self, depth: int) -> Code:
+        self.grows = True
+        return self._delta(depth) + self._emit([O.MEMORY_GROW])
+
+    def _grow_expr(self, vtype: ValType, depth: int) -> Code:
+        """``memory.grow``'s result (the old size or -1) as a value of ``vtype``."""
+        return self._grow(depth) + self._to_type(vtype)
+
+    def _size_expr(self, vtype: ValType, depth: int) -> Code:
+        return self._emit([O.MEMORY_SIZE]) + self._to_type(vtype)
+
+    def _grow_stmt(self, depth: int) -> Code:
+        """``memory.grow``, its result dropped or kept in a global."""
+        code = self._grow(depth)
+        globals_i32 = [i for i, (t, mut) in enumerate(self.env.globals) if mut and t == ValType.I32]
+        if self.c.chance(50):
+            return code + self._emit([(O.GLOBAL_SET, self.c.pick(globals_i32))])
+        return code + self._emit([O.DROP])
+
+    def _growing_call(self, depth: int) -> Code:
+        """A call, direct or through the table, to a function that may grow memory (if there is one), its
+        results dropped."""
+        callees = self._callees(None)
+        growers = [f for f in callees if f.grows]
+        if not callees:
+            return self._grow_stmt(depth)
+        callee = self.c.pick(growers if growers and self.c.chance(85) else callees)
+        self.cost += callee.cost * self.multiplier
+        self.grows |= callee.grows
+        code = self._args(callee, depth)
+        if self.env.table_size and self.c.chance(35):
+            type_index = self.env.builder.type(callee.params, callee.results)
+            code += self._emit([(O.I32_CONST, callee.index), (O.CALL_INDIRECT, (type_index, 0))])
+        else:
+            code += self._emit([(O.CALL, callee.index)])
+        return code + self._emit([O.DROP] * len(callee.results))
+
+    def _after_call_expr(self, vtype: ValType, depth: int) -> Code:
+        """A load, a call that may grow memory, a load after it (often near the end or in new pages), the
+        loads combined (the first load may be folded into an expression with the second)."""
+        info = self.c.pick(LOADS_BY_RESULT[vtype])
+        before = self._address(info.width, depth) + self._emit([(info.op, self._memarg(info))])
+        call = self._growing_call(depth)
+        info = self.c.pick(LOADS_BY_RESULT[vtype])
+        near_end = self.c.chance(50)
+        address = (self._grown_address if near_end else self._address)(info.width, depth)
+        after = address + self._emit([(info.op, self._memarg(info))])
+        return before + call + after + self._combine(vtype)
+
+    def _after_call_stmt(self, depth: int) -> Code:
+        """A call that may grow memory, then a store (maybe in new pages)."""
+        return self._growing_call(depth) + self._store(depth)

@@ -2,7 +2,8 @@
 
 :func:`generate_module` writes a module of ``functions`` random functions
 (each exported as ``f{i}``, callable from later ones, all in table slot
-``i``), a one-page memory (growable to two) with a data segment, mutable
+``i``), a one-page memory (growable to two, or eight with the growing
+profiles) with a data segment, mutable
 and immutable globals of every numeric type (exported as ``g{i}``), and a
 list of calls (export, argument bit patterns) to run in order on one
 instance (the profiles: :data:`PROFILES`). :func:`generate_op_module` puts
@@ -31,11 +32,15 @@ from .functions import (
     FuncGen,
     Profile,
     const,
+    growing,
 )
 from .values import NUM_TYPES, Chooser
 
-PROFILES: dict[str, Profile] = {"expressions": EXPRESSIONS, "control": CONTROL, "nans": NANS,
-                                "control-nans": CONTROL_NANS}
+_BASE_PROFILES: dict[str, Profile] = {"expressions": EXPRESSIONS, "control": CONTROL, "nans": NANS,
+                                      "control-nans": CONTROL_NANS}
+PROFILES: dict[str, Profile] = {**_BASE_PROFILES,
+                                **{f"{name}-grow": growing(p) for name, p in _BASE_PROFILES.items()}}
+"""The profiles by name; ``{name}-grow``: the same with memory that grows (see ``functions.growing``)."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ def _signature(c: Chooser) -> tuple[tuple[ValType, ...], tuple[ValType, ...]]:
 def _module_frame(c: Chooser, profile: Profile = EXPRESSIONS) -> tuple[ModuleBuilder, Env]:
     """A builder with the memory, data and globals every module has (initial values as ``profile`` draws)."""
     builder = ModuleBuilder()
-    builder.memory(1, 2, export="mem")
+    builder.memory(1, profile.max_pages, export="mem")
     builder.data([(Opcode.I32_CONST, 0)], bytes(c.below(256) for _ in range(256)))
     globals_: list[tuple[ValType, bool]] = []
     for vtype in NUM_TYPES:
@@ -127,7 +132,7 @@ def _add_bit_wrappers(builder: ModuleBuilder, env: Env) -> None:
 def _add(builder: ModuleBuilder, env: Env, gen: FuncGen, body: Code) -> int:
     index = builder.func(gen.params, gen.results, body, locals=gen.declared_locals, export=None)
     builder.export(f"f{index}", ExternKind.FUNC, index)
-    env.callees.append(Callee(index, gen.params, gen.results, gen.cost + 1))
+    env.callees.append(Callee(index, gen.params, gen.results, gen.cost + 1, gen.grows))
     return index
 
 
