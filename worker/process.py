@@ -303,11 +303,12 @@ class CollectorPause:
     the call's next allocations run a collection over all of them: a pass
     over the token contract's objects costs 0.15 to 0.3 ms, about as much as
     reading the module from disk, inside the very call that waits for it.
-    Paused until the worker's turn ends (:meth:`Worker._step`), that pass
-    runs between jobs. A job that loads nothing leaves the collector alone;
-    one that does runs with it paused, as the load did: reference counting
-    still frees what is acyclic, the job has its time limit, and the worker's
-    memory is checked after every job (``max_memory_mb``).
+    Paused until the worker's turn ends (:meth:`Worker._step`), when the
+    reply is out, that pass runs between jobs (:meth:`resume` runs it). A
+    job that loads nothing leaves the collector alone; one that does runs
+    with it paused, as the load did: reference counting still frees what is
+    acyclic, the job has its time limit, and the worker's memory is checked
+    after every job (``max_memory_mb``).
     """
 
     def __init__(self) -> None:
@@ -319,9 +320,15 @@ class CollectorPause:
             self.paused = True
 
     def resume(self) -> None:
+        """Enable the collector again and run the young generation's pass now, between jobs.
+
+        Left to its threshold, that pass would run at the next allocation:
+        in the next job, which would then wait for it instead.
+        """
         if self.paused:
             self.paused = False
             gc.enable()
+            gc.collect(0)
 
 
 @contextmanager
