@@ -151,17 +151,23 @@ def test_a_callee_grows_through_call_indirect(gas_limit: int | None, canonical: 
     _run(builder, gas_limit, canonical)
 
 
-@pytest.mark.parametrize(("gas_limit", "canonical"), VARIANTS)
-@pytest.mark.parametrize("through", [False, True], ids=["in-the-caller", "in-a-callee"])
-def test_a_host_function_grows_the_shared_memory(gas_limit: int | None, canonical: bool,
-                                                 through: bool) -> None:
-    """``run`` calls a host function holding the memory it imports, itself or in a function it calls."""
+def _importer(through: bool) -> ModuleBuilder:
+    """A module importing ``env.grow`` and its memory whose ``run`` calls grow (``through``: in a callee)."""
     builder = ModuleBuilder()
     grow = builder.import_func("env", "grow")
     _import_memory(builder)
     _caller(builder, [(O.CALL, grow + 2 if through else grow)])  # run is grow + 1
     if through:
         builder.func(body=[(O.CALL, grow)])
+    return builder
+
+
+@pytest.mark.parametrize(("gas_limit", "canonical"), VARIANTS)
+@pytest.mark.parametrize("through", [False, True], ids=["in-the-caller", "in-a-callee"])
+def test_a_host_function_grows_the_shared_memory(gas_limit: int | None, canonical: bool,
+                                                 through: bool) -> None:
+    """``run`` calls a host function holding the memory it imports, itself or in a function it calls."""
+    builder = _importer(through)
     memory = wasm.Memory(1, 4)
 
     def host_grow() -> None:
@@ -181,13 +187,7 @@ def test_another_instances_function_grows_the_shared_memory(gas_limit: int | Non
     owner_module = wasm.compile(wasm.decode(owner.build()), metered=gas_limit is not None,
                                 canonical_nans=canonical)
     exports = wasm.instantiate(owner_module, gas_limit=gas_limit, canonical_nans=canonical).exports
-    builder = ModuleBuilder()
-    grow = builder.import_func("env", "grow")
-    _import_memory(builder)
-    _caller(builder, [(O.CALL, grow + 2 if through else grow)])  # run is grow + 1
-    if through:
-        builder.func(body=[(O.CALL, grow)])
-    _run(builder, gas_limit, canonical, {"env": {"grow": exports["grow"], "mem": exports["mem"]}})
+    _run(_importer(through), gas_limit, canonical, {"env": {"grow": exports["grow"], "mem": exports["mem"]}})
 
 
 # ---------------------------------------------------------------- the analysis and the source
