@@ -19,6 +19,8 @@ from wasmpool.worker.diskcache import DEFAULT_DISK_BYTES
 from wasmpool.worker.host import DEFAULT_HOST_LIMITS, HostLimits
 
 DEFAULT_BACKEND = "tcp://127.0.0.1:5556"
+DEFAULT_WARM_UP = 20  # rounds of worker.warmup at a worker process's start: enough for CPython to specialize
+MAX_WARM_UP = 1000  # the most --warm-up accepts (a round costs about a millisecond)
 DEFAULT_PREFETCH = 7  # with the running job, 8 credits: results go back in FINALs of up to 4
 
 
@@ -41,6 +43,7 @@ class WorkerConfig:
     max_memory_mb: int = 0  # recycle the process once its resident memory exceeds this (0: never)
     prefetch: int = DEFAULT_PREFETCH  # jobs held besides the running one (READY's credits - 1)
     callback_timeout: float = 10.0
+    warm_up: int = DEFAULT_WARM_UP  # rounds of a built-in contract run before READY (0: start cold)
     limits: p.ProtocolLimits = p.DEFAULT_LIMITS
     host_limits: HostLimits = DEFAULT_HOST_LIMITS
     setup_socket: Callable[[zmq.Socket[Any]], object] | None = None  # before connect; picklable for spawn

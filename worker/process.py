@@ -61,6 +61,7 @@ from wasmpool.worker.session import WorkerSession
 from wasmpool.worker.signals import handle_stop_signals, signals_ignored
 from wasmpool.worker.tiers import DiskTier, Loader
 from wasmpool.worker.timelimit import install_alarm
+from wasmpool.worker.warmup import warm_up_logged
 
 
 class Worker:
@@ -367,6 +368,7 @@ def serve(config: WorkerConfig, kind: type[Worker]) -> None:
     wasm.prepare_process()  # the recursion limit the engine's default limits need
     context = zmq.Context()
     worker = kind(config, context)
+    warm_up_logged(worker.runtime, config.warm_up)  # before READY, and before any signal is handled
     handle_stop_signals(worker.stop)
     try:
         worker.run()

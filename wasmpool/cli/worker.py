@@ -11,7 +11,7 @@ from types import FrameType
 from wasmpool.broker.security import SecurityError
 from wasmpool.cli import liveness_options, operator
 from wasmpool.worker.cache import DEFAULT_BYTES, DEFAULT_ENTRIES
-from wasmpool.worker.config import DEFAULT_BACKEND, WorkerConfig
+from wasmpool.worker.config import DEFAULT_BACKEND, DEFAULT_WARM_UP, MAX_WARM_UP, WorkerConfig
 from wasmpool.worker.diskcache import DEFAULT_DISK_BYTES, CacheDirRefused, check_directory
 from wasmpool.worker.supervisor import Supervisor
 
@@ -36,6 +36,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              f"(default {DEFAULT_DISK_BYTES // MIB})")
     parser.add_argument("--cache-dir-insecure", action="store_true",
                         help="accept a cache directory owned by another user or writable by group or others")
+    parser.add_argument("--warm-up", type=int, default=DEFAULT_WARM_UP, metavar="ROUNDS",
+                        help=f"run a built-in contract this many times through the job path before "
+                             f"serving, so that the first real call does not run cold (default "
+                             f"{DEFAULT_WARM_UP}; 0: start cold)")
     operator.add_curve_options(parser, operator.Role.CLIENT)
     liveness_options.add_worker_options(parser)
 
@@ -56,6 +60,7 @@ def config_from(args: argparse.Namespace, endpoint: str) -> WorkerConfig:
     disk_bytes = getattr(args, "cache_dir_mb", DEFAULT_DISK_BYTES // MIB) * MIB
     return WorkerConfig(endpoint=endpoint, cache_entries=args.cache_entries, cache_bytes=args.cache_mb * MIB,
                         cache_dir=cache_dir, cache_dir_bytes=disk_bytes, cache_dir_loose=loose,
+                        warm_up=getattr(args, "warm_up", DEFAULT_WARM_UP),
                         setup_socket=curve, **liveness_options.worker_fields(args))
 
 
@@ -66,6 +71,9 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.processes < 1:
         print("error: --processes must be at least 1")
+        return 2
+    if not 0 <= getattr(args, "warm_up", 0) <= MAX_WARM_UP:
+        print(f"error: --warm-up must be between 0 and {MAX_WARM_UP}")
         return 2
     try:
         config = config_from(args, args.connect)
