@@ -10,9 +10,10 @@ a fresh worker process, that made the token contract's first call from
 the disk cache about 1 ms slower than the same work in a warm process
 (``bench/pool/cold_start.py`` has the before/after).
 
-So, before it says READY, a worker runs a small built-in contract through
-that same path a few times (``WorkerConfig.warm_up``, ``wasmpool worker --warm-up``): compiled once, stored
-in a private temporary directory as a disk entry, then each round read
+So, before it says READY, a worker process runs a small built-in contract
+through that same path a few times (``WorkerConfig.warm_up``, ``wasmpool
+worker --warm-up``): compiled once, stored in a private temporary
+directory as a disk entry, then each round read
 back, instantiated twice and called (state read and written through the
 worker's own :class:`~wasmpool.worker.host.Host`, whose function objects
 the instance makers of real modules check), its results encoded as a
