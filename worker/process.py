@@ -34,8 +34,6 @@ import gc
 import os
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from enum import IntEnum
 from pathlib import Path
@@ -171,9 +169,9 @@ class Worker:
             reply = self.callback(PIN_REQUEST_ID, lambda seq: m.PinCodeCallback(seq, code_id))
             return checked_code(reply, code_id)
         self.session.computing(PIN_LOAD_LIMIT)  # the heartbeat thread speaks while it compiles
+        self.collector.pause()  # until this turn ends: see CollectorPause
         try:
-            with collector_paused():
-                loaded = self.loader.load(code_id, fetch)
+            loaded = self.loader.load(code_id, fetch)
         finally:
             self.session.computed()
         self.cache.put(code_id, loaded, loaded.size)
@@ -297,10 +295,12 @@ ALLOCATOR_KEEP = 32 * 1024 * 1024  # glibc's largest mmap threshold on 64-bit
 
 
 class CollectorPause:
-    """The collector, paused from a job's module load until the job's reply is sent.
+    """The worker's collector policy around loading a module: paused from the load to the turn's end.
 
-    Loading builds many objects that all stay alive (see :func:`collector_paused`).
-    Enabling the collector again as soon as the module is loaded would make
+    Loading (decoding, checking, compiling, or reading a disk entry) builds
+    many objects that all stay alive, the module and its compiled code, so
+    collector passes over them free nothing and make a cache miss about 1.5x
+    slower. Enabling the collector again as soon as the module is loaded would make
     the call's next allocations run a collection over all of them: a pass
     over the token contract's objects costs 0.15 to 0.3 ms, about as much as
     reading the module from disk, inside the very call that waits for it.
@@ -309,7 +309,9 @@ class CollectorPause:
     job that loads nothing leaves the collector alone; one that does runs
     with it paused, as the load did: reference counting still frees what is
     acyclic, the job has its time limit, and the worker's memory is checked
-    after every job (``max_memory_mb``).
+    after every job (``max_memory_mb``). A pinned module loaded between jobs
+    pauses it the same way, until that turn ends. The engine never switches
+    the collector itself: the worker process owns it.
     """
 
     def __init__(self) -> None:
@@ -330,25 +332,6 @@ class CollectorPause:
             self.paused = False
             gc.enable()
             gc.collect(0)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The worker's collector policy while it decodes, checks and compiles a module: paused.
-
-    Loading builds many objects that all stay alive (the module, its
-    compiled code), so collector passes over them free nothing and make a
-    cache miss about 1.5x slower; reference counting still frees what is
-    acyclic, and the collector runs again once the module is loaded. The
-    engine never switches the collector itself: the worker process owns it.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def main(config: WorkerConfig) -> None:

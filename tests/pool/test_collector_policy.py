@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import FIXTURES
 from wasmpool.broker.server import validate_collector_paused
+from wasmpool.wire import errors
 from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
 from wasmpool.worker import modules, process, tiers
@@ -67,10 +68,36 @@ def test_the_worker_resumes_the_collector_when_its_turn_ends(
     assert gc.isenabled() is collector
 
 
-def test_a_load_that_raises_gives_the_collector_back(collector: bool) -> None:
-    with pytest.raises(ValueError), process.collector_paused():
-        raise ValueError("decode failed")
-    assert gc.isenabled() is collector
+def test_a_pinned_load_pauses_the_collector_until_its_turn_ends_even_when_it_fails(
+        collector: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pinned modules load between jobs under the same policy as a job's load: one mechanism for both."""
+    code = (FIXTURES / "main.wasm").read_bytes()
+    seen = []
+
+    def load(data: bytes, code_id: str | None = None) -> Loaded:
+        seen.append(gc.isenabled())
+        return modules.load(data, code_id)
+
+    monkeypatch.setattr(tiers, "load", load)
+    worker = process.Worker(WorkerConfig(endpoint="tcp://127.0.0.1:1"))
+    monkeypatch.setattr(worker, "callback", lambda job_id, question: m.CodeReply(0, code))
+    for fails in (False, True):
+        turn_ended: list[bool] = []
+
+        def turn(line: object, fails: bool = fails, turn_ended: list[bool] = turn_ended) -> None:
+            if fails:  # the broker's reply is not the module asked for: the load raises
+                with pytest.raises(errors.StateUnavailable):
+                    worker.load_pinned("f" * 64)
+            else:
+                worker.load_pinned(p.code_id(code))
+            turn_ended.append(gc.isenabled())
+
+        monkeypatch.setattr(worker, "_turn", turn)
+        worker._step(None)  # type: ignore[arg-type]
+        assert turn_ended == [False]  # still paused when the load is over: the turn has not ended
+        assert gc.isenabled() is collector  # given back when it ended
+    assert seen == [False]  # compiled once, paused
+    assert worker.cache.get(p.code_id(code)) is not None
 
 
 def test_the_validating_process_validates_with_the_collector_paused(collector: bool) -> None:
