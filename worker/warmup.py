@@ -125,20 +125,26 @@ def warm_up(runtime: run.Runtime, rounds: int = DEFAULT_WARM_UP) -> float:
     job: dict[str, Any] = {"code_id": code_id, "function": "run", "gas_limit": WARM_GAS, "timeout": 10.0,
                            "readonly": False}
     state = _Scratch()
+
+    def twice(loaded: Loaded) -> None:  # the first instance takes the general path, the second the maker
+        for _ in range(2):
+            result = run.execute(job, state, _source(loaded), quiet)
+            if result.status != p.Status.OK:
+                raise RuntimeError(f"the warm-up contract failed: {result.status.name} {result.error}")
+            state.value = result.writes.get(STATE_KEY, state.value)
+            final = m.Final(result, m.CacheReport(), False).to_body()
+            p.encode(p.WORKER_TAG, p.Command.FINAL, b"warm", final)  # as a FINAL would go out
+
     with tempfile.TemporaryDirectory(prefix="wasmpool-warm-") as folder:
         tier = DiskTier.at(Path(folder), 1 << 24)
-        tier.put(load(code, code_id), code)
+        compiled = load(code, code_id)
+        twice(compiled)
+        tier.put(compiled, code)  # with its instance maker, as a worker stores a module it ran
         for _ in range(rounds):
             loaded = tier.get(cache_key(code_id))
             if loaded is None:
                 raise RuntimeError("the warm-up contract's disk entry could not be read back")
-            for _ in range(2):  # the first instance takes the general path, the second the maker
-                result = run.execute(job, state, _source(loaded), quiet)
-                if result.status != p.Status.OK:
-                    raise RuntimeError(f"the warm-up contract failed: {result.status.name} {result.error}")
-                state.value = result.writes.get(STATE_KEY, state.value)
-                final = m.Final(result, m.CacheReport(), False).to_body()
-                p.encode(p.WORKER_TAG, p.Command.FINAL, b"warm", final)  # as a FINAL would go out
+            twice(loaded)
     return time.perf_counter() - started
 
 

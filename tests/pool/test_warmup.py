@@ -86,7 +86,7 @@ def test_the_warm_up_runs_every_round_through_the_job_path_and_leaves_no_file(
     monkeypatch.setattr(warmup.run, "execute", counted)
     seconds = warmup.warm_up(runtime, 3)
     assert seconds > 0
-    assert len(calls) == 6  # two instances per round: the general path, then the instance maker
+    assert len(calls) == 8  # two instances (the general path, then the maker) once compiled, then per round
     assert {c["status"] for c in calls} == {p.Status.OK}
     assert list(private_tmp.iterdir()) == []  # the disk entry's directory is gone
     assert warmup.warm_up(runtime, 0) == 0.0
