@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 from ..opcodes import BULK_UNIT, BULK_UNIT_GAS, OPS, TABLE_BULK_UNIT, Imm, Opcode
 from ..types import FuncType, ValType
-from .align import ZERO_OPS, local_zeros, result_zeros
+from .align import MAX_LOOP_NESTING, ZERO_OPS, local_zeros, loop_zeros, result_zeros
 from .direct import Prepay, charge_calls, take_entry
 from .exprs import (
     BOUND_RULES,
@@ -64,7 +64,7 @@ from .exprs import (
     result_nan,
     rules_for,
 )
-from .fold import Folder, Line, reg_name, result_wrap, target_name, truth
+from .fold import LOC_NAMES, NAMED, Folder, Line, reg_name, result_wrap, target_name, truth
 from .frames import frame_slots, stack_units
 from .ir import (
     Block,
@@ -168,6 +168,7 @@ class FunctionEmitter(Folder):
             self.local_zeros = local_zeros(func)
         self.uses_div = False
         self.tail_done = False
+        self.refining = 0  # loops being emitted with refined zero bits (see emit_refined_loop)
 
     # ------------------------------------------------------------ instructions
 
@@ -488,7 +489,10 @@ class FunctionEmitter(Folder):
                     self.emit_gas(node)
             elif type(node) is Block or type(node) is Loop:
                 self.flush_all()
-                if not self.emit_construct(node):
+                if type(node) is Loop and self.views and self.refining < MAX_LOOP_NESTING:
+                    if not self.emit_refined_loop(node, nodes, i):
+                        return False
+                elif not self.emit_construct(node):
                     return False
             elif type(node) is If:
                 if not self.emit_construct(node):
@@ -504,6 +508,28 @@ class FunctionEmitter(Folder):
                 return False
         self.flush_all()
         return True
+
+    def emit_refined_loop(self, node: Loop, nodes: list[Node], i: int) -> bool:
+        """The loop at ``nodes[i]``, its locals' zero bits refined for its body (``align.loop_zeros``)."""
+        outer = self.local_zeros
+        inner = loop_zeros(node, nodes, i, outer, self.func)
+        if inner == outer:
+            return self.emit_construct(node)
+        self.switch_zeros(inner)
+        self.refining += 1
+        try:
+            return self.emit_construct(node)
+        finally:
+            self.refining -= 1
+            self.switch_zeros(outer)
+
+    def switch_zeros(self, zeros: dict[int, int]) -> None:
+        """Make ``zeros`` the locals' known zero bits; a local's own value is made again where they differ."""
+        old, plain = self.local_zeros, self.plain
+        for i in old.keys() | zeros.keys():
+            if old.get(i, 0) != zeros.get(i, 0):
+                plain.pop(LOC_NAMES[i] if i < NAMED else f"l{i}", None)
+        self.local_zeros = zeros
 
     def emit_br_if_in(self, node: BrIf, nodes: list[Node], i: int, ifconv: Label | None,
                       loop_tail: Label | None) -> bool:
