@@ -128,6 +128,26 @@ def nested_loops(n: int) -> bytes:
     return _module(["i32"], ["i32"], body)
 
 
+def nested_pointer_loops(n: int) -> bytes:
+    """``n`` nested loops, each entered with a pointer set and stepping it over an aligned load.
+
+    Each loop's locals have their zero bits refined (``align.loop_zeros``),
+    which reads the loop's body: refinement stops at a nesting cap, so the
+    work stays linear in the size.
+    """
+    builder = ModuleBuilder()
+    builder.memory(1)
+    body: list[Instruction] = []
+    for _ in range(n):
+        body += [(O.I32_CONST, 64), (O.LOCAL_SET, 1), (O.LOOP, None)]
+    for _ in range(n):
+        body += [(O.LOCAL_GET, 1), (O.I32_LOAD, (2, 0)), (O.LOCAL_GET, 0), O.I32_ADD, (O.LOCAL_SET, 0),
+                 (O.LOCAL_GET, 1), (O.I32_CONST, 4), O.I32_ADD, (O.LOCAL_TEE, 1), (O.I32_CONST, 128),
+                 O.I32_LT_U, (O.BR_IF, 0), O.END]
+    body += [(O.LOCAL_GET, 0)]
+    return _module(["i32"], ["i32"], body, locals=["i32"], builder=builder)
+
+
 def huge_br_table(n: int) -> bytes:
     """One ``br_table`` of ``64 n`` entries over 8 blocks (long runs broken everywhere)."""
     body: list[Instruction] = [(O.BLOCK, None)] * 8
@@ -233,6 +253,7 @@ SHAPES: dict[str, tuple[Shape, int]] = {  # shape, its 1x size
     "nested_blocks_table": (nested_blocks_table, 625),
     "nested_blocks_br": (nested_blocks_br, 625),
     "nested_loops": (nested_loops, 256),
+    "nested_pointer_loops": (nested_pointer_loops, 256),
     "huge_br_table": (huge_br_table, 256),
     "straight_line": (straight_line, 16),
     "many_locals": (many_locals, 16),
