@@ -24,6 +24,11 @@ entry is partial, and the compile+store worker stores it again between
 jobs, so the run waits for the entry to hold the functions the call
 compiled before the disk run.
 
+``--warm-up ROUNDS`` (repeatable) gives this tree's workers that many
+start-up warm-up rounds (``wasmpool worker --warm-up``), one row per value,
+interleaved like the trees: ``--warm-up 0 --warm-up 20`` measures what the
+warm-up saves a first call.
+
 ``--baseline TREE`` runs every mode a second time, interleaved, with a
 broker and worker processes from another source tree of wasmpool (say
 ``git worktree add /tmp/base <rev>``; its own broker, as its versions may
@@ -78,7 +83,8 @@ WORKER = """
 import sys
 from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.process import main
-main(WorkerConfig(endpoint=sys.argv[1], heartbeat=0.5, cache_dir=sys.argv[2] or None))
+fields = {} if sys.argv[3] == "-" else {"warm_up": int(sys.argv[3])}  # (a tree without warm-up has no field)
+main(WorkerConfig(endpoint=sys.argv[1], heartbeat=0.5, cache_dir=sys.argv[2] or None, **fields))
 """
 LAZY = "lazy (301 KiB)"
 MODULES = {  # label: (bytes, export called first)
@@ -113,17 +119,22 @@ def wait_workers(client: Client, count: int) -> None:
         time.sleep(0.02)
 
 
-def start_worker(site: Path, backend: str, cache_dir: Path | None) -> subprocess.Popen[bytes]:
-    """One worker process whose ``wasmpool`` comes from ``site`` (see :func:`overlay`)."""
+def start_worker(site: Path, backend: str, cache_dir: Path | None,
+                 warm_up: int | None = None) -> subprocess.Popen[bytes]:
+    """One worker process whose ``wasmpool`` comes from ``site`` (see :func:`overlay`).
+
+    ``warm_up``: its start-up warm-up rounds (None: the tree's default).
+    """
     env = {**os.environ, "PYTHONPATH": str(site)}
     folder = "" if cache_dir is None else str(cache_dir)
-    return subprocess.Popen([sys.executable, "-c", WORKER, backend, folder], cwd=site, env=env)
+    rounds = "-" if warm_up is None else str(warm_up)
+    return subprocess.Popen([sys.executable, "-c", WORKER, backend, folder, rounds], cwd=site, env=env)
 
 
 def first_call(client: Client, site: Path, backend: str, code_id: str, export: str,
-               cache_dir: Path | None) -> tuple[float, float]:
+               cache_dir: Path | None, warm_up: int | None = None) -> tuple[float, float]:
     """Seconds of the first call of ``code_id`` on a freshly started worker process, and of the next one."""
-    worker = start_worker(site, backend, cache_dir)
+    worker = start_worker(site, backend, cache_dir, warm_up)
     try:
         wait_workers(client, 1)
         seconds = []
@@ -215,13 +226,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--baseline", type=Path, help="another wasmpool source tree to compare with")
+    parser.add_argument("--warm-up", type=int, action="append", default=[], metavar="ROUNDS",
+                        help="this tree's workers with this many warm-up rounds (repeatable: one row each)")
     args = parser.parse_args()
     wasm.prepare_process()
     with tempfile.TemporaryDirectory() as scratch:
         trees = {"this tree": overlay(ROOT, Path(scratch) / "site-this")}
         if args.baseline is not None:
             trees["baseline"] = overlay(args.baseline.resolve(), Path(scratch) / "site-baseline")
-        cases = [(label, tree) for label in MODULES for tree in trees]
+        variants: dict[str, tuple[str, int | None]] = {"this tree": ("this tree", None)}  # row: tree, warm-up
+        if args.warm_up:
+            variants = {f"warm-up {n}": ("this tree", n) for n in args.warm_up}
+        if args.baseline is not None:
+            variants["baseline"] = ("baseline", None)
+        cases = [(label, variant) for label in MODULES for variant in variants]
         times: dict[tuple[str, str, str], list[float]] = {
             (*case, mode): [] for case in cases for mode in MODES}
         warm: dict[tuple[str, str], list[float]] = {case: [] for case in cases}  # the next call, from disk
@@ -231,15 +249,16 @@ def main() -> None:
             codes = {(label, tree): client.deploy(code) for label, (code, _) in MODULES.items()
                      for tree, client in clients.items()}
             for round_ in range(args.rounds):
-                for label, tree in cases:
-                    fresh = Path(scratch) / f"{round_}-{label.split()[0].replace('/', '-')}-{tree[0]}"
+                for label, variant in cases:
+                    tree, warm_up = variants[variant]
+                    fresh = Path(scratch) / f"{round_}-{label.split()[0].replace('/', '-')}-{variant}"
                     for mode in MODES:
                         cache_dir = None if mode == "compile" else fresh
                         first, then = first_call(clients[tree], trees[tree], brokers[tree][2],
-                                                 codes[label, tree], MODULES[label][1], cache_dir)
-                        times[label, tree, mode].append(first)
+                                                 codes[label, tree], MODULES[label][1], cache_dir, warm_up)
+                        times[label, variant, mode].append(first)
                         if mode == "disk":
-                            warm[label, tree].append(then)
+                            warm[label, variant].append(then)
         finally:
             for client in clients.values():
                 client.close()
@@ -247,11 +266,11 @@ def main() -> None:
                 broker.terminate()
                 broker.wait()
     print(f"first call on a fresh worker process, median of {args.rounds} (ms)")
-    print(f"{'module':<22}{'tree':<11}{'compile':>10}{'compile+store':>15}{'disk':>9}{'compile/disk':>14}"
+    print(f"{'module':<22}{'tree':<13}{'compile':>10}{'compile+store':>15}{'disk':>9}{'compile/disk':>14}"
           f"{'next call':>11}")  # the disk run's second call
     for label, tree in cases:
         compile_, store, disk = (statistics.median(times[label, tree, mode]) * 1000 for mode in MODES)
-        print(f"{label:<22}{tree:<11}{compile_:>10.2f}{store:>15.2f}{disk:>9.2f}{compile_ / disk:>13.1f}x"
+        print(f"{label:<22}{tree:<13}{compile_:>10.2f}{store:>15.2f}{disk:>9.2f}{compile_ / disk:>13.1f}x"
               f"{statistics.median(warm[label, tree]) * 1000:>11.2f}")
     print(f"\nload and first call, in this process, median of {args.rounds} (ms)")
     print(f"{'module':<22}{'compile':>10}{'disk':>10}{'ratio':>9}")
