@@ -27,7 +27,9 @@ compiled before the disk run.
 ``--warm-up ROUNDS`` (repeatable) gives this tree's workers that many
 start-up warm-up rounds (``wasmpool worker --warm-up``), one row per value,
 interleaved like the trees: ``--warm-up 0 --warm-up 20`` measures what the
-warm-up saves a first call.
+warm-up saves a first call. ``--settle SECONDS`` waits that long between
+the broker seeing a fresh worker and its first call (default 0: at once);
+``--only token`` measures one module.
 
 ``--baseline TREE`` runs every mode a second time, interleaved, with a
 broker and worker processes from another source tree of wasmpool (say
@@ -132,11 +134,16 @@ def start_worker(site: Path, backend: str, cache_dir: Path | None,
 
 
 def first_call(client: Client, site: Path, backend: str, code_id: str, export: str,
-               cache_dir: Path | None, warm_up: int | None = None) -> tuple[float, float]:
-    """Seconds of the first call of ``code_id`` on a freshly started worker process, and of the next one."""
+               cache_dir: Path | None, warm_up: int | None = None,
+               settle: float = 0.0) -> tuple[float, float]:
+    """Seconds of the first call of ``code_id`` on a freshly started worker process, and of the next one.
+
+    ``settle``: seconds waited between the broker seeing the worker and the first call.
+    """
     worker = start_worker(site, backend, cache_dir, warm_up)
     try:
         wait_workers(client, 1)
+        time.sleep(settle)
         seconds = []
         for _ in range(2):
             started = time.perf_counter()
@@ -228,8 +235,12 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="another wasmpool source tree to compare with")
     parser.add_argument("--warm-up", type=int, action="append", default=[], metavar="ROUNDS",
                         help="this tree's workers with this many warm-up rounds (repeatable: one row each)")
+    parser.add_argument("--settle", type=float, default=0.0, metavar="SECONDS",
+                        help="wait this long after a worker registered before its first call (default 0)")
+    parser.add_argument("--only", help="only the modules whose label contains this (token, rust, lazy)")
     args = parser.parse_args()
     wasm.prepare_process()
+    modules = {label: entry for label, entry in MODULES.items() if args.only is None or args.only in label}
     with tempfile.TemporaryDirectory() as scratch:
         trees = {"this tree": overlay(ROOT, Path(scratch) / "site-this")}
         if args.baseline is not None:
@@ -239,14 +250,14 @@ def main() -> None:
             variants = {f"warm-up {n}": ("this tree", n) for n in args.warm_up}
         if args.baseline is not None:
             variants["baseline"] = ("baseline", None)
-        cases = [(label, variant) for label in MODULES for variant in variants]
+        cases = [(label, variant) for label in modules for variant in variants]
         times: dict[tuple[str, str, str], list[float]] = {
             (*case, mode): [] for case in cases for mode in MODES}
         warm: dict[tuple[str, str], list[float]] = {case: [] for case in cases}  # the next call, from disk
         brokers = {tree: start_broker(site) for tree, site in trees.items()}
         clients = {tree: Client(frontend, timeout=WAIT) for tree, (_, frontend, _) in brokers.items()}
         try:
-            codes = {(label, tree): client.deploy(code) for label, (code, _) in MODULES.items()
+            codes = {(label, tree): client.deploy(code) for label, (code, _) in modules.items()
                      for tree, client in clients.items()}
             for round_ in range(args.rounds):
                 for label, variant in cases:
@@ -255,7 +266,8 @@ def main() -> None:
                     for mode in MODES:
                         cache_dir = None if mode == "compile" else fresh
                         first, then = first_call(clients[tree], trees[tree], brokers[tree][2],
-                                                 codes[label, tree], MODULES[label][1], cache_dir, warm_up)
+                                                 codes[label, tree], MODULES[label][1], cache_dir, warm_up,
+                                                 args.settle)
                         times[label, variant, mode].append(first)
                         if mode == "disk":
                             warm[label, variant].append(then)
@@ -274,7 +286,7 @@ def main() -> None:
               f"{statistics.median(warm[label, tree]) * 1000:>11.2f}")
     print(f"\nload and first call, in this process, median of {args.rounds} (ms)")
     print(f"{'module':<22}{'compile':>10}{'disk':>10}{'ratio':>9}")
-    for label, (code, export) in MODULES.items():
+    for label, (code, export) in modules.items():
         compiled, read = in_process(code, export, args.rounds)
         print(f"{label:<22}{compiled * 1000:>10.2f}{read * 1000:>10.3f}{compiled / read:>8.1f}x")
 
