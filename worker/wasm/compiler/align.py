@@ -105,13 +105,23 @@ def local_zeros(func: IRFunction) -> dict[int, int]:
     tracked = [i for i in range(func.nparams, nlocals) if func.locals[i] in _INTS]
     if not tracked:
         return {}
+    return _fixed_point(func.body, nlocals, tracked, dict.fromkeys(tracked, CAP))
+
+
+def _fixed_point(body: list[Node], nlocals: int, tracked: Sequence[int] | frozenset[int],
+                 start: dict[int, int]) -> dict[int, int]:
+    """The known zero bits of the ``tracked`` locals over ``body``, starting from ``start`` (by local).
+
+    Locals assigned a value with nothing known start at 0; the others at
+    ``start``, lowered by every assignment until nothing changes.
+    """
     program = _Program(nlocals, frozenset(tracked))
-    program.read(func.body)
+    program.read(body)
     vals = [*range(CAP + 1), *([0] * nlocals), *([0] * program.registers)]
     base = CAP + 1
     for i in tracked:
         if i not in program.zeroed:
-            vals[base + i] = CAP
+            vals[base + i] = start.get(i, 0)
     steps = program.linked()
     changed = True
     while changed:
@@ -253,26 +263,7 @@ def loop_zeros(loop: Loop, before: Sequence[Node], end: int, facts: dict[int, in
     """
     nlocals = len(func.locals)
     tracked = frozenset(i for i in range(nlocals) if func.locals[i] in _INTS)
-    entry = _entry_zeros(before, end, facts)
-    program = _Program(nlocals, tracked)
-    program.read(loop.body)
-    base = CAP + 1
-    vals = [*range(CAP + 1), *([0] * nlocals), *([0] * program.registers)]
-    for i in tracked:
-        if i not in program.zeroed:
-            vals[base + i] = entry.get(i, 0)
-    steps = program.linked()
-    changed = True
-    while changed:
-        changed = False
-        for rule, args, consts, dest, local in steps:
-            zeros = vals[args[0]] if rule is _first else rule([vals[a] for a in args], consts)
-            if not local:
-                vals[dest] = zeros
-            elif zeros < vals[dest]:
-                vals[dest] = zeros
-                changed = True
-    return {i: vals[base + i] for i in tracked if vals[base + i]}
+    return _fixed_point(loop.body, nlocals, tracked, _entry_zeros(before, end, facts))
 
 
 def _entry_zeros(before: Sequence[Node], end: int, facts: dict[int, int]) -> dict[int, int]:
