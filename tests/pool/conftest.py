@@ -98,6 +98,16 @@ def serving_pool(factory: pytest.TempPathFactory, name: str, workers: int) -> It
         pool.stop()
 
 
+@pytest.fixture
+def empty_pool(tmp_path: Path) -> Iterator[Pool]:
+    """A broker over a fresh SQLite file, no worker yet (a test starts its own); stopped afterwards."""
+    pool = start_pool(tmp_path / "state.db", workers=0)
+    try:
+        yield pool
+    finally:
+        pool.stop()
+
+
 @pytest.fixture(scope="session")
 def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
     """The shared pool: two worker processes."""

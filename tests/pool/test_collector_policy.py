@@ -29,11 +29,10 @@ def collector(request: pytest.FixtureRequest) -> Iterator[bool]:
         (gc.enable if was else gc.disable)()
 
 
-def test_a_worker_loads_a_fetched_module_with_the_collector_paused(
-        collector: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A cache miss fetches the bytes, then decodes and compiles them with the collector paused."""
+def recording_worker(monkeypatch: pytest.MonkeyPatch) -> tuple[process.Worker, bytes, list[bool]]:
+    """A worker whose CALLBACKs answer with a module's bytes; whether the collector ran at each compile."""
     code = (FIXTURES / "main.wasm").read_bytes()
-    seen = []
+    seen: list[bool] = []
 
     def load(data: bytes, code_id: str | None = None) -> Loaded:
         seen.append(gc.isenabled())
@@ -42,6 +41,13 @@ def test_a_worker_loads_a_fetched_module_with_the_collector_paused(
     monkeypatch.setattr(tiers, "load", load)  # what the worker's loader compiles with
     worker = process.Worker(WorkerConfig(endpoint="tcp://127.0.0.1:1"))
     monkeypatch.setattr(worker, "callback", lambda job_id, question: m.CodeReply(0, code))
+    return worker, code, seen
+
+
+def test_a_worker_loads_a_fetched_module_with_the_collector_paused(
+        collector: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache miss fetches the bytes, then decodes and compiles them with the collector paused."""
+    worker, code, seen = recording_worker(monkeypatch)
     loaded = worker.module(b"job", p.code_id(code))
     assert loaded.module is not None and seen == [False]
     assert not gc.isenabled()  # still paused: the job that loaded it has not sent its reply yet
@@ -71,16 +77,7 @@ def test_the_worker_resumes_the_collector_when_its_turn_ends(
 def test_a_pinned_load_pauses_the_collector_until_its_turn_ends_even_when_it_fails(
         collector: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """Pinned modules load between jobs under the same policy as a job's load: one mechanism for both."""
-    code = (FIXTURES / "main.wasm").read_bytes()
-    seen = []
-
-    def load(data: bytes, code_id: str | None = None) -> Loaded:
-        seen.append(gc.isenabled())
-        return modules.load(data, code_id)
-
-    monkeypatch.setattr(tiers, "load", load)
-    worker = process.Worker(WorkerConfig(endpoint="tcp://127.0.0.1:1"))
-    monkeypatch.setattr(worker, "callback", lambda job_id, question: m.CodeReply(0, code))
+    worker, code, seen = recording_worker(monkeypatch)
     for fails in (False, True):
         turn_ended: list[bool] = []
 

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import pytest
 
 from tests.pool import lazy_module
 from tests.pool.chaos import wait_for_stats
-from tests.pool.conftest import Pool, start_pool, unique
+from tests.pool.conftest import Pool, unique
 from wasmpool import wasm
 from wasmpool.broker.core import tier_totals
 from wasmpool.broker.metrics import render
@@ -70,15 +70,6 @@ def entries(cache_dir: Path) -> dict[str, bytes | None]:
     """Every entry file of the directory: its payload if whole and right for its name, else None."""
     return {path.name: dc.unpack(path.read_bytes(), path.name[:-len(dc.SUFFIX)])
             for path in cache_dir.glob(f"*{dc.SUFFIX}")}
-
-
-@pytest.fixture
-def empty_pool(tmp_path: Path) -> Iterator[Pool]:
-    pool = start_pool(tmp_path / "state.db", workers=0)
-    try:
-        yield pool
-    finally:
-        pool.stop()
 
 
 def mint_and_read(client: Client, code_id: str) -> tuple[Any, ...]:

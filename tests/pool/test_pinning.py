@@ -9,7 +9,7 @@ into the LRU when unpinned, and never touches contract state.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,16 +49,6 @@ def all_loaded(workers: int) -> Callable[[dict[str, Any]], bool]:
 def fetches(stats: dict[str, Any]) -> int:
     """Modules the broker sent to workers for jobs (cache misses that reached it)."""
     return int(stats["counters"].get("code_fetches", 0))
-
-
-@pytest.fixture
-def empty_pool(tmp_path: Path) -> Iterator[Pool]:
-    """A broker over a fresh SQLite file, no worker yet."""
-    pool = start_pool(tmp_path / "state.db", workers=0)
-    try:
-        yield pool
-    finally:
-        pool.stop()
 
 
 def test_a_fresh_workers_first_call_of_a_pinned_module_is_a_memory_hit(empty_pool: Pool,

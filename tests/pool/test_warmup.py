@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.pool.chaos import wait_for_stats
-from tests.pool.conftest import Pool, start_pool, unique
+from tests.pool.conftest import Pool, unique
 from wasmpool.cli import main as cli_main
 from wasmpool.cli import worker as worker_command
 from wasmpool.wire import protocol as p
@@ -105,15 +105,6 @@ def test_a_failing_warm_up_is_logged_and_not_raised(runtime: run.Runtime, privat
         gc.unfreeze()  # this test process's objects go back to the collector
     assert "warm-up failed, serving cold" in capsys.readouterr().err
     assert list(private_tmp.iterdir()) == []
-
-
-@pytest.fixture
-def empty_pool(tmp_path: Path) -> Iterator[Pool]:
-    pool = start_pool(tmp_path / "state.db", workers=0)
-    try:
-        yield pool
-    finally:
-        pool.stop()
 
 
 def test_a_warmed_worker_process_starts_with_nothing_of_the_warm_up(
