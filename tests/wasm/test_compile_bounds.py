@@ -80,7 +80,7 @@ def test_br_table_moves_are_emitted_once_per_target() -> None:
 LINEAR_SHAPES = [name for name in shapes.SHAPES if name != "br_table_values"]  # that one is refused
 PAST_STRUCTURED = {  # sizes that nest deeper than structured code may (MAX_INDENT levels)
     **dict.fromkeys(["nested_ifs", "nested_if_else", "nested_blocks_br_table", "nested_blocks_table",
-                     "nested_blocks_br", "nested_loops"], MAX_INDENT + 8),
+                     "nested_blocks_br", "nested_loops", "nested_pointer_loops"], MAX_INDENT + 8),
     "if_else_chain": (MAX_INDENT + 8) // 16,  # 16 ifs per unit
 }
 
