@@ -148,6 +148,23 @@ def nested_pointer_loops(n: int) -> bytes:
     return _module(["i32"], ["i32"], body, locals=["i32"], builder=builder)
 
 
+def many_pointer_loops(n: int) -> bytes:
+    """``64 n`` locals and ``64 n`` loops in sequence, each setting a local and stepping it over a load.
+
+    A loop's refinement must cost the loop, not the function's locals: the
+    work would otherwise grow with locals times loops.
+    """
+    builder = ModuleBuilder()
+    builder.memory(1)
+    count = 64 * n
+    body: list[Instruction] = []
+    for k in range(count):
+        body += [(O.I32_CONST, 64), (O.LOCAL_SET, k), (O.LOOP, None), (O.LOCAL_GET, k), (O.I32_LOAD, (2, 0)),
+                 O.DROP, (O.LOCAL_GET, k), (O.I32_CONST, 4), O.I32_ADD, (O.LOCAL_TEE, k), (O.I32_CONST, 72),
+                 O.I32_LT_U, (O.BR_IF, 0), O.END]
+    return _module([], [], body, locals=["i32"] * count, builder=builder)
+
+
 def huge_br_table(n: int) -> bytes:
     """One ``br_table`` of ``64 n`` entries over 8 blocks (long runs broken everywhere)."""
     body: list[Instruction] = [(O.BLOCK, None)] * 8
@@ -254,6 +271,7 @@ SHAPES: dict[str, tuple[Shape, int]] = {  # shape, its 1x size
     "nested_blocks_br": (nested_blocks_br, 625),
     "nested_loops": (nested_loops, 256),
     "nested_pointer_loops": (nested_pointer_loops, 256),
+    "many_pointer_loops": (many_pointer_loops, 16),
     "huge_br_table": (huge_br_table, 256),
     "straight_line": (straight_line, 16),
     "many_locals": (many_locals, 16),

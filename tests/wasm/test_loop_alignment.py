@@ -127,6 +127,17 @@ def test_the_refinement_starts_from_the_run_before_the_loop() -> None:
     assert loop_zeros(func.body[at], func.body, 0, local_zeros(func), func).get(0, 0) == 0  # no run before
 
 
+def test_a_loops_refinement_names_only_the_locals_its_run_and_body_mention() -> None:
+    """Its work is the loop's, not the function's: 1,000 more locals change nothing of it."""
+    many = ModuleBuilder()
+    many.memory(1, 1)
+    many.func(params=["i32", "i32"], results=["i32"], body=[*ALIGNED, *loop(8), (O.LOCAL_GET, 1)],
+              locals=["i32"] * 1001, export="run")
+    func = lower_function(ModuleInfo.of(wasm.decode(many.build())), 0)
+    at = next(i for i, node in enumerate(func.body) if type(node) is Loop)
+    assert loop_zeros(func.body[at], func.body, at, local_zeros(func), func) == {0: 3, 1: 0, 2: 0}
+
+
 def test_loops_nested_past_the_cap_keep_their_enclosing_loops_facts() -> None:
     depth = MAX_LOOP_NESTING + 2
     inner = loop(8, 2)

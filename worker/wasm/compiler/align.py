@@ -101,27 +101,28 @@ def local_zeros(func: IRFunction) -> dict[int, int]:
     of lowering reaches the same greatest fixed point) for a fraction of the
     work.
     """
-    nlocals = len(func.locals)
-    tracked = [i for i in range(func.nparams, nlocals) if func.locals[i] in _INTS]
-    if not tracked:
+    types, first = func.locals, func.nparams
+    if not any(t in _INTS for t in types[first:]):
         return {}
-    return _fixed_point(func.body, nlocals, tracked, dict.fromkeys(tracked, CAP))
+    known = {i: CAP for i in range(first, len(types)) if types[i] in _INTS}  # never assigned: still zero
+    known.update(_fixed_point(func.body, types, first, lambda i: CAP))
+    return {i: z for i, z in known.items() if z}
 
 
-def _fixed_point(body: list[Node], nlocals: int, tracked: Sequence[int] | frozenset[int],
-                 start: dict[int, int]) -> dict[int, int]:
-    """The known zero bits of the ``tracked`` locals over ``body``, starting from ``start`` (by local).
+def _fixed_point(body: list[Node], types: Sequence[ValType], first: int,
+                 start: Callable[[int], int]) -> dict[int, int]:
+    """The known zero bits over ``body`` of the integer locals from index ``first`` that it mentions.
 
-    Locals assigned a value with nothing known start at 0; the others at
-    ``start``, lowered by every assignment until nothing changes.
+    A local assigned a value with nothing known has 0; the others start at
+    ``start(i)``, lowered by every assignment in ``body`` until nothing
+    changes. The work is proportional to ``body``, not to the number of locals.
     """
-    program = _Program(nlocals, frozenset(tracked))
+    program = _Program(types, first)
     program.read(body)
-    vals = [*range(CAP + 1), *([0] * nlocals), *([0] * program.registers)]
-    base = CAP + 1
-    for i in tracked:
-        if i not in program.zeroed:
-            vals[base + i] = start.get(i, 0)
+    vals = [*range(CAP + 1), *([0] * (program.slots - CAP - 1))]
+    for i, slot in program.local_slots.items():
+        if program.tracks(i) and i not in program.zeroed:
+            vals[slot] = start(i)
     steps = program.linked()
     changed = True
     while changed:
@@ -133,27 +134,53 @@ def _fixed_point(body: list[Node], nlocals: int, tracked: Sequence[int] | frozen
             elif zeros < vals[dest]:
                 vals[dest] = zeros
                 changed = True
-    return {i: vals[base + i] for i in tracked if vals[base + i]}
+    known = dict.fromkeys(program.zeroed, 0)
+    for i, slot in program.local_slots.items():
+        if program.tracks(i) and i not in program.zeroed:
+            known[i] = vals[slot]
+    return known
+
+
+def _arg_zeros(value: object) -> int:
+    """The known zero bits of a constant operand (an integer's; none of a float's)."""
+    return _CONST_ZEROS[value & _LOW] if isinstance(value, int) else 0
+
+
+def _shift_consts(rule: _Rule, args: Sequence[object]) -> tuple[int | None, ...]:
+    """A shift's constant operands, which its rule reads (other rules read none)."""
+    if rule not in _SHIFT_RULES:
+        return ()
+    return tuple(a.value if type(a) is Const else None for a in args)
 
 
 class _Program:
-    """The assignments of a function as :data:`_Step` s over slots (see :func:`local_zeros`).
+    """The assignments of a body as :data:`_Step` s over slots (see :func:`local_zeros`).
 
     Slots ``0..CAP`` hold the constants ``0..CAP`` (a register whose value is
-    unknown reads slot 0), then one slot per local, then one per register
-    value some assignment needs. Each straight run is read backwards from
-    the assignments of tracked locals, so only the instructions whose
-    results reach one make a step; each register slot has one writer. Locals
-    assigned a value with nothing known (``zeroed``) start at 0.
+    unknown reads slot 0); the others are given out as the body mentions
+    locals and as assignments need register values. Each straight run is
+    read backwards from the assignments of tracked locals (integers from
+    index ``first``), so only the instructions whose results reach one make
+    a step; each register slot has one writer. Tracked locals assigned a
+    value with nothing known are ``zeroed``.
     """
 
-    def __init__(self, nlocals: int, tracked: frozenset[int]) -> None:
-        self.base = CAP + 1
-        self.first_register = self.base + nlocals
-        self.tracked = tracked
-        self.registers = 0
+    def __init__(self, types: Sequence[ValType], first: int) -> None:
+        self.types, self.first = types, first
+        self.slots = CAP + 1  # the next slot given out
+        self.local_slots: dict[int, int] = {}
         self.steps: list[_Step] = []
         self.zeroed: set[int] = set()
+
+    def tracks(self, i: int) -> bool:
+        return i >= self.first and self.types[i] in _INTS
+
+    def local(self, i: int) -> int:
+        slot = self.local_slots.get(i)
+        if slot is None:
+            slot = self.local_slots[i] = self.slots
+            self.slots += 1
+        return slot
 
     def read(self, nodes: list[Node]) -> None:
         """Add the steps of ``nodes``, each list of a construct its own straight runs."""
@@ -164,8 +191,7 @@ class _Program:
     def _runs(self, nodes: list[Node], work: list[list[Node]]) -> None:
         wanted: dict[int, int] = {}  # register height -> the slot a later instruction of the run reads it in
         steps: list[_Step] = []
-        tracked = self.tracked
-        base = self.base
+        tracks = self.tracks
         step = self._step
         for node in reversed(nodes):
             if type(node) is Op:
@@ -174,14 +200,14 @@ class _Program:
                     out = outs[0]
                     if type(out) is Reg:
                         if wanted and out.h in wanted:
-                            step(node, wanted.pop(out.h), False, wanted, steps)
-                    elif type(out) is Loc and out.i in tracked:
-                        step(node, base + out.i, True, wanted, steps)
+                            step(node, wanted.pop(out.h), -1, wanted, steps)
+                    elif type(out) is Loc and tracks(out.i):
+                        step(node, self.local(out.i), out.i, wanted, steps)
                 elif outs:
                     for out in outs:  # no rule gives several results: nothing known of them
                         if type(out) is Reg:
                             wanted.pop(out.h, None)
-                        elif type(out) is Loc and out.i in tracked:
+                        elif type(out) is Loc and tracks(out.i):
                             self.zeroed.add(out.i)
             elif type(node) is not Gas:
                 if wanted:
@@ -192,31 +218,27 @@ class _Program:
             steps.reverse()
             self.steps.extend(steps)
 
-    def _step(self, node: Op, dest: int, local: bool, wanted: dict[int, int], steps: list[_Step]) -> None:
-        """The step of ``node`` writing slot ``dest``; its register operands become wanted."""
+    def _step(self, node: Op, dest: int, local: int, wanted: dict[int, int], steps: list[_Step]) -> None:
+        """The step of ``node`` writing slot ``dest`` (local ``local``, or -1: a register's)."""
         rule = _RULES.get(node.op)
         if rule is None:  # nothing known of the result: a register slot stays 0
-            if local:
-                self.zeroed.add(dest - self.base)
+            if local >= 0:
+                self.zeroed.add(local)
             return
         args = []
         for a in node.args:
             if type(a) is Reg:
                 slot = wanted.get(a.h)
                 if slot is None:
-                    slot = wanted[a.h] = self.first_register + self.registers
-                    self.registers += 1
+                    slot = wanted[a.h] = self.slots
+                    self.slots += 1
                 args.append(slot)
             elif type(a) is Loc:
-                args.append(self.base + a.i)
+                args.append(self.local(a.i))
             else:
                 assert isinstance(a, Const)
-                value = a.value
-                args.append(_CONST_ZEROS[value & _LOW] if isinstance(value, int) else 0)
-        consts: tuple[int | None, ...] = ()
-        if rule in _SHIFT_RULES:
-            consts = tuple(a.value if type(a) is Const else None for a in node.args)
-        steps.append((rule, tuple(args), consts, dest, local))
+                args.append(_arg_zeros(a.value))
+        steps.append((rule, tuple(args), _shift_consts(rule, node.args), dest, local >= 0))
 
     def linked(self) -> list[_Step]:
         """The steps, register copies dropped: their readers read the copied slot instead.
@@ -246,7 +268,7 @@ the function's size however deeply its loops nest."""
 
 def loop_zeros(loop: Loop, before: Sequence[Node], end: int, facts: dict[int, int],
                func: IRFunction) -> dict[int, int]:
-    """The known zero bits of the integer locals throughout ``loop`` (those with any).
+    """What is known of the integer locals throughout ``loop`` where it may differ from ``facts``.
 
     ``before[:end]`` are the nodes its list runs before the loop; ``facts``
     holds for every local anywhere in the region around the loop (the
@@ -260,18 +282,22 @@ def loop_zeros(loop: Loop, before: Sequence[Node], end: int, facts: dict[int, in
     instead of "all", holds throughout the loop; each time the loop is
     entered again (an enclosing loop's next turn), the run before it has
     run again.
+
+    Only the locals the run assigns or the loop mentions are returned (a
+    local absent keeps ``facts``): the work is proportional to the run and
+    the loop, however many locals the function has.
     """
-    nlocals = len(func.locals)
-    tracked = frozenset(i for i in range(nlocals) if func.locals[i] in _INTS)
-    return _fixed_point(loop.body, nlocals, tracked, _entry_zeros(before, end, facts))
+    entry = _entry_zeros(before, end, facts)
+    inner = _fixed_point(loop.body, func.locals, 0, lambda i: entry.get(i, facts.get(i, 0)))
+    return {**entry, **inner}
 
 
 def _entry_zeros(before: Sequence[Node], end: int, facts: dict[int, int]) -> dict[int, int]:
-    """Each local's known zero bits after the straight run ending at ``before[end - 1]``."""
+    """The known zero bits of the locals the straight run ending at ``before[end - 1]`` assigns."""
     start = end
     while start and type(before[start - 1]) in _STRAIGHT:
         start -= 1
-    locals_ = dict(facts)
+    assigned: dict[int, int] = {}
     registers: dict[int, int] = {}
     for node in before[start:end]:
         if type(node) is not Op or not node.outs:
@@ -285,21 +311,17 @@ def _entry_zeros(before: Sequence[Node], end: int, facts: dict[int, int]) -> dic
                 if type(a) is Reg:
                     known.append(registers.get(a.h, 0))
                 elif type(a) is Loc:
-                    known.append(locals_.get(a.i, 0))
+                    known.append(assigned.get(a.i, facts.get(a.i, 0)))
                 else:
                     assert isinstance(a, Const)
-                    value = a.value
-                    known.append(_CONST_ZEROS[value & _LOW] if isinstance(value, int) else 0)
-            consts: tuple[int | None, ...] = ()
-            if rule in _SHIFT_RULES:
-                consts = tuple(a.value if type(a) is Const else None for a in node.args)
-            zeros = rule(known, consts)
+                    known.append(_arg_zeros(a.value))
+            zeros = rule(known, _shift_consts(rule, node.args))
         for out in outs:
             if type(out) is Reg:
                 registers[out.h] = zeros
             elif type(out) is Loc:
-                locals_[out.i] = zeros
-    return locals_
+                assigned[out.i] = zeros
+    return assigned
 
 
 _STRAIGHT = (Op, Gas)

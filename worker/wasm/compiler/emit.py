@@ -511,25 +511,28 @@ class FunctionEmitter(Folder):
 
     def emit_refined_loop(self, node: Loop, nodes: list[Node], i: int) -> bool:
         """The loop at ``nodes[i]``, its locals' zero bits refined for its body (``align.loop_zeros``)."""
-        outer = self.local_zeros
-        inner = loop_zeros(node, nodes, i, outer, self.func)
-        if inner == outer:
+        zeros = self.local_zeros
+        inner = loop_zeros(node, nodes, i, zeros, self.func)
+        outer = {k: zeros.get(k, 0) for k, z in inner.items() if z != zeros.get(k, 0)}
+        if not outer:
             return self.emit_construct(node)
-        self.switch_zeros(inner)
+        self.set_zeros({k: inner[k] for k in outer})
         self.refining += 1
         try:
             return self.emit_construct(node)
         finally:
             self.refining -= 1
-            self.switch_zeros(outer)
+            self.set_zeros(outer)
 
-    def switch_zeros(self, zeros: dict[int, int]) -> None:
-        """Make ``zeros`` the locals' known zero bits; a local's own value is made again where they differ."""
-        old, plain = self.local_zeros, self.plain
-        for i in old.keys() | zeros.keys():
-            if old.get(i, 0) != zeros.get(i, 0):
-                plain.pop(LOC_NAMES[i] if i < NAMED else f"l{i}", None)
-        self.local_zeros = zeros
+    def set_zeros(self, values: dict[int, int]) -> None:
+        """Set these locals' known zero bits (in place); their own values are made again with them."""
+        zeros, plain = self.local_zeros, self.plain
+        for i, z in values.items():
+            if z:
+                zeros[i] = z
+            else:
+                zeros.pop(i, None)
+            plain.pop(LOC_NAMES[i] if i < NAMED else f"l{i}", None)
 
     def emit_br_if_in(self, node: BrIf, nodes: list[Node], i: int, ifconv: Label | None,
                       loop_tail: Label | None) -> bool:
