@@ -76,7 +76,7 @@ class Worker:
         self.line: Line | None = None  # the socket, while :meth:`run` runs
         self._last_chunk: ChunkState | None = None  # the block chunk run last: the next one may continue it
         self.jobs_done = 0
-        self.collector = CollectorPause()  # paused by a job's module load until the job's reply is out
+        self.collector = CollectorPause()  # paused by a module's load (a job's, a pin's) until the turn ends
         self.stopping = threading.Event()
         self.recycled: str | None = None  # why the worker stopped itself to be replaced
 

@@ -43,6 +43,7 @@ from wasmpool.wire import protocol as p
 from wasmpool.worker import execute as run
 from wasmpool.worker.config import DEFAULT_WARM_UP
 from wasmpool.worker.modules import Loaded, load
+from wasmpool.worker.readers import MappingState, namespace
 from wasmpool.worker.tiers import DiskTier
 from wasmpool.worker.versions import cache_key
 
@@ -92,16 +93,6 @@ def contract() -> bytes:
     return b.build()
 
 
-class _Scratch:
-    """The warm-up's committed state: one value, as the contract last wrote it."""
-
-    def __init__(self) -> None:
-        self.value: bytes | None = None
-
-    def get(self, key: bytes) -> bytes | None:
-        return self.value if key == STATE_KEY else None
-
-
 def _source(loaded: Loaded) -> run.ModuleSource:
     """A job's module source that always gives ``loaded``."""
     def modules(code_id: str, index: int | None, called: bool = False) -> Loaded:
@@ -124,14 +115,15 @@ def warm_up(runtime: run.Runtime, rounds: int = DEFAULT_WARM_UP) -> float:
     code_id = p.code_id(code)
     job: dict[str, Any] = {"code_id": code_id, "function": "run", "gas_limit": WARM_GAS, "timeout": 10.0,
                            "readonly": False}
-    state = _Scratch()
+    state: dict[tuple[str, bytes], bytes | None] = {}  # the contract's committed state, kept in process
+    space = namespace(job)
 
     def twice(loaded: Loaded) -> None:  # the first instance takes the general path, the second the maker
         for _ in range(2):
-            result = run.execute(job, state, _source(loaded), quiet)
+            result = run.execute(job, MappingState(state, space), _source(loaded), quiet)
             if result.status != p.Status.OK:
                 raise RuntimeError(f"the warm-up contract failed: {result.status.name} {result.error}")
-            state.value = result.writes.get(STATE_KEY, state.value)
+            state.update(((space, key), value) for key, value in result.writes.items())  # committed
             final = m.Final(result, m.CacheReport(), False).to_body()
             p.encode(p.WORKER_TAG, p.Command.FINAL, b"warm", final)  # as a FINAL would go out
 

@@ -27,6 +27,7 @@ from wasmpool.worker import process, timelimit, warmup
 from wasmpool.worker.config import DEFAULT_WARM_UP, MAX_WARM_UP, WorkerConfig
 from wasmpool.worker.host import Host
 from wasmpool.worker.modules import load
+from wasmpool.worker.readers import MappingState
 from wasmpool.worker.supervisor import spawn, stop_workers
 
 WAIT = 60.0
@@ -63,7 +64,8 @@ def test_the_warm_up_contract_computes_what_its_loop_says(runtime: run.Runtime) 
            "readonly": False}
     loaded = load(code, job["code_id"])
     assert loaded.problem is None, loaded.problem  # its imports are the host ABI's, and it compiles
-    result = run.execute(job, warmup._Scratch(), lambda code_id, index, called=False: loaded, runtime)
+    state = MappingState({}, job["code_id"])  # nothing committed yet
+    result = run.execute(job, state, lambda code_id, index, called=False: loaded, runtime)
     total = expected_total()
     assert result.status == p.Status.OK
     assert result.results == [total - (1 << 32) if total >> 31 else total]  # i32 results are signed
