@@ -64,7 +64,7 @@ from .exprs import (
     result_nan,
     rules_for,
 )
-from .fold import LOC_NAMES, NAMED, Folder, Line, reg_name, result_wrap, target_name, truth
+from .fold import Folder, Line, loc_name, reg_name, result_wrap, target_name, truth
 from .frames import frame_slots, stack_units
 from .ir import (
     Block,
@@ -532,7 +532,7 @@ class FunctionEmitter(Folder):
                 zeros[i] = z
             else:
                 zeros.pop(i, None)
-            plain.pop(LOC_NAMES[i] if i < NAMED else f"l{i}", None)
+            plain.pop(loc_name(i), None)
 
     def emit_br_if_in(self, node: BrIf, nodes: list[Node], i: int, ifconv: Label | None,
                       loop_tail: Label | None) -> bool:

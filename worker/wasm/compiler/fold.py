@@ -199,6 +199,11 @@ def reg_name(h: int) -> str:
     return REG_NAMES[h] if h < NAMED else f"s{h}"
 
 
+def loc_name(i: int) -> str:
+    """The Python name of local ``i``."""
+    return LOC_NAMES[i] if i < NAMED else f"l{i}"
+
+
 def target_name(target: Reg | Loc) -> str:
     """The Python name of a register or local (``str(target)``, without formatting the common ones)."""
     if type(target) is Reg:
