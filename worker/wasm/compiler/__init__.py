@@ -67,9 +67,7 @@ class CompiledModule:
         self.seconds = 0.0  # spent compiling so far
         self.source_bytes = 0
         self._lock = threading.Lock()
-        num_imported = module.num_imported_funcs
-        for defined in range(len(module.funcs)):
-            check_registers(module, num_imported + defined, max_registers, num_imported)
+        check_all_registers(module, max_registers)
 
     # What compiling needs of the module, made on the first compilation: a module loaded whole
     # from a compiled-code cache never compiles, so its load does none of this work.
@@ -221,16 +219,19 @@ def module_view(module: Module) -> ModuleView:
     )
 
 
-def check_registers(module: Module, func_index: int, max_registers: int,
-                    num_imported: int | None = None) -> None:
-    """Refuse a function whose registers (stack height + locals) exceed ``max_registers``.
+def check_registers(module: Module, func_index: int, max_registers: int) -> None:
+    """Refuse a function whose registers (stack height + locals) exceed ``max_registers``."""
+    _check_defined(module, func_index - module.num_imported_funcs, max_registers, func_index)
 
-    ``num_imported``: the module's imported function count, when the caller has it (a loop over
-    every function counts the imports once, not once per function).
-    """
-    if num_imported is None:
-        num_imported = module.num_imported_funcs
-    defined = func_index - num_imported
+
+def check_all_registers(module: Module, max_registers: int) -> None:
+    """:func:`check_registers` for every function the module defines (its imports counted once)."""
+    num_imported = module.num_imported_funcs
+    for defined in range(len(module.funcs)):
+        _check_defined(module, defined, max_registers, num_imported + defined)
+
+
+def _check_defined(module: Module, defined: int, max_registers: int, func_index: int) -> None:
     if 0 <= defined < len(module.funcs) and defined < len(module.code_info):
         func, code = module.funcs[defined], module.code_info[defined]
         registers = code.max_height + len(func.locals) + len(module.types[func.type_index].params)
@@ -324,6 +325,7 @@ def render_python(module: Module, func_index: int, metered: bool = False,
 __all__ = [
     "CompileError",
     "CompiledModule",
+    "check_all_registers",
     "check_nesting",
     "check_registers",
     "function_source",

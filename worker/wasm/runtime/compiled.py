@@ -16,7 +16,7 @@ compile each function on its first call.
 
 from __future__ import annotations
 
-from ..compiler import CompiledModule, check_registers
+from ..compiler import CompiledModule, check_all_registers
 from ..module import Module
 from .limits import DEFAULT_RUNTIME_LIMITS, RuntimeLimits
 
@@ -70,9 +70,7 @@ def check_variant(compiled: CompiledModule, metered: bool, canonical_nans: bool 
 def check_limits(compiled: CompiledModule, limits: RuntimeLimits) -> None:
     """Apply ``limits.max_registers`` when it is stricter than the limit ``compiled`` was checked against."""
     if limits.max_registers < compiled.max_registers:
-        first = compiled.info.num_imported
-        for defined in range(len(compiled.module.funcs)):
-            check_registers(compiled.module, first + defined, limits.max_registers)
+        check_all_registers(compiled.module, limits.max_registers)
 
 
 _VARIANTS = {True: "metered", False: "unmetered"}
