@@ -128,7 +128,8 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from wasmpool.broker import contracts, limits, logs
+from wasmpool.broker import ahead, contracts, limits, logs
+from wasmpool.broker.ahead import Offer
 from wasmpool.broker.config import BrokerConfig, Validator, Verdict
 from wasmpool.broker.jobs import ClientOp, Extension, Job, NoExtension, WorkerState
 from wasmpool.broker.liveness import Loss, ReplyCache, poison_message
@@ -178,6 +179,7 @@ class BrokerCore:
         self.counters: Counter[str] = Counter()
         self.metrics = Metrics()  # latency and jobs by status (broker.metrics)
         self.calls = _Calls(self)  # the owner of ordinary calls and queries
+        self.hints = ahead.ReadHints()  # what each export's calls read: answered ahead (broker.ahead)
         self._extension: Extension = NoExtension()  # attach(): blocks
         self.log = logs.get_logger("broker")
         self.versions = VersionGate(self.log, self.count)  # workers must run by the pool's versions
@@ -577,7 +579,8 @@ class BrokerCore:
             job_body["optional"] = True
         now = self.clock()
         return Job(message.request_id, identity, op, code_id, p.pack(job_body), now,
-                   now + timeout + cfg.grace, self.calls, namespace=address.hex())
+                   now + timeout + cfg.grace, self.calls, namespace=address.hex(), function=function,
+                   access=tuple(body.get("access", ())))
 
     def job_message(self, code_id: str, function: str, args: list[Any], input: bytes,
                     context: dict[str, Any], gas_limit: int, readonly: bool, timeout: float | None = None
@@ -774,14 +777,14 @@ class BrokerCore:
         if len(jobs) == 1:
             self._send_job(worker, jobs[0])
         elif jobs:
-            body = p.pack(m.JobBatch([[job.job_id, job.request] for job in jobs]).to_body())
+            body = p.pack(m.JobBatch([[job.job_id, job.outgoing or job.request] for job in jobs]).to_body())
             frames = [p.WORKER_TAG, bytes((Command.REQUEST,)), jobs[0].job_id, body]
             self._out.append(Outgoing(Side.BACKEND, worker.identity, frames))
             self.counters["batched_jobs"] += len(jobs)
         return worker.free > 0
 
     def _send_job(self, worker: WorkerState, job: Job) -> None:
-        frames = [p.WORKER_TAG, bytes((Command.REQUEST,)), job.job_id, job.request]
+        frames = [p.WORKER_TAG, bytes((Command.REQUEST,)), job.job_id, job.outgoing or job.request]
         self._out.append(Outgoing(Side.BACKEND, worker.identity, frames))
 
     def _assign(self, worker: WorkerState, job: Job) -> None:
@@ -791,6 +794,8 @@ class BrokerCore:
         job.attempts += 1
         job.start_attempt()
         job.started = worker.last_sent = self.clock()  # a waiting job's start is reset when it runs
+        if not worker.jobs and job.owner is self.calls:  # it runs at once: its likely reads go with it
+            self._read_ahead(job)
         worker.jobs.append(job)
         self._place(worker)
         worker.expires = self._expiry(worker)
@@ -804,6 +809,51 @@ class BrokerCore:
             return
         self._fill(worker)
         self._place(worker)
+
+    def _read_ahead(self, job: Job) -> None:
+        """Read the keys ``job`` will likely read and send them with it (``broker.ahead``).
+
+        Declared keys first, then learned ones, up to MAX_AHEAD_KEYS and as
+        many bytes as the REQUEST has room for; each read as a CALLBACK
+        ``get`` would be. A store that cannot read sends none: the worker asks.
+        """
+        keys = ahead.wanted(job.access, self.hints.keys(job.space, job.function))
+        if not keys:
+            return
+        room = min(ahead.MAX_AHEAD_BYTES, self.config.limits.max_body // 4,
+                   self.config.limits.max_body - len(job.request) - AHEAD_SLACK)
+        offer = Offer()
+        try:
+            for key in keys:
+                value, version = self.store.get(job.space, key)
+                room -= len(key) + (0 if value is None else len(value)) + AHEAD_ENTRY
+                if room < 0:
+                    break
+                offer.pairs.append([key, value])
+                offer.versions.append(version)
+        except STORAGE_ERRORS as exc:
+            self.storage_error(exc, job.request_id, "read ahead")
+            return
+        if offer.pairs:
+            job.offer = offer
+            job.outgoing = p.with_entry(job.request, "prefetched", offer.pairs)
+            self.counters["read_ahead"] += len(offer.pairs)
+
+    def _took_ahead(self, job: Job, result: dict[str, Any]) -> None:
+        """The reads answered ahead that the call read (its result's ``ahead``) join its read set.
+
+        ``ahead`` is taken out of the result: it is for the broker, not the client.
+        """
+        taken = result.pop("ahead", ())
+        if job.offer is None:
+            return
+        for index in taken:
+            read = job.offer.version(index)
+            if read is not None:
+                key, version = read
+                job.reads.setdefault(key, version)
+                job.gets.append(key)
+                self.counters["read_ahead_used"] += 1
 
     def _place(self, worker: WorkerState) -> None:
         """File a worker by what it holds: idle (nothing), spare (busy, takes more) or neither."""
@@ -944,6 +994,7 @@ class BrokerCore:
         if space is None or space == job.space:  # its own namespace: the fast path
             value, version = self.store.get(job.space, key)
             job.reads.setdefault(key, version)
+            job.gets.append(key)
             return m.ReadReply(body["seq"], value, version)
         value, version = self.store.get(space, key)
         job.foreign.setdefault((space, key), version)
@@ -1041,6 +1092,9 @@ class BrokerCore:
         """
         writes: dict[bytes, bytes | None] = result.get("writes", {})
         nested_list: list[list[Any]] = result.get("nested_writes", [])
+        self._took_ahead(job, result)
+        if result["status"] == Status.OK:
+            self.hints.learn(job.space, job.function, job.gets)
         if result["status"] != Status.OK:
             result["writes"] = {}
             result.pop("nested_writes", None)
@@ -1388,6 +1442,12 @@ MAX_CODE_FETCHES = 1
 Each reply carries the whole module (up to 16 MiB); a worker asking again
 and again without reading would otherwise pile copies up in the broker.
 """
+
+AHEAD_SLACK = 64
+"""Bytes kept free in a REQUEST body beyond its reads answered ahead (the key ``prefetched``, list header)."""
+
+AHEAD_ENTRY = 16
+"""Bytes counted per read answered ahead beyond its key and value (its pair's msgpack headers)."""
 
 MAX_MODULE_FETCHES = 64
 """Distinct modules one job attempt may fetch: its own and its callees' (twice the call depth, 32)."""

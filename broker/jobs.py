@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from wasmpool.broker.ahead import Offer
 from wasmpool.broker.scans import ScanRange
 from wasmpool.broker.state import Location
 from wasmpool.wire import messages as m
@@ -121,6 +122,11 @@ class Job:
     scope: bytes = b""  # its client (client_scope), whose in-flight bytes it counts in
     namespace: str = ""  # where its state lives: a contract's address in hex, or "" (its code id: legacy)
     pending: Any = None  # the registry change an instantiate or migrate commits with (broker.contracts)
+    function: str = ""  # the export it calls (its reads are learned by namespace and export: broker.ahead)
+    access: tuple[bytes, ...] = ()  # the keys its client declared it reads (a hint: broker.ahead)
+    gets: list[bytes] = field(default_factory=list)  # this attempt's point reads in its own namespace
+    offer: Offer | None = None  # this attempt's reads answered ahead (broker.ahead)
+    outgoing: bytes = b""  # this attempt's REQUEST body when it differs from ``request`` (reads ahead)
 
     @property
     def space(self) -> str:
@@ -151,6 +157,9 @@ class Job:
         self.callees = set()
         self.fetched = set()
         self.wrote = frozenset()
+        self.gets = []
+        self.offer = None
+        self.outgoing = b""
 
     @property
     def budget(self) -> float:

@@ -34,6 +34,7 @@ import gc
 import os
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import replace
 from enum import IntEnum
 from pathlib import Path
@@ -126,7 +127,10 @@ class Worker:
         elif "refused" in body:
             result = run.failure(errors.BadRequest(body["refused"]), CallState(self._reader(job_id)), None, 0)
         else:
-            result = self.execute(job_id, body)
+            reader = self._reader(job_id, body.get("prefetched", ()))
+            result = self.execute(job_id, body, reader)
+            if reader.ahead:  # the broker counts these prefetched reads in the job's read set
+                result = replace(result, ahead=reader.ahead)
         self.jobs_done += 1
         self._recycle_when_worn()
         leaving = self.stopping.is_set()
@@ -236,8 +240,8 @@ class Worker:
     def _asker(self, job_id: bytes) -> Ask:
         return lambda question: self.callback(job_id, question)
 
-    def _reader(self, job_id: bytes) -> BrokerState:
-        return BrokerState(self._asker(job_id))
+    def _reader(self, job_id: bytes, prefetched: Iterable[list[Any]] = ()) -> BrokerState:
+        return BrokerState(self._asker(job_id), prefetched)
 
 
 PIN_REQUEST_ID = b"pin"

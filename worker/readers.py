@@ -62,12 +62,28 @@ class MappingState:
 
 
 class BrokerState:
-    """A job's committed state, read through the broker."""
+    """A job's committed state, read through the broker.
 
-    def __init__(self, ask: Ask) -> None:
+    ``prefetched``: reads of the job's own namespace the broker answered
+    when it sent the job (the REQUEST's ``prefetched``, ``[key, value or
+    None]``): read without a CALLBACK. The broker noted their versions; it
+    counts a key in the job's read set only if the call read it, so
+    :attr:`ahead` lists the indexes of those the call read, in the order
+    it read them (the result's ``ahead``).
+    """
+
+    def __init__(self, ask: Ask, prefetched: Iterable[list[Any]] = ()) -> None:
         self.ask = ask
+        self.prefetched: dict[bytes, tuple[int, bytes | None]] = {}
+        for index, (key, value) in enumerate(prefetched):
+            self.prefetched.setdefault(key, (index, value))
+        self.ahead: list[int] = []
 
     def get(self, key: bytes) -> bytes | None:
+        answered = self.prefetched.pop(key, None)  # the host reads a key once: popped, it is not listed twice
+        if answered is not None:
+            self.ahead.append(answered[0])
+            return answered[1]
         return value_of(self.ask(lambda seq: m.ReadCallback(key, seq)))
 
     def get_in(self, space: str, key: bytes) -> bytes | None:

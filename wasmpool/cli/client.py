@@ -65,6 +65,9 @@ def _configure_call(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--caller", type=identity, help="caller identity: text, or 0x followed by hex")
     parser.add_argument("--height", type=int, help="block height the contract sees")
     parser.add_argument("--time", type=int, help="block time the contract sees (seconds)")
+    parser.add_argument("--access", type=identity, action="append", metavar="KEY",
+                        help="a key of the contract's state the call expects to read (text, or 0x followed "
+                             "by hex; repeatable): sent with the call, a hint for speed only")
 
 
 def _configure_state(parser: argparse.ArgumentParser) -> None:
@@ -172,7 +175,7 @@ def _call(client: Client, args: argparse.Namespace) -> int:
     context = {k: v for k, v in (("caller", args.caller), ("height", args.height), ("time", args.time))
                if v is not None}
     result = send(args.code_id, args.function, args.numbers, input=data, context=context or None,
-                  gas_limit=args.gas, timeout=args.timeout)
+                  gas_limit=args.gas, timeout=args.timeout, access=args.access)
     print(format_result(result))
     return EXIT_OK if result.ok else EXIT_FAILED
 

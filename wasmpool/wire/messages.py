@@ -414,6 +414,10 @@ class CallResult(WireBody):
     ``nested_writes``: the writes of the contracts it called
     (``call_contract``) in their own namespaces, ``[address hex, key, value
     or None]``; committed with ``writes`` in one transaction. Left out when empty.
+
+    ``ahead``: which of the job's ``prefetched`` reads the call read (their
+    indexes), for the broker's read set; it never reaches a client. Left
+    out when empty.
     """
 
     status: Status
@@ -428,14 +432,16 @@ class CallResult(WireBody):
 
     events: list[Any] = field(default_factory=list)  # [type, [[key, value], ...]], all bytes (WireEvent)
     nested_writes: list[list[Any]] = field(default_factory=list)  # [address hex, key, value or None]
+    ahead: list[int] = field(default_factory=list)  # indexes of the job's prefetched reads it read
 
     @staticmethod
     def body(status: Status, code: int, results: list[Number], output: bytes, gas_used: int,
              logs: list[bytes], writes: dict[bytes, bytes | None], error: str | None,
              versions: dict[str, int | str] | None = None, events: list[Any] | None = None,
-             nested_writes: list[list[Any]] | None = None) -> dict[str, Any]:
-        """A result's body, without making the message (a worker makes one per call); no events or
-        nested writes: left out."""
+             nested_writes: list[list[Any]] | None = None, ahead: list[int] | None = None
+             ) -> dict[str, Any]:
+        """A result's body, without making the message (a worker makes one per call); no events,
+        nested writes or prefetched reads read: left out."""
         body = {"status": status, "code": code, "results": results, "output": output, "gas_used": gas_used,
                 "logs": logs, "writes": writes, "error": error}
         if versions is not None:
@@ -444,18 +450,20 @@ class CallResult(WireBody):
             body["events"] = events
         if nested_writes:
             body["nested_writes"] = nested_writes
+        if ahead:
+            body["ahead"] = ahead
         return body
 
     def to_body(self) -> dict[str, Any]:
         return self.body(self.status, self.code, self.results, self.output, self.gas_used, self.logs,
-                         self.writes, self.error, self.versions, self.events, self.nested_writes)
+                         self.writes, self.error, self.versions, self.events, self.nested_writes, self.ahead)
 
     @classmethod
     def from_checked(cls, body: Mapping[str, Any]) -> Self:
         get = body.get
         return cls(body["status"], body["code"], get("results", []), get("output", b""), get("gas_used", 0),
                    get("logs", []), get("writes", {}), get("error"), get("versions"), get("events", []),
-                   get("nested_writes", []))
+                   get("nested_writes", []), get("ahead", []))
 
     @classmethod
     def failed(cls, code: ErrorCode, message: str, gas_used: int = 0, logs: list[bytes] | None = None,
@@ -687,7 +695,7 @@ class DeployRequest(WireBody):
         return body
 
 
-@wire(p.CLIENT_SCHEMAS[Op.CALL], omit_none=("input", "context", "gas_limit", "timeout"),
+@wire(p.CLIENT_SCHEMAS[Op.CALL], omit_none=("input", "context", "gas_limit", "timeout", "access"),
       ops=(Op.CALL, Op.QUERY))
 @dataclass(frozen=True, slots=True)
 class CallRequest(WireBody):
@@ -701,13 +709,16 @@ class CallRequest(WireBody):
     context: dict[str, Any] | None = None
     gas_limit: int | None = None
     timeout: float | None = None
+    access: list[bytes] | None = None
 
     @staticmethod
     def body(op: Op, code_id: str, function: str, args: list[Number], input: bytes | None = None,
              context: dict[str, Any] | None = None, gas_limit: int | None = None,
-             timeout: float | None = None) -> dict[str, Any]:
+             timeout: float | None = None, access: list[bytes] | None = None) -> dict[str, Any]:
         """A call's REQUEST body, without making the message (a client makes one per call)."""
         body: dict[str, Any] = {"op": op, "code_id": code_id, "function": function, "args": args}
+        if access:
+            body["access"] = access
         if input is not None:
             body["input"] = input
         if context is not None:
@@ -720,7 +731,7 @@ class CallRequest(WireBody):
 
     def to_body(self) -> dict[str, Any]:
         return self.body(self.op, self.code_id, self.function, self.args, self.input, self.context,
-                         self.gas_limit, self.timeout)
+                         self.gas_limit, self.timeout, self.access)
 
 
 @wire(p.CLIENT_SCHEMAS[Op.STATS], ops=(Op.STATS,))

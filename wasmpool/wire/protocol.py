@@ -165,6 +165,31 @@ def pack(body: Mapping[str, Any]) -> bytes:
     return data
 
 
+def with_entry(packed: bytes, name: str, value: Any) -> bytes:
+    """A packed map (from :func:`pack`) with one more entry, ``name: value``, appended without unpacking it.
+
+    ``name`` must not be a key of the map already. The broker adds reads
+    answered ahead to a job's packed body this way when it dispatches it:
+    the body may carry a large input, which is then copied once, not decoded
+    and encoded again.
+    """
+    first = packed[0]
+    if 0x80 <= first <= 0x8E:  # fixmap of up to 14 entries
+        header, rest = bytes((first + 1,)), packed[1:]
+    elif first == 0x8F:  # fixmap of 15: now a map 16
+        header, rest = b"\xde\x00\x10", packed[1:]
+    elif first == 0xDE:
+        count = int.from_bytes(packed[1:3], "big") + 1
+        header = b"\xde" + count.to_bytes(2, "big") if count <= 0xFFFF else b"\xdf" + count.to_bytes(4, "big")
+        rest = packed[3:]
+    elif first == 0xDF:
+        header, rest = b"\xdf" + (int.from_bytes(packed[1:5], "big") + 1).to_bytes(4, "big"), packed[5:]
+    else:
+        raise ValueError("not a packed msgpack map")
+    entry: bytes = msgpack.packb(name, use_bin_type=True) + msgpack.packb(value, use_bin_type=True)
+    return header + rest + entry
+
+
 def unpack(data: bytes, limits: ProtocolLimits = DEFAULT_LIMITS, request_id: bytes = b"") -> dict[str, Any]:
     """Decode a body under ``limits``; raises BadBody or MessageTooLarge."""
     if len(data) > limits.max_body:
@@ -526,10 +551,21 @@ def is_prefetched(v: Any) -> bool:
                                    and (e[1] is None or type(e[1]) is bytes) for e in v)
 
 
+ACCESS = Field(is_access, f"a list of at most {MAX_ACCESS_KEYS} keys (bytes, each at most "
+                         f"{MAX_ACCESS_KEY} long) the call expects to read")
+"""A call's declared access set: keys of its own contract it expects to read, a hint for speed only.
+
+The broker reads them when it dispatches the call and sends them with the
+job (``prefetched``), so the call reads them without a CALLBACK; a key
+declared and not read, or read and not declared, costs nothing but speed.
+"""
+
+CALL_REQUEST: dict[str, Field] = {**_CALL, "access": ACCESS}
+"""A CALL or QUERY request: a call's fields and its declared ``access``."""
+
 BLOCK_CALL: dict[str, Field] = {
     **{name: spec for name, spec in _CALL.items() if name != "timeout"},
-    "access": Field(is_access, f"a list of at most {MAX_ACCESS_KEYS} keys (bytes, each at most "
-                               f"{MAX_ACCESS_KEY} long) the call expects to read"),
+    "access": ACCESS,
 }
 """One call of a BLOCK request (each is checked by the broker; the block has one time limit).
 
@@ -547,8 +583,8 @@ BLOCK_REQUEST: dict[str, Field] = {
 CLIENT_SCHEMAS: dict[str, dict[str, Field]] = {
     Op.DEPLOY: {"code": Field(is_bytes, "the module's bytes", required=True),
                 "gas_limit": Field(is_count, "a non-negative integer (the deploy's gas limit)")},
-    Op.CALL: _CALL,
-    Op.QUERY: _CALL,
+    Op.CALL: CALL_REQUEST,
+    Op.QUERY: CALL_REQUEST,
     Op.STATS: {},
     Op.STATE_GET: {
         "code_id": TARGET,
@@ -612,6 +648,7 @@ RESULT_FIELDS: dict[str, Field] = {
     "events": Field(list_of(is_event), "a list of [type, [[key, value], ...]] (bytes)"),
     "nested_writes": Field(list_of(is_located_write),
                            "a list of [contract address (40 hex), key, value or nil]"),
+    "ahead": Field(list_of(is_count), "a list of indexes into the job's prefetched reads (those it read)"),
 }
 
 DEPLOY_REPLY_FIELDS: dict[str, Field] = {"code_id": Field(is_code_id, "a hex sha256 code id", required=True),
