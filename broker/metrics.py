@@ -183,6 +183,9 @@ def _tiers(tiers: Mapping[str, int]) -> list[Family]:
     out = [Family("module_loads_total", Kind.COUNTER,
                   "Modules a call needed, by where the worker found them: memory, disk or compiling.",
                   tuple(("", {"tier": tier}, float(tiers.get(tier, 0))) for tier in TIERS))]
+    out.append(Family("modules_preloaded_total", Kind.COUNTER,
+                      "Modules workers loaded from disk at their start, before a call asked for them.",
+                      (("", {}, float(tiers.get("preloaded", 0))),)))
     out.append(Family("disk_cache_bytes", Kind.GAUGE, "Bytes of the workers' compiled-code cache on disk.",
                       (("", {}, float(tiers.get("disk_bytes", 0))),)))
     out += [Family(name, Kind.COUNTER, text, (("", {}, float(tiers.get(key, 0))),))

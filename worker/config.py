@@ -21,6 +21,9 @@ from wasmpool.worker.host import DEFAULT_HOST_LIMITS, HostLimits
 DEFAULT_BACKEND = "tcp://127.0.0.1:5556"
 DEFAULT_WARM_UP = 20  # rounds of worker.warmup at a worker process's start: enough for CPython to specialize
 MAX_WARM_UP = 1000  # the most --warm-up accepts (a round costs about a millisecond)
+DEFAULT_PRELOAD = 16  # modules a worker with a disk cache loads at its start: the host's most recently used
+MAX_PRELOAD = 1024  # the most --preload accepts
+PRELOAD_SECONDS = 2.0  # the longest a worker spends preloading before it registers
 DEFAULT_PREFETCH = 7  # with the running job, 8 credits: results go back in FINALs of up to 4
 
 
@@ -44,6 +47,7 @@ class WorkerConfig:
     prefetch: int = DEFAULT_PREFETCH  # jobs held besides the running one (READY's credits - 1)
     callback_timeout: float = 10.0
     warm_up: int = DEFAULT_WARM_UP  # rounds of a built-in contract run before READY (0: start cold)
+    preload: int = DEFAULT_PRELOAD  # the host's most recently used modules loaded from disk before READY
     limits: p.ProtocolLimits = p.DEFAULT_LIMITS
     host_limits: HostLimits = DEFAULT_HOST_LIMITS
     setup_socket: Callable[[zmq.Socket[Any]], object] | None = None  # before connect; picklable for spawn

@@ -149,6 +149,28 @@ class DiskCache:
             pass
         return payload
 
+    def recent(self, tail: str, limit: int) -> list[str]:
+        """The keys ending in ``tail`` of the ``limit`` most recently used entries, newest first.
+
+        Read from the directory's listing alone (names and modification
+        times: nothing is opened), for a worker that loads the host's hot
+        modules at its start; an unreadable directory lists nothing.
+        """
+        found: list[tuple[float, str]] = []
+        ending = tail + SUFFIX
+        try:
+            with os.scandir(self.directory) as scan:
+                for item in scan:
+                    if item.name.endswith(ending):
+                        try:
+                            found.append((item.stat().st_mtime, item.name[:-len(SUFFIX)]))
+                        except OSError:
+                            continue  # deleted meanwhile by another process
+        except OSError:
+            return []
+        found.sort(reverse=True)
+        return [key for _, key in found[:limit]]
+
     def peek(self, key: str) -> bytes | None:
         """The payload stored under ``key``, or None, without counting a hit or a miss or refreshing
         its age (a look before replacing an entry; a bad entry is still deleted and counted)."""

@@ -48,7 +48,7 @@ from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
 from wasmpool.worker import execute as run
 from wasmpool.worker.cache import ModuleCache
-from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.config import PRELOAD_SECONDS, WorkerConfig
 from wasmpool.worker.diskcache import CacheDirRefused, check_directory
 from wasmpool.worker.heartbeat import Heartbeat, Line
 from wasmpool.worker.host import CallState, Host, StateReader
@@ -101,6 +101,19 @@ class Worker:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def preload(self) -> int:
+        """Load the host's most recently used modules from the disk cache into memory; how many.
+
+        Before READY, so the READY's cache report lists them and the broker
+        routes their calls here; at most ``config.preload`` (and the memory
+        cache's entries), for at most PRELOAD_SECONDS.
+        """
+        def keep(code_id: str, loaded: Loaded) -> None:
+            self.cache.put(code_id, loaded, loaded.size)
+
+        limit = min(self.config.preload, self.config.cache_entries)
+        return self.loader.preload(limit, PRELOAD_SECONDS, keep)
 
     def _step(self, line: Line) -> None:
         """One turn of the loop: idle work, or one job and its reply; the collector runs again after it."""
@@ -356,6 +369,7 @@ def serve(config: WorkerConfig, kind: type[Worker]) -> None:
     context = zmq.Context()
     worker = kind(config, context)
     warm_up_logged(worker.runtime, config.warm_up)  # before READY, and before any signal is handled
+    worker.preload()  # after the warm-up's freeze: preloaded modules may be evicted later
     handle_stop_signals(worker.stop)
     try:
         worker.run()

@@ -33,6 +33,7 @@ do not undo each other's progress.
 from __future__ import annotations
 
 import struct
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,11 +42,13 @@ from pathlib import Path
 
 from wasmpool import wasm
 from wasmpool.wasm.serialize import PartialModule, maker_of
+from wasmpool.wire import protocol as p
 from wasmpool.worker.diskcache import DiskCache, DiskStats
 from wasmpool.worker.host import check_imports
 from wasmpool.worker.modules import CANONICAL_NANS, Loaded, load
 from wasmpool.worker.versions import CacheKey, cache_key, engine_build
 
+PLACEHOLDER_ID = "0" * 64  # a code id, for the part of every cache key that follows the code id
 SIZE = struct.Struct("<Q")  # the module's size in bytes (it prices every call's load) before the blob
 
 
@@ -95,6 +98,12 @@ class DiskTier:
         except wasm.LinkError as exc:  # the host ABI changed under the same key: not loadable here
             return Loaded(compiled.module, None, str(exc), key, size)
         return Loaded(compiled.module, compiled, None, key, size)
+
+    def recent(self, limit: int) -> list[str]:
+        """Code ids of the ``limit`` modules of this worker's versions most recently used on this host."""
+        tail = cache_key(PLACEHOLDER_ID).text()[len(PLACEHOLDER_ID):]
+        return [key[:-len(tail)] for key in self.store.recent(tail, limit)
+                if p.is_code_id(key[:-len(tail)])]
 
     def put(self, loaded: Loaded, source: bytes | None = None) -> bool:
         """Store a compiled module under its key; False when it is not stored.
@@ -159,6 +168,7 @@ class TierCounts:
 
     disk: int = 0
     compile: int = 0
+    preloaded: int = 0  # loaded from disk at the worker's start, before any call asked (Loader.preload)
 
 
 @dataclass(slots=True)
@@ -192,13 +202,9 @@ class Loader:
         ``fetch`` returns the module's bytes, already checked against the
         code id (it raises when the broker has none).
         """
-        key = cache_key(code_id)
-        if self.disk is not None:
-            loaded = self.disk.get(key)
-            if loaded is not None:
-                self.counts.disk += 1
-                self._watch(loaded, None)
-                return loaded
+        loaded = self.from_disk(code_id)
+        if loaded is not None:
+            return loaded
         code = fetch()
         loaded = load(code, code_id)
         self.counts.compile += 1
@@ -206,6 +212,41 @@ class Loader:
             self.disk.put(loaded, code)
             self._watch(loaded, code)
         return loaded
+
+    def from_disk(self, code_id: str) -> Loaded | None:
+        """``code_id``'s module from the disk tier, or None (no disk tier, no entry, a bad one)."""
+        if self.disk is None:
+            return None
+        loaded = self.disk.get(cache_key(code_id))
+        if loaded is not None:
+            self.counts.disk += 1
+            self._watch(loaded, None)
+        return loaded
+
+    def preload(self, limit: int, seconds: float, keep: Callable[[str, Loaded], None]) -> int:
+        """Load the host's ``limit`` most recently used modules from disk and ``keep`` each; how many.
+
+        For a worker's start (a restart, a recycle, one more process): the
+        modules the host's workers ran last are in memory before the first
+        call, as a database warms its buffer pool from the pages it used
+        last. Stops after ``seconds`` (the worker is not serving meanwhile);
+        an entry that cannot be loaded is skipped (a damaged one deleted).
+        """
+        if self.disk is None or limit <= 0:
+            return 0
+        deadline = time.monotonic() + seconds
+        loaded_count = 0
+        for code_id in self.disk.recent(limit):
+            if time.monotonic() > deadline:
+                break
+            loaded = self.disk.get(cache_key(code_id))
+            if loaded is None or loaded.compiled is None:
+                continue
+            self._watch(loaded, None)
+            keep(code_id, loaded)
+            loaded_count += 1
+        self.counts.preloaded += loaded_count
+        return loaded_count
 
     def tend(self) -> bool:
         """Store again one entry whose module has grown since it was stored; True if one was.
@@ -252,7 +293,8 @@ class Loader:
 
     def report(self, memory_hits: int) -> dict[str, int]:
         """The tier counters a worker reports: modules by tier, and the disk cache's own counters."""
-        counts = {"memory": memory_hits, "disk": self.counts.disk, "compile": self.counts.compile}
+        counts = {"memory": memory_hits, "disk": self.counts.disk, "compile": self.counts.compile,
+                  "preloaded": self.counts.preloaded}
         if self.disk is not None:
             stats = self.disk.stats
             counts.update(disk_bytes=stats.bytes, disk_evictions=stats.evictions, disk_corrupt=stats.corrupt,

@@ -9,7 +9,11 @@ times its first call of an already deployed module:
 - **compile+store**: a worker with an empty cache directory: the same, plus
   serializing the compiled module and writing it to disk;
 - **disk**: a worker whose cache directory already holds the module (from
-  the compile+store run): no fetch, no decoding, no compiling.
+  the compile+store run), loaded at the call (``preload=0``): no fetch,
+  no decoding, no compiling;
+- **preloaded**: the same directory, and a worker that loads the host's
+  most recently used modules before it registers (``preload=16``, the
+  default; a tree without preloading loads at the call, as in **disk**).
 
 The modes run interleaved round by round, so machine noise hits them
 alike; medians are printed with the ratio compile / disk, and the next
@@ -86,6 +90,8 @@ import sys
 from wasmpool.worker.config import WorkerConfig
 from wasmpool.worker.process import main
 fields = {} if sys.argv[3] == "-" else {"warm_up": int(sys.argv[3])}  # (a tree without warm-up has no field)
+if "preload" in WorkerConfig.__dataclass_fields__:  # (a tree without preloading has no field)
+    fields["preload"] = int(sys.argv[4])
 main(WorkerConfig(endpoint=sys.argv[1], heartbeat=0.5, cache_dir=sys.argv[2] or None, **fields))
 """
 LAZY = "lazy (301 KiB)"
@@ -94,7 +100,8 @@ MODULES = {  # label: (bytes, export called first)
     "rust/text (197 KiB)": ((ROOT / "tests" / "corpus" / "rust" / "text.wasm").read_bytes(), "in_ptr"),
     LAZY: (lazy_module.build(), "e0"),
 }
-MODES = ("compile", "compile+store", "disk")
+MODES = ("compile", "compile+store", "disk", "preloaded")
+PRELOADING = 16  # the preload of the "preloaded" mode's worker (the others': 0)
 WAIT = 120.0
 
 
@@ -122,25 +129,27 @@ def wait_workers(client: Client, count: int) -> None:
 
 
 def start_worker(site: Path, backend: str, cache_dir: Path | None,
-                 warm_up: int | None = None) -> subprocess.Popen[bytes]:
+                 warm_up: int | None = None, preload: int = 0) -> subprocess.Popen[bytes]:
     """One worker process whose ``wasmpool`` comes from ``site`` (see :func:`overlay`).
 
-    ``warm_up``: its start-up warm-up rounds (None: the tree's default).
+    ``warm_up``: its start-up warm-up rounds (None: the tree's default);
+    ``preload``: the modules it loads from its disk cache before serving.
     """
     env = {**os.environ, "PYTHONPATH": str(site)}
     folder = "" if cache_dir is None else str(cache_dir)
     rounds = "-" if warm_up is None else str(warm_up)
-    return subprocess.Popen([sys.executable, "-c", WORKER, backend, folder, rounds], cwd=site, env=env)
+    return subprocess.Popen([sys.executable, "-c", WORKER, backend, folder, rounds, str(preload)], cwd=site,
+                            env=env)
 
 
 def first_call(client: Client, site: Path, backend: str, code_id: str, export: str,
                cache_dir: Path | None, warm_up: int | None = None,
-               settle: float = 0.0) -> tuple[float, float]:
+               settle: float = 0.0, preload: int = 0) -> tuple[float, float]:
     """Seconds of the first call of ``code_id`` on a freshly started worker process, and of the next one.
 
     ``settle``: seconds waited between the broker seeing the worker and the first call.
     """
-    worker = start_worker(site, backend, cache_dir, warm_up)
+    worker = start_worker(site, backend, cache_dir, warm_up, preload)
     try:
         wait_workers(client, 1)
         time.sleep(settle)
@@ -267,7 +276,7 @@ def main() -> None:
                         cache_dir = None if mode == "compile" else fresh
                         first, then = first_call(clients[tree], trees[tree], brokers[tree][2],
                                                  codes[label, tree], MODULES[label][1], cache_dir, warm_up,
-                                                 args.settle)
+                                                 args.settle, PRELOADING if mode == "preloaded" else 0)
                         times[label, variant, mode].append(first)
                         if mode == "disk":
                             warm[label, variant].append(then)
@@ -279,11 +288,12 @@ def main() -> None:
                 broker.wait()
     print(f"first call on a fresh worker process, median of {args.rounds} (ms)")
     print(f"{'module':<22}{'tree':<13}{'compile':>10}{'compile+store':>15}{'disk':>9}{'compile/disk':>14}"
-          f"{'next call':>11}")  # the disk run's second call
+          f"{'preloaded':>11}{'next call':>11}")  # the disk run's second call
     for label, tree in cases:
-        compile_, store, disk = (statistics.median(times[label, tree, mode]) * 1000 for mode in MODES)
+        compile_, store, disk, preloaded = (statistics.median(times[label, tree, mode]) * 1000
+                                            for mode in MODES)
         print(f"{label:<22}{tree:<13}{compile_:>10.2f}{store:>15.2f}{disk:>9.2f}{compile_ / disk:>13.1f}x"
-              f"{statistics.median(warm[label, tree]) * 1000:>11.2f}")
+              f"{preloaded:>11.2f}{statistics.median(warm[label, tree]) * 1000:>11.2f}")
     print(f"\nload and first call, in this process, median of {args.rounds} (ms)")
     print(f"{'module':<22}{'compile':>10}{'disk':>10}{'ratio':>9}")
     for label, (code, export) in modules.items():

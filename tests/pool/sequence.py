@@ -159,7 +159,7 @@ class Run:
     records: list[tuple[str, bytes]]
     committed: bytes | None  # the SQLite store's rows after the run (None: a memory store)
     cache_misses: int  # modules the workers did not hold in memory during the run
-    tiers: dict[str, int]  # modules loaded during the run, by where from: memory, disk, compile
+    tiers: dict[str, int]  # modules loaded during the run, by where from: memory, disk, compile; preloaded
     seeds: dict[str, str]  # PYTHONHASHSEED of each process that served the run, as the kernel shows it
     lost: int  # block calls whose execution was lost with a worker (and run again)
 
@@ -201,6 +201,7 @@ def play(broker: BrokerCommand, workers: int, db: Path | None, between: Between,
         after = client.stats()
     tiers = {tier: after["cache_tiers"].get(tier, 0) - before["cache_tiers"].get(tier, 0)
              for tier in ("memory", "disk", "compile")}
+    tiers["preloaded"] = after["cache_tiers"].get("preloaded", 0)  # at the workers' start, before the run
     lost = after["counters"].get("block_tasks_lost", 0) - before["counters"].get("block_tasks_lost", 0)
     return Run(records, None if db is None else committed(db), after["cache_misses"] - before["cache_misses"],
                tiers, seeds, lost)

@@ -39,7 +39,7 @@ from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
 from wasmpool.wire.protocol import Command
 from wasmpool.worker import diskcache as dc
-from wasmpool.worker.config import WorkerConfig
+from wasmpool.worker.config import DEFAULT_PRELOAD, WorkerConfig
 from wasmpool.worker.process import main as worker_main
 from wasmpool.worker.supervisor import spawn, stop_workers
 from wasmpool.worker.tiers import SIZE, DiskTier
@@ -63,7 +63,10 @@ def fetches(stats: dict[str, Any]) -> int:
 
 
 def config(pool: Pool, cache_dir: Path, **fields: Any) -> WorkerConfig:
-    return WorkerConfig(endpoint=pool.backend, heartbeat=0.2, cache_dir=str(cache_dir), **fields)
+    """A worker over ``cache_dir`` that loads each module at its first call (no preload, unless ``fields``
+    say otherwise): these tests are about what a call finds on disk."""
+    return WorkerConfig(endpoint=pool.backend, heartbeat=0.2, cache_dir=str(cache_dir),
+                        **{"preload": 0, **fields})
 
 
 def entries(cache_dir: Path) -> dict[str, bytes | None]:
@@ -106,6 +109,25 @@ def test_a_fresh_worker_takes_a_known_module_from_disk(empty_pool: Pool, tmp_pat
         tiers = wait_until(client, lambda s: s["cache_tiers"].get("disk") == 1)["cache_tiers"]
         assert tiers["compile"] == 1
         assert tiers["disk_bytes"] == sum(f.stat().st_size for f in cache_dir.glob("*.wpc"))
+
+
+def test_a_restarted_worker_preloads_the_hosts_recent_modules(empty_pool: Pool, tmp_path: Path,
+                                                              token_wasm: bytes) -> None:
+    cache_dir = tmp_path / "cache"
+    with empty_pool.client() as client:
+        code_id = client.deploy(unique(token_wasm))
+        empty_pool.workers = [spawn(config(empty_pool, cache_dir), 0)]
+        wait_until(client, workers(1))
+        compiled = mint_and_read(client, code_id)
+
+        replace_worker(empty_pool, client, config(empty_pool, cache_dir, preload=DEFAULT_PRELOAD))
+        stats = wait_until(client, lambda s: s["cache_tiers"].get("preloaded") == 1)
+        assert stats["worker_list"][0]["cached"] == 1  # its READY listed the module: calls are routed here
+        balance = client.call(code_id, "balance_of", input=b"alice")
+        assert (balance.results, balance.output, balance.gas_used) == compiled[2:]
+        tiers = wait_until(client, lambda s: s["jobs_done"] == 3)["cache_tiers"]
+        assert (tiers["disk"], tiers["compile"], tiers["memory"]) == (0, 1, 2)  # found in memory
+        assert fetches(client.stats()) == 1
 
 
 def stored_functions(cache_dir: Path, code_id: str) -> set[int]:

@@ -232,12 +232,51 @@ def test_a_second_loader_takes_the_module_from_disk_without_fetching(tmp_path: P
     second = Loader(DiskTier.at(tmp_path, 10**8))
     restored = second.load(code_id, no_fetch)
     assert second.report(0) | {"disk_bytes": 0} == {
-        "memory": 0, "disk": 1, "compile": 0, "disk_bytes": 0, "disk_evictions": 0, "disk_corrupt": 0,
-        "disk_write_errors": 0}
+        "memory": 0, "disk": 1, "compile": 0, "preloaded": 0, "disk_bytes": 0, "disk_evictions": 0,
+        "disk_corrupt": 0, "disk_write_errors": 0}
     assert restored.key == compiled.key and restored.size == len(code) and restored.problem is None
     minted = _mint(restored.runnable())
     assert minted == _mint(compiled.runnable())
     assert minted[2]  # it wrote the balance and the supply
+
+
+def _stored(folder: Path, *codes: bytes) -> list[str]:
+    """Store each module through a Loader, the first used most recently (ages a second apart); their ids."""
+    loader = Loader(DiskTier.at(check_directory(folder), 10**9))
+    ids = []
+    for age, code in enumerate(codes):
+        code_id = p.code_id(code)
+        loader.load(code_id, lambda code=code: code)  # type: ignore[misc]
+        os.utime(folder / (cache_key(code_id).text() + dc.SUFFIX), (1e9 - age, 1e9 - age))
+        ids.append(code_id)
+    return ids
+
+
+def test_preload_loads_the_most_recently_used_entries_of_this_workers_versions(tmp_path: Path) -> None:
+    modules = [(EXAMPLES / name).read_bytes() for name in ("token.wasm", "counter.wasm", "fib.wasm")]
+    newest, middle, oldest = _stored(tmp_path, *modules)
+    shutil.copy(tmp_path / (cache_key(oldest).text() + dc.SUFFIX),  # another engine build's entry
+                tmp_path / (cache_key(oldest).text().replace("-b", "-bother") + dc.SUFFIX))
+    kept: dict[str, object] = {}
+    loader = Loader(DiskTier.at(tmp_path, 10**9))
+    assert loader.disk is not None and loader.disk.recent(10) == [newest, middle, oldest]
+    assert loader.preload(2, 10.0, lambda code_id, loaded: kept.setdefault(code_id, loaded)) == 2
+    assert list(kept) == [newest, middle]
+    assert loader.report(0)["preloaded"] == 2 and loader.report(0)["disk"] == 0  # no call asked yet
+    minted = _mint(kept[newest].runnable())  # type: ignore[attr-defined]
+    assert minted[2]
+
+
+def test_preload_skips_a_damaged_entry_and_stops_at_its_time_limit(tmp_path: Path) -> None:
+    token, counter = (EXAMPLES / "token.wasm").read_bytes(), (EXAMPLES / "counter.wasm").read_bytes()
+    newest, older = _stored(tmp_path, token, counter)
+    DAMAGES["payload byte"](tmp_path / (cache_key(newest).text() + dc.SUFFIX))
+    kept: list[str] = []
+    loader = Loader(DiskTier.at(tmp_path, 10**9))
+    assert loader.preload(5, 10.0, lambda code_id, _: kept.append(code_id)) == 1 and kept == [older]
+    assert loader.report(0)["disk_corrupt"] == 1
+    assert Loader(DiskTier.at(tmp_path, 10**9)).preload(5, -1.0, lambda *_: None) == 0
+    assert Loader().preload(5, 10.0, lambda *_: None) == 0  # no disk tier: nothing to preload
 
 
 @pytest.mark.parametrize("damage", ["payload byte", "truncated", "foreign"])

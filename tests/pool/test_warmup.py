@@ -24,7 +24,7 @@ from wasmpool.cli import worker as worker_command
 from wasmpool.wire import protocol as p
 from wasmpool.worker import execute as run
 from wasmpool.worker import process, timelimit, warmup
-from wasmpool.worker.config import DEFAULT_WARM_UP, MAX_WARM_UP, WorkerConfig
+from wasmpool.worker.config import DEFAULT_PRELOAD, DEFAULT_WARM_UP, MAX_PRELOAD, MAX_WARM_UP, WorkerConfig
 from wasmpool.worker.host import Host
 from wasmpool.worker.modules import load
 from wasmpool.worker.readers import MappingState
@@ -145,6 +145,16 @@ def test_warm_up_rounds_come_from_the_command_line_and_are_bounded() -> None:
         assert cli_main(argv) == 2
 
 
+def test_preloaded_modules_come_from_the_command_line_and_are_bounded() -> None:
+    parser = worker_command.argparse.ArgumentParser()
+    worker_command.configure(parser)
+    assert worker_command.config_from(parser.parse_args([]), "x").preload == DEFAULT_PRELOAD
+    assert worker_command.config_from(parser.parse_args(["--preload", "0"]), "x").preload == 0
+    for bad in ("-1", str(MAX_PRELOAD + 1)):
+        argv = ["worker", "--connect", "tcp://127.0.0.1:1", "--preload", bad, "--processes", "1"]
+        assert cli_main(argv) == 2
+
+
 def test_a_worker_process_warms_up_with_its_rounds_before_it_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     """``serve`` (a worker process's entry) warms the worker's own runtime up before ``run`` says READY."""
     events: list[Any] = []
@@ -153,10 +163,14 @@ def test_a_worker_process_warms_up_with_its_rounds_before_it_runs(monkeypatch: p
         def run(self) -> None:
             events.append(("run", self.runtime))
 
+        def preload(self) -> int:
+            events.append(("preload", self.runtime))
+            return 0
+
     for name in ("install_alarm", "tune_allocator", "handle_stop_signals"):  # process-wide: not in pytest
         monkeypatch.setattr(process, name, lambda *args: None)
     monkeypatch.setattr(process, "warm_up_logged",
                         lambda runtime, rounds: events.append(("warm", runtime, rounds)))
     process.serve(WorkerConfig(endpoint="tcp://127.0.0.1:1", warm_up=7), Recorded)
-    (warm, runtime, rounds), (ran, same) = events
-    assert (warm, rounds, ran) == ("warm", 7, "run") and runtime is same
+    (warm, runtime, rounds), (preload, preloading), (ran, same) = events
+    assert (warm, rounds, preload, ran) == ("warm", 7, "preload", "run") and runtime is same is preloading

@@ -346,7 +346,8 @@ def version_rows(stats: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 TIER_ROWS = (("memory", "modules from memory"), ("disk", "modules from disk"),
-             ("compile", "modules compiled"), ("disk_bytes", "disk cache bytes"),
+             ("compile", "modules compiled"), ("preloaded", "modules preloaded from disk at start"),
+             ("disk_bytes", "disk cache bytes"),
              ("disk_evictions", "disk cache evictions"),
              ("disk_corrupt", "disk cache corrupt entries"), ("disk_write_errors", "disk cache write errors"))
 

@@ -11,7 +11,14 @@ from types import FrameType
 from wasmpool.broker.security import SecurityError
 from wasmpool.cli import liveness_options, operator
 from wasmpool.worker.cache import DEFAULT_BYTES, DEFAULT_ENTRIES
-from wasmpool.worker.config import DEFAULT_BACKEND, DEFAULT_WARM_UP, MAX_WARM_UP, WorkerConfig
+from wasmpool.worker.config import (
+    DEFAULT_BACKEND,
+    DEFAULT_PRELOAD,
+    DEFAULT_WARM_UP,
+    MAX_PRELOAD,
+    MAX_WARM_UP,
+    WorkerConfig,
+)
 from wasmpool.worker.diskcache import DEFAULT_DISK_BYTES, CacheDirRefused, check_directory
 from wasmpool.worker.supervisor import Supervisor
 
@@ -40,6 +47,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"run a built-in contract this many times through the job path before "
                              f"serving, so that the first real call does not run cold (default "
                              f"{DEFAULT_WARM_UP}; 0: start cold)")
+    parser.add_argument("--preload", type=int, default=DEFAULT_PRELOAD, metavar="N",
+                        help=f"with --cache-dir: load the host's N most recently used modules from disk "
+                             f"before serving (default {DEFAULT_PRELOAD}; 0: load each at its first call)")
     operator.add_curve_options(parser, operator.Role.CLIENT)
     liveness_options.add_worker_options(parser)
 
@@ -61,6 +71,7 @@ def config_from(args: argparse.Namespace, endpoint: str) -> WorkerConfig:
     return WorkerConfig(endpoint=endpoint, cache_entries=args.cache_entries, cache_bytes=args.cache_mb * MIB,
                         cache_dir=cache_dir, cache_dir_bytes=disk_bytes, cache_dir_loose=loose,
                         warm_up=getattr(args, "warm_up", DEFAULT_WARM_UP),
+                        preload=getattr(args, "preload", DEFAULT_PRELOAD),
                         setup_socket=curve, **liveness_options.worker_fields(args))
 
 
@@ -74,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if not 0 <= getattr(args, "warm_up", 0) <= MAX_WARM_UP:
         print(f"error: --warm-up must be between 0 and {MAX_WARM_UP}")
+        return 2
+    if not 0 <= getattr(args, "preload", 0) <= MAX_PRELOAD:
+        print(f"error: --preload must be between 0 and {MAX_PRELOAD}")
         return 2
     try:
         config = config_from(args, args.connect)

@@ -723,8 +723,8 @@ def is_cache_list(v: Any) -> bool:
     return type(v) is list and len(v) <= MAX_CACHE_REPORT and all(is_code_id(x) for x in v)
 
 
-TIER_COUNTS = frozenset({"memory", "disk", "compile", "disk_bytes", "disk_evictions", "disk_corrupt",
-                         "disk_write_errors"})
+TIER_COUNTS = frozenset({"memory", "disk", "compile", "preloaded", "disk_bytes", "disk_evictions",
+                         "disk_corrupt", "disk_write_errors"})
 """The counters of a worker's module tiers (``wasmpool.worker.tiers``): loads by tier, its disk cache's."""
 
 
