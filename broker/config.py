@@ -26,6 +26,7 @@ class BrokerConfig:
     max_attempts: int = 8
     block_call_timeouts: int = 3  # a block call cut by its time limit this often fails its block
     exclusive_after: int = 2
+    read_ahead: bool = True  # send a call's likely reads with its job (declared, learned: broker.ahead)
     default_gas: int = 10_000_000
     query_gas: int = 3_000_000  # a query's gas limit is at most this (as wasmd's default query gas limit)
     max_gas: int = 10_000_000_000

@@ -794,7 +794,8 @@ class BrokerCore:
         job.attempts += 1
         job.start_attempt()
         job.started = worker.last_sent = self.clock()  # a waiting job's start is reset when it runs
-        if not worker.jobs and job.owner is self.calls:  # it runs at once: its likely reads go with it
+        runs_now = not worker.jobs
+        if runs_now and job.owner is self.calls and self.config.read_ahead:  # its likely reads go with it
             self._read_ahead(job)
         worker.jobs.append(job)
         self._place(worker)

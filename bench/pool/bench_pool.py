@@ -152,9 +152,14 @@ def with_relay(reply: bytes, use: Callable[[str], Any]) -> Any:
 
 
 def start_pool() -> tuple[subprocess.Popen[str], str]:
-    """``wasmpool broker --with-workers 2`` in memory; returns the process and the frontend."""
+    """``wasmpool broker --with-workers 2`` in memory; returns the process and the frontend.
+
+    Without reads ahead: ``reads(n)`` reads the same keys in every call, so
+    the broker would learn them and send them with the call, and a
+    get_state round trip would no longer be measured.
+    """
     command = [sys.executable, "-m", "wasmpool", "broker", "--frontend", LOOPBACK, "--backend", LOOPBACK,
-               "--state", "memory:", "--with-workers", "2"]
+               "--state", "memory:", "--with-workers", "2", "--no-read-ahead"]
     proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     match = ENDPOINTS.search(proc.stdout.readline())

@@ -21,6 +21,7 @@ from wasmpool.broker import ahead
 from wasmpool.broker.ahead import ReadHints
 from wasmpool.broker.outgoing import Outgoing, Side
 from wasmpool.broker.state import MemoryStore, Versioned
+from wasmpool.cli import broker as broker_command
 from wasmpool.client import Client
 from wasmpool.wire import messages as m
 from wasmpool.wire import protocol as p
@@ -264,3 +265,18 @@ def test_the_cli_sends_declared_keys(pool: Pool, client: Client, token: str,
                               "--access", "0x6f776e6572")
     assert status == 0 and "results:  77" in out
     assert client.stats()["counters"]["read_ahead_used"] == before + 1  # supply read; owner sent, not read
+
+
+def test_a_broker_without_read_ahead_sends_none() -> None:
+    h = Harness(read_ahead=False)
+    h.deploy()
+    h.ready(b"w")
+    _, body = sent_job(h.call("f", access=[b"x"]), b"w")
+    assert "prefetched" not in body
+
+
+def test_the_broker_command_turns_read_ahead_off() -> None:
+    parser = broker_command.argparse.ArgumentParser()
+    broker_command.configure(parser)
+    assert broker_command.broker_config(parser.parse_args([])).read_ahead
+    assert not broker_command.broker_config(parser.parse_args(["--no-read-ahead"])).read_ahead

@@ -55,6 +55,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"the most gas a query may use (default {DEFAULTS.query_gas}, as wasmd's)")
     parser.add_argument("--timeout", type=float, default=DEFAULTS.default_timeout,
                         help=f"default time limit of a call in seconds (default {DEFAULTS.default_timeout})")
+    parser.add_argument("--no-read-ahead", dest="read_ahead", action="store_false",
+                        help="do not send a call's likely state reads with it (declared with access, or "
+                             "learned from the export's last calls): every read is a round trip")
     add_fairness_options(parser)
     add_deploy_options(parser)
     pin.add_broker_option(parser)
@@ -95,7 +98,7 @@ def broker_config(args: argparse.Namespace) -> BrokerConfig:
     """The broker's tunables from the command line."""
     return BrokerConfig(default_gas=args.gas, query_gas=args.query_gas, default_timeout=args.timeout,
                         max_client_workers=args.max_client_workers, max_block_hold=args.max_block_hold,
-                        pinned=tuple(args.pin),
+                        pinned=tuple(args.pin), read_ahead=args.read_ahead,
                         **liveness_options.broker_fields(args), **deploy_fields(args))
 
 
