@@ -60,7 +60,7 @@ from wasmpool.worker.session import WorkerSession
 from wasmpool.worker.signals import handle_stop_signals, signals_ignored
 from wasmpool.worker.tiers import DiskTier, Loader
 from wasmpool.worker.timelimit import install_alarm
-from wasmpool.worker.warmup import warm_up_logged
+from wasmpool.worker.warmup import prime, warm_up_logged
 
 
 class Worker:
@@ -107,10 +107,14 @@ class Worker:
 
         Before READY, so the READY's cache report lists them and the broker
         routes their calls here; at most ``config.preload`` (and the memory
-        cache's entries), for at most PRELOAD_SECONDS.
+        cache's entries), for at most PRELOAD_SECONDS. Each is primed
+        (:func:`~wasmpool.worker.warmup.prime`): instantiated twice, none of
+        its code run.
         """
         def keep(code_id: str, loaded: Loaded) -> None:
             self.cache.put(code_id, loaded, loaded.size)
+            if loaded.compiled is not None:
+                prime(loaded.compiled, self.runtime.imports)  # its first call's instance is a maker's
 
         limit = min(self.config.preload, self.config.cache_entries)
         return self.loader.preload(limit, PRELOAD_SECONDS, keep)

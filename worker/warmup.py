@@ -35,6 +35,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from wasmpool import wasm
 from wasmpool.wasm.builder import Instruction, ModuleBuilder
 from wasmpool.wasm.opcodes import Opcode
 from wasmpool.wasm.types import ValType
@@ -138,6 +139,28 @@ def warm_up(runtime: run.Runtime, rounds: int = DEFAULT_WARM_UP) -> float:
                 raise RuntimeError("the warm-up contract's disk entry could not be read back")
             twice(loaded)
     return time.perf_counter() - started
+
+
+def prime(compiled: wasm.CompiledModule, imports: dict[str, dict[str, Any]]) -> bool:
+    """Instantiate a preloaded module twice and let both instances go, running none of its code.
+
+    A loaded module's first instance takes the general path and makes the
+    module's instance template; the second makes its instance maker for
+    ``imports`` (the worker's own import object, which the maker checks),
+    which every later instance uses. Done while the worker preloads, the
+    first real call's instance is already a maker's. A module with a start
+    function is left alone (instantiating it would run that function), and
+    so is one whose instantiation fails: False.
+    """
+    if compiled.module.start is not None:
+        return False
+    try:
+        for _ in range(2):
+            wasm.instantiate(compiled, imports=imports, gas_limit=WARM_GAS,
+                             canonical_nans=compiled.canonical_nans).release()
+    except Exception:  # a module that cannot be instantiated here: its calls will say why
+        return False
+    return True
 
 
 def warm_up_logged(runtime: run.Runtime, rounds: int) -> None:

@@ -21,6 +21,9 @@ from tests.pool.chaos import wait_for_stats
 from tests.pool.conftest import Pool, unique
 from wasmpool.cli import main as cli_main
 from wasmpool.cli import worker as worker_command
+from wasmpool.wasm.builder import ModuleBuilder
+from wasmpool.wasm.opcodes import Opcode
+from wasmpool.wasm.serialize import maker_of
 from wasmpool.wire import protocol as p
 from wasmpool.worker import execute as run
 from wasmpool.worker import process, timelimit, warmup
@@ -31,6 +34,7 @@ from wasmpool.worker.readers import MappingState
 from wasmpool.worker.supervisor import spawn, stop_workers
 
 WAIT = 60.0
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 MASK32 = 0xFFFF_FFFF
 
 
@@ -174,3 +178,35 @@ def test_a_worker_process_warms_up_with_its_rounds_before_it_runs(monkeypatch: p
     process.serve(WorkerConfig(endpoint="tcp://127.0.0.1:1", warm_up=7), Recorded)
     (warm, runtime, rounds), (preload, preloading), (ran, same) = events
     assert (warm, rounds, preload, ran) == ("warm", 7, "preload", "run") and runtime is same is preloading
+
+
+def _token_call(runtime: run.Runtime, loaded: Any) -> tuple[Any, ...]:
+    """total_supply of the token through the job path, on committed state holding a supply."""
+    job = {"code_id": loaded.key.code_id, "function": "total_supply", "gas_limit": 10**7, "timeout": 10.0,
+           "readonly": True}
+    state = MappingState({(loaded.key.code_id, b"supply"): (77).to_bytes(8, "little")}, loaded.key.code_id)
+    result = run.execute(job, state, lambda *_: loaded, runtime)
+    return result.status, result.results, result.gas_used
+
+
+def test_priming_a_module_makes_its_instance_maker_and_changes_no_outcome(runtime: run.Runtime) -> None:
+    code = (EXAMPLES / "token.wasm").read_bytes()
+    primed, plain = load(code, p.code_id(code)), load(code, p.code_id(code))
+    assert primed.compiled is not None and maker_of(primed.compiled) is None
+    assert warmup.prime(primed.compiled, runtime.imports)
+    assert maker_of(primed.compiled) is not None  # the first call's instance is the maker's
+    outcome = _token_call(runtime, primed)
+    assert outcome[:2] == (p.Status.OK, [77]) and outcome == _token_call(runtime, plain)  # gas too
+
+
+def test_a_module_with_a_start_function_is_not_primed(runtime: run.Runtime,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    b = ModuleBuilder()
+    b.func((), (), [Opcode.UNREACHABLE], export="boom")
+    b.start = 0
+    code = b.build()
+    loaded = load(code, p.code_id(code))
+    made: list[Any] = []
+    monkeypatch.setattr(warmup.wasm, "instantiate", lambda *args, **kwargs: made.append(args))
+    assert loaded.compiled is not None and not warmup.prime(loaded.compiled, runtime.imports)
+    assert made == []  # never instantiated: its start function would have run
