@@ -64,24 +64,23 @@ from .errors import Trap, TrapKind
 from .numeric_int import INT32_MAX, INT64_MAX, MASK32, MASK64, SIGN32, SIGN64, TWO32, TWO64
 
 __all__ = [
-    "CANONICALIZED", "CANONICAL_HELPERS", "CANONICAL_NAN", "F32_CANONICAL_NAN_BITS", "F32_EXP", "F32_FRAC",
-    "F32_QUIET", "F32_SIGN", "F64_CANONICAL_NAN_BITS", "F64_EXP", "F64_FRAC", "F64_QUIET", "F64_SIGN",
-    "NATIVE_F32_ROUND", "SIGN_OPS_ARE_BITWISE", "bitwise_abs", "bitwise_copysign", "bitwise_neg",
-    "canonical", "f32_abs", "f32_add", "f32_ceil", "f32_convert_i32_s", "f32_convert_i32_u",
-    "f32_convert_i64_s", "f32_convert_i64_u", "f32_copysign", "f32_demote_f64", "f32_div", "f32_eq",
-    "f32_floor", "f32_from_bits", "f32_ge", "f32_gt", "f32_le", "f32_lt", "f32_max", "f32_min", "f32_mul",
-    "f32_ne", "f32_nearest", "f32_neg", "f32_pack", "f32_reinterpret_i32", "f32_round", "f32_sqrt",
-    "f32_sub", "f32_to_bits", "f32_trunc", "f32_unpack", "f64_abs", "f64_add", "f64_ceil",
-    "f64_convert_i32_s", "f64_convert_i32_u",
-    "f64_convert_i64_s", "f64_convert_i64_u", "f64_copysign", "f64_div", "f64_eq", "f64_floor",
-    "f64_from_bits", "f64_ge", "f64_gt", "f64_le", "f64_lt", "f64_max", "f64_min", "f64_mul", "f64_ne",
-    "f64_nearest", "f64_neg", "f64_promote_f32", "f64_reinterpret_i64", "f64_sqrt", "f64_sub",
-    "f64_to_bits", "f64_trunc", "f_ceil", "f_eq", "f_floor", "f_ge", "f_gt", "f_le", "f_lt", "f_max",
-    "f_min", "f_ne", "f_nearest", "f_trunc", "i32_reinterpret_f32", "i32_trunc_f32_s", "i32_trunc_f32_u",
-    "i32_trunc_f64_s", "i32_trunc_f64_u", "i32_trunc_sat_f32_s", "i32_trunc_sat_f32_u",
-    "i32_trunc_sat_f64_s", "i32_trunc_sat_f64_u", "i64_reinterpret_f64", "i64_trunc_f32_s",
-    "i64_trunc_f32_u", "i64_trunc_f64_s", "i64_trunc_f64_u", "i64_trunc_sat_f32_s", "i64_trunc_sat_f32_u",
-    "i64_trunc_sat_f64_s", "i64_trunc_sat_f64_u",
+    "CANONICALIZED", "CANONICAL_HELPERS", "CANONICAL_NAN", "F32_CANONICAL_NAN_BITS", "F32_CELL_ROUNDS",
+    "F32_EXP", "F32_FRAC", "F32_QUIET", "F32_SIGN", "F64_CANONICAL_NAN_BITS", "F64_EXP", "F64_FRAC",
+    "F64_QUIET", "F64_SIGN", "NATIVE_F32_ROUND", "SIGN_OPS_ARE_BITWISE", "bitwise_abs", "bitwise_copysign",
+    "bitwise_neg", "canonical", "f32_abs", "f32_add", "f32_ceil", "f32_cell", "f32_convert_i32_s",
+    "f32_convert_i32_u", "f32_convert_i64_s", "f32_convert_i64_u", "f32_copysign", "f32_demote_f64",
+    "f32_div", "f32_eq", "f32_floor", "f32_from_bits", "f32_ge", "f32_gt", "f32_le", "f32_lt", "f32_max",
+    "f32_min", "f32_mul", "f32_ne", "f32_nearest", "f32_neg", "f32_pack", "f32_reinterpret_i32", "f32_round",
+    "f32_sqrt", "f32_sub", "f32_to_bits", "f32_trunc", "f32_unpack", "f64_abs", "f64_add", "f64_ceil",
+    "f64_convert_i32_s", "f64_convert_i32_u", "f64_convert_i64_s", "f64_convert_i64_u", "f64_copysign",
+    "f64_div", "f64_eq", "f64_floor", "f64_from_bits", "f64_ge", "f64_gt", "f64_le", "f64_lt", "f64_max",
+    "f64_min", "f64_mul", "f64_ne", "f64_nearest", "f64_neg", "f64_promote_f32", "f64_reinterpret_i64",
+    "f64_sqrt", "f64_sub", "f64_to_bits", "f64_trunc", "f_ceil", "f_eq", "f_floor", "f_ge", "f_gt", "f_le",
+    "f_lt", "f_max", "f_min", "f_ne", "f_nearest", "f_trunc", "i32_reinterpret_f32", "i32_trunc_f32_s",
+    "i32_trunc_f32_u", "i32_trunc_f64_s", "i32_trunc_f64_u", "i32_trunc_sat_f32_s", "i32_trunc_sat_f32_u",
+    "i32_trunc_sat_f64_s", "i32_trunc_sat_f64_u", "i64_reinterpret_f64", "i64_trunc_f32_s", "i64_trunc_f32_u",
+    "i64_trunc_f64_s", "i64_trunc_f64_u", "i64_trunc_sat_f32_s", "i64_trunc_sat_f32_u", "i64_trunc_sat_f64_s",
+    "i64_trunc_sat_f64_u",
 ]
 
 # --- bit layout ---------------------------------------------------------------
@@ -180,6 +179,36 @@ def _native_f32_is_exact() -> bool:
 
 NATIVE_F32_ROUND: Final = _native_f32_is_exact()
 """True when :func:`f32_round` is the fast native-struct version (see module docstring)."""
+
+
+def f32_cell() -> Any:
+    """A one-float cell: storing a double rounds it to f32 and reading gives it back as a double.
+
+    Its store and load are the C casts the native struct uses (``(float)d``,
+    ``(double)f``), so ``c[0] = x; c[0]`` is ``f32_round(x)`` bit for bit
+    where :data:`F32_CELL_ROUNDS` holds, without a call (``compiler.f32cell``). Typed Any: typeshed
+    knows memoryviews of integers only.
+    """
+    return memoryview(bytearray(4)).cast("f")
+
+
+def _cell_rounds_as_native() -> bool:
+    """Whether a cell rounds as the native struct does, on the values :func:`_native_f32_is_exact` tests,
+    a NaN with a payload and a subnormal."""
+    cell = f32_cell()
+    payload_nan = f64_from_bits(0x7FF4_0000_0000_0001)
+    for x in (_HUGE, -_HUGE, *_TIE_TO_EVEN, *_TIE_TO_ODD_UP, payload_nan, 1e-45, -0.0):
+        try:
+            cell[0] = x
+        except (ArithmeticError, ValueError):
+            return False
+        if f64_to_bits(cell[0]) != f64_to_bits(_unpack_f32_native(_pack_f32_native(x))[0]):
+            return False
+    return True
+
+
+F32_CELL_ROUNDS: Final = NATIVE_F32_ROUND and _cell_rounds_as_native()
+"""True when compiled code may round f32 results through a cell (:func:`f32_cell`)."""
 
 if NATIVE_F32_ROUND:
     def f32_round(x: float) -> float:

@@ -33,8 +33,10 @@ from __future__ import annotations
 
 from itertools import takewhile
 
+from ..numeric_float import F32_CELL_ROUNDS
 from ..types import ValType
 from .exprs import Rule, X, as_value, const_text
+from .f32cell import ROUNDING, hoisted
 from .ir import Const, Loc, Operand, Reg
 
 MAX_FOLD = 48  # operations one folded expression may hold (bounds nesting and line length)
@@ -65,7 +67,18 @@ class Folder:
     # ------------------------------------------------------------ lines
 
     def line(self, text: str, ind: int | None = None) -> None:
-        self.out.append((self.ind if ind is None else ind, text))
+        at = self.ind if ind is None else ind
+        if F32_CELL_ROUNDS and ROUNDING in text:  # an assignment's f32 roundings go through the cell
+            lines = hoisted(text, self.temp)
+            if lines is not None:
+                self.out.extend((at, each) for each in lines)
+                return
+        self.out.append((at, text))
+
+    def temp(self) -> str:
+        """A fresh temporary's name."""
+        self.temps += 1
+        return f"t{self.temps}"
 
     # ------------------------------------------------------------ operands and folding
 
@@ -190,8 +203,7 @@ class Folder:
     def home(self, operand: Operand) -> str:
         if type(operand) is Reg:
             return target_name(operand)
-        self.temps += 1
-        return f"t{self.temps}"
+        return self.temp()
 
 
 def reg_name(h: int) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import numeric
 from ..errors import GasExhausted, StackExhausted, Trap, TrapKind
-from ..numeric_float import f32_pack, f32_round, f32_unpack
+from ..numeric_float import f32_cell, f32_pack, f32_round, f32_unpack
 from ..numeric_int import MASK32
 from ..opcodes import OPS, Family, Imm
 from ..types import PAGE_SIZE
@@ -159,6 +159,7 @@ BASE_NAMESPACE: dict[str, Any] = {
     "f32_round": f32_round,
     "f32p": f32_pack,
     "f32u": f32_unpack,
+    "F32": f32_cell(),  # a default cell; every instance whose code rounds through one gets its own
     "copysign": numeric.f64_copysign,
     "abs": abs,
     "float": float,

@@ -78,9 +78,10 @@ from types import FunctionType, MethodType
 from typing import Any
 
 from ..compiler import CompiledModule
+from ..compiler.f32cell import CELL
 from ..errors import GasExhausted, LinkError
 from ..module import Elem, Expr, Import, Module, SegmentMode
-from ..numeric_float import f32_from_bits, f64_from_bits
+from ..numeric_float import f32_cell, f32_from_bits, f64_from_bits
 from ..numeric_int import MASK32, MASK64
 from ..opcodes import Opcode
 from ..recursion import check_recursion
@@ -589,6 +590,8 @@ def _build(inst: Instance, imports: Mapping[str, Mapping[str, Any]], compiled: C
         maker = maker_for(prep)
         if maker is not None:
             inst.ns["G"] = inst.meter
+            if prep.f32_cell:
+                inst.ns[CELL] = f32_cell()  # its own: code rounds through it (compiler.f32cell)
             if maker(inst, inst.ns, imports, sized):  # the whole instance, written out for this module
                 _start(inst)
                 return
@@ -603,6 +606,8 @@ def _build(inst: Instance, imports: Mapping[str, Mapping[str, Any]], compiled: C
         if getrecursionlimit() < sized.depth_needed:
             check_recursion(sized.depth_needed, sized.depth_reason)
     inst.ns["G"] = inst.meter
+    if prep.f32_cell:
+        inst.ns[CELL] = f32_cell()
     _define_functions(inst, prep, sized, compiled)
     _allocate(inst, prep, sized)
     _exports(inst, prep)

@@ -50,6 +50,7 @@ from weakref import ref
 
 from ..compiler import CompiledModule
 from ..compiler.direct import escaped_functions
+from ..compiler.f32cell import CELL
 from ..errors import LinkError
 from ..module import Elem, Expr, Import, Module, SegmentMode
 from ..numeric_float import f32_from_bits, f64_from_bits
@@ -263,8 +264,8 @@ class Image:
 class Prepared:
     """Everything instantiating one compiled module needs that depends on the module alone."""
 
-    __slots__ = ("batch", "code_ready", "escaped", "exports", "functions", "global_names", "global_rows",
-                 "globals", "host_link", "host_memory", "image", "import_rows", "imported",
+    __slots__ = ("batch", "code_ready", "escaped", "exports", "f32_cell", "functions", "global_names",
+                 "global_rows", "globals", "host_link", "host_memory", "image", "import_rows", "imported",
                  "imported_global_names", "imports", "initial_bytes", "maker", "maker_code", "memory_rows",
                  "module", "ns", "sized", "table_names")
 
@@ -306,6 +307,7 @@ class Prepared:
         self.maker: tuple[Any, Any] | None = None  # (the host bindings it was made for, the maker or None)
         self.maker_code: tuple[str, CodeType] | None = None  # the last maker's (source, code object)
         self.code_ready = False
+        self.f32_cell = False  # its code rounds f32 through a cell: each instance gets its own (instance)
 
     def sized_for(self, limits: RuntimeLimits, check: Callable[[Module, RuntimeLimits], None]) -> Sized:
         """The limit-dependent part for ``limits`` (``check``: the size check, run when they are new)."""
@@ -347,7 +349,15 @@ class Prepared:
         for type_index, sig in enumerate(compiled.signatures):  # what call_indirect compares (sig{k})
             shared[f"sig{type_index}"] = sig
         self.ns, self.functions, self.batch = {"__builtins__": shared}, plans, _batch(plans)
+        self.f32_cell = any(plan.code is None or _names(plan.code, CELL) for plan in plans)  # a function
+        # compiled later may use one
         self.code_ready = True
+
+
+def _names(code: CodeType, name: str) -> bool:
+    """Whether ``code`` or a code object nested in it (a metered function's) reads global ``name``."""
+    return name in code.co_names or any(
+        isinstance(const, CodeType) and _names(const, name) for const in code.co_consts)
 
 
 def _batch(plans: list[FunctionPlan]) -> Batch | None:
