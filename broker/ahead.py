@@ -34,10 +34,10 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-MAX_AHEAD_KEYS = 64
+MAX_AHEAD_KEYS = 32
 """The most keys answered ahead for one call."""
 
-MAX_AHEAD_BYTES = 256 * 1024
+MAX_AHEAD_BYTES = 64 * 1024
 """The most key and value bytes answered ahead for one call (also at most a quarter of the body limit)."""
 
 MAX_LEARNED_FUNCTIONS = 1024
