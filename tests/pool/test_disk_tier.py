@@ -89,14 +89,20 @@ def replace_worker(pool: Pool, client: Client, new: WorkerConfig) -> None:
     wait_until(client, workers(1))
 
 
+def token_compiled_once(pool: Pool, client: Client, cache_dir: Path, token_wasm: bytes
+                        ) -> tuple[str, tuple[Any, ...]]:
+    """A new token's code id, compiled by a worker over ``cache_dir`` for a mint and a read; their outcome."""
+    code_id = client.deploy(unique(token_wasm))
+    pool.workers = [spawn(config(pool, cache_dir), 0)]
+    wait_until(client, workers(1))
+    return code_id, mint_and_read(client, code_id)
+
+
 def test_a_fresh_worker_takes_a_known_module_from_disk(empty_pool: Pool, tmp_path: Path,
                                                        token_wasm: bytes) -> None:
     cache_dir = tmp_path / "cache"
     with empty_pool.client() as client:
-        code_id = client.deploy(unique(token_wasm))
-        empty_pool.workers = [spawn(config(empty_pool, cache_dir), 0)]
-        wait_until(client, workers(1))
-        compiled = mint_and_read(client, code_id)
+        code_id, compiled = token_compiled_once(empty_pool, client, cache_dir, token_wasm)
         assert compiled[0] == "ok" and compiled[2] == [1000]
         assert fetches(client.stats()) == 1
         (name, payload), = entries(cache_dir).items()
@@ -115,11 +121,7 @@ def test_a_restarted_worker_preloads_the_hosts_recent_modules(empty_pool: Pool, 
                                                               token_wasm: bytes) -> None:
     cache_dir = tmp_path / "cache"
     with empty_pool.client() as client:
-        code_id = client.deploy(unique(token_wasm))
-        empty_pool.workers = [spawn(config(empty_pool, cache_dir), 0)]
-        wait_until(client, workers(1))
-        compiled = mint_and_read(client, code_id)
-
+        code_id, compiled = token_compiled_once(empty_pool, client, cache_dir, token_wasm)
         replace_worker(empty_pool, client, config(empty_pool, cache_dir, preload=DEFAULT_PRELOAD))
         stats = wait_until(client, lambda s: s["cache_tiers"].get("preloaded") == 1)
         assert stats["worker_list"][0]["cached"] == 1  # its READY listed the module: calls are routed here
