@@ -28,6 +28,7 @@ from wasmpool.worker.diskcache import check_directory
 from wasmpool.worker.modules import load
 from wasmpool.worker.tiers import SIZE, DiskTier, Loader
 from wasmpool.worker.versions import cache_key
+from wasmpool.worker.warmup import prime
 
 ROOT = Path(__file__).resolve().parents[2]
 STORED = ("e0", "e1")  # run before the entry is stored again: e0, e1, h0, h1, h2 compiled
@@ -191,3 +192,20 @@ def test_the_stored_module_loads_as_equal_objects_of_the_same_classes(relpath: s
         type(item) for item in slim.imports + slim.exports]
     assert again.funcs == slim.funcs and again.code_info == slim.code_info and again.names == slim.names
     assert [func.local_names for func in again.funcs] == [func.local_names for func in slim.funcs]
+
+
+def test_a_preloaded_and_primed_partial_entry_runs_as_the_module_compiled_now(
+        tmp_path: Path, large: tuple[bytes, str]) -> None:
+    code, code_id = large
+    loader = Loader(DiskTier.at(check_directory(tmp_path), 10**9))
+    compiled = loader.load(code_id, lambda: code).runnable()
+    for export in STORED:
+        run(compiled, export)
+    loader.tend()
+    kept: dict[str, Any] = {}
+    preloading = Loader(DiskTier.at(tmp_path, 10**9))
+    assert preloading.preload(4, 10.0, lambda found, loaded: kept.setdefault(found, loaded)) == 1
+    primed = kept[code_id].runnable()
+    assert isinstance(primed, PartialModule) and prime(primed, {})  # the general path, then its maker
+    now = load(code, code_id).runnable()
+    assert {export: run(primed, export) for export in LATER} == {export: run(now, export) for export in LATER}
