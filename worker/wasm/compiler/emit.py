@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from ..opcodes import BULK_UNIT, BULK_UNIT_GAS, OPS, TABLE_BULK_UNIT, Imm, Opcode
 from ..types import FuncType, ValType
 from .align import MAX_LOOP_NESTING, ZERO_OPS, local_zeros, loop_zeros, result_zeros
+from .bounds import local_bounds
 from .direct import Prepay, charge_calls, take_entry
 from .exprs import (
     BOUND_RULES,
@@ -166,6 +167,7 @@ class FunctionEmitter(Folder):
         self.views = _views_used(func.body) if func.accesses is None else _views_of(func.accesses)
         if self.views:
             self.local_zeros = local_zeros(func)
+            self.local_bounds = local_bounds(func)
         self.uses_div = False
         self.tail_done = False
         self.refining = 0  # loops being emitted with refined zero bits (see emit_refined_loop)

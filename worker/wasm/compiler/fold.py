@@ -63,6 +63,7 @@ class Folder:
         self.plain: dict[str, X] = {}  # a register's or local's own value, made once per name
         self.plain_consts: dict[tuple[ValType, int], X] = {}  # integer constants, made once per value
         self.local_zeros: dict[int, int] = {}  # locals whose values have known zero low bits (see .align)
+        self.local_bounds: dict[int, int] = {}  # locals whose values are all below a bound (see .bounds)
 
     # ------------------------------------------------------------ lines
 
@@ -99,6 +100,7 @@ class Folder:
             plain = self.plain.get(name)
             if plain is None:
                 plain = self.plain[name] = X(name, reads=frozenset((name,)), nan=name in self.raw_locals,
+                                             bound=self.local_bounds.get(i, 0),
                                              align=self.local_zeros.get(i, 0))
             return plain
         if type(operand) is Const:
