@@ -26,11 +26,9 @@ width; else nothing is known), which is what a local holds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from ..opcodes import OPS, Opcode
 from ..types import ValType
-from .exprs import BOUND_RULES, X, const_text
+from .exprs import INT_BOUNDS, IntBound
 from .ir import Const, Gas, IRFunction, Loc, Node, Op, Reg
 from .structure import CONSTRUCTS, children
 
@@ -42,28 +40,69 @@ MAX_PASSES = 8
 
 _INTS = frozenset({ValType.I32, ValType.I64})
 _RANGE = {ValType.I32: 1 << 32, ValType.I64: 1 << 64}
-_COPIES = frozenset({Opcode.LOCAL_GET, Opcode.LOCAL_SET, Opcode.LOCAL_TEE})
-_SELECTS = frozenset({Opcode.SELECT, Opcode.SELECT_T})
 _TESTS = frozenset(
     info.op for info in OPS.values()
     if info.name.partition(".")[2] in {"eqz", "eq", "ne", "lt", "lt_s", "lt_u", "gt", "gt_s", "gt_u",
                                        "le", "le_s", "le_u", "ge", "ge_s", "ge_u"})
 """Comparisons and tests: their i32 result is 0 or 1."""
 
-_UNKNOWN = X("")
+
+def _copy(a: int, b: int, k: int | None, w: int) -> int:
+    return a
+
+
+def _select(a: int, b: int, k: int | None, w: int) -> int:
+    return max(a, b) if a and b else 0
+
+
+def _test(a: int, b: int, k: int | None, w: int) -> int:
+    return 2
+
+
+_RULES: dict[Opcode, tuple[int, IntBound, bool]] = {
+    **INT_BOUNDS,
+    **dict.fromkeys((Opcode.LOCAL_GET, Opcode.LOCAL_SET, Opcode.LOCAL_TEE), (64, _copy, False)),
+    **dict.fromkeys((Opcode.SELECT, Opcode.SELECT_T), (64, _select, False)),
+    **dict.fromkeys(_TESTS, (32, _test, False)),
+}
+"""Opcode -> (width, rule, whether it reads a constant count): what a local's value can be bounded by."""
+
+_Arg = tuple[int, int]  # (kind, value): a register's height, a local's index, or a constant's bound
+_REG, _LOC, _CONST = 0, 1, 2
+_Step = tuple[IntBound, int, _Arg, _Arg, "int | None", int, int]
+"""One instruction: rule, width, its two operands, its constant count, and where its result goes
+(kind ``_REG`` or ``_LOC``, and the register's height or the local's index)."""
+
+_NOTHING: _Arg = (_CONST, 0)
+
+
+NARROW_LOADS = frozenset({Opcode.I32_LOAD8_U, Opcode.I32_LOAD16_U, Opcode.I64_LOAD8_U, Opcode.I64_LOAD16_U,
+                          Opcode.I64_LOAD32_U})
+"""The loads whose values are small: only a function with one of them is analysed.
+
+Small values come mostly from such loads (a byte, a character, an opcode); masks and shifts make
+them too, but in code without narrow loads the analysis found too little to pay for itself (it
+costs a few percent of compiling a function)."""
 
 
 def local_bounds(func: IRFunction) -> dict[int, int]:
-    """Integer locals (by index, parameters excepted) whose every value lies in ``[0, bound)``, and bound."""
+    """Integer locals (by index, parameters excepted) whose every value lies in ``[0, bound)``, and bound.
+
+    Only for a function with a narrow load (:data:`NARROW_LOADS`); any other has none known.
+    """
     types, first = func.locals, func.nparams
     tracked = {i for i in range(first, len(types)) if types[i] in _INTS}
-    if not tracked:
+    if not tracked or (func.accesses is not None and not func.accesses & NARROW_LOADS):
         return {}
-    runs = _runs(func.body)
+    runs, unknown = _program(func.body, tracked)
     bounds = dict.fromkeys(tracked, 1)  # the initial zero
+    for i in unknown:
+        bounds[i] = 0
+    if not any(bounds.values()):
+        return {}
     raised = dict.fromkeys(tracked, 0)  # how many passes raised each bound
     for _ in range(MAX_PASSES):
-        grown = _pass(runs, bounds, tracked)
+        grown = _pass(runs, bounds)
         if not grown:  # the fixed point: a bound of the whole range says nothing
             return {i: b for i, b in bounds.items() if 0 < b < _RANGE[types[i]]}
         for i, bound in grown.items():
@@ -72,9 +111,11 @@ def local_bounds(func: IRFunction) -> dict[int, int]:
     return {}  # no fixed point yet (a long chain of locals each feeding the next): nothing is known
 
 
-def _runs(body: list[Node]) -> list[list[Op]]:
-    """The body's straight runs of instructions, each in order (gas charges do not break a run)."""
-    runs: list[list[Op]] = []
+def _program(body: list[Node], tracked: set[int]) -> tuple[list[list[_Step]], set[int]]:
+    """The straight runs of ``body`` as steps, only those whose results reach an assignment of a
+    tracked local; and the tracked locals some instruction without a rule assigns (nothing known)."""
+    runs: list[list[_Step]] = []
+    unknown: set[int] = set()
     work = [body]
     while work:
         run: list[Op] = []
@@ -83,59 +124,88 @@ def _runs(body: list[Node]) -> list[list[Op]]:
                 run.append(node)
             elif type(node) is not Gas:
                 if run:
-                    runs.append(run)
+                    _add_run(run, runs, tracked, unknown)
                     run = []
                 if type(node) in CONSTRUCTS:
                     work.extend(children(node))
         if run:
-            runs.append(run)
-    return runs
+            _add_run(run, runs, tracked, unknown)
+    return runs, unknown
 
 
-def _pass(runs: list[list[Op]], bounds: dict[int, int], tracked: set[int]) -> dict[int, int]:
+def _add_run(run: list[Op], runs: list[list[_Step]], tracked: set[int], unknown: set[int]) -> None:
+    """The steps of one straight run, read backwards from its assignments of tracked locals."""
+    wanted: set[int] = set()  # registers a later step reads
+    steps: list[_Step] = []
+    for node in reversed(run):
+        outs = node.outs
+        if len(outs) != 1:
+            for out in outs:
+                if type(out) is Loc and out.i in tracked:
+                    unknown.add(out.i)
+                elif type(out) is Reg and out.h in wanted:  # unknown from here on: a step says so
+                    wanted.discard(out.h)
+                    steps.append(_unknown_register(out.h))
+            continue
+        out = outs[0]
+        if type(out) is Reg:
+            if out.h not in wanted:
+                continue
+            wanted.discard(out.h)
+            kind, where = _REG, out.h
+        elif type(out) is Loc and out.i in tracked:
+            kind, where = _LOC, out.i
+        else:
+            continue
+        entry = _RULES.get(node.op)
+        if entry is None:  # nothing known of its result
+            if kind == _LOC:
+                unknown.add(where)
+            else:  # the register may hold an earlier instruction's value until here: overwritten
+                steps.append(_unknown_register(where))
+            continue
+        width, rule, counted = entry
+        args = node.args
+        first = _arg(args[0], wanted) if args else _NOTHING
+        second = _arg(args[1], wanted) if len(args) > 1 else _NOTHING
+        count = args[1].value if counted and len(args) > 1 and type(args[1]) is Const else None
+        steps.append((rule, width, first, second, count, kind, where))
+    if steps:
+        steps.reverse()
+        runs.append(steps)
+
+
+def _unknown_register(h: int) -> _Step:
+    """A step that makes register ``h`` unknown (an instruction without a rule wrote it)."""
+    return (_copy, 64, _NOTHING, _NOTHING, None, _REG, h)
+
+
+def _arg(a: object, wanted: set[int]) -> _Arg:
+    if type(a) is Reg:
+        wanted.add(a.h)
+        return (_REG, a.h)
+    if type(a) is Loc:
+        return (_LOC, a.i)
+    if type(a) is Const and a.type in _INTS and a.value >= 0:
+        return (_CONST, int(a.value) + 1)
+    return _NOTHING
+
+
+def _pass(runs: list[list[_Step]], bounds: dict[int, int]) -> dict[int, int]:
     """The tracked locals whose bound an assignment raises, with the raised bound (0: unknown)."""
     grown: dict[int, int] = {}
     for run in runs:
         registers: dict[int, int] = {}
-        for node in run:
-            outs = node.outs
-            if not outs:
-                continue
-            bound = _bound(node, registers, bounds) if len(outs) == 1 else 0
-            for out in outs:
-                if type(out) is Reg:
-                    registers[out.h] = bound
-                elif type(out) is Loc and out.i in tracked:
-                    now = grown.get(out.i, bounds[out.i])
-                    if now and (not bound or bound > now):
-                        grown[out.i] = bound
+        for rule, width, (ka, va), (kb, vb), count, kind, where in run:
+            a = va if ka == _CONST else registers.get(va, 0) if ka == _REG else bounds.get(va, 0)
+            b = vb if kb == _CONST else registers.get(vb, 0) if kb == _REG else bounds.get(vb, 0)
+            bound = rule(a, b, count, width)
+            if bound > 1 << width:
+                bound = 0
+            if kind == _LOC:
+                now = grown.get(where, bounds[where])
+                if now and (not bound or bound > now):
+                    grown[where] = bound
+            else:
+                registers[where] = bound
     return grown
-
-
-def _operand(a: object, registers: dict[int, int], bounds: dict[int, int]) -> X:
-    if type(a) is Reg:
-        return X("r", bound=registers.get(a.h, 0))
-    if type(a) is Loc:
-        return X("l", bound=bounds.get(a.i, 0))
-    if type(a) is Const and a.type in _INTS:
-        return const_text(a)  # its literal text too: the shift rules read the count from it
-    return _UNKNOWN
-
-
-def _bound(node: Op, registers: dict[int, int], bounds: dict[int, int]) -> int:
-    """The exclusive bound of ``node``'s one result (0: unknown)."""
-    op = node.op
-    if op in _TESTS:
-        return 2
-    args: Sequence[X] = [_operand(a, registers, bounds) for a in node.args]
-    if op in _COPIES:
-        return args[0].bound
-    if op in _SELECTS:
-        a, b = args[0].bound, args[1].bound
-        return max(a, b) if a and b else 0
-    entry = BOUND_RULES.get(op)
-    if entry is None:
-        return 0
-    width, rule = entry
-    bound = rule(list(args), width)
-    return bound if bound <= 1 << width else 0

@@ -770,46 +770,45 @@ HELPER_NAMES: frozenset[str] = frozenset(n for rule in RULES.values() for n in r
 
 BoundRule = Callable[[list[X], int], int]
 
+IntBound = Callable[[int, int, "int | None", int], int]
+"""A bound rule on numbers: (first operand's bound, second's, the constant count if any, width) -> bound.
 
-def _add_bound(args: list[X], w: int) -> int:
-    a, b = args[0].bound, args[1].bound
+The emitter applies it to expressions (:data:`BOUND_RULES`), ``compiler.bounds``
+to the values of locals; one rule each, so both always agree."""
+
+
+def _add_bound(a: int, b: int, k: int | None, w: int) -> int:
     return a + b - 1 if a and b else 0
 
 
-def _mul_bound(args: list[X], w: int) -> int:
-    a, b = args[0].bound, args[1].bound
+def _mul_bound(a: int, b: int, k: int | None, w: int) -> int:
     return (a - 1) * (b - 1) + 1 if a and b else 0
 
 
-def _and_bound(args: list[X], w: int) -> int:
+def _and_bound(a: int, b: int, k: int | None, w: int) -> int:
     # x & y with y >= 0 lies in [0, y], whatever x is (even an unmasked negative intermediate)
-    known = [x.bound for x in args if x.bound]
-    return min(known) if known else 0
+    return min(a, b) if a and b else a or b
 
 
-def _or_bound(args: list[X], w: int) -> int:
-    a, b = args[0].bound, args[1].bound
+def _or_bound(a: int, b: int, k: int | None, w: int) -> int:
     return 1 << max((a - 1).bit_length(), (b - 1).bit_length()) if a and b else 0
 
 
-def _shl_bound(args: list[X], w: int) -> int:
-    k = const_int(args[1])
-    a = args[0].bound
+def _shl_bound(a: int, b: int, k: int | None, w: int) -> int:
     return ((a - 1) << (k & (w - 1))) + 1 if a and k is not None else 0
 
 
-def _shr_u_bound(args: list[X], w: int) -> int:
-    k = const_int(args[1])
-    top = (args[0].bound or 1 << w) - 1  # the operand is masked: below 2**w
+def _shr_u_bound(a: int, b: int, k: int | None, w: int) -> int:
+    top = (a or 1 << w) - 1  # the operand is masked: below 2**w
     return (top >> (k & (w - 1) if k is not None else 0)) + 1
 
 
-def _fixed(bound: int) -> BoundRule:
-    return lambda args, w: bound
+def _fixed(bound: int) -> IntBound:
+    return lambda a, b, k, w: bound
 
 
-def _bound_rules() -> dict[Opcode, tuple[int, BoundRule]]:
-    rules: dict[Opcode, tuple[int, BoundRule]] = {}
+def _int_bounds() -> dict[Opcode, tuple[int, IntBound, bool]]:
+    rules: dict[Opcode, tuple[int, IntBound, bool]] = {}
     by_op = {"add": _add_bound, "mul": _mul_bound, "and": _and_bound, "or": _or_bound,
              "xor": _or_bound, "shl": _shl_bound, "shr_u": _shr_u_bound}
     loads = {"load8_u": 1 << 8, "load16_u": 1 << 16, "load32_u": 1 << 32}
@@ -819,10 +818,27 @@ def _bound_rules() -> dict[Opcode, tuple[int, BoundRule]]:
             continue
         w = int(prefix[1:])
         if name in by_op:
-            rules[info.op] = (w, by_op[name])
+            rules[info.op] = (w, by_op[name], name in ("shl", "shr_u"))
         elif name in loads:
-            rules[info.op] = (w, _fixed(loads[name]))
+            rules[info.op] = (w, _fixed(loads[name]), False)
     return rules
+
+
+INT_BOUNDS: dict[Opcode, tuple[int, IntBound, bool]] = _int_bounds()
+"""Integer opcode -> (its width, how its result's bound follows from its operands', whether the rule
+reads the second operand as a constant count)."""
+
+
+def _on_expressions(rule: IntBound, counted: bool) -> BoundRule:
+    def bound(args: list[X], w: int) -> int:
+        second = args[1] if len(args) > 1 else None
+        count = const_int(second) if counted and second is not None else None
+        return rule(args[0].bound, 0 if second is None else second.bound, count, w)
+    return bound
+
+
+def _bound_rules() -> dict[Opcode, tuple[int, BoundRule]]:
+    return {op: (w, _on_expressions(rule, counted)) for op, (w, rule, counted) in INT_BOUNDS.items()}
 
 
 BOUND_RULES: dict[Opcode, tuple[int, BoundRule]] = _bound_rules()
