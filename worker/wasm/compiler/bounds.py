@@ -92,7 +92,7 @@ def local_bounds(func: IRFunction) -> dict[int, int]:
     """
     types, first = func.locals, func.nparams
     tracked = {i for i in range(first, len(types)) if types[i] in _INTS}
-    if not tracked or (func.accesses is not None and not func.accesses & NARROW_LOADS):
+    if not tracked or not _narrow(func):
         return {}
     runs, unknown = _program(func.body, tracked)
     bounds = dict.fromkeys(tracked, 1)  # the initial zero
@@ -109,6 +109,20 @@ def local_bounds(func: IRFunction) -> dict[int, int]:
             raised[i] += 1
             bounds[i] = 0 if raised[i] > WIDEN_AFTER else bound
     return {}  # no fixed point yet (a long chain of locals each feeding the next): nothing is known
+
+
+def _narrow(func: IRFunction) -> bool:
+    """Whether the function has a narrow load: from what lowering recorded, else (hand-built IR) a walk."""
+    if func.accesses is not None:
+        return bool(func.accesses & NARROW_LOADS)
+    work = [func.body]
+    while work:
+        for node in work.pop():
+            if type(node) is Op and node.op in NARROW_LOADS:
+                return True
+            if type(node) in CONSTRUCTS:
+                work.extend(children(node))
+    return False
 
 
 def _program(body: list[Node], tracked: set[int]) -> tuple[list[list[_Step]], set[int]]:
