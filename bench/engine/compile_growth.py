@@ -165,6 +165,23 @@ def many_pointer_loops(n: int) -> bytes:
     return _module([], [], body, locals=["i32"] * count, builder=builder)
 
 
+def byte_local_chain(n: int) -> bytes:
+    """``64 n`` locals, each a copy of the next (read before that one is set), ending in a byte load.
+
+    The local bounds analysis carries a bound one link per pass: it must give
+    up after its pass limit instead of running one pass per local.
+    """
+    builder = ModuleBuilder()
+    builder.memory(1)
+    count = 64 * n
+    body: list[Instruction] = []
+    for k in range(count, 1, -1):
+        body += [(O.LOCAL_GET, k - 1), (O.LOCAL_SET, k)]
+    body += [(O.I32_CONST, 3), (O.I32_LOAD8_U, (0, 0)), (O.LOCAL_SET, 1), (O.LOCAL_GET, count),
+             (O.I32_CONST, 2), O.I32_SHL, (O.I32_LOAD, (2, 0)), O.DROP]
+    return _module([], [], body, locals=["i32"] * (count + 1), builder=builder)
+
+
 def huge_br_table(n: int) -> bytes:
     """One ``br_table`` of ``64 n`` entries over 8 blocks (long runs broken everywhere)."""
     body: list[Instruction] = [(O.BLOCK, None)] * 8
@@ -272,6 +289,7 @@ SHAPES: dict[str, tuple[Shape, int]] = {  # shape, its 1x size
     "nested_loops": (nested_loops, 256),
     "nested_pointer_loops": (nested_pointer_loops, 256),
     "many_pointer_loops": (many_pointer_loops, 16),
+    "byte_local_chain": (byte_local_chain, 16),
     "huge_br_table": (huge_br_table, 256),
     "straight_line": (straight_line, 16),
     "many_locals": (many_locals, 16),

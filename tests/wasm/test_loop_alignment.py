@@ -26,7 +26,7 @@ import wasmpool.wasm as wasm
 from wasmpool.wasm import reference
 from wasmpool.wasm.builder import ModuleBuilder
 from wasmpool.wasm.compiler import render_python
-from wasmpool.wasm.compiler.align import MAX_LOOP_NESTING, local_zeros, loop_zeros
+from wasmpool.wasm.compiler.align import MAX_LOOP_NESTING, MAX_PASSES, local_zeros, loop_zeros
 from wasmpool.wasm.compiler.ir import Loop
 from wasmpool.wasm.compiler.lower import ModuleInfo, lower_function
 from wasmpool.wasm.opcodes import Opcode as O
@@ -204,3 +204,21 @@ def test_random_pointer_programs_agree_with_the_reference(first: int) -> None:
         for p in (0, 1, 4, 6, 1024, rng.randrange(1 << 32)):
             plain, metered, expected = run_everywhere(data, (p,))
             assert plain == metered == expected, (seed, p)
+
+
+def test_a_chain_of_copies_past_the_pass_limit_gives_up_every_local() -> None:
+    """Each local set from the next one, read before that is set: the fixed point lowers one link per
+    pass. Past ``align.MAX_PASSES`` links it is given up, so an aligned local elsewhere loses its bits
+    too (nothing is known rather than the work growing with the square of the chain)."""
+    def func(links: int) -> Any:
+        body: list[Any] = [(O.I32_CONST, 1024), (O.LOCAL_SET, 1)]  # local 1: aligned, apart from the chain
+        for k in range(links + 2, 2, -1):
+            body += [(O.LOCAL_GET, k - 1), (O.LOCAL_SET, k)]
+        body += [(O.LOCAL_GET, 0), (O.LOCAL_SET, 2), (O.LOCAL_GET, 1), (O.I32_LOAD, (2, 0))]
+        builder = ModuleBuilder()
+        builder.memory(1, 1)
+        builder.func(params=["i32"], results=["i32"], body=body, locals=["i32"] * (links + 2), export="run")
+        return lower_function(ModuleInfo.of(wasm.decode(builder.build())), 0)
+
+    assert local_zeros(func(4))[1] == 3  # a short chain settles: local 1 keeps its 8-byte alignment
+    assert local_zeros(func(MAX_PASSES + 2)).get(1, 0) == 0

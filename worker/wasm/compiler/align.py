@@ -37,6 +37,14 @@ CAP = 3
 
 _INTS = frozenset({ValType.I32, ValType.I64})
 
+MAX_PASSES = 16
+"""Passes over a body before the fixed point is given up (then no local has known zero bits).
+
+Each pass lowers at least one local's known bits or ends the iteration; a
+chain of copies (each local set from the next, read before that one is
+set) lowers one link per pass, so without a cap the work grows with the
+square of the function's length."""
+
 
 def const_zeros(value: int) -> int:
     """The zero low bits of an integer constant (``CAP`` for 0 and multiples of ``2**CAP``)."""
@@ -124,9 +132,11 @@ def _fixed_point(body: list[Node], types: Sequence[ValType], first: int,
         if program.tracks(i) and i not in program.zeroed:
             vals[slot] = start(i)
     steps = program.linked()
-    changed = True
+    changed, passes = True, 0
     while changed:
-        changed = False
+        if passes == MAX_PASSES:  # not settled (a long chain of copies): nothing known of any local
+            return dict.fromkeys([i for i in program.local_slots if program.tracks(i)], 0)
+        changed, passes = False, passes + 1
         for rule, args, consts, dest, local in steps:
             zeros = vals[args[0]] if rule is _first else rule([vals[a] for a in args], consts)
             if not local:
