@@ -106,14 +106,20 @@ def fresh_process(directory: Path, code_id: str, exports: tuple[str, ...]) -> di
     return answer
 
 
-def test_a_fresh_process_runs_a_partial_entry_as_the_module_compiled_now(
-        tmp_path: Path, large: tuple[bytes, str]) -> None:
-    code, code_id = large
-    loader = Loader(DiskTier.at(check_directory(tmp_path), 10**9))
+def stored_after_calls(directory: Path, code: bytes, code_id: str) -> wasm.CompiledModule:
+    """The module compiled lazily over ``directory``, STORED run, its grown entry stored again."""
+    loader = Loader(DiskTier.at(check_directory(directory), 10**9))
     compiled = loader.load(code_id, lambda: code).runnable()
     for export in STORED:
         run(compiled, export)
     loader.tend()
+    return compiled
+
+
+def test_a_fresh_process_runs_a_partial_entry_as_the_module_compiled_now(
+        tmp_path: Path, large: tuple[bytes, str]) -> None:
+    code, code_id = large
+    compiled = stored_after_calls(tmp_path, code, code_id)
     answer = fresh_process(tmp_path, code_id, LATER)
     assert answer["partial"] and answer["disk"] == 1
     assert answer["stored"] == sorted(compiled.codes)
@@ -197,11 +203,7 @@ def test_the_stored_module_loads_as_equal_objects_of_the_same_classes(relpath: s
 def test_a_preloaded_and_primed_partial_entry_runs_as_the_module_compiled_now(
         tmp_path: Path, large: tuple[bytes, str]) -> None:
     code, code_id = large
-    loader = Loader(DiskTier.at(check_directory(tmp_path), 10**9))
-    compiled = loader.load(code_id, lambda: code).runnable()
-    for export in STORED:
-        run(compiled, export)
-    loader.tend()
+    stored_after_calls(tmp_path, code, code_id)
     kept: dict[str, Any] = {}
     preloading = Loader(DiskTier.at(tmp_path, 10**9))
     assert preloading.preload(4, 10.0, lambda found, loaded: kept.setdefault(found, loaded)) == 1

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import wasmpool.wasm as wasm
-from wasmpool.wasm import reference
+from tests.wasm.test_loop_alignment import run_everywhere
 from wasmpool.wasm.builder import ModuleBuilder
 from wasmpool.wasm.compiler import render_python
 from wasmpool.wasm.compiler.bounds import MAX_PASSES, local_bounds
@@ -25,7 +25,6 @@ from wasmpool.wasm.compiler.lower import ModuleInfo, lower_function
 from wasmpool.wasm.opcodes import Opcode as O
 
 IMAGE = bytes((i * 167 + 13) & 0xFF for i in range(8192))  # every byte value, in no simple order
-GAS = 10**9
 I32 = "i32"
 
 
@@ -98,19 +97,6 @@ def test_an_interpreters_register_index_needs_no_mask() -> None:
             (O.LOCAL_SET, 2), (O.LOCAL_GET, 2)]
     source = render_python(wasm.decode(build(body)), 0)
     assert re.search(r"w4\[\(?l1\)? \+ 280\]", source) and "0x3fffffff" not in source
-
-
-def run_everywhere(data: bytes, args: tuple[int, ...]) -> list[Any]:
-    parsed = wasm.decode(data)
-    outcomes = []
-    for instance in (wasm.instantiate(wasm.compile(parsed, metered=False)),
-                     wasm.instantiate(wasm.compile(parsed, metered=True), gas_limit=GAS),
-                     reference.instantiate(parsed)):
-        try:
-            outcomes.append(instance.exports["run"].call_raw(args))
-        except wasm.Trap as trap:
-            outcomes.append(type(trap).__name__)
-    return outcomes
 
 
 def random_program(rng: random.Random) -> list[Any]:
