@@ -48,7 +48,6 @@ from wasmpool.worker.host import check_imports
 from wasmpool.worker.modules import CANONICAL_NANS, Loaded, load
 from wasmpool.worker.versions import CacheKey, cache_key, engine_build
 
-PLACEHOLDER_ID = "0" * 64  # a code id, for the part of every cache key that follows the code id
 SIZE = struct.Struct("<Q")  # the module's size in bytes (it prices every call's load) before the blob
 
 
@@ -101,9 +100,9 @@ class DiskTier:
 
     def recent(self, limit: int) -> list[str]:
         """Code ids of the ``limit`` modules of this worker's versions most recently used on this host."""
-        tail = cache_key(PLACEHOLDER_ID).text()[len(PLACEHOLDER_ID):]
-        return [key[:-len(tail)] for key in self.store.recent(tail, limit)
-                if p.is_code_id(key[:-len(tail)])]
+        tail = cache_key("").versions()
+        ids = [key[:-len(tail)] for key in self.store.recent(tail, limit)]
+        return [code_id for code_id in ids if p.is_code_id(code_id)]
 
     def put(self, loaded: Loaded, source: bytes | None = None) -> bool:
         """Store a compiled module under its key; False when it is not stored.

@@ -86,9 +86,12 @@ class CacheKey(NamedTuple):
 
     def text(self) -> str:
         """The key as one string, safe as a file name (the code id is hex)."""
+        return self.code_id + self.versions()
+
+    def versions(self) -> str:
+        """What :meth:`text` adds after the code id: the same for every module of one worker's versions."""
         metered = "m" if self.metered else "u"
-        return (f"{self.code_id}-e{self.engine}-g{self.gas}-{self.floats}-{metered}-{self.python}"
-                f"-b{self.build}")
+        return f"-e{self.engine}-g{self.gas}-{self.floats}-{metered}-{self.python}-b{self.build}"
 
 
 def cache_key(code_id: str, *, metered: bool = True, floats: str = FLOATS_CANONICAL) -> CacheKey:

@@ -26,9 +26,9 @@ width; else nothing is known), which is what a local holds.
 
 from __future__ import annotations
 
-from ..opcodes import OPS, Opcode
+from ..opcodes import Opcode
 from ..types import ValType
-from .exprs import INT_BOUNDS, IntBound
+from .exprs import INT_BOUNDS, RULES, IntBound
 from .ir import Const, Gas, IRFunction, Loc, Node, Op, Reg
 from .structure import CONSTRUCTS, children
 
@@ -40,11 +40,8 @@ MAX_PASSES = 8
 
 _INTS = frozenset({ValType.I32, ValType.I64})
 _RANGE = {ValType.I32: 1 << 32, ValType.I64: 1 << 64}
-_TESTS = frozenset(
-    info.op for info in OPS.values()
-    if info.name.partition(".")[2] in {"eqz", "eq", "ne", "lt", "lt_s", "lt_u", "gt", "gt_s", "gt_u",
-                                       "le", "le_s", "le_u", "ge", "ge_s", "ge_u"})
-"""Comparisons and tests: their i32 result is 0 or 1."""
+_TESTS = frozenset(op for op, rule in RULES.items() if rule.cond)
+"""Comparisons and tests (the emitter's condition rules): their i32 result is 0 or 1."""
 
 
 def _copy(a: int, b: int, k: int | None, w: int) -> int:
