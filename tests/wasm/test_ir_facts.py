@@ -1,7 +1,7 @@
 """The facts lowering records on an IRFunction agree with walking the tree, on real toolchains' code.
 
 Lowering records nesting depth, loops, direct calls, ``br_table`` and the
-memory instructions as it builds a body (``IRFunction.depth`` ...
+memory instructions (with the signed orderings of locals) as it builds a body (``IRFunction.depth`` ...
 ``accesses``), and the later steps trust them instead of walking the tree;
 the walks remain for functions built by hand. Here every function of the
 corpus (Rust, AssemblyScript, clang at each optimization level) and of the
@@ -23,8 +23,8 @@ import pytest
 from wasmpool import wasm
 from wasmpool.wasm import compiler
 from wasmpool.wasm.compiler import EntryPrices, emit, function_source, module_view, nesting_depth
-from wasmpool.wasm.compiler.ir import Block, BrTable, If, IRFunction, Loop, Node, Op, Switch
-from wasmpool.wasm.compiler.lower import ModuleInfo, lower_function
+from wasmpool.wasm.compiler.ir import Block, BrTable, If, IRFunction, Loc, Loop, Node, Op, Reg, Switch
+from wasmpool.wasm.compiler.lower import SIGNED_ORDERINGS, ModuleInfo, lower_function
 from wasmpool.wasm.compiler.structure import has_loops
 from wasmpool.wasm.opcodes import OPS, Family, Opcode
 
@@ -58,8 +58,17 @@ def facts(body: list[Node]) -> dict[str, object]:
         "loops": any(type(node) is Loop for node, _ in nodes),
         "calls": Opcode.CALL in ops,
         "tables": any(type(node) is BrTable for node, _ in nodes),
-        "accesses": frozenset(op for op in ops if OPS[op].family is Family.MEMORY),
+        "accesses": frozenset(op for op in ops if OPS[op].family is Family.MEMORY) | {
+            node.op for node, _ in nodes if type(node) is Op and of_locals(node)},
     }
+
+
+def of_locals(node: Op) -> bool:
+    """A signed ordering of locals and constants, a local at least (``lower.SIGNED_ORDERINGS``)."""
+    if node.op not in SIGNED_ORDERINGS:
+        return False
+    kinds = {type(a) for a in node.args}
+    return Loc in kinds and Reg not in kinds
 
 
 def recorded(func: IRFunction) -> dict[str, object]:

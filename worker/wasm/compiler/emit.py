@@ -50,7 +50,10 @@ from .bounds import local_bounds
 from .direct import Prepay, charge_calls, take_entry
 from .exprs import (
     BOUND_RULES,
+    SIGNED_RULES,
+    VIEW_I32,
     VIEW_OPS,
+    VIEW_U32,
     VIEWS,
     BoundRule,
     Rule,
@@ -90,6 +93,7 @@ from .ir import (
 from .lower import MOVE_OPS
 from .nans import raw_locals
 from .routes import Frame, FrameKind, Mode, Route
+from .signed import Signed, signed_locals
 from .states import emit_states
 from .structure import (
     Analysis,
@@ -165,12 +169,26 @@ class FunctionEmitter(Folder):
         self.uses_br = False
         self.uses_memory = False
         self.views = _views_used(func.body) if func.accesses is None else _views_of(func.accesses)
+        self.signed: set[int] = set()  # instructions (by id) emitted by their signed plans (see .signed)
         if self.views:
             self.local_zeros = local_zeros(func)
             self.local_bounds = local_bounds(func)
+            if VIEW_U32 in self.views:
+                self.signed_locals(signed_locals(func))
         self.uses_div = False
         self.tail_done = False
         self.refining = 0  # loops being emitted with refined zero bits (see emit_refined_loop)
+
+    def signed_locals(self, signed: Signed) -> None:
+        """Emit the loads, stores and comparisons of signed locals by their signed rules (:mod:`.signed`)."""
+        if not signed:
+            return
+        self.signed = signed.loads | signed.stores | signed.compares
+        self.signed_plans = signed_plans(self.metered)
+        used = {*self.views, VIEW_I32}
+        if not signed.unsigned_view:
+            used.discard(VIEW_U32)
+        self.views = tuple(view for view in VIEWS if view in used)
 
     # ------------------------------------------------------------ instructions
 
@@ -210,7 +228,8 @@ class FunctionEmitter(Folder):
 
     def emit_rule(self, node: Op) -> None:
         """An instruction with a rule in :mod:`.exprs`, as its :class:`OpPlan` directs."""
-        plan = self.plans[node.op]
+        plan = self.plans[node.op] if not self.signed or id(node) not in self.signed else \
+            self.signed_plans[node.op]
         rule = plan.rule
         operands = node.args
         args = list(map(self.operand, operands))  # in stack order: pending values are taken in order
@@ -880,6 +899,15 @@ def _plan(op: Opcode, rule: Rule, metered: bool) -> OpPlan:
 
 
 _PLANS: dict[tuple[bool, bool], dict[Opcode, OpPlan]] = {}
+_SIGNED_PLANS: dict[bool, dict[Opcode, OpPlan]] = {}
+
+
+def signed_plans(metered: bool) -> dict[Opcode, OpPlan]:
+    """Opcode -> the plan of its :data:`~.exprs.SIGNED_RULES` rule (made once per process and variant)."""
+    plans = _SIGNED_PLANS.get(metered)
+    if plans is None:
+        plans = _SIGNED_PLANS[metered] = {op: _plan(op, rule, metered) for op, rule in SIGNED_RULES.items()}
+    return plans
 
 
 def op_plans(canonical_nans: bool, metered: bool) -> dict[Opcode, OpPlan]:

@@ -539,7 +539,8 @@ class View:
 VIEW_U32 = View("w4", "w32", 4)
 VIEW_U64 = View("w8", "w64", 8)
 VIEW_F64 = View("wd", "wf64", 8)
-VIEWS: tuple[View, ...] = (VIEW_U32, VIEW_U64, VIEW_F64)
+VIEW_I32 = View("wi", "wi32", 4)  # signed: only for the locals of ``compiler.signed``
+VIEWS: tuple[View, ...] = (VIEW_U32, VIEW_U64, VIEW_F64, VIEW_I32)
 LOAD_TEMP, STORE_TEMP = "ea", "sa"
 
 
@@ -641,6 +642,38 @@ _MEMORY_RULES: dict[Opcode, Rule] = {
     Opcode.MEMORY_INIT: _statement("memory_init(m, D, {imm}, {args})", "memory_init"),
     Opcode.DATA_DROP: _statement("D[{imm}] = b''"),
 }
+
+# Signed locals (see :mod:`.signed`): the i32 loads into them and stores of them go through the
+# signed view, and their comparisons are plain ones, with constant operands in their signed form.
+SIGNED_LOAD = _view_load(VIEW_I32, "ld_i32")
+SIGNED_STORE = _view_store(VIEW_I32, "st_i32")
+
+
+def _signed_operand(x: X) -> str:
+    """An operand of a comparison of signed locals: a local as it is, a constant as a signed number."""
+    c = const_int(x)
+    if c is None:
+        return paren(x)
+    return str(c - (1 << 32)) if c >= 1 << 31 else x.text
+
+
+def _signed_compare(op: str) -> Rule:
+    def build(args: list[X], imm: Any) -> str:
+        return f"{_signed_operand(args[0])} {op} {_signed_operand(args[1])}"
+    return Rule(build, cond=True)
+
+
+SIGNED_RULES: dict[Opcode, Rule] = {
+    Opcode.I32_LOAD: SIGNED_LOAD,
+    Opcode.I32_STORE: SIGNED_STORE,
+    Opcode.I32_EQ: _signed_compare("=="),
+    Opcode.I32_NE: _signed_compare("!="),
+    Opcode.I32_LT_S: _signed_compare("<"),
+    Opcode.I32_GT_S: _signed_compare(">"),
+    Opcode.I32_LE_S: _signed_compare("<="),
+    Opcode.I32_GE_S: _signed_compare(">="),
+}
+"""The instructions that read or write a signed local, as the emitter writes them then."""
 
 VIEW_OPS: dict[Opcode, View] = {
     Opcode.I32_LOAD: VIEW_U32, Opcode.I64_LOAD32_U: VIEW_U32, Opcode.I32_STORE: VIEW_U32,

@@ -248,7 +248,7 @@ class IRFunction:
     loops: bool | None = None  # whether any Loop occurs
     calls: bool | None = None  # whether any direct ``call`` occurs
     tables: bool | None = None  # whether any ``br_table`` occurs
-    accesses: frozenset[Opcode] | None = None  # the memory instructions that occur
+    accesses: frozenset[Opcode] | None = None  # the memory instructions that occur (+ lower.SIGNED_ORDERINGS)
 
     @property
     def nparams(self) -> int:

@@ -330,7 +330,7 @@ class Lowerer:
     def generic(self, ins: Instr) -> None:
         op = ins.op
         npops, npushes, foldable, access = _SHAPES[op]
-        if access:
+        if access and op not in SIGNED_ORDERINGS:
             self.accesses.add(op)
         stack = self.stack
         if npops:
@@ -358,6 +358,8 @@ class Lowerer:
                     return
             if op is _DROP and type(args[0]) is not Reg:
                 return
+            if access and op in SIGNED_ORDERINGS and _of_locals(args):
+                self.accesses.add(op)
         else:
             args = ()
         h = len(stack)
@@ -616,16 +618,27 @@ _RULES = {**_CONTROL, **_VARIABLE}
 
 
 def _shape(op: Opcode) -> tuple[int, int, ValType | None, bool]:
-    """(pops, pushes, result type when constant operands fold at compile time, whether it accesses
-    the memory) of a generic op."""
+    """(pops, pushes, result type when constant operands fold at compile time, whether it is
+    recorded in ``IRFunction.accesses``) of a generic op."""
     info = OPS[op]
     if info.pops is not None and info.pushes is not None:
         npops, npushes = len(info.pops), len(info.pushes)
     else:
         npops, npushes = _EFFECTS.get(op, (0, 0))
     foldable = info.family is Family.NUMERIC and op not in TRAPPING and npops > 0 and npushes == 1
-    return npops, npushes, info.pushes[0] if foldable and info.pushes else None, info.family is Family.MEMORY
+    noted = info.family is Family.MEMORY or op in SIGNED_ORDERINGS
+    return npops, npushes, info.pushes[0] if foldable and info.pushes else None, noted
 
+
+SIGNED_ORDERINGS = frozenset({Opcode.I32_LT_S, Opcode.I32_GT_S, Opcode.I32_LE_S, Opcode.I32_GE_S})
+"""Recorded with the memory instructions when they compare locals and constants (:func:`_of_locals`):
+:mod:`.signed` looks only at functions with one of those and an i32 load."""
+
+
+def _of_locals(args: tuple[Operand, ...]) -> bool:
+    """Whether a comparison's operands are locals and constants, a local at least."""
+    a, b = args
+    return (type(a) is Loc or type(b) is Loc) and type(a) is not Reg and type(b) is not Reg
 
 _SHAPES: dict[Opcode, tuple[int, int, ValType | None, bool]] = {
     info.op: _shape(info.op) for info in OPS.values()

@@ -171,6 +171,7 @@ BASE_NAMESPACE: dict[str, Any] = {
     "ld_u16": numeric.LE_U16.unpack_from,
     "ld_i16": numeric.LE_I16.unpack_from,
     "st_u32": numeric.LE_U32.pack_into,
+    "st_i32": numeric.LE_I32.pack_into,
     "st_u64": numeric.LE_U64.pack_into,
     "st_f64": numeric.LE_F64.pack_into,
     "st_u16": numeric.LE_U16.pack_into,

@@ -6,7 +6,9 @@ so growing must keep the same object: :meth:`Memory.grow` extends it.
 *Views.* Aligned 32- and 64-bit accesses go through ``memoryview`` casts of
 the bytearray (:attr:`Memory.w32` ``I``, :attr:`Memory.w64` ``Q``,
 :attr:`Memory.wf64` ``d``, indexed by address >> 2 or >> 3), about twice as
-fast as a ``struct`` accessor. A view pins its bytearray's size, so
+fast as a ``struct`` accessor. :attr:`Memory.wi32` (``i``, signed) is made on
+first use only: the code of few functions reads it (see
+``compiler.signed``), and a view costs every instance its cast. A view pins its bytearray's size, so
 :meth:`Memory.grow` releases the views, extends the bytearray and makes new
 ones: compiled code that holds views in locals reads them again from the
 memory after ``memory.grow`` and after every call that may grow memory (a
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import struct
 import sys
-from typing import Any
+from typing import Any, Final
 
 from ..errors import Trap, TrapKind
 from ..types import MAX_PAGES, PAGE_SIZE, Limits, MemType
@@ -66,9 +68,11 @@ class LittleEndianView:
 
 VIEW_FORMATS = ("I", "Q", "d")
 """The item formats of a memory's views: :attr:`Memory.w32`, :attr:`Memory.w64`, :attr:`Memory.wf64`."""
+SIGNED_FORMAT: Final = "i"
+"""The item format of :attr:`Memory.wi32`, made on first use."""
 
 _NATIVE = sys.byteorder == "little" and all(
-    struct.calcsize(f) == struct.calcsize("<" + f) for f in VIEW_FORMATS)
+    struct.calcsize(f) == struct.calcsize("<" + f) for f in (*VIEW_FORMATS, SIGNED_FORMAT))
 
 
 def _views(data: bytearray) -> tuple[Any, Any, Any]:
@@ -79,10 +83,18 @@ def _views(data: bytearray) -> tuple[Any, Any, Any]:
         return raw.cast("I"), raw.cast("Q"), raw.cast("d")
 
 
+def _signed_view(data: bytearray) -> Any:
+    """The signed 32-bit view of ``data`` (as :func:`_views` makes the others)."""
+    if not _NATIVE:
+        return LittleEndianView(data, SIGNED_FORMAT)
+    with memoryview(data) as raw:
+        return raw.cast(SIGNED_FORMAT)
+
+
 class Memory:
     """A linear memory of 64 KiB pages (the public ``wasm.Memory``)."""
 
-    __slots__ = ("budget", "cap", "data", "max", "w32", "w64", "wf64")
+    __slots__ = ("_wi32", "budget", "cap", "data", "max", "w32", "w64", "wf64")
 
     def __init__(self, min_pages: int, max_pages: int | None = None, *,
                  limit_pages: int = DEFAULT_RUNTIME_LIMITS.memory_pages,
@@ -100,6 +112,7 @@ class Memory:
         self.budget = budget
         self.data = bytearray(min_pages * PAGE_SIZE)
         self.w32, self.w64, self.wf64 = _views(self.data)
+        self._wi32: Any = None
 
     @classmethod
     def checked(cls, data: bytearray, max_pages: int | None, cap: int, budget: Budget | None) -> Memory:
@@ -114,7 +127,16 @@ class Memory:
         memory.budget = budget
         memory.data = data
         memory.w32, memory.w64, memory.wf64 = _views(data)
+        memory._wi32 = None
         return memory
+
+    @property
+    def wi32(self) -> Any:
+        """The signed 32-bit view (``i``), made on first use and again after a grow."""
+        view = self._wi32
+        if view is None:
+            view = self._wi32 = _signed_view(self.data)
+        return view
 
     @property
     def size(self) -> int:
@@ -158,6 +180,9 @@ class Memory:
             self.w32.release()
             self.w64.release()
             self.wf64.release()
+            if self._wi32 is not None:
+                self._wi32.release()
+                self._wi32 = None
             self.data.extend(bytes(pages * PAGE_SIZE))
             self.w32, self.w64, self.wf64 = _views(self.data)
         return old
