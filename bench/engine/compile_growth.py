@@ -182,6 +182,27 @@ def byte_local_chain(n: int) -> bytes:
     return _module([], [], body, locals=["i32"] * (count + 1), builder=builder)
 
 
+def signed_local_chain(n: int) -> bytes:
+    """``64 n`` locals loaded from memory, each compared (signed) with the next, copied back and stored.
+
+    Every local is a signed local (``compiler.signed``): one group joined
+    link by link, all of whose loads, comparisons and stores the emitter
+    then writes by their signed rules.
+    """
+    builder = ModuleBuilder()
+    builder.memory(1)
+    count = 64 * n
+    body: list[Instruction] = []
+    for k in range(count):
+        body += [(O.I32_CONST, 4 * (k % 1024)), (O.I32_LOAD, (2, 0)), (O.LOCAL_SET, k)]
+    body += [(O.BLOCK, None)]
+    for k in range(count - 1):
+        body += [(O.LOCAL_GET, k), (O.LOCAL_GET, k + 1), O.I32_LT_S, (O.BR_IF, 0), (O.LOCAL_GET, k + 1),
+                 (O.LOCAL_SET, k), (O.I32_CONST, 8), (O.LOCAL_GET, k), (O.I32_STORE, (2, 0))]
+    body += [O.END]
+    return _module([], [], body, locals=["i32"] * count, builder=builder)
+
+
 def huge_br_table(n: int) -> bytes:
     """One ``br_table`` of ``64 n`` entries over 8 blocks (long runs broken everywhere)."""
     body: list[Instruction] = [(O.BLOCK, None)] * 8
@@ -290,6 +311,7 @@ SHAPES: dict[str, tuple[Shape, int]] = {  # shape, its 1x size
     "nested_pointer_loops": (nested_pointer_loops, 256),
     "many_pointer_loops": (many_pointer_loops, 16),
     "byte_local_chain": (byte_local_chain, 16),
+    "signed_local_chain": (signed_local_chain, 4),
     "huge_br_table": (huge_br_table, 256),
     "straight_line": (straight_line, 16),
     "many_locals": (many_locals, 16),
