@@ -35,7 +35,10 @@ from hypothesis import strategies as st
 import wasmpool.wasm as wasm
 from tests.wasm.gen.compare import compare
 from tests.wasm.gen.functions import GROWN_PAGES, NUMERIC_OPS
-from tests.wasm.gen.modules import GeneratedModule, generate_module, generate_op_module
+from tests.wasm.gen.modules import PROFILES, GeneratedModule, generate_module, generate_op_module
+from wasmpool.wasm.compiler import lower
+from wasmpool.wasm.compiler.emit import prepare
+from wasmpool.wasm.compiler.signed import signed_locals
 from wasmpool.wasm.opcodes import Opcode as O
 
 
@@ -73,6 +76,15 @@ def test_expressions_agree_with_the_reference(seed: int, functions: int) -> None
 def test_growing_memory_agrees_with_the_reference(seed: int, functions: int, profile: str) -> None:
     """``memory.grow`` (granted or not) and ``memory.size``; accesses in grown pages and past the end,
     after calls to functions that grow memory (directly, chained, through the table)."""
+    _check(generate_module(seed, profile, functions), f"generate_module({seed}, {profile!r}, {functions})")
+
+
+@reproducible(150)
+@given(seed=st.integers(0, 2**64 - 1), functions=st.integers(1, 6),
+       profile=st.sampled_from(["expressions-words", "control-words", "control-nans-words"]))
+def test_word_locals_agree_with_the_reference(seed: int, functions: int, profile: str) -> None:
+    """Words loaded, copied, compared signed and stored (the compiler's signed locals), sometimes used
+    as any other value."""
     _check(generate_module(seed, profile, functions), f"generate_module({seed}, {profile!r}, {functions})")
 
 
@@ -119,3 +131,23 @@ def test_the_growing_profiles_grow_memory_and_reach_the_new_pages() -> None:
     for seed in range(10):
         module = wasm.decode(generate_module(seed, "control", 6).wasm)
         assert not any(ins.op in (O.MEMORY_GROW, O.MEMORY_SIZE) for f in module.funcs for ins in f.body)
+
+
+def test_the_word_profiles_make_signed_locals_and_the_others_no_words() -> None:
+    """The word profiles write functions whose words the compiler holds signed, and others where a word
+    used as a number rules them out; the other profiles draw no word forms (their programs stay as they
+    were)."""
+    kept = ruled_out = 0
+    for seed in range(30):
+        module = wasm.decode(generate_module(seed, "control-words", 4).wasm)
+        for index in range(len(module.funcs)):
+            func = lower(module, module.num_imported_funcs + index)
+            prepare(func)
+            signed = signed_locals(func)
+            kept += bool(signed)
+            declared = len(func.locals) - func.nparams
+            ruled_out += bool(declared and not signed and O.I32_LT_S in func.accesses)
+    assert kept >= 10 and ruled_out >= 3, (kept, ruled_out)
+    for name in ("expressions", "control", "nans", "control-nans", "control-grow"):
+        forms = {*PROFILES[name].stmt_forms, *PROFILES[name].expr_forms}
+        assert not any(form.startswith("word_") for form in forms), name

@@ -26,6 +26,14 @@ those calls; see ``compiler/growth.py``). A function that grows, or calls
 one that may, may grow itself, so chains of such calls come by themselves.
 The other profiles draw none of this: their programs stay as they were.
 
+Words (the profiles of :func:`with_words`): a few i32 locals of their own
+that are loaded from memory (aligned or not), copied, given constants,
+compared with each other and with constants (``eq``, ``ne``, the signed
+orderings, ``eqz``) and stored back -- the locals the compiler holds as
+signed ints (``compiler/signed.py``) -- and now and then used as any other
+i32 value (an add, a call argument), which rules them and every word they
+meet out of that form.
+
 Termination: every loop has its own counter local, set to a small number
 before the loop and decremented at the top of every iteration (so every
 branch back to the loop counts); no generated code reads or writes a counter
@@ -67,6 +75,7 @@ DIVISIONS = frozenset({O.I32_DIV_S, O.I32_DIV_U, O.I32_REM_S, O.I32_REM_U,
                        O.I64_DIV_S, O.I64_DIV_U, O.I64_REM_S, O.I64_REM_U})
 TRAPPING_TRUNCATIONS = frozenset(info.op for info in NUMERIC_OPS if ".trunc_f" in info.name)
 MEMORY_BYTES = 65536  # the generated modules' memory: one page to start with
+DATA_BYTES = 256  # random bytes at address 0 (the data segment every module has)
 GROWN_PAGES = 8  # the declared maximum of the memory of the growing profiles (the others: 2)
 LOOP_LIMIT = 3  # a loop runs at most this many times (+1 for the exit check)
 COST_LIMIT = 20_000  # the estimated instructions one call of a generated function may run
@@ -109,6 +118,7 @@ class Profile:
     budget: int  # instructions per function, roughly
     nan_rich: bool = False  # float constants and arguments are often NaNs (any payload) and specials
     grows: bool = False  # memory may grow: addresses reach past the first page (see :func:`growing`)
+    words: bool = False  # word locals: loaded, compared and stored (see :func:`with_words`)
     max_pages: int = 2  # the memory's declared maximum
 
     def draw(self, chooser: Chooser, vtype: ValType) -> int:
@@ -166,6 +176,25 @@ def growing(profile: Profile) -> Profile:
     )
 
 
+def with_words(profile: Profile) -> Profile:
+    """``profile`` with word locals (see the module docstring); every existing seed keeps its program."""
+    return Profile(
+        expr_forms={**profile.expr_forms, "word_compare": 6, "word_leak": 3},
+        stmt_forms={**profile.stmt_forms, "word_load": 4, "word_copy": 2, "word_const": 1, "word_store": 2},
+        max_depth=profile.max_depth, budget=profile.budget, nan_rich=profile.nan_rich,
+        grows=profile.grows, max_pages=profile.max_pages, words=True,
+    )
+
+
+MAX_WORDS = 4  # word locals per function
+_WORD_COMPARES = (O.I32_LT_S, O.I32_GT_S, O.I32_LE_S, O.I32_GE_S, O.I32_EQ, O.I32_NE)
+_WORD_CONSTS = (0, 1, 5, 0x7FFF_FFFF, 0x8000_0000, 0x8000_0001, 0xFFFF_FFFF, 0xFFFF_FFFE)
+_WORD_LEAKS: tuple[Code, ...] = (  # a word read as a number: as it is, or by instructions reading it unsigned
+    [], [(O.I32_CONST, 1), O.I32_SHR_U], [(O.I32_CONST, -0x8000_0000), O.I32_LT_U], [O.I32_CLZ],
+    [(O.I32_CONST, 7), O.I32_REM_U],
+)
+
+
 FLOAT_TYPES: dict[ValType, ValType] = {ValType.F32: ValType.I32, ValType.F64: ValType.I64}
 """Each float type and the integer type of its bits."""
 
@@ -214,6 +243,7 @@ class FuncGen:
         for vtype in NUM_TYPES:
             self.locals += [vtype] * (1 + chooser.below(2))
         self.counters: set[int] = set()
+        self.words: list[int] = []  # word locals (see :func:`with_words`), kept out of the other forms
         self.labels: list[tuple[ValType, ...]] = [results]
         self.emitted = 0
         self.multiplier = 1  # iterations of the loops around the code being written
@@ -226,12 +256,15 @@ class FuncGen:
             "load": self._load, "loop": self._loop_expr, "params": self._params_block,
             "indirect": self._indirect_expr, "nan": self._nan_expr, "grow": self._grow_expr,
             "size": self._size_expr, "after_call": self._after_call_expr,
+            "word_compare": self._word_compare, "word_leak": self._word_leak,
         }
         self._stmt_forms: dict[str, Callable[[int], Code]] = {
             "set": self._set, "global_set": self._global_set, "store": self._store, "drop": self._drop,
             "if": self._if_stmt, "block": self._block_stmt, "loop": self._loop_stmt,
             "br_if": self._br_if_stmt, "call": self._call_stmt, "switch": self._switch_stmt,
             "grow": self._grow_stmt, "after_call": self._after_call_stmt,
+            "word_load": self._word_load, "word_copy": self._word_copy, "word_const": self._word_const,
+            "word_store": self._word_store,
         }
 
     # -- the whole body
@@ -294,7 +327,8 @@ class FuncGen:
         return self._emit([const(vtype, self.profile.draw(self.c, vtype))])
 
     def _locals_of(self, vtype: ValType) -> list[int]:
-        return [i for i, t in enumerate(self.locals) if t == vtype and i not in self.counters]
+        return [i for i, t in enumerate(self.locals)
+                if t == vtype and i not in self.counters and i not in self.words]
 
     def _local_get(self, vtype: ValType, depth: int) -> Code:
         return self._emit([(O.LOCAL_GET, self.c.pick(self._locals_of(vtype)))])
@@ -775,3 +809,49 @@ class FuncGen:
     def _after_call_stmt(self, depth: int) -> Code:
         """A call that may grow memory, then a store (maybe in new pages)."""
         return self._growing_call(depth) + self._store(depth)
+
+    # -- word locals (see :func:`with_words`)
+
+    def _word(self) -> int:
+        """A word local: a new one while there are few, else one of them."""
+        if len(self.words) < MAX_WORDS and (not self.words or self.c.chance(30)):
+            self.locals.append(ValType.I32)
+            self.words.append(len(self.locals) - 1)
+        return self.c.pick(self.words)
+
+    def _word_load(self, depth: int) -> Code:
+        address, memarg = self._word_address(depth), self._memarg(OPS[O.I32_LOAD])
+        return address + self._emit([(O.I32_LOAD, memarg), (O.LOCAL_SET, self._word())])
+
+    def _word_address(self, depth: int) -> Code:
+        """Mostly an address in the module's random data (words of either sign), else any address."""
+        if self.c.chance(70):
+            return self._emit([(O.I32_CONST, self.c.below(DATA_BYTES - 4 - 33 + 1))])
+        return self._address(4, depth)
+
+    def _word_copy(self, depth: int) -> Code:
+        return self._emit([(O.LOCAL_GET, self._word()), (O.LOCAL_SET, self._word())])
+
+    def _word_const(self, depth: int) -> Code:
+        return self._emit([const(ValType.I32, self.c.pick(_WORD_CONSTS)), (O.LOCAL_SET, self._word())])
+
+    def _word_store(self, depth: int) -> Code:
+        address, memarg = self._word_address(depth), self._memarg(OPS[O.I32_STORE])
+        return address + self._emit([(O.LOCAL_GET, self._word()), (O.I32_STORE, memarg)])
+
+    def _word_compare(self, vtype: ValType, depth: int) -> Code:
+        """A comparison of a word with a word or a constant (``eqz`` of one), as a value of ``vtype``."""
+        if self.c.chance(15):
+            code = self._emit([(O.LOCAL_GET, self._word()), O.I32_EQZ])
+        else:
+            right = (O.LOCAL_GET, self._word()) if self.c.chance(70) else const(ValType.I32,
+                                                                                self.c.pick(_WORD_CONSTS))
+            code = self._emit([(O.LOCAL_GET, self._word()), right, self.c.pick(_WORD_COMPARES)])
+        return code + self._to_type(vtype)
+
+    def _word_leak(self, vtype: ValType, depth: int) -> Code:
+        """A word used as any i32 value (which rules it out of the signed form), as a value of ``vtype``."""
+        code = self._emit([(O.LOCAL_GET, self._word()), *self.c.pick(_WORD_LEAKS)])
+        if vtype is ValType.I64 and self.c.chance(50):  # read as unsigned by the widening itself
+            return code + self._emit([O.I64_EXTEND_I32_U])
+        return code + self._to_type(vtype)

@@ -23,6 +23,7 @@ from wasmpool.wasm.types import ExternKind, ValType
 from .functions import (
     CONTROL,
     CONTROL_NANS,
+    DATA_BYTES,
     EXPRESSIONS,
     NANS,
     NUMERIC_OPS,
@@ -33,14 +34,17 @@ from .functions import (
     Profile,
     const,
     growing,
+    with_words,
 )
 from .values import NUM_TYPES, Chooser
 
 _BASE_PROFILES: dict[str, Profile] = {"expressions": EXPRESSIONS, "control": CONTROL, "nans": NANS,
                                       "control-nans": CONTROL_NANS}
 PROFILES: dict[str, Profile] = {**_BASE_PROFILES,
-                                **{f"{name}-grow": growing(p) for name, p in _BASE_PROFILES.items()}}
-"""The profiles by name; ``{name}-grow``: the same with memory that grows (see ``functions.growing``)."""
+                                **{f"{name}-grow": growing(p) for name, p in _BASE_PROFILES.items()},
+                                **{f"{name}-words": with_words(p) for name, p in _BASE_PROFILES.items()}}
+"""The profiles by name; ``{name}-grow``: the same with memory that grows (see ``functions.growing``);
+``{name}-words``: with word locals (see ``functions.with_words``)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ def _module_frame(c: Chooser, profile: Profile = EXPRESSIONS) -> tuple[ModuleBui
     """A builder with the memory, data and globals every module has (initial values as ``profile`` draws)."""
     builder = ModuleBuilder()
     builder.memory(1, profile.max_pages, export="mem")
-    builder.data([(Opcode.I32_CONST, 0)], bytes(c.below(256) for _ in range(256)))
+    builder.data([(Opcode.I32_CONST, 0)], bytes(c.below(256) for _ in range(DATA_BYTES)))
     globals_: list[tuple[ValType, bool]] = []
     for vtype in NUM_TYPES:
         for mutable in (False, True, True):
