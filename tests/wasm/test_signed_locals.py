@@ -23,9 +23,11 @@ from tests.wasm.test_loop_alignment import run_everywhere
 from wasmpool.wasm.builder import ModuleBuilder
 from wasmpool.wasm.compiler import lower, render_python
 from wasmpool.wasm.compiler.emit import prepare
+from wasmpool.wasm.compiler.ir import Const, IRFunction, Label, LabelKind, Loc, Op, Reg
 from wasmpool.wasm.compiler.signed import signed_locals
 from wasmpool.wasm.opcodes import Opcode as O
 from wasmpool.wasm.runtime.memory import Memory
+from wasmpool.wasm.types import FuncType, ValType
 
 ROOT = Path(__file__).resolve().parents[2]
 WORDS = (0, 1, 7, 0x7FFFFFFF, 0x80000000, 0x80000001, 0xFFFFFFFF, 0xFFFFFFFE, 12345, 0xDEADBEEF, 0x40000000,
@@ -208,3 +210,20 @@ def test_random_programs_agree_with_the_reference(first: int) -> None:
             plain, metered, expected = run_everywhere(data, (p,))
             assert plain == metered == expected, (seed, p)
     assert kept >= 10  # the programs exercise the signed form, not only its absence
+
+
+def test_a_load_whose_register_is_read_before_the_local_takes_it_stays_unsigned() -> None:
+    """Registers are read once in lowered code; a form where one is read twice (say, by a later pass)
+    must not hand a signed value to the other reader."""
+    i32 = ValType.I32
+    word, pivot = Loc(1), Loc(2)
+    body = [Op(O.I32_LOAD, (Reg(0),), (Const(16, i32),), (2, 0)),
+            Op(O.I32_SHR_U, (Reg(1),), (Reg(0), Const(1, i32))),  # the load's value, read as a number
+            Op(O.LOCAL_SET, (word,), (Reg(0),)),
+            Op(O.I32_LOAD, (Reg(0),), (Const(20, i32),), (2, 0)),
+            Op(O.LOCAL_SET, (pivot,), (Reg(0),)),
+            Op(O.I32_LT_S, (Reg(0),), (word, pivot))]
+    func = IRFunction(0, FuncType((i32,), ()), (i32, i32, i32), body, Label(0, LabelKind.FUNC, 0, 0), 2)
+    assert not signed_locals(func)  # the word's load is shared, so its group (word, pivot) goes
+    body[1] = Op(O.I32_SHR_U, (Reg(1),), (Const(7, i32), Const(1, i32)))
+    assert signed_locals(func).locals == {1, 2}

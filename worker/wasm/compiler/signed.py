@@ -118,10 +118,14 @@ def signed_locals(func: IRFunction) -> Signed:
                         elif not (type(value) is Const and 0 <= value.value < _SIGN):
                             out.add(target.i)
                         continue
+                reads_candidate = False
                 for a in args:
-                    if type(a) is Loc and a.i in candidates:
-                        _reads(node, candidates, groups, out, ordered, stores, compares)
-                        break
+                    if type(a) is Loc:
+                        reads_candidate = reads_candidate or a.i in candidates
+                    elif loaded and type(a) is Reg:
+                        loaded.pop(a.h, None)  # a load's value read here is no longer only a local's
+                if reads_candidate:
+                    _reads(node, candidates, groups, out, ordered, stores, compares)
                 for written in node.outs:
                     if type(written) is Reg:
                         if loaded:
