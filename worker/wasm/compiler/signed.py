@@ -12,8 +12,9 @@ come from the caller) that can hold the *signed* value instead, because
 every place that writes or reads them agrees:
 
 - a write is a ``local.set`` of an ``i32.load`` made in the same straight
-  run of instructions (the emitter loads it through the signed view of the
-  memory, ``wi[ea >> 2]``), of another such local, or of a constant below
+  run of instructions and read by nothing else (the emitter loads it
+  through the signed view of the memory, ``wi[ea >> 2]``), of another such
+  local, or of a constant below
   ``2**31`` (the same number either way); the initial zero is one too;
 - a read is an operand of ``i32.eq``/``ne``/``lt_s``/``gt_s``/``le_s``/
   ``ge_s`` whose other operand is such a local or a constant (given in its
