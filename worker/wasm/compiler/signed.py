@@ -14,15 +14,15 @@ every place that writes or reads them agrees:
 - a write is a ``local.set`` of an ``i32.load`` made in the same straight
   run of instructions and read by nothing else (the emitter loads it
   through the signed view of the memory, ``wi[ea >> 2]``), of another such
-  local, or of a constant below
-  ``2**31`` (the same number either way); the initial zero is one too;
+  local, or of a constant below ``2**31`` (the same number either way);
+  the initial zero is one too;
 - a read is an operand of ``i32.eq``/``ne``/``lt_s``/``gt_s``/``le_s``/
   ``ge_s`` whose other operand is such a local or a constant (given in its
   signed form), of ``i32.eqz``, the value of an ``i32.store`` (stored
   through the signed view), or a ``local.set`` of another such local.
 
 Anything else (arithmetic, a call argument, a branch's value, a
-``local.tee``, a register copy) rules the local out, and with it every
+``select``, a copy into a register) rules the local out, and with it every
 local it meets in a copy or a comparison: these form groups that are kept
 or dropped whole. A group is kept only if one of its reads is an ordering
 comparison (the only gain). The emitter then takes the loads, stores and
