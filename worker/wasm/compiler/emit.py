@@ -174,12 +174,12 @@ class FunctionEmitter(Folder):
             self.local_zeros = local_zeros(func)
             self.local_bounds = local_bounds(func)
             if VIEW_U32 in self.views:
-                self.signed_locals(signed_locals(func))
+                self.use_signed(signed_locals(func))
         self.uses_div = False
         self.tail_done = False
         self.refining = 0  # loops being emitted with refined zero bits (see emit_refined_loop)
 
-    def signed_locals(self, signed: Signed) -> None:
+    def use_signed(self, signed: Signed) -> None:
         """Emit the loads, stores and comparisons of signed locals by their signed rules (:mod:`.signed`)."""
         if not signed:
             return

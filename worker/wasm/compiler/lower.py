@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Any
 
 from .. import numeric
@@ -329,8 +330,8 @@ class Lowerer:
 
     def generic(self, ins: Instr) -> None:
         op = ins.op
-        npops, npushes, foldable, access = _SHAPES[op]
-        if access and op not in SIGNED_ORDERINGS:
+        npops, npushes, foldable, noted = _SHAPES[op]
+        if noted is _Noted.ALWAYS:
             self.accesses.add(op)
         stack = self.stack
         if npops:
@@ -358,7 +359,7 @@ class Lowerer:
                     return
             if op is _DROP and type(args[0]) is not Reg:
                 return
-            if access and op in SIGNED_ORDERINGS and _of_locals(args):
+            if noted is _Noted.OF_LOCALS and _of_locals(args):
                 self.accesses.add(op)
         else:
             args = ()
@@ -617,16 +618,25 @@ _VARIABLE: dict[Opcode, Callable[[Lowerer, Instr], None]] = {
 _RULES = {**_CONTROL, **_VARIABLE}
 
 
-def _shape(op: Opcode) -> tuple[int, int, ValType | None, bool]:
-    """(pops, pushes, result type when constant operands fold at compile time, whether it is
-    recorded in ``IRFunction.accesses``) of a generic op."""
+class _Noted(IntEnum):
+    """When lowering records a generic op in ``IRFunction.accesses``."""
+
+    NEVER = 0
+    ALWAYS = 1  # a memory instruction
+    OF_LOCALS = 2  # a signed ordering, when it compares locals and constants (:func:`_of_locals`)
+
+
+def _shape(op: Opcode) -> tuple[int, int, ValType | None, _Noted]:
+    """(pops, pushes, result type when constant operands fold at compile time, when it is recorded
+    in ``IRFunction.accesses``) of a generic op."""
     info = OPS[op]
     if info.pops is not None and info.pushes is not None:
         npops, npushes = len(info.pops), len(info.pushes)
     else:
         npops, npushes = _EFFECTS.get(op, (0, 0))
     foldable = info.family is Family.NUMERIC and op not in TRAPPING and npops > 0 and npushes == 1
-    noted = info.family is Family.MEMORY or op in SIGNED_ORDERINGS
+    noted = (_Noted.ALWAYS if info.family is Family.MEMORY else
+             _Noted.OF_LOCALS if op in SIGNED_ORDERINGS else _Noted.NEVER)
     return npops, npushes, info.pushes[0] if foldable and info.pushes else None, noted
 
 
@@ -640,7 +650,8 @@ def _of_locals(args: tuple[Operand, ...]) -> bool:
     a, b = args
     return (type(a) is Loc or type(b) is Loc) and type(a) is not Reg and type(b) is not Reg
 
-_SHAPES: dict[Opcode, tuple[int, int, ValType | None, bool]] = {
+
+_SHAPES: dict[Opcode, tuple[int, int, ValType | None, _Noted]] = {
     info.op: _shape(info.op) for info in OPS.values()
 }
 

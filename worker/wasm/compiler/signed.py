@@ -36,12 +36,13 @@ from dataclasses import dataclass, field
 
 from ..opcodes import Opcode
 from ..types import ValType
-from .exprs import VIEW_OPS, VIEW_U32
+from .exprs import SIGNED_RULES, VIEW_OPS, VIEW_U32
 from .ir import Br, BrIf, BrTable, Const, Gas, If, IRFunction, Loc, Node, Op, Reg, Return, Switch
 from .lower import SIGNED_ORDERINGS
 from .structure import CONSTRUCTS, children
 
-_COMPARES = SIGNED_ORDERINGS | {Opcode.I32_EQ, Opcode.I32_NE}
+_COMPARES = frozenset(op for op, rule in SIGNED_RULES.items() if rule.cond)
+"""The comparisons of signed locals the emitter writes plainly (its signed condition rules)."""
 _SIGN = 1 << 31
 
 

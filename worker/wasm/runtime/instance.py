@@ -588,7 +588,7 @@ def _build(inst: Instance, imports: Mapping[str, Mapping[str, Any]], compiled: C
         if getrecursionlimit() < sized.depth_needed:
             check_recursion(sized.depth_needed, sized.depth_reason)
         maker = maker_for(prep)
-        if maker is not None:
+        if maker is not None:  # every call's path: the cells bound as below, written out (no call)
             inst.ns["G"] = inst.meter
             if prep.f32_cell:
                 inst.ns[CELL] = f32_cell()  # its own: code rounds through it (compiler.f32cell)

@@ -8,9 +8,9 @@ the bytearray (:attr:`Memory.w32` ``I``, :attr:`Memory.w64` ``Q``,
 :attr:`Memory.wf64` ``d``, indexed by address >> 2 or >> 3), about twice as
 fast as a ``struct`` accessor. :attr:`Memory.wi32` (``i``, signed) is made on
 first use only: the code of few functions reads it (see
-``compiler.signed``), and a view costs every instance its cast. A view pins its bytearray's size, so
-:meth:`Memory.grow` releases the views, extends the bytearray and makes new
-ones: compiled code that holds views in locals reads them again from the
+``compiler.signed``), and a view costs every instance its cast. A view pins
+its bytearray's size, so :meth:`Memory.grow` releases the views, extends the
+bytearray and makes new ones: compiled code that holds views in locals reads them again from the
 memory after ``memory.grow`` and after every call that may grow memory (a
 grow can happen in a callee or a host function; ``compiler.growth`` finds
 the calls that cannot), and a stale view, released, can no longer read the
@@ -66,7 +66,7 @@ class LittleEndianView:
         """Nothing to release (the ``memoryview`` protocol)."""
 
 
-VIEW_FORMATS = ("I", "Q", "d")
+VIEW_FORMATS: Final = ("I", "Q", "d")
 """The item formats of a memory's views: :attr:`Memory.w32`, :attr:`Memory.w64`, :attr:`Memory.wf64`."""
 SIGNED_FORMAT: Final = "i"
 """The item format of :attr:`Memory.wi32`, made on first use."""
@@ -76,19 +76,23 @@ _NATIVE = sys.byteorder == "little" and all(
 
 
 def _views(data: bytearray) -> tuple[Any, Any, Any]:
-    """The typed views of ``data`` (its length a multiple of 8), native casts where they are exact."""
+    """The typed views of ``data`` (its length a multiple of 8), native casts where they are exact.
+
+    Written out rather than a loop over :data:`VIEW_FORMATS` through :func:`_view`: every instance
+    with a memory makes them, and the loop costs it a few tenths of a microsecond.
+    """
     if not _NATIVE:
         return LittleEndianView(data, "I"), LittleEndianView(data, "Q"), LittleEndianView(data, "d")
     with memoryview(data) as raw:
         return raw.cast("I"), raw.cast("Q"), raw.cast("d")
 
 
-def _signed_view(data: bytearray) -> Any:
-    """The signed 32-bit view of ``data`` (as :func:`_views` makes the others)."""
+def _view(data: bytearray, fmt: str) -> Any:
+    """One typed view of ``data`` (as :func:`_views` makes them): the signed one, made on first use."""
     if not _NATIVE:
-        return LittleEndianView(data, SIGNED_FORMAT)
+        return LittleEndianView(data, fmt)
     with memoryview(data) as raw:
-        return raw.cast(SIGNED_FORMAT)
+        return raw.cast(fmt)  # type: ignore[call-overload]
 
 
 class Memory:
@@ -135,7 +139,7 @@ class Memory:
         """The signed 32-bit view (``i``), made on first use and again after a grow."""
         view = self._wi32
         if view is None:
-            view = self._wi32 = _signed_view(self.data)
+            view = self._wi32 = _view(self.data, SIGNED_FORMAT)
         return view
 
     @property
