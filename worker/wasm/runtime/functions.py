@@ -150,7 +150,13 @@ def host(fn: Callable[..., Any], caller: bool = True) -> HostFunc:
 
 
 class Caller:
-    """What a host function sees of the instance that called it."""
+    """What a host function sees of the instance that called it: valid while the host function runs.
+
+    As wasmtime's ``Caller``, it is not to be kept past the call: an
+    instance maker's next instance takes over its released instance's
+    caller (``runtime.maker``, *shells*), so a kept one may name a later
+    instance, or none.
+    """
 
     __slots__ = ("_instance",)
 

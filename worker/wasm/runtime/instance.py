@@ -17,8 +17,10 @@ For the common shape of a contract (all functions compiled, imports that
 are host functions taking the caller, constant segments and globals) the
 steps below are written out once per module as one straight-line function
 (``runtime.maker``), which makes the same instance without the general
-path's loops; the general path handles everything else, and any instance
-whose host functions are not the ones the maker was written for.
+path's loops, and takes over the namespace and compiled functions of a
+released instance (its *shell*) when there is one; the general path
+handles everything else, and any instance whose host functions are not
+the ones the maker was written for.
 
 1. *Resolve imports* by (module, name) from a dict of dicts. Functions may be
    :class:`~.functions.Function` objects (exports of other instances, whose
@@ -93,7 +95,7 @@ from .gas import GasMeter
 from .globals import Global
 from .helpers import memory_init, table_init
 from .limits import DEFAULT_RUNTIME_LIMITS, RuntimeLimits
-from .maker import maker_for
+from .maker import Shell, linked, maker_for
 from .memory import Memory
 from .prepared import DYNAMIC, NULL, HostLink, Prepared, Sized, confined, new_table, prepared
 from .setup_gas import instantiation_charge
@@ -106,7 +108,7 @@ class Instance:
     """A module instance: its exports, gas and memory."""
 
     __slots__ = ("budget", "exports", "funcs", "globals", "host_memory", "limits", "memories", "meter",
-                 "module", "ns", "tables")
+                 "module", "ns", "shell", "tables")
 
     def __init__(self, module: Module, limits: RuntimeLimits, gas_limit: int | None) -> None:
         self.module = module
@@ -120,6 +122,7 @@ class Instance:
         self.memories: list[Memory] = []
         self.globals: list[Global] = []
         self.exports: dict[str, Export] = {}
+        self.shell: Shell | None = None  # what its maker made that the next instance may take over
 
     @property
     def gas_used(self) -> int:
@@ -144,13 +147,22 @@ class Instance:
         memories with it. Afterwards the instance's own functions raise
         :class:`LinkError` when called; objects it exported stay usable only as
         far as they do not need it. Idempotent; ``with instance:`` calls it on
-        exit. Release only an instance nothing else links to.
+        exit. Release only an instance nothing else links to. An instance
+        its maker made hands its shell back (``runtime.maker``), whose
+        :class:`~.functions.Caller` the next instance takes over: a host
+        function must not keep its caller past its call.
         """
         for function in self.funcs:
             if function is not None and function.instance is self:
                 function.fn = _released
                 function.instance = None
-        self.ns.clear()
+        shell = self.shell
+        if shell is None:
+            self.ns.clear()
+        else:  # its namespace goes back to the maker (runtime.maker), without what was this instance's
+            self.shell = None
+            self.ns = {}
+            shell.park(self.meter)
         self.funcs.clear()
         self.tables.clear()
         self.memories.clear()
@@ -256,6 +268,7 @@ def _resolve_imports(inst: Instance, prep: Prepared, sized: Sized,
         function, entry, shared = seen[1] if seen is not None and seen[0] is value else plan.bind(value)
         if function is not None:
             raw = function.fn
+            linked(function.instance)  # its raw callable is bound here: its instance's shell stays its own
         else:
             if entry is not None:
                 if caller is None:
@@ -584,17 +597,13 @@ def _build(inst: Instance, imports: Mapping[str, Mapping[str, Any]], compiled: C
             check_limits(compiled, limits)
             sized.registers_checked = True
     if prep.code_ready:  # linking binds straight into a copy of the template
-        inst.ns = prep.ns.copy()
         if getrecursionlimit() < sized.depth_needed:
             check_recursion(sized.depth_needed, sized.depth_reason)
         maker = maker_for(prep)
-        if maker is not None:  # every call's path: the cells bound as below, written out (no call)
-            inst.ns["G"] = inst.meter
-            if prep.f32_cell:
-                inst.ns[CELL] = f32_cell()  # its own: code rounds through it (compiler.f32cell)
-            if maker(inst, inst.ns, imports, sized):  # the whole instance, written out for this module
-                _start(inst)
-                return
+        if maker is not None and maker(inst, imports, sized):  # every call's path: written out for the module
+            _start(inst)
+            return
+        inst.ns = prep.ns.copy()
         link = prep.host_link
         if link is None or link.seen is None or not _link_hosts(inst, link, link.seen, imports):
             _resolve_imports(inst, prep, sized, imports)

@@ -18,6 +18,23 @@ the general path links the instance (and says what is missing). A module of
 any other shape, or too large to write out (:data:`MAX_STATEMENTS`), has no
 maker. The maker does exactly what the general path does for such a module:
 the same objects, in the same index spaces, with the same names.
+
+*Shells.* Most of what a maker makes does not depend on the instance's
+state: the namespace dict, the functions over it (their globals that dict,
+their closure the gas cell), the host functions bound to a
+:class:`~.functions.Caller`, the f32 rounding cell. Those make a
+:class:`Shell`, and :meth:`Instance.release <.instance.Instance.release>`
+hands it back to its maker, which gives it to its next instance instead of
+making another: the caller is pointed at the new instance, the gas cell
+takes the new limit, and every name that holds the instance's state (the
+memory and its bytearray, tables, globals, the escaping functions'
+objects, the segments, the meter) is bound afresh, exactly as the maker
+binds them for a new shell. Nothing of one instance is reachable from the
+next: compiled code keeps nothing between calls but what those names hold,
+the released instance's function objects raise :class:`LinkError`, and a
+shell whose functions another instance linked to (its raw callables bound
+into that instance's namespace) is never handed back (:func:`linked`).
+Making a shell is about a third of the token contract's setup.
 """
 
 from __future__ import annotations
@@ -25,9 +42,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import repeat
 from operator import is_
-from types import CodeType, FunctionType, MethodType
+from types import CellType, CodeType, FunctionType, MethodType
 from typing import Any
 
+from ..compiler.f32cell import CELL
+from ..numeric_float import f32_cell
 from ..types import ExternKind
 from .functions import Caller, Function
 from .globals import Global
@@ -37,8 +56,52 @@ from .prepared import DYNAMIC, NULL, Prepared, new_table
 MAX_STATEMENTS = 2000
 """Modules needing more statements than this keep the general path (the maker's source stays small)."""
 
-Maker = Callable[[Any, dict[str, Any], Any, Any], bool]
-"""make(instance, namespace, imports, sized) -> whether it made the instance (False: nothing done)."""
+MAX_IDLE_SHELLS = 8
+"""Released shells a maker keeps for its next instances (more are dropped: nested calls of one module)."""
+
+Maker = Callable[[Any, Any, Any], bool]
+"""make(instance, imports, sized) -> whether it made the instance (False: nothing done)."""
+
+
+class Shell:
+    """What a maker made for one instance that its next instance can take over (see the module docstring).
+
+    ``ns``: the namespace, its functions and host bindings in place; ``caller``:
+    the :class:`Caller` those bindings hold (None without host imports);
+    ``cell``: the gas cell the functions close over (None when unmetered);
+    ``parked``: the names holding memories, tables and element segments,
+    unbound while the shell waits, so that an idle shell keeps no instance's
+    memory alive; ``idle``: the maker's list of waiting shells.
+    """
+
+    __slots__ = ("caller", "cell", "idle", "ns", "parked")
+
+    def __init__(self, ns: dict[str, Any], caller: Caller | None, cell: CellType | None,
+                 parked: tuple[str, ...], idle: list[Shell]) -> None:
+        self.ns = ns
+        self.caller = caller
+        self.cell = cell
+        self.parked = parked
+        self.idle = idle
+
+    def park(self, meter: Any) -> None:
+        """Take the shell back from its released instance (whose ``meter`` keeps its own final gas)."""
+        ns = self.ns
+        for name in self.parked:
+            ns[name] = None
+        if self.caller is not None:
+            self.caller._instance = None
+        cell = self.cell
+        if cell is not None:
+            meter.cell = CellType(cell.cell_contents)  # the released instance's gas stays readable
+        if len(self.idle) < MAX_IDLE_SHELLS:
+            self.idle.append(self)
+
+
+def linked(instance: Any) -> None:
+    """Say that another instance bound ``instance``'s raw callables: its shell is never reused."""
+    if getattr(instance, "shell", None) is not None:
+        instance.shell = None
 
 
 def maker_for(prep: Prepared) -> Maker | None:
@@ -70,14 +133,22 @@ class _Source:
     """The maker's source lines and the objects its globals name."""
 
     def __init__(self) -> None:
-        self.lines: list[str] = []
+        self.checks: list[str] = []  # the host functions' check: before anything is done
+        self.shell: list[str] = []  # a new shell's bindings
+        self.lines: list[str] = []  # the instance's own objects, shell new or taken over
+        self.parked: list[str] = ["E"]  # names unbound while the shell is idle
+        self.caller = False  # whether the shell binds host functions to a Caller
         self.names: dict[str, Any] = {
-            "Caller": Caller, "Function": Function, "FunctionType": FunctionType, "Global": Global,
-            "Memory": Memory, "MethodType": MethodType, "is_": is_, "new_table": new_table, "repeat": repeat,
+            "CELL": CELL, "Caller": Caller, "Function": Function, "FunctionType": FunctionType,
+            "Global": Global, "IndexError": IndexError, "Memory": Memory, "MethodType": MethodType,
+            "Shell": Shell, "f32_cell": f32_cell, "is_": is_, "new_table": new_table, "repeat": repeat,
         }
 
     def line(self, text: str) -> None:
         self.lines.append("    " + text)
+
+    def shell_line(self, text: str) -> None:
+        self.shell.append("        " + text)
 
     def name(self, prefix: str, value: Any) -> str:
         """A global of the maker holding ``value``."""
@@ -96,11 +167,37 @@ def _make(prep: Prepared, seen: Any) -> Maker:
     spaces[ExternKind.FUNC] = funcs
     _exports_and_segments(prep, src, spaces, funcs)
     src.line("return True")
-    source = "def make(inst, ns, imports, sized):\n" + "\n".join(src.lines) + "\n"
+    lines = ["def make(inst, imports, sized):", *src.checks, *_shell(prep, src), *src.lines]
+    source = "\n".join(lines) + "\n"
     namespace = dict(src.names)
+    namespace["idle"] = []  # this maker's released shells
     exec(_code(prep, source), namespace)  # our own source from the module's tables
     maker: Maker = namespace["make"]
     return maker
+
+
+def _shell(prep: Prepared, src: _Source) -> list[str]:
+    """Take a released shell, or make one; either way ``ns`` is the instance's namespace after it."""
+    batch = prep.batch
+    assert batch is not None
+    has_caller = src.caller
+    metered = batch.closes
+    lines = ["    meter = inst.meter", "    try:", "        shell = idle.pop()", "    except IndexError:",
+             f"        ns = {src.name('template', prep.ns)}.copy()"]
+    lines += src.shell
+    if prep.f32_cell:
+        lines.append("        ns[CELL] = f32_cell()  # its own: code rounds through it (compiler.f32cell)")
+    parked = tuple(src.parked)
+    lines.append(f"        shell = Shell(ns, {'caller' if has_caller else 'None'}, "
+                 f"{'cell[0]' if metered else 'None'}, {parked!r}, idle)")
+    lines += ["    else:", "        ns = shell.ns"]
+    if has_caller:
+        lines.append("        shell.caller._instance = inst")
+    if metered:
+        lines += ["        taken = shell.cell", "        taken.cell_contents = meter.cell.cell_contents",
+                  "        meter.cell = taken"]
+    lines += ["    inst.shell = shell", "    inst.ns = ns", "    ns['G'] = meter"]
+    return lines
 
 
 def _code(prep: Prepared, source: str) -> CodeType:
@@ -127,27 +224,27 @@ def _imports(prep: Prepared, seen: Any, src: _Source, funcs: list[str]) -> None:
         return
     values, entries = seen
     parts = []
-    src.line("try:")
+    src.checks.append("    try:")
     for group, (module_name, getter) in enumerate(link.groups):
-        src.line(f"    v{group} = {src.name('get', getter)}(imports[{module_name!r}])")
+        src.checks.append(f"        v{group} = {src.name('get', getter)}(imports[{module_name!r}])")
         parts.append(f"v{group}")
-    src.line("except (KeyError, TypeError):")
-    src.line("    return False")
-    src.line(f"if not all(map(is_, {' + '.join(parts)}, {src.name('known', values)})):")
-    src.line("    return False")
-    src.line("caller = Caller(inst)")
+    src.checks += ["    except (KeyError, TypeError):", "        return False",
+                   f"    if not all(map(is_, {' + '.join(parts)}, {src.name('known', values)})):",
+                   "        return False"]
+    src.shell_line("caller = Caller(inst)")
+    src.caller = True
     for name, entry in zip(link.names, entries, strict=True):
-        src.line(f"ns[{name!r}] = MethodType({src.name('entry', entry)}, caller)")
+        src.shell_line(f"ns[{name!r}] = MethodType({src.name('entry', entry)}, caller)")
         funcs.append("None")
 
 
 def _functions(prep: Prepared, src: _Source, funcs: list[str]) -> None:
     batch = prep.batch
     assert batch is not None
-    closure = "(inst.meter.cell,)" if batch.closes else "None"
-    src.line(f"cell = {closure}")
+    closure = "(meter.cell,)" if batch.closes else "None"
+    src.shell_line(f"cell = {closure}")
     for code, name in zip(batch.codes, batch.names, strict=True):
-        src.line(f"ns[{name!r}] = {name} = FunctionType({src.name('code', code)}, ns, {name!r}, None, cell)")
+        src.shell_line(f"ns[{name!r}] = FunctionType({src.name('code', code)}, ns, {name!r}, None, cell)")
         funcs.append("None")
     first = len(funcs) - len(batch.codes)
     if batch.escaped:
@@ -156,7 +253,8 @@ def _functions(prep: Prepared, src: _Source, funcs: list[str]) -> None:
         name = batch.names[position]
         ftype_name = src.name("type", ftype)
         sig_name = src.name("sig", sig)  # a name, not the number: signature ids are this process's
-        src.line(f"ns[{ref!r}] = {ref} = Function({ftype_name}, {name}, units, reentry, inst, {sig_name})")
+        src.line(f"ns[{ref!r}] = {ref} = Function({ftype_name}, ns[{name!r}], units, reentry, inst, "
+                 f"{sig_name})")
         funcs[first + position] = ref
 
 
@@ -184,6 +282,7 @@ def _allocate(prep: Prepared, src: _Source) -> dict[int, list[str]]:
                  f"{writes}, inst.funcs)")
         src.line(f"ns['t{index}'] = t{index}.elems")
         src.line(f"ns['T{index}'] = t{index}")
+        src.parked += [f"t{index}", f"T{index}"]
         tables.append(f"t{index}")
     if tables:
         src.line(f"inst.tables.extend(({''.join(t + ', ' for t in tables)}))")
@@ -198,6 +297,7 @@ def _allocate(prep: Prepared, src: _Source) -> dict[int, list[str]]:
         src.line(f"inst.memories.extend(({''.join(m + ', ' for m in memories)}))")
         src.line("ns['MEM'] = mem0")
         src.line("ns['M'] = m0")
+        src.parked += ["MEM", "M"]
     return {ExternKind.TABLE: tables, ExternKind.MEMORY: memories, ExternKind.GLOBAL: globals_}
 
 
@@ -217,4 +317,4 @@ def _exports_and_segments(prep: Prepared, src: _Source, spaces: dict[int, list[s
     src.line(f"ns['D'] = {src.name('datas', image.datas)}.copy()")
 
 
-__all__ = ["MAX_STATEMENTS", "Maker", "maker_for"]
+__all__ = ["MAX_IDLE_SHELLS", "MAX_STATEMENTS", "Maker", "Shell", "linked", "maker_for"]
