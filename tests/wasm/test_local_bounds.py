@@ -99,6 +99,26 @@ def test_an_interpreters_register_index_needs_no_mask() -> None:
     assert re.search(r"w4\[\(?l1\)? \+ 280\]", source) and "0x3fffffff" not in source
 
 
+def test_a_narrow_store_drops_its_mask_only_for_a_value_that_fits() -> None:
+    """A byte or halfword copied is stored as it is; one doubled keeps its mask (it may not fit)."""
+    def store(load: O, shift: int, store_op: O, at: int) -> list[Any]:
+        value = [(O.LOCAL_GET, 0), (load, (0, 9))] + ([(O.I32_CONST, shift), O.I32_SHL] if shift else [])
+        return [(O.LOCAL_GET, 0), *value, (store_op, (0, at))]
+    body = [*store(O.I32_LOAD8_U, 0, O.I32_STORE8, 100), *store(O.I32_LOAD8_U, 1, O.I32_STORE8, 101),
+            *store(O.I32_LOAD16_U, 0, O.I32_STORE16, 102), *store(O.I32_LOAD16_U, 1, O.I32_STORE16, 104),
+            (O.LOCAL_GET, 0), (O.I32_LOAD, (0, 100)), (O.LOCAL_GET, 0), (O.I32_LOAD16_U, (0, 104)), O.I32_ADD]
+    data = build(body, locals_=0)
+    source = render_python(wasm.decode(data), 0)
+    byte_stores = re.findall(r"^\s*m\[.*\] = (.*)$", source, re.M)
+    assert len(byte_stores) == 2 and "& 0xff" not in byte_stores[0] and byte_stores[1].endswith("& 0xff")
+    halfword_stores = re.findall(r"st_u16\(m, .*\)$", source, re.M)
+    assert len(halfword_stores) == 2 and "& 0xffff" not in halfword_stores[0]
+    assert halfword_stores[1].endswith("& 0xffff)")
+    for p in range(0, 4000, 37):  # bytes and halfwords of every size, doubled past their width or not
+        plain, metered, expected = run_everywhere(data, (p,))
+        assert plain == metered == expected, p
+
+
 def random_program(rng: random.Random) -> list[Any]:
     """Locals 1-3 assigned byte and halfword loads, masks, shifts, sums, products and copies, sometimes
     a large value, a whole word or a difference; word loads and stores at ``(local << 2) + constant``;

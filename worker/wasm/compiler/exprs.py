@@ -513,6 +513,20 @@ def _store(template: str, *names: str) -> Rule:
                 value_first=template.startswith("m["))
 
 
+def _narrow_store(template: str, mask: int, *names: str) -> Rule:
+    """A store of the value's low bits (``{v}``, masked by ``mask``), unmasked when its bound fits.
+
+    A value known to lie in ``[0, mask]`` (:attr:`X.bound`: a byte load, an
+    ``and`` with a small constant...) is its own low bits: ``m[a] = m[b]``
+    copies a byte without ``& 0xff``.
+    """
+    def build(args: list[X], imm: Any) -> str:
+        value = args[1]
+        low = paren(value) if 0 < value.bound <= mask + 1 else f"{paren(value)} & {mask:#x}"
+        return template.format(ea=_ea(args[0], imm[1]), v=low)
+    return Rule(build, impure=True, stmt=True, names=names, loose=(1,), value_first=template.startswith("m["))
+
+
 # Aligned accesses of 4 and 8 bytes index a typed view of the memory (``w4[ea >> 2]``, see
 # ``runtime.memory``), about twice as fast as a ``struct`` accessor; an unaligned address takes the
 # accessor. A constant address is aligned or not when compiled, and so is an address whose
@@ -629,10 +643,10 @@ _MEMORY_RULES: dict[Opcode, Rule] = {
     Opcode.I64_STORE: _view_store(VIEW_U64, "st_u64"),
     Opcode.F32_STORE: _store("f32_store(m, {ea}, {vt})", "f32_store"),
     Opcode.F64_STORE: _view_store(VIEW_F64, "st_f64"),
-    Opcode.I32_STORE8: _store("m[{ea}] = {v} & 0xff"),
-    Opcode.I32_STORE16: _store("st_u16(m, {ea}, {v} & 0xffff)", "st_u16"),
-    Opcode.I64_STORE8: _store("m[{ea}] = {v} & 0xff"),
-    Opcode.I64_STORE16: _store("st_u16(m, {ea}, {v} & 0xffff)", "st_u16"),
+    Opcode.I32_STORE8: _narrow_store("m[{ea}] = {v}", 0xff),
+    Opcode.I32_STORE16: _narrow_store("st_u16(m, {ea}, {v})", 0xffff, "st_u16"),
+    Opcode.I64_STORE8: _narrow_store("m[{ea}] = {v}", 0xff),
+    Opcode.I64_STORE16: _narrow_store("st_u16(m, {ea}, {v})", 0xffff, "st_u16"),
     Opcode.I64_STORE32: _view_store(VIEW_U32, "st_u32", "0xffffffff"),
     Opcode.MEMORY_SIZE: Rule(lambda a, imm: "len(m) >> 16", impure=True, names=("len",)),
     Opcode.MEMORY_GROW: Rule(lambda a, imm: f"memory_grow(MEM, {a[0].text})", impure=True, atomic=True,
