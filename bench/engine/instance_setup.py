@@ -7,14 +7,17 @@ worker links them), the other examples and a few corpus and benchmark
 modules: each is decoded and compiled once (as the worker's module cache
 keeps it, not timed), then instantiated and released back to back, metered
 with a gas limit as the pool does (``--unmetered`` for the other variant).
-A sample is ``--calls`` instantiations in a row, each released at once. Two
+A sample is ``--calls`` instantiations in a row, each released at once. Three
 figures per module: *cycle*, instantiate + release (the whole per-call cost
 of the instance), in process CPU time per call, the best of ``--repeat``
 samples (CPU time leaves out the time spent waiting for other processes, so
 that a loaded machine does not favour whichever engine's samples are short
 enough to fit between them); and *setup*, the part ``instantiate`` takes
 (what a call waits for before its export runs): the cycle times the median
-share of the wall time spent in ``instantiate``, timed call by call.
+share of the wall time spent in ``instantiate``, timed call by call; and
+*maker*, the milliseconds of writing out and compiling the module's
+instance maker anew (``runtime.maker``), which a module compiled in the
+process pays once, at its second instance.
 
 Side by side: ``--baseline DIR`` names another engine to compare with, a
 folder from which ``import wasmpool`` loads it (for an older commit: its
@@ -78,6 +81,7 @@ def _subjects(only: str, metered: bool) -> dict[str, Any]:
 
         def make(compiled: Any = compiled) -> Any:
             return wasm.instantiate(compiled, imports, gas_limit=gas_limit)
+        make.compiled = compiled  # type: ignore[attr-defined]  # for maker_ms
         make().release()  # warm: lazy imports, first-use state
         subjects[name] = make
     return subjects
@@ -104,8 +108,31 @@ def sample(make: Any, calls: int) -> tuple[float, float]:
     return setup / wall, cpu / calls * 1e6
 
 
+def maker_ms(make: Any, repeat: int) -> float:
+    """Median ms of writing out and compiling the module's instance maker (``runtime.maker``) anew.
+
+    What the second instance of a module compiled in this process pays once
+    (a module loaded from the disk cache brings the maker's code object
+    along); nan for a module without a maker.
+    """
+    from wasmpool.wasm.runtime import maker
+    from wasmpool.wasm.runtime.prepared import prepared
+    prep = prepared(make.compiled)  # made: the subject was instantiated (twice, by now)
+    link = prep.host_link
+    seen = link.seen if link is not None else None
+    if prep.maker is None or prep.maker[1] is None:
+        return float("nan")
+    times = []
+    for _ in range(repeat):
+        prep.maker_code = None
+        started = time.perf_counter()
+        maker._make(prep, seen)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1e3
+
+
 def measure(only: str, metered: bool, repeat: int, calls: int) -> dict[str, list[float]]:
-    """Name -> [µs per instantiation, µs per instantiation + release] over ``repeat`` samples.
+    """Name -> [µs per instantiation, µs per instantiation + release, ms per maker] over ``repeat`` samples.
 
     The cycle is the best sample's; the setup is that times the median share of instantiation.
     """
@@ -117,7 +144,8 @@ def measure(only: str, metered: bool, repeat: int, calls: int) -> dict[str, list
     best = {}
     for name, taken in samples.items():
         cycle = min(micros for _, micros in taken)
-        best[name] = [cycle * statistics.median(share for share, _ in taken), cycle]
+        best[name] = [cycle * statistics.median(share for share, _ in taken), cycle,
+                      maker_ms(subjects[name], max(repeat, 5))]
     return best
 
 
@@ -144,18 +172,21 @@ def side_by_side(args: argparse.Namespace) -> None:
     for _ in range(args.rounds):
         for engine, best in ((args.baseline, old), (None, new)):
             for name, figures in _child(engine, args, args.repeat).items():
-                kept = best.setdefault(name, [float("inf"), float("inf")])
+                kept = best.setdefault(name, [float("inf")] * len(figures))
                 best[name] = [min(a, b) for a, b in zip(kept, figures, strict=True)]
     variant = "unmetered" if args.unmetered else "metered"
     print(f"instance setup ({variant}), µs: best of {args.rounds} rounds x {args.repeat} samples x "
-          f"{args.calls} calls; 'setup' is instantiate, 'cycle' instantiate + release")
-    header = ("module", "setup before", "after", "ratio", "cycle before", "after", "ratio")
+          f"{args.calls} calls; 'setup' is instantiate, 'cycle' instantiate + release; 'maker' ms to "
+          f"make the module's instance maker (once per module and process)")
+    header = ("module", "setup before", "after", "ratio", "cycle before", "after", "ratio",
+              "maker before", "after", "ratio")
     print("".join(f"{text:<18}" if column == 0 else f"{text:>{len(text) + 2}}"
                   for column, text in enumerate(header)))
     for name in new:
-        before, after = old.get(name, [float("nan")] * 2), new[name]
+        before, after = old.get(name, [float("nan")] * 3), new[name]
         print(f"{name:<18}{before[0]:>13.1f}{after[0]:>8.1f}{before[0] / after[0]:>7.2f}x"
-              f"{before[1]:>14.1f}{after[1]:>8.1f}{before[1] / after[1]:>7.2f}x")
+              f"{before[1]:>14.1f}{after[1]:>8.1f}{before[1] / after[1]:>7.2f}x"
+              f"{before[2]:>14.2f}{after[2]:>8.2f}{before[2] / after[2]:>7.2f}x")
 
 
 def profile(name: str, metered: bool, calls: int) -> None:
@@ -188,9 +219,9 @@ def main(argv: list[str] | None = None) -> None:
         if args.json:
             print(json.dumps(best))
             return
-        print(f"{'module':<18}{'setup µs':>10}{'cycle µs':>10}")
-        for name, (setup, cycle) in best.items():
-            print(f"{name:<18}{setup:>10.1f}{cycle:>10.1f}")
+        print(f"{'module':<18}{'setup µs':>10}{'cycle µs':>10}{'maker ms':>10}")
+        for name, (setup, cycle, made) in best.items():
+            print(f"{name:<18}{setup:>10.1f}{cycle:>10.1f}{made:>10.2f}")
 
 
 if __name__ == "__main__":

@@ -147,7 +147,9 @@ class Instance:
         memories with it. Afterwards the instance's own functions raise
         :class:`LinkError` when called; objects it exported stay usable only as
         far as they do not need it. Idempotent; ``with instance:`` calls it on
-        exit. Release only an instance nothing else links to. An instance
+        exit. Release only an instance nothing else links to and none of
+        whose calls is running (a host function must not release its
+        caller's instance: its shell may go to the next instance). An instance
         its maker made hands its shell back (``runtime.maker``), whose
         :class:`~.functions.Caller` the next instance takes over: a host
         function must not keep its caller past its call.
