@@ -58,17 +58,12 @@ from wasmpool.broker.metrics import MetricsServer
 from wasmpool.broker.outgoing import Outgoing, Side, Validation
 from wasmpool.broker.security import CurveServer, PeerRole, apply_server, authenticator, exposed
 from wasmpool.broker.state import StateStore, open_store
-from wasmpool.wire.protocol import receive_all, receive_authenticated, send_frames
+from wasmpool.wire.protocol import receive_all, receive_authenticated, send_frames, waiting
 
 DEFAULT_FRONTEND = "tcp://*:5555"
 DEFAULT_BACKEND = "tcp://*:5556"
 TICK = 0.1
 BATCH = 256  # messages taken from one socket before looking at the other
-# plain ints: pyzmq's enum constants cost an enum operation on every use in the hot loop
-EVENTS, POLLIN, NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)
-_events: Callable[[zmq.Socket[Any], int], Any] = zmq.backend.Socket.get
-"""libzmq's getsockopt itself (for ``EVENTS``): pyzmq's ``Socket.getsockopt`` adds Python-level option
-handling, about half of the call's cost."""
 FAIRNESS = 0.005  # seconds of continuous work before yielding to other asyncio tasks
 HARD_LIMIT_FACTOR = 4  # ZeroMQ drops peers sending frames this many times the body limit
 
@@ -312,12 +307,9 @@ class Broker:
                              handle: Callable[[bytes, list[bytes], bytes], list[Outgoing]]) -> int:
         """:meth:`_drain` for CURVE clients: each message goes in with its sender's public key."""
         for count in range(BATCH):
-            if not _events(sock, EVENTS) & POLLIN:
+            if not waiting(sock):
                 return count
-            try:
-                frames, user = receive_authenticated(sock)
-            except zmq.Again:
-                return count
+            frames, user = receive_authenticated(sock)
             self._send(handle(frames[0], frames[1:], user))
             self._settle()
             self._validate_off_loop()
@@ -326,12 +318,9 @@ class Broker:
     def _drain(self, sock: zmq.Socket[Any],
                handle: Callable[[bytes, list[bytes]], list[Outgoing]]) -> int:
         for count in range(BATCH):
-            if not _events(sock, EVENTS) & POLLIN:  # asked first: a failed receive raises, at 2-3x the cost
+            if not waiting(sock):  # asked first: a failed receive raises, at 2-3x the cost
                 return count
-            try:
-                frames = receive_all(sock)
-            except zmq.Again:
-                return count
+            frames = receive_all(sock)
             self._send(handle(frames[0], frames[1:]))
             self._settle()
             self._validate_off_loop()
@@ -385,7 +374,7 @@ class Broker:
     def _readable(self) -> bool:
         assert self._sockets is not None
         frontend, backend = self._sockets
-        return bool((_events(frontend, EVENTS) | _events(backend, EVENTS)) & POLLIN)
+        return waiting(frontend) or waiting(backend)
 
     def _farewell(self) -> None:
         """DISCONNECT every known worker, so each one re-registers with the next broker."""

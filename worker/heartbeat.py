@@ -65,8 +65,6 @@ from wasmpool.worker.session import Frames, WorkerSession
 
 EXIT_WEDGED = 75  # the watchdog ended a worker whose job outlived its time limit
 CLOSE_LINGER_MS = 200
-POLLIN, EVENTS = int(zmq.POLLIN), int(zmq.EVENTS)
-_events: Callable[[zmq.Socket[Any], int], Any] = zmq.backend.Socket.get  # getsockopt without pyzmq's wrapper
 WAKE_SHARE = 0.25  # the heartbeat thread wakes this often per interval while a job computes
 WAKE_MAX = 0.25  # ... and at least this often (seconds), for the watchdog
 
@@ -147,7 +145,7 @@ class Line:
     def _drain(self) -> None:
         """Everything waiting on the socket, to the session."""
         sock, heard = self.socket, self.session.heard
-        while _events(sock, EVENTS) & POLLIN:
+        while p.waiting(sock):
             heard(p.receive_all(sock))
 
     def _reconnect(self, delay: float) -> None:

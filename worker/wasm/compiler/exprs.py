@@ -507,10 +507,10 @@ def _load(template: str, *names: str) -> Rule:
 
 
 def _store(template: str, *names: str) -> Rule:
+    """A store through a helper call: ``{ea}`` the address, ``{v}`` the value as it is."""
     def build(args: list[X], imm: Any) -> str:
-        return template.format(ea=_ea(args[0], imm[1]), v=paren(args[1]), vt=args[1].text)
-    return Rule(build, impure=True, stmt=True, names=names, loose=(1,) if "{v}" in template else (),
-                value_first=template.startswith("m["))
+        return template.format(ea=_ea(args[0], imm[1]), v=args[1].text)
+    return Rule(build, impure=True, stmt=True, names=names)
 
 
 def _narrow_store(template: str, mask: int, *names: str) -> Rule:
@@ -641,7 +641,7 @@ _MEMORY_RULES: dict[Opcode, Rule] = {
     Opcode.I64_LOAD32_U: _view_load(VIEW_U32, "ld_u32"),
     Opcode.I32_STORE: _view_store(VIEW_U32, "st_u32"),
     Opcode.I64_STORE: _view_store(VIEW_U64, "st_u64"),
-    Opcode.F32_STORE: _store("f32_store(m, {ea}, {vt})", "f32_store"),
+    Opcode.F32_STORE: _store("f32_store(m, {ea}, {v})", "f32_store"),
     Opcode.F64_STORE: _view_store(VIEW_F64, "st_f64"),
     Opcode.I32_STORE8: _narrow_store("m[{ea}] = {v}", 0xff),
     Opcode.I32_STORE16: _narrow_store("st_u16(m, {ea}, {v})", 0xffff, "st_u16"),

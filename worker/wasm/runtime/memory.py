@@ -82,7 +82,7 @@ def _views(data: bytearray) -> tuple[Any, Any, Any]:
     with a memory makes them, and the loop costs it a few tenths of a microsecond.
     """
     if not _NATIVE:
-        return LittleEndianView(data, "I"), LittleEndianView(data, "Q"), LittleEndianView(data, "d")
+        return _view(data, "I"), _view(data, "Q"), _view(data, "d")
     with memoryview(data) as raw:
         return raw.cast("I"), raw.cast("Q"), raw.cast("d")
 
