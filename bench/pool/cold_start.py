@@ -16,10 +16,16 @@ times its first call of an already deployed module:
   default; a tree without preloading loads at the call, as in **disk**).
 
 The modes run interleaved round by round, so machine noise hits them
-alike; medians are printed with the ratio compile / disk, and the next
+alike; medians are printed with the ratio compile / disk, the next
 call on the disk run's worker (module in memory, its second instance:
 what a call costs end to end on the machine once the instance maker is
-there, made or loaded with the module). The modules are the token contract
+there, made or loaded with the module), and an *idle call*: one more on
+that worker after it has been idle for ``--settle`` seconds again, as the
+first call was. The idle call is the first call's baseline: on a machine
+whose idle cores sleep (a VM's vCPUs halt), a message that wakes each
+process on its way pays for the wake-ups (a raw pyzmq round trip to
+another process: about 0.55 ms after 0.2 s idle against 0.15-0.2 ms right
+after another), and the next call, sent at once, does not. The modules are the token contract
 (``examples/token.wasm``, its ``total_supply``), the largest module of
 the corpus (``tests/corpus/rust/text.wasm``, 197 KiB, its ``in_ptr``) and
 a module over the engine's eager-compilation size, compiled function by
@@ -144,17 +150,21 @@ def start_worker(site: Path, backend: str, cache_dir: Path | None,
 
 def first_call(client: Client, site: Path, backend: str, code_id: str, export: str,
                cache_dir: Path | None, warm_up: int | None = None,
-               settle: float = 0.0, preload: int = 0) -> tuple[float, float]:
-    """Seconds of the first call of ``code_id`` on a freshly started worker process, and of the next one.
+               settle: float = 0.0, preload: int = 0) -> tuple[float, float, float]:
+    """Seconds of the first call of ``code_id`` on a freshly started worker process, of the next one,
+    and of one more after the worker has been idle for ``settle`` seconds again.
 
-    ``settle``: seconds waited between the broker seeing the worker and the first call.
+    ``settle``: seconds waited between the broker seeing the worker and the first call. The
+    third call (module in memory, after the same wait) is what the first would cost if nothing
+    had to be loaded: on a machine whose idle cores sleep, a message that wakes each process on
+    its way pays that wake-up, and the call made at once after another does not.
     """
     worker = start_worker(site, backend, cache_dir, warm_up, preload)
     try:
         wait_workers(client, 1)
-        time.sleep(settle)
         seconds = []
-        for _ in range(2):
+        for pause in (settle, 0.0, settle):
+            time.sleep(pause)
             started = time.perf_counter()
             result = client.call(code_id, export)
             seconds.append(time.perf_counter() - started)
@@ -162,7 +172,7 @@ def first_call(client: Client, site: Path, backend: str, code_id: str, export: s
                 raise RuntimeError(f"{export} failed: {result}")
         if cache_dir is not None:
             wait_stored(cache_dir, code_id)
-        return seconds[0], seconds[1]
+        return seconds[0], seconds[1], seconds[2]
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(WAIT)
@@ -263,6 +273,7 @@ def main() -> None:
         times: dict[tuple[str, str, str], list[float]] = {
             (*case, mode): [] for case in cases for mode in MODES}
         warm: dict[tuple[str, str], list[float]] = {case: [] for case in cases}  # the next call, from disk
+        idle: dict[tuple[str, str], list[float]] = {case: [] for case in cases}  # idle again, from disk
         brokers = {tree: start_broker(site) for tree, site in trees.items()}
         clients = {tree: Client(frontend, timeout=WAIT) for tree, (_, frontend, _) in brokers.items()}
         try:
@@ -274,12 +285,13 @@ def main() -> None:
                     fresh = Path(scratch) / f"{round_}-{label.split()[0].replace('/', '-')}-{variant}"
                     for mode in MODES:
                         cache_dir = None if mode == "compile" else fresh
-                        first, then = first_call(clients[tree], trees[tree], brokers[tree][2],
+                        first, then, rested = first_call(clients[tree], trees[tree], brokers[tree][2],
                                                  codes[label, tree], MODULES[label][1], cache_dir, warm_up,
                                                  args.settle, PRELOADING if mode == "preloaded" else 0)
                         times[label, variant, mode].append(first)
                         if mode == "disk":
                             warm[label, variant].append(then)
+                            idle[label, variant].append(rested)
         finally:
             for client in clients.values():
                 client.close()
@@ -288,12 +300,13 @@ def main() -> None:
                 broker.wait()
     print(f"first call on a fresh worker process, median of {args.rounds} (ms)")
     print(f"{'module':<22}{'tree':<13}{'compile':>10}{'compile+store':>15}{'disk':>9}{'compile/disk':>14}"
-          f"{'preloaded':>11}{'next call':>11}")  # the disk run's second call
+          f"{'preloaded':>11}{'next call':>11}{'idle call':>11}")  # the disk run's second and third calls
     for label, tree in cases:
         compile_, store, disk, preloaded = (statistics.median(times[label, tree, mode]) * 1000
                                             for mode in MODES)
         print(f"{label:<22}{tree:<13}{compile_:>10.2f}{store:>15.2f}{disk:>9.2f}{compile_ / disk:>13.1f}x"
-              f"{preloaded:>11.2f}{statistics.median(warm[label, tree]) * 1000:>11.2f}")
+              f"{preloaded:>11.2f}{statistics.median(warm[label, tree]) * 1000:>11.2f}"
+              f"{statistics.median(idle[label, tree]) * 1000:>11.2f}")
     print(f"\nload and first call, in this process, median of {args.rounds} (ms)")
     print(f"{'module':<22}{'compile':>10}{'disk':>10}{'ratio':>9}")
     for label, (code, export) in modules.items():
