@@ -67,6 +67,10 @@ class BrokerConfig:
     # Modules every worker keeps compiled in memory, outside its LRU (``--pin``): pinned at start like
     # ``wasmpool pin`` (each must be deployed), recorded in the store with the pins made since.
     pinned: tuple[str, ...] = ()
+    # A module newly deployed is compiled ahead of its first call (as CosmWasm and NEAR compile at
+    # deploy): one worker, idle if any, is asked to load it between jobs (a HEARTBEAT's ``warm``), and
+    # its cache report then routes the first call to it. ``--no-compile-on-deploy`` turns this off.
+    compile_on_deploy: bool = True
 
     def __post_init__(self) -> None:
         floats_policy(self.floats)  # a misspelt policy fails here, not at the first deploy

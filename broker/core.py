@@ -481,6 +481,32 @@ class BrokerCore:
             raise self.storage_error(exc, rid, "deploy") from exc
         self.known_code.add(code_id)
         self._deployed(identity, key, rid, code_id, prices.deploy_gas(len(module)))
+        self._warm(code_id)
+
+    def _warm(self, code_id: str) -> None:
+        """Ask one worker to compile a newly deployed module between jobs (``compile_on_deploy``).
+
+        The idle worker idle the longest, else the registered worker holding
+        the fewest jobs; one that does not heartbeat (it would not read the
+        HEARTBEAT's ``warm``) is never asked, nor one with ``MAX_WARM``
+        modules still to fetch. The worker fetches the module with a ``pin_code``
+        CALLBACK (served once per module asked, :meth:`_serve_pinned`) or
+        finds it in its disk cache, and its cache report then routes the
+        module's first call to it; a call that comes first is served as
+        before (fetched and compiled by whoever runs it).
+        """
+        if not self.config.compile_on_deploy:
+            return
+        able = [w for w in (*self.idle.values(), *sorted(self.workers.values(), key=lambda w: len(w.jobs)))
+                if w.heartbeats and len(w.warming) < p.MAX_WARM]
+        if not able:
+            return
+        worker = able[0]
+        worker.warming.add(code_id)
+        worker.last_sent = self.clock()
+        self.counters["warms"] += 1
+        self._out.append(Outgoing(Side.BACKEND, worker.identity, p.encode(
+            p.WORKER_TAG, Command.HEARTBEAT, b"hb", m.Heartbeat(warm=[code_id]).to_body())))
 
     def _deployed(self, identity: bytes, key: bytes, rid: bytes, code_id: str, gas_used: int) -> None:
         """Answer a deploy: the module is stored under ``code_id``; it cost ``gas_used``."""
@@ -899,6 +925,8 @@ class BrokerCore:
         cache = body.pop("cache", None)
         if cache is not None:
             worker.cache = frozenset(cache)
+            if worker.warming:  # loaded from its disk cache without a fetch: asked no more
+                worker.warming.difference_update(worker.cache)
         worker.hits = body.pop("hits", worker.hits)
         worker.misses = body.pop("misses", worker.misses)
         worker.tiers = body.pop("tiers", worker.tiers)
@@ -1029,11 +1057,17 @@ class BrokerCore:
         return m.ScanReply(body["seq"], [[e.key, e.value] for e in page.entries], page.more)
 
     def _serve_pinned(self, worker: WorkerState | None, body: dict[str, Any]) -> m.CallbackReply:
-        """A pinned module's bytes, for a registered worker loading it (only pinned modules are served so)."""
-        if worker is None or body["code_id"] not in self.pins:
+        """A module's bytes for a registered worker loading it between jobs: a pinned one, or one it was
+        asked to warm (once; no other module is served so)."""
+        code_id = body["code_id"]
+        if worker is not None and code_id in worker.warming:
+            worker.warming.discard(code_id)
+            self.counters["warm_fetches"] += 1
+            return m.CodeReply(body["seq"], self.store.get_code(code_id))
+        if worker is None or code_id not in self.pins:
             return m.RefusedReply(body["seq"], "not a pinned module")
         self.counters["pin_fetches"] += 1
-        return m.CodeReply(body["seq"], self.store.get_code(body["code_id"]))
+        return m.CodeReply(body["seq"], self.store.get_code(code_id))
 
     def _serve_code(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:
         """A job's module, or with ``code_id`` a called contract's: each sent once per attempt

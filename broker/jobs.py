@@ -186,6 +186,7 @@ class WorkerState:
     credits: int = 1  # how many jobs it may hold at once (READY's ``credits``): one runs, the rest wait
     heartbeats: bool = False  # it said on READY that it heartbeats while busy (broker.liveness)
     last_sent: float = 0.0  # when the broker last sent it a REQUEST or HEARTBEAT
+    warming: set[str] = field(default_factory=set)  # deployed modules it was asked to compile ahead (warm)
 
     @property
     def job(self) -> Job | None:

@@ -130,6 +130,8 @@ class Worker:
         session = self.session
         if self._tend_pins(line):  # a pinned module loaded between jobs
             return
+        if not session.has_work() and self._tend_warm(line):  # a module just deployed, compiled ahead
+            return
         if not session.has_work() and self.loader.tend():  # a lazily compiled module's disk entry grew
             return
         if not session.has_news():
@@ -184,8 +186,29 @@ class Worker:
         line.send(session.report)
         return True
 
+    def _tend_warm(self, line: Line) -> bool:
+        """With no job waiting, load one module the broker asked to warm; True when one was taken.
+
+        A module just deployed (``BrokerConfig.compile_on_deploy``): loaded
+        as a pinned one is (from disk, else fetched and compiled), into the
+        LRU, and the cache report that follows routes its first call here. A
+        module already in memory needs nothing; one that cannot be loaded is
+        left to its first call, which loads it (or fails) as any call would.
+        """
+        code_id = self.session.take_warm()
+        if code_id is None:
+            return False
+        if code_id not in self.cache:  # (asked without counting a hit or a miss)
+            try:
+                self.load_pinned(code_id)
+            except Exception:  # refused, unanswered or undecodable: its first call loads it
+                return True
+        line.send(self.session.report)
+        return True
+
     def load_pinned(self, code_id: str) -> None:
-        """Load a pinned module (from disk, else fetched by CALLBACK ``pin_code`` and compiled), keep it."""
+        """Load a pinned module, or one to warm (from disk, else fetched by CALLBACK ``pin_code`` and
+        compiled), and keep it: a pinned one outside the LRU, one to warm in it."""
         def fetch() -> bytes:
             reply = self.callback(PIN_REQUEST_ID, lambda seq: m.PinCodeCallback(seq, code_id))
             return checked_code(reply, code_id)

@@ -126,6 +126,7 @@ class WorkerSession:
         self.versions = WORKER_VERSIONS.as_dict()  # announced in READY: the broker admits only the pool's
         self.pinned: frozenset[str] = frozenset()  # the pinned code ids the broker announced
         self._pins_news = False  # the pinned set changed since the worker last took it
+        self.warm: deque[str] = deque()  # deployed modules the broker asked to compile ahead, in order
         self.tiers: Callable[[], dict[str, int]] | None = None  # the module tiers' counters (reported)
         self._seq = itertools.count(1)
         self._asked: tuple[bytes, int] | None = None  # the CALLBACK waiting for its reply
@@ -205,6 +206,10 @@ class WorkerSession:
         if numbers.pinned is not None and frozenset(numbers.pinned) != self.pinned:
             self.pinned = frozenset(numbers.pinned)
             self._pins_news = True
+        if numbers.warm:
+            for code_id in numbers.warm:
+                if code_id not in self.warm and len(self.warm) < p.MAX_WARM:
+                    self.warm.append(code_id)
 
     def take_pinned(self) -> frozenset[str] | None:
         """The pinned set, when it changed since the last time it was taken (else None)."""
@@ -213,12 +218,16 @@ class WorkerSession:
         self._pins_news = False
         return self.pinned
 
+    def take_warm(self) -> str | None:
+        """The next module the broker asked to compile ahead of its calls (None: none left)."""
+        return self.warm.popleft() if self.warm else None
+
     def _forgotten(self, message: p.Message) -> None:
         self.disconnected = True
 
     def has_news(self) -> bool:
-        """A job waits, the worker must register again, or the pinned set changed."""
-        return bool(self.jobs) or self.disconnected or self._pins_news
+        """A job waits, the worker must register again, the pinned set changed or a module is to warm."""
+        return bool(self.jobs) or self.disconnected or self._pins_news or bool(self.warm)
 
     def has_work(self) -> bool:
         """A job waits or the worker must register again: what comes before loading pinned modules."""

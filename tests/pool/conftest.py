@@ -31,7 +31,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 LOOPBACK = "tcp://127.0.0.1:*"
 TEST_LIMITS = ProtocolLimits(max_body=1024 * 1024, max_bin_len=1024 * 1024)
-TEST_CONFIG = BrokerConfig(limits=TEST_LIMITS, grace=3.0, default_timeout=10.0)
+TEST_CONFIG = BrokerConfig(limits=TEST_LIMITS, grace=3.0, default_timeout=10.0, compile_on_deploy=False)
+"""Tests count fetches, misses and tiers of first calls: deploys are not compiled ahead unless a test
+asks (``tests/pool/test_compile_on_deploy.py``)."""
 WORKER_START = 60.0
 _tags = itertools.count()
 

@@ -97,10 +97,10 @@ class BrokerCommand:
 
 
 def start_broker(state: str, log: Path, environment: dict[str, str],
-                 backend: str = "tcp://127.0.0.1:*") -> BrokerCommand:
+                 backend: str = "tcp://127.0.0.1:*", options: Sequence[str] = ()) -> BrokerCommand:
     """A broker on a random loopback frontend; on ``backend`` (retried while a stopped one still holds it)."""
     argv = ["broker", "--frontend", "tcp://127.0.0.1:*", "--backend", backend, "--state", state,
-            "--heartbeat-interval", HEARTBEAT, "--drain-timeout", "1"]
+            "--heartbeat-interval", HEARTBEAT, "--drain-timeout", "1", *options]
     for _ in range(BIND_TRIES):
         command = Command.start(argv, log, environment)
         try:

@@ -66,6 +66,8 @@ from wasmpool.worker.modules import load
 
 pytestmark = pytest.mark.timeout(300)
 
+BROKER_OPTIONS = ("--no-compile-on-deploy",)
+"""The passes count their cache misses (a cold run compiles every module at its first call)."""
 WARM_UP = 20  # runs of one compiled function: CPython specializes a code object's bytecode after about 8
 
 
@@ -166,7 +168,7 @@ class Runs:
                 if broker is not None:
                     broker.stop()
                 broker = start_broker(state, folder / f"broker-{index}.log",
-                                      {"PYTHONHASHSEED": each.broker_seed}, backend)
+                                      {"PYTHONHASHSEED": each.broker_seed}, backend, BROKER_OPTIONS)
                 if workers is None:
                     workers = start_workers(broker.backend, configuration.workers,
                                             folder / f"workers-{index}.log",

@@ -31,8 +31,10 @@ from wasmpool.worker.versions import WORKER_VERSIONS
 
 AS_A_WORKER = {"versions": WORKER_VERSIONS.as_dict()}  # a fake's READY: it runs by this checkout's versions
 
-QUIET = BrokerConfig(limits=TEST_LIMITS, grace=3.0, heartbeat_interval=600.0, liveness=3)
-"""Heartbeats every 10 min: the broker learns of the dead processes only by sending them a job."""
+QUIET = BrokerConfig(limits=TEST_LIMITS, grace=3.0, heartbeat_interval=600.0, liveness=3,
+                     compile_on_deploy=False)
+"""Heartbeats every 10 min: the broker learns of the dead processes only by sending them a job (and
+sends them nothing else: no deployed module to compile ahead)."""
 
 BOUNCES = 3  # the poison-pill cap (max_losses): as many READYs would have failed the call
 

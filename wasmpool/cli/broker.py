@@ -82,6 +82,8 @@ def add_fairness_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-client-workers", type=_at_least_zero(int), default=DEFAULTS.max_client_workers,
                         metavar="N", help="the most workers one client's calls may hold at once "
                         "(default 0: all workers but one, at least one)")
+    parser.add_argument("--no-compile-on-deploy", dest="compile_on_deploy", action="store_false",
+                        help="do not have a worker compile each newly deployed module before its first call")
     parser.add_argument("--max-block-hold", type=_at_least_zero(float), default=DEFAULTS.max_block_hold,
                         metavar="SECONDS", help="while a block runs, a call that may run waits at most this "
                         f"long before freed workers go to calls (default {DEFAULTS.max_block_hold})")
@@ -99,6 +101,7 @@ def broker_config(args: argparse.Namespace) -> BrokerConfig:
     return BrokerConfig(default_gas=args.gas, query_gas=args.query_gas, default_timeout=args.timeout,
                         max_client_workers=args.max_client_workers, max_block_hold=args.max_block_hold,
                         pinned=tuple(args.pin), read_ahead=args.read_ahead,
+                        compile_on_deploy=args.compile_on_deploy,
                         **liveness_options.broker_fields(args), **deploy_fields(args))
 
 

@@ -227,7 +227,7 @@ def callback_reply(body: Mapping[str, Any], request_id: bytes = b"") -> Callback
     return kind.from_checked(body)
 
 
-@wire(p.BROKER_SCHEMAS[Command.HEARTBEAT], omit_none=("interval", "liveness", "max_body", "pinned"))
+@wire(p.BROKER_SCHEMAS[Command.HEARTBEAT], omit_none=("interval", "liveness", "max_body", "pinned", "warm"))
 @dataclass(frozen=True, slots=True)
 class Heartbeat(WireBody):
     """A HEARTBEAT: empty, or (the broker's answer to READY) with the numbers the worker adopts.
@@ -239,12 +239,17 @@ class Heartbeat(WireBody):
     ``pinned``: the whole set of pinned code ids, sent with the answer to
     READY and to every worker whenever the set changes; the worker keeps
     those modules compiled outside its LRU (absent: no change).
+
+    ``warm``: modules just deployed, which this worker is asked to load (fetch
+    with a ``pin_code`` CALLBACK and compile, or read from its disk cache)
+    between jobs, into its LRU, so that their first call finds them compiled.
     """
 
     interval: float | None = None
     liveness: int | None = None
     max_body: int | None = None
     pinned: list[str] | None = None
+    warm: list[str] | None = None
 
 
 @wire({})

@@ -682,6 +682,14 @@ def is_pin_list(v: Any) -> bool:
     return type(v) is list and len(v) <= MAX_PINNED and all(is_code_id(x) for x in v)
 
 
+MAX_WARM = 16
+"""The most code ids one HEARTBEAT asks a worker to compile ahead of calls (``warm``)."""
+
+
+def is_warm_list(v: Any) -> bool:
+    return type(v) is list and len(v) <= MAX_WARM and all(is_code_id(x) for x in v)
+
+
 PIN_REPLY_FIELDS: dict[str, Field] = {
     "code_id": Field(is_code_id, "a hex sha256 code id", required=True),
     "pinned": Field(is_bool, "whether the module is pinned now", required=True),
@@ -868,7 +876,8 @@ BROKER_SCHEMAS: dict[Command, dict[str, Field]] = {
                                           "missed heartbeats before a peer is dead"),
                         "max_body": Field(lambda v: type(v) is int and 1024 <= v <= 1 << 31,
                                           "the largest body the broker reads from a worker"),
-                        "pinned": Field(is_pin_list, f"the pinned code ids (at most {MAX_PINNED})")},
+                        "pinned": Field(is_pin_list, f"the pinned code ids (at most {MAX_PINNED})"),
+                        "warm": Field(is_warm_list, f"modules to compile ahead (at most {MAX_WARM})")},
     Command.DISCONNECT: {},
 }
 """What a worker accepts from the broker."""
