@@ -486,8 +486,9 @@ class BrokerCore:
     def _warm(self, code_id: str) -> None:
         """Ask one worker to compile a newly deployed module between jobs (``compile_on_deploy``).
 
-        The idle worker idle the longest, else the registered worker holding
-        the fewest jobs; one that does not heartbeat (it would not read the
+        The idle worker idle the longest (which then counts as idle the least:
+        it is busy compiling, and the next deploy goes to another), else the
+        registered worker holding the fewest jobs; one that does not heartbeat (it would not read the
         HEARTBEAT's ``warm``) is never asked, nor one with ``MAX_WARM``
         modules still to fetch. The worker fetches the module with a ``pin_code``
         CALLBACK (served once per module asked, :meth:`_serve_pinned`) or
@@ -502,6 +503,8 @@ class BrokerCore:
         if not able:
             return
         worker = able[0]
+        if self.idle.pop(worker.identity, None) is not None:  # busy compiling: idle the least from now on,
+            self.idle[worker.identity] = worker  # so a burst of deploys spreads over the idle workers
         worker.warming.add(code_id)
         worker.last_sent = self.clock()
         self.counters["warms"] += 1

@@ -54,6 +54,18 @@ def test_a_new_module_goes_to_the_longest_idle_worker_which_alone_may_fetch_it_o
     assert (h.core.counters["warms"], h.core.counters["warm_fetches"]) == (1, 1)
 
 
+def test_a_burst_of_deploys_spreads_over_the_idle_workers() -> None:
+    h = Harness()
+    for identity in (b"w1", b"w2", b"w3"):
+        ready(h, identity)
+    modules = [unique(PROBE) for _ in range(4)]
+    asked = [warmed(deploy(h, module)) for module in modules]
+    assert asked == [{identity: [p.code_id(module)]} for identity, module
+                     in zip((b"w1", b"w2", b"w3", b"w1"), modules, strict=True)]
+    outs = h.call("add", p.code_id(modules[3]))  # a call goes to the worker idle the longest: not w1
+    assert [o.identity for o in outs if command(o) is Command.REQUEST] == [b"w2"]
+
+
 def test_a_module_deployed_again_is_not_compiled_ahead_again() -> None:
     h = Harness()
     ready(h, b"w1")
