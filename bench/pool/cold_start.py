@@ -239,10 +239,13 @@ def in_process(code: bytes, export: str, rounds: int) -> tuple[float, float]:
     return statistics.median(compiles), statistics.median(reads)
 
 
-def start_broker(site: Path) -> tuple[subprocess.Popen[str], str, str]:
-    """A broker process of ``site``'s tree, and its client and worker endpoints."""
-    broker = subprocess.Popen([sys.executable, "-c", BROKER], cwd=site, stdout=subprocess.PIPE, text=True,
-                              env={**os.environ, "PYTHONPATH": str(site)})
+def start_broker(site: Path, source: str = BROKER, *args: str) -> tuple[subprocess.Popen[str], str, str]:
+    """A broker process of ``site``'s tree, and its client and worker endpoints.
+
+    ``source``: the Python it runs (with ``args`` as its ``sys.argv[1:]``), which prints the endpoints.
+    """
+    broker = subprocess.Popen([sys.executable, "-c", source, *args], cwd=site, stdout=subprocess.PIPE,
+                              text=True, env={**os.environ, "PYTHONPATH": str(site)})
     assert broker.stdout is not None
     frontend, backend = broker.stdout.readline().split()
     return broker, frontend, backend

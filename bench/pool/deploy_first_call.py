@@ -23,15 +23,12 @@ Run from the repository root: ``.venv/bin/python bench/pool/deploy_first_call.py
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from cold_start import WAIT, overlay, start_worker, wait_workers  # beside this script
+from cold_start import WAIT, overlay, start_broker, start_worker, wait_workers  # beside this script
 
 from wasmpool.client import Client
 
@@ -56,14 +53,6 @@ def unique_copy(module: bytes, n: int) -> bytes:
     return module + bytes([0, len(payload)]) + payload
 
 
-def start_broker(site: Path, mode: str) -> tuple[subprocess.Popen[str], str, str]:
-    broker = subprocess.Popen([sys.executable, "-c", BROKER, mode], cwd=site, stdout=subprocess.PIPE,
-                              text=True, env={**os.environ, "PYTHONPATH": str(site)})
-    assert broker.stdout is not None
-    frontend, backend = broker.stdout.readline().split()
-    return broker, frontend, backend
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
@@ -75,7 +64,7 @@ def main() -> None:
     second: dict[str, list[float]] = {mode: [] for mode in MODES}
     with tempfile.TemporaryDirectory() as scratch:
         site = overlay(ROOT, Path(scratch) / "site")
-        brokers = {mode: start_broker(site, mode) for mode in MODES}
+        brokers = {mode: start_broker(site, BROKER, mode) for mode in MODES}
         clients = {mode: Client(frontend, timeout=WAIT) for mode, (_, frontend, _) in brokers.items()}
         workers = [start_worker(site, backend, None) for _, _, backend in brokers.values()]
         try:
