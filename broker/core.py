@@ -496,13 +496,13 @@ class BrokerCore:
         module's first call to it; a call that comes first is served as
         before (fetched and compiled by whoever runs it).
         """
-        if not self.config.compile_on_deploy:
+        if not self.config.compile_on_deploy or any(code_id in w.cache for w in self.workers.values()):
+            return  # (a worker that kept it from before a restart of an in-memory broker: nothing to do)
+        by_jobs = sorted(self.workers.values(), key=lambda w: len(w.jobs))
+        candidates = itertools.chain(self.idle.values(), by_jobs)
+        worker = next((w for w in candidates if w.heartbeats and len(w.warming) < p.MAX_WARM), None)
+        if worker is None:
             return
-        able = [w for w in (*self.idle.values(), *sorted(self.workers.values(), key=lambda w: len(w.jobs)))
-                if w.heartbeats and len(w.warming) < p.MAX_WARM]
-        if not able:
-            return
-        worker = able[0]
         if self.idle.pop(worker.identity, None) is not None:  # busy compiling: idle the least from now on,
             self.idle[worker.identity] = worker  # so a burst of deploys spreads over the idle workers
         worker.warming.add(code_id)
@@ -1066,10 +1066,10 @@ class BrokerCore:
         if worker is not None and code_id in worker.warming:
             worker.warming.discard(code_id)
             self.counters["warm_fetches"] += 1
-            return m.CodeReply(body["seq"], self.store.get_code(code_id))
-        if worker is None or code_id not in self.pins:
+        elif worker is not None and code_id in self.pins:
+            self.counters["pin_fetches"] += 1
+        else:
             return m.RefusedReply(body["seq"], "not a pinned module")
-        self.counters["pin_fetches"] += 1
         return m.CodeReply(body["seq"], self.store.get_code(code_id))
 
     def _serve_code(self, job: Job, body: dict[str, Any]) -> m.CallbackReply:

@@ -130,7 +130,7 @@ class Worker:
         session = self.session
         if self._tend_pins(line):  # a pinned module loaded between jobs
             return
-        if not session.has_work() and self._tend_warm(line):  # a module just deployed, compiled ahead
+        if session.warm and not session.has_work() and self._tend_warm(line):  # just deployed: compiled ahead
             return
         if not session.has_work() and self.loader.tend():  # a lazily compiled module's disk entry grew
             return

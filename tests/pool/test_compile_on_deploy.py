@@ -66,6 +66,13 @@ def test_a_burst_of_deploys_spreads_over_the_idle_workers() -> None:
     assert [o.identity for o in outs if command(o) is Command.REQUEST] == [b"w2"]
 
 
+def test_a_module_a_worker_still_holds_is_not_compiled_ahead() -> None:
+    h = Harness()  # an in-memory broker restarted: its store is empty, a worker kept the module
+    ready(h, b"w1", cache=[PROBE_ID])
+    ready(h, b"w2")
+    assert warmed(deploy(h, PROBE)) == {} and h.core.counters["warms"] == 0
+
+
 def test_a_module_deployed_again_is_not_compiled_ahead_again() -> None:
     h = Harness()
     ready(h, b"w1")
