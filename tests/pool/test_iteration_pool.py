@@ -159,11 +159,17 @@ def test_an_insert_into_a_scanned_range_makes_the_scanning_call_run_again(pool: 
 
         def scanning() -> None:
             with pool.client() as mine:
-                slow["result"] = run(mine, code_id, s.count_insert(10, b"k/", b"k0", b"k/slow"), s.wait(4000))
+                slow["result"] = run(mine, code_id, s.count_insert(10, b"k/", b"k0", b"k/slow"), s.wait(8000))
 
+        pages = client.stats()["counters"].get("scan_pages", 0)
         thread = threading.Thread(target=scanning)
         thread.start()
-        time.sleep(0.15)  # the slow call has scanned and is spinning
+        # the slow call has scanned (the broker served its page) and spins for some 0.4 s: not a fixed
+        # sleep, which a slow call compiled and run faster than the sleep would finish before the insert
+        deadline = time.monotonic() + 30.0
+        while client.stats()["counters"].get("scan_pages", 0) == pages:
+            assert time.monotonic() < deadline, "the slow call never scanned"
+            time.sleep(0.005)
         inserted = run(client, code_id, s.put(b"k/3", b"x"))
         thread.join()
         assert inserted.ok
