@@ -93,6 +93,7 @@ from .ir import (
 from .lower import MOVE_OPS
 from .nans import raw_locals
 from .routes import Frame, FrameKind, Mode, Route
+from .scaled import index_name, scaled_locals
 from .signed import Signed, signed_locals
 from .states import emit_states
 from .structure import (
@@ -170,6 +171,8 @@ class FunctionEmitter(Folder):
         self.uses_memory = False
         self.views = _views_used(func.body) if func.accesses is None else _views_of(func.accesses)
         self.signed: set[int] = set()  # instructions (by id) emitted by their signed plans (see .signed)
+        self.signed_locals: frozenset[int] = frozenset()
+        self.scaled: dict[int, tuple[str, int]] = {}  # local -> (its index's name, shift) (see .scaled)
         if self.views:
             self.local_zeros = local_zeros(func)
             self.local_bounds = local_bounds(func)
@@ -184,6 +187,7 @@ class FunctionEmitter(Folder):
         if not signed:
             return
         self.signed = signed.loads | signed.stores | signed.compares
+        self.signed_locals = signed.locals
         self.signed_plans = signed_plans(self.metered)
         used = {*self.views, VIEW_I32}
         if not signed.unsigned_view:
@@ -206,7 +210,19 @@ class FunctionEmitter(Folder):
 
     def emit_local_set(self, node: Op) -> None:
         """``local.set``: the local is written now (older impure work first)."""
-        self.assign(target_name(node.outs[0]), self.operand(node.args[0]))
+        target = node.outs[0]
+        if self.scaled and type(target) is Loc and target.i in self.scaled:
+            self.assign_index(target.i, self.operand(node.args[0]))
+            return
+        self.assign(target_name(target), self.operand(node.args[0]))
+
+    def assign_index(self, i: int, x: X) -> None:
+        """``local.set`` of a scaled local: its index is written (see :mod:`.scaled`)."""
+        name, shift = self.scaled[i]
+        text = x.scaled.value_index(shift) if x.scaled is not None else None
+        if text is None:  # the value's low ``shift`` bits are zero (the loop's known zero bits)
+            text = f"{paren(as_value(x))} >> {shift}"
+        self.assign(name, X(text, False, False, x.impure, x.reads, x.size + 1))
 
     def emit_global_get(self, node: Op) -> None:
         """``global.get``: an immutable global's value by name, a mutable one's read as impure."""
@@ -243,8 +259,8 @@ class FunctionEmitter(Folder):
         if plan.value_first and args[0].impure and args[1].impure:  # m[a] = v evaluates v first
             address = args[0]
             args[0] = self.materialize(address, self.home(operands[0]))
-            if address.align:  # the register holds the same value: its known low zero bits too
-                args[0] = X(args[0].text, reads=args[0].reads, align=address.align)
+            if address.align and args[0] is not address:  # the register holds the same value: its
+                args[0] = X(args[0].text, reads=args[0].reads, align=address.align)  # known zero bits too
         if plan.eqz and (args[0].cond or as_value(args[0]).atomic):
             # ``not c`` tests a comparison directly (not ``(1 if c else 0) == 0``)
             x = condition(args[0]) if args[0].cond else as_value(args[0])
@@ -531,29 +547,64 @@ class FunctionEmitter(Folder):
         return True
 
     def emit_refined_loop(self, node: Loop, nodes: list[Node], i: int) -> bool:
-        """The loop at ``nodes[i]``, its locals' zero bits refined for its body (``align.loop_zeros``)."""
+        """The loop at ``nodes[i]``, its locals' zero bits refined for its body (``align.loop_zeros``),
+        its aligned pointers held as view indexes when that pays (:mod:`.scaled`)."""
         zeros = self.local_zeros
         inner = loop_zeros(node, nodes, i, zeros, self.func)
         outer = {k: zeros.get(k, 0) for k, z in inner.items() if z != zeros.get(k, 0)}
-        if not outer:
+        scaled: dict[int, int] = {}
+        if node.label.branches and self.analysis.of(node).fits(self.loops, self.ind):  # a ``while``
+            scaled = scaled_locals(node, {**zeros, **inner}, self.func.locals,
+                                   self.signed_locals | self.scaled.keys())
+        if not outer and not scaled:
             return self.emit_construct(node)
-        self.set_zeros({k: inner[k] for k in outer})
-        self.refining += 1
+        if outer:
+            self.set_zeros({k: inner[k] for k in outer})
+            self.refining += 1
         try:
+            if scaled:
+                return self.emit_scaled_loop(node, scaled, {**zeros, **inner})
             return self.emit_construct(node)
         finally:
-            self.refining -= 1
-            self.set_zeros(outer)
+            if outer:
+                self.refining -= 1
+                self.set_zeros(outer)
+
+    def emit_scaled_loop(self, node: Loop, scaled: dict[int, int], zeros: dict[int, int]) -> bool:
+        """The loop with locals ``scaled`` (local -> shift) held as view indexes (see :mod:`.scaled`).
+
+        Each index is taken from its local before the ``while`` and written back
+        after it, which every way out of the loop but a return or a trap passes.
+        """
+        exits = []
+        for i, shift in scaled.items():
+            name, local = index_name(i), loc_name(i)
+            self.line(f"{name} = {local} >> {shift}")
+            exits.append(f"{local} = {name} << {shift}")
+            self.scaled[i] = (name, shift)
+            self.plain[local] = X(f"({name} << {shift})", reads=frozenset((name,)),
+                                  bound=self.local_bounds.get(i, 0), align=zeros[i],
+                                  scaled=Scaled(name, shift, 0, 1 << (32 - shift)))
+        try:
+            return self.emit_frame(node, exits)
+        finally:
+            for i in scaled:
+                del self.scaled[i]
+                self.plain.pop(loc_name(i), None)
 
     def set_zeros(self, values: dict[int, int]) -> None:
-        """Set these locals' known zero bits (in place); their own values are made again with them."""
-        zeros, plain = self.local_zeros, self.plain
+        """Set these locals' known zero bits (in place); their own values are made again with them.
+
+        A scaled local's value (its index, shifted) stays as it is: it already says what it knows.
+        """
+        zeros, plain, scaled = self.local_zeros, self.plain, self.scaled
         for i, z in values.items():
             if z:
                 zeros[i] = z
             else:
                 zeros.pop(i, None)
-            plain.pop(loc_name(i), None)
+            if i not in scaled:
+                plain.pop(loc_name(i), None)
 
     def emit_br_if_in(self, node: BrIf, nodes: list[Node], i: int, ifconv: Label | None,
                       loop_tail: Label | None) -> bool:
@@ -765,7 +816,8 @@ class FunctionEmitter(Folder):
         self.tokens += 1
         return Frame(kind, self.tokens)
 
-    def emit_frame(self, node: Block | Loop) -> bool:
+    def emit_frame(self, node: Block | Loop, exits: list[str] | None = None) -> bool:
+        """``node`` as a ``while True:`` frame; ``exits``: statements run after it, before its br tests."""
         is_loop = isinstance(node, Loop)
         frame = self.new_frame(FrameKind.LOOP if is_loop else FrameKind.BLOCK)
         self.routes[node.label.id] = Route(Mode.FRAME, frame)
@@ -781,6 +833,8 @@ class FunctionEmitter(Folder):
         self.loops -= 1
         self.ind -= 1
         self.frames.pop()
+        for text in exits or ():
+            self.line(text)
         self.after_frame(frame)
         return not is_loop or falls
 
@@ -839,7 +893,7 @@ _USES_MEMORY = frozenset(
 )
 
 
-_SCALING = frozenset({Opcode.I32_SHL, Opcode.I32_ADD})
+_SCALING = frozenset({Opcode.I32_SHL, Opcode.I32_ADD, Opcode.I32_SUB})
 
 
 @dataclass(frozen=True, slots=True)
@@ -920,18 +974,20 @@ def op_plans(canonical_nans: bool, metered: bool) -> dict[Opcode, OpPlan]:
 
 
 def _scaled(op: Opcode, args: list[X]) -> Scaled | None:
-    """What a shift by a constant, or a constant added to a scaled value, makes known (see ``Scaled``)."""
+    """What a shift by a constant, or a constant added to or taken from a scaled value, makes known."""
     a, b = args
     if op is Opcode.I32_SHL:
         k = const_int(b)
         return Scaled(paren(a), k & 31, 0, a.bound) if k is not None and 2 <= k & 31 <= 3 else None
-    if b.scaled is not None:
+    if b.scaled is not None and op is Opcode.I32_ADD:
         a, b = b, a
     if a.scaled is None:  # most sums: nothing scaled, the constant need not be parsed
         return None
     c = const_int(b)
     if c is None:
         return None
+    if op is Opcode.I32_SUB:
+        c = -c
     return Scaled(a.scaled.base, a.scaled.shift, (a.scaled.add + c) & 0xFFFFFFFF, a.scaled.bound)
 
 

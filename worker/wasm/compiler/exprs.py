@@ -72,12 +72,35 @@ class Scaled:
         low = (1 << shift) - 1
         if self.shift < shift or self.add & low or offset & low:
             return None
-        base = self.base if self.shift == shift else f"({self.base} << {self.shift - shift})"
-        add, mask = self.add >> shift, 0xFFFFFFFF >> shift
-        text = f"{base} + {add}" if add else base
-        if not self.bound or ((self.bound - 1) << (self.shift - shift)) + add > mask:
-            text = f"({text}) & {hex(mask)}" if add else f"{text} & {hex(mask)}"
+        text = self.wrapped(shift, "&", 0xFFFFFFFF >> shift)
         return f"({text}) + {offset >> shift}" if offset else text
+
+    def value_index(self, shift: int) -> str | None:
+        """The value itself shifted right by ``shift`` (its low bits known zero), or None.
+
+        Written with ``%`` (a scaled local's step, :mod:`.scaled`): about twice as
+        fast as ``&`` on a value in range or just outside it.
+        """
+        if self.shift < shift or self.add & ((1 << shift) - 1):
+            return None
+        return self.wrapped(shift, "%", 1 << (32 - shift))
+
+    def wrapped(self, shift: int, op: str, reduce: int) -> str:
+        """``((base << (self.shift - shift)) + (add >> shift))`` modulo ``2**(32 - shift)``.
+
+        ``op``/``reduce``: ``&`` and the mask, or ``%`` and the modulus. A step
+        in the upper half of the range is written as the subtraction it is
+        (``(l1 << 2) - 8`` indexes ``(l1 - 2) & 0x3fffffff``). No reduction
+        when ``base`` is bounded so that the sum stays in range.
+        """
+        base = self.base if self.shift == shift else f"({self.base} << {self.shift - shift})"
+        add, modulus = self.add >> shift, 1 << (32 - shift)
+        if add >= modulus >> 1:
+            add -= modulus
+        text = f"{base} + {add}" if add > 0 else f"{base} - {-add}" if add else base
+        if add < 0 or not self.bound or ((self.bound - 1) << (self.shift - shift)) + add >= modulus:
+            text = f"({text}) {op} {hex(reduce)}" if add else f"{text} {op} {hex(reduce)}"
+        return text
 
 
 @dataclass(unsafe_hash=True, slots=True)  # treated as immutable; a frozen init costs 3x

@@ -1,0 +1,146 @@
+"""Scaled locals: an aligned pointer kept as its memory view's index while a loop runs.
+
+A C loop steps a pointer through an array (``p += 4``) and reads or writes
+through it (``*p``). Held as a byte address, each access shifts it back to
+the view's index (``w4[l5 >> 2]``), and a store whose address is not proven
+aligned also tests it. When :mod:`.align` proves the local a multiple of the
+item size throughout a loop, the loop can hold the index instead: ``p5 =
+l5 >> 2`` before the loop, ``w4[p5]`` for the accesses, ``p5 = (p5 + 1) %
+0x40000000`` for the step, ``l5 = p5 << 2`` after it. It is the same value:
+an address ``a`` with its low ``k`` bits zero is exactly ``(a >> k) << k``,
+and stepping it by ``c`` modulo ``2**32`` steps the index by ``c >> k``
+modulo ``2**(32 - k)``.
+
+:func:`scaled_locals` chooses the locals of one loop to hold so. Taken are
+integer locals (a parameter too: its value is read on entry like any other)
+that
+
+- have at least 2 known zero low bits throughout the loop (``zeros``);
+- are written in the loop only by ``local.set`` (the emitter's one write
+  path that converts: a call writing a local directly rules it out);
+- are not held in another form already (``exclude``: signed locals, and
+  those an enclosing loop already scales);
+- serve as the address of view accesses (directly, or plus or minus a
+  constant within the same straight run) more often than they are read for
+  anything else, which then pays a shift (``(p5 << 2)``).
+
+The shift kept is the one most of those accesses use (4-byte items: 2;
+8-byte: 3), at most the known zero bits. Every exit from the loop's Python
+``while`` runs the statement after it, so the local is written back there;
+a ``return`` or a trap leaves the function and needs nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from ..opcodes import Opcode
+from ..types import ValType
+from .exprs import VIEW_OPS
+from .ir import Br, BrIf, BrTable, Const, If, Loc, Loop, Node, Op, Reg, Return, Switch
+from .structure import CONSTRUCTS, children
+
+MIN_SHIFT = 2
+"""The narrowest item a view indexes (4 bytes); narrower accesses go through the bytearray."""
+_OFFSET_OPS = frozenset({Opcode.I32_ADD, Opcode.I32_SUB})
+_LOCAL_SET = Opcode.LOCAL_SET
+
+
+def scaled_locals(loop: Loop, zeros: dict[int, int], types: tuple[ValType, ...],
+                  exclude: frozenset[int] | set[int] | dict[int, object]) -> dict[int, int]:
+    """The locals worth holding as view indexes throughout ``loop``, with the shift of each.
+
+    ``zeros``: each local's known zero low bits throughout the loop (those absent: none).
+    """
+    eligible = {i for i, z in zeros.items()
+                if z >= MIN_SHIFT and types[i] is ValType.I32 and i not in exclude}
+    if not eligible:
+        return {}
+    addressed: dict[int, Counter[int]] = {}  # local -> view shift -> accesses through it
+    other: Counter[int] = Counter()  # local -> reads of it for anything else
+    written_otherwise: set[int] = set()
+    work = [loop.body]
+    while work:
+        offsets: dict[int, int] = {}  # register -> the local it holds plus or minus a constant (this run)
+        for node in work.pop():
+            if type(node) is Op:
+                _op(node, eligible, offsets, addressed, other, written_otherwise)
+            elif type(node) in CONSTRUCTS:
+                offsets = {}
+                work.extend(children(node))
+                _reads(_control_operands(node), eligible, other)
+            else:
+                offsets = {}
+                _reads(_control_operands(node), eligible, other)
+    chosen: dict[int, int] = {}
+    for i, shifts in addressed.items():
+        if i in written_otherwise or sum(shifts.values()) <= other[i]:
+            continue
+        shift = min(max(shifts, key=lambda s: (shifts[s], -s)), zeros[i])
+        chosen[i] = shift
+    return chosen
+
+
+def _op(node: Op, eligible: set[int], offsets: dict[int, int], addressed: dict[int, Counter[int]],
+        other: Counter[int], written_otherwise: set[int]) -> None:
+    """Count one instruction's uses of the eligible locals (see :func:`scaled_locals`)."""
+    op, args = node.op, node.args
+    view = VIEW_OPS.get(op)
+    start = 0
+    if view is not None and view.shift >= MIN_SHIFT:
+        address = args[0]
+        local = address.i if type(address) is Loc else \
+            offsets.get(address.h) if type(address) is Reg else None
+        if local is not None and local in eligible:
+            addressed.setdefault(local, Counter())[view.shift] += 1
+            start = 1
+    elif op in _OFFSET_OPS and type(node.outs[0]) is Reg:
+        a, b = args
+        if type(a) is Loc and a.i in eligible and type(b) is Const:
+            offsets[node.outs[0].h] = a.i  # its own use is counted where the register is used
+            return
+        if op is Opcode.I32_ADD and type(b) is Loc and b.i in eligible and type(a) is Const:
+            offsets[node.outs[0].h] = b.i
+            return
+    if op is _LOCAL_SET and type(args[0]) is Reg:
+        target = node.outs[0]
+        if type(target) is Loc and offsets.get(args[0].h) == target.i:
+            offsets.pop(args[0].h)  # a step (``l5 = l5 + 4``): the index steps as cheaply
+            return
+    for a in args[start:]:
+        if type(a) is Loc:
+            if a.i in eligible:
+                other[a.i] += 1
+        elif type(a) is Reg and a.h in offsets:
+            other[offsets.pop(a.h)] += 1  # an offset address used as a number
+    for out in node.outs:
+        if type(out) is Reg:
+            offsets.pop(out.h, None)
+        elif op is not _LOCAL_SET and type(out) is Loc and out.i in eligible:
+            written_otherwise.add(out.i)
+
+
+def _control_operands(node: Node) -> tuple[object, ...]:
+    """The operands a control node reads (a construct's condition or index, a branch's values)."""
+    if type(node) is If:
+        return (node.cond,)
+    if type(node) is Switch:
+        return (node.index,)
+    if type(node) is BrIf:
+        return (node.cond, *node.values)
+    if type(node) is BrTable:
+        return (node.index, *node.values)
+    if type(node) is Br or type(node) is Return:
+        return node.values
+    return ()
+
+
+def _reads(operands: tuple[object, ...], eligible: set[int], other: Counter[int]) -> None:
+    for a in operands:
+        if type(a) is Loc and a.i in eligible:
+            other[a.i] += 1
+
+
+def index_name(i: int) -> str:
+    """The Python name holding local ``i``'s view index while it is scaled."""
+    return f"p{i}"
