@@ -49,6 +49,13 @@ locals loaded from memory, copied, compared signed and stored back -- the
 locals the compiler holds as signed ints (``compiler/signed.py``) -- and
 sometimes read as numbers, which rules them out of that form.
 
+``--pointers``: the phases use the pointer variants of their profiles
+(``expressions-pointers``, ``control-pointers``, ...; see
+``tests.wasm.gen.functions.with_pointers``): aligned i32 locals stepped up
+and down through memory in loops (past ``2**32``, across ``2**31``, below 0),
+loaded and stored through with all sorts of offsets -- the locals the
+compiler holds as view indexes inside loops (``compiler/scaled.py``).
+
 Every mismatch is printed with its reproducer: the seed, the profile and
 function count for ``tests.wasm.gen.modules.generate_module``, the smallest
 prefix of the module (its first k functions) that still mismatches, and the
@@ -58,6 +65,7 @@ prefix of the module (its first k functions) that still mismatches, and the
     python bench/differential.py --canonical --expressions 20000 --modules 500 --seed 1
     python bench/differential.py --grow --expressions 20000 --modules 3000 --minutes 4
     python bench/differential.py --words --expressions 20000 --modules 3000 --minutes 4
+    python bench/differential.py --pointers --expressions 20000 --modules 3000 --minutes 4
 """
 
 from __future__ import annotations
@@ -345,6 +353,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="programs that grow memory (the profiles' -grow variants)")
     parser.add_argument("--words", action="store_true",
                         help="programs with signed word locals (the profiles' -words variants)")
+    parser.add_argument("--pointers", action="store_true",
+                        help="programs stepping aligned pointers in loops (the profiles' -pointers variants)")
     parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "wasmpool-differential"),
                         help="where reproducers are written (default: a directory in the system temp dir)")
     parser.add_argument("--progress", type=int, default=50, help="print counts every N modules")
@@ -359,12 +369,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     tally = Tally()
     expression_modules = -(-args.expressions // args.per_module)
     expressions, control = ("nans", "control-nans") if args.canonical else ("expressions", "control")
-    if args.grow and args.words:
-        parser.error("--grow and --words pick different profiles: use one of them")
-    if args.grow:
-        expressions, control = f"{expressions}-grow", f"{control}-grow"
-    if args.words:
-        expressions, control = f"{expressions}-words", f"{control}-words"
+    variants = [name for name in ("grow", "words", "pointers") if getattr(args, name)]
+    if len(variants) > 1:
+        parser.error(f"--{' and --'.join(variants)} pick different profiles: use one of them")
+    if variants:
+        expressions, control = f"{expressions}-{variants[0]}", f"{control}-{variants[0]}"
     run_phase(tally, expressions, expression_modules, args.per_module, args.seed, args, _deadline(args))
     print(f"{expressions} phase done: {summary(tally)}", flush=True)
     run_phase(tally, control, args.modules, args.control_functions, args.seed + 1, args, _deadline(args))

@@ -26,6 +26,7 @@ mismatches and how to rebuild the module.
 
 from __future__ import annotations
 
+import re
 from itertools import pairwise
 
 import pytest
@@ -36,7 +37,7 @@ import wasmpool.wasm as wasm
 from tests.wasm.gen.compare import compare
 from tests.wasm.gen.functions import GROWN_PAGES, NUMERIC_OPS
 from tests.wasm.gen.modules import PROFILES, GeneratedModule, generate_module, generate_op_module
-from wasmpool.wasm.compiler import lower
+from wasmpool.wasm.compiler import lower, render_python
 from wasmpool.wasm.compiler.emit import prepare
 from wasmpool.wasm.compiler.signed import signed_locals
 from wasmpool.wasm.opcodes import Opcode as O
@@ -85,6 +86,15 @@ def test_growing_memory_agrees_with_the_reference(seed: int, functions: int, pro
 def test_word_locals_agree_with_the_reference(seed: int, functions: int, profile: str) -> None:
     """Words loaded, copied, compared signed and stored (the compiler's signed locals), sometimes used
     as any other value."""
+    _check(generate_module(seed, profile, functions), f"generate_module({seed}, {profile!r}, {functions})")
+
+
+@reproducible(150)
+@given(seed=st.integers(0, 2**64 - 1), functions=st.integers(1, 6),
+       profile=st.sampled_from(["expressions-pointers", "control-pointers", "control-nans-pointers"]))
+def test_pointer_locals_agree_with_the_reference(seed: int, functions: int, profile: str) -> None:
+    """Aligned pointers stepped up and down through memory in loops, past 2**32 and below 0, loaded and
+    stored through with every offset (the compiler's scaled locals), sometimes read as numbers."""
     _check(generate_module(seed, profile, functions), f"generate_module({seed}, {profile!r}, {functions})")
 
 
@@ -151,3 +161,20 @@ def test_the_word_profiles_make_signed_locals_and_the_others_no_words() -> None:
     for name in ("expressions", "control", "nans", "control-nans", "control-grow"):
         forms = {*PROFILES[name].stmt_forms, *PROFILES[name].expr_forms}
         assert not any(form.startswith("word_") for form in forms), name
+
+
+def test_the_pointer_profiles_make_scaled_loops_and_the_others_no_pointers() -> None:
+    """The pointer profiles write loops that hold a pointer as its view's index, and others where it
+    is read as a number too often or not known aligned; the other profiles draw no pointer forms."""
+    scaled = plain = 0
+    for seed in range(20):
+        module = wasm.decode(generate_module(seed, "control-pointers", 4).wasm)
+        for index in range(len(module.funcs)):
+            source = render_python(module, module.num_imported_funcs + index)
+            held = re.findall(r"^ *(p\d+) = l\d+ >> [23]$", source, re.MULTILINE)
+            scaled += bool(held)
+            plain += not held and "while True:" in source
+    assert scaled >= 10 and plain >= 5, (scaled, plain)
+    for name in ("expressions", "control", "nans", "control-nans", "control-grow", "control-words"):
+        forms = {*PROFILES[name].stmt_forms, *PROFILES[name].expr_forms}
+        assert not any(form.startswith("pointer_") for form in forms), name

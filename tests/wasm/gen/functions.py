@@ -34,6 +34,15 @@ signed ints (``compiler/signed.py``) -- and now and then used as any other
 i32 value (an add, a call argument), which rules them and every word they
 meet out of that form.
 
+Pointers (the profiles of :func:`with_pointers`): a few i32 locals of their
+own set to aligned addresses (constants in memory, near its end, or near
+the top of the address space, so that a step wraps around; masked or shifted
+values; each other; around ``2**31``), stepped by multiples of 4 or 8 (up or down, as an add
+or a subtraction) in counted loops whose bodies load and store through them
+with all sorts of offsets -- the locals the compiler holds as view indexes
+inside loops (``compiler/scaled.py``) -- and now and then read as numbers,
+or set to an odd address, which leaves them out of that form.
+
 Termination: every loop has its own counter local, set to a small number
 before the loop and decremented at the top of every iteration (so every
 branch back to the loop counts); no generated code reads or writes a counter
@@ -119,6 +128,7 @@ class Profile:
     nan_rich: bool = False  # float constants and arguments are often NaNs (any payload) and specials
     grows: bool = False  # memory may grow: addresses reach past the first page (see :func:`growing`)
     words: bool = False  # word locals: loaded, compared and stored (see :func:`with_words`)
+    pointers: bool = False  # pointer locals stepped through memory in loops (see :func:`with_pointers`)
     max_pages: int = 2  # the memory's declared maximum
 
     def draw(self, chooser: Chooser, vtype: ValType) -> int:
@@ -186,6 +196,24 @@ def with_words(profile: Profile) -> Profile:
     )
 
 
+def with_pointers(profile: Profile) -> Profile:
+    """``profile`` with pointer locals (see the module docstring); every existing seed keeps its program."""
+    return Profile(
+        expr_forms={**profile.expr_forms, "pointer_load": 4, "pointer_leak": 2},
+        stmt_forms={**profile.stmt_forms, "pointer_set": 3, "pointer_loop": 5, "pointer_store": 2},
+        max_depth=profile.max_depth, budget=profile.budget, nan_rich=profile.nan_rich,
+        grows=profile.grows, max_pages=profile.max_pages, pointers=True,
+    )
+
+
+MAX_POINTERS = 3  # pointer locals per function
+_POINTER_STEPS = (4, 8, 16, -4, -8, 12, 24)  # bytes a pointer loop steps by (a multiple of 4)
+_POINTER_OFFSETS = (0, 0, 0, 4, 8, 16, 24, 1, 2, 3, 33)  # memargs of accesses through a pointer
+_POINTER_LOADS = (O.I32_LOAD, O.I32_LOAD, O.I64_LOAD, O.F64_LOAD, O.I64_LOAD32_U, O.I32_LOAD8_U,
+                  O.F32_LOAD, O.I64_LOAD32_S)
+_POINTER_STORES = (O.I32_STORE, O.I32_STORE, O.I64_STORE, O.F64_STORE, O.I64_STORE32, O.I32_STORE16)
+_EDGE_POINTERS = (0xFFFF_FFF0, 0xFFFF_FFF8, 0xFFFF_FFFC, 0xFFFF_FFE0,  # stepping up wraps to 0
+                  0x7FFF_FFF8, 0x8000_0000, 0x3FFF_FFFC)  # stepping up or down crosses 2**31 or 2**30
 MAX_WORDS = 4  # word locals per function
 _WORD_COMPARES = (O.I32_LT_S, O.I32_GT_S, O.I32_LE_S, O.I32_GE_S, O.I32_EQ, O.I32_NE)
 _WORD_CONSTS = (0, 1, 5, 0x7FFF_FFFF, 0x8000_0000, 0x8000_0001, 0xFFFF_FFFF, 0xFFFF_FFFE)
@@ -244,6 +272,7 @@ class FuncGen:
             self.locals += [vtype] * (1 + chooser.below(2))
         self.counters: set[int] = set()
         self.words: list[int] = []  # word locals (see :func:`with_words`), kept out of the other forms
+        self.pointers: list[int] = []  # pointer locals (see :func:`with_pointers`), kept out too
         self.labels: list[tuple[ValType, ...]] = [results]
         self.emitted = 0
         self.multiplier = 1  # iterations of the loops around the code being written
@@ -257,6 +286,7 @@ class FuncGen:
             "indirect": self._indirect_expr, "nan": self._nan_expr, "grow": self._grow_expr,
             "size": self._size_expr, "after_call": self._after_call_expr,
             "word_compare": self._word_compare, "word_leak": self._word_leak,
+            "pointer_load": self._pointer_load, "pointer_leak": self._pointer_leak,
         }
         self._stmt_forms: dict[str, Callable[[int], Code]] = {
             "set": self._set, "global_set": self._global_set, "store": self._store, "drop": self._drop,
@@ -264,7 +294,8 @@ class FuncGen:
             "br_if": self._br_if_stmt, "call": self._call_stmt, "switch": self._switch_stmt,
             "grow": self._grow_stmt, "after_call": self._after_call_stmt,
             "word_load": self._word_load, "word_copy": self._word_copy, "word_const": self._word_const,
-            "word_store": self._word_store,
+            "word_store": self._word_store, "pointer_set": self._pointer_set,
+            "pointer_loop": self._pointer_loop, "pointer_store": self._pointer_store,
         }
 
     # -- the whole body
@@ -328,7 +359,7 @@ class FuncGen:
 
     def _locals_of(self, vtype: ValType) -> list[int]:
         return [i for i, t in enumerate(self.locals)
-                if t == vtype and i not in self.counters and i not in self.words]
+                if t == vtype and i not in self.counters and i not in self.words and i not in self.pointers]
 
     def _local_get(self, vtype: ValType, depth: int) -> Code:
         return self._emit([(O.LOCAL_GET, self.c.pick(self._locals_of(vtype)))])
@@ -855,3 +886,130 @@ class FuncGen:
         if vtype is ValType.I64 and self.c.chance(50):  # read as unsigned by the widening itself
             return code + self._emit([O.I64_EXTEND_I32_U])
         return code + self._to_type(vtype)
+
+    # -- pointer locals (see :func:`with_pointers`)
+
+    def _pointer(self) -> int:
+        """A pointer local: a new one while there are few, else one of them."""
+        if len(self.pointers) < MAX_POINTERS and (not self.pointers or self.c.chance(30)):
+            self.locals.append(ValType.I32)
+            self.pointers.append(len(self.locals) - 1)
+        return self.c.pick(self.pointers)
+
+    def _pointer_value(self, depth: int) -> Code:
+        """An aligned address (rarely an odd one): in memory, near its end, near 2**32, or computed."""
+        roll = self.c.below(20)
+        if roll < 8:
+            return self._emit([(O.I32_CONST, self.c.below((MEMORY_BYTES - 256) // 8) * 8)])
+        if roll < 10:
+            return self._emit([(O.I32_CONST, MEMORY_BYTES - 8 * self.c.below(6))])
+        if roll < 12:
+            return self._emit([const(ValType.I32, self.c.pick(_EDGE_POINTERS))])
+        if roll < 15:
+            return self.expr(ValType.I32, depth) + self._emit([(O.I32_CONST, 0xFFF8), O.I32_AND])
+        if roll < 17:
+            shift = 2 + self.c.below(2)
+            return (self.expr(ValType.I32, depth) + self._emit([(O.I32_CONST, 0x1FFF), O.I32_AND,
+                                                                 (O.I32_CONST, shift), O.I32_SHL]))
+        if roll < 19 and len(self.pointers) > 1:
+            return self._emit([(O.LOCAL_GET, self.c.pick(self.pointers))])
+        return self._emit([(O.I32_CONST, 8 * self.c.below(64) + self.c.pick([1, 2, 3, 5, 6]))])
+
+    def _pointer_set(self, depth: int) -> Code:
+        return self._pointer_value(depth) + self._emit([(O.LOCAL_SET, self._pointer())])
+
+    def _pointer_step(self, pointer: int) -> Code:
+        """``p = p + step`` (a negative step as an add of its two's complement, or as a subtraction)."""
+        step = self.c.pick(_POINTER_STEPS)
+        if step < 0 and self.c.chance(50):
+            change = [(O.I32_CONST, -step), O.I32_SUB]
+        else:
+            change = [(O.I32_CONST, step), O.I32_ADD]
+        return self._emit([(O.LOCAL_GET, pointer), *change, (O.LOCAL_SET, pointer)])
+
+    def _pointer_address(self, pointer: int) -> Code:
+        """The pointer, or the pointer plus or minus a small constant, as an access's address."""
+        if self.c.chance(70):
+            return self._emit([(O.LOCAL_GET, pointer)])
+        delta = self.c.pick([4, 8, 16, -4, -8, 2])
+        op = O.I32_SUB if delta < 0 and self.c.chance(50) else O.I32_ADD
+        value = -delta if op is O.I32_SUB else delta
+        return self._emit([(O.LOCAL_GET, pointer), (O.I32_CONST, value), op])
+
+    def _pointer_access_memarg(self, op: Opcode) -> tuple[int, int]:
+        return (self.c.below(OPS[op].align + 1), self.c.pick(_POINTER_OFFSETS))
+
+    def _pointer_load(self, vtype: ValType, depth: int) -> Code:
+        """A load through a pointer, as a value of ``vtype``."""
+        if not self.pointers:
+            return self._const(vtype, depth)
+        op = self.c.pick(_POINTER_LOADS)
+        code = self._pointer_address(self.c.pick(self.pointers))
+        code += self._emit([(op, self._pointer_access_memarg(op))])
+        loaded = OPS[op].pushes[0]
+        return code + self._convert(loaded, vtype)
+
+    def _convert(self, have: ValType, want: ValType) -> Code:
+        """Code turning a value of ``have`` on the stack into one of ``want``."""
+        if have is want:
+            return []
+        return self._emit([O.DROP]) + self._const(want, 0)
+
+    def _pointer_store(self, depth: int) -> Code:
+        """A store through a pointer of a generated value."""
+        pointer = self._pointer()
+        op = self.c.pick(_POINTER_STORES)
+        info = OPS[op]
+        assert info.pops is not None
+        code = self._pointer_address(pointer) + self.expr(info.pops[1], depth)
+        return code + self._emit([(op, self._pointer_access_memarg(op))])
+
+    def _pointer_leak(self, vtype: ValType, depth: int) -> Code:
+        """A pointer read as a number (which leaves it out of the index form if that happens often)."""
+        code = self._emit([(O.LOCAL_GET, self._pointer()), *self.c.pick(_WORD_LEAKS)])
+        if vtype is ValType.I64 and self.c.chance(50):
+            return code + self._emit([O.I64_EXTEND_I32_U])
+        return code + self._to_type(vtype)
+
+    def _pointer_loop(self, depth: int) -> Code:
+        """A counted loop stepping one or two pointers, loading and storing through them.
+
+        ``block loop (exit when the counter is 0) (decrement) accesses and statements, the steps first
+        or last, br_if 0 end end``:
+        the branch back is a ``br_if`` on the counter, so the loop's last turn leaves from its tail, as
+        compiled C loops do; a statement inside may also branch out.
+        """
+        counter, init = self._counter()
+        first = self._pointer()
+        stepped = [first] if len(self.pointers) < 2 or self.c.chance(50) else \
+            [first, self.c.pick([p for p in self.pointers if p != first] or [first])]
+        start = self._pointer_value(depth) + self._emit([(O.LOCAL_SET, first)]) if self.c.chance(60) else []
+        self.multiplier *= LOOP_LIMIT + 1
+        self.labels += [(), ()]
+        head = self._emit([(O.BLOCK, None), (O.LOOP, None), (O.LOCAL_GET, counter), O.I32_EQZ, (O.BR_IF, 1),
+                           (O.LOCAL_GET, counter), (O.I32_CONST, 1), O.I32_SUB, (O.LOCAL_SET, counter)])
+        work: Code = []
+        for _ in range(1 + self.c.below(3)):
+            roll = self.c.below(10)
+            pointer = self.c.pick(stepped)
+            if roll < 4:
+                work += self._pointer_load(self.c.pick(NUM_TYPES), depth) + self._emit([O.DROP])
+            elif roll < 6:
+                op = self.c.pick(_POINTER_STORES)
+                info = OPS[op]
+                assert info.pops is not None
+                work += self._pointer_address(pointer) + self.expr(info.pops[1], depth)
+                work += self._emit([(op, self._pointer_access_memarg(op))])
+            elif roll < 7:  # a load kept in a local: its value reaches the results
+                vtype = self.c.pick(NUM_TYPES)
+                work += self._pointer_load(vtype, depth) + self._emit([(O.LOCAL_SET,
+                                                                        self.c.pick(self._locals_of(vtype)))])
+            else:
+                work += self.stmt(depth)
+        for pointer in stepped:  # the steps first or last: a pointer is read before or after it moves
+            moved = self._pointer_step(pointer)
+            work = moved + work if self.c.chance(40) else work + moved
+        tail = self._emit([(O.LOCAL_GET, counter), (O.BR_IF, 0), O.END, O.END])
+        self.labels[-2:] = []
+        self.multiplier //= LOOP_LIMIT + 1
+        return start + init + head + work + tail

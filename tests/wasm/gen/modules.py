@@ -34,17 +34,22 @@ from .functions import (
     Profile,
     const,
     growing,
+    with_pointers,
     with_words,
 )
 from .values import NUM_TYPES, Chooser
 
 _BASE_PROFILES: dict[str, Profile] = {"expressions": EXPRESSIONS, "control": CONTROL, "nans": NANS,
                                       "control-nans": CONTROL_NANS}
-PROFILES: dict[str, Profile] = {**_BASE_PROFILES,
-                                **{f"{name}-grow": growing(p) for name, p in _BASE_PROFILES.items()},
-                                **{f"{name}-words": with_words(p) for name, p in _BASE_PROFILES.items()}}
+PROFILES: dict[str, Profile] = {
+    **_BASE_PROFILES,
+    **{f"{name}-grow": growing(p) for name, p in _BASE_PROFILES.items()},
+    **{f"{name}-words": with_words(p) for name, p in _BASE_PROFILES.items()},
+    **{f"{name}-pointers": with_pointers(p) for name, p in _BASE_PROFILES.items()},
+}
 """The profiles by name; ``{name}-grow``: the same with memory that grows (see ``functions.growing``);
-``{name}-words``: with word locals (see ``functions.with_words``)."""
+``{name}-words``: with word locals (see ``functions.with_words``); ``{name}-pointers``: with pointer
+locals stepped through memory in loops (see ``functions.with_pointers``)."""
 
 
 @dataclass(frozen=True)
