@@ -79,7 +79,11 @@ SHAPES: dict[str, tuple[list[Any], int | None]] = {  # name: (body, the shift th
     "4- and 8-byte items": ([*at(1024), *turns([*add_to_sum(O.I64_LOAD), *add_to_sum(O.I32_LOAD, 4),
                                                 *add_to_sum(O.I32_LOAD, 8), *step(8)])], 2),
     "offsets not a multiple of the item": ([*at(1024), *turns([*add_to_sum(O.I32_LOAD, 2),
+                                                               *add_to_sum(O.I32_LOAD, 4),
                                                                *add_to_sum(O.I32_LOAD, 8), *step(4)])], 2),
+    "as many accesses it cannot index by": (
+        [*at(1024), *turns([*add_to_sum(O.I32_LOAD, 2), *add_to_sum(O.I32_LOAD, 8), *step(4)])], None),
+    "8-byte items at a 4-byte pointer": ([*at(1028), *turns([*add_to_sum(O.I64_LOAD), *step(8)])], None),
     "wraps past 2**32 to the bottom of memory": ([*at(0xFFFF_FFF8), *turns([*step(8), *add_to_sum()])], 2),
     "runs down past 0": ([*at(8), *turns([*add_to_sum(), *step(-4)])], 2),
     "runs up past 2**31": ([*at(0x7FFF_FFF8), *turns([*step(8), *add_to_sum()])], 2),

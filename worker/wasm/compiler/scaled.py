@@ -20,12 +20,14 @@ that
   path that converts: a call writing a local directly rules it out);
 - are not held in another form already (``exclude``: signed locals, and
   those an enclosing loop already scales);
-- serve as the address of view accesses (directly, or plus or minus a
-  constant within the same straight run) more often than they are read for
-  anything else, which then pays a shift (``(p5 << 2)``).
+- serve as the address of view accesses that can index by them (directly,
+  or plus or minus a constant within the same straight run; the item no
+  wider than the known alignment, the constant and the access's offset
+  multiples of it) more often than they are read for anything else, which
+  then pays a shift (``(p5 << 2)``).
 
 The shift kept is the one most of those accesses use (4-byte items: 2;
-8-byte: 3), at most the known zero bits. Every exit from the loop's Python
+8-byte: 3); accesses of the other width count as other reads. Every exit from the loop's Python
 ``while`` runs the statement after it, so the local is written back there;
 a ``return`` or a trap leaves the function and needs nothing.
 """
@@ -56,15 +58,15 @@ def scaled_locals(loop: Loop, zeros: dict[int, int], types: tuple[ValType, ...],
                 if z >= MIN_SHIFT and types[i] is ValType.I32 and i not in exclude}
     if not eligible:
         return {}
-    addressed: dict[int, Counter[int]] = {}  # local -> view shift -> accesses through it
+    addressed: dict[int, Counter[int]] = {}  # local -> view shift -> accesses that can index by it
     other: Counter[int] = Counter()  # local -> reads of it for anything else
     written_otherwise: set[int] = set()
     work = [loop.body]
     while work:
-        offsets: dict[int, int] = {}  # register -> the local it holds plus or minus a constant (this run)
+        offsets: dict[int, tuple[int, int]] = {}  # register -> (local, constant): their sum (this run)
         for node in work.pop():
             if type(node) is Op:
-                _op(node, eligible, offsets, addressed, other, written_otherwise)
+                _op(node, eligible, zeros, offsets, addressed, other, written_otherwise)
             elif type(node) in CONSTRUCTS:
                 offsets = {}
                 work.extend(children(node))
@@ -74,37 +76,46 @@ def scaled_locals(loop: Loop, zeros: dict[int, int], types: tuple[ValType, ...],
                 _reads(_control_operands(node), eligible, other)
     chosen: dict[int, int] = {}
     for i, shifts in addressed.items():
-        if i in written_otherwise or sum(shifts.values()) <= other[i]:
-            continue
-        shift = min(max(shifts, key=lambda s: (shifts[s], -s)), zeros[i])
-        chosen[i] = shift
+        shift = max(shifts, key=lambda s: (shifts[s], -s))  # the most accesses index by it (then the smaller)
+        if i not in written_otherwise and shifts[shift] > other[i] + sum(shifts.values()) - shifts[shift]:
+            chosen[i] = shift
     return chosen
 
 
-def _op(node: Op, eligible: set[int], offsets: dict[int, int], addressed: dict[int, Counter[int]],
-        other: Counter[int], written_otherwise: set[int]) -> None:
-    """Count one instruction's uses of the eligible locals (see :func:`scaled_locals`)."""
+def _op(node: Op, eligible: set[int], zeros: dict[int, int], offsets: dict[int, tuple[int, int]],
+        addressed: dict[int, Counter[int]], other: Counter[int], written_otherwise: set[int]) -> None:
+    """Count one instruction's uses of the eligible locals (see :func:`scaled_locals`).
+
+    An access indexes by the local when its item is no wider than the local's known alignment and
+    both the constant added to the local and the access's offset are multiples of the item; any
+    other access through it is counted as a read of it as a number.
+    """
     op, args = node.op, node.args
     view = VIEW_OPS.get(op)
     start = 0
     if view is not None and view.shift >= MIN_SHIFT:
         address = args[0]
-        local = address.i if type(address) is Loc else \
-            offsets.get(address.h) if type(address) is Reg else None
-        if local is not None and local in eligible:
-            addressed.setdefault(local, Counter())[view.shift] += 1
+        found = (address.i, 0) if type(address) is Loc else \
+            offsets.pop(address.h, None) if type(address) is Reg else None
+        if found is not None and found[0] in eligible:
+            local, delta = found
+            low = view.size - 1
+            if view.shift <= zeros[local] and not delta & low and not node.imm[1] & low:
+                addressed.setdefault(local, Counter())[view.shift] += 1
+            else:
+                other[local] += 1
             start = 1
     elif op in _OFFSET_OPS and type(node.outs[0]) is Reg:
         a, b = args
-        if type(a) is Loc and a.i in eligible and type(b) is Const:
-            offsets[node.outs[0].h] = a.i  # its own use is counted where the register is used
+        if type(a) is Loc and a.i in eligible and type(b) is Const:  # counted where the sum is used
+            offsets[node.outs[0].h] = (a.i, -b.value if op is Opcode.I32_SUB else b.value)
             return
         if op is Opcode.I32_ADD and type(b) is Loc and b.i in eligible and type(a) is Const:
-            offsets[node.outs[0].h] = b.i
+            offsets[node.outs[0].h] = (b.i, a.value)
             return
     if op is _LOCAL_SET and type(args[0]) is Reg:
-        target = node.outs[0]
-        if type(target) is Loc and offsets.get(args[0].h) == target.i:
+        target, found = node.outs[0], offsets.get(args[0].h)
+        if type(target) is Loc and found is not None and found[0] == target.i:
             offsets.pop(args[0].h)  # a step (``l5 = l5 + 4``): the index steps as cheaply
             return
     for a in args[start:]:
@@ -112,7 +123,7 @@ def _op(node: Op, eligible: set[int], offsets: dict[int, int], addressed: dict[i
             if a.i in eligible:
                 other[a.i] += 1
         elif type(a) is Reg and a.h in offsets:
-            other[offsets.pop(a.h)] += 1  # an offset address used as a number
+            other[offsets.pop(a.h)[0]] += 1  # a sum read as a number
     for out in node.outs:
         if type(out) is Reg:
             offsets.pop(out.h, None)
