@@ -219,7 +219,11 @@ class FunctionEmitter(Folder):
     def assign_index(self, i: int, x: X) -> None:
         """``local.set`` of a scaled local: its index is written (see :mod:`.scaled`)."""
         name, shift = self.scaled[i]
-        text = x.scaled.value_index(shift) if x.scaled is not None else None
+        value = const_int(x)
+        if value is not None:
+            text = str(value >> shift)
+        else:
+            text = x.scaled.value_index(shift) if x.scaled is not None else None
         if text is None:  # the value's low ``shift`` bits are zero (the loop's known zero bits)
             text = f"{paren(as_value(x))} >> {shift}"
         self.assign(name, X(text, False, False, x.impure, x.reads, x.size + 1))
