@@ -71,6 +71,22 @@ LEAVE_ON_A_HIGH_BYTE = [  # leaves the block once the word's low byte is above 0
 AS_A_NUMBER = [(O.LOCAL_GET, P), (O.LOCAL_GET, SUM), O.I32_XOR, (O.LOCAL_SET, SUM),
                (O.LOCAL_GET, P), (O.LOCAL_GET, SUM), O.I32_MUL, (O.LOCAL_SET, SUM)]
 
+
+
+def afresh(entry: int) -> list[Any]:
+    """p = entry; each turn leaves the block when the turns are done, else sets p afresh and reads through it.
+
+    Nothing in the loop reads what p held on entry, so p is aligned wherever the loop reads it; a
+    loop that leaves before its first assignment leaves p as it was.
+    """
+    return [(O.BLOCK, None), *at(entry), (O.I32_CONST, 0), (O.LOCAL_SET, TURN), (O.LOOP, None),
+            (O.LOCAL_GET, TURN), (O.LOCAL_GET, N), O.I32_GE_U, (O.BR_IF, 1),
+            (O.LOCAL_GET, TURN), (O.I32_CONST, 3), O.I32_SHL, (O.I32_CONST, 1024), O.I32_ADD,
+            (O.LOCAL_SET, P),
+            *add_to_sum(), *add_to_sum(O.I32_LOAD, 4), *step(4), *add_to_sum(),
+            (O.LOCAL_GET, TURN), (O.I32_CONST, 1), O.I32_ADD, (O.LOCAL_SET, TURN), (O.BR, 0), O.END, O.END]
+
+
 SHAPES: dict[str, tuple[list[Any], int | None]] = {  # name: (body, the shift the loop holds p by, or None)
     "up by 4": ([*at(1024), *turns([*add_to_sum(), *step(4)])], 2),
     "down by a subtraction": ([*at(2048), *turns([*add_to_sum(), *step(-4, sub=True)])], 2),
@@ -93,6 +109,8 @@ SHAPES: dict[str, tuple[list[Any], int | None]] = {  # name: (body, the shift th
     "read as a number more than it is an address": ([*at(1024), *turns([*add_to_sum(), *AS_A_NUMBER,
                                                                          *step(4)])], None),
     "stepped by 2": ([*at(1024), *turns([*add_to_sum(), *step(2)])], None),
+    "set afresh each turn, entered aligned": (afresh(1024), 2),
+    "set afresh each turn, entered unaligned": (afresh(1026), None),  # kept as it is when no turn sets it
 }
 
 
@@ -122,7 +140,7 @@ def run_everywhere(data: bytes, args: tuple[int, ...]) -> list[Any]:
 
 
 @pytest.mark.parametrize("name", SHAPES)
-@pytest.mark.parametrize("args", [(0, 1), (0, 3), (0, 9), (1026, 5), (0xFFFF_FFFC, 2)])
+@pytest.mark.parametrize("args", [(0, 0), (0, 1), (0, 3), (0, 9), (1026, 5), (0xFFFF_FFFC, 2)])
 def test_every_shape_agrees_with_the_reference(name: str, args: tuple[int, int]) -> None:
     body, _ = SHAPES[name]
     plain, metered, expected = run_everywhere(module(body), args)

@@ -17,7 +17,11 @@ the memory's typed view without testing the address (``w4[ea >> 2]``, see
   loop is entered, as the straight run of instructions just before the
   loop computes it. Compilers reuse locals: a parameter or a counter that
   later serves as an aligned pointer has no known zero bits over the whole
-  function, but has them throughout the loop that steps it.
+  function, but has them throughout the loop that steps it. A local that
+  every turn of the loop assigns before anything in the loop reads it
+  (:func:`assigned_first`) starts from "all": what it held on entry is
+  never read there (a quicksort's ``j`` pointer, set afresh each turn,
+  while the same local holds ``j + 1`` between the turns).
 
 Every rule keeps the low bits exact under wrapping: an i32/i64 result is the
 exact result modulo ``2**32``/``2**64``, whose low bits it shares.
@@ -29,7 +33,7 @@ from collections.abc import Callable, Sequence
 
 from ..opcodes import Opcode
 from ..types import ValType
-from .ir import Const, Gas, IRFunction, Loc, Loop, Node, Op, Reg
+from .ir import Br, BrIf, BrTable, Const, Gas, If, IRFunction, Loc, Loop, Node, Op, Reg, Return, Switch
 from .structure import CONSTRUCTS, children
 
 CAP = 3
@@ -277,7 +281,7 @@ the function's size however deeply its loops nest."""
 
 
 def loop_zeros(loop: Loop, before: Sequence[Node], end: int, facts: dict[int, int],
-               func: IRFunction) -> dict[int, int]:
+               func: IRFunction, fresh: frozenset[int] = frozenset()) -> dict[int, int]:
     """What is known of the integer locals throughout ``loop`` where it may differ from ``facts``.
 
     ``before[:end]`` are the nodes its list runs before the loop; ``facts``
@@ -293,16 +297,81 @@ def loop_zeros(loop: Loop, before: Sequence[Node], end: int, facts: dict[int, in
     entered again (an enclosing loop's next turn), the run before it has
     run again.
 
+    ``fresh`` (:func:`assigned_first` of the body): locals whose value on
+    entry nothing in the loop reads; they start from "all", so only the
+    loop's own assignments count. What the result says of them holds where
+    the loop reads them, not on entry.
+
     Only the locals the run assigns or the loop mentions are returned (a
     local absent keeps ``facts``): the work is proportional to the run and
     the loop, however many locals the function has.
     """
-    entry = _entry_zeros(before, end, facts)
-    inner = _fixed_point(loop.body, func.locals, 0, lambda i: entry.get(i, facts.get(i, 0)))
+    entry = entry_zeros(before, end, facts)
+    inner = _fixed_point(loop.body, func.locals, 0,
+                         lambda i: CAP if i in fresh else entry.get(i, facts.get(i, 0)))
     return {**entry, **inner}
 
 
-def _entry_zeros(before: Sequence[Node], end: int, facts: dict[int, int]) -> dict[int, int]:
+def assigned_first(body: list[Node]) -> frozenset[int]:
+    """The locals every turn of a loop with this body assigns before anything in the body reads them.
+
+    The body's own list is read in order: an instruction reads its operands,
+    then a local it writes that nothing has read yet is *fresh*; any other
+    node (a construct, a branch) reads every local it mentions, at any depth.
+    A turn either runs that list in order or leaves it (a branch out, or
+    back to the loop's head, where the next turn starts over), so every
+    read of a fresh local in the loop sees a value the same turn assigned.
+    """
+    seen: set[int] = set()
+    fresh: set[int] = set()
+    for node in body:
+        if type(node) is Op:
+            for a in node.args:
+                if type(a) is Loc:
+                    seen.add(a.i)
+            for out in node.outs:
+                if type(out) is Loc and out.i not in seen:
+                    fresh.add(out.i)
+                    seen.add(out.i)
+        elif type(node) is not Gas:
+            _mentions(node, seen)
+    return frozenset(fresh)
+
+
+def _mentions(node: Node, seen: set[int]) -> None:
+    """Add every local ``node`` reads or writes, at any depth, to ``seen``."""
+    work = [node]
+    while work:
+        item = work.pop()
+        operands: tuple[object, ...]
+        if type(item) is Op:
+            operands = (*item.args, *item.outs)
+        else:
+            operands = _operands_of(item)
+            if type(item) in CONSTRUCTS:
+                for nodes in children(item):
+                    work.extend(nodes)
+        for a in operands:
+            if type(a) is Loc:
+                seen.add(a.i)
+
+
+def _operands_of(node: Node) -> tuple[object, ...]:
+    """What a construct's condition or index, a branch or a ``return`` reads."""
+    if type(node) is If:
+        return (node.cond,)
+    if type(node) is Switch:
+        return (node.index,)
+    if type(node) is BrIf:
+        return (node.cond, *node.values)
+    if type(node) is BrTable:
+        return (node.index, *node.values)
+    if type(node) is Br or type(node) is Return:
+        return node.values
+    return ()
+
+
+def entry_zeros(before: Sequence[Node], end: int, facts: dict[int, int]) -> dict[int, int]:
     """The known zero bits of the locals the straight run ending at ``before[end - 1]`` assigns."""
     start = end
     while start and type(before[start - 1]) in _STRAIGHT:

@@ -45,7 +45,15 @@ from dataclasses import dataclass
 
 from ..opcodes import BULK_UNIT, BULK_UNIT_GAS, OPS, TABLE_BULK_UNIT, Imm, Opcode
 from ..types import FuncType, ValType
-from .align import MAX_LOOP_NESTING, ZERO_OPS, local_zeros, loop_zeros, result_zeros
+from .align import (
+    MAX_LOOP_NESTING,
+    ZERO_OPS,
+    assigned_first,
+    entry_zeros,
+    local_zeros,
+    loop_zeros,
+    result_zeros,
+)
 from .bounds import local_bounds
 from .direct import Prepay, charge_calls, take_entry
 from .exprs import (
@@ -220,10 +228,8 @@ class FunctionEmitter(Folder):
         """``local.set`` of a scaled local: its index is written (see :mod:`.scaled`)."""
         name, shift = self.scaled[i]
         value = const_int(x)
-        if value is not None:
-            text = str(value >> shift)
-        else:
-            text = x.scaled.value_index(shift) if x.scaled is not None else None
+        text: str | None = str(value >> shift) if value is not None else \
+            x.scaled.value_index(shift) if x.scaled is not None else None
         if text is None:  # the value's low ``shift`` bits are zero (the loop's known zero bits)
             text = f"{paren(as_value(x))} >> {shift}"
         self.assign(name, X(text, False, False, x.impure, x.reads, x.size + 1))
@@ -554,12 +560,17 @@ class FunctionEmitter(Folder):
         """The loop at ``nodes[i]``, its locals' zero bits refined for its body (``align.loop_zeros``),
         its aligned pointers held as view indexes when that pays (:mod:`.scaled`)."""
         zeros = self.local_zeros
-        inner = loop_zeros(node, nodes, i, zeros, self.func)
+        fresh = assigned_first(node.body)
+        inner = loop_zeros(node, nodes, i, zeros, self.func, fresh)
         outer = {k: zeros.get(k, 0) for k, z in inner.items() if z != zeros.get(k, 0)}
         scaled: dict[int, int] = {}
         if node.label.branches and self.analysis.of(node).fits(self.loops, self.ind):  # a ``while``
-            scaled = scaled_locals(node, {**zeros, **inner}, self.func.locals,
-                                   self.signed_locals | self.scaled.keys())
+            held = {**zeros, **inner}
+            if fresh:  # converted on entry too: the value it holds then must be aligned as well
+                entry = entry_zeros(nodes, i, zeros)
+                for k in fresh:
+                    held[k] = min(held.get(k, 0), entry.get(k, zeros.get(k, 0)))
+            scaled = scaled_locals(node, held, self.func.locals, self.signed_locals | self.scaled.keys())
         if not outer and not scaled:
             return self.emit_construct(node)
         if outer:
