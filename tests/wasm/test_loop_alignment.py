@@ -93,17 +93,22 @@ SHAPES = {  # name: (body, whether the loop's load is known aligned)
 }
 
 
-def run_everywhere(data: bytes, args: tuple[int, ...]) -> list[Any]:
-    """``run(*args)`` on the compiled code, plain and metered, and on the reference interpreter."""
+def run_everywhere(data: bytes, args: tuple[int, ...], memory: str | None = None) -> list[Any]:
+    """``run(*args)`` on the compiled code, plain and metered, and on the reference interpreter.
+
+    Each outcome is the results' bit patterns or the trap's class name; with ``memory`` (an
+    exported memory's name), paired with that memory's bytes after the call.
+    """
     parsed = wasm.decode(data)
-    outcomes = []
+    outcomes: list[Any] = []
     for instance in (wasm.instantiate(wasm.compile(parsed, metered=False)),
                      wasm.instantiate(wasm.compile(parsed, metered=True), gas_limit=GAS),
                      reference.instantiate(parsed)):
         try:
-            outcomes.append(instance.exports["run"].call_raw(args))  # bit patterns in and out
+            outcome: Any = instance.exports["run"].call_raw(args)  # bit patterns in and out
         except wasm.Trap as trap:
-            outcomes.append(type(trap).__name__)
+            outcome = type(trap).__name__
+        outcomes.append(outcome if memory is None else (outcome, bytes(instance.exports[memory].data)))
     return outcomes
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 import wasmpool.wasm as wasm
-from wasmpool.wasm import reference
+from tests.wasm import test_loop_alignment as loop_alignment
 from wasmpool.wasm.builder import ModuleBuilder
 from wasmpool.wasm.compiler import render_python
 from wasmpool.wasm.compiler.align import local_zeros, loop_zeros
@@ -30,7 +30,6 @@ from wasmpool.wasm.compiler.scaled import scaled_locals
 from wasmpool.wasm.opcodes import Opcode as O
 
 IMAGE = bytes((i * 7 + 3) & 0xFF for i in range(4096))  # no two neighbouring words alike
-GAS = 10**9
 P, N, SUM, TURN = 0, 1, 2, 3  # run(p, n): the pointer (the parameter), the turns, a sum, a counter
 
 
@@ -126,17 +125,7 @@ def module(body: list[Any]) -> bytes:
 
 def run_everywhere(data: bytes, args: tuple[int, ...]) -> list[Any]:
     """``run(*args)`` and the memory after it, on the compiled code (plain, metered) and the reference."""
-    parsed = wasm.decode(data)
-    outcomes = []
-    for instance in (wasm.instantiate(wasm.compile(parsed, metered=False)),
-                     wasm.instantiate(wasm.compile(parsed, metered=True), gas_limit=GAS),
-                     reference.instantiate(parsed)):
-        try:
-            result: Any = instance.exports["run"].call_raw(args)
-        except wasm.Trap as trap:
-            result = type(trap).__name__
-        outcomes.append((result, bytes(instance.exports["mem"].data)))
-    return outcomes
+    return loop_alignment.run_everywhere(data, args, memory="mem")
 
 
 @pytest.mark.parametrize("name", SHAPES)

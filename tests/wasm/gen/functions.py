@@ -663,13 +663,17 @@ class FuncGen:
         self.counters.add(counter)
         return counter, self._emit([(O.I32_CONST, self.c.below(LOOP_LIMIT + 1)), (O.LOCAL_SET, counter)])
 
+    def _counted_head(self, counter: int) -> Code:
+        """``block loop (exit when the counter is 0) (decrement)``: the body that follows runs in the loop."""
+        self.multiplier *= LOOP_LIMIT + 1
+        self.labels += [(), ()]
+        return self._emit([(O.BLOCK, None), (O.LOOP, None), (O.LOCAL_GET, counter), O.I32_EQZ, (O.BR_IF, 1),
+                           (O.LOCAL_GET, counter), (O.I32_CONST, 1), O.I32_SUB, (O.LOCAL_SET, counter)])
+
     def _loop_stmt(self, depth: int) -> Code:
         """``block loop (exit when the counter is 0) (decrement) statements br 0 end end``."""
         counter, init = self._counter()
-        self.multiplier *= LOOP_LIMIT + 1
-        self.labels += [(), ()]
-        head = self._emit([(O.BLOCK, None), (O.LOOP, None), (O.LOCAL_GET, counter), O.I32_EQZ, (O.BR_IF, 1),
-                           (O.LOCAL_GET, counter), (O.I32_CONST, 1), O.I32_SUB, (O.LOCAL_SET, counter)])
+        head = self._counted_head(counter)
         work: Code = []
         for _ in range(1 + self.c.below(3)):
             work += self.stmt(depth)
@@ -843,12 +847,15 @@ class FuncGen:
 
     # -- word locals (see :func:`with_words`)
 
-    def _word(self) -> int:
-        """A word local: a new one while there are few, else one of them."""
-        if len(self.words) < MAX_WORDS and (not self.words or self.c.chance(30)):
+    def _own_local(self, kept: list[int], most: int) -> int:
+        """One of the i32 locals ``kept`` for a form of their own: a new one while there are few."""
+        if len(kept) < most and (not kept or self.c.chance(30)):
             self.locals.append(ValType.I32)
-            self.words.append(len(self.locals) - 1)
-        return self.c.pick(self.words)
+            kept.append(len(self.locals) - 1)
+        return self.c.pick(kept)
+
+    def _word(self) -> int:
+        return self._own_local(self.words, MAX_WORDS)
 
     def _word_load(self, depth: int) -> Code:
         address, memarg = self._word_address(depth), self._memarg(OPS[O.I32_LOAD])
@@ -890,11 +897,7 @@ class FuncGen:
     # -- pointer locals (see :func:`with_pointers`)
 
     def _pointer(self) -> int:
-        """A pointer local: a new one while there are few, else one of them."""
-        if len(self.pointers) < MAX_POINTERS and (not self.pointers or self.c.chance(30)):
-            self.locals.append(ValType.I32)
-            self.pointers.append(len(self.locals) - 1)
-        return self.c.pick(self.pointers)
+        return self._own_local(self.pointers, MAX_POINTERS)
 
     def _pointer_value(self, depth: int) -> Code:
         """An aligned address (rarely an odd one): in memory, near its end, near 2**32, or computed."""
@@ -984,10 +987,7 @@ class FuncGen:
         stepped = [first] if len(self.pointers) < 2 or self.c.chance(50) else \
             [first, self.c.pick([p for p in self.pointers if p != first] or [first])]
         start = self._pointer_value(depth) + self._emit([(O.LOCAL_SET, first)]) if self.c.chance(60) else []
-        self.multiplier *= LOOP_LIMIT + 1
-        self.labels += [(), ()]
-        head = self._emit([(O.BLOCK, None), (O.LOOP, None), (O.LOCAL_GET, counter), O.I32_EQZ, (O.BR_IF, 1),
-                           (O.LOCAL_GET, counter), (O.I32_CONST, 1), O.I32_SUB, (O.LOCAL_SET, counter)])
+        head = self._counted_head(counter)
         work: Code = []
         for _ in range(1 + self.c.below(3)):
             roll = self.c.below(10)

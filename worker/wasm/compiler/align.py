@@ -33,8 +33,8 @@ from collections.abc import Callable, Sequence
 
 from ..opcodes import Opcode
 from ..types import ValType
-from .ir import Br, BrIf, BrTable, Const, Gas, If, IRFunction, Loc, Loop, Node, Op, Reg, Return, Switch
-from .structure import CONSTRUCTS, children
+from .ir import Const, Gas, IRFunction, Loc, Loop, Node, Op, Reg
+from .structure import CONSTRUCTS, children, control_operands
 
 CAP = 3
 """The most zero bits tracked: 8-byte alignment is the largest any access needs."""
@@ -347,28 +347,13 @@ def _mentions(node: Node, seen: set[int]) -> None:
         if type(item) is Op:
             operands = (*item.args, *item.outs)
         else:
-            operands = _operands_of(item)
+            operands = control_operands(item)
             if type(item) in CONSTRUCTS:
                 for nodes in children(item):
                     work.extend(nodes)
         for a in operands:
             if type(a) is Loc:
                 seen.add(a.i)
-
-
-def _operands_of(node: Node) -> tuple[object, ...]:
-    """What a construct's condition or index, a branch or a ``return`` reads."""
-    if type(node) is If:
-        return (node.cond,)
-    if type(node) is Switch:
-        return (node.index,)
-    if type(node) is BrIf:
-        return (node.cond, *node.values)
-    if type(node) is BrTable:
-        return (node.index, *node.values)
-    if type(node) is Br or type(node) is Return:
-        return node.values
-    return ()
 
 
 def entry_zeros(before: Sequence[Node], end: int, facts: dict[int, int]) -> dict[int, int]:

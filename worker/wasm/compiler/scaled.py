@@ -39,8 +39,8 @@ from collections import Counter
 from ..opcodes import Opcode
 from ..types import ValType
 from .exprs import VIEW_OPS
-from .ir import Br, BrIf, BrTable, Const, If, Loc, Loop, Node, Op, Reg, Return, Switch
-from .structure import CONSTRUCTS, children
+from .ir import Const, Loc, Loop, Op, Reg
+from .structure import CONSTRUCTS, children, control_operands
 
 MIN_SHIFT = 2
 """The narrowest item a view indexes (4 bytes); narrower accesses go through the bytearray."""
@@ -67,13 +67,11 @@ def scaled_locals(loop: Loop, zeros: dict[int, int], types: tuple[ValType, ...],
         for node in work.pop():
             if type(node) is Op:
                 _op(node, eligible, zeros, offsets, addressed, other, written_otherwise)
-            elif type(node) in CONSTRUCTS:
-                offsets = {}
-                work.extend(children(node))
-                _reads(_control_operands(node), eligible, other)
             else:
                 offsets = {}
-                _reads(_control_operands(node), eligible, other)
+                if type(node) in CONSTRUCTS:
+                    work.extend(children(node))
+                _reads(control_operands(node), eligible, other)
     chosen: dict[int, int] = {}
     for i, shifts in addressed.items():
         shift = max(shifts, key=lambda s: (shifts[s], -s))  # the most accesses index by it (then the smaller)
@@ -129,21 +127,6 @@ def _op(node: Op, eligible: set[int], zeros: dict[int, int], offsets: dict[int, 
             offsets.pop(out.h, None)
         elif op is not _LOCAL_SET and type(out) is Loc and out.i in eligible:
             written_otherwise.add(out.i)
-
-
-def _control_operands(node: Node) -> tuple[object, ...]:
-    """The operands a control node reads (a construct's condition or index, a branch's values)."""
-    if type(node) is If:
-        return (node.cond,)
-    if type(node) is Switch:
-        return (node.index,)
-    if type(node) is BrIf:
-        return (node.cond, *node.values)
-    if type(node) is BrTable:
-        return (node.index, *node.values)
-    if type(node) is Br or type(node) is Return:
-        return node.values
-    return ()
 
 
 def _reads(operands: tuple[object, ...], eligible: set[int], other: Counter[int]) -> None:

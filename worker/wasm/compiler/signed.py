@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 from ..opcodes import Opcode
 from ..types import ValType
 from .exprs import SIGNED_RULES, VIEW_OPS, VIEW_U32
-from .ir import Br, BrIf, BrTable, Const, Gas, If, IRFunction, Loc, Node, Op, Reg, Return, Switch
+from .ir import Const, Gas, IRFunction, Loc, Node, Op, Reg
 from .lower import SIGNED_ORDERINGS
-from .structure import CONSTRUCTS, children
+from .structure import CONSTRUCTS, children, control_operands
 
 _COMPARES = frozenset(op for op, rule in SIGNED_RULES.items() if rule.cond)
 """The comparisons of signed locals the emitter writes plainly (its signed condition rules)."""
@@ -140,14 +140,7 @@ def signed_locals(func: IRFunction) -> Signed:
                 loaded = {}
                 if type(node) in CONSTRUCTS:
                     work.extend(children(node))
-                    if type(node) is If:
-                        _rule_out((node.cond,), candidates, out)
-                    elif type(node) is Switch:
-                        _rule_out((node.index,), candidates, out)
-                elif type(node) is Br or type(node) is BrIf or type(node) is BrTable:
-                    _rule_out(_branch_operands(node), candidates, out)
-                elif type(node) is Return:
-                    _rule_out(node.values, candidates, out)
+                _rule_out(control_operands(node), candidates, out)
     dropped = {groups.find(i) for i in out}
     kept_groups = {groups.find(i) for i in ordered} - dropped
     kept = frozenset(i for i in candidates if groups.find(i) in kept_groups)
@@ -164,7 +157,7 @@ def signed_locals(func: IRFunction) -> Signed:
 
 
 def _rule_out(operands: tuple[object, ...], candidates: set[int], out: set[int]) -> None:
-    """Operands no signed local may be (a branch's, a return's)."""
+    """Operands no signed local may be (a condition's, a branch's, a return's)."""
     for a in operands:
         if type(a) is Loc and a.i in candidates:
             out.add(a.i)
@@ -182,14 +175,6 @@ def _viewed(body: list[Node]) -> set[int]:
             elif type(node) in CONSTRUCTS:
                 work.extend(children(node))
     return found
-
-
-def _branch_operands(node: Br | BrIf | BrTable) -> tuple[object, ...]:
-    if type(node) is BrIf:
-        return (node.cond, *node.values)
-    if type(node) is BrTable:
-        return (node.index, *node.values)
-    return node.values
 
 
 def _reads(node: Op, candidates: set[int], groups: _Groups, out: set[int], ordered: set[int],

@@ -490,6 +490,21 @@ def _unmerged(nodes: list[Node]) -> list[Node]:
     return kept
 
 
+def control_operands(node: Node) -> tuple[Operand, ...]:
+    """What a control node reads: a construct's condition or index, a branch's or return's values."""
+    if type(node) is If:
+        return (node.cond,)
+    if type(node) is Switch:
+        return (node.index,)
+    if type(node) is BrIf:
+        return (node.cond, *node.values)
+    if type(node) is BrTable:
+        return (node.index, *node.values)
+    if type(node) is Br or type(node) is Return:
+        return node.values
+    return ()
+
+
 def children(node: Node) -> list[list[Node]]:
     """The nested bodies of a structured node (none for plain instructions)."""
     if type(node) is Block or type(node) is Loop:
