@@ -14,6 +14,7 @@ value after the loop (written back from the index) is part of every result.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -169,6 +170,7 @@ def lowered(body: list[Any]) -> Any:
 
 
 def loop_facts(body: list[Any]) -> tuple[Loop, dict[int, int], tuple[Any, ...]]:
+    """The body's first loop, its locals' zero bits throughout it, and the locals' types."""
     func = lowered(body)
     index = next(i for i, node in enumerate(func.body) if type(node) is Loop)
     zeros = local_zeros(func)
@@ -176,21 +178,37 @@ def loop_facts(body: list[Any]) -> tuple[Loop, dict[int, int], tuple[Any, ...]]:
     return func.body[index], {**zeros, **inner}, func.locals
 
 
+def zeros_in(zeros: dict[int, int]) -> Callable[[int], int]:
+    return lambda i: zeros.get(i, 0)
+
+
 def test_the_analysis_takes_the_pointer_and_the_shift_of_most_of_its_accesses() -> None:
     loop, zeros, types = loop_facts(SHAPES["up by 4"][0])
-    assert scaled_locals(loop, zeros, types, frozenset()) == {P: 2}
+    assert scaled_locals(loop, zeros_in(zeros), types, frozenset()) == {P: 2}
     loop, zeros, types = loop_facts(SHAPES["8-byte items"][0])
-    assert scaled_locals(loop, zeros, types, frozenset()) == {P: 3}
+    assert scaled_locals(loop, zeros_in(zeros), types, frozenset()) == {P: 3}
     loop, zeros, types = loop_facts(SHAPES["4- and 8-byte items"][0])
-    assert scaled_locals(loop, zeros, types, frozenset()) == {P: 2}  # two 4-byte accesses, one 8-byte
+    assert scaled_locals(loop, zeros_in(zeros), types, frozenset()) == {P: 2}  # two 4-byte, one 8-byte
+
+
+def test_the_analysis_looks_only_at_the_locals_the_loop_mentions() -> None:
+    """Its work is the loop's: the zero bits of locals the loop never names are not even asked for."""
+    loop, zeros, types = loop_facts(SHAPES["up by 4"][0])
+    asked: list[int] = []
+
+    def zeros_of(i: int) -> int:
+        asked.append(i)
+        return zeros.get(i, 0)
+    assert scaled_locals(loop, zeros_of, types * 100, frozenset()) == {P: 2}
+    assert set(asked) <= {P, N, SUM, TURN} and len(asked) == len(set(asked))  # each once, at most
 
 
 def test_the_analysis_leaves_excluded_unaligned_and_numeric_locals() -> None:
     loop, zeros, types = loop_facts(SHAPES["up by 4"][0])
-    assert scaled_locals(loop, zeros, types, frozenset({P})) == {}  # signed, or an outer loop's already
-    assert scaled_locals(loop, {**zeros, P: 1}, types, frozenset()) == {}  # only 2-byte aligned
+    assert scaled_locals(loop, zeros_in(zeros), types, frozenset({P})) == {}  # signed, or an outer loop's
+    assert scaled_locals(loop, zeros_in({**zeros, P: 1}), types, frozenset()) == {}  # only 2-byte aligned
     loop, zeros, types = loop_facts(SHAPES["read as a number more than it is an address"][0])
-    assert zeros[P] >= 2 and scaled_locals(loop, zeros, types, frozenset()) == {}
+    assert zeros[P] >= 2 and scaled_locals(loop, zeros_in(zeros), types, frozenset()) == {}
 
 
 def test_an_index_is_written_modulo_the_index_range_and_a_high_step_as_a_subtraction() -> None:

@@ -565,12 +565,12 @@ class FunctionEmitter(Folder):
         outer = {k: zeros.get(k, 0) for k, z in inner.items() if z != zeros.get(k, 0)}
         scaled: dict[int, int] = {}
         if node.label.branches and self.analysis.of(node).fits(self.loops, self.ind):  # a ``while``
-            held = {**zeros, **inner}
-            if fresh:  # converted on entry too: the value it holds then must be aligned as well
-                entry = entry_zeros(nodes, i, zeros)
-                for k in fresh:
-                    held[k] = min(held.get(k, 0), entry.get(k, zeros.get(k, 0)))
-            scaled = scaled_locals(node, held, self.func.locals, self.signed_locals | self.scaled.keys())
+            entry = entry_zeros(nodes, i, zeros) if fresh else {}
+
+            def held(k: int) -> int:  # converted on entry too: a fresh local's entry value must be aligned
+                z = inner.get(k, zeros.get(k, 0))
+                return min(z, entry.get(k, zeros.get(k, 0))) if k in fresh else z
+            scaled = scaled_locals(node, held, self.func.locals, _Excluded(self.signed_locals, self.scaled))
         if not outer and not scaled:
             return self.emit_construct(node)
         if outer:
@@ -578,7 +578,7 @@ class FunctionEmitter(Folder):
             self.refining += 1
         try:
             if scaled:
-                return self.emit_scaled_loop(node, scaled, {**zeros, **inner})
+                return self.emit_scaled_loop(node, scaled, {k: inner.get(k, zeros.get(k, 0)) for k in scaled})
             return self.emit_construct(node)
         finally:
             if outer:
@@ -1031,6 +1031,17 @@ def _views_of(ops: frozenset[Opcode]) -> tuple[View, ...]:
     """The memory views instructions ``ops`` use, in :data:`~.exprs.VIEWS` order (as :func:`_views_used`)."""
     used = {VIEW_OPS.get(op) for op in ops}
     return tuple(view for view in VIEWS if view in used)
+
+
+@dataclass(frozen=True, slots=True)
+class _Excluded:
+    """The locals a loop may not scale: signed ones, and those an enclosing loop scales (no copy made)."""
+
+    signed: frozenset[int]
+    scaled: dict[int, tuple[str, int]]
+
+    def __contains__(self, i: object) -> bool:
+        return i in self.signed or i in self.scaled
 
 
 Segment = tuple[list[Line], int]

@@ -35,6 +35,7 @@ a ``return`` or a trap leaves the function and needs nothing.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Container
 
 from ..opcodes import Opcode
 from ..types import ValType
@@ -48,16 +49,32 @@ _OFFSET_OPS = frozenset({Opcode.I32_ADD, Opcode.I32_SUB})
 _LOCAL_SET = Opcode.LOCAL_SET
 
 
-def scaled_locals(loop: Loop, zeros: dict[int, int], types: tuple[ValType, ...],
-                  exclude: frozenset[int] | set[int] | dict[int, object]) -> dict[int, int]:
+class _Eligible(dict[int, int]):
+    """Local -> its known zero bits if it may be scaled, else 0; filled as the loop mentions locals.
+
+    Only the locals the loop mentions are looked at: the work is the loop's, however many
+    locals the function has (a function of many loops, each over its own local, stays linear).
+    """
+
+    def __init__(self, zeros: Callable[[int], int], types: tuple[ValType, ...],
+                 exclude: Container[int]) -> None:
+        super().__init__()
+        self.zeros, self.types, self.exclude = zeros, types, exclude
+
+    def __missing__(self, i: int) -> int:
+        z = self.zeros(i)
+        z = z if z >= MIN_SHIFT and self.types[i] is ValType.I32 and i not in self.exclude else 0
+        self[i] = z
+        return z
+
+
+def scaled_locals(loop: Loop, zeros: Callable[[int], int], types: tuple[ValType, ...],
+                  exclude: Container[int]) -> dict[int, int]:
     """The locals worth holding as view indexes throughout ``loop``, with the shift of each.
 
-    ``zeros``: each local's known zero low bits throughout the loop (those absent: none).
+    ``zeros(i)``: local ``i``'s known zero low bits throughout the loop and on entering it.
     """
-    eligible = {i for i, z in zeros.items()
-                if z >= MIN_SHIFT and types[i] is ValType.I32 and i not in exclude}
-    if not eligible:
-        return {}
+    eligible = _Eligible(zeros, types, exclude)
     addressed: dict[int, Counter[int]] = {}  # local -> view shift -> accesses that can index by it
     other: Counter[int] = Counter()  # local -> reads of it for anything else
     written_otherwise: set[int] = set()
@@ -66,7 +83,7 @@ def scaled_locals(loop: Loop, zeros: dict[int, int], types: tuple[ValType, ...],
         offsets: dict[int, tuple[int, int]] = {}  # register -> (local, constant): their sum (this run)
         for node in work.pop():
             if type(node) is Op:
-                _op(node, eligible, zeros, offsets, addressed, other, written_otherwise)
+                _op(node, eligible, offsets, addressed, other, written_otherwise)
             else:
                 offsets = {}
                 if type(node) in CONSTRUCTS:
@@ -80,7 +97,7 @@ def scaled_locals(loop: Loop, zeros: dict[int, int], types: tuple[ValType, ...],
     return chosen
 
 
-def _op(node: Op, eligible: set[int], zeros: dict[int, int], offsets: dict[int, tuple[int, int]],
+def _op(node: Op, eligible: _Eligible, offsets: dict[int, tuple[int, int]],
         addressed: dict[int, Counter[int]], other: Counter[int], written_otherwise: set[int]) -> None:
     """Count one instruction's uses of the eligible locals (see :func:`scaled_locals`).
 
@@ -95,20 +112,20 @@ def _op(node: Op, eligible: set[int], zeros: dict[int, int], offsets: dict[int, 
         address = args[0]
         found = (address.i, 0) if type(address) is Loc else \
             offsets.pop(address.h, None) if type(address) is Reg else None
-        if found is not None and found[0] in eligible:
+        if found is not None and eligible[found[0]]:
             local, delta = found
             low = view.size - 1
-            if view.shift <= zeros[local] and not delta & low and not node.imm[1] & low:
+            if view.shift <= eligible[local] and not delta & low and not node.imm[1] & low:
                 addressed.setdefault(local, Counter())[view.shift] += 1
             else:
                 other[local] += 1
             start = 1
     elif op in _OFFSET_OPS and type(node.outs[0]) is Reg:
         a, b = args
-        if type(a) is Loc and a.i in eligible and type(b) is Const:  # counted where the sum is used
+        if type(a) is Loc and eligible[a.i] and type(b) is Const:  # counted where the sum is used
             offsets[node.outs[0].h] = (a.i, -b.value if op is Opcode.I32_SUB else b.value)
             return
-        if op is Opcode.I32_ADD and type(b) is Loc and b.i in eligible and type(a) is Const:
+        if op is Opcode.I32_ADD and type(b) is Loc and eligible[b.i] and type(a) is Const:
             offsets[node.outs[0].h] = (b.i, a.value)
             return
     if op is _LOCAL_SET and type(args[0]) is Reg:
@@ -118,20 +135,20 @@ def _op(node: Op, eligible: set[int], zeros: dict[int, int], offsets: dict[int, 
             return
     for a in args[start:]:
         if type(a) is Loc:
-            if a.i in eligible:
+            if eligible[a.i]:
                 other[a.i] += 1
         elif type(a) is Reg and a.h in offsets:
             other[offsets.pop(a.h)[0]] += 1  # a sum read as a number
     for out in node.outs:
         if type(out) is Reg:
             offsets.pop(out.h, None)
-        elif op is not _LOCAL_SET and type(out) is Loc and out.i in eligible:
+        elif op is not _LOCAL_SET and type(out) is Loc and eligible[out.i]:
             written_otherwise.add(out.i)
 
 
-def _reads(operands: tuple[object, ...], eligible: set[int], other: Counter[int]) -> None:
+def _reads(operands: tuple[object, ...], eligible: _Eligible, other: Counter[int]) -> None:
     for a in operands:
-        if type(a) is Loc and a.i in eligible:
+        if type(a) is Loc and eligible[a.i]:
             other[a.i] += 1
 
 
