@@ -209,8 +209,11 @@ def with_pointers(profile: Profile) -> Profile:
 MAX_POINTERS = 3  # pointer locals per function
 _POINTER_STEPS = (4, 8, 16, -4, -8, 12, 24)  # bytes a pointer loop steps by (a multiple of 4)
 _POINTER_OFFSETS = (0, 0, 0, 4, 8, 16, 24, 1, 2, 3, 33)  # memargs of accesses through a pointer
-_POINTER_LOADS = (O.I32_LOAD, O.I32_LOAD, O.I64_LOAD, O.F64_LOAD, O.I64_LOAD32_U, O.I32_LOAD8_U,
-                  O.F32_LOAD, O.I64_LOAD32_S)
+_POINTER_LOADS: dict[ValType, tuple[Opcode, ...]] = {  # by result: mostly through a view, some not
+    ValType.I32: (O.I32_LOAD, O.I32_LOAD, O.I32_LOAD8_U),
+    ValType.I64: (O.I64_LOAD, O.I64_LOAD32_U, O.I64_LOAD32_S),
+    ValType.F32: (O.F32_LOAD,), ValType.F64: (O.F64_LOAD,),
+}
 _POINTER_STORES = (O.I32_STORE, O.I32_STORE, O.I64_STORE, O.F64_STORE, O.I64_STORE32, O.I32_STORE16)
 _EDGE_POINTERS = (0xFFFF_FFF0, 0xFFFF_FFF8, 0xFFFF_FFFC, 0xFFFF_FFE0,  # stepping up wraps to 0
                   0x7FFF_FFF8, 0x8000_0000, 0x3FFF_FFFC)  # stepping up or down crosses 2**31 or 2**30
@@ -943,20 +946,12 @@ class FuncGen:
         return (self.c.below(OPS[op].align + 1), self.c.pick(_POINTER_OFFSETS))
 
     def _pointer_load(self, vtype: ValType, depth: int) -> Code:
-        """A load through a pointer, as a value of ``vtype``."""
+        """A load of a ``vtype`` value through a pointer."""
         if not self.pointers:
             return self._const(vtype, depth)
-        op = self.c.pick(_POINTER_LOADS)
+        op = self.c.pick(_POINTER_LOADS[vtype])
         code = self._pointer_address(self.c.pick(self.pointers))
-        code += self._emit([(op, self._pointer_access_memarg(op))])
-        loaded = OPS[op].pushes[0]
-        return code + self._convert(loaded, vtype)
-
-    def _convert(self, have: ValType, want: ValType) -> Code:
-        """Code turning a value of ``have`` on the stack into one of ``want``."""
-        if have is want:
-            return []
-        return self._emit([O.DROP]) + self._const(want, 0)
+        return code + self._emit([(op, self._pointer_access_memarg(op))])
 
     def _pointer_store(self, depth: int) -> Code:
         """A store through a pointer of a generated value."""

@@ -564,12 +564,16 @@ class FunctionEmitter(Folder):
         inner = loop_zeros(node, nodes, i, zeros, self.func, fresh)
         outer = {k: zeros.get(k, 0) for k, z in inner.items() if z != zeros.get(k, 0)}
         scaled: dict[int, int] = {}
-        if node.label.branches and self.analysis.of(node).fits(self.loops, self.ind):  # a ``while``
-            entry = entry_zeros(nodes, i, zeros) if fresh else {}
+        if self.as_frame(node):  # held in a ``while``, whose exits the write-backs follow
+            entry: list[dict[int, int]] = []  # the run before the loop's facts, made if a fresh local asks
 
             def held(k: int) -> int:  # converted on entry too: a fresh local's entry value must be aligned
                 z = inner.get(k, zeros.get(k, 0))
-                return min(z, entry.get(k, zeros.get(k, 0))) if k in fresh else z
+                if k not in fresh:
+                    return z
+                if not entry:
+                    entry.append(entry_zeros(nodes, i, zeros))
+                return min(z, entry[0].get(k, zeros.get(k, 0)))
             scaled = scaled_locals(node, held, self.func.locals, _Excluded(self.signed_locals, self.scaled))
         if not outer and not scaled:
             return self.emit_construct(node)
@@ -812,8 +816,7 @@ class FunctionEmitter(Folder):
     # ------------------------------------------------------------ structured constructs
 
     def emit_construct(self, node: Block | Loop | If, force_flat: bool = False) -> bool:
-        need = self.analysis.of(node)
-        if force_flat or not need.fits(self.loops, self.ind):
+        if force_flat or not self.analysis.of(node).fits(self.loops, self.ind):
             if isinstance(node, Block | Loop) and not node.label.branches:
                 return self.emit_nodes(node.body)
             return emit_states(self, node)
@@ -826,6 +829,10 @@ class FunctionEmitter(Folder):
             self.emit_nodes(node.body, node.label)
             return True
         return self.emit_frame(node)
+
+    def as_frame(self, node: Loop) -> bool:
+        """Whether :meth:`emit_construct` emits the loop as a Python ``while`` (:meth:`emit_frame`)."""
+        return bool(node.label.branches) and self.analysis.of(node).fits(self.loops, self.ind)
 
     def new_frame(self, kind: FrameKind) -> Frame:
         self.tokens += 1
